@@ -8,13 +8,13 @@ from __future__ import annotations
 
 
 class EksupError(Exception):
-    """Base of every error eksup raises on purpose."""
+    """Base of every error eksup raises on purpose; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
 
 
 class UserError(EksupError):
     """Bad input or an impossible request: a one-line message and what to do about it."""
-
-    exit_code = 2
 
 
 class RefusedError(EksupError):
