@@ -1,0 +1,145 @@
+"""The plan document: what `eksup plan` writes and `eksup execute` runs.
+
+A plan is data a reviewer can read and a machine can check: a schema version, the cluster state
+it was made from (a fingerprint, so a stale plan is refused), the findings of the pre-flight
+checks, and ordered, idempotent steps. Each step carries the human text and the equivalent
+aws/kubectl commands, so the Markdown rendering is a runbook an on-call engineer can follow.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from upgrader.errors import UserError
+
+SCHEMA_VERSION = 1
+
+ParamValue = str | int | float | bool | list[str] | dict[str, str] | None
+
+
+class StepKind(StrEnum):
+    PREFLIGHT = "preflight"
+    MANUAL = "manual"
+    APPROVAL = "approval"
+    PAUSE_AUTOSCALER = "pause-cluster-autoscaler"
+    CONTROL_PLANE = "control-plane"
+    ADDONS = "addons"
+    NODEGROUP_BLUE_GREEN = "nodegroup-blue-green"
+    NODEGROUP_IN_PLACE = "nodegroup-in-place"
+    SELF_MANAGED_GROUP = "self-managed-group"
+    KARPENTER_DRIFT = "karpenter-drift"
+    FARGATE_RESTART = "fargate-restart"
+    RESUME_AUTOSCALER = "resume-cluster-autoscaler"
+    VERIFY = "verify"
+
+
+class Verdict(StrEnum):
+    READY = "READY"
+    READY_WITH_WARNINGS = "READY WITH WARNINGS"
+    NOT_READY = "NOT READY"
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Step(_Document):
+    id: str = Field(description="Stable within a plan, e.g. 'control-plane-1.29'.")
+    kind: StepKind
+    target: str = Field(description="What the step acts on: the cluster, a node group, ...")
+    description: str
+    hop: str | None = Field(default=None, description="The control-plane minor this step serves.")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    mutating: bool = True
+    verifies: list[str] = Field(
+        default_factory=list, description="Check ids re-run before the step starts."
+    )
+    commands: list[str] = Field(
+        default_factory=list, description="The equivalent aws/kubectl commands, for humans."
+    )
+    rollback: list[str] = Field(default_factory=list, description="How to go back, for humans.")
+
+
+class PlannedFinding(_Document):
+    check_id: str
+    severity: str
+    status: str
+    message: str
+    objects: list[str] = Field(default_factory=list)
+    remedy: str = ""
+    suppressed: bool = False
+
+
+class Alternative(_Document):
+    """A costed alternative the reviewer should weigh, e.g. a new cluster with traffic moved."""
+
+    name: str
+    summary: str
+    node_replacements: int
+    control_plane_updates: int
+    cheaper: bool
+
+
+class Plan(_Document):
+    schema_version: int = SCHEMA_VERSION
+    eksup_version: str
+    created_at: str = Field(description="ISO-8601 UTC.")
+    cluster: str
+    region: str
+    current_version: str
+    target_version: str
+    node_strategy: str
+    runbook: str
+    fingerprint: str
+    verdict: Verdict
+    hops: list[str]
+    node_replacements: int
+    replacement_reasons: list[str] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    findings: list[PlannedFinding] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+
+    @property
+    def blocking(self) -> bool:
+        return self.verdict is Verdict.NOT_READY
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan file; any problem is one line naming the file and what to do."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such plan file; create one with `eksup plan --out`") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read the plan: {error}") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise UserError(
+            f"{path}: plan schema version {raw.get('schema_version')} is not supported by this "
+            f"eksup (it reads version {SCHEMA_VERSION}); re-run `eksup plan`"
+        )
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise UserError(f"{path}: {field}: {first['msg']}") from None
+
+
+def plan_json_schema() -> dict[str, object]:
+    """The published JSON Schema of the plan document (`eksup plan --schema`)."""
+    return Plan.model_json_schema()

@@ -1,0 +1,89 @@
+"""YAML loading that remembers where each value came from.
+
+Validation errors must name the file, the line and the field ("runbooks/x.yaml:12: steps.2.kind:
+..."). PyYAML's composed node tree knows every node's line; this module walks it once and keeps
+a map from a value's path (as pydantic reports it in `loc`) to its line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from upgrader.errors import UserError
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = _index(value_node, (*path, key), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_index(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """Parse one YAML document; returns the data and the line of every path in it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise UserError(f"{path}{where}: not valid YAML: {problem}") from None
+    if node is None:
+        raise UserError(f"{path}: the file is empty")
+    lines: dict[Path_, int] = {}
+    return _index(node, (), lines), lines
+
+
+def line_of(loc: Sequence[str | int], lines: dict[Path_, int]) -> int:
+    """The line of the deepest part of `loc` that the file has (a missing field: its parent)."""
+    parts = tuple(loc)
+    while parts and parts not in lines:
+        parts = parts[:-1]
+    return lines.get(parts, 1)
+
+
+def validate_file(path: Path, model: type[M]) -> M:
+    """Load `path` into `model`; the first problem becomes `file:line: field: message`."""
+    data, lines = load_with_lines(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = data_path(data, first["loc"])
+        field = ".".join(str(p) for p in loc) or "(document)"
+        raise UserError(f"{path}:{line_of(loc, lines)}: {field}: {first['msg']}") from None
+
+
+def data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:
+    """pydantic's error location without its own labels (union branches, tag names)."""
+    path: list[str | int] = []
+    current = data
+    for position, part in enumerate(loc):
+        if isinstance(current, list) and isinstance(part, int):
+            path.append(part)
+            current = current[part] if part < len(current) else None
+        elif isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif position == len(loc) - 1 and isinstance(part, str) and part[:1].islower():
+            path.append(part)  # a missing field, named by the model
+    return path
