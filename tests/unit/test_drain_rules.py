@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from upgrader.drain_rules import DrainOptions, Verdict, decide, decide_all, refusals
+from upgrader.kube import MIRROR_POD_ANNOTATION, OwnerRef, Pod, PodPhase, PodSpec, Volume
+
+REPLICA_SET = OwnerRef("ReplicaSet", "web-1")
+
+
+def pod(
+    name: str = "p",
+    owner: OwnerRef | None = REPLICA_SET,
+    *,
+    phase: PodPhase = PodPhase.RUNNING,
+    deleting: bool = False,
+    empty_dir: bool = False,
+    mirror: bool = False,
+) -> Pod:
+    return Pod(
+        namespace="default",
+        name=name,
+        uid=name,
+        owner=owner,
+        phase=phase,
+        deletion_timestamp=1.0 if deleting else None,
+        annotations={MIRROR_POD_ANNOTATION: "x"} if mirror else {},
+        spec=PodSpec(volumes=(Volume("scratch", empty_dir=True),) if empty_dir else ()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "options", "verdict", "reason_part"),
+    [
+        (pod(deleting=True, owner=None), DrainOptions(), Verdict.SKIP, "already being deleted"),
+        (pod(owner=OwnerRef("DaemonSet", "agent")), DrainOptions(), Verdict.SKIP, "DaemonSet"),
+        (pod(owner=None, mirror=True), DrainOptions(), Verdict.SKIP, "mirror"),
+        (pod(owner=None, phase=PodPhase.SUCCEEDED), DrainOptions(), Verdict.EVICT, "finished"),
+        (pod(empty_dir=True), DrainOptions(), Verdict.REFUSE, "--delete-emptydir-data"),
+        (pod(empty_dir=True), DrainOptions(delete_emptydir_data=True), Verdict.EVICT, "ReplicaSet"),
+        (pod(owner=None), DrainOptions(), Verdict.REFUSE, "--force"),
+        (pod(owner=None), DrainOptions(force=True), Verdict.EVICT, "deleted for good"),
+        (
+            pod(owner=OwnerRef("ReplicaSet", "x", controller=False)),
+            DrainOptions(),
+            Verdict.REFUSE,
+            "--force",
+        ),
+        (pod(), DrainOptions(), Verdict.EVICT, "ReplicaSet web-1"),
+    ],
+)
+def test_kubectl_filters_in_order(
+    subject: Pod, options: DrainOptions, verdict: Verdict, reason_part: str
+) -> None:
+    decision = decide(subject, options)
+    assert decision.verdict is verdict
+    assert reason_part in decision.reason
+
+
+def test_emptydir_refusal_comes_before_the_controller_check() -> None:
+    # kubectl checks local storage before "unreplicated": a bare pod with emptyDir names emptyDir.
+    decision = decide(pod(owner=None, empty_dir=True), DrainOptions())
+    assert "emptyDir" in decision.reason
+
+
+def test_refusals_lists_only_refused_pods() -> None:
+    decisions = decide_all(
+        [pod("a"), pod("b", owner=None), pod("c", empty_dir=True)], DrainOptions()
+    )
+    assert [d.pod.name for d in refusals(decisions)] == ["b", "c"]
