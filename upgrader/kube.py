@@ -284,10 +284,19 @@ class Pod:
     spec: PodSpec = PodSpec()
     restart_count: int = 0
     created_at: float = 0.0
+    # When the Ready condition last turned true; with created_at it tells how long this pod
+    # took to start, the best estimate of how long its replacement will take.
+    ready_since: float | None = None
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def startup_seconds(self) -> float | None:
+        if self.ready_since is None:
+            return None
+        return max(0.0, self.ready_since - self.created_at)
 
     @property
     def is_terminating(self) -> bool:
