@@ -1,0 +1,293 @@
+"""Draining a set of nodes through the Eviction API, within every PodDisruptionBudget.
+
+The decisions are pure (`drain_rules` says which pods go, `drain_schedule` which go next); this
+module does the I/O through the `Cluster` port and waits through the `Clock`. It differs from
+`kubectl drain` where kubectl is wrong for an upgrade:
+- all nodes at once, spending each PDB's budget across them (kubectl: node by node);
+- refusals (bare pods, emptyDir) are found for every node before anything is evicted;
+- the grace period is the pod's own unless overridden, never 0 unless asked;
+- a failed cordon stops the drain (kubectl ignores it);
+- the node set is re-listed each round, so a node that joins the old group mid-drain is
+  cordoned, tainted and drained too;
+- a timeout names every pod still there, the PDB holding it and that PDB's budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from upgrader.drain_rules import DrainOptions, PodDecision, Verdict, decide_all, refusals
+from upgrader.drain_schedule import Candidate, PdbIndex, next_evictions, waiting_on
+from upgrader.errors import (
+    EvictionBlockedError,
+    MultiplePdbsError,
+    NamespaceTerminatingError,
+    NotFoundError,
+    PermanentError,
+    RefusedError,
+    TemporaryError,
+)
+from upgrader.kube import Node, Pod, Taint, WorkloadKind
+from upgrader.ports import Clock, Cluster
+
+DEFAULT_STARTUP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DrainSettings:
+    timeout_seconds: float = 1800.0  # per drain; 30 min is EKS's own patience, doubled
+    poll_seconds: float = 2.0  # how often budgets and pods are re-read
+    grace_period_seconds: int | None = None  # None: each pod's own
+    max_grace_period_seconds: int | None = None  # caps the pod's own grace period
+    options: DrainOptions = field(default_factory=DrainOptions)
+    unbudgeted_limit: int = 50  # evictions per round for pods no PDB covers
+    taint: Taint | None = None  # put on every node before it is cordoned
+
+
+@dataclass(frozen=True)
+class StuckPod:
+    pod: str
+    node: str
+    pdb: str | None
+    disruptions_allowed: int | None
+    reason: str
+
+
+@dataclass
+class DrainReport:
+    nodes: list[str] = field(default_factory=list)
+    evicted: list[str] = field(default_factory=list)
+    refused_evictions: int = 0  # 429s: each one is a budget eksup misjudged or raced
+    skipped: list[str] = field(default_factory=list)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    stuck: list[StuckPod] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.finished_at - self.started_at
+
+
+class DrainObserver(Protocol):
+    def drain_progress(
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: dict[str, list[str]],
+    ) -> None: ...
+
+
+class DrainRefusedError(RefusedError):
+    def __init__(self, decisions: list[PodDecision]) -> None:
+        named = "; ".join(f"{d.pod.key} on {d.pod.node_name}: {d.reason}" for d in decisions[:5])
+        more = f" (and {len(decisions) - 5} more)" if len(decisions) > 5 else ""
+        super().__init__(f"drain refused before any eviction: {named}{more}")
+        self.decisions = decisions
+
+
+class DrainTimeoutError(TemporaryError):
+    def __init__(self, report: DrainReport, timeout: float) -> None:
+        held = "; ".join(
+            f"{s.pod} on {s.node}"
+            + (
+                f" held by PDB {s.pdb} ({s.disruptions_allowed} disruptions allowed)"
+                if s.pdb
+                else ""
+            )
+            + (f" [{s.reason}]" if s.reason else "")
+            for s in report.stuck[:10]
+        )
+        more = f" (and {len(report.stuck) - 10} more)" if len(report.stuck) > 10 else ""
+        super().__init__(f"drain timed out after {timeout:.0f}s; still there: {held}{more}")
+        self.report = report
+
+
+def preflight_refusals(
+    cluster: Cluster, node_names: list[str], options: DrainOptions
+) -> list[PodDecision]:
+    """Every pod on these nodes that the drain would refuse; reads only."""
+    found: list[PodDecision] = []
+    for name in node_names:
+        found.extend(refusals(decide_all(cluster.list_pods(node_name=name), options)))
+    return found
+
+
+class Drain:
+    """One drain of the nodes `list_nodes()` returns; `run()` returns when they are empty."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        clock: Clock,
+        list_nodes: Callable[[], list[Node]],
+        settings: DrainSettings = DrainSettings(),
+        observer: DrainObserver | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.list_nodes = list_nodes
+        self.settings = settings
+        self.observer = observer
+        self.report = DrainReport()
+        self._refused_nodes: set[str] = set()
+        self._displaced: set[tuple[WorkloadKind, str, str]] = set()
+
+    def run(self) -> DrainReport:
+        settings = self.settings
+        self.report.started_at = self.clock.now()
+        deadline = self.report.started_at + settings.timeout_seconds
+        nodes = self._prepare_nodes(self.list_nodes())
+        refused = preflight_refusals(self.cluster, [n.name for n in nodes], settings.options)
+        if refused:
+            raise DrainRefusedError(refused)
+        while True:
+            nodes = self._prepare_nodes(self.list_nodes())
+            pods = self._pods_on(nodes)
+            decisions = decide_all(pods, settings.options)
+            self._refuse_new_nodes(decisions)
+            evictable = [
+                d.pod
+                for d in decisions
+                if d.verdict is Verdict.EVICT and d.pod.node_name not in self._refused_nodes
+            ]
+            terminating = [p for p in pods if p.is_terminating and not _daemon(p)]
+            self.report.skipped = sorted(
+                d.pod.key for d in decisions if d.verdict is not Verdict.EVICT
+            )
+            index = PdbIndex(self.cluster.list_pdbs())
+            candidates = [
+                Candidate(p, index.covering(p), p.startup_seconds or DEFAULT_STARTUP_SECONDS)
+                for p in evictable
+            ]
+            budgets = {key: index.budget(key) for key in index.by_key}
+            if not candidates and not terminating and self._replacements_ready():
+                self.report.finished_at = self.clock.now()
+                self._report_refused_nodes(decisions)
+                return self.report
+            if self.clock.now() >= deadline:
+                self.report.stuck = self._stuck(candidates, terminating, index)
+                self.report.finished_at = self.clock.now()
+                raise DrainTimeoutError(self.report, settings.timeout_seconds)
+            for candidate in next_evictions(
+                candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
+            ):
+                self._evict(candidate.pod)
+            if self.observer is not None:
+                self.observer.drain_progress(
+                    len(nodes),
+                    len(candidates),
+                    len(self.report.evicted),
+                    waiting_on(candidates, budgets),
+                )
+            self.clock.sleep(settings.poll_seconds)
+
+    def _prepare_nodes(self, nodes: list[Node]) -> list[Node]:
+        """Taint and cordon every node not yet so; a failure here stops the drain."""
+        self.report.nodes = sorted({*self.report.nodes, *(n.name for n in nodes)})
+        prepared = []
+        taint = self.settings.taint
+        for listed in nodes:
+            node = listed
+            if taint is not None and taint not in node.taints:
+                node = self.cluster.add_taint(node.name, taint)
+            if not node.unschedulable:
+                node = self.cluster.set_unschedulable(node.name, True)
+            prepared.append(node)
+        return prepared
+
+    def _pods_on(self, nodes: list[Node]) -> list[Pod]:
+        pods: list[Pod] = []
+        for node in nodes:
+            pods.extend(self.cluster.list_pods(node_name=node.name))
+        return pods
+
+    def _grace(self, pod: Pod) -> int | None:
+        grace = self.settings.grace_period_seconds
+        cap = self.settings.max_grace_period_seconds
+        if grace is None and cap is not None:
+            grace = min(pod.spec.termination_grace_seconds, cap)
+        return grace
+
+    def _evict(self, pod: Pod) -> None:
+        try:
+            self.cluster.evict_pod(pod.namespace, pod.name, self._grace(pod))
+        except NotFoundError:
+            return
+        except EvictionBlockedError:
+            self.report.refused_evictions += 1
+            return
+        except NamespaceTerminatingError:
+            return  # the namespace controller is deleting the pod anyway
+        except MultiplePdbsError as error:
+            raise PermanentError(
+                f"cannot evict {pod.key}: it matches more than one PodDisruptionBudget "
+                f"({', '.join(error.pdbs)}); the Eviction API refuses such pods. Merge or narrow "
+                "those PDBs, then resume"
+            ) from error
+        self.report.evicted.append(pod.key)
+        owner = _workload_of(pod)
+        if owner is not None:
+            self._displaced.add(owner)
+
+    def _replacements_ready(self) -> bool:
+        for kind, namespace, name in self._displaced:
+            try:
+                workload = self.cluster.get_workload(kind, namespace, name)
+            except NotFoundError:
+                continue
+            if workload.replicas is not None and workload.ready_replicas < workload.replicas:
+                return False
+        return True
+
+    def _refuse_new_nodes(self, decisions: list[PodDecision]) -> None:
+        for decision in refusals(decisions):
+            if decision.pod.node_name:
+                self._refused_nodes.add(decision.pod.node_name)
+
+    def _report_refused_nodes(self, decisions: list[PodDecision]) -> None:
+        if self._refused_nodes:
+            raise DrainRefusedError(refusals(decisions))
+
+    def _stuck(
+        self, candidates: list[Candidate], terminating: list[Pod], index: PdbIndex
+    ) -> list[StuckPod]:
+        stuck = []
+        for c in candidates:
+            pdb = c.pdbs[0] if len(c.pdbs) == 1 else None
+            reason = "matches several PDBs" if len(c.pdbs) > 1 else ""
+            stuck.append(
+                StuckPod(
+                    c.pod.key,
+                    c.pod.node_name or "",
+                    pdb,
+                    index.budget(pdb) if pdb else None,
+                    reason,
+                )
+            )
+        stuck.extend(
+            StuckPod(p.key, p.node_name or "", None, None, "terminating") for p in terminating
+        )
+        if not stuck:
+            stuck.extend(
+                StuckPod(f"{kind.value}/{ns}/{name}", "", None, None, "replacements not Ready")
+                for kind, ns, name in sorted(self._displaced)
+            )
+        return stuck
+
+
+def _daemon(pod: Pod) -> bool:
+    return pod.owner is not None and pod.owner.kind == "DaemonSet"
+
+
+def _workload_of(pod: Pod) -> tuple[WorkloadKind, str, str] | None:
+    """The workload whose readiness says the pod's replacement is up."""
+    if pod.owner is None:
+        return None
+    if pod.owner.kind == "ReplicaSet":
+        return (WorkloadKind.REPLICA_SET, pod.namespace, pod.owner.name)
+    if pod.owner.kind == "StatefulSet":
+        return (WorkloadKind.STATEFUL_SET, pod.namespace, pod.owner.name)
+    return None
