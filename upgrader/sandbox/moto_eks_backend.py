@@ -1,0 +1,825 @@
+"""The sandbox's EKS backend: moto's, plus the calls eksup needs and the rules AWS enforces.
+
+Adds version updates (control plane and node groups), DescribeUpdate/ListUpdates, add-ons and
+insights, and refuses what AWS refuses with AWS's error codes and messages: skipping a minor,
+going down, a second update while one runs, node groups newer than the control plane, add-on
+versions not built for the cluster's Kubernetes version. It also fixes what moto gets wrong
+that an upgrader relies on (see `create_nodegroup`). Everything time-dependent is derived from
+`settings.clock` on read; see `moto_eks_models`.
+
+Messages are AWS's where known (seen in public bug reports); the others are plausible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from moto.core.base_backend import AccountSpecificBackend
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.eks import models as moto_models
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+
+from upgrader.sandbox import moto_eks_catalog as catalog
+from upgrader.sandbox.moto_eks_models import (
+    SUCCESSFUL,
+    Addon,
+    Cluster,
+    Insight,
+    Nodegroup,
+    Update,
+    new_id,
+    now,
+    running,
+    timestamp,
+)
+from upgrader.sandbox.moto_eks_world import settings
+
+UPGRADE_READINESS = "UPGRADE_READINESS"
+INSIGHT_STATUSES = ("PASSING", "WARNING", "ERROR", "UNKNOWN")
+# A new minor starts at its first platform version.
+FIRST_PLATFORM_VERSION = "eks.1"
+DEFAULT_UPDATE_CONFIG = {"maxUnavailable": 1}
+_ROLE_ARN = re.compile(r"arn:(?P<partition>.+):iam::[0-9]{12}:role/.+")
+
+
+def _fields(cluster: str | None, nodegroup: str | None, addon: str | None) -> dict[str, Any]:
+    # The JSON body AWS returns beside the message; boto3 shows it in `error.response`.
+    return {"clusterName": cluster, "nodegroupName": nodegroup, "addonName": addon}
+
+
+def invalid_parameter(
+    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
+) -> InvalidParameterException:
+    return InvalidParameterException(message=message, **_fields(cluster, nodegroup, addon))
+
+
+def in_use(
+    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
+) -> ResourceInUseException:
+    return ResourceInUseException(message=message, **_fields(cluster, nodegroup, addon))
+
+
+def not_found(
+    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
+) -> ResourceNotFoundException:
+    return ResourceNotFoundException(
+        message=message, fargateProfileName=None, **_fields(cluster, nodegroup, addon)
+    )
+
+
+@cache
+def _partitions() -> frozenset[str]:
+    return frozenset(AccountSpecificBackend.get_session().get_available_partitions())
+
+
+def validate_role_arn(arn: str) -> None:
+    """moto's check (`moto.eks.utils.validate_role_arn`) without its cost: moto builds a boto3
+    Session on every call (about 40 ms) only to list the partitions, which are fixed for a
+    process; moto's own cached Session lists them once here."""
+    match = _ROLE_ARN.match(arn or "")
+    if match is None or match.group("partition") not in _partitions():
+        raise InvalidParameterException(message=f"Invalid Role Arn: '{arn}'")
+
+
+class SandboxEKSBackend(moto_models.EKSBackend):
+    """moto's EKS backend with the sandbox's additions; one per account and region."""
+
+    # --- lookups: every operation goes through these, which also drop what finished deleting
+
+    def _cluster(self, name: str) -> Cluster:
+        cluster = self.clusters.get(name)
+        if not isinstance(cluster, Cluster):
+            raise not_found(moto_models.CLUSTER_NOT_FOUND_MSG.format(clusterName=name), name)
+        at = now()
+        for ng_name, nodegroup in list(cluster.nodegroups.items()):
+            gone_at = nodegroup.gone_at if isinstance(nodegroup, Nodegroup) else None
+            # pop() is atomic: of two request threads purging at once, only one decrements.
+            if (
+                gone_at is not None
+                and gone_at <= at
+                and cluster.nodegroups.pop(ng_name, None) is not None
+            ):
+                cluster.nodegroup_count -= 1
+        for addon_name, addon in list(cluster.addons.items()):
+            if addon.gone_at is not None and addon.gone_at <= at:
+                cluster.addons.pop(addon_name, None)
+        return cluster
+
+    def _nodegroup(self, cluster: Cluster, name: str) -> Nodegroup:
+        nodegroup = cluster.nodegroups.get(name)
+        if nodegroup is None:
+            raise not_found(
+                moto_models.NODEGROUP_NOT_FOUND_MSG.format(nodegroupName=name),
+                cluster.name,
+                nodegroup=name,
+            )
+        return nodegroup
+
+    def _addon(self, cluster: Cluster, name: str) -> Addon:
+        addon = cluster.addons.get(name)
+        if addon is None:
+            raise not_found(
+                f"No addon: {name} found in cluster: {cluster.name}", cluster.name, addon=name
+            )
+        return addon
+
+    def _updates(
+        self, cluster: Cluster, nodegroup: str | None, addon: str | None
+    ) -> dict[str, Update]:
+        if nodegroup:
+            return self._nodegroup(cluster, nodegroup).updates
+        if addon:
+            return self._addon(cluster, addon).updates
+        return cluster.updates
+
+    # --- clusters ------------------------------------------------------------------------------
+
+    def create_cluster(  # type: ignore[override]
+        self,
+        name: str,
+        role_arn: str,
+        resources_vpc_config: dict[str, Any],
+        version: str | None = None,
+        **kwargs: Any,
+    ) -> Cluster:
+        if name in self.clusters:
+            raise in_use(moto_models.CLUSTER_EXISTS_MSG.format(clusterName=name), name)
+        version = version or settings.default_cluster_version
+        if not catalog.is_supported(version):
+            raise invalid_parameter("unsupported Kubernetes version", name)
+        validate_role_arn(role_arn)
+        cluster = Cluster(
+            created=now(),
+            name=name,
+            role_arn=role_arn,
+            resources_vpc_config=resources_vpc_config,
+            version=version,
+            account_id=self.account_id,
+            region_name=self.region_name,
+            aws_partition=self.partition,
+            **kwargs,
+        )
+        self.clusters[name] = cluster
+        self.cluster_count += 1
+        return cluster
+
+    def describe_cluster(self, name: str) -> Cluster:
+        return self._cluster(name)
+
+    def delete_cluster(self, name: str) -> moto_models.Cluster:
+        self._cluster(name)
+        return super().delete_cluster(name)
+
+    def update_cluster_version(self, name: str, version: str | None) -> dict[str, Any]:
+        cluster = self._cluster(name)
+        if busy := running(cluster.updates):
+            raise in_use(
+                f"Cannot VersionUpdate because cluster {name} currently has update "
+                f"{busy.id} in progress",
+                name,
+            )
+        current = cluster.version
+        if not version or not catalog.is_supported(version):
+            raise invalid_parameter("unsupported Kubernetes version", name)
+        if catalog.minor(version) != catalog.minor(current) + 1:
+            raise invalid_parameter(
+                f"Unsupported Kubernetes minor version update from {current} to {version}", name
+            )
+        behind = sorted(
+            ng.nodegroup_name
+            for ng in cluster.nodegroups.values()
+            if ng.gone_at is None and ng.version != current
+        )
+        if behind and settings.require_nodegroups_at_cluster_version:
+            raise invalid_parameter(
+                f"Nodegroups {','.join(behind)} must be updated to match cluster version "
+                f"{current} before updating cluster version",
+                name,
+            )
+        delay = settings.cluster_update_seconds
+        update = Update(
+            type="VersionUpdate",
+            params=[("Version", version), ("PlatformVersion", FIRST_PLATFORM_VERSION)],
+            created=now(),
+            completes=now() + delay,
+            effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
+        )
+        cluster.updates[update.id] = update
+        if settings.hooks is not None:
+            settings.hooks.cluster_version_updating(name, version, update.id, delay)
+        return update.describe()
+
+    # --- node groups ---------------------------------------------------------------------------
+
+    def create_nodegroup(  # type: ignore[override]
+        self,
+        cluster_name: str,
+        *,
+        node_role: str,
+        nodegroup_name: str,
+        subnets: list[str],
+        scaling_config: dict[str, int] | None = None,
+        disk_size: int | None = None,
+        remote_access: dict[str, Any] | None = None,
+        launch_template: dict[str, str] | None = None,
+        ami_type: str | None = None,
+        version: str | None = None,
+        release_version: str | None = None,
+        update_config: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> Nodegroup:
+        """moto's create_nodegroup, corrected: the version defaults to the cluster's (moto: 1.19)
+        and may be neither newer than it nor further behind than the kubelet skew allows; the
+        AMI type and release version default as on AWS; `updateConfig` is kept (moto drops it);
+        each group gets its own scaling config (moto shares one default dict); and the group is
+        CREATING for `settings.nodegroup_create_seconds`."""
+        cluster = self._cluster(cluster_name)
+        if nodegroup_name in cluster.nodegroups:
+            raise in_use(
+                moto_models.NODEGROUP_EXISTS_MSG.format(
+                    nodegroupName=nodegroup_name, clusterName=cluster_name
+                ),
+                cluster_name,
+                nodegroup=nodegroup_name,
+            )
+        if not cluster.is_active:
+            raise InvalidRequestException(
+                message=moto_models.CLUSTER_NOT_READY_MSG.format(clusterName=cluster_name)
+            )
+        if launch_template:
+            moto_models.validate_launch_template_combination(disk_size, remote_access)
+        validate_role_arn(node_role)
+        version = version or cluster.version
+        self._check_nodegroup_version(cluster, nodegroup_name, version)
+        ami_type = ami_type or catalog.default_ami_type(version)
+        release_version = release_version or self._release_for(
+            cluster_name, nodegroup_name, version, ami_type
+        )
+        self._check_release(cluster_name, nodegroup_name, version, release_version, ami_type)
+        scaling = dict(scaling_config or moto_models.DEFAULT_SCALING_CONFIG)
+        self._check_scaling(cluster_name, nodegroup_name, scaling)
+        created = now()
+        nodegroup = Nodegroup(
+            cluster_name=cluster_name,
+            nodegroup_name=nodegroup_name,
+            nodegroup_arn=moto_models.NODEGROUP_ARN_TEMPLATE.format(
+                partition=self.partition,
+                account_id=self.account_id,
+                region=self.region_name,
+                cluster_name=cluster_name,
+                nodegroup_name=nodegroup_name,
+                uuid=new_id(),
+            ),
+            node_role=node_role,
+            subnets=subnets,
+            scaling_config=scaling,
+            version=version,
+            release_version=release_version,
+            ami_type=ami_type,
+            created=created,
+            ready_at=created + settings.nodegroup_create_seconds,
+            disk_size=disk_size,
+            remote_access=remote_access,
+            launch_template=self._resolve_launch_template(cluster_name, launch_template),
+            update_config=dict(update_config or DEFAULT_UPDATE_CONFIG),
+            **kwargs,
+        )
+        cluster.nodegroups[nodegroup_name] = nodegroup
+        cluster.nodegroup_count += 1
+        if settings.hooks is not None:
+            settings.hooks.nodegroup_created(nodegroup.facts(settings.nodegroup_create_seconds))
+        return nodegroup
+
+    def _resolve_launch_template(
+        self, cluster: str, requested: dict[str, str] | None
+    ) -> dict[str, str] | None:
+        """Fill in the template's id and name from EC2, as AWS shows both; a template that does
+        not exist is refused (moto accepts it silently)."""
+        if not requested:
+            return None
+        from moto.ec2.exceptions import EC2ClientError
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        try:
+            if requested.get("id"):
+                template = ec2.describe_launch_templates(template_ids=[requested["id"]])[0]
+            else:
+                template = ec2.describe_launch_templates(template_names=[requested["name"]])[0]
+        except (IndexError, EC2ClientError) as error:
+            raise invalid_parameter(
+                f"Launch template {requested.get('id') or requested.get('name')} does not exist",
+                cluster,
+            ) from error
+        resolved = {"id": template.id, "name": template.name}
+        if requested.get("version"):
+            resolved["version"] = str(requested["version"])
+        return resolved
+
+    def _check_nodegroup_version(self, cluster: Cluster, nodegroup: str, version: str) -> None:
+        if not catalog.is_supported(version):
+            raise invalid_parameter("unsupported Kubernetes version", cluster.name, nodegroup)
+        lag = catalog.minor(cluster.version) - catalog.minor(version)
+        if lag < 0:
+            raise invalid_parameter(
+                f"Requested Nodegroup version {version} is greater than cluster version "
+                f"{cluster.version}",
+                cluster.name,
+                nodegroup,
+            )
+        if lag > catalog.max_kubelet_skew(cluster.version):
+            raise invalid_parameter(
+                f"Requested Nodegroup version {version} is too far behind cluster version "
+                f"{cluster.version}",
+                cluster.name,
+                nodegroup,
+            )
+
+    @staticmethod
+    def _release_for(cluster: str, nodegroup: str, version: str, ami_type: str) -> str:
+        release = catalog.release_version(version, ami_type)
+        if release is None:
+            # AWS publishes no AL2 AMIs from 1.33: such a group must move to AL2023/Bottlerocket.
+            raise invalid_parameter(
+                f"AMI type {ami_type} is not supported for Kubernetes version {version}",
+                cluster,
+                nodegroup,
+            )
+        return release
+
+    @staticmethod
+    def _check_release(
+        cluster: str, nodegroup: str, version: str, release: str, ami_type: str
+    ) -> None:
+        # Amazon Linux releases start with the kubelet version; Bottlerocket's with the OS's.
+        amazon_linux = catalog.ami_family(ami_type) != "bottlerocket"
+        if amazon_linux and not release.startswith(f"{version}."):
+            raise invalid_parameter(
+                f"Requested release version {release} is not valid for kubernetes version "
+                f"{version}.",
+                cluster,
+                nodegroup,
+            )
+
+    @staticmethod
+    def _check_scaling(cluster: str, nodegroup: str, scaling: Mapping[str, int]) -> None:
+        low, desired, high = scaling["minSize"], scaling["desiredSize"], scaling["maxSize"]
+        if not 0 <= low <= desired <= high or high < 1:
+            raise invalid_parameter(
+                f"Invalid scaling configuration: minSize {low}, desiredSize {desired}, "
+                f"maxSize {high} (needs 0 <= minSize <= desiredSize <= maxSize, maxSize >= 1)",
+                cluster,
+                nodegroup,
+            )
+
+    # Ours is not moto's Nodegroup class but serializes the same: hence the override ignores.
+    def describe_nodegroup(  # type: ignore[override]
+        self, cluster_name: str, nodegroup_name: str
+    ) -> Nodegroup:
+        return self._nodegroup(self._cluster(cluster_name), nodegroup_name)
+
+    def list_nodegroups(
+        self, cluster_name: str, max_results: int, next_token: str | None
+    ) -> tuple[list[moto_models.Nodegroup], moto_models.Nodegroup | None]:
+        self._cluster(cluster_name)
+        return super().list_nodegroups(cluster_name, max_results, next_token)
+
+    def delete_nodegroup(  # type: ignore[override]
+        self, cluster_name: str, nodegroup_name: str
+    ) -> Nodegroup:
+        """AWS drains and terminates first: the group reads DELETING until it is gone."""
+        nodegroup = self._nodegroup(self._cluster(cluster_name), nodegroup_name)
+        if nodegroup.gone_at is None:
+            delay = settings.nodegroup_delete_seconds
+            nodegroup.gone_at = now() + delay
+            if settings.hooks is not None:
+                settings.hooks.nodegroup_deleting(nodegroup.facts(delay))
+        return nodegroup
+
+    def update_nodegroup_config(  # type: ignore[override]
+        self,
+        cluster_name: str,
+        nodegroup_name: str,
+        scaling_config: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """moto's, but the update is recorded (DescribeUpdate finds it), the scaling config is
+        checked, and the hooks hear of a new size."""
+        cluster = self._cluster(cluster_name)
+        nodegroup = self._nodegroup(cluster, nodegroup_name)
+        self._check_ready_for_update(cluster, nodegroup, "ConfigUpdate")
+        if scaling_config:
+            merged = {**nodegroup.scaling_config, **scaling_config}
+            self._check_scaling(cluster_name, nodegroup_name, merged)
+        moto_update = super().update_nodegroup_config(
+            cluster_name, nodegroup_name, scaling_config=scaling_config, **kwargs
+        )
+        update = Update(
+            type="ConfigUpdate",
+            params=[(p["type"], p["value"]) for p in moto_update["params"]],
+            created=now(),
+            completes=now(),
+        )
+        nodegroup.updates[update.id] = update
+        nodegroup.modified_at = timestamp(now())
+        if scaling_config and settings.hooks is not None:
+            settings.hooks.nodegroup_scaled(nodegroup.facts(settings.node_join_seconds))
+        return update.describe()
+
+    def _check_ready_for_update(self, cluster: Cluster, nodegroup: Nodegroup, kind: str) -> None:
+        if busy := running(nodegroup.updates):
+            raise in_use(
+                f"Cannot {kind} because nodegroup {nodegroup.nodegroup_name} currently "
+                f"has update {busy.id} in progress",
+                cluster.name,
+                nodegroup.nodegroup_name,
+            )
+        if nodegroup.status not in ("ACTIVE", "DEGRADED"):
+            raise in_use(
+                f"Nodegroup {nodegroup.nodegroup_name} is in {nodegroup.status} status",
+                cluster.name,
+                nodegroup.nodegroup_name,
+            )
+
+    def update_nodegroup_version(
+        self,
+        cluster_name: str,
+        nodegroup_name: str,
+        *,
+        version: str | None = None,
+        release_version: str | None = None,
+        launch_template: Mapping[str, str] | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """In place, to the group's own version (newer AMI) or the cluster's: never newer than
+        the control plane, never down. Ends by time, or when a hook that took it over calls
+        `finish_update`."""
+        cluster = self._cluster(cluster_name)
+        nodegroup = self._nodegroup(cluster, nodegroup_name)
+        self._check_ready_for_update(cluster, nodegroup, "VersionUpdate")
+        current, control_plane = nodegroup.version, cluster.version
+        target = version or current
+        if not catalog.is_supported(target):
+            raise invalid_parameter("unsupported Kubernetes version", cluster_name, nodegroup_name)
+        if catalog.minor(target) > catalog.minor(control_plane):
+            raise invalid_parameter(
+                f"Requested Nodegroup version {target} is greater than cluster version "
+                f"{control_plane}",
+                cluster_name,
+                nodegroup_name,
+            )
+        if target not in (current, control_plane):
+            raise invalid_parameter(
+                f"Requested Nodegroup version {target} is invalid. Allowed versions are "
+                f"{current} (the node group's) and {control_plane} (the cluster's)",
+                cluster_name,
+                nodegroup_name,
+            )
+        release = release_version or self._release_for(
+            cluster_name, nodegroup_name, target, nodegroup.ami_type
+        )
+        self._check_release(cluster_name, nodegroup_name, target, release, nodegroup.ami_type)
+        params = [("Version", target), ("ReleaseVersion", release)]
+        effects = {"version": target, "releaseVersion": release}
+        if launch_template:
+            params += self._launch_template_params(cluster_name, nodegroup, launch_template)
+            if launch_template.get("version"):
+                effects["launchTemplateVersion"] = str(launch_template["version"])
+        if force:
+            params.append(("Force", "true"))
+        update = Update(
+            type="VersionUpdate",
+            params=params,
+            created=now(),
+            completes=now() + settings.nodegroup_update_seconds,
+            effects=effects,
+        )
+        nodegroup.updates[update.id] = update
+        hooks = settings.hooks
+        facts = nodegroup.facts(settings.node_join_seconds, version=target, release_version=release)
+        if hooks is not None and hooks.nodegroup_version_updating(facts, update.id):
+            update.completes = None
+        return update.describe()
+
+    @staticmethod
+    def _launch_template_params(
+        cluster: str, nodegroup: Nodegroup, requested: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        current = nodegroup.launch_template
+        same = current is not None and (
+            requested.get("id") in (None, current.get("id"))
+            and requested.get("name") in (None, current.get("name"))
+        )
+        if not same:
+            raise invalid_parameter(
+                "A launch template can only be updated to a version of the one the node group "
+                "was created with",
+                cluster,
+                nodegroup.nodegroup_name,
+            )
+        assert current is not None
+        params = [("LaunchTemplateName", current.get("name", ""))]
+        if requested.get("version"):
+            params.append(("LaunchTemplateVersion", str(requested["version"])))
+        return params
+
+    # --- updates -------------------------------------------------------------------------------
+
+    def describe_update(
+        self,
+        name: str,
+        update_id: str,
+        nodegroup_name: str | None = None,
+        addon_name: str | None = None,
+    ) -> dict[str, Any]:
+        updates = self._updates(self._cluster(name), nodegroup_name, addon_name)
+        if update_id not in updates:
+            raise not_found(
+                f"No update found for ID: {update_id}", name, nodegroup_name, addon_name
+            )
+        return updates[update_id].describe()
+
+    def list_updates(
+        self, name: str, nodegroup_name: str | None = None, addon_name: str | None = None
+    ) -> list[str]:
+        return list(self._updates(self._cluster(name), nodegroup_name, addon_name))
+
+    def finish_update(
+        self,
+        cluster_name: str,
+        update_id: str,
+        status: str = SUCCESSFUL,
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """End an update now: how a sandbox hook that took over a node group update reports its
+        rolling replacement done (Successful) or not (Failed, with EKS ErrorDetail dicts:
+        errorCode, errorMessage, resourceIds). Works for any of the cluster's updates."""
+        cluster = self._cluster(cluster_name)
+        scopes = [
+            cluster.updates,
+            *(ng.updates for ng in cluster.nodegroups.values()),
+            *(addon.updates for addon in cluster.addons.values()),
+        ]
+        for updates in scopes:
+            if update_id in updates:
+                updates[update_id].finish(status, errors)
+                return
+        raise not_found(f"No update found for ID: {update_id}", cluster_name)
+
+    # --- add-ons -------------------------------------------------------------------------------
+
+    def create_addon(
+        self,
+        cluster_name: str,
+        addon_name: str,
+        *,
+        addon_version: str | None = None,
+        service_account_role_arn: str | None = None,
+        configuration_values: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        cluster = self._cluster(cluster_name)
+        if addon_name in cluster.addons:
+            raise in_use("Addon already exists.", cluster_name, addon=addon_name)
+        spec = catalog.addon_catalogue().get(addon_name)
+        default = spec.default(cluster.version) if spec else None
+        if spec is None or default is None:
+            raise invalid_parameter(
+                f"Addon {addon_name} specified is not supported in {cluster.version} "
+                "kubernetes version",
+                cluster_name,
+                addon=addon_name,
+            )
+        version = addon_version or default
+        if not spec.is_compatible(version, cluster.version):
+            raise invalid_parameter(
+                "Addon version specified is not supported", cluster_name, addon=addon_name
+            )
+        created = now()
+        addon = Addon(
+            cluster=cluster_name,
+            name=addon_name,
+            version=version,
+            arn=(
+                f"arn:{self.partition}:eks:{self.region_name}:{self.account_id}:addon/"
+                f"{cluster_name}/{addon_name}/{new_id()}"
+            ),
+            created=created,
+            ready_at=created + settings.addon_create_seconds,
+            service_account_role_arn=service_account_role_arn,
+            configuration_values=configuration_values,
+            tags=tags,
+        )
+        cluster.addons[addon_name] = addon
+        return addon.describe()
+
+    def describe_addon(self, cluster_name: str, addon_name: str) -> dict[str, Any]:
+        return self._addon(self._cluster(cluster_name), addon_name).describe()
+
+    def list_addons(self, cluster_name: str) -> list[str]:
+        return sorted(self._cluster(cluster_name).addons)
+
+    def update_addon(
+        self,
+        cluster_name: str,
+        addon_name: str,
+        *,
+        addon_version: str | None = None,
+        service_account_role_arn: str | None = None,
+        resolve_conflicts: str | None = None,
+        configuration_values: str | None = None,
+    ) -> dict[str, Any]:
+        cluster = self._cluster(cluster_name)
+        addon = self._addon(cluster, addon_name)
+        if busy := running(addon.updates):
+            raise in_use(
+                f"Cannot AddonUpdate because addon {addon_name} currently has update {busy.id} "
+                "in progress",
+                cluster_name,
+                addon=addon_name,
+            )
+        if addon.status not in ("ACTIVE", "DEGRADED"):
+            raise in_use(
+                f"Addon {addon_name} is in {addon.status} status", cluster_name, addon=addon_name
+            )
+        spec = catalog.addon_catalogue()[addon_name]
+        if addon_version and not spec.is_compatible(addon_version, cluster.version):
+            raise invalid_parameter(
+                "Addon version specified is not supported", cluster_name, addon=addon_name
+            )
+        params: list[tuple[str, str]] = []
+        effects: dict[str, str] = {}
+        if addon_version:
+            params.append(("AddonVersion", addon_version))
+            effects["addonVersion"] = addon_version
+        if resolve_conflicts:
+            params.append(("ResolveConflicts", resolve_conflicts))
+        if service_account_role_arn is not None:
+            params.append(("ServiceAccountRoleArn", service_account_role_arn))
+            addon.service_account_role_arn = service_account_role_arn
+        if configuration_values is not None:
+            params.append(("ConfigurationValues", configuration_values))
+            addon.configuration_values = configuration_values
+        update = Update(
+            type="AddonUpdate",
+            params=params,
+            created=now(),
+            completes=now() + settings.addon_update_seconds,
+            effects=effects,
+        )
+        addon.updates[update.id] = update
+        addon.modified = now()
+        return update.describe()
+
+    def delete_addon(self, cluster_name: str, addon_name: str) -> dict[str, Any]:
+        addon = self._addon(self._cluster(cluster_name), addon_name)
+        if addon.gone_at is None:
+            addon.gone_at = now() + settings.addon_delete_seconds
+        return addon.describe()
+
+    def describe_addon_versions(
+        self, kubernetes_version: str | None = None, addon_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The catalogue, newest build first; with `kubernetes_version`, only the builds for it
+        and only its compatibility entry, as AWS answers a filtered query."""
+        described = []
+        for name, spec in catalog.addon_catalogue().items():
+            if addon_name and name != addon_name:
+                continue
+            builds = spec.compatible(kubernetes_version) if kubernetes_version else spec.builds
+            if not builds:
+                continue
+            versions = []
+            for build in builds:
+                clusters = [kubernetes_version] if kubernetes_version else build.cluster_versions
+                versions.append(
+                    {
+                        "addonVersion": build.version,
+                        "architecture": ["amd64", "arm64"],
+                        "computeTypes": ["ec2"],
+                        "compatibilities": [
+                            {
+                                "clusterVersion": v,
+                                "platformVersions": ["*"],
+                                "defaultVersion": v in build.default_for,
+                            }
+                            for v in clusters
+                        ],
+                        "requiresConfiguration": False,
+                        "requiresIamPermissions": spec.type == "storage",
+                    }
+                )
+            described.append(
+                {
+                    "addonName": name,
+                    "type": spec.type,
+                    "addonVersions": versions,
+                    "publisher": "eks",
+                    "owner": "aws",
+                }
+            )
+        return described
+
+    # --- insights ------------------------------------------------------------------------------
+
+    def add_insight(
+        self,
+        cluster_name: str,
+        name: str,
+        status: str,
+        *,
+        reason: str = "",
+        kubernetes_version: str | None = None,
+        category: str = UPGRADE_READINESS,
+        description: str = "",
+        recommendation: str = "",
+        additional_info: Mapping[str, str] | None = None,
+        resources: Sequence[Mapping[str, Any]] = (),
+    ) -> str:
+        """Store an insight as AWS would report it, for the upgrader to find; returns its id.
+        `kubernetes_version` defaults to the next minor: upgrade insights are about the target."""
+        cluster = self._cluster(cluster_name)
+        if status not in INSIGHT_STATUSES:
+            raise ValueError(f"insight status must be one of {INSIGHT_STATUSES}, not {status}")
+        insight = Insight(
+            name=name,
+            category=category,
+            kubernetes_version=kubernetes_version
+            or catalog.version_of(catalog.minor(cluster.version) + 1),
+            status=status,
+            reason=reason,
+            description=description,
+            recommendation=recommendation,
+            refreshed=now(),
+            transitioned=now(),
+            additional_info=dict(additional_info or {}),
+            resources=tuple(resources),
+        )
+        cluster.insights[insight.id] = insight
+        return insight.id
+
+    def set_insight_status(
+        self, cluster_name: str, insight_id: str, status: str, reason: str = ""
+    ) -> None:
+        """What AWS's next refresh would find: a new status moves lastTransitionTime."""
+        insight = self._insight(self._cluster(cluster_name), insight_id)
+        if status != insight.status:
+            insight.transitioned = now()
+        insight.status, insight.reason, insight.refreshed = status, reason, now()
+
+    def _insight(self, cluster: Cluster, insight_id: str) -> Insight:
+        if insight_id not in cluster.insights:
+            raise not_found(f"No insight found with id: {insight_id}", cluster.name)
+        return cluster.insights[insight_id]
+
+    def list_insights(
+        self, cluster_name: str, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        filters = filters or {}
+        wanted = {
+            "category": filters.get("categories"),
+            "kubernetes_version": filters.get("kubernetesVersions"),
+            "status": filters.get("statuses"),
+        }
+        return [
+            insight.summary()
+            for insight in self._cluster(cluster_name).insights.values()
+            if all(not want or getattr(insight, key) in want for key, want in wanted.items())
+        ]
+
+    def describe_insight(self, cluster_name: str, insight_id: str) -> dict[str, Any]:
+        return self._insight(self._cluster(cluster_name), insight_id).describe()
+
+    # --- for tests and the sandbox -------------------------------------------------------------
+
+    def set_nodegroup_health(
+        self, cluster_name: str, nodegroup_name: str, issues: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Health issues as AWS reports them (code, message, resourceIds); a group with any
+        reads DEGRADED. Same as assigning `nodegroup.health["issues"]`."""
+        nodegroup = self._nodegroup(self._cluster(cluster_name), nodegroup_name)
+        nodegroup.health["issues"] = [dict(issue) for issue in issues]
+
+    @property
+    def _url_module(self) -> Any:
+        # moto derives the URL table's module from the backend's (moto.eks.models -> .urls);
+        # ours lives beside the response class that serves it. Imported here: it imports us.
+        from upgrader.sandbox import moto_eks_responses
+
+        return moto_eks_responses
+
+
+def eks_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> SandboxEKSBackend:
+    """The sandbox EKS backend of an account and region (created on first use, like moto's)."""
+    backend = moto_models.eks_backends[account_id][region]
+    if not isinstance(backend, SandboxEKSBackend):
+        raise RuntimeError("moto's EKS is not the sandbox's: call moto_eks.install() first")
+    return backend
