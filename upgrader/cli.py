@@ -63,9 +63,7 @@ def root(
 
 
 @app.command()
-def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the demo world (same seed, same world).")] = 7,
-) -> None:
+def demo() -> None:
     """Build the embedded sandbox (moto + a simulated cluster) and show what it holds.
 
     Needs no AWS account and no cluster: everything runs in this process, on virtual time.
@@ -73,7 +71,7 @@ def demo(
     from upgrader.sandbox.demo import run_demo
 
     with reported_errors():
-        run_demo(stdout, seed=seed)
+        run_demo(stdout)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from upgrader.cli import app
+
+
+def test_demo_builds_the_sandbox_and_shows_it() -> None:
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "EKS cluster demo 1.29" in result.output
+    assert "12 nodes" in result.output
+    for name in ("general", "batch", "shop/web", "payments/ledger", "default/debug-shell"):
+        assert name in result.output
+    assert "Pending" not in result.output  # everything found a node
+
+
+def test_version_and_help_need_no_sdk() -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["--version"]).exit_code == 0
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "demo" in result.output

@@ -1,0 +1,219 @@
+"""The sandbox world: moto (with eksup's EKS extension) and `FakeCluster`s on one virtual clock.
+
+A node group created through the EKS API becomes Ready nodes in the fake Kubernetes cluster
+after its provisioning delay; scaling it adds or removes nodes; deleting it removes them (and
+loses whatever pods were still on them); a control-plane update bumps the API server's version
+when it succeeds. eksup talks to this world only through its ports, with the same boto3 adapter
+it uses against AWS, so the sandbox exercises the real code paths.
+
+The sandbox is infrastructure, like `upgrader.adapters`: it may use boto3 to seed moto.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from upgrader.adapters.aws_retry import RetryPolicy
+from upgrader.adapters.boto3_aws import Boto3Aws
+from upgrader.kube import NODEGROUP_LABEL, Taint, TaintEffect
+from upgrader.sandbox import moto_eks
+from upgrader.sandbox.aws_seed import seed_public_parameters
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.instance_types import instance_type
+from upgrader.sandbox.moto_eks_world import NodegroupFacts, settings
+from upgrader.sandbox.node_groups import NodeTemplate
+
+SANDBOX_ACCOUNT = "123456789012"
+_EKS_EFFECTS = {
+    "NO_SCHEDULE": TaintEffect.NO_SCHEDULE,
+    "NO_EXECUTE": TaintEffect.NO_EXECUTE,
+    "PREFER_NO_SCHEDULE": TaintEffect.PREFER_NO_SCHEDULE,
+}
+_ZONES = ("a", "b", "c")
+
+
+def kubelet_version(version: str, release_version: str = "") -> str:
+    """What the kubelet of a node at `version` reports, e.g. "v1.29.8-eks-a737599"."""
+    patch = re.match(r"\d+\.\d+\.(\d+)", release_version)
+    return f"v{version}.{patch.group(1) if patch else 0}-eks-sandbox"
+
+
+class Sandbox:
+    """Enter it (`with Sandbox() as world:`) to start moto; leaving stops it and resets moto."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.clock = VirtualClock()
+        self._kube: dict[str, FakeCluster] = {}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._session = boto3.Session(
+            aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
+        )
+        self.aws = Boto3Aws(session=self._session, retry=RetryPolicy(sleep=self.clock.sleep))
+
+    # lifecycle
+    def __enter__(self) -> Sandbox:
+        # moto refuses to run against real credentials it might find in the environment.
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            self._saved_env[name] = os.environ.pop(name, None)
+        os.environ["AWS_ACCESS_KEY_ID"] = "sandbox"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "sandbox"
+        moto_eks.install()
+        self._mock = mock_aws()
+        self._mock.start()
+        settings.clock = self.clock
+        settings.hooks = _Hooks(self)
+        seed_public_parameters(self.region)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        settings.reset()
+        if self._mock is not None:
+            self._mock.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def kube(self, cluster: str) -> FakeCluster:
+        """The fake Kubernetes cluster behind EKS cluster `cluster`."""
+        if cluster not in self._kube:
+            self._kube[cluster] = FakeCluster(self.clock)
+        return self._kube[cluster]
+
+    # seeding
+    def boto3_client(self, service: str) -> Any:
+        """A raw client, for seeding what no port offers (VPCs, add-ons to start from)."""
+        session: Any = self._session
+        return session.client(service)
+
+    def create_network(self, subnets: int = 3) -> list[str]:
+        """A VPC with one subnet per zone; returns the subnet ids."""
+        ec2 = self.boto3_client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        return [
+            ec2.create_subnet(
+                VpcId=vpc,
+                CidrBlock=f"10.0.{index * 32}.0/19",
+                AvailabilityZone=f"{self.region}{_ZONES[index % 3]}",
+            )["Subnet"]["SubnetId"]
+            for index in range(subnets)
+        ]
+
+    def create_cluster(self, name: str, version: str, subnets: list[str]) -> None:
+        eks = self.boto3_client("eks")
+        eks.create_cluster(
+            name=name,
+            version=version,
+            roleArn=f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": subnets},
+        )
+        self.kube(name).set_server_version(kubelet_version(version))
+
+    def create_nodegroup(
+        self,
+        cluster: str,
+        name: str,
+        *,
+        instance_type_name: str,
+        size: int,
+        subnets: list[str],
+        labels: Mapping[str, str] | None = None,
+        taints: list[dict[str, str]] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.boto3_client("eks").create_nodegroup(
+            clusterName=cluster,
+            nodegroupName=name,
+            nodeRole=f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/eks-node",
+            subnets=subnets,
+            instanceTypes=[instance_type_name],
+            scalingConfig={"minSize": max(1, size // 2), "maxSize": size * 2, "desiredSize": size},
+            labels=dict(labels or {}),
+            taints=list(taints or []),
+            tags=dict(tags or {}),
+        )
+
+    def settle(self, seconds: float = 600.0) -> None:
+        """Let virtual time run until nodes have joined and pods are Ready."""
+        self.clock.sleep(seconds)
+
+
+class _Hooks:
+    """Keeps each FakeCluster's nodes in step with what the EKS API says."""
+
+    def __init__(self, world: Sandbox) -> None:
+        self.world = world
+
+    def _template(self, facts: NodegroupFacts) -> NodeTemplate:
+        itype = instance_type(facts.instance_types[0] if facts.instance_types else "m5.large")
+        taints = tuple(
+            Taint(t["key"], _EKS_EFFECTS[t["effect"]], t.get("value", "")) for t in facts.taints
+        )
+        return NodeTemplate(
+            labels={
+                **facts.labels,
+                NODEGROUP_LABEL: facts.name,
+                "eks.amazonaws.com/capacityType": facts.capacity_type,
+                "eks.amazonaws.com/nodegroup-image": facts.release_version,
+                "node.kubernetes.io/instance-type": itype.name,
+                "kubernetes.io/arch": "arm64" if itype.arch == "arm64" else "amd64",
+            },
+            taints=taints,
+            allocatable=itype.allocatable,
+            kubelet_version=kubelet_version(facts.version, facts.release_version),
+            instance_type=itype.name,
+            zones=tuple(f"{self.world.region}{zone}" for zone in _ZONES),
+            capacity_type=facts.capacity_type,
+        )
+
+    def cluster_version_updating(
+        self,
+        cluster: str,
+        version: str,
+        update_id: str,  # noqa: ARG002 (part of the hook's signature)
+        delay: float,
+    ) -> None:
+        kube = self.world.kube(cluster)
+
+        def succeeded() -> None:
+            kube.set_server_version(kubelet_version(version))
+
+        self.world.clock.call_later(delay, succeeded)
+
+    def nodegroup_created(self, facts: NodegroupFacts) -> None:
+        self.world.kube(facts.cluster).scale_node_group(
+            facts.name, facts.desired_size, self._template(facts), facts.delay
+        )
+
+    def nodegroup_scaled(self, facts: NodegroupFacts) -> None:
+        self.world.kube(facts.cluster).scale_node_group(
+            facts.name, facts.desired_size, self._template(facts), facts.delay
+        )
+
+    def nodegroup_version_updating(
+        self,
+        facts: NodegroupFacts,  # noqa: ARG002 (part of the hook's signature)
+        update_id: str,  # noqa: ARG002
+    ) -> bool:
+        # Not yet simulated node by node: the update completes by time in moto.
+        return False
+
+    def nodegroup_deleting(self, facts: NodegroupFacts) -> None:
+        self.world.kube(facts.cluster).delete_node_group(facts.name, facts.delay)
+
+
+@contextmanager
+def sandbox(region: str = "us-east-1") -> Iterator[Sandbox]:
+    with Sandbox(region) as world:
+        yield world
