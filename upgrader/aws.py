@@ -35,6 +35,7 @@ class EksCluster:
     tags: Mapping[str, str] = field(default_factory=dict)
     created_at: float = 0.0
     support_type: str = "EXTENDED"
+    health_issues: tuple[str, ...] = ()  # DescribeCluster health.issues, "code: message"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,389 @@
+"""Capacity: will the pods fit while node groups are replaced, and can AWS launch the surge?
+
+`capacity` answers "can the green copy of each group hold every pod the drain moves off the
+blue one" with a bin-packing estimate. Green is a clone of blue, so each blue node stands for a
+green one of the same type: its allocatable minus what DaemonSet and static pods take on it
+(they come back on every green node). Pods are packed by shape (requests plus scheduling
+constraints), largest first, each shape filling the emptiest node: O((shapes + nodes) log
+nodes) per group instead of pods x nodes, which matters on a 150,000-pod cluster. A first-fit
+estimate is not the scheduler, so a tight fit passes here and may still leave a pod Pending;
+a failure here is real.
+
+`surge-capacity` adds what the strategy launches beside the old nodes: instances, their vCPUs
+against the account's quota, and their IP addresses in the node group's subnets.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from upgrader.checks._common import is_moved_by_drain, plural
+from upgrader.checks.context import CheckContext, NodeStrategy
+from upgrader.checks.findings import Finding, Severity, fail, passed
+from upgrader.checks.registry import check, denied_finding
+from upgrader.kube import (
+    NODEGROUP_LABEL,
+    Node,
+    NodeAffinity,
+    Pod,
+    Resources,
+    Taint,
+    Toleration,
+    tolerates_all,
+)
+from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
+
+CAPACITY = "capacity"
+SURGE_CAPACITY = "surge-capacity"
+
+# Labels a green node does not share with the blue node it replaces.
+_NODE_SPECIFIC_LABELS = frozenset(
+    {"kubernetes.io/hostname", "eks.amazonaws.com/nodegroup-image", "alpha.eksctl.io/instance-id"}
+)
+# Taints that come and go with a node's life, not with its group's configuration.
+_TRANSIENT_TAINT_PREFIXES = (
+    "node.kubernetes.io/",
+    "node.cloudprovider.kubernetes.io/",
+    "ToBeDeletedByClusterAutoscaler",
+    "DeletionCandidateOfClusterAutoscaler",
+    "eksup",
+)
+_GREEN = "<green>"  # the green group's name is the planner's choice; it differs from blue's
+
+
+@dataclass(frozen=True)
+class _Shape:
+    cpu: int
+    memory: int
+    tolerations: tuple[Toleration, ...]
+    node_selector: tuple[tuple[str, str], ...]
+    affinity: NodeAffinity
+
+
+@dataclass(frozen=True)
+class PackResult:
+    pods: int
+    unplaced: int
+    unschedulable: tuple[str, ...]  # workloads whose constraints no green node satisfies
+    extra_nodes: int  # a lower bound on the nodes that would hold the unplaced pods
+
+
+def _shape(pod: Pod) -> _Shape:
+    spec = pod.spec
+    return _Shape(
+        spec.requests.cpu_millis,
+        spec.requests.memory_bytes,
+        spec.tolerations,
+        tuple(sorted(spec.node_selector.items())),
+        spec.node_affinity,
+    )
+
+
+def _green_template(node: Node) -> tuple[Mapping[str, str], tuple[Taint, ...]]:
+    labels = {k: v for k, v in node.labels.items() if k not in _NODE_SPECIFIC_LABELS}
+    if NODEGROUP_LABEL in labels:
+        labels[NODEGROUP_LABEL] = _GREEN
+    taints = tuple(t for t in node.taints if not t.key.startswith(_TRANSIENT_TAINT_PREFIXES))
+    return labels, taints
+
+
+def _fits_template(shape: _Shape, labels: Mapping[str, str], taints: tuple[Taint, ...]) -> bool:
+    return (
+        all(labels.get(k) == v for k, v in shape.node_selector)
+        and shape.affinity.matches(labels)
+        and tolerates_all(shape.tolerations, taints)
+    )
+
+
+def pack_green(snapshot: ClusterSnapshot, blue: Sequence[Node]) -> PackResult:
+    """Estimate whether a same-sized clone of `blue` holds the pods a drain moves off it."""
+    templates = {}
+    for node in blue:
+        labels, taints = _green_template(node)
+        templates[(tuple(sorted(labels.items())), taints)] = (labels, taints)
+
+    bins: list[list[int]] = []  # free cpu, memory, pod slots (-1: not limited) per green node
+    shapes: Counter[_Shape] = Counter()
+    example: dict[_Shape, str] = {}
+    for node in blue:
+        kept = Resources()
+        kept_pods = 0
+        for pod in snapshot.pods_by_node.get(node.name, ()):
+            if is_daemon_pod(pod) or pod.is_mirror:
+                # DaemonSet and static pods come back on every green node.
+                kept = kept + pod.spec.requests
+                kept_pods += 1
+            elif is_moved_by_drain(pod) and snapshot.controller_of(pod) is not None:
+                shape = _shape(pod)
+                shapes[shape] += 1
+                example.setdefault(shape, snapshot.workload_name(pod))
+        free = node.allocatable - kept
+        slots = node.allocatable.pods - kept_pods if node.allocatable.pods else -1
+        bins.append([max(free.cpu_millis, 0), max(free.memory_bytes, 0), slots])
+
+    total = sum(shapes.values())
+    unschedulable = set()
+    placeable: list[tuple[_Shape, int]] = []
+    for shape, count in shapes.items():
+        if any(_fits_template(shape, labels, taints) for labels, taints in templates.values()):
+            placeable.append((shape, count))
+        else:
+            unschedulable.add(example[shape])
+
+    cpu_ref = max((b[0] for b in bins), default=1) or 1
+    mem_ref = max((b[1] for b in bins), default=1) or 1
+
+    def room(free: list[int]) -> float:
+        return min(free[0] / cpu_ref, free[1] / mem_ref)
+
+    heap = [(-room(b), i) for i, b in enumerate(bins)]
+    heapq.heapify(heap)
+    placeable.sort(key=lambda item: item[0].cpu / cpu_ref + item[0].memory / mem_ref, reverse=True)
+    left_cpu = left_mem = unplaced = 0
+    for shape, count in placeable:
+        need = count
+        refused: list[tuple[float, int]] = []
+        while need and heap:
+            entry = heapq.heappop(heap)
+            room_left = bins[entry[1]]
+            fit = _fit_count(room_left, shape, need)
+            if fit == 0:
+                refused.append(entry)
+                # The emptiest nodes refused it: the rest, fuller, will refuse it too, unless
+                # another resource is the tight one. A few more tries cover that.
+                if len(refused) >= 8:
+                    break
+                continue
+            room_left[0] -= fit * shape.cpu
+            room_left[1] -= fit * shape.memory
+            if room_left[2] >= 0:
+                room_left[2] -= fit
+            need -= fit
+            heapq.heappush(heap, (-room(room_left), entry[1]))
+        for entry in refused:
+            heapq.heappush(heap, entry)
+        unplaced += need
+        left_cpu += need * shape.cpu
+        left_mem += need * shape.memory
+
+    extra = 0
+    if unplaced:
+        typical_cpu = statistics.median(b.allocatable.cpu_millis for b in blue) or 1
+        typical_mem = statistics.median(b.allocatable.memory_bytes for b in blue) or 1
+        typical_pods = statistics.median(b.allocatable.pods for b in blue) or unplaced
+        extra = max(
+            1,
+            math.ceil(left_cpu / typical_cpu),
+            math.ceil(left_mem / typical_mem),
+            math.ceil(unplaced / typical_pods),
+        )
+    return PackResult(total, unplaced, tuple(sorted(unschedulable)), extra)
+
+
+def _fit_count(free: list[int], shape: _Shape, need: int) -> int:
+    fit = need if free[2] < 0 else min(need, free[2])
+    if shape.cpu > 0:
+        fit = min(fit, free[0] // shape.cpu)
+    if shape.memory > 0:
+        fit = min(fit, free[1] // shape.memory)
+    return max(fit, 0)
+
+
+def _replaced_groups(snapshot: ClusterSnapshot) -> list[tuple[NodeOwner, tuple[Node, ...]]]:
+    """The node groups eksup replaces: managed and self-managed (not Fargate or Karpenter)."""
+    kinds = (NodeOwnerKind.MANAGED, NodeOwnerKind.SELF_MANAGED)
+    return sorted(
+        ((owner, nodes) for owner, nodes in snapshot.nodes_by_owner.items() if owner.kind in kinds),
+        key=lambda item: str(item[0]),
+    )
+
+
+def _object(owner: NodeOwner) -> str:
+    return f"nodegroup/{owner.name}" if owner.kind is NodeOwnerKind.MANAGED else f"asg/{owner.name}"
+
+
+@check(
+    CAPACITY,
+    severity=Severity.ERROR,
+    title="A green copy of each node group can hold every pod of the blue one",
+    passes="each node group's green copy can hold the pods drained off the blue one",
+    reads=(Read.NODES, Read.PODS),
+)
+def capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
+    if context.strategy is not NodeStrategy.BLUE_GREEN:
+        return [
+            passed(
+                CAPACITY,
+                Severity.ERROR,
+                "in-place updates replace nodes with identical ones: capacity does not change",
+            )
+        ]
+    findings = []
+    for owner, blue in _replaced_groups(snapshot):
+        if all(n.allocatable.cpu_millis == 0 and n.allocatable.memory_bytes == 0 for n in blue):
+            continue  # allocatable unknown: nothing to estimate with
+        result = pack_green(snapshot, blue)
+        if result.unplaced:
+            findings.append(
+                fail(
+                    CAPACITY,
+                    Severity.ERROR,
+                    f"a green copy of {owner} ({plural(len(blue), 'node')}) cannot hold its "
+                    f"pods: {result.unplaced} of {result.pods} do not fit by requests (about "
+                    f"{plural(result.extra_nodes, 'more node')} needed)",
+                    (_object(owner),),
+                    remedy=f"give the green group at least {len(blue) + result.extra_nodes} "
+                    "nodes (raise desired and max size) or a larger instance type, or lower "
+                    "the workloads' requests",
+                )
+            )
+        if result.unschedulable:
+            findings.append(
+                fail(
+                    CAPACITY,
+                    Severity.ERROR,
+                    f"pods on {owner} cannot run on its green copy: their nodeSelector, node "
+                    "affinity or tolerations only match the blue nodes",
+                    result.unschedulable,
+                    remedy="select a label the green group keeps instead of the node group's "
+                    "name (eks.amazonaws.com/nodegroup) or a node's hostname",
+                )
+            )
+    return findings
+
+
+@dataclass(frozen=True)
+class _Surge:
+    owner: str
+    instances: int
+    vcpus_each: int | None
+    subnets: tuple[str, ...]
+    ips_each: int
+
+
+def _vcpus(
+    snapshot: ClusterSnapshot, instance_type: str | None, nodes: Sequence[Node]
+) -> int | None:
+    info = snapshot.instance_types.get(instance_type or "")
+    if info is not None:
+        return info.vcpus
+    cpu = max((n.allocatable.cpu_millis for n in nodes), default=0)
+    # Allocatable CPU is the instance's vCPUs minus a small kube-reserved share.
+    return math.ceil(cpu / 1000) if cpu else None
+
+
+def _ips_per_node(snapshot: ClusterSnapshot, nodes: Sequence[Node]) -> int:
+    """One address for the node and one per pod it runs (VPC CNI, no prefix delegation)."""
+    if not nodes:
+        return 1
+    pods = sum(len(snapshot.pods_by_node.get(n.name, ())) for n in nodes)
+    return 1 + math.ceil(pods / len(nodes))
+
+
+def _surges(snapshot: ClusterSnapshot, context: CheckContext) -> list[_Surge]:
+    nodes_of = {(o.kind, o.name): nodes for o, nodes in snapshot.nodes_by_owner.items()}
+    blue_green = context.strategy is NodeStrategy.BLUE_GREEN
+    surges = []
+    for group in snapshot.nodegroups:
+        nodes = nodes_of.get((NodeOwnerKind.MANAGED, group.name), ())
+        desired = group.scaling.desired_size
+        if blue_green:
+            instances = desired
+        else:
+            # EKS raises the group by the larger of twice its AZ count and maxUnavailable.
+            zones = {
+                snapshot.subnet_by_id[s].availability_zone
+                for s in group.subnets
+                if s in snapshot.subnet_by_id
+            }
+            update = group.update_config
+            unavailable = update.max_unavailable or math.ceil(
+                (update.max_unavailable_percentage or 0) * desired / 100
+            )
+            instances = min(max(desired, 1), max(2 * max(len(zones), 1), unavailable))
+        surges.append(
+            _Surge(
+                f"nodegroup/{group.name}",
+                instances,
+                _vcpus(snapshot, group.instance_types[0] if group.instance_types else None, nodes),
+                group.subnets,
+                _ips_per_node(snapshot, nodes),
+            )
+        )
+    for smg in snapshot.self_managed_groups:
+        nodes = nodes_of.get((NodeOwnerKind.SELF_MANAGED, smg.name), ())
+        # In place, eksup replaces a self-managed group's instances one at a time.
+        instances = smg.asg.desired_capacity if blue_green else 1
+        surges.append(
+            _Surge(
+                f"asg/{smg.name}",
+                instances,
+                _vcpus(snapshot, smg.instance_type, nodes),
+                smg.asg.subnets,
+                _ips_per_node(snapshot, nodes),
+            )
+        )
+    return [s for s in surges if s.instances > 0]
+
+
+@check(
+    SURGE_CAPACITY,
+    severity=Severity.ERROR,
+    title="AWS can launch the extra instances the strategy needs (vCPU quota, subnet IPs)",
+    passes="the surge fits the vCPU quota (when known) and the node subnets' free IPs",
+    reads=(Read.NODEGROUPS,),
+)
+def surge_capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
+    surges = _surges(snapshot, context)
+    findings = []
+    # Groups are replaced one after another, so the peak is the largest single surge.
+    sized = [s for s in surges if s.vcpus_each is not None]
+    if snapshot.vcpu_quota is not None and sized:
+        peak = max(sized, key=lambda s: s.instances * (s.vcpus_each or 0))
+        peak_vcpus = peak.instances * (peak.vcpus_each or 0)
+        if snapshot.vcpus_in_use is not None:
+            in_use, how = snapshot.vcpus_in_use, "in use in the account"
+        else:
+            in_use = sum(_vcpus(snapshot, None, (n,)) or 0 for n in snapshot.nodes)
+            how = "used by this cluster's nodes (other clusters not counted)"
+        headroom = snapshot.vcpu_quota - in_use
+        if peak_vcpus > headroom:
+            findings.append(
+                fail(
+                    SURGE_CAPACITY,
+                    Severity.ERROR,
+                    f"replacing {peak.owner} launches {plural(peak.instances, 'instance')} "
+                    f"({peak_vcpus} vCPUs), but the On-Demand vCPU quota ({snapshot.vcpu_quota}) "
+                    f"leaves {max(headroom, 0)} with {in_use} {how}",
+                    (peak.owner,),
+                    remedy="request a higher 'Running On-Demand Standard instances' quota "
+                    "(L-1216C47A) in Service Quotas, or use the in-place strategy",
+                )
+            )
+    for surge in surges:
+        known = [snapshot.subnet_by_id[s] for s in surge.subnets if s in snapshot.subnet_by_id]
+        if not known:
+            continue
+        free = sum(s.available_ips for s in known)
+        need = surge.instances * surge.ips_each
+        if need > free:
+            findings.append(
+                fail(
+                    SURGE_CAPACITY,
+                    Severity.ERROR,
+                    f"replacing {surge.owner} needs about {need} IPs ({surge.instances} new "
+                    f"nodes x {surge.ips_each}) but its subnets have {free} free",
+                    (surge.owner,),
+                    remedy="free or add subnet space (secondary CIDR, prefix delegation), or "
+                    "use the in-place strategy, which surges only a few nodes",
+                )
+            )
+    denied = snapshot.denied(Read.SUBNETS, Read.VCPU_QUOTA, Read.SELF_MANAGED_GROUPS)
+    if denied:
+        findings.append(denied_finding(SURGE_CAPACITY, Severity.ERROR, denied))
+    return findings
