@@ -143,6 +143,22 @@ def test_a_second_update_is_refused_while_one_runs(eks: EKSClient, clock: Virtua
     )
 
 
+def test_a_retried_request_gets_its_first_answer(eks: EKSClient, clock: VirtualClock) -> None:
+    # boto3 and eksup's retry layer resend a request with the same clientRequestToken.
+    make_cluster(eks)
+    first = eks.update_cluster_version(name="prod", version="1.30", clientRequestToken="t-1")
+    again = eks.update_cluster_version(name="prod", version="1.30", clientRequestToken="t-1")
+    assert again["update"]["id"] == first["update"]["id"]
+
+    request = {"clusterName": "prod", "nodegroupName": "ng-a", "nodeRole": ROLE}
+    clock.sleep(settings.cluster_update_seconds)
+    made = eks.create_nodegroup(**request, subnets=SUBNETS, clientRequestToken="t-2")
+    remade = eks.create_nodegroup(**request, subnets=SUBNETS, clientRequestToken="t-2")
+    assert remade["nodegroup"]["nodegroupArn"] == made["nodegroup"]["nodegroupArn"]
+    with pytest.raises(eks.exceptions.ResourceInUseException):
+        eks.create_nodegroup(**request, subnets=SUBNETS, clientRequestToken="t-3")
+
+
 def test_node_groups_must_match_the_control_plane_before_it_moves(
     eks: EKSClient, clock: VirtualClock
 ) -> None:

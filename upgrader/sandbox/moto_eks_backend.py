@@ -37,6 +37,7 @@ from upgrader.sandbox.moto_eks_models import (
     Update,
     new_id,
     now,
+    replayed,
     running,
     timestamp,
 )
@@ -73,6 +74,11 @@ def not_found(
     return ResourceNotFoundException(
         message=message, fargateProfileName=None, **_fields(cluster, nodegroup, addon)
     )
+
+
+def _same_request(resource: Any, token: str | None) -> bool:
+    """A create retried with its clientRequestToken gets the resource back, as on AWS."""
+    return bool(token) and getattr(resource, "client_request_token", None) == token
 
 
 @cache
@@ -148,9 +154,13 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         role_arn: str,
         resources_vpc_config: dict[str, Any],
         version: str | None = None,
+        client_request_token: str | None = None,
         **kwargs: Any,
     ) -> Cluster:
-        if name in self.clusters:
+        existing = self.clusters.get(name)
+        if isinstance(existing, Cluster) and _same_request(existing, client_request_token):
+            return existing
+        if existing is not None:
             raise in_use(moto_models.CLUSTER_EXISTS_MSG.format(clusterName=name), name)
         version = version or settings.default_cluster_version
         if not catalog.is_supported(version):
@@ -165,6 +175,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             account_id=self.account_id,
             region_name=self.region_name,
             aws_partition=self.partition,
+            client_request_token=client_request_token,
             **kwargs,
         )
         self.clusters[name] = cluster
@@ -178,8 +189,12 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         self._cluster(name)
         return super().delete_cluster(name)
 
-    def update_cluster_version(self, name: str, version: str | None) -> dict[str, Any]:
+    def update_cluster_version(
+        self, name: str, version: str | None, client_request_token: str | None = None
+    ) -> dict[str, Any]:
         cluster = self._cluster(name)
+        if same := replayed(cluster.updates, client_request_token):
+            return same.describe()
         if busy := running(cluster.updates):
             raise in_use(
                 f"Cannot VersionUpdate because cluster {name} currently has update "
@@ -211,6 +226,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             created=now(),
             completes=now() + delay,
             effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
+            token=client_request_token,
         )
         cluster.updates[update.id] = update
         if settings.hooks is not None:
@@ -234,6 +250,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         version: str | None = None,
         release_version: str | None = None,
         update_config: dict[str, int] | None = None,
+        client_request_token: str | None = None,
         **kwargs: Any,
     ) -> Nodegroup:
         """moto's create_nodegroup, corrected: the version defaults to the cluster's (moto: 1.19)
@@ -242,7 +259,10 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         each group gets its own scaling config (moto shares one default dict); and the group is
         CREATING for `settings.nodegroup_create_seconds`."""
         cluster = self._cluster(cluster_name)
-        if nodegroup_name in cluster.nodegroups:
+        existing = cluster.nodegroups.get(nodegroup_name)
+        if existing is not None and _same_request(existing, client_request_token):
+            return existing
+        if existing is not None:
             raise in_use(
                 moto_models.NODEGROUP_EXISTS_MSG.format(
                     nodegroupName=nodegroup_name, clusterName=cluster_name
@@ -290,6 +310,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             remote_access=remote_access,
             launch_template=self._resolve_launch_template(cluster_name, launch_template),
             update_config=dict(update_config or DEFAULT_UPDATE_CONFIG),
+            client_request_token=client_request_token,
             **kwargs,
         )
         cluster.nodegroups[nodegroup_name] = nodegroup
@@ -409,12 +430,15 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         cluster_name: str,
         nodegroup_name: str,
         scaling_config: dict[str, int] | None = None,
+        client_request_token: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """moto's, but the update is recorded (DescribeUpdate finds it), the scaling config is
         checked, and the hooks hear of a new size."""
         cluster = self._cluster(cluster_name)
         nodegroup = self._nodegroup(cluster, nodegroup_name)
+        if same := replayed(nodegroup.updates, client_request_token):
+            return same.describe()
         self._check_ready_for_update(cluster, nodegroup, "ConfigUpdate")
         if scaling_config:
             merged = {**nodegroup.scaling_config, **scaling_config}
@@ -427,6 +451,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             params=[(p["type"], p["value"]) for p in moto_update["params"]],
             created=now(),
             completes=now(),
+            token=client_request_token,
         )
         nodegroup.updates[update.id] = update
         nodegroup.modified_at = timestamp(now())
@@ -458,12 +483,15 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         release_version: str | None = None,
         launch_template: Mapping[str, str] | None = None,
         force: bool = False,
+        client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """In place, to the group's own version (newer AMI) or the cluster's: never newer than
         the control plane, never down. Ends by time, or when a hook that took it over calls
         `finish_update`."""
         cluster = self._cluster(cluster_name)
         nodegroup = self._nodegroup(cluster, nodegroup_name)
+        if same := replayed(nodegroup.updates, client_request_token):
+            return same.describe()
         self._check_ready_for_update(cluster, nodegroup, "VersionUpdate")
         current, control_plane = nodegroup.version, cluster.version
         target = version or current
@@ -501,6 +529,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             created=now(),
             completes=now() + settings.nodegroup_update_seconds,
             effects=effects,
+            token=client_request_token,
         )
         nodegroup.updates[update.id] = update
         hooks = settings.hooks
@@ -585,9 +614,13 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         service_account_role_arn: str | None = None,
         configuration_values: str | None = None,
         tags: Mapping[str, str] | None = None,
+        client_request_token: str | None = None,
     ) -> dict[str, Any]:
         cluster = self._cluster(cluster_name)
-        if addon_name in cluster.addons:
+        existing = cluster.addons.get(addon_name)
+        if existing is not None and _same_request(existing, client_request_token):
+            return existing.describe()
+        if existing is not None:
             raise in_use("Addon already exists.", cluster_name, addon=addon_name)
         spec = catalog.addon_catalogue().get(addon_name)
         default = spec.default(cluster.version) if spec else None
@@ -617,6 +650,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             service_account_role_arn=service_account_role_arn,
             configuration_values=configuration_values,
             tags=tags,
+            client_request_token=client_request_token,
         )
         cluster.addons[addon_name] = addon
         return addon.describe()
@@ -636,9 +670,12 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         service_account_role_arn: str | None = None,
         resolve_conflicts: str | None = None,
         configuration_values: str | None = None,
+        client_request_token: str | None = None,
     ) -> dict[str, Any]:
         cluster = self._cluster(cluster_name)
         addon = self._addon(cluster, addon_name)
+        if same := replayed(addon.updates, client_request_token):
+            return same.describe()
         if busy := running(addon.updates):
             raise in_use(
                 f"Cannot AddonUpdate because addon {addon_name} currently has update {busy.id} "
@@ -674,6 +711,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             created=now(),
             completes=now() + settings.addon_update_seconds,
             effects=effects,
+            token=client_request_token,
         )
         addon.updates[update.id] = update
         addon.modified = now()

@@ -49,6 +49,7 @@ class Update:
     created: float
     completes: float | None  # None: stays InProgress until `finish` (a sandbox hook owns it)
     effects: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = None  # the request's clientRequestToken: a retry gets this update back
     id: str = field(default_factory=new_id)
     outcome: str | None = None
     errors: Sequence[Mapping[str, Any]] = ()
@@ -77,6 +78,14 @@ class Update:
             "createdAt": timestamp(self.created),
             "errors": list(self.errors),
         }
+
+
+def replayed(updates: Mapping[str, Update], token: str | None) -> Update | None:
+    """The update a request with this clientRequestToken already started (AWS answers a retry
+    with it rather than starting, or refusing, a second one)."""
+    if not token:
+        return None
+    return next((u for u in updates.values() if u.token == token), None)
 
 
 def running(updates: Mapping[str, Update]) -> Update | None:
@@ -261,8 +270,10 @@ class Addon:
         service_account_role_arn: str | None = None,
         configuration_values: str | None = None,
         tags: Mapping[str, str] | None = None,
+        client_request_token: str | None = None,
     ) -> None:
         self.cluster = cluster
+        self.client_request_token = client_request_token
         self.name = name
         self.initial_version = version
         self.arn = arn

@@ -50,7 +50,9 @@ class SandboxEKSResponse(EKSResponse):
 
     def update_cluster_version(self) -> ActionResult:
         update = self.sandbox.update_cluster_version(
-            name=self._get_param("name"), version=self._get_param("version")
+            name=self._get_param("name"),
+            version=self._get_param("version"),
+            client_request_token=self._get_param("clientRequestToken"),
         )
         return ActionResult({"update": update})
 
@@ -62,6 +64,7 @@ class SandboxEKSResponse(EKSResponse):
             release_version=self._get_param("releaseVersion"),
             launch_template=self._get_param("launchTemplate"),
             force=bool(self._get_param("force", False)),
+            client_request_token=self._get_param("clientRequestToken"),
         )
         return ActionResult({"update": update})
 
@@ -90,6 +93,7 @@ class SandboxEKSResponse(EKSResponse):
             service_account_role_arn=self._get_param("serviceAccountRoleArn"),
             configuration_values=self._get_param("configurationValues"),
             tags=self._get_param("tags"),
+            client_request_token=self._get_param("clientRequestToken"),
         )
         return ActionResult({"addon": addon})
 
@@ -107,6 +111,7 @@ class SandboxEKSResponse(EKSResponse):
             service_account_role_arn=self._get_param("serviceAccountRoleArn"),
             resolve_conflicts=self._get_param("resolveConflicts"),
             configuration_values=self._get_param("configurationValues"),
+            client_request_token=self._get_param("clientRequestToken"),
         )
         return ActionResult({"update": update})
 
