@@ -15,8 +15,9 @@ Use:
 `install` swaps the backend class inside moto's own `eks_backends`, which moto's in-process mock
 (`mock_aws`), its server and its reset all read, so all three serve the extension. The pieces:
 `moto_eks_catalog` (versions, AMI releases, add-on catalogue), `moto_eks_world` (settings,
-hooks), `moto_eks_models` (time-derived resources), `moto_eks_backend` (operations and rules),
-`moto_eks_responses` (HTTP handlers and URL table).
+hooks), `moto_eks_models` (time-derived resources), `moto_eks_backend` (clusters, node groups,
+updates) with `moto_eks_addons` (add-ons, insights) and `moto_eks_errors`, and
+`moto_eks_responses` (HTTP handlers and URL table). `aws_seed` adds the public SSM parameters.
 """
 
 from __future__ import annotations

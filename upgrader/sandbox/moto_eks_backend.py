@@ -1,10 +1,10 @@
 """The sandbox's EKS backend: moto's, plus the calls eksup needs and the rules AWS enforces.
 
-Adds version updates (control plane and node groups), DescribeUpdate/ListUpdates, add-ons and
-insights, and refuses what AWS refuses with AWS's error codes and messages: skipping a minor,
-going down, a second update while one runs, node groups newer than the control plane, add-on
-versions not built for the cluster's Kubernetes version. It also fixes what moto gets wrong
-that an upgrader relies on (see `create_nodegroup`). Everything time-dependent is derived from
+Adds version updates (control plane and node groups) and DescribeUpdate/ListUpdates, with
+add-ons and insights from `moto_eks_addons`, and refuses what AWS refuses with AWS's error codes
+and messages: skipping a minor, going down, a second update while one runs, node groups newer
+than the control plane or behind it when it moves. It also fixes what moto gets wrong that an
+upgrader relies on (see `create_nodegroup`). Everything time-dependent is derived from
 `settings.clock` on read; see `moto_eks_models`.
 
 Messages are AWS's where known (seen in public bug reports); the others are plausible.
@@ -20,65 +20,29 @@ from typing import Any
 from moto.core.base_backend import AccountSpecificBackend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.eks import models as moto_models
-from moto.eks.exceptions import (
-    InvalidParameterException,
-    InvalidRequestException,
-    ResourceInUseException,
-    ResourceNotFoundException,
-)
+from moto.eks.exceptions import InvalidParameterException, InvalidRequestException
 
 from upgrader.sandbox import moto_eks_catalog as catalog
+from upgrader.sandbox.moto_eks_addons import AddonsAndInsights
+from upgrader.sandbox.moto_eks_errors import in_use, invalid_parameter, not_found
 from upgrader.sandbox.moto_eks_models import (
     SUCCESSFUL,
-    Addon,
     Cluster,
-    Insight,
     Nodegroup,
     Update,
     new_id,
     now,
     replayed,
     running,
+    same_request,
     timestamp,
 )
 from upgrader.sandbox.moto_eks_world import settings
 
-UPGRADE_READINESS = "UPGRADE_READINESS"
-INSIGHT_STATUSES = ("PASSING", "WARNING", "ERROR", "UNKNOWN")
 # A new minor starts at its first platform version.
 FIRST_PLATFORM_VERSION = "eks.1"
 DEFAULT_UPDATE_CONFIG = {"maxUnavailable": 1}
 _ROLE_ARN = re.compile(r"arn:(?P<partition>.+):iam::[0-9]{12}:role/.+")
-
-
-def _fields(cluster: str | None, nodegroup: str | None, addon: str | None) -> dict[str, Any]:
-    # The JSON body AWS returns beside the message; boto3 shows it in `error.response`.
-    return {"clusterName": cluster, "nodegroupName": nodegroup, "addonName": addon}
-
-
-def invalid_parameter(
-    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
-) -> InvalidParameterException:
-    return InvalidParameterException(message=message, **_fields(cluster, nodegroup, addon))
-
-
-def in_use(
-    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
-) -> ResourceInUseException:
-    return ResourceInUseException(message=message, **_fields(cluster, nodegroup, addon))
-
-
-def not_found(
-    message: str, cluster: str | None = None, nodegroup: str | None = None, addon: str | None = None
-) -> ResourceNotFoundException:
-    return ResourceNotFoundException(
-        message=message, fargateProfileName=None, **_fields(cluster, nodegroup, addon)
-    )
-
-
-def _same_request(resource: Any, token: str | None) -> bool:
-    """A create retried with its clientRequestToken gets the resource back, as on AWS."""
-    return bool(token) and getattr(resource, "client_request_token", None) == token
 
 
 @cache
@@ -95,7 +59,7 @@ def validate_role_arn(arn: str) -> None:
         raise InvalidParameterException(message=f"Invalid Role Arn: '{arn}'")
 
 
-class SandboxEKSBackend(moto_models.EKSBackend):
+class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
     """moto's EKS backend with the sandbox's additions; one per account and region."""
 
     # --- lookups: every operation goes through these, which also drop what finished deleting
@@ -106,13 +70,9 @@ class SandboxEKSBackend(moto_models.EKSBackend):
             raise not_found(moto_models.CLUSTER_NOT_FOUND_MSG.format(clusterName=name), name)
         at = now()
         for ng_name, nodegroup in list(cluster.nodegroups.items()):
-            gone_at = nodegroup.gone_at if isinstance(nodegroup, Nodegroup) else None
+            gone = nodegroup.gone_at is not None and nodegroup.gone_at <= at
             # pop() is atomic: of two request threads purging at once, only one decrements.
-            if (
-                gone_at is not None
-                and gone_at <= at
-                and cluster.nodegroups.pop(ng_name, None) is not None
-            ):
+            if gone and cluster.nodegroups.pop(ng_name, None) is not None:
                 cluster.nodegroup_count -= 1
         for addon_name, addon in list(cluster.addons.items()):
             if addon.gone_at is not None and addon.gone_at <= at:
@@ -128,14 +88,6 @@ class SandboxEKSBackend(moto_models.EKSBackend):
                 nodegroup=name,
             )
         return nodegroup
-
-    def _addon(self, cluster: Cluster, name: str) -> Addon:
-        addon = cluster.addons.get(name)
-        if addon is None:
-            raise not_found(
-                f"No addon: {name} found in cluster: {cluster.name}", cluster.name, addon=name
-            )
-        return addon
 
     def _updates(
         self, cluster: Cluster, nodegroup: str | None, addon: str | None
@@ -158,7 +110,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         **kwargs: Any,
     ) -> Cluster:
         existing = self.clusters.get(name)
-        if isinstance(existing, Cluster) and _same_request(existing, client_request_token):
+        if isinstance(existing, Cluster) and same_request(existing, client_request_token):
             return existing
         if existing is not None:
             raise in_use(moto_models.CLUSTER_EXISTS_MSG.format(clusterName=name), name)
@@ -260,7 +212,7 @@ class SandboxEKSBackend(moto_models.EKSBackend):
         CREATING for `settings.nodegroup_create_seconds`."""
         cluster = self._cluster(cluster_name)
         existing = cluster.nodegroups.get(nodegroup_name)
-        if existing is not None and _same_request(existing, client_request_token):
+        if existing is not None and same_request(existing, client_request_token):
             return existing
         if existing is not None:
             raise in_use(
@@ -602,239 +554,6 @@ class SandboxEKSBackend(moto_models.EKSBackend):
                 updates[update_id].finish(status, errors)
                 return
         raise not_found(f"No update found for ID: {update_id}", cluster_name)
-
-    # --- add-ons -------------------------------------------------------------------------------
-
-    def create_addon(
-        self,
-        cluster_name: str,
-        addon_name: str,
-        *,
-        addon_version: str | None = None,
-        service_account_role_arn: str | None = None,
-        configuration_values: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        client_request_token: str | None = None,
-    ) -> dict[str, Any]:
-        cluster = self._cluster(cluster_name)
-        existing = cluster.addons.get(addon_name)
-        if existing is not None and _same_request(existing, client_request_token):
-            return existing.describe()
-        if existing is not None:
-            raise in_use("Addon already exists.", cluster_name, addon=addon_name)
-        spec = catalog.addon_catalogue().get(addon_name)
-        default = spec.default(cluster.version) if spec else None
-        if spec is None or default is None:
-            raise invalid_parameter(
-                f"Addon {addon_name} specified is not supported in {cluster.version} "
-                "kubernetes version",
-                cluster_name,
-                addon=addon_name,
-            )
-        version = addon_version or default
-        if not spec.is_compatible(version, cluster.version):
-            raise invalid_parameter(
-                "Addon version specified is not supported", cluster_name, addon=addon_name
-            )
-        created = now()
-        addon = Addon(
-            cluster=cluster_name,
-            name=addon_name,
-            version=version,
-            arn=(
-                f"arn:{self.partition}:eks:{self.region_name}:{self.account_id}:addon/"
-                f"{cluster_name}/{addon_name}/{new_id()}"
-            ),
-            created=created,
-            ready_at=created + settings.addon_create_seconds,
-            service_account_role_arn=service_account_role_arn,
-            configuration_values=configuration_values,
-            tags=tags,
-            client_request_token=client_request_token,
-        )
-        cluster.addons[addon_name] = addon
-        return addon.describe()
-
-    def describe_addon(self, cluster_name: str, addon_name: str) -> dict[str, Any]:
-        return self._addon(self._cluster(cluster_name), addon_name).describe()
-
-    def list_addons(self, cluster_name: str) -> list[str]:
-        return sorted(self._cluster(cluster_name).addons)
-
-    def update_addon(
-        self,
-        cluster_name: str,
-        addon_name: str,
-        *,
-        addon_version: str | None = None,
-        service_account_role_arn: str | None = None,
-        resolve_conflicts: str | None = None,
-        configuration_values: str | None = None,
-        client_request_token: str | None = None,
-    ) -> dict[str, Any]:
-        cluster = self._cluster(cluster_name)
-        addon = self._addon(cluster, addon_name)
-        if same := replayed(addon.updates, client_request_token):
-            return same.describe()
-        if busy := running(addon.updates):
-            raise in_use(
-                f"Cannot AddonUpdate because addon {addon_name} currently has update {busy.id} "
-                "in progress",
-                cluster_name,
-                addon=addon_name,
-            )
-        if addon.status not in ("ACTIVE", "DEGRADED"):
-            raise in_use(
-                f"Addon {addon_name} is in {addon.status} status", cluster_name, addon=addon_name
-            )
-        spec = catalog.addon_catalogue()[addon_name]
-        if addon_version and not spec.is_compatible(addon_version, cluster.version):
-            raise invalid_parameter(
-                "Addon version specified is not supported", cluster_name, addon=addon_name
-            )
-        params: list[tuple[str, str]] = []
-        effects: dict[str, str] = {}
-        if addon_version:
-            params.append(("AddonVersion", addon_version))
-            effects["addonVersion"] = addon_version
-        if resolve_conflicts:
-            params.append(("ResolveConflicts", resolve_conflicts))
-        if service_account_role_arn is not None:
-            params.append(("ServiceAccountRoleArn", service_account_role_arn))
-            addon.service_account_role_arn = service_account_role_arn
-        if configuration_values is not None:
-            params.append(("ConfigurationValues", configuration_values))
-            addon.configuration_values = configuration_values
-        update = Update(
-            type="AddonUpdate",
-            params=params,
-            created=now(),
-            completes=now() + settings.addon_update_seconds,
-            effects=effects,
-            token=client_request_token,
-        )
-        addon.updates[update.id] = update
-        addon.modified = now()
-        return update.describe()
-
-    def delete_addon(self, cluster_name: str, addon_name: str) -> dict[str, Any]:
-        addon = self._addon(self._cluster(cluster_name), addon_name)
-        if addon.gone_at is None:
-            addon.gone_at = now() + settings.addon_delete_seconds
-        return addon.describe()
-
-    def describe_addon_versions(
-        self, kubernetes_version: str | None = None, addon_name: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The catalogue, newest build first; with `kubernetes_version`, only the builds for it
-        and only its compatibility entry, as AWS answers a filtered query."""
-        described = []
-        for name, spec in catalog.addon_catalogue().items():
-            if addon_name and name != addon_name:
-                continue
-            builds = spec.compatible(kubernetes_version) if kubernetes_version else spec.builds
-            if not builds:
-                continue
-            versions = []
-            for build in builds:
-                clusters = [kubernetes_version] if kubernetes_version else build.cluster_versions
-                versions.append(
-                    {
-                        "addonVersion": build.version,
-                        "architecture": ["amd64", "arm64"],
-                        "computeTypes": ["ec2"],
-                        "compatibilities": [
-                            {
-                                "clusterVersion": v,
-                                "platformVersions": ["*"],
-                                "defaultVersion": v in build.default_for,
-                            }
-                            for v in clusters
-                        ],
-                        "requiresConfiguration": False,
-                        "requiresIamPermissions": spec.type == "storage",
-                    }
-                )
-            described.append(
-                {
-                    "addonName": name,
-                    "type": spec.type,
-                    "addonVersions": versions,
-                    "publisher": "eks",
-                    "owner": "aws",
-                }
-            )
-        return described
-
-    # --- insights ------------------------------------------------------------------------------
-
-    def add_insight(
-        self,
-        cluster_name: str,
-        name: str,
-        status: str,
-        *,
-        reason: str = "",
-        kubernetes_version: str | None = None,
-        category: str = UPGRADE_READINESS,
-        description: str = "",
-        recommendation: str = "",
-        additional_info: Mapping[str, str] | None = None,
-        resources: Sequence[Mapping[str, Any]] = (),
-    ) -> str:
-        """Store an insight as AWS would report it, for the upgrader to find; returns its id.
-        `kubernetes_version` defaults to the next minor: upgrade insights are about the target."""
-        cluster = self._cluster(cluster_name)
-        if status not in INSIGHT_STATUSES:
-            raise ValueError(f"insight status must be one of {INSIGHT_STATUSES}, not {status}")
-        insight = Insight(
-            name=name,
-            category=category,
-            kubernetes_version=kubernetes_version
-            or catalog.version_of(catalog.minor(cluster.version) + 1),
-            status=status,
-            reason=reason,
-            description=description,
-            recommendation=recommendation,
-            refreshed=now(),
-            transitioned=now(),
-            additional_info=dict(additional_info or {}),
-            resources=tuple(resources),
-        )
-        cluster.insights[insight.id] = insight
-        return insight.id
-
-    def set_insight_status(
-        self, cluster_name: str, insight_id: str, status: str, reason: str = ""
-    ) -> None:
-        """What AWS's next refresh would find: a new status moves lastTransitionTime."""
-        insight = self._insight(self._cluster(cluster_name), insight_id)
-        if status != insight.status:
-            insight.transitioned = now()
-        insight.status, insight.reason, insight.refreshed = status, reason, now()
-
-    def _insight(self, cluster: Cluster, insight_id: str) -> Insight:
-        if insight_id not in cluster.insights:
-            raise not_found(f"No insight found with id: {insight_id}", cluster.name)
-        return cluster.insights[insight_id]
-
-    def list_insights(
-        self, cluster_name: str, filters: Mapping[str, Sequence[str]] | None = None
-    ) -> list[dict[str, Any]]:
-        filters = filters or {}
-        wanted = {
-            "category": filters.get("categories"),
-            "kubernetes_version": filters.get("kubernetesVersions"),
-            "status": filters.get("statuses"),
-        }
-        return [
-            insight.summary()
-            for insight in self._cluster(cluster_name).insights.values()
-            if all(not want or getattr(insight, key) in want for key, want in wanted.items())
-        ]
-
-    def describe_insight(self, cluster_name: str, insight_id: str) -> dict[str, Any]:
-        return self._insight(self._cluster(cluster_name), insight_id).describe()
 
     # --- for tests and the sandbox -------------------------------------------------------------
 

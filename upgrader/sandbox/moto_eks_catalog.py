@@ -133,6 +133,38 @@ class AddonSpec:
     def is_compatible(self, version: str, cluster_version: str) -> bool:
         return any(b.version == version for b in self.compatible(cluster_version))
 
+    def describe(self, cluster_version: str | None = None) -> dict[str, Any]:
+        """DescribeAddonVersions' AddonInfo. Filtered by a cluster version, AWS lists only the
+        builds for it, each with only that version's compatibility entry."""
+        builds = self.compatible(cluster_version) if cluster_version else self.builds
+        return {
+            "addonName": self.name,
+            "type": self.type,
+            "addonVersions": [
+                {
+                    "addonVersion": build.version,
+                    "architecture": ["amd64", "arm64"],
+                    "computeTypes": ["ec2"],
+                    "compatibilities": [
+                        {
+                            "clusterVersion": version,
+                            "platformVersions": ["*"],
+                            "defaultVersion": version in build.default_for,
+                        }
+                        for version in (
+                            [cluster_version] if cluster_version else build.cluster_versions
+                        )
+                    ],
+                    "requiresConfiguration": False,
+                    # The EBS CSI driver needs an IAM role (IRSA or Pod Identity) to work.
+                    "requiresIamPermissions": self.type == "storage",
+                }
+                for build in builds
+            ],
+            "publisher": "eks",
+            "owner": "aws",
+        }
+
 
 def _cluster_range(text: str) -> tuple[str, ...]:
     first, _, last = str(text).partition("-")

@@ -88,6 +88,12 @@ def replayed(updates: Mapping[str, Update], token: str | None) -> Update | None:
     return next((u for u in updates.values() if u.token == token), None)
 
 
+def same_request(resource: Any, token: str | None) -> bool:
+    """Whether a create retried with this clientRequestToken made `resource`: AWS then answers
+    with the resource instead of "already exists"."""
+    return bool(token) and getattr(resource, "client_request_token", None) == token
+
+
 def running(updates: Mapping[str, Update]) -> Update | None:
     at = now()
     return next((u for u in updates.values() if u.status(at) == IN_PROGRESS), None)
