@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from upgrader.errors import UserError
@@ -104,9 +105,13 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
-        blank = not path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: cannot read the config: {error}") from None
-    if blank:
+    try:
+        empty = yaml.safe_load(text) is None  # nothing but comments, or nothing at all
+    except yaml.YAMLError:
+        empty = False  # validate_file reports it, with its line
+    if empty:
         return Config()
     return validate_file(path, Config)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from tests.checks.factories import (
+    context,
+    daemon_pod,
+    node,
+    nodegroup,
+    only,
+    pod,
+    run,
+    self_managed,
+    snapshot,
+    subnet,
+)
+from upgrader.checks import CheckStatus, NodeStrategy, Severity
+from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, TaintEffect, Toleration
+from upgrader.snapshot import ClusterSnapshot, InstanceTypeInfo
+
+BLUE = tuple(node(f"n{i}", cpu="4", memory="16Gi") for i in range(3))
+DAEMONS = tuple(daemon_pod(f"aws-node-{n.name}", n.name, cpu="500m") for n in BLUE)
+
+
+def _web(count: int, cpu: str = "1") -> tuple[Pod, ...]:
+    return tuple(pod(f"web-{i}", node=f"n{i % 3}", cpu=cpu, memory="1Gi") for i in range(count))
+
+
+def _snap(*pods: Pod, nodes: tuple[Node, ...] = BLUE, **fields: object) -> ClusterSnapshot:
+    fields.setdefault("nodegroups", (nodegroup("ng-a"),))
+    return snapshot(nodes=nodes, pods=(*DAEMONS, *pods), **fields)
+
+
+def test_green_copy_holds_the_pods() -> None:
+    assert only(run("capacity", _snap(*_web(9)))).status is CheckStatus.PASS
+
+
+def test_green_copy_too_small_counts_daemonset_overhead() -> None:
+    # 3 nodes x 4 CPUs, minus 0.5 CPU of DaemonSet per node: 9 one-CPU pods fit, 12 do not.
+    finding = only(run("capacity", _snap(*_web(12))))
+    assert (finding.severity, finding.status) == (Severity.ERROR, CheckStatus.FAIL)
+    assert "a green copy of managed ng-a (3 nodes) cannot hold its pods: 3 of 12" in (
+        finding.message
+    )
+    assert "about 1 more node needed" in finding.message
+    assert finding.objects == ("nodegroup/ng-a",)
+    assert "at least 4 nodes" in finding.remedy
+
+
+def test_pods_pinned_to_the_blue_group_cannot_move() -> None:
+    pinned = pod(
+        "pinned-5d9f-x",
+        node="n0",
+        owner=("ReplicaSet", "pinned-5d9f"),
+        labels={"app": "pinned", "pod-template-hash": "5d9f"},
+        node_selector={NODEGROUP_LABEL: "ng-a"},
+    )
+    host = pod(
+        "host",
+        node="n1",
+        owner=("StatefulSet", "db"),
+        node_selector={"kubernetes.io/hostname": "n1"},
+    )
+    findings = run("capacity", _snap(pinned, host, *_web(3)))
+    finding = only(findings)
+    assert "cannot run on its green copy" in finding.message
+    assert finding.objects == ("default/db", "default/pinned")
+
+
+def test_taints_carry_over_and_transient_taints_do_not() -> None:
+    gpu = Taint("nvidia.com/gpu", TaintEffect.NO_SCHEDULE)
+    cordoned = Taint("node.kubernetes.io/unschedulable", TaintEffect.NO_SCHEDULE)
+    nodes = tuple(node(f"n{i}", taints=(gpu, cordoned)) for i in range(3))
+    tolerant = tuple(
+        pod(f"train-{i}", node=f"n{i}", tolerations=(Toleration("nvidia.com/gpu", "Exists"),))
+        for i in range(3)
+    )
+    assert only(run("capacity", _snap(*tolerant, nodes=nodes))).status is CheckStatus.PASS
+    intolerant = pod("plain", node="n0", owner=("ReplicaSet", "plain-1"))
+    finding = only(run("capacity", _snap(*tolerant, intolerant, nodes=nodes)))
+    assert finding.objects == ("default/plain-1",)
+
+
+def test_bare_and_daemonset_pods_are_not_moved() -> None:
+    bare = tuple(pod(f"bare-{i}", node="n0", owner=None, cpu="3") for i in range(5))
+    assert only(run("capacity", _snap(*bare))).status is CheckStatus.PASS
+
+
+def test_self_managed_groups_are_estimated_too() -> None:
+    nodes = tuple(node(f"n{i}", group=None, instance=f"i-{i}") for i in range(3))
+    group = self_managed("smg-a", instances=("i-0", "i-1", "i-2"))
+    finding = only(run("capacity", _snap(*_web(12), nodes=nodes, self_managed_groups=(group,))))
+    assert finding.objects == ("asg/smg-a",)
+
+
+def test_capacity_in_place_passes() -> None:
+    ctx = context(strategy=NodeStrategy.IN_PLACE)
+    finding = only(run("capacity", _snap(*_web(12)), ctx))
+    assert finding.status is CheckStatus.PASS
+    assert "in-place" in finding.message
+
+
+def test_capacity_without_pods_is_not_assessed() -> None:
+    snap = snapshot(nodes=BLUE, not_assessed={"pods": "list pods (core/v1)"})
+    assert only(run("capacity", snap)).status is CheckStatus.NOT_ASSESSED
+
+
+def test_surge_beyond_the_vcpu_quota() -> None:
+    snap = _snap(
+        nodegroups=(nodegroup("ng-a", desired=10),),
+        instance_types={"m5.xlarge": InstanceTypeInfo("m5.xlarge", 4, 16384)},
+        vcpu_quota=64,
+        vcpus_in_use=32,
+    )
+    finding = only(run("surge-capacity", snap))
+    assert (finding.severity, finding.status) == (Severity.ERROR, CheckStatus.FAIL)
+    assert "launches 10 instances (40 vCPUs)" in finding.message
+    assert "leaves 32 with 32 in use in the account" in finding.message
+    assert finding.objects == ("nodegroup/ng-a",)
+
+
+def test_surge_vcpus_estimated_from_allocatable_and_this_clusters_nodes() -> None:
+    snap = _snap(nodegroups=(nodegroup("ng-a", desired=3),), vcpu_quota=20)
+    finding = only(run("surge-capacity", snap))
+    assert "(12 vCPUs)" in finding.message
+    assert "other clusters not counted" in finding.message
+
+
+def test_surge_beyond_the_node_subnets_free_ips() -> None:
+    snap = _snap(*_web(30), subnets=(subnet("subnet-a", free=20), subnet("subnet-b", free=10)))
+    finding = only(run("surge-capacity", snap))
+    assert "needs about 36 IPs (3 new nodes x 12) but its subnets have 30 free" in finding.message
+
+
+def test_in_place_surges_fewer_nodes() -> None:
+    group = nodegroup("ng-a", desired=10)
+    snap = _snap(
+        nodegroups=(group,),
+        instance_types={"m5.xlarge": InstanceTypeInfo("m5.xlarge", 4)},
+        vcpu_quota=64,
+        vcpus_in_use=32,
+    )
+    ctx = context(strategy=NodeStrategy.IN_PLACE)
+    assert only(run("surge-capacity", snap, ctx)).status is CheckStatus.PASS
+
+
+def test_surge_passes_with_room() -> None:
+    assert only(run("surge-capacity", _snap(vcpu_quota=1000))).status is CheckStatus.PASS
+
+
+def test_surge_quota_unreadable_is_not_assessed() -> None:
+    snap = _snap(not_assessed={"vcpu-quota": "servicequotas:GetServiceQuota"})
+    finding = only(run("surge-capacity", snap))
+    assert finding.status is CheckStatus.NOT_ASSESSED
+    assert "servicequotas:GetServiceQuota" in finding.message
