@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from moto import mock_aws
+from moto.eks.exceptions import InvalidParameterException, ResourceInUseException
 from moto.moto_api._internal.models import moto_api_backend
 
 from upgrader.sandbox import moto_eks, moto_eks_catalog
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/eks"
 SUBNETS = ["subnet-0a", "subnet-0b"]
+SUPPORTED = moto_eks_catalog.supported_versions()
 
 
 @pytest.fixture(scope="module")
@@ -637,3 +642,49 @@ def test_stored_insights_are_listed_and_described(eks: EKSClient, clock: Virtual
     assert [i["id"] for i in warnings["insights"]] == [skew]
     insight = eks.describe_insight(clusterName="prod", id=skew)["insight"]
     assert insight["recommendation"] == "Upgrade your nodes to match the control plane."
+
+
+# --- property -----------------------------------------------------------------------------------
+
+_versions = st.sampled_from([f"1.{m}" for m in range(22, 38)])
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("update"), _versions),
+        st.tuples(st.just("sleep"), st.floats(min_value=0, max_value=1200)),
+    ),
+    max_size=25,
+)
+
+
+@given(steps=_steps)
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_control_plane_only_ever_moves_up_one_minor(steps: list[tuple[str, Any]]) -> None:
+    moto_eks.install()
+    clock = VirtualClock()
+    settings.clock = clock
+    try:
+        with mock_aws():
+            backend = eks_backend(REGION)
+            backend.create_cluster("prod", ROLE, {"subnetIds": SUBNETS}, version="1.24")
+            seen = [backend.describe_cluster("prod").version]
+            for action, argument in steps:
+                if action == "sleep":
+                    clock.sleep(argument)
+                else:
+                    before = backend.describe_cluster("prod")
+                    idle = before.status == "ACTIVE"
+                    try:
+                        backend.update_cluster_version("prod", argument)
+                        accepted = True
+                    except (InvalidParameterException, ResourceInUseException):
+                        accepted = False
+                    one_up = (
+                        moto_eks_catalog.minor(argument)
+                        == moto_eks_catalog.minor(before.version) + 1
+                    )
+                    assert accepted == (idle and one_up and argument in SUPPORTED)
+                version = backend.describe_cluster("prod").version
+                assert moto_eks_catalog.minor(version) - moto_eks_catalog.minor(seen[-1]) in (0, 1)
+                seen.append(version)
+    finally:
+        settings.reset()
