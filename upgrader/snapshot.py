@@ -49,6 +49,10 @@ from upgrader.kube import (
 # Karpenter before v1 (v1alpha5) labelled its nodes with the provisioner instead of the pool.
 KARPENTER_PROVISIONER_LABEL = "karpenter.sh/provisioner-name"
 _POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
+# Plain strings: enum attribute access costs too much 150,000 times over.
+_REPLICA_SET = OwnerKind.REPLICA_SET.value
+_DAEMON_SET = OwnerKind.DAEMON_SET.value
+_DEPLOYMENT = WorkloadKind.DEPLOYMENT.value
 
 
 class Read(StrEnum):
@@ -273,7 +277,7 @@ class ClusterSnapshot:
                 return rs.owner.kind, rs.owner.name
             suffix = pod.labels.get(_POD_TEMPLATE_HASH_LABEL)
             if rs is None and suffix and owner.name.endswith(f"-{suffix}"):
-                return WorkloadKind.DEPLOYMENT.value, owner.name[: -len(suffix) - 1]
+                return _DEPLOYMENT, owner.name[: -len(suffix) - 1]
         return owner.kind, owner.name
 
     def workload_name(self, pod: Pod) -> str:
@@ -326,4 +330,4 @@ def instance_id(provider_id: str) -> str:
 
 
 def is_daemon_pod(pod: Pod) -> bool:
-    return pod.owner is not None and pod.owner.kind == OwnerKind.DAEMON_SET.value
+    return pod.owner is not None and pod.owner.kind == _DAEMON_SET

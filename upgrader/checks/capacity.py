@@ -21,8 +21,9 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from upgrader.checks._common import is_moved_by_drain, plural
+from upgrader.checks._common import plural
 from upgrader.checks.context import CheckContext, NodeStrategy
 from upgrader.checks.findings import Finding, Severity, fail, passed
 from upgrader.checks.registry import check, denied_finding
@@ -56,8 +57,8 @@ _TRANSIENT_TAINT_PREFIXES = (
 _GREEN = "<green>"  # the green group's name is the planner's choice; it differs from blue's
 
 
-@dataclass(frozen=True)
-class _Shape:
+class _Shape(NamedTuple):
+    # A NamedTuple, not a dataclass: it is hashed once per pod, and tuples hash in C.
     cpu: int
     memory: int
     tolerations: tuple[Toleration, ...]
@@ -79,7 +80,7 @@ def _shape(pod: Pod) -> _Shape:
         spec.requests.cpu_millis,
         spec.requests.memory_bytes,
         spec.tolerations,
-        tuple(sorted(spec.node_selector.items())),
+        tuple(sorted(spec.node_selector.items())) if spec.node_selector else (),
         spec.node_affinity,
     )
 
@@ -118,10 +119,16 @@ def pack_green(snapshot: ClusterSnapshot, blue: Sequence[Node]) -> PackResult:
                 # DaemonSet and static pods come back on every green node.
                 kept = kept + pod.spec.requests
                 kept_pods += 1
-            elif is_moved_by_drain(pod) and snapshot.controller_of(pod) is not None:
+            elif (
+                pod.owner is not None
+                and pod.owner.controller
+                and not (pod.is_finished or pod.is_terminating)
+            ):
+                # Bare pods are not recreated anywhere, so they need no room on green.
                 shape = _shape(pod)
                 shapes[shape] += 1
-                example.setdefault(shape, snapshot.workload_name(pod))
+                if shape not in example:
+                    example[shape] = snapshot.workload_name(pod)
         free = node.allocatable - kept
         slots = node.allocatable.pods - kept_pods if node.allocatable.pods else -1
         bins.append([max(free.cpu_millis, 0), max(free.memory_bytes, 0), slots])
