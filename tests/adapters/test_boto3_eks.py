@@ -1,4 +1,5 @@
-"""`Boto3ControlPlane` against moto, and through Stubber for the EKS calls moto lacks."""
+"""`Boto3ControlPlane` against the sandbox's EKS (moto plus `upgrader.sandbox.moto_eks`, on a
+virtual clock), and through Stubber where the exact request or a rare answer matters."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ from upgrader.aws import (
     UpdateStatus,
 )
 from upgrader.errors import NotFoundError, UserError
+from upgrader.sandbox import moto_eks
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.moto_eks import eks_backend, settings
+
+from .conftest import REGION
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,7 +38,17 @@ class World:
 
 
 @pytest.fixture
-def world(aws: Boto3Aws) -> World:
+def clock(aws: Boto3Aws) -> Iterator[VirtualClock]:
+    """The sandbox's EKS, installed before the first EKS request, on virtual time."""
+    moto_eks.install()
+    clock = VirtualClock()
+    settings.clock = clock
+    yield clock
+    settings.reset()
+
+
+@pytest.fixture
+def world(aws: Boto3Aws, clock: VirtualClock) -> World:
     ec2 = aws.clients.ec2
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = tuple(
@@ -82,7 +98,8 @@ def test_describe_cluster(aws: Boto3Aws, world: World) -> None:
     assert cluster.role_arn == world.role
     assert cluster.tags == {"team": "platform"}
     assert cluster.endpoint.startswith("https://")
-    assert cluster.created_at > 1_600_000_000
+    assert cluster.created_at == settings.clock.now()
+    assert cluster.health_issues == ()
 
 
 def test_describe_missing_cluster(aws: Boto3Aws, world: World) -> None:
@@ -90,9 +107,10 @@ def test_describe_missing_cluster(aws: Boto3Aws, world: World) -> None:
         aws.describe_cluster("staging")
 
 
-def test_nodegroup_lifecycle(aws: Boto3Aws, world: World) -> None:
+def test_nodegroup_lifecycle(aws: Boto3Aws, world: World, clock: VirtualClock) -> None:
     created = aws.create_nodegroup(spec(world))
 
+    assert created.status == "CREATING"
     assert created.name == "green"
     assert created.cluster == "prod"
     assert created.version == "1.29"
@@ -104,26 +122,119 @@ def test_nodegroup_lifecycle(aws: Boto3Aws, world: World) -> None:
     assert created.tags["owner"] == "eksup"
     assert created.created_at > 0
 
+    assert created.release_version.startswith("1.29.")
+    assert len(created.auto_scaling_groups) == 1
     aws.create_nodegroup(spec(world, name="blue"))
     assert sorted(aws.list_nodegroups("prod")) == ["blue", "green"]
-    assert aws.describe_nodegroup("prod", "green").node_role == world.role
+    clock.sleep(settings.nodegroup_create_seconds)
+    green = aws.describe_nodegroup("prod", "green")
+    assert (green.status, green.node_role) == ("ACTIVE", world.role)
 
-    aws.delete_nodegroup("prod", "green")
+    assert aws.delete_nodegroup("prod", "green").status == "DELETING"
+    clock.sleep(settings.nodegroup_delete_seconds)
     assert aws.list_nodegroups("prod") == ["blue"]
     with pytest.raises(NotFoundError):
         aws.describe_nodegroup("prod", "green")
 
 
-def test_update_nodegroup_scaling(aws: Boto3Aws, world: World) -> None:
+def test_update_nodegroup_scaling(aws: Boto3Aws, world: World, clock: VirtualClock) -> None:
     aws.create_nodegroup(spec(world))
+    clock.sleep(settings.nodegroup_create_seconds)
 
     update = aws.update_nodegroup_scaling("prod", "green", 0, 6, 3)
 
-    assert update.id
+    assert update.type == "ConfigUpdate"
+    assert update.id in aws.list_updates("prod", nodegroup="green")
     assert aws.describe_nodegroup("prod", "green").scaling == ScalingConfig(0, 6, 3)
 
 
-# Calls moto 5.2 does not implement: their translation, through Stubber ------------------------
+def test_control_plane_then_nodegroup_version_update(
+    aws: Boto3Aws, world: World, clock: VirtualClock
+) -> None:
+    aws.create_nodegroup(spec(world, name="blue"))
+    clock.sleep(settings.nodegroup_create_seconds)
+
+    update = aws.update_cluster_version("prod", "1.30")
+
+    assert (update.type, update.status) == ("VersionUpdate", UpdateStatus.IN_PROGRESS)
+    assert update.params["Version"] == "1.30"
+    assert update.created_at == clock.now()
+    assert aws.describe_cluster("prod").status == "UPDATING"
+    clock.sleep(settings.cluster_update_seconds)
+    assert aws.describe_update("prod", update.id).status is UpdateStatus.SUCCESSFUL
+    assert aws.describe_cluster("prod").version == "1.30"
+    assert aws.list_updates("prod") == [update.id]
+
+    node_update = aws.update_nodegroup_version("prod", "blue", version="1.30")
+    assert aws.describe_update("prod", node_update.id, nodegroup="blue").status is (
+        UpdateStatus.IN_PROGRESS
+    )
+    clock.sleep(settings.nodegroup_update_seconds)
+    assert aws.describe_update("prod", node_update.id, nodegroup="blue").status.finished
+    assert aws.describe_nodegroup("prod", "blue").version == "1.30"
+
+
+def test_addons(aws: Boto3Aws, world: World, clock: VirtualClock) -> None:
+    aws.clients.eks.create_addon(
+        clusterName="prod", addonName="vpc-cni", addonVersion="v1.20.4-eksbuild.2"
+    )
+    clock.sleep(settings.addon_create_seconds)
+
+    assert aws.list_addons("prod") == ["vpc-cni"]
+    addon = aws.describe_addon("prod", "vpc-cni")
+    assert (addon.name, addon.version, addon.status) == ("vpc-cni", "v1.20.4-eksbuild.2", "ACTIVE")
+    assert addon.service_account_role_arn is None
+
+    update = aws.update_addon("prod", "vpc-cni", "v1.21.1-eksbuild.7")
+    assert update.type == "AddonUpdate"
+    assert update.params["ResolveConflicts"] == "PRESERVE"
+    clock.sleep(settings.addon_update_seconds)
+    assert aws.describe_update("prod", update.id, addon="vpc-cni").status is (
+        UpdateStatus.SUCCESSFUL
+    )
+    assert aws.describe_addon("prod", "vpc-cni").version == "v1.21.1-eksbuild.7"
+    assert aws.list_updates("prod", addon="vpc-cni") == [update.id]
+    with pytest.raises(NotFoundError):
+        aws.describe_addon("prod", "coredns")
+
+
+def test_describe_addon_versions(aws: Boto3Aws, clock: VirtualClock) -> None:
+    versions = aws.describe_addon_versions("1.30", "vpc-cni")
+
+    assert versions
+    assert {v.addon_name for v in versions} == {"vpc-cni"}
+    assert all(v.compatible_with("1.30") for v in versions)
+    assert "v1.21.1-eksbuild.7" in {v.version for v in versions}
+    every_addon = aws.describe_addon_versions("1.30")
+    assert {"vpc-cni", "coredns", "kube-proxy"} <= {v.addon_name for v in every_addon}
+
+
+def test_list_insights_with_recommendations(aws: Boto3Aws, world: World) -> None:
+    backend = eks_backend(REGION)
+    failing = backend.add_insight(
+        "prod",
+        "Deprecated APIs removed in Kubernetes v1.30",
+        "ERROR",
+        reason="flowcontrol v1beta2 in use",
+        description="Checks for usage of deprecated APIs",
+        recommendation="Move to flowcontrol.apiserver.k8s.io/v1",
+    )
+    backend.add_insight("prod", "Kubelet version skew", "PASSING")
+
+    insights = {i.id: i for i in aws.list_insights("prod")}
+
+    assert len(insights) == 2
+    error = insights[failing]
+    assert error.name == "Deprecated APIs removed in Kubernetes v1.30"
+    assert (error.category, error.status) == ("UPGRADE_READINESS", "ERROR")
+    assert error.kubernetes_version == "1.30"
+    assert error.description == "Checks for usage of deprecated APIs"
+    assert error.recommendation == "Move to flowcontrol.apiserver.k8s.io/v1"
+    (passing,) = (i for i in insights.values() if i.id != failing)
+    assert (passing.status, passing.recommendation) == ("PASSING", "")
+
+
+# Exact requests and rare answers, through Stubber ---------------------------------------------
 
 
 @pytest.fixture
@@ -146,20 +257,30 @@ def eks_update(update_id: str, kind: str, status: str = "InProgress") -> dict[st
     }
 
 
-def test_update_cluster_version(aws: Boto3Aws, eks_stub: Stubber) -> None:
+def test_describe_cluster_health_and_support(aws: Boto3Aws, eks_stub: Stubber) -> None:
     eks_stub.add_response(
-        "update_cluster_version",
-        eks_update("u-1", "VersionUpdate"),
-        {"name": "prod", "version": "1.30", "clientRequestToken": ANY},
+        "describe_cluster",
+        {
+            "cluster": {
+                "name": "prod",
+                "version": "1.29",
+                "status": "ACTIVE",
+                "upgradePolicy": {"supportType": "STANDARD"},
+                "health": {
+                    "issues": [
+                        {"code": "Ec2SubnetNotFound", "message": "subnet-1 is gone"},
+                    ]
+                },
+            }
+        },
+        {"name": "prod"},
     )
 
-    update = aws.update_cluster_version("prod", "1.30")
+    cluster = aws.describe_cluster("prod")
 
-    assert update.id == "u-1"
-    assert update.type == "VersionUpdate"
-    assert update.status is UpdateStatus.IN_PROGRESS
-    assert update.params == {"Version": "1.30"}
-    assert update.created_at == CREATED.timestamp()
+    assert cluster.support_type == "STANDARD"
+    assert cluster.health_issues == ("Ec2SubnetNotFound: subnet-1 is gone",)
+    assert cluster.created_at == 0.0
 
 
 def test_describe_update_and_list_updates(aws: Boto3Aws, eks_stub: Stubber) -> None:
@@ -239,43 +360,6 @@ def test_update_nodegroup_version_without_template(aws: Boto3Aws, eks_stub: Stub
         aws.update_nodegroup_version("prod", "blue", launch_template_version="4")
 
 
-def test_addons(aws: Boto3Aws, eks_stub: Stubber) -> None:
-    eks_stub.add_response(
-        "list_addons", {"addons": ["vpc-cni", "coredns"]}, {"clusterName": "prod"}
-    )
-    eks_stub.add_response(
-        "describe_addon",
-        {
-            "addon": {
-                "addonName": "vpc-cni",
-                "addonVersion": "v1.18.3-eksbuild.1",
-                "status": "ACTIVE",
-                "serviceAccountRoleArn": "arn:aws:iam::1:role/cni",
-            }
-        },
-        {"clusterName": "prod", "addonName": "vpc-cni"},
-    )
-    eks_stub.add_response(
-        "update_addon",
-        eks_update("u-6", "AddonUpdate"),
-        {
-            "clusterName": "prod",
-            "addonName": "vpc-cni",
-            "addonVersion": "v1.19.0-eksbuild.1",
-            "resolveConflicts": "PRESERVE",
-            "clientRequestToken": ANY,
-        },
-    )
-
-    assert aws.list_addons("prod") == ["vpc-cni", "coredns"]
-    addon = aws.describe_addon("prod", "vpc-cni")
-    assert addon.version == "v1.18.3-eksbuild.1"
-    assert addon.status == "ACTIVE"
-    assert addon.service_account_role_arn == "arn:aws:iam::1:role/cni"
-    assert addon.configuration_values is None
-    assert aws.update_addon("prod", "vpc-cni", "v1.19.0-eksbuild.1").type == "AddonUpdate"
-
-
 def test_list_nodegroups_follows_pages(aws: Boto3Aws, eks_stub: Stubber) -> None:
     eks_stub.add_response("list_nodegroups", {"nodegroups": ["a"], "nextToken": "p2"})
     eks_stub.add_response(
@@ -325,53 +409,6 @@ def test_describe_addon_versions_flattens(aws: Boto3Aws, eks_stub: Stubber) -> N
     assert versions[0].compatible_with("1.31")
     assert not versions[0].default_for("1.31")
     assert not versions[1].compatible_with("1.30")
-
-
-def test_list_insights_fetches_recommendations_for_failing_ones(
-    aws: Boto3Aws, eks_stub: Stubber
-) -> None:
-    summary = {
-        "category": "UPGRADE_READINESS",
-        "kubernetesVersion": "1.30",
-        "lastRefreshTime": CREATED,
-        "lastTransitionTime": CREATED,
-    }
-    eks_stub.add_response(
-        "list_insights",
-        {
-            "insights": [
-                {
-                    **summary,
-                    "id": "i-ok",
-                    "name": "Kubelet skew",
-                    "insightStatus": {"status": "PASSING"},
-                },
-                {
-                    **summary,
-                    "id": "i-bad",
-                    "name": "Deprecated APIs removed in 1.30",
-                    "description": "flowcontrol v1beta2",
-                    "insightStatus": {"status": "ERROR", "reason": "in use"},
-                },
-            ]
-        },
-        {"clusterName": "prod"},
-    )
-    eks_stub.add_response(
-        "describe_insight",
-        {"insight": {"id": "i-bad", "recommendation": "Move to flowcontrol v1"}},
-        {"clusterName": "prod", "id": "i-bad"},
-    )
-
-    passing, failing = aws.list_insights("prod")
-
-    assert (passing.id, passing.status, passing.recommendation) == ("i-ok", "PASSING", "")
-    assert failing.name == "Deprecated APIs removed in 1.30"
-    assert failing.category == "UPGRADE_READINESS"
-    assert failing.status == "ERROR"
-    assert failing.kubernetes_version == "1.30"
-    assert failing.description == "flowcontrol v1beta2"
-    assert failing.recommendation == "Move to flowcontrol v1"
 
 
 def test_fargate_profiles(aws: Boto3Aws, world: World) -> None:

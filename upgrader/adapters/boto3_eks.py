@@ -9,6 +9,7 @@ EKS, not a second update.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
 from upgrader.adapters.boto3_clients import AwsClients, epoch
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
     from mypy_boto3_eks.type_defs import (
         AddonInfoTypeDef,
         AddonTypeDef,
+        ClusterIssueTypeDef,
         ClusterTypeDef,
         CreateNodegroupRequestTypeDef,
         FargateProfileTypeDef,
         InsightSummaryTypeDef,
+        IssueTypeDef,
         LaunchTemplateSpecificationTypeDef,
         NodegroupTypeDef,
         TaintTypeDef,
@@ -67,7 +70,13 @@ def cluster_from_eks(cluster: ClusterTypeDef) -> EksCluster:
         created_at=epoch(cluster.get("createdAt")),
         # EKS puts every cluster on extended support unless told otherwise.
         support_type=cluster.get("upgradePolicy", {}).get("supportType", "EXTENDED"),
+        health_issues=_issue_lines(cluster.get("health", {}).get("issues", ())),
     )
+
+
+def _issue_lines(issues: Iterable[IssueTypeDef | ClusterIssueTypeDef]) -> tuple[str, ...]:
+    """Health issues as "code: message" lines."""
+    return tuple(f"{issue.get('code', '')}: {issue.get('message', '')}" for issue in issues)
 
 
 def _launch_template_ref(
@@ -116,10 +125,7 @@ def nodegroup_from_eks(group: NodegroupTypeDef) -> Nodegroup:
         ),
         disk_size=group.get("diskSize"),
         tags=dict(group.get("tags", {})),
-        health_issues=tuple(
-            f"{issue.get('code', '')}: {issue.get('message', '')}"
-            for issue in group.get("health", {}).get("issues", ())
-        ),
+        health_issues=_issue_lines(group.get("health", {}).get("issues", ())),
         auto_scaling_groups=tuple(
             asg["name"]
             for asg in group.get("resources", {}).get("autoScalingGroups", ())
