@@ -385,10 +385,13 @@ def _replicas(replicas: int | None) -> int:
     return replicas if replicas is not None else 1  # the API server's default
 
 
-def deployment(source: V1Deployment) -> Workload:
+def _replicated(
+    kind: WorkloadKind, source: V1Deployment | V1StatefulSet | V1ReplicaSet
+) -> Workload:
+    """Deployments, StatefulSets and ReplicaSets share the fields eksup reads."""
     spec, status = source.spec, source.status
     return _workload(
-        WorkloadKind.DEPLOYMENT,
+        kind,
         source.metadata,
         spec.selector if spec is not None else None,
         spec.template if spec is not None else None,
@@ -397,34 +400,18 @@ def deployment(source: V1Deployment) -> Workload:
         available=status.available_replicas if status is not None else None,
         observed_generation=status.observed_generation if status is not None else None,
     )
+
+
+def deployment(source: V1Deployment) -> Workload:
+    return _replicated(WorkloadKind.DEPLOYMENT, source)
 
 
 def stateful_set(source: V1StatefulSet) -> Workload:
-    spec, status = source.spec, source.status
-    return _workload(
-        WorkloadKind.STATEFUL_SET,
-        source.metadata,
-        spec.selector if spec is not None else None,
-        spec.template if spec is not None else None,
-        replicas=_replicas(spec.replicas if spec is not None else None),
-        ready=status.ready_replicas if status is not None else None,
-        available=status.available_replicas if status is not None else None,
-        observed_generation=status.observed_generation if status is not None else None,
-    )
+    return _replicated(WorkloadKind.STATEFUL_SET, source)
 
 
 def replica_set(source: V1ReplicaSet) -> Workload:
-    spec, status = source.spec, source.status
-    return _workload(
-        WorkloadKind.REPLICA_SET,
-        source.metadata,
-        spec.selector if spec is not None else None,
-        spec.template if spec is not None else None,
-        replicas=_replicas(spec.replicas if spec is not None else None),
-        ready=status.ready_replicas if status is not None else None,
-        available=status.available_replicas if status is not None else None,
-        observed_generation=status.observed_generation if status is not None else None,
-    )
+    return _replicated(WorkloadKind.REPLICA_SET, source)
 
 
 def daemon_set(source: V1DaemonSet) -> Workload:
