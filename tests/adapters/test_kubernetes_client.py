@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from kubernetes.client import ApiClient, Configuration, V1ListMeta, V1Pod, V1PodList
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.kubernetes_client import (
     RESTARTED_AT_ANNOTATION,
@@ -637,6 +638,17 @@ def test_unreachable_server_is_named() -> None:
         cluster.list_nodes()
 
     assert "\n" not in str(caught.value)
+
+
+def test_failed_credential_refresh_is_a_kubeconfig_error(
+    cluster: KubernetesCluster, transport: FakeTransport
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> FakeResponse:
+        raise ConfigException("exec: aws eks get-token: ExpiredToken")
+
+    transport.request = refuse
+    with pytest.raises(KubeconfigError, match="ExpiredToken"):
+        cluster.get_node("n1")
 
 
 def test_kubeconfig_context_is_selected(tmp_path: Any) -> None:

@@ -23,6 +23,7 @@ from kubernetes.client import (
     ApiClient,
     AppsV1Api,
     BatchV1Api,
+    Configuration,
     CoordinationV1Api,
     CoreV1Api,
     PolicyV1Api,
@@ -99,7 +100,7 @@ def list_all(
     """Every item of a list call, following `continue` tokens page by page.
 
     A continue token expires after a few minutes (410 Gone); the listing then starts over once,
-    as client-go's pager does, rather than returning a partial list.
+    much as client-go's pager falls back to a full list, rather than returning part of one.
     """
     for attempt in (1, 2):
         items: list[ItemT] = []
@@ -291,8 +292,6 @@ class KubernetesCluster:
     def in_cluster(
         cls, *, clock: Clock | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> KubernetesCluster:
-        from kubernetes.client import Configuration
-
         configuration = Configuration()
         try:
             kube_config.load_incluster_config(  # type: ignore[no-untyped-call]
@@ -314,6 +313,9 @@ class KubernetesCluster:
                 f"cannot reach the Kubernetes API server at {self.server} "
                 f"({type(cause).__name__}); check the kubeconfig context and the network"
             ) from e
+        except ConfigException as e:
+            # Credentials are refreshed lazily: an exec plugin (aws eks get-token) fails here.
+            raise KubeconfigError(f"cannot authenticate to {self.server}: {e}") from e
 
     def _list(
         self, verb_resource: str, list_call: Callable[..., ListPage[ItemT]], **query: Any
