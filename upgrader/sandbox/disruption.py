@@ -1,0 +1,131 @@
+"""PodDisruptionBudget arithmetic, as the disruption controller and the Eviction API do it.
+
+Drains stand or fall on these rules, so they follow kubernetes `pkg/controller/disruption`
+(status: expected pods, currentHealthy, desiredHealthy, disruptionsAllowed) and
+`pkg/registry/core/pod/storage/eviction.go` (which pods skip the budget, the 429 and the 500)
+closely, as pure functions the fake cluster calls with fresh pod state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from enum import StrEnum
+
+from upgrader.kube import Pod, PodDisruptionBudget, PodPhase, resolve_int_or_percent
+
+# The disruption controller's DeletionTimeout: an evicted pod still not deleted after this long
+# counts as healthy again.
+DISRUPTED_POD_TIMEOUT_SECONDS = 120.0
+
+ALWAYS_ALLOW = "AlwaysAllow"
+
+
+def budget_covers(pdb: PodDisruptionBudget, pod: Pod) -> bool:
+    """Whether the disruption controller counts the pod (policy/v1: empty selector = all pods)."""
+    return pod.namespace == pdb.namespace and pdb.selector.matches(pod.labels)
+
+
+def eviction_checks(pdb: PodDisruptionBudget, pod: Pod) -> bool:
+    """Whether the Eviction API consults this PDB for the pod. Unlike the controller, it skips
+    PDBs with an empty selector ("it should match nothing, not everything")."""
+    return not pdb.selector.is_empty and budget_covers(pdb, pod)
+
+
+def is_healthy(pod: Pod, disrupted: Mapping[str, float], now: float) -> bool:
+    """countHealthyPods: Ready, not being deleted, and not just evicted."""
+    if pod.deletion_timestamp is not None or not pod.ready:
+        return False
+    evicted_at = disrupted.get(pod.name)
+    return evicted_at is None or evicted_at + DISRUPTED_POD_TIMEOUT_SECONDS <= now
+
+
+def pdb_status(
+    pdb: PodDisruptionBudget,
+    pods: Sequence[Pod],
+    expected_scale: Callable[[], int | None],
+    disrupted: Mapping[str, float],
+    now: float,
+) -> PodDisruptionBudget:
+    """The PDB with its status recomputed from the pods it covers.
+
+    `expected_scale` sums the replicas of the pods' controllers, or gives None when a pod's
+    controller has no scale (a DaemonSet, a Job): the controller then fails safe to 0 allowed.
+    """
+    current = sum(1 for pod in pods if is_healthy(pod, disrupted, now))
+    expected = 0
+    desired = 0
+    if pdb.max_unavailable is not None:
+        scale = expected_scale()
+        if scale is None:
+            return _fail_safe(pdb, current)
+        expected = scale
+        unavailable = resolve_int_or_percent(pdb.max_unavailable, expected, round_up=True)
+        desired = max(0, expected - unavailable)
+    elif isinstance(pdb.min_available, int):
+        expected = len(pods)
+        desired = pdb.min_available
+    elif pdb.min_available is not None:
+        scale = expected_scale()
+        if scale is None:
+            return _fail_safe(pdb, current)
+        expected = scale
+        desired = resolve_int_or_percent(pdb.min_available, expected, round_up=True)
+    # expectedCount must be positive: a PDB that matches nothing yet allows nothing.
+    allowed = current - desired if expected > 0 else 0
+    return replace(
+        pdb,
+        current_healthy=current,
+        desired_healthy=desired,
+        disruptions_allowed=max(0, allowed),
+        expected_pods=expected,
+    )
+
+
+def _fail_safe(pdb: PodDisruptionBudget, current: int) -> PodDisruptionBudget:
+    return replace(
+        pdb, current_healthy=current, desired_healthy=0, disruptions_allowed=0, expected_pods=0
+    )
+
+
+def live_disruptions(
+    disrupted: Mapping[str, float], pods: Iterable[Pod], now: float
+) -> dict[str, float]:
+    """buildDisruptedPodMap: forget evictions whose pod is gone, being deleted, or overdue."""
+    alive = {pod.name for pod in pods if pod.deletion_timestamp is None}
+    return {
+        name: at
+        for name, at in disrupted.items()
+        if name in alive and at + DISRUPTED_POD_TIMEOUT_SECONDS > now
+    }
+
+
+def can_ignore_pdb(pod: Pod) -> bool:
+    """Finished, Pending or already terminating pods are deleted without asking any budget."""
+    return pod.phase is not PodPhase.RUNNING or pod.deletion_timestamp is not None
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"  # delete; no budget involved
+    CONSUME = "consume"  # delete and record the pod in the PDB's disruptedPods
+    BLOCKED = "blocked"  # 429 Too Many Requests
+    MULTIPLE_PDBS = "multiple-pdbs"  # 500: the eviction subresource supports one PDB per pod
+
+
+def decide_eviction(pod: Pod, budgets: Sequence[PodDisruptionBudget]) -> Verdict:
+    """The Eviction API's decision for a running pod, given the PDBs it checks (fresh status)."""
+    if can_ignore_pdb(pod) or not budgets:
+        return Verdict.ALLOW
+    if len(budgets) > 1:
+        return Verdict.MULTIPLE_PDBS
+    pdb = budgets[0]
+    # A not-Ready pod does not count as healthy, so removing it spends no budget, but by default
+    # (IfHealthyBudget) only while the application is not already disrupted.
+    if not pod.ready and (
+        pdb.unhealthy_pod_eviction_policy == ALWAYS_ALLOW
+        or (pdb.current_healthy >= pdb.desired_healthy and pdb.desired_healthy > 0)
+    ):
+        return Verdict.ALLOW
+    if pdb.disruptions_allowed <= 0:
+        return Verdict.BLOCKED
+    return Verdict.CONSUME
