@@ -177,6 +177,10 @@ class ClusterSnapshot:
     pdbs: tuple[PodDisruptionBudget, ...] = ()
     services: tuple[Service, ...] = ()
     api_usage: tuple[ApiUsage, ...] = ()  # from the metric, --manifests and Helm releases
+    # The sources discovery actually read: an empty `api_usage` proves nothing about a source
+    # that was never looked at, so removed-apis reports the metric and Helm as not assessed
+    # unless they are here. (--manifests is optional: not passing it is no gap.)
+    api_usage_sources: frozenset[UsageSource] = frozenset()
     manifest_errors: tuple[str, ...] = ()  # "path:line: problem" for files that could not be read
     ami_ids: Mapping[str, str] = field(default_factory=dict)  # SSM parameter name -> AMI id
     instance_types: Mapping[str, InstanceTypeInfo] = field(default_factory=dict)

@@ -46,7 +46,7 @@ from upgrader.kube import (
     parse_cpu,
     parse_memory,
 )
-from upgrader.snapshot import ClusterSnapshot, SelfManagedGroup
+from upgrader.snapshot import ClusterSnapshot, SelfManagedGroup, UsageSource
 from upgrader.versions import default_catalog
 
 TODAY = dt.date(2026, 7, 1)
@@ -72,6 +72,7 @@ def snapshot(version: str = "1.33", **fields: Any) -> ClusterSnapshot:
     fields.setdefault("kube_endpoint", ENDPOINT)
     fields.setdefault("kube_context", "prod")
     fields.setdefault("subnets", (subnet("subnet-a", free=200), subnet("subnet-b", free=200)))
+    fields.setdefault("api_usage_sources", frozenset(UsageSource))
     return ClusterSnapshot(**fields)
 
 

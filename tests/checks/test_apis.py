@@ -80,6 +80,13 @@ def test_unreadable_metric_still_reports_what_other_sources_found() -> None:
     assert [f.status for f in findings] == [CheckStatus.FAIL, CheckStatus.NOT_ASSESSED]
 
 
+def test_sources_never_read_are_not_assessed() -> None:
+    snap = snapshot("1.31", api_usage_sources=frozenset({UsageSource.MANIFEST}))
+    finding = only(run("removed-apis", snap, context("1.32")))
+    assert finding.status is CheckStatus.NOT_ASSESSED
+    assert "from api-server and helm were not read" in finding.message
+
+
 def test_broken_manifest_files_are_not_assessed() -> None:
     snap = snapshot("1.31", manifest_errors=("bad.yaml:3: not valid YAML: oops",))
     finding = only(run("removed-apis", snap, context("1.32")))

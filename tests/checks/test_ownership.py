@@ -61,6 +61,7 @@ def test_iac_drift_names_groups_and_says_what_to_change() -> None:
     assert by_tool["eksctl"].objects == ("nodegroup/ng-b",)
     assert "metadata.version to 1.34" in by_tool["eksctl"].remedy
     assert by_tool["CloudFormation"].objects == ("asg/smg-a",)
+    assert "(by their tags; x)" in by_tool["CloudFormation"].message
 
 
 def test_iac_drift_passes_without_owner_tags() -> None:

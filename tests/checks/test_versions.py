@@ -56,14 +56,14 @@ def test_control_plane_hops_lists_every_hop_and_the_groups_that_follow() -> None
     finding = only(run("control-plane-hops", snap, context("1.34")))
     assert (finding.severity, finding.status) == (Severity.INFO, CheckStatus.FAIL)
     assert "3 control-plane upgrades: 1.31 -> 1.32 -> 1.33 -> 1.34" in finding.message
-    assert "managed node group ng-a follow every hop" in finding.message
+    assert "so these follow every hop: nodegroup/ng-a" in finding.message
     assert not finding.blocking
     assert not finding.warns
 
 
 def test_control_plane_hops_mentions_fargate() -> None:
     snap = snapshot("1.32", nodes=(node("fargate-1", fargate=True, kubelet="v1.32.1"),))
-    assert "Fargate pods" in only(run("control-plane-hops", snap, context("1.34"))).message
+    assert only(run("control-plane-hops", snap, context("1.34"))).objects == ("fargate",)
 
 
 def test_control_plane_hops_single_hop() -> None:

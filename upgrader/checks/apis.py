@@ -14,10 +14,16 @@ from upgrader.checks._common import hops_of, no_path, plural
 from upgrader.checks.context import CheckContext
 from upgrader.checks.findings import Finding, Severity, fail, not_assessed
 from upgrader.checks.registry import check, denied_finding
-from upgrader.snapshot import ApiUsage, ClusterSnapshot, Read
+from upgrader.snapshot import ApiUsage, ClusterSnapshot, Read, UsageSource
 from upgrader.versions import ApiRemoval
 
 REMOVED_APIS = "removed-apis"
+
+# The sources every plan must read; --manifests is the user's choice.
+_REQUIRED_SOURCES = {
+    UsageSource.API_SERVER: Read.DEPRECATED_API_METRICS,
+    UsageSource.HELM: Read.HELM_RELEASES,
+}
 
 
 def resource_of(kind: str) -> str:
@@ -72,9 +78,25 @@ def removed_apis(snapshot: ClusterSnapshot, context: CheckContext) -> list[Findi
                 remedy=remedy,
             )
         )
-    denied = snapshot.denied(Read.DEPRECATED_API_METRICS, Read.HELM_RELEASES)
+    denied = snapshot.denied(*_REQUIRED_SOURCES.values())
     if denied:
         findings.append(denied_finding(REMOVED_APIS, Severity.ERROR, denied))
+    unread = [
+        source.value
+        for source, read in _REQUIRED_SOURCES.items()
+        if source not in snapshot.api_usage_sources and read.value not in denied
+    ]
+    if unread:
+        findings.append(
+            not_assessed(
+                REMOVED_APIS,
+                Severity.ERROR,
+                f"not assessed: API uses from {' and '.join(unread)} were not read",
+                remedy="plan again with discovery of the API server metric and Helm releases, "
+                "or check with `kubectl get --raw /metrics | grep "
+                "apiserver_requested_deprecated_apis` and pluto",
+            )
+        )
     if snapshot.manifest_errors:
         findings.append(
             not_assessed(

@@ -151,7 +151,7 @@ def single_replica(snapshot: ClusterSnapshot, context: CheckContext) -> list[Fin
         names = sorted(
             f"{w.namespace}/{w.name}"
             for w in snapshot.workloads
-            if w.kind is kind and w.replicas is not None and 0 < w.replicas < floor
+            if w.kind == kind and w.replicas is not None and 0 < w.replicas < floor
         )
         if names:
             findings.append(

@@ -76,7 +76,8 @@ _REMEDIES = {
     reads=(Read.NODEGROUPS,),
 )
 def iac_drift(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
-    owned: dict[IacOwner, list[str]] = defaultdict(list)
+    owned: dict[str, list[str]] = defaultdict(list)
+    details: dict[str, set[str]] = defaultdict(set)
     cluster = snapshot.cluster
     resources = [(f"cluster/{cluster.name}", cluster.tags)]
     resources += [(f"nodegroup/{g.name}", g.tags) for g in snapshot.nodegroups]
@@ -84,17 +85,20 @@ def iac_drift(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]
     for name, tags in resources:
         owner = iac_owner(tags)
         if owner is not None:
-            owned[IacOwner(owner.tool)].append(name)
+            owned[owner.tool].append(name)
+            if owner.detail:
+                details[owner.tool].add(owner.detail)
     findings = []
-    for owner, names in sorted(owned.items(), key=lambda item: item[0].tool):
+    for tool, names in sorted(owned.items()):
+        seen = f"; {', '.join(sorted(details[tool]))}" if details[tool] else ""
         findings.append(
             fail(
                 IAC_DRIFT,
                 Severity.WARNING,
-                f"managed by {owner.tool} (by their tags): eksup's changes will drift from the "
-                "code",
+                f"managed by {tool} (by their tags{seen}): eksup's changes will drift from "
+                "the code",
                 sorted(names),
-                remedy=_REMEDIES[owner.tool].format(target=context.target),
+                remedy=_REMEDIES[tool].format(target=context.target),
             )
         )
     if Read.SELF_MANAGED_GROUPS.value in snapshot.not_assessed:
@@ -118,7 +122,7 @@ def find_cluster_autoscaler(snapshot: ClusterSnapshot) -> list[Workload]:
     """Cluster Autoscaler Deployments (by name or the labels its charts set)."""
     names = ("cluster-autoscaler", "aws-cluster-autoscaler")
     return [
-        w for w in snapshot.workloads if w.kind is WorkloadKind.DEPLOYMENT and _is_named(w, names)
+        w for w in snapshot.workloads if w.kind == WorkloadKind.DEPLOYMENT and _is_named(w, names)
     ]
 
 
@@ -126,7 +130,7 @@ def find_karpenter(snapshot: ClusterSnapshot) -> list[Workload]:
     return [
         w
         for w in snapshot.workloads
-        if w.kind is WorkloadKind.DEPLOYMENT and _is_named(w, ("karpenter",))
+        if w.kind == WorkloadKind.DEPLOYMENT and _is_named(w, ("karpenter",))
     ]
 
 

@@ -126,19 +126,22 @@ def control_plane_hops(snapshot: ClusterSnapshot, context: CheckContext) -> list
         return [no_path(CONTROL_PLANE_HOPS, Severity.INFO, context)]
     path = " -> ".join([snapshot.version, *hops])
     summary = f"{len(hops)} control-plane upgrade{'s' if len(hops) > 1 else ''}: {path}"
-    followers = [f"managed node group {g.name}" for g in snapshot.nodegroups]
+    followers = [f"nodegroup/{g.name}" for g in sorted(snapshot.nodegroups, key=lambda g: g.name)]
     if any(n.labels.get(FARGATE_COMPUTE_LABEL) == "fargate" for n in snapshot.nodes):
-        followers.append("Fargate pods")
-    if len(hops) > 1 and followers:
+        followers.append("fargate")
+    if len(hops) == 1 or not followers:
+        followers = []
+    else:
         summary += (
             "; AWS requires managed node groups and Fargate pods on the control plane's minor "
-            f"before each upgrade, so {', '.join(followers)} follow every hop"
+            "before each upgrade, so these follow every hop"
         )
     return [
         fail(
             CONTROL_PLANE_HOPS,
             Severity.INFO,
             summary,
+            followers,
             remedy="none needed: the plan orders the hops; consider a new cluster at the target "
             "when the plan prices it cheaper",
         )
