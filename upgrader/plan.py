@@ -47,10 +47,27 @@ class _Document(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class AddonUpdate(_Document):
+    """One add-on's move at one hop: the versions to apply in order, ending at `target`."""
+
+    name: str
+    current: str = Field(description="The version installed before this step.")
+    target: str = Field(
+        description="The hop's default version; empty when it was not known at plan time and "
+        "is resolved from describe-addon-versions when the step runs."
+    )
+    path: list[str] = Field(
+        default_factory=list,
+        description="Every version to apply, in order, ending at target: more than one when "
+        "the add-on moves one minor at a time (vpc-cni).",
+    )
+
+
 class Step(_Document):
     id: str = Field(description="Stable within a plan, e.g. 'control-plane-1.29'.")
     kind: StepKind
     target: str = Field(description="What the step acts on: the cluster, a node group, ...")
+    title: str = Field(default="", description="One line, from the runbook template.")
     description: str
     hop: str | None = Field(default=None, description="The control-plane minor this step serves.")
     params: dict[str, ParamValue] = Field(default_factory=dict)
@@ -62,6 +79,16 @@ class Step(_Document):
         default_factory=list, description="The equivalent aws/kubectl commands, for humans."
     )
     rollback: list[str] = Field(default_factory=list, description="How to go back, for humans.")
+    preconditions: list[str] = Field(
+        default_factory=list, description="What must hold before the step starts, for humans."
+    )
+    verification: list[str] = Field(
+        default_factory=list, description="Commands that show the step worked, for humans."
+    )
+    approval: bool = Field(default=False, description="A person must approve it before it runs.")
+    addon_updates: list[AddonUpdate] = Field(
+        default_factory=list, description="For add-on steps: each add-on's versions."
+    )
 
 
 class PlannedFinding(_Document):
@@ -72,6 +99,9 @@ class PlannedFinding(_Document):
     objects: list[str] = Field(default_factory=list)
     remedy: str = ""
     suppressed: bool = False
+    suppressed_by: str | None = Field(
+        default=None, description="The config's suppression rule, with its reason."
+    )
 
 
 class Alternative(_Document):
