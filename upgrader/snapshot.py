@@ -150,7 +150,14 @@ class NodeOwner:
     name: str  # node group, ASG or Karpenter node pool; "" for Fargate and unknown
 
     def __str__(self) -> str:
-        return f"{self.kind.value} {self.name}".strip()
+        """How a message names the group: "managed node group ng-a", "Fargate", ..."""
+        return {
+            NodeOwnerKind.MANAGED: f"managed node group {self.name}",
+            NodeOwnerKind.SELF_MANAGED: f"self-managed group {self.name}",
+            NodeOwnerKind.FARGATE: "Fargate",
+            NodeOwnerKind.KARPENTER: f"Karpenter node pool {self.name}",
+            NodeOwnerKind.UNKNOWN: "nodes of no known group",
+        }[self.kind]
 
 
 @dataclass(frozen=True, eq=False)

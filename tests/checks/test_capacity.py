@@ -37,7 +37,7 @@ def test_green_copy_too_small_counts_daemonset_overhead() -> None:
     # 3 nodes x 4 CPUs, minus 0.5 CPU of DaemonSet per node: 9 one-CPU pods fit, 12 do not.
     finding = only(run("capacity", _snap(*_web(12))))
     assert (finding.severity, finding.status) == (Severity.ERROR, CheckStatus.FAIL)
-    assert "a green copy of managed ng-a (3 nodes) cannot hold its pods: 3 of 12" in (
+    assert "a green copy of managed node group ng-a (3 nodes) cannot hold its pods: 3 of 12" in (
         finding.message
     )
     assert "about 1 more node needed" in finding.message

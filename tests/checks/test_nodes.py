@@ -17,7 +17,10 @@ def test_kubelet_skew_passes_when_everything_matches() -> None:
 def test_kubelet_newer_than_the_control_plane() -> None:
     finding = only(_skew("1.33", node("n1", kubelet="v1.34.0")))
     assert (finding.severity, finding.status) == (Severity.ERROR, CheckStatus.FAIL)
-    assert "kubelet 1.34 on managed ng-a is newer than the control plane 1.33" in finding.message
+    assert (
+        "kubelet 1.34 on managed node group ng-a is newer than the control plane 1.33"
+        in finding.message
+    )
     assert finding.objects == ("node/n1",)
 
 
@@ -59,7 +62,9 @@ def test_self_managed_nodes_that_the_next_hop_would_leave_behind() -> None:
         self_managed_groups=(self_managed("smg-a", instances=("i-1",)),),
     )
     finding = only(run("kubelet-skew", snap))
-    assert "kubelet 1.30 on self-managed smg-a would be 4 minors behind 1.34" in finding.message
+    assert (
+        "kubelet 1.30 on self-managed group smg-a would be 4 minors behind 1.34" in finding.message
+    )
     assert finding.objects == ("node/sm-1",)
 
 
@@ -173,3 +178,20 @@ def test_nodegroup_health_denied_is_not_assessed() -> None:
     finding = only(run("nodegroup-health", snap))
     assert finding.status is CheckStatus.NOT_ASSESSED
     assert "missing permission: eks:DescribeNodegroup" in finding.message
+
+
+def test_managed_nodes_left_behind_by_an_unfinished_update() -> None:
+    snap = snapshot(
+        "1.33",
+        nodes=(node("n1"), node("n2", kubelet="v1.32.9")),
+        nodegroups=(nodegroup("ng-a", version="1.33"),),
+    )
+    finding = only(run("kubelet-skew", snap))
+    assert "nodes of managed node group ng-a run kubelet 1.32" in finding.message
+    assert finding.objects == ("node/n2",)
+
+
+def test_karpenter_nodes_trail_like_self_managed_ones() -> None:
+    snap = snapshot("1.33", nodes=(node("k1", karpenter_pool="default", kubelet="v1.30.0"),))
+    finding = only(run("kubelet-skew", snap))
+    assert "on Karpenter node pool default would be 4 minors behind 1.34" in finding.message

@@ -169,7 +169,7 @@ def upgrade_notes(snapshot: ClusterSnapshot, context: CheckContext) -> list[Find
                 severity,
                 f"{when}: {gotcha.summary}",
                 (gotcha.id,),
-                remedy=f"look for {gotcha.detect}",
+                remedy=f"where to look: {gotcha.detect}",
             )
         )
     return findings
