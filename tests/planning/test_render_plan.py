@@ -1,0 +1,132 @@
+"""Renderings: the Markdown runbook, JSON, JUnit XML and table rows."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.planning.builders import REGION, snapshot
+from upgrader.checks import CheckStatus, Finding, Severity
+from upgrader.plan import Plan, Verdict, load_plan
+from upgrader.planner import make_plan
+from upgrader.render_plan import (
+    finding_rows,
+    plan_rows,
+    render_json,
+    render_junit,
+    render_markdown,
+)
+
+FINDINGS = [
+    Finding(
+        "pdb-zero-disruptions",
+        Severity.ERROR,
+        CheckStatus.FAIL,
+        "PDB allows 0",
+        ("shop/web",),
+        "raise it",
+    ),
+    Finding(
+        "single-replica", Severity.WARNING, CheckStatus.FAIL, "one replica", ("a/b", "c/d"), "scale"
+    ),
+    Finding(
+        "single-replica",
+        Severity.WARNING,
+        CheckStatus.FAIL,
+        "one | replica",
+        ("x/y",),
+        "",
+        "single-replica: x/* (ok)",
+    ),
+    Finding("upgrade-notes", Severity.INFO, CheckStatus.FAIL, "note"),
+    Finding("eks-insights", Severity.ERROR, CheckStatus.NOT_ASSESSED, "not assessed: denied"),
+    Finding("kubelet-skew", Severity.ERROR, CheckStatus.PASS, "skew ok"),
+]
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    snap = snapshot(
+        "1.28", target="1.30", self_managed_groups=[("legacy", "")], with_autoscaler=True
+    )
+    return make_plan(snap, "1.30", findings=FINDINGS, region=REGION)
+
+
+def test_markdown_is_a_runbook_with_every_command(plan: Plan) -> None:
+    text = render_markdown(plan)
+    assert text.startswith("# Upgrade prod from 1.28 to 1.30\n")
+    assert "**Verdict: NOT READY**" in text
+    assert "### Hop to 1.29" in text
+    assert "### Hop to 1.30" in text
+    for number, step in enumerate(plan.steps, start=1):
+        assert f"#### {number}. {step.title}" in text
+        assert step.description in text
+        for line in [*step.commands, *step.verification, *step.rollback]:
+            assert f"\n{line}\n" in text, line
+    assert text.count("##### Rollback") == sum(1 for s in plan.steps if s.rollback)
+
+
+def test_markdown_findings_table(plan: Plan) -> None:
+    text = render_markdown(plan)
+    assert "| error | fail | `pdb-zero-disruptions` | PDB allows 0: shop/web | raise it |" in text
+    assert "one \\| replica" in text  # a pipe would end the cell
+    assert "suppressed by single-replica: x/* (ok)" in text
+    assert "Passed: `kubelet-skew`." in text
+    assert "- Alternative `new-cluster`" in text
+    assert "- Node replacements: 3" in text
+
+
+def test_an_empty_plan_says_there_is_nothing_to_do() -> None:
+    text = render_markdown(make_plan(snapshot("1.30"), "1.30"))
+    assert "Nothing to do" in text
+    assert "## Steps" not in text
+
+
+def test_json_round_trips_through_load_plan(plan: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(render_json(plan), encoding="utf-8")
+    assert load_plan(path) == plan
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    assert raw["schema_version"] == 1
+    assert raw["steps"][0]["id"] == "preflight"
+
+
+def test_junit_has_one_case_per_finding_and_parses(plan: Plan) -> None:
+    root = ET.fromstring(render_junit(plan))
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == len(FINDINGS)
+    names = [c.get("name") for c in cases]
+    assert len(set(names)) == len(names)
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    skipped = {c.get("name") for c in cases if c.find("skipped") is not None}
+    assert failed == {"pdb-zero-disruptions", "single-replica"}
+    assert skipped == {"eks-insights", "single-replica #2"}
+    assert suite.get("tests") == "6"
+    assert suite.get("failures") == "2"
+    assert suite.get("skipped") == "2"
+    assert root.get("failures") == "2"
+    failure = next(c for c in cases if c.get("name") == "pdb-zero-disruptions").find("failure")
+    assert failure is not None
+    assert failure.get("type") == "error"
+    assert "raise it" in (failure.text or "")
+
+
+def test_plan_rows(plan: Plan) -> None:
+    table = plan_rows(plan)
+    assert table.verdict is Verdict.NOT_READY
+    assert len(table.rows) == len(plan.steps)
+    assert table.rows[0][:2] == ("1", "preflight")
+    assert dict(zip(table.headers, table.rows[2], strict=True))["effect"] == "changes"
+    assert table.rows[1][-1] == "approval"
+    findings = finding_rows(plan)
+    assert [r[2] for r in findings.rows] == [
+        "pdb-zero-disruptions",
+        "single-replica",
+        "single-replica",
+        "upgrade-notes",
+        "eks-insights",
+    ]
