@@ -7,17 +7,24 @@ stderr and its exit code (see `exit_codes.py`); a user mistake never shows a tra
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from upgrader import __version__
-from upgrader.errors import EksupError
+from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from upgrader.plan import Plan
 
 app = typer.Typer(
     name="eksup",
@@ -72,6 +79,177 @@ def demo() -> None:
 
     with reported_errors():
         run_demo(stdout)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    JUNIT = "junit"
+
+
+class Strategy(StrEnum):
+    BLUE_GREEN = "blue-green"
+    IN_PLACE = "in-place"
+
+
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", envvar="EKSUP_CLUSTER", help="EKS cluster name."),
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", envvar="AWS_REGION", help="AWS region.")
+]
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile.")
+]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context", envvar="EKSUP_CONTEXT", help="kubeconfig context (default: current)."
+    ),
+]
+SandboxOption = Annotated[
+    bool,
+    typer.Option("--sandbox", help="Use the embedded sandbox (the demo cluster), not AWS."),
+]
+
+
+@app.command()
+def plan(
+    to: Annotated[str, typer.Option("--to", help="Target Kubernetes version, e.g. 1.31.")],
+    cluster: ClusterOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+    sandbox: SandboxOption = False,
+    node_strategy: Annotated[
+        Strategy, typer.Option("--node-strategy", help="How node groups are replaced.")
+    ] = Strategy.BLUE_GREEN,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="What to print on stdout.")
+    ] = OutputFormat.TABLE,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the plan (JSON) to this file.")
+    ] = None,
+    manifests: Annotated[
+        Path | None,
+        typer.Option("--manifests", help="Scan these YAML manifests for removed APIs."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: ./.eksup.yaml).")
+    ] = None,
+    drain_timeout: Annotated[
+        int | None,
+        typer.Option("--drain-timeout", help="Seconds a drain may take (default: config, 1800)."),
+    ] = None,
+) -> None:
+    """Read the cluster, run the pre-flight checks and write a reviewable upgrade plan.
+
+    Reads only. Exit code 0: nothing blocks; 2: a blocking finding; 1: an error.
+    """
+    with reported_errors():
+        made = make_plan_for(
+            to,
+            cluster=cluster,
+            region=region,
+            profile=profile,
+            context=context,
+            sandbox=sandbox,
+            node_strategy=node_strategy.value,
+            manifests=manifests,
+            config_path=config,
+            drain_timeout=drain_timeout,
+        )
+        if out is not None:
+            write_text(out, made.to_json())
+        emit_plan(made, output_format)
+    raise typer.Exit(ExitCode.BLOCKED if made.blocking else ExitCode.OK)
+
+
+def make_plan_for(
+    to: str,
+    *,
+    cluster: str | None,
+    region: str | None,
+    profile: str | None,
+    context: str | None,
+    sandbox: bool,
+    node_strategy: str,
+    manifests: Path | None,
+    config_path: Path | None,
+    drain_timeout: int | None,
+) -> Plan:
+    """Discover, check and plan: the whole of `eksup plan` but the printing."""
+    from upgrader.checks import CheckContext, NodeStrategy
+    from upgrader.config import load_config
+    from upgrader.discovery import discover
+    from upgrader.planner import plan_cluster
+    from upgrader.targets import open_target
+    from upgrader.versions import default_catalog
+
+    if manifests is not None and not manifests.is_dir():
+        raise UserError(f"--manifests {manifests}: no such directory")
+    settings = load_config(config_path)
+    catalog = default_catalog()
+    with open_target(
+        cluster, region=region, profile=profile, context=context, sandbox=sandbox
+    ) as target:
+        snapshot = discover(
+            target.cluster_name,
+            target.control_plane,
+            target.compute,
+            target.kube,
+            target.clock,
+            kube_endpoint=target.kube_endpoint,
+            kube_context=target.kube_context,
+            target_version=to,
+            manifests_dir=manifests,
+            region=target.region,
+            catalog=catalog,
+        )
+        check_context = CheckContext(
+            target=to,
+            catalog=catalog,
+            today=dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date(),
+            strategy=NodeStrategy(node_strategy),
+            config=settings,
+            drain_timeout_seconds=drain_timeout,
+        )
+        return plan_cluster(snapshot, check_context, region=target.region, now=target.clock.now())
+
+
+def emit_plan(made: Plan, output_format: OutputFormat) -> None:
+    from upgrader.render_plan import render_json, render_junit, render_markdown
+    from upgrader.render_terminal import plan_view
+
+    if output_format is OutputFormat.TABLE:
+        stdout.print(plan_view(made))
+    elif output_format is OutputFormat.MARKDOWN:
+        sys.stdout.write(render_markdown(made))
+    elif output_format is OutputFormat.JSON:
+        sys.stdout.write(render_json(made))
+    else:
+        sys.stdout.write(render_junit(made))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the plan document (`eksup plan --format json`)."""
+    from upgrader.plan import plan_json_schema
+
+    sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write all of `text` or nothing: a temporary file renamed into place."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write: {error.strerror or error}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
