@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
 
-from upgrader.errors import ConflictError, NotFoundError, ServiceUnavailableError, UserError
+from upgrader.errors import (
+    ConflictError,
+    EvictionBlockedError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UserError,
+)
 from upgrader.kube import (
     NODEGROUP_LABEL,
     ConfigMap,
@@ -616,3 +625,70 @@ def test_returned_objects_cannot_change_the_cluster(world: World) -> None:
     with pytest.raises(TypeError):
         node.labels["a"] = "2"  # type: ignore[index]
     assert world.cluster.get_node("n1").allocatable == Resources(4000, 16 * GI, 110)
+
+
+def test_callers_on_other_threads_and_a_ticking_clock_do_not_deadlock(world: World) -> None:
+    world.node("n1")
+    world.node("n2")
+    world.deployment("web", 20, startup=1.0, grace=2)
+    world.pdb("web-pdb", "web", max_unavailable=5)
+    world.settle()
+    stop = threading.Event()
+
+    def tick() -> None:
+        for _ in range(200):
+            world.sleep(0.5)
+
+    def drain() -> None:
+        while not stop.is_set():
+            for pod in world.cluster.list_pods(node_name="n1")[:3]:
+                with contextlib.suppress(EvictionBlockedError, NotFoundError):
+                    world.cluster.evict_pod(pod.namespace, pod.name)
+
+    clock = threading.Thread(target=tick)
+    callers = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in (clock, *callers):
+        thread.start()
+    clock.join(timeout=30)
+    stop.set()
+    for thread in callers:
+        thread.join(timeout=5)
+
+    assert not any(t.is_alive() for t in (clock, *callers))
+    assert world.cluster.stats.evictions > 0
+    assert world.cluster.stats.pdb_violations == ()
+
+
+def test_an_api_call_meeting_a_firing_clock_event_does_not_deadlock(world: World) -> None:
+    """The clock fires events holding its lock and our callbacks then take the cluster's lock,
+    so an API call must never wait for the clock while it holds the cluster's lock."""
+    world.node("n1")
+    world.bare_pod("victim")
+    world.settle()
+    inside_clock, inside_api = threading.Event(), threading.Event()
+
+    def gate() -> None:  # runs inside clock.advance_to, before the cluster's own event
+        inside_clock.set()
+        inside_api.wait(5)
+
+    world.clock.call_later(1, gate)
+    world.bare_pod("late", startup=1.0)  # its readiness: a cluster event right after the gate
+    world.clock.run_due()
+    world.cluster.add_reactor("delete", "pods", lambda action: inside_api.set())
+
+    def delete() -> None:
+        inside_clock.wait(5)
+        world.cluster.delete_pod("default", "victim")  # schedules its end of grace
+
+    threads = [
+        threading.Thread(target=world.sleep, args=(2,), daemon=True),
+        threading.Thread(target=delete, daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert not any(t.is_alive() for t in threads)
+    assert world.cluster.get_pod("default", "late").ready
+    assert world.cluster.get_pod("default", "victim").is_terminating

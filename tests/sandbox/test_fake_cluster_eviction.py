@@ -232,6 +232,9 @@ def test_eviction_ignores_a_pdb_with_an_empty_selector(world: World) -> None:
 
     assert world.budget("all").disruptions_allowed == 0  # the controller counts every pod
     world.cluster.evict_pod("default", world.pods("web")[0].name)
+    # A real API quirk, so the eviction does break that budget, and the counters say so.
+    (violation,) = world.cluster.stats.pdb_violations
+    assert (violation.pdb, violation.cause) == ("default/all", "eviction")
 
 
 def test_deleting_a_pod_past_its_budget_is_recorded_as_a_violation(world: World) -> None:

@@ -291,7 +291,7 @@ class FakeCluster:
             # NamespaceLifecycle admission answers before the eviction handler looks at the pod.
             if namespace in self._terminating_namespaces:
                 raise NamespaceTerminatingError(
-                    f"pods {name!r} is forbidden: unable to create new content in namespace "
+                    f'pods "{name}" is forbidden: unable to create new content in namespace '
                     f"{namespace} because it is being terminated"
                 )
             pod = self._pod(namespace, name)
