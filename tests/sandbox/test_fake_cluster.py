@@ -692,3 +692,14 @@ def test_an_api_call_meeting_a_firing_clock_event_does_not_deadlock(world: World
     assert not any(t.is_alive() for t in threads)
     assert world.cluster.get_pod("default", "late").ready
     assert world.cluster.get_pod("default", "victim").is_terminating
+
+
+def test_a_pod_pinned_by_hostname_lands_on_that_node(world: World) -> None:
+    world.cluster.scale_node_group("ng", 5, NodeTemplate(), join_delay_seconds=0)
+    world.settle()
+    target = world.cluster.node_group_nodes("ng")[3]
+
+    world.deployment("pinned", 2, node_selector={"kubernetes.io/hostname": target})
+    world.settle()
+
+    assert {p.node_name for p in world.ready("pinned")} == {target}

@@ -43,12 +43,13 @@ class NodeFactory:
         name = f"ip-10-{(serial >> 16) & 255}-{(serial >> 8) & 255}-{serial & 255}.ec2.internal"
         zone = template.zones[serial % len(template.zones)]
         labels = {
-            **template.labels,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            **template.labels,  # may say arm64; the ones below are the node's own facts
             NODEGROUP_LABEL: group,
             "eks.amazonaws.com/capacityType": template.capacity_type,
             "node.kubernetes.io/instance-type": template.instance_type,
             "topology.kubernetes.io/zone": zone,
-            "kubernetes.io/os": "linux",
             "kubernetes.io/hostname": name,
         }
         return Node(
