@@ -3,8 +3,8 @@
 A drain's pace is set by these loops: the ReplicaSet replaces an evicted pod at once under a new
 name, the StatefulSet only once the old pod is gone and under the same name, a DaemonSet pod
 belongs to one node, a Job runs to completion. Each controller here reads a `View` of the world
-and returns `Changes`; `FakeCluster` applies them, so the rules can be read (and tested) apart
-from the book-keeping.
+and returns `Changes`; `FakeCluster` applies them, so the rules read apart from the
+book-keeping.
 
 Simplifications, on purpose: StatefulSets behave as `podManagementPolicy: Parallel`, Deployments
 use the default RollingUpdate (25% surge, 25% unavailable, no minReadySeconds), DaemonSets
