@@ -1,13 +1,10 @@
-"""The checks scale with pods, not pods x nodes or pods x budgets.
+"""The checks give the right answers on a large cluster (a fifth of the 5,000-node target).
 
-The plan's budget is 10 s for a 5,000-node / 150,000-pod cluster, discovery and planning
-included; this runs a fifth of that size and asks the checks for well under a fifth of their
-share, so a quadratic slip shows at once without making the suite slow.
+Speed is measured by `make bench` (benchmarks/), which prints figures; a timed assertion here
+would fail on a busy machine and prove nothing on a fast one.
 """
 
 from __future__ import annotations
-
-import time
 
 from tests.checks.factories import (
     context,
@@ -25,7 +22,7 @@ from upgrader.snapshot import ClusterSnapshot
 NODES, APPS, REPLICAS, NAMESPACES, GROUPS = 1_000, 1_000, 29, 100, 10
 
 
-def _big_cluster() -> ClusterSnapshot:
+def big_cluster() -> ClusterSnapshot:
     nodes = tuple(
         node(f"n{i}", group=f"ng-{i % GROUPS}", cpu="8", memory="32Gi", pods=110)
         for i in range(NODES)
@@ -58,12 +55,8 @@ def _big_cluster() -> ClusterSnapshot:
     )
 
 
-def test_every_check_on_a_large_cluster_is_fast() -> None:
-    snap = _big_cluster()
-    started = time.perf_counter()
-    findings = run_checks(snap, context())
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, f"checks took {elapsed:.2f} s on {len(snap.pods)} pods"
+def test_every_check_on_a_large_cluster_passes_where_it_should() -> None:
+    findings = run_checks(big_cluster(), context())
     by_id = {f.check_id: f for f in findings}
     assert by_id["capacity"].status is CheckStatus.PASS
     assert by_id["pdb-zero-disruptions"].status is CheckStatus.PASS

@@ -1,0 +1,110 @@
+"""`eksup plan` end to end through the CLI, on the embedded sandbox."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from upgrader.cli import app
+from upgrader.plan import Plan, load_plan
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_plan_on_the_sandbox_prints_verdict_and_steps(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code, stdout, _ = run("plan", "--sandbox", "--to", "1.31", "--out", str(out))
+    assert code == 0
+    assert "READY WITH WARNINGS" in stdout
+    assert "control-plane-1.30" in stdout
+    plan = load_plan(out)
+    assert plan.hops == ["1.30", "1.31"]
+    assert [s.id for s in plan.steps if s.kind.value == "control-plane"] == [
+        "control-plane-1.30",
+        "control-plane-1.31",
+    ]
+    # Managed node groups follow every hop: EKS refuses a CP update while one lags.
+    assert plan.node_replacements == 4
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "junit"])
+def test_plan_formats(fmt: str) -> None:
+    code, stdout, _ = run("plan", "--sandbox", "--to", "1.30", "--format", fmt)
+    assert code == 0
+    if fmt == "json":
+        plan = Plan.model_validate(json.loads(stdout))
+        assert plan.target_version == "1.30"
+    elif fmt == "markdown":
+        assert stdout.startswith("# Upgrade demo from 1.29 to 1.30")
+        assert "aws eks update-cluster-version" in stdout
+    else:
+        root = ET.fromstring(stdout)
+        assert root.iter("testcase")
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("1.28", "downgrade"),
+        ("1.99", "1.99"),
+        ("one.thirty", "one.thirty"),
+    ],
+)
+def test_impossible_targets_are_one_line_errors(target: str, words: str) -> None:
+    code, stdout, stderr = run("plan", "--sandbox", "--to", target)
+    assert code == 1
+    assert "Traceback" not in stderr + stdout
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("eksup: error:")
+    assert words in lines[0]
+
+
+def test_the_current_version_is_a_blocking_finding_not_an_error() -> None:
+    code, stdout, _ = run("plan", "--sandbox", "--to", "1.29")
+    assert code == 2
+    assert "NOT READY" in stdout
+    assert "already on 1.29" in stdout
+
+
+def test_a_cluster_is_required_outside_the_sandbox() -> None:
+    code, _, stderr = run("plan", "--to", "1.30")
+    assert code == 1
+    assert "--cluster is required" in stderr
+
+
+def test_missing_aws_credentials_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    code, stdout, stderr = run("plan", "--cluster", "prod", "--region", "us-east-1", "--to", "1.30")
+    assert code == 1
+    assert "Traceback" not in stderr + stdout
+    assert len([line for line in stderr.splitlines() if line.strip()]) == 1
+    assert "credentials" in stderr.lower()
+
+
+def test_schema_is_published() -> None:
+    code, stdout, _ = run("schema")
+    assert code == 0
+    schema = json.loads(stdout)
+    assert "steps" in schema["properties"]
