@@ -684,16 +684,38 @@ def _once(
                 )
             if not conditions[template.when]:
                 continue
-        steps.append(
-            _step(
-                template,
-                ctx,
-                step_id=template.id,
-                target=f"cluster/{ctx.snapshot.cluster.name}",
-                params=_once_params(ctx, template),
-            )
+        step = _step(
+            template,
+            ctx,
+            step_id=template.id,
+            target=f"cluster/{ctx.snapshot.cluster.name}",
+            params=_once_params(ctx, template),
         )
+        if template.kind in (StepKind.PAUSE_AUTOSCALER, StepKind.RESUME_AUTOSCALER):
+            step = _autoscaler_lines(ctx, step)
+        steps.append(step)
     return steps
+
+
+# The shipped runbooks name Cluster Autoscaler where most installs put it; a step for one that
+# lives elsewhere (or for several) gets its real namespace and name in the commands.
+_DEFAULT_AUTOSCALER = "-n kube-system scale deployment cluster-autoscaler"
+
+
+def _autoscaler_lines(ctx: _Ctx, step: Step) -> Step:
+    found = find_cluster_autoscaler(ctx.snapshot)
+
+    def rename(namespace: str, name: str) -> Callable[[str], list[str]]:
+        real = f"-n {namespace} scale deployment {name}"
+        return lambda line: [line.replace(_DEFAULT_AUTOSCALER, real)]
+
+    each = [rename(w.namespace, w.name) for w in found]
+    return step.model_copy(
+        update={
+            "commands": _expand(step.commands, _DEFAULT_AUTOSCALER, each),
+            "rollback": _expand(step.rollback, _DEFAULT_AUTOSCALER, each),
+        }
+    )
 
 
 def _once_params(ctx: _Ctx, template: RunbookStep) -> dict[str, ParamValue]:

@@ -186,7 +186,9 @@ def _stage_heading(plan: Plan, step: Step) -> str:
     if step.hop is None:
         return ""
     if step.hop == plan.current_version:
-        return f"Before the first hop: node groups behind {plan.current_version}"
+        if not plan.hops:
+            return f"Nodes still behind the control plane ({plan.current_version})"
+        return f"Before the first hop: nodes behind {plan.current_version}"
     return f"Hop to {step.hop}"
 
 

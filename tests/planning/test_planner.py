@@ -12,6 +12,7 @@ from tests.planning.builders import (
     REGION,
     autoscaler,
     fargate_nodes,
+    node,
     pod,
     snapshot,
     upgraded,
@@ -417,3 +418,45 @@ def test_green_names(blue: str, green: str) -> None:
 
 def test_a_green_name_never_collides_with_an_existing_group() -> None:
     assert green_name("general", _v("1.30"), taken={"general-1-30"}) == "general-1-30-2"
+
+
+def test_an_autoscaler_outside_kube_system_gets_its_own_commands() -> None:
+    snap = replace(
+        snapshot("1.29", target="1.30"), workloads=(autoscaler(namespace="autoscaling"),)
+    )
+    plan = _plan(snap, "1.30")
+    assert plan.step("pause-autoscaler").commands == [
+        "kubectl -n autoscaling scale deployment cluster-autoscaler --replicas=0"
+    ]
+    assert "-n autoscaling" in plan.step("resume-autoscaler").commands[0]
+
+
+def test_a_runbook_condition_the_planner_does_not_know_is_refused() -> None:
+    runbook = get_runbook("eks-upgrade-blue-green")
+    steps = [
+        s.model_copy(update={"when": "moon-is-full"}) if s.id == "pause-autoscaler" else s
+        for s in runbook.steps
+    ]
+    odd = runbook.model_copy(update={"steps": steps})
+    with pytest.raises(UserError, match="unknown condition when: 'moon-is-full'"):
+        _plan(snapshot("1.29", target="1.30"), "1.30", runbook=odd)
+
+
+def test_an_empty_self_managed_group_is_placed_by_its_image() -> None:
+    snap = snapshot("1.27", target="1.30", groups=[], self_managed_groups=[("idle", "")])
+    parameter = (
+        "/aws/service/eks/optimized-ami/1.27/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    )
+    placed = replace(snap, nodes=(), ami_ids={parameter: "ami-old"})
+    plan = _plan(placed, "1.30")
+    assert _ids(plan, StepKind.SELF_MANAGED_GROUP) == ["self-managed-idle-1.30"]
+    assert plan.step("self-managed-idle-1.30").params["ami_type"] == "AL2023_x86_64_STANDARD"
+
+
+def test_groups_eksup_cannot_place_or_replace_are_named_in_the_reasons() -> None:
+    snap = snapshot("1.29", target="1.30", self_managed_groups=[("idle", "")])
+    stray = node("hand-made", "1.29")
+    odd = replace(snap, nodes=(*[n for n in snap.nodes if "idle" not in n.name], stray))
+    reasons = _plan(odd, "1.30").replacement_reasons
+    assert any("self-managed group idle" in r and "version unknown" in r for r in reasons)
+    assert any("1 node(s) with no owner" in r for r in reasons)

@@ -130,3 +130,9 @@ def test_plan_rows(plan: Plan) -> None:
         "upgrade-notes",
         "eks-insights",
     ]
+
+
+def test_nodes_left_behind_after_the_control_plane_have_their_own_heading() -> None:
+    text = render_markdown(make_plan(snapshot("1.30", groups=[("old", "1.29")]), "1.30"))
+    assert "### Nodes still behind the control plane (1.30)" in text
+    assert "Before the first hop" not in text
