@@ -7,7 +7,6 @@ stderr and its exit code (see `exit_codes.py`); a user mistake never shows a tra
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -181,42 +180,22 @@ def make_plan_for(
     drain_timeout: int | None,
 ) -> Plan:
     """Discover, check and plan: the whole of `eksup plan` but the printing."""
-    from upgrader.checks import CheckContext, NodeStrategy
     from upgrader.config import load_config
-    from upgrader.discovery import discover
-    from upgrader.planner import plan_cluster
+    from upgrader.planning import plan_target
     from upgrader.targets import open_target
-    from upgrader.versions import default_catalog
 
-    if manifests is not None and not manifests.is_dir():
-        raise UserError(f"--manifests {manifests}: no such directory")
     settings = load_config(config_path)
-    catalog = default_catalog()
     with open_target(
         cluster, region=region, profile=profile, context=context, sandbox=sandbox
     ) as target:
-        snapshot = discover(
-            target.cluster_name,
-            target.control_plane,
-            target.compute,
-            target.kube,
-            target.clock,
-            kube_endpoint=target.kube_endpoint,
-            kube_context=target.kube_context,
-            target_version=to,
-            manifests_dir=manifests,
-            region=target.region,
-            catalog=catalog,
-        )
-        check_context = CheckContext(
-            target=to,
-            catalog=catalog,
-            today=dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date(),
-            strategy=NodeStrategy(node_strategy),
+        return plan_target(
+            target,
+            to,
+            node_strategy=node_strategy,
+            manifests=manifests,
             config=settings,
-            drain_timeout_seconds=drain_timeout,
+            drain_timeout=drain_timeout,
         )
-        return plan_cluster(snapshot, check_context, region=target.region, now=target.clock.now())
 
 
 def emit_plan(made: Plan, output_format: OutputFormat) -> None:

@@ -63,18 +63,22 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
         )
     with Sandbox() as world:
         build_demo_world(world)
-        endpoint = world.aws.describe_cluster(DEMO_CLUSTER).endpoint
-        yield Target(
-            cluster_name=DEMO_CLUSTER,
-            region=world.region,
-            control_plane=world.aws,
-            compute=world.aws,
-            kube=world.kube(DEMO_CLUSTER),
-            clock=world.clock,
-            kube_context="sandbox",
-            kube_endpoint=endpoint,
-            sandbox=world,
-        )
+        yield sandbox_target(world, DEMO_CLUSTER)
+
+
+def sandbox_target(world: Sandbox, cluster: str) -> Target:
+    """The ports of one cluster in a running sandbox; its kube context is the cluster's."""
+    return Target(
+        cluster_name=cluster,
+        region=world.region,
+        control_plane=world.aws,
+        compute=world.aws,
+        kube=world.kube(cluster),
+        clock=world.clock,
+        kube_context="sandbox",
+        kube_endpoint=world.aws.describe_cluster(cluster).endpoint,
+        sandbox=world,
+    )
 
 
 def _real_target(

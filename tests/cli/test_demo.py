@@ -6,13 +6,17 @@ from upgrader.cli import app
 
 
 def test_demo_builds_the_sandbox_and_shows_it() -> None:
-    result = CliRunner().invoke(app, ["demo"])
+    result = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "EKS cluster demo 1.29" in result.output
     assert "12 nodes" in result.output
     for name in ("general", "batch", "shop/web", "payments/ledger", "default/debug-shell"):
         assert name in result.output
     assert "Pending" not in result.output  # everything found a node
+    # ... and plans the upgrade two minors up, node groups following each hop.
+    assert "eksup plan --sandbox --to 1.31" in result.output
+    for step in ("control-plane-1.30", "nodegroup-general-1.30", "control-plane-1.31"):
+        assert step in result.output
 
 
 def test_version_and_help_need_no_sdk() -> None:

@@ -16,12 +16,18 @@ from upgrader.sandbox.world import Sandbox
 
 
 def run_demo(console: Console) -> None:
+    from upgrader.planning import plan_target
+    from upgrader.render_terminal import plan_view
+    from upgrader.targets import sandbox_target
+
     with Sandbox() as world:
-        console.print(
-            "[bold]Building the demo cluster[/] (moto + a simulated cluster, virtual time)"
-        )
+        console.print("[bold]1. The demo cluster[/] (moto + a simulated cluster, virtual time)")
         build_demo_world(world)
         show_world(console, world)
+        target_version = "1.31"
+        console.print(f"\n[bold]2. eksup plan --sandbox --to {target_version}[/]")
+        plan = plan_target(sandbox_target(world, DEMO_CLUSTER), target_version)
+        console.print(plan_view(plan))
 
 
 def show_world(console: Console, world: Sandbox) -> None:

@@ -1,0 +1,54 @@
+"""The `eksup plan` use case: discover a target, run the checks, make the plan.
+
+Shared by the CLI and `eksup demo`, so both show the same plan for the same cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from upgrader.checks import CheckContext, NodeStrategy
+from upgrader.config import Config
+from upgrader.discovery import discover
+from upgrader.errors import UserError
+from upgrader.plan import Plan
+from upgrader.planner import plan_cluster
+from upgrader.targets import Target
+from upgrader.versions import default_catalog
+
+
+def plan_target(
+    target: Target,
+    to: str,
+    *,
+    node_strategy: str = NodeStrategy.BLUE_GREEN.value,
+    manifests: Path | None = None,
+    config: Config | None = None,
+    drain_timeout: int | None = None,
+) -> Plan:
+    if manifests is not None and not manifests.is_dir():
+        raise UserError(f"--manifests {manifests}: no such directory")
+    catalog = default_catalog()
+    snapshot = discover(
+        target.cluster_name,
+        target.control_plane,
+        target.compute,
+        target.kube,
+        target.clock,
+        kube_endpoint=target.kube_endpoint,
+        kube_context=target.kube_context,
+        target_version=to,
+        manifests_dir=manifests,
+        region=target.region,
+        catalog=catalog,
+    )
+    context = CheckContext(
+        target=to,
+        catalog=catalog,
+        today=dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date(),
+        strategy=NodeStrategy(node_strategy),
+        config=config or Config(),
+        drain_timeout_seconds=drain_timeout,
+    )
+    return plan_cluster(snapshot, context, region=target.region, now=target.clock.now())
