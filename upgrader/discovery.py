@@ -33,9 +33,9 @@ from upgrader.aws import (
     Nodegroup,
 )
 from upgrader.errors import NotFoundError, PermissionDeniedError, UserError
-from upgrader.manifests import scan_manifests
+from upgrader.manifests import scan_manifests, usages_in_text
 from upgrader.ports import Clock, Cluster, Compute, ControlPlane
-from upgrader.snapshot import ClusterSnapshot, Read, SelfManagedGroup, UsageSource
+from upgrader.snapshot import ApiUsage, ClusterSnapshot, Read, SelfManagedGroup, UsageSource
 from upgrader.versions import KubeVersion, VersionCatalog, default_catalog
 
 __all__ = ["MANAGED_NODEGROUP_ASG_TAG", "discover", "versions_to_read"]
@@ -121,6 +121,11 @@ def discover(
     services = reads.attempt(Read.SERVICES, kube.list_services) or []
 
     scan = scan_manifests(manifests_dir) if manifests_dir is not None else None
+    usages, sources, errors = _api_usage(kube, reads)
+    if scan is not None:
+        usages.extend(scan.usages)
+        sources.add(UsageSource.MANIFEST)
+        errors.extend(scan.errors)
     return ClusterSnapshot(
         cluster=cluster,
         taken_at=clock.now(),
@@ -139,14 +144,43 @@ def discover(
         workloads=tuple(workloads),
         pdbs=tuple(pdbs),
         services=tuple(services),
-        api_usage=scan.usages if scan else (),
-        # The API server's deprecated-API metric and Helm releases have no port to read them
-        # yet, so only the manifests can be a source read.
-        api_usage_sources=frozenset({UsageSource.MANIFEST}) if scan else frozenset(),
-        manifest_errors=scan.errors if scan else (),
+        api_usage=tuple(usages),
+        api_usage_sources=frozenset(sources),
+        manifest_errors=tuple(errors),
         ami_ids=ami_ids,
         not_assessed=dict(reads.denied),
     )
+
+
+def _api_usage(kube: Cluster, reads: _Reads) -> tuple[list[ApiUsage], set[UsageSource], list[str]]:
+    """Deprecated API versions in use, from the API server's metric and from Helm releases;
+    a source whose read was denied stays out of the returned sources (not assessed)."""
+    usages: list[ApiUsage] = []
+    sources: set[UsageSource] = set()
+    errors: list[str] = []
+    requests = reads.attempt(Read.DEPRECATED_API_METRICS, kube.deprecated_api_requests)
+    if requests is not None:
+        sources.add(UsageSource.API_SERVER)
+        usages.extend(
+            ApiUsage(
+                group_version=r.group_version,
+                kind=r.resource,
+                source=UsageSource.API_SERVER,
+                object=f"requests to {r.group_version} {r.resource}",
+                detail=f"removed in {r.removed_release}" if r.removed_release else "",
+            )
+            for r in requests
+        )
+    releases = reads.attempt(Read.HELM_RELEASES, kube.helm_releases)
+    if releases is not None:
+        sources.add(UsageSource.HELM)
+        for release in releases:
+            where = f"helm {release.namespace}/{release.name} (revision {release.revision})"
+            found, problem = usages_in_text(release.manifest, where, UsageSource.HELM)
+            usages.extend(found)
+            if problem:
+                errors.append(problem)
+    return usages, sources, errors
 
 
 def versions_to_read(catalog: VersionCatalog, current: str, target: str | None) -> list[str]:

@@ -413,3 +413,29 @@ class ConfigMap:
     name: str
     data: Mapping[str, str] = field(default_factory=dict)
     resource_version: str = ""
+
+
+@dataclass(frozen=True)
+class DeprecatedApiRequest:
+    """One series of the API server's `apiserver_requested_deprecated_apis` metric: a client
+    asked for a deprecated group/version/resource since the API server started."""
+
+    group: str  # "" for the core group
+    version: str
+    resource: str
+    subresource: str = ""
+    removed_release: str = ""  # "1.25", when the API server knows it
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """The deployed revision of a Helm release and the manifest Helm applied for it."""
+
+    namespace: str
+    name: str
+    revision: int
+    manifest: str

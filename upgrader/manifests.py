@@ -63,6 +63,12 @@ def _scan_file(path: Path, shown: str) -> tuple[list[ApiUsage], str | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [], f"{shown}: cannot read: {error}"
+    return usages_in_text(text, shown, UsageSource.MANIFEST)
+
+
+def usages_in_text(text: str, where: str, source: UsageSource) -> tuple[list[ApiUsage], str | None]:
+    """The apiVersion/kind of every document in a multi-document YAML text, and the first
+    problem (`where:line: ...`) if it stopped early."""
     usages: list[ApiUsage] = []
     loader = yaml.SafeLoader(text)
     try:
@@ -72,19 +78,19 @@ def _scan_file(path: Path, shown: str) -> tuple[list[ApiUsage], str | None]:
                 continue
             line = node.start_mark.line + 1
             document = loader.construct_document(node)
-            usages.extend(_usages(document, f"{shown}:{line}"))
+            usages.extend(_usages(document, f"{where}:{line}", source))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        at = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         hint = "; render Helm templates with `helm template` first" if "{{" in text else ""
-        return usages, f"{shown}{where}: not valid YAML: {problem}{hint}"
+        return usages, f"{where}{at}: not valid YAML: {problem}{hint}"
     finally:
         loader.dispose()
     return usages, None
 
 
-def _usages(document: Any, where: str) -> Iterator[ApiUsage]:
+def _usages(document: Any, where: str, source: UsageSource) -> Iterator[ApiUsage]:
     if not isinstance(document, dict):
         return
     api_version, kind = document.get("apiVersion"), document.get("kind")
@@ -93,7 +99,7 @@ def _usages(document: Any, where: str) -> Iterator[ApiUsage]:
     items = document.get("items")
     if kind.endswith("List") and isinstance(items, list):
         for item in items:
-            yield from _usages(item, where)
+            yield from _usages(item, where, source)
         return
     metadata = document.get("metadata")
     name = namespace = ""
@@ -104,6 +110,6 @@ def _usages(document: Any, where: str) -> Iterator[ApiUsage]:
     yield ApiUsage(
         group_version=api_version,
         kind=kind,
-        source=UsageSource.MANIFEST,
+        source=source,
         object=f"{where} {kind} {qualified}".rstrip(),
     )

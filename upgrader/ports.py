@@ -32,6 +32,8 @@ from upgrader.aws import (
 )
 from upgrader.kube import (
     ConfigMap,
+    DeprecatedApiRequest,
+    HelmRelease,
     Lease,
     Node,
     Pod,
@@ -130,6 +132,15 @@ class Cluster(Protocol):
     def patch_service_selector(
         self, namespace: str, name: str, selector: Mapping[str, str]
     ) -> Service: ...
+
+    # what the upgrade must not break: deprecated APIs still in use
+    def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
+        """The API server's `apiserver_requested_deprecated_apis` metric (GET /metrics)."""
+        ...
+
+    def helm_releases(self) -> list[HelmRelease]:
+        """The deployed revision of every Helm release (Secrets of type helm.sh/release.v1)."""
+        ...
 
     # coordination and state
     def get_lease(self, namespace: str, name: str) -> Lease:

@@ -25,7 +25,15 @@ from upgrader.aws import (
     Subnet,
 )
 from upgrader.errors import NotFoundError, PermissionDeniedError
-from upgrader.kube import Node, Pod, PodDisruptionBudget, Service, Workload
+from upgrader.kube import (
+    DeprecatedApiRequest,
+    HelmRelease,
+    Node,
+    Pod,
+    PodDisruptionBudget,
+    Service,
+    Workload,
+)
 from upgrader.snapshot import ClusterSnapshot
 
 
@@ -92,6 +100,12 @@ class StaticCluster:
         return list(self.pdbs)
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
+        return []
+
+    def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
+        return []
+
+    def helm_releases(self) -> list[HelmRelease]:
         return []
 
 

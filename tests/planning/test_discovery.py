@@ -149,6 +149,8 @@ def test_one_list_call_per_kind(world: Sandbox) -> None:
         "list_workloads": 1,
         "list_pdbs": 1,
         "list_services": 1,
+        "deprecated_api_requests": 1,
+        "helm_releases": 1,
     }
     # Every namespace at once, not pod by pod or node by node.
     assert kube.arguments["list_pods"] == [((), {})]
@@ -216,8 +218,8 @@ def test_manifests_are_scanned_when_given(world: Sandbox, tmp_path: Path) -> Non
     assert [(u.group_version, u.kind) for u in snap.api_usage] == [
         ("policy/v1beta1", "PodDisruptionBudget")
     ]
-    assert snap.api_usage_sources == frozenset({UsageSource.MANIFEST})
-    assert _discover(world).api_usage_sources == frozenset()
+    assert snap.api_usage_sources == frozenset(UsageSource)  # with the metric and Helm
+    assert _discover(world).api_usage_sources == {UsageSource.API_SERVER, UsageSource.HELM}
 
 
 def test_an_invalid_target_still_reads_the_current_version(world: Sandbox) -> None:

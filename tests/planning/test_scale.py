@@ -1,16 +1,12 @@
-"""Discovery, checks and planning scale with the cluster, not with pods x nodes.
+"""Discovery, checks and planning on a fifth of the 5,000-node / 150,000-pod target cluster.
 
-The budget is 10 s for a 5,000-node / 150,000-pod cluster; `make bench` measures it on the
-sandbox. This is a tripwire, not a benchmark: a fifth of that cluster goes through the real
-discovery (over static ports, so only eksup's own work runs) and must finish within the whole
-budget. Linear code takes under a second here; a loop over pods x nodes (30 million pairs)
-would not, while a slow CI machine has a tenfold margin.
+This checks the answers at size; the time and memory budget (10 s, 1 GiB) is measured by
+`make bench` (benchmarks/plan_at_scale.py), which prints figures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import cast
 
 from tests.planning.builders import addon_catalogue, eks_cluster, installed_addons, nodegroup
@@ -38,7 +34,6 @@ from upgrader.snapshot import ClusterSnapshot
 from upgrader.versions import default_catalog
 
 NODES, PODS, REPLICAS, GROUPS, NAMESPACES = 1_000, 30_000, 29, 10, 100
-BUDGET_SECONDS = 10.0
 
 
 def _kubernetes() -> StaticCluster:
@@ -113,9 +108,8 @@ def _aws() -> StaticAws:
     )
 
 
-def test_discovery_checks_and_planning_fit_the_budget() -> None:
+def test_discovery_checks_and_planning_on_a_large_cluster() -> None:
     kube, aws = _kubernetes(), _aws()
-    started = time.perf_counter()
     snap = discover(
         "prod",
         cast(ControlPlane, aws),
@@ -126,7 +120,5 @@ def test_discovery_checks_and_planning_fit_the_budget() -> None:
     )
     context = CheckContext(target="1.31", catalog=default_catalog(), today=dt.date(2025, 3, 1))
     plan = plan_cluster(snap, context, region="eu-west-1")
-    elapsed = time.perf_counter() - started
-    assert elapsed < BUDGET_SECONDS, f"{elapsed:.2f} s for {len(snap.pods)} pods"
     assert len(snap.pods) >= PODS - REPLICAS
     assert sum(1 for s in plan.steps if s.kind is StepKind.NODEGROUP_BLUE_GREEN) == 2 * GROUPS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters import kubernetes_convert as convert
+from upgrader.adapters import kubernetes_usage as usage
 from upgrader.adapters.system_clock import SystemClock
 from upgrader.errors import (
     ConflictError,
@@ -55,6 +57,8 @@ from upgrader.errors import (
 )
 from upgrader.kube import (
     ConfigMap,
+    DeprecatedApiRequest,
+    HelmRelease,
     Lease,
     Node,
     Pod,
@@ -277,6 +281,8 @@ class KubernetesCluster:
         clock: Clock | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> KubernetesCluster:
+        # The client reads $KUBECONFIG once, when it is imported; read it now instead.
+        path = path or os.environ.get("KUBECONFIG") or None
         try:
             # persist_config=False: eksup never writes refreshed tokens back to the file.
             api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
@@ -525,6 +531,32 @@ class KubernetesCluster:
                 "services", self.core.list_namespaced_service, namespace=namespace
             )
         return [convert.service(s) for s in services]
+
+    def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
+        with self._errors("get", "metrics"):
+            method, url, headers, body, post = self.api_client.param_serialize(
+                "GET", "/metrics", auth_settings=["BearerToken"]
+            )
+            response = self.api_client.call_api(method, url, headers, body, post)
+            raw: bytes = response.read() or b""  # type: ignore[no-untyped-call]
+        if response.status >= 400:
+            raise translate_api_exception(
+                ApiException(status=response.status, reason=response.reason), "get", "metrics"
+            )
+        return usage.parse_deprecated_api_metric(raw.decode("utf-8", "replace"))
+
+    def helm_releases(self) -> list[HelmRelease]:
+        secrets = self._list(
+            "secrets",
+            self.core.list_secret_for_all_namespaces,
+            label_selector="owner=helm",
+            field_selector="type=helm.sh/release.v1",
+        )
+        decoded = (
+            usage.decode_helm_release(str((secret.data or {}).get("release", "")))
+            for secret in secrets
+        )
+        return usage.deployed_releases(r for r in decoded if r is not None)
 
     def get_service(self, namespace: str, name: str) -> Service:
         with self._errors("get", "services", f"{namespace}/{name}"):

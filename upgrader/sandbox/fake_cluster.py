@@ -38,6 +38,8 @@ from upgrader.errors import (
 from upgrader.kube import (
     NODEGROUP_LABEL,
     ConfigMap,
+    DeprecatedApiRequest,
+    HelmRelease,
     Lease,
     Node,
     OwnerRef,
@@ -213,6 +215,8 @@ class FakeCluster:
         self._label_groups: dict[str, dict[int, _LabelGroup]] = {}  # namespace, id(labels)
         self._owners: dict[str, Controller] = {}  # pod key -> the controller that made it
         self._services: dict[tuple[str, str], Service] = {}
+        self._deprecated_requests: list[DeprecatedApiRequest] = []
+        self._helm_releases: list[HelmRelease] = []
         self._leases: dict[tuple[str, str], Lease] = {}
         self._config_maps: dict[tuple[str, str], ConfigMap] = {}
         self._terminating_namespaces: set[str] = set()
@@ -387,6 +391,14 @@ class FakeCluster:
                 for key, service in sorted(self._services.items())
                 if namespace is None or key[0] == namespace
             ]
+
+    def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
+        with self._api("get", "metrics", ""):
+            return list(self._deprecated_requests)
+
+    def helm_releases(self) -> list[HelmRelease]:
+        with self._api("list", "secrets", ""):
+            return list(self._helm_releases)
 
     def get_service(self, namespace: str, name: str) -> Service:
         with self._api("get", "services", namespace, name):
@@ -614,6 +626,15 @@ class FakeCluster:
             self._services[(service.namespace, service.name)] = replace(
                 service, selector=_frozen(service.selector)
             )
+
+    def record_deprecated_api_request(self, request: DeprecatedApiRequest) -> None:
+        """A client used a deprecated API: the metric shows it from now on."""
+        with self._locked():
+            self._deprecated_requests.append(request)
+
+    def add_helm_release(self, release: HelmRelease) -> None:
+        with self._locked():
+            self._helm_releases.append(release)
 
     def mark_namespace_terminating(self, namespace: str) -> None:
         """From now on evictions in the namespace are refused with 403."""
