@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 from typer.testing import CliRunner
 
 from upgrader.cli import app
 from upgrader.plan import Plan, load_plan
+from upgrader.sandbox import moto_eks
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -108,3 +112,63 @@ def test_schema_is_published() -> None:
     assert code == 0
     schema = json.loads(stdout)
     assert "steps" in schema["properties"]
+
+
+def kubeconfig_at(tmp_path: Path, server: str) -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    return path
+
+
+@pytest.fixture
+def aws_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto standing in for AWS, so the real adapters run against it in this process."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    moto_eks.install()
+    with mock_aws():
+        yield
+
+
+def test_a_missing_cluster_is_one_line(
+    aws_account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig_at(tmp_path, "http://127.0.0.1:9")))
+    code, stdout, stderr = run("plan", "--cluster", "nope", "--region", "us-east-1", "--to", "1.30")
+    assert code == 1
+    assert "Traceback" not in stderr + stdout
+    assert len([line for line in stderr.splitlines() if line.strip()]) == 1
+    assert "nope" in stderr
+    assert "not found" in stderr
+
+
+def test_an_unreachable_api_server_is_one_line(
+    aws_account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    eks = boto3.client("eks", region_name="us-east-1")
+    eks.create_cluster(
+        name="prod",
+        version="1.29",
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": []},
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig_at(tmp_path, "http://127.0.0.1:9")))
+    code, stdout, stderr = run("plan", "--cluster", "prod", "--region", "us-east-1", "--to", "1.30")
+    assert code == 1
+    assert "Traceback" not in stderr + stdout
+    assert len([line for line in stderr.splitlines() if line.strip()]) == 1
+    assert "127.0.0.1:9" in stderr
+
+
+def test_the_published_schema_file_is_current() -> None:
+    code, stdout, _ = run("schema")
+    assert code == 0
+    published = Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json"
+    assert json.loads(published.read_text()) == json.loads(stdout), (
+        "docs/plan.schema.json is stale: run `eksup schema > docs/plan.schema.json`"
+    )
