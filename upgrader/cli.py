@@ -220,6 +220,53 @@ def schema() -> None:
     sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")
 
 
+runbook_app = typer.Typer(help="The runbook templates plans are made from.", no_args_is_help=True)
+app.add_typer(runbook_app, name="runbook")
+
+
+@runbook_app.command("list")
+def runbook_list() -> None:
+    """List the runbooks: id, purpose and title."""
+    from rich.table import Table
+
+    from upgrader.runbooks import all_runbooks
+
+    with reported_errors():
+        table = Table("id", "purpose", "title", "steps")
+        for runbook in all_runbooks().values():
+            table.add_row(runbook.id, runbook.purpose, runbook.title, str(len(runbook.steps)))
+        stdout.print(table)
+
+
+@runbook_app.command("show")
+def runbook_show(runbook_id: Annotated[str, typer.Argument(help="A runbook id.")]) -> None:
+    """Show a runbook's steps on the terminal."""
+    from rich.markdown import Markdown
+
+    from upgrader.render_runbook import render_runbook
+    from upgrader.runbooks import get_runbook
+
+    with reported_errors():
+        stdout.print(Markdown(render_runbook(get_runbook(runbook_id))))
+
+
+@runbook_app.command("render")
+def runbook_render(
+    runbook_id: Annotated[str, typer.Argument(help="A runbook id.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
+    """Render a runbook to Markdown, with the equivalent aws/kubectl commands."""
+    from upgrader.render_runbook import render_runbook
+    from upgrader.runbooks import get_runbook
+
+    with reported_errors():
+        text = render_runbook(get_runbook(runbook_id))
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            write_text(out, text)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write all of `text` or nothing: a temporary file renamed into place."""
     temporary = path.with_name(f".{path.name}.tmp")

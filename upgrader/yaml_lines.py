@@ -67,7 +67,10 @@ def validate_file(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
+        problems = error.errors()
+        # A misspelt key shows up twice: as an unknown key and as a missing one. The unknown
+        # key is the one the author typed, so it is the one to point at.
+        first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
         loc = data_path(data, first["loc"])
         field = ".".join(str(p) for p in loc) or "(document)"
         raise UserError(f"{path}:{line_of(loc, lines)}: {field}: {first['msg']}") from None

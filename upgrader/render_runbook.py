@@ -1,0 +1,68 @@
+"""A runbook template as Markdown, for an on-call engineer to follow by hand.
+
+Placeholders stay visible as `<name>` and are listed with their meaning at the top, so the page
+reads as instructions even without a cluster to fill them from.
+"""
+
+from __future__ import annotations
+
+from upgrader.runbooks import Command, Repeat, Runbook, RunbookStep, fill
+
+_REPEAT_NOTE = {
+    Repeat.ONCE: "",
+    Repeat.PER_HOP: " (once per control-plane hop)",
+    Repeat.PER_NODEGROUP: " (once per node group)",
+    Repeat.PER_HOP_NODEGROUP: " (for each hop, once per node group)",
+}
+_LANGUAGE = {"aws": "sh", "kubectl": "sh", "eksup": "sh", "shell": "sh"}
+
+
+def render_runbook(runbook: Runbook) -> str:
+    lines = [f"# {runbook.title}", "", runbook.summary.strip(), ""]
+    lines += ["## Parameters", "", "| placeholder | meaning |", "| --- | --- |"]
+    lines += [f"| `<{name}>` | {meaning} |" for name, meaning in runbook.parameters.items()]
+    lines.append("")
+    for number, step in enumerate(runbook.steps, start=1):
+        lines += _step(number, step)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _step(number: int, step: RunbookStep) -> list[str]:
+    title = fill(step.title, {})
+    lines = [f"## {number}. {title}{_REPEAT_NOTE[step.repeat]}", ""]
+    if step.when:
+        lines += [f"Only when: `{step.when}`.", ""]
+    if step.approval:
+        lines += ["**Manual approval**: a person must approve before this step runs.", ""]
+    lines += [fill(step.description.strip(), {}), ""]
+    if step.preconditions:
+        lines += ["Before you start:", ""]
+        lines += [f"- {fill(text, {})}" for text in step.preconditions]
+        lines.append("")
+    for heading, commands in (
+        ("Do", step.actions),
+        ("Check", step.verify),
+        ("If it goes wrong, go back", step.rollback),
+    ):
+        if commands:
+            lines += [f"**{heading}:**", ""]
+            lines += _commands(commands)
+    return lines
+
+
+def _commands(commands: list[Command]) -> list[str]:
+    lines: list[str] = []
+    for command in commands:
+        text = fill(command.run.strip(), {})
+        if command.tool == "manual":
+            lines += [f"- {text}"]
+        else:
+            lines += [f"```{_LANGUAGE[command.tool]}", text, "```"]
+        if command.note:
+            lines += [
+                f"  {fill(command.note, {})}"
+                if command.tool == "manual"
+                else fill(command.note, {})
+            ]
+        lines.append("")
+    return lines
