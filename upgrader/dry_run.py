@@ -1,0 +1,440 @@
+"""Dry run: the real ports for every read, a record instead of every change.
+
+`execute --dry-run` runs the same steps on the same code path; only the ports differ. Each
+wrapper passes reads through to the real port and turns a mutating call into an
+`IntendedCall` ("would call eks:UpdateClusterVersion cluster=demo version=1.30"), printed as it
+is recorded and returned in the `RunResult`.
+
+The AWS wrappers also keep an overlay of what the recorded calls would have done, so a later
+step sees the world the earlier ones would have left: after a recorded control-plane update the
+cluster reads at the new version, a recorded green group reads ACTIVE, a deleted blue group
+reads gone, an add-on reads at its new version. Without it the second hop's preconditions
+would fail against the unchanged cluster and a dry run could not say anything about them.
+What no overlay can fake (nodes joining, pods moving) the steps handle themselves: a wait is
+read once and reported instead of waited on, and a drain is reported instead of run.
+
+Neither the journal file, nor its ConfigMap, nor the lock are written in a dry run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from upgrader.aws import (
+    Addon,
+    AddonVersion,
+    AutoScalingGroup,
+    EksCluster,
+    EksUpdate,
+    FargateProfile,
+    Insight,
+    LaunchTemplateVersion,
+    Nodegroup,
+    NodegroupSpec,
+    Subnet,
+    UpdateConfig,
+    UpdateStatus,
+)
+from upgrader.errors import NotFoundError
+from upgrader.kube import (
+    ConfigMap,
+    DeprecatedApiRequest,
+    HelmRelease,
+    Lease,
+    Node,
+    Pod,
+    PodDisruptionBudget,
+    Service,
+    Taint,
+    TaintEffect,
+    Workload,
+    WorkloadKind,
+)
+from upgrader.ports import Cluster, Compute, ControlPlane
+from upgrader.reporter import Reporter
+
+DRY_RUN_UPDATE_PREFIX = "dry-run-"
+
+
+@dataclass(frozen=True)
+class IntendedCall:
+    service: str  # eks, ec2, autoscaling, kubernetes
+    action: str  # the API's name: UpdateClusterVersion, cordon, evict, ...
+    params: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        args = " ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.service}:{self.action}" + (f" {args}" if args else "")
+
+
+class Recorder:
+    """The calls a dry run would have made, in order."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.calls: list[IntendedCall] = []
+
+    def record(self, service: str, action: str, **params: object) -> None:
+        call = IntendedCall(
+            service, action, tuple((k, str(v)) for k, v in params.items() if v is not None)
+        )
+        self.calls.append(call)
+        self.reporter.action(f"call {call}", dry_run=True)
+
+
+class DryRunControlPlane:
+    """`ControlPlane`: reads through to `inner`, records changes and overlays their effect."""
+
+    def __init__(self, inner: ControlPlane, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self._ids = itertools.count(1)
+        self._cluster_version: dict[str, str] = {}
+        self._created: dict[tuple[str, str], Nodegroup] = {}
+        self._deleted: set[tuple[str, str]] = set()
+        self._group_version: dict[tuple[str, str], str] = {}
+        self._addon_version: dict[tuple[str, str], str] = {}
+
+    def _update(self, kind: str, **params: str) -> EksUpdate:
+        return EksUpdate(
+            f"{DRY_RUN_UPDATE_PREFIX}{next(self._ids)}", kind, UpdateStatus.IN_PROGRESS, params
+        )
+
+    # reads, with the overlay
+    def describe_cluster(self, name: str) -> EksCluster:
+        cluster = self.inner.describe_cluster(name)
+        version = self._cluster_version.get(name)
+        return replace(cluster, version=version, status="ACTIVE") if version else cluster
+
+    def list_nodegroups(self, cluster: str) -> list[str]:
+        names = [
+            n for n in self.inner.list_nodegroups(cluster) if (cluster, n) not in self._deleted
+        ]
+        names += [n for (c, n) in self._created if c == cluster and (c, n) not in self._deleted]
+        return sorted(set(names))
+
+    def describe_nodegroup(self, cluster: str, name: str) -> Nodegroup:
+        key = (cluster, name)
+        if key in self._deleted:
+            raise NotFoundError(f"node group {name} (deleted in this dry run)")
+        group = self._created.get(key) or self.inner.describe_nodegroup(cluster, name)
+        version = self._group_version.get(key)
+        return replace(group, version=version, status="ACTIVE") if version else group
+
+    def describe_update(
+        self,
+        cluster: str,
+        update_id: str,
+        *,
+        nodegroup: str | None = None,
+        addon: str | None = None,
+    ) -> EksUpdate:
+        if update_id.startswith(DRY_RUN_UPDATE_PREFIX):
+            return EksUpdate(update_id, "", UpdateStatus.SUCCESSFUL)
+        return self.inner.describe_update(cluster, update_id, nodegroup=nodegroup, addon=addon)
+
+    def list_updates(
+        self, cluster: str, nodegroup: str | None = None, addon: str | None = None
+    ) -> list[str]:
+        if (cluster, nodegroup or "") in self._created:
+            return []
+        return self.inner.list_updates(cluster, nodegroup=nodegroup, addon=addon)
+
+    def list_addons(self, cluster: str) -> list[str]:
+        return self.inner.list_addons(cluster)
+
+    def describe_addon(self, cluster: str, name: str) -> Addon:
+        addon = self.inner.describe_addon(cluster, name)
+        version = self._addon_version.get((cluster, name))
+        return replace(addon, version=version, status="ACTIVE") if version else addon
+
+    def describe_addon_versions(
+        self, kubernetes_version: str, addon_name: str | None = None
+    ) -> list[AddonVersion]:
+        return self.inner.describe_addon_versions(kubernetes_version, addon_name)
+
+    def list_insights(self, cluster: str) -> list[Insight]:
+        return self.inner.list_insights(cluster)
+
+    def list_fargate_profiles(self, cluster: str) -> list[FargateProfile]:
+        return self.inner.list_fargate_profiles(cluster)
+
+    # changes: recorded, and overlaid
+    def update_cluster_version(self, cluster: str, version: str) -> EksUpdate:
+        self.recorder.record("eks", "UpdateClusterVersion", cluster=cluster, version=version)
+        self._cluster_version[cluster] = version
+        return self._update("VersionUpdate", Version=version)
+
+    def create_nodegroup(self, spec: NodegroupSpec) -> Nodegroup:
+        self.recorder.record(
+            "eks",
+            "CreateNodegroup",
+            cluster=spec.cluster,
+            nodegroup=spec.name,
+            version=spec.version,
+            instanceTypes=",".join(spec.instance_types) or None,
+            desired=spec.scaling.desired_size,
+        )
+        version = spec.version or self.describe_cluster(spec.cluster).version
+        group = Nodegroup(
+            cluster=spec.cluster,
+            name=spec.name,
+            arn="(dry run)",
+            status="ACTIVE",
+            version=version,
+            release_version=spec.release_version or "",
+            ami_type=spec.ami_type or "",
+            capacity_type=spec.capacity_type,
+            instance_types=spec.instance_types,
+            subnets=spec.subnets,
+            scaling=spec.scaling,
+            node_role=spec.node_role,
+            labels=spec.labels,
+            taints=spec.taints,
+            launch_template=spec.launch_template,
+            update_config=spec.update_config or UpdateConfig(),
+            disk_size=spec.disk_size,
+            tags=spec.tags,
+        )
+        self._created[(spec.cluster, spec.name)] = group
+        self._deleted.discard((spec.cluster, spec.name))
+        return group
+
+    def delete_nodegroup(self, cluster: str, name: str) -> Nodegroup:
+        self.recorder.record("eks", "DeleteNodegroup", cluster=cluster, nodegroup=name)
+        group = self.describe_nodegroup(cluster, name)
+        self._deleted.add((cluster, name))
+        return replace(group, status="DELETING")
+
+    def update_nodegroup_version(
+        self,
+        cluster: str,
+        name: str,
+        *,
+        version: str | None = None,
+        release_version: str | None = None,
+        launch_template_version: str | None = None,
+        force: bool = False,
+    ) -> EksUpdate:
+        self.recorder.record(
+            "eks",
+            "UpdateNodegroupVersion",
+            cluster=cluster,
+            nodegroup=name,
+            version=version,
+            releaseVersion=release_version,
+            launchTemplateVersion=launch_template_version,
+            force=force or None,
+        )
+        target = version or self.describe_cluster(cluster).version
+        self._group_version[(cluster, name)] = target
+        return self._update("VersionUpdate", Version=target)
+
+    def update_nodegroup_scaling(
+        self, cluster: str, name: str, min_size: int, max_size: int, desired_size: int
+    ) -> EksUpdate:
+        self.recorder.record(
+            "eks",
+            "UpdateNodegroupConfig",
+            cluster=cluster,
+            nodegroup=name,
+            minSize=min_size,
+            maxSize=max_size,
+            desiredSize=desired_size,
+        )
+        return self._update("ConfigUpdate")
+
+    def update_addon(self, cluster: str, name: str, version: str) -> EksUpdate:
+        self.recorder.record("eks", "UpdateAddon", cluster=cluster, addon=name, version=version)
+        self._addon_version[(cluster, name)] = version
+        return self._update("AddonUpdate", AddonVersion=version)
+
+
+class DryRunCompute:
+    """`Compute`: reads through, changes recorded."""
+
+    def __init__(self, inner: Compute, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    def describe_subnets(self, subnet_ids: Sequence[str]) -> list[Subnet]:
+        return self.inner.describe_subnets(subnet_ids)
+
+    def describe_launch_template_version(
+        self, template_id: str, version: str
+    ) -> LaunchTemplateVersion:
+        return self.inner.describe_launch_template_version(template_id, version)
+
+    def create_launch_template_version(
+        self, template_id: str, source_version: str, image_id: str
+    ) -> LaunchTemplateVersion:
+        self.recorder.record(
+            "ec2",
+            "CreateLaunchTemplateVersion",
+            template=template_id,
+            source=source_version,
+            image=image_id,
+        )
+        return LaunchTemplateVersion(template_id, "", "(dry run)", image_id)
+
+    def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
+        return self.inner.list_cluster_auto_scaling_groups(cluster)
+
+    def set_desired_capacity(self, group: str, desired: int) -> None:
+        self.recorder.record("autoscaling", "SetDesiredCapacity", group=group, desired=desired)
+
+    def suspend_processes(self, group: str, processes: Sequence[str]) -> None:
+        self.recorder.record(
+            "autoscaling", "SuspendProcesses", group=group, processes=",".join(processes)
+        )
+
+    def resume_processes(self, group: str, processes: Sequence[str]) -> None:
+        self.recorder.record(
+            "autoscaling", "ResumeProcesses", group=group, processes=",".join(processes)
+        )
+
+    def terminate_instance(self, instance_id: str, decrement_desired: bool) -> None:
+        self.recorder.record(
+            "autoscaling",
+            "TerminateInstanceInAutoScalingGroup",
+            instance=instance_id,
+            decrement=decrement_desired,
+        )
+
+    def get_parameter(self, name: str) -> str:
+        return self.inner.get_parameter(name)
+
+
+class DryRunCluster:
+    """`Cluster`: reads through, changes recorded (as kubectl would name them)."""
+
+    def __init__(self, inner: Cluster, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    def _record(self, action: str, **params: object) -> None:
+        self.recorder.record("kubernetes", action, **params)
+
+    # reads
+    def server_version(self) -> str:
+        return self.inner.server_version()
+
+    def list_nodes(self, label_selector: str | None = None) -> list[Node]:
+        return self.inner.list_nodes(label_selector)
+
+    def get_node(self, name: str) -> Node:
+        return self.inner.get_node(name)
+
+    def list_pods(
+        self,
+        namespace: str | None = None,
+        node_name: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[Pod]:
+        return self.inner.list_pods(namespace, node_name, label_selector)
+
+    def get_pod(self, namespace: str, name: str) -> Pod:
+        return self.inner.get_pod(namespace, name)
+
+    def list_workloads(
+        self, kind: WorkloadKind | None = None, namespace: str | None = None
+    ) -> list[Workload]:
+        return self.inner.list_workloads(kind, namespace)
+
+    def get_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
+        return self.inner.get_workload(kind, namespace, name)
+
+    def list_pdbs(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
+        return self.inner.list_pdbs(namespace)
+
+    def list_services(self, namespace: str | None = None) -> list[Service]:
+        return self.inner.list_services(namespace)
+
+    def get_service(self, namespace: str, name: str) -> Service:
+        return self.inner.get_service(namespace, name)
+
+    def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
+        return self.inner.deprecated_api_requests()
+
+    def helm_releases(self) -> list[HelmRelease]:
+        return self.inner.helm_releases()
+
+    def get_lease(self, namespace: str, name: str) -> Lease:
+        return self.inner.get_lease(namespace, name)
+
+    def get_config_map(self, namespace: str, name: str) -> ConfigMap:
+        return self.inner.get_config_map(namespace, name)
+
+    # changes
+    def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
+        self._record("cordon" if unschedulable else "uncordon", node=name)
+        return replace(self.inner.get_node(name), unschedulable=unschedulable)
+
+    def add_taint(self, name: str, taint: Taint) -> Node:
+        self._record("taint", node=name, taint=str(taint))
+        node = self.inner.get_node(name)
+        return replace(node, taints=(*node.taints, taint))
+
+    def remove_taint(self, name: str, key: str, effect: TaintEffect) -> Node:
+        self._record("untaint", node=name, taint=f"{key}:{effect.value}")
+        node = self.inner.get_node(name)
+        kept = tuple(t for t in node.taints if (t.key, t.effect) != (key, effect))
+        return replace(node, taints=kept)
+
+    def label_node(self, name: str, labels: Mapping[str, str | None]) -> Node:
+        self._record("label", node=name, labels=",".join(f"{k}={v}" for k, v in labels.items()))
+        return self.inner.get_node(name)
+
+    def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
+        self._record("evict", pod=f"{namespace}/{name}", grace=grace_period_seconds)
+
+    def delete_pod(
+        self, namespace: str, name: str, grace_period_seconds: int | None = None
+    ) -> None:
+        self._record("delete", pod=f"{namespace}/{name}", grace=grace_period_seconds)
+
+    def scale_workload(
+        self, kind: WorkloadKind, namespace: str, name: str, replicas: int
+    ) -> Workload:
+        self._record("scale", workload=f"{kind.value}/{namespace}/{name}", replicas=replicas)
+        return replace(self.inner.get_workload(kind, namespace, name), replicas=replicas)
+
+    def restart_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
+        self._record("rollout-restart", workload=f"{kind.value}/{namespace}/{name}")
+        return self.inner.get_workload(kind, namespace, name)
+
+    def patch_service_selector(
+        self, namespace: str, name: str, selector: Mapping[str, str]
+    ) -> Service:
+        self._record(
+            "patch-service",
+            service=f"{namespace}/{name}",
+            selector=",".join(f"{k}={v}" for k, v in selector.items()),
+        )
+        return replace(self.inner.get_service(namespace, name), selector=dict(selector))
+
+    def create_lease(self, lease: Lease) -> Lease:
+        self._record("create-lease", lease=f"{lease.namespace}/{lease.name}")
+        return lease
+
+    def update_lease(self, lease: Lease) -> Lease:
+        self._record("update-lease", lease=f"{lease.namespace}/{lease.name}")
+        return lease
+
+    def delete_lease(self, namespace: str, name: str) -> None:
+        self._record("delete-lease", lease=f"{namespace}/{name}")
+
+    def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
+        self._record("apply-configmap", configmap=f"{config_map.namespace}/{config_map.name}")
+        return config_map
+
+
+if TYPE_CHECKING:
+    # mypy proves here that each wrapper satisfies its port.
+    def _implements_ports(
+        a: DryRunControlPlane, b: DryRunCompute, c: DryRunCluster
+    ) -> tuple[ControlPlane, Compute, Cluster]:
+        return a, b, c

@@ -1,0 +1,482 @@
+"""`execute`: runs a plan's steps in order, safely enough to be killed at any moment.
+
+Around the steps (`upgrader.steps`) the engine adds what makes an unattended upgrade safe:
+- refusals before any change (exit 3): an unsupported step kind or a bad parameter, a plan
+  the checks called NOT READY, a stale plan (fingerprint), a journal left by an earlier run
+  without `--resume`, a cluster locked by another run, a person saying no;
+- the lock (`upgrader.lock`), held for the run and renewed during every wait;
+- the journal (`upgrader.journal`): each step's start and end, each change before it is made,
+  and what a resumed run must know; `--resume` skips what the journal says is finished and
+  re-runs the rest, each step checking fresh state first so nothing destructive is repeated;
+- Ctrl-C: a `should_stop` flag (the CLI's SIGINT handler sets it) stops between steps; a
+  second Ctrl-C (KeyboardInterrupt) stops inside one. Either way the journal says where, the
+  lock is released and the result says which step `--resume` continues with (exit 4);
+- dry run (`upgrader.dry_run`): the same steps on wrapped ports; nothing is written.
+
+Unexpected exceptions (bugs, or a test's injected crash) are journaled as a failure when they
+are `Exception`s and propagate; the lock is released on the way out either way.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from upgrader.discovery import discover
+from upgrader.dry_run import (
+    DryRunCluster,
+    DryRunCompute,
+    DryRunControlPlane,
+    IntendedCall,
+    Recorder,
+)
+from upgrader.errors import EksupError, RefusedError, UserError
+from upgrader.exit_codes import ExitCode
+from upgrader.fingerprint import fingerprint, fingerprint_facts
+from upgrader.journal import (
+    ConfigMapMirror,
+    Journal,
+    JournalState,
+    Phase,
+    Record,
+    load_records,
+)
+from upgrader.lock import ClusterLock
+from upgrader.plan import Plan, Step
+from upgrader.reporter import Reporter
+from upgrader.steps import HANDLERS
+from upgrader.steps.base import (
+    ExecuteOptions,
+    GateDeclinedError,
+    Ports,
+    StepContext,
+    StepResult,
+    Timeouts,
+    Waiter,
+)
+from upgrader.steps.gates import READY_WORKLOADS, ready_workloads
+from upgrader.steps.params import validate_plan_params
+
+__all__ = [
+    "ExecuteOptions",
+    "Ports",
+    "RunResult",
+    "RunStatus",
+    "StepOutcome",
+    "StepRecord",
+    "Timeouts",
+    "execute",
+]
+
+
+class RunStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"  # Ctrl-C or a declined gate: --resume continues
+    REFUSED = "refused"  # a step refused before this run changed anything
+    WOULD_BLOCK = "would-block"  # dry run: the real run would be refused or fail
+
+
+class StepOutcome(StrEnum):
+    DONE = "done"
+    ALREADY_DONE = "already-done"  # fresh state showed nothing left to do
+    SKIPPED = "skipped"  # the journal says an earlier run finished it
+    FAILED = "failed"
+    STOPPED = "stopped"
+    NOT_RUN = "not-run"
+    WOULD_FAIL = "would-fail"  # dry run
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step_id: str
+    kind: str
+    outcome: StepOutcome
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: RunStatus
+    steps: tuple[StepRecord, ...]
+    dry_run: bool = False
+    resume_from: str | None = None  # the step --resume continues with
+    error: str | None = None
+    blockers: tuple[str, ...] = ()  # dry run: why the real run would stop
+    intended_calls: tuple[IntendedCall, ...] = ()  # dry run: the changes it would make
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {
+            RunStatus.SUCCEEDED: ExitCode.OK,
+            RunStatus.FAILED: ExitCode.FAILED,
+            RunStatus.STOPPED: ExitCode.STOPPED,
+            RunStatus.REFUSED: ExitCode.REFUSED,
+            # Like a plan's blocking finding: the pipeline must not go on to the real run.
+            RunStatus.WOULD_BLOCK: ExitCode.BLOCKED,
+        }[self.status]
+
+    @property
+    def seconds(self) -> float:
+        return self.finished_at - self.started_at
+
+    def summary(self) -> str:
+        done = sum(1 for s in self.steps if s.outcome in (StepOutcome.DONE,))
+        line = f"run {self.run_id} {self.status.value}: {done} steps done in {self.seconds:.0f}s"
+        if self.dry_run:
+            line += f", {len(self.intended_calls)} changes it would make"
+        if self.blockers:
+            line += "; would be blocked by: " + " | ".join(self.blockers)
+        if self.error:
+            line += f"; {self.error}"
+        if self.resume_from:
+            line += f"; re-run with --resume to continue at {self.resume_from}"
+        return line
+
+
+@dataclass
+class _Run:
+    """The mutable state of one `execute` call."""
+
+    plan: Plan
+    ports: Ports
+    options: ExecuteOptions
+    reporter: Reporter
+    confirm: Callable[[str], bool]
+    journal: Journal
+    lock: ClusterLock | None
+    run_id: str
+    started_at: float
+    records: list[StepRecord] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
+    # Whether the person's "yes" at the start still covers an approval gate: it does until
+    # a step changes something.
+    approval_fresh: bool = False
+
+    def heartbeat(self) -> None:
+        if self.lock is not None:
+            self.lock.renew()
+
+    def approve(self, question: str) -> bool:
+        if self.options.yes or self.approval_fresh:
+            return True
+        return self.confirm(question)
+
+
+def execute(
+    plan: Plan,
+    ports: Ports,
+    *,
+    journal_path: Path,
+    options: ExecuteOptions,
+    reporter: Reporter,
+    confirm: Callable[[str], bool],
+    should_stop: Callable[[], bool] = lambda: False,
+    checks: Callable[[], list[str]] | None = None,
+) -> RunResult:
+    """Run `plan` against `ports`. Raises RefusedError (exit 3) when it refuses before any
+    change; everything after the first step is reported in the returned `RunResult`.
+
+    `confirm` asks a person a yes/no question (never called with `options.yes`, except for
+    manual steps); `should_stop` is polled between steps; `checks` returns the blocking
+    pre-flight findings of a fresh read, for the plan's pre-flight step."""
+    run_id = f"r-{uuid.uuid4().hex[:8]}"
+    _refuse_unrunnable(plan)
+    recorder = Recorder(reporter) if options.dry_run else None
+    if recorder is not None:
+        ports = Ports(
+            cluster=DryRunCluster(ports.cluster, recorder),
+            control_plane=DryRunControlPlane(ports.control_plane, recorder),
+            compute=DryRunCompute(ports.compute, recorder),
+            clock=ports.clock,
+        )
+    mirror = ConfigMapMirror(ports.cluster, plan.cluster, reporter.warning)
+    earlier = _earlier_records(plan, journal_path, mirror, options)
+    state = JournalState(tuple(earlier))
+    if not (options.resume and earlier) and not options.skip_fingerprint:
+        _check_fingerprint(plan, ports)
+    journal = Journal(
+        ports.clock,
+        run_id,
+        path=None if options.dry_run else journal_path,
+        mirror=None if options.dry_run else mirror,
+        earlier=earlier,
+    )
+    holder = options.holder or f"eksup {run_id}"
+    lock = ClusterLock(
+        ports.cluster,
+        ports.clock,
+        holder,
+        duration_seconds=options.lock_duration_seconds,
+        take_over_stale=options.take_over_lock,
+    )
+    run = _Run(plan, ports, options, reporter, confirm, journal, None, run_id, ports.clock.now())
+    pending = [s for s in plan.steps if state.finished(s.id) is None]
+
+    blocker = lock.blocker()
+    if options.dry_run:
+        if blocker is not None:
+            run.blockers.append(blocker)
+    else:
+        if blocker is not None:
+            raise RefusedError(blocker)
+        if any(s.mutating for s in pending) and not options.yes:
+            question = (
+                f"Execute {len(pending)} steps on cluster {plan.cluster} "
+                f"({plan.current_version} -> {plan.target_version})?"
+            )
+            if not confirm(question):
+                raise RefusedError("not confirmed; nothing was changed")
+            run.approval_fresh = True
+        lock.acquire()
+        run.lock = lock
+    try:
+        return _run_steps(run, state, should_stop, checks, recorder)
+    finally:
+        if run.lock is not None:
+            try:
+                run.lock.release()
+            except EksupError as error:
+                reporter.warning(f"could not release the lock: {error}")
+
+
+def _refuse_unrunnable(plan: Plan) -> None:
+    unsupported = sorted({s.kind.value for s in plan.steps if s.kind not in HANDLERS})
+    if unsupported:
+        raise RefusedError(
+            f"this eksup cannot execute step kinds {', '.join(unsupported)} (plan "
+            f"{plan.cluster} {plan.current_version} -> {plan.target_version}); nothing was changed"
+        )
+    if plan.blocking:
+        raise RefusedError("the plan's verdict is NOT READY: fix its blocking findings and re-plan")
+    try:
+        validate_plan_params(plan)
+    except UserError as error:
+        raise RefusedError(str(error)) from None
+
+
+def _earlier_records(
+    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
+) -> list[Record]:
+    """The journal a run continues. Without --resume only a journal of runs that changed
+    nothing (refused, stopped at a gate) may be continued: anything else is refused."""
+    records, source = load_records(path, mirror)
+    if not records:
+        return []
+    state = JournalState(tuple(records))
+    identity = state.plan_identity
+    if identity is not None and identity != (plan.fingerprint, plan.created_at):
+        if source == str(path):
+            raise RefusedError(
+                f"{path} is the journal of another plan (made {identity[1]}); move it away or "
+                "execute the plan it belongs to"
+            )
+        return []  # a previous plan's journal in the ConfigMap: history, not ours
+    if not options.resume and state.changed_anything:
+        where = state.interrupted_step
+        raise RefusedError(
+            f"{source} shows this plan was already executed (runs {', '.join(state.runs)}"
+            + (f", stopped at {where}" if where else "")
+            + "): re-run with --resume to continue, or remove the journal to start over"
+        )
+    return records
+
+
+def _check_fingerprint(plan: Plan, ports: Ports) -> None:
+    """Refuse a plan made from a state the cluster is no longer in. The plan carries only the
+    hash, so what changed is told from what the plan does record (its start version) and the
+    fresh facts."""
+    snapshot = discover(
+        plan.cluster,
+        ports.control_plane,
+        ports.compute,
+        ports.cluster,
+        ports.clock,
+        target_version=plan.target_version,
+        region=plan.region or None,
+    )
+    if fingerprint(snapshot) == plan.fingerprint:
+        return
+    facts = fingerprint_facts(snapshot)
+    changes = []
+    cluster_facts = facts["cluster"]
+    version = cluster_facts.get("version") if isinstance(cluster_facts, dict) else None
+    if version != plan.current_version:
+        changes.append(f"control plane now {version}, plan made at {plan.current_version}")
+    groups = facts["nodegroups"]
+    if isinstance(groups, list):
+        now = ", ".join(f"{g[0]} {g[1]} {g[3]}" for g in groups)
+        changes.append(f"managed node groups now: {now or 'none'}")
+    raise RefusedError(
+        f"cluster {plan.cluster} changed since the plan was made (fingerprint differs; "
+        + "; ".join(changes)
+        + "): re-plan with `eksup plan`, or pass --replan"
+    )
+
+
+def _run_steps(
+    run: _Run,
+    state: JournalState,
+    should_stop: Callable[[], bool],
+    checks: Callable[[], list[str]] | None,
+    recorder: Recorder | None,
+) -> RunResult:
+    plan, journal, reporter, options = run.plan, run.journal, run.reporter, run.options
+    resuming = bool(state.records)
+    reporter.run_started(plan, run.run_id, dry_run=options.dry_run, resume=resuming)
+    journal.append(
+        Phase.RUN_STARTED,
+        detail="dry run" if options.dry_run else ("resume" if resuming else "start"),
+        data={
+            "plan_fingerprint": plan.fingerprint,
+            "plan_created": plan.created_at,
+            "holder": run.lock.holder if run.lock is not None else "",
+            "cluster": plan.cluster,
+        },
+    )
+    if journal.recall(READY_WORKLOADS) is None:
+        probe = _context(run, plan.steps[0], checks) if plan.steps else None
+        if probe is not None:
+            journal.remember(READY_WORKLOADS, json.dumps(ready_workloads(probe)))
+
+    changed_before = state.changed_anything
+    total = len(plan.steps)
+    for index, step in enumerate(plan.steps, start=1):
+        finished = state.finished(step.id)
+        if finished is not None:
+            reason = f"finished by run {finished.run}"
+            reporter.step_skipped(step, reason)
+            journal.append(Phase.SKIPPED, step.id, outcome="skipped", detail=reason)
+            run.records.append(StepRecord(step.id, step.kind.value, StepOutcome.SKIPPED, reason))
+            continue
+        if should_stop():
+            journal.append(Phase.STOPPED, step.id, detail="stop requested before the step")
+            return _finish(run, RunStatus.STOPPED, step, "stopped on request", recorder)
+        outcome = _run_one(run, step, index, total, checks)
+        if outcome is None:
+            continue
+        status, error = outcome
+        if status is RunStatus.WOULD_BLOCK:
+            continue  # a dry run goes on, to find every blocker in one go
+        if status is RunStatus.REFUSED and (changed_before or _changed_in(run)):
+            status = RunStatus.FAILED
+        return _finish(run, status, step, error, recorder)
+    status = RunStatus.WOULD_BLOCK if run.blockers else RunStatus.SUCCEEDED
+    return _finish(run, status, None, None, recorder)
+
+
+def _changed_in(run: _Run) -> bool:
+    return any(r.phase is Phase.ACTION and r.run == run.run_id for r in run.journal.records)
+
+
+def _context(run: _Run, step: Step, checks: Callable[[], list[str]] | None) -> StepContext:
+    waiter = Waiter(run.ports.clock, run.reporter, run.heartbeat, dry_run=run.options.dry_run)
+    return StepContext(
+        plan=run.plan,
+        step=step,
+        ports=run.ports,
+        journal=run.journal,
+        reporter=run.reporter,
+        waiter=waiter,
+        options=run.options,
+        heartbeat=run.heartbeat,
+        approve=run.approve,
+        confirm=run.confirm,
+        checks=checks,
+    )
+
+
+def _run_one(
+    run: _Run, step: Step, index: int, total: int, checks: Callable[[], list[str]] | None
+) -> tuple[RunStatus, str] | None:
+    """Runs one step; None when it finished, else how the run ends and why."""
+    journal, reporter, clock = run.journal, run.reporter, run.ports.clock
+    started = clock.now()
+    reporter.step_started(step, index, total)
+    journal.append(Phase.STARTED, step.id, detail=step.title or step.description)
+    actions_before = len(run.journal.records)
+    try:
+        run.heartbeat()
+        result: StepResult = HANDLERS[step.kind](_context(run, step, checks))
+    except KeyboardInterrupt:
+        journal.append(Phase.STOPPED, step.id, detail="interrupted (Ctrl-C) during the step")
+        reporter.step_failed(step, "interrupted")
+        return RunStatus.STOPPED, f"interrupted during {step.id}"
+    except GateDeclinedError as error:
+        journal.append(Phase.STOPPED, step.id, detail=str(error))
+        reporter.step_failed(step, str(error))
+        return RunStatus.STOPPED, str(error)
+    except EksupError as error:
+        return _step_failed(run, step, error, started)
+    except Exception as error:
+        journal.append(Phase.FAILED, step.id, outcome="crashed", detail=repr(error))
+        raise
+    seconds = clock.now() - started
+    outcome = StepOutcome.ALREADY_DONE if result.already_done else StepOutcome.DONE
+    journal.append(Phase.FINISHED, step.id, outcome=outcome.value, detail=result.detail)
+    reporter.step_finished(step, result.detail, seconds)
+    run.records.append(StepRecord(step.id, step.kind.value, outcome, result.detail, seconds))
+    if any(r.phase is Phase.ACTION for r in run.journal.records[actions_before:]):
+        run.approval_fresh = False
+    return None
+
+
+def _step_failed(run: _Run, step: Step, error: EksupError, started: float) -> tuple[RunStatus, str]:
+    message = str(error)
+    seconds = run.ports.clock.now() - started
+    run.reporter.step_failed(step, message)
+    if run.options.dry_run:
+        run.journal.append(Phase.FAILED, step.id, outcome="would-fail", detail=message)
+        run.blockers.append(f"{step.id}: {message}")
+        run.records.append(
+            StepRecord(step.id, step.kind.value, StepOutcome.WOULD_FAIL, message, seconds)
+        )
+        return RunStatus.WOULD_BLOCK, message
+    run.journal.append(Phase.FAILED, step.id, outcome=type(error).__name__, detail=message)
+    run.records.append(StepRecord(step.id, step.kind.value, StepOutcome.FAILED, message, seconds))
+    status = RunStatus.REFUSED if isinstance(error, RefusedError) else RunStatus.FAILED
+    return status, f"{step.id}: {message}"
+
+
+def _finish(
+    run: _Run,
+    status: RunStatus,
+    step: Step | None,
+    error: str | None,
+    recorder: Recorder | None,
+) -> RunResult:
+    if step is not None:
+        seen = {r.step_id for r in run.records}
+        if step.id not in seen:
+            run.records.append(
+                StepRecord(step.id, step.kind.value, StepOutcome.STOPPED, error or "")
+            )
+        seen = {r.step_id for r in run.records}
+        run.records.extend(
+            StepRecord(s.id, s.kind.value, StepOutcome.NOT_RUN)
+            for s in run.plan.steps
+            if s.id not in seen
+        )
+    run.journal.append(Phase.RUN_FINISHED, outcome=status.value, detail=error or "")
+    result = RunResult(
+        run_id=run.run_id,
+        status=status,
+        steps=tuple(run.records),
+        dry_run=run.options.dry_run,
+        resume_from=step.id if step is not None else None,
+        error=error,
+        blockers=tuple(run.blockers),
+        intended_calls=tuple(recorder.calls) if recorder is not None else (),
+        started_at=run.started_at,
+        finished_at=run.ports.clock.now(),
+    )
+    run.reporter.run_finished(result)
+    return result

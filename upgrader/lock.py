@@ -1,0 +1,141 @@
+"""One execution per cluster: a coordination.k8s.io Lease `eksup-lock` in kube-system.
+
+Two eksup runs on one cluster would race each other's drains and updates. The lock lives in
+the cluster rather than on a machine, so it also stops a colleague's laptop or a CI job. A
+holder renews it while it waits (every `renew_every_seconds`); a crashed holder stops renewing
+and its lease goes stale after `duration_seconds`. A stale lease is still not taken silently:
+only with an explicit option (`--take-over-lock`), because "stale" may only mean that the
+other run's machine lost its network for a while.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from upgrader.errors import ConflictError, NotFoundError, PermanentError, RefusedError
+from upgrader.kube import Lease
+from upgrader.ports import Clock, Cluster
+
+LOCK_NAMESPACE = "kube-system"
+LOCK_NAME = "eksup-lock"
+
+
+class LockLostError(PermanentError):
+    """Someone else holds the lease now: this run must stop before it changes anything more."""
+
+
+def describe(lease: Lease, now: float) -> str:
+    age = now - lease.renewed_at
+    return (
+        f"held by {lease.holder!r} since {lease.acquired_at:.0f} (epoch s), renewed {age:.0f}s "
+        f"ago, for {lease.duration_seconds}s"
+    )
+
+
+class ClusterLock:
+    def __init__(
+        self,
+        cluster: Cluster,
+        clock: Clock,
+        holder: str,
+        *,
+        duration_seconds: int = 120,  # a crashed run blocks others for two minutes at most
+        renew_every_seconds: float = 30.0,  # four renewals per duration: one lost is harmless
+        take_over_stale: bool = False,
+    ) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.holder = holder
+        self.duration_seconds = duration_seconds
+        self.renew_every_seconds = renew_every_seconds
+        self.take_over_stale = take_over_stale
+        self._lease: Lease | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._lease is not None
+
+    def blocker(self) -> str | None:
+        """Why `acquire` would be refused now, or None; reads only (for dry runs)."""
+        try:
+            lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+        except NotFoundError:
+            return None
+        return self._refusal(lease)
+
+    def _refusal(self, lease: Lease) -> str | None:
+        now = self.clock.now()
+        if lease.holder == self.holder:
+            return None
+        if not lease.expired(now):
+            return (
+                f"cluster is locked: lease {LOCK_NAMESPACE}/{LOCK_NAME} is {describe(lease, now)}; "
+                "another eksup run is in progress"
+            )
+        if not self.take_over_stale:
+            return (
+                f"cluster is locked by a stale lease {LOCK_NAMESPACE}/{LOCK_NAME} "
+                f"({describe(lease, now)}): if that run is really gone, re-run with "
+                "--take-over-lock"
+            )
+        return None
+
+    def acquire(self) -> None:
+        now = self.clock.now()
+        try:
+            lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+        except NotFoundError:
+            fresh = Lease(LOCK_NAMESPACE, LOCK_NAME, self.holder, now, now, self.duration_seconds)
+            try:
+                self._lease = self.cluster.create_lease(fresh)
+            except ConflictError:
+                # Someone created it between our read and our create: they won.
+                lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+                raise RefusedError(self._refusal(lease) or "cluster is locked") from None
+            return
+        refusal = self._refusal(lease)
+        if refusal is not None:
+            raise RefusedError(refusal)
+        taken = replace(
+            lease,
+            holder=self.holder,
+            acquired_at=now,
+            renewed_at=now,
+            duration_seconds=self.duration_seconds,
+        )
+        try:
+            self._lease = self.cluster.update_lease(taken)
+        except ConflictError:
+            raise RefusedError(
+                f"lease {LOCK_NAMESPACE}/{LOCK_NAME} changed while taking it over; another run "
+                "took it"
+            ) from None
+
+    def renew(self, *, force: bool = False) -> None:
+        """Extend the lease when a renewal is due. Raises LockLostError if it was taken."""
+        lease = self._lease
+        if lease is None:
+            return
+        now = self.clock.now()
+        if not force and now - lease.renewed_at < self.renew_every_seconds:
+            return
+        try:
+            self._lease = self.cluster.update_lease(replace(lease, renewed_at=now))
+        except (ConflictError, NotFoundError):
+            self._lease = None
+            raise LockLostError(
+                f"lost lease {LOCK_NAMESPACE}/{LOCK_NAME}: another run took it over or deleted "
+                "it; stopping before changing anything more"
+            ) from None
+
+    def release(self) -> None:
+        """Delete the lease if it is still ours; never someone else's."""
+        if self._lease is None:
+            return
+        self._lease = None
+        try:
+            current = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+            if current.holder == self.holder:
+                self.cluster.delete_lease(LOCK_NAMESPACE, LOCK_NAME)
+        except NotFoundError:
+            pass

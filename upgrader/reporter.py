@@ -1,0 +1,172 @@
+"""Progress of an execution, told as it happens: the `Reporter` port and a plain-text reporter.
+
+The engine and the steps never print. They tell a `Reporter` what starts, finishes, waits and
+is about to change, and the reporter decides how that looks: plain lines on a stream here (CI
+logs, a pipe, tests), a rich live display in the CLI. Destructive actions are told before they
+run, so a log cut short by a crash still says what was being done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from upgrader.engine import RunResult
+    from upgrader.plan import Plan, Step
+    from upgrader.ports import Clock
+
+
+class Reporter(Protocol):
+    """What an execution tells the person (or pipeline) watching it."""
+
+    def run_started(self, plan: Plan, run_id: str, *, dry_run: bool, resume: bool) -> None: ...
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        """`index` counts from 1."""
+        ...
+
+    def step_finished(self, step: Step, detail: str, seconds: float) -> None:
+        """The step did its work (or found it done and did nothing: see `detail`)."""
+        ...
+
+    def step_skipped(self, step: Step, reason: str) -> None:
+        """Not run at all: the journal says an earlier run finished it."""
+        ...
+
+    def step_failed(self, step: Step, error: str) -> None: ...
+
+    def action(self, description: str, *, dry_run: bool) -> None:
+        """A change about to be made (or, in a dry run, that would be made), before it runs."""
+        ...
+
+    def waiting(self, reason: str, waited: float, remaining: float) -> None:
+        """Called on every poll of a wait; `reason` may change as the wait progresses."""
+        ...
+
+    def drain_progress(
+        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+    ) -> None:
+        """Each drain round: nodes draining, evictable pods left, evicted so far, and the pods
+        each PodDisruptionBudget is holding back."""
+        ...
+
+    def info(self, message: str) -> None: ...
+
+    def warning(self, message: str) -> None: ...
+
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class PlainReporter:
+    """One line per event on `stream`, prefixed with the time since the run started.
+
+    Waits and drain rounds are polled every few seconds; a line is written only when their
+    text changes, so a CI log shows each state once rather than a wall of identical lines.
+    """
+
+    def __init__(self, stream: TextIO, clock: Clock | None = None) -> None:
+        self.stream = stream
+        self.clock = clock
+        self._started: float | None = None
+        self._last_wait = ""
+        self._last_drain = ""
+
+    def _line(self, text: str) -> None:
+        stamp = ""
+        if self.clock is not None:
+            now = self.clock.now()
+            if self._started is None:
+                self._started = now
+            elapsed = int(now - self._started)
+            stamp = f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
+        self.stream.write(f"{stamp}{text}\n")
+        self.stream.flush()
+
+    def run_started(self, plan: Plan, run_id: str, *, dry_run: bool, resume: bool) -> None:
+        mode = " (dry run: nothing is changed)" if dry_run else ""
+        how = "resuming" if resume else "starting"
+        self._line(
+            f"{how} run {run_id} on {plan.cluster}: {plan.current_version} -> "
+            f"{plan.target_version}, {len(plan.steps)} steps{mode}"
+        )
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        self._last_wait = self._last_drain = ""
+        self._line(f"step {index}/{total} {step.id}: {step.title or step.description}")
+
+    def step_finished(self, step: Step, detail: str, seconds: float) -> None:
+        self._line(f"  done {step.id} in {seconds:.0f}s" + (f": {detail}" if detail else ""))
+
+    def step_skipped(self, step: Step, reason: str) -> None:
+        self._line(f"skip {step.id}: {reason}")
+
+    def step_failed(self, step: Step, error: str) -> None:
+        self._line(f"  FAILED {step.id}: {error}")
+
+    def action(self, description: str, *, dry_run: bool) -> None:
+        self._line(f"  {'would' if dry_run else '->'} {description}")
+
+    def waiting(self, reason: str, waited: float, remaining: float) -> None:
+        del waited  # the stamp on each line says it
+        if reason != self._last_wait:
+            self._last_wait = reason
+            self._line(f"  waiting ({remaining:.0f}s left): {reason}")
+
+    def drain_progress(
+        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+    ) -> None:
+        held = "; ".join(f"PDB {pdb} holds {len(pods)}" for pdb, pods in sorted(waiting.items()))
+        text = f"  drain: {nodes} nodes, {pods_left} pods left, {evicted} evicted"
+        text += f" ({held})" if held else ""
+        if text != self._last_drain:
+            self._last_drain = text
+            self._line(text)
+
+    def info(self, message: str) -> None:
+        self._line(f"  {message}")
+
+    def warning(self, message: str) -> None:
+        self._line(f"  WARNING: {message}")
+
+    def run_finished(self, result: RunResult) -> None:
+        self._line(result.summary())
+
+
+class NullReporter:
+    """Says nothing; for callers that only want the `RunResult`."""
+
+    def run_started(self, plan: Plan, run_id: str, *, dry_run: bool, resume: bool) -> None:
+        del plan, run_id, dry_run, resume
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        del step, index, total
+
+    def step_finished(self, step: Step, detail: str, seconds: float) -> None:
+        del step, detail, seconds
+
+    def step_skipped(self, step: Step, reason: str) -> None:
+        del step, reason
+
+    def step_failed(self, step: Step, error: str) -> None:
+        del step, error
+
+    def action(self, description: str, *, dry_run: bool) -> None:
+        del description, dry_run
+
+    def waiting(self, reason: str, waited: float, remaining: float) -> None:
+        del reason, waited, remaining
+
+    def drain_progress(
+        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+    ) -> None:
+        del nodes, pods_left, evicted, waiting
+
+    def info(self, message: str) -> None:
+        del message
+
+    def warning(self, message: str) -> None:
+        del message
+
+    def run_finished(self, result: RunResult) -> None:
+        del result

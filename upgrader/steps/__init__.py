@@ -1,0 +1,28 @@
+"""The steps `execute` runs, one module per kind of work; `HANDLERS` maps plan step kinds to
+them. A kind missing here is refused before a run starts, never skipped silently."""
+
+from __future__ import annotations
+
+from upgrader.plan import StepKind
+from upgrader.steps.addons import run_addons
+from upgrader.steps.autoscaler import run_pause, run_resume
+from upgrader.steps.base import StepHandler
+from upgrader.steps.control_plane import run_control_plane
+from upgrader.steps.gates import run_approval, run_manual, run_preflight, run_verify
+from upgrader.steps.nodegroup_blue_green import run_blue_green
+from upgrader.steps.nodegroup_in_place import run_in_place
+
+HANDLERS: dict[StepKind, StepHandler] = {
+    StepKind.PREFLIGHT: run_preflight,
+    StepKind.APPROVAL: run_approval,
+    StepKind.MANUAL: run_manual,
+    StepKind.PAUSE_AUTOSCALER: run_pause,
+    StepKind.CONTROL_PLANE: run_control_plane,
+    StepKind.ADDONS: run_addons,
+    StepKind.NODEGROUP_BLUE_GREEN: run_blue_green,
+    StepKind.NODEGROUP_IN_PLACE: run_in_place,
+    StepKind.RESUME_AUTOSCALER: run_resume,
+    StepKind.VERIFY: run_verify,
+}
+
+__all__ = ["HANDLERS"]

@@ -1,0 +1,141 @@
+"""The steps that change nothing but decide whether the run goes on: pre-flight, approval,
+manual work, and the final verification.
+
+Pre-flight re-reads the cluster right before the first change: the blocking checks (when the
+CLI wires them in) and the drain's refusals for every node group the plan replaces, all at
+once, so a bare pod on the last group stops the run before the first control-plane update
+rather than an hour into it. Verification compares the end state with the plan's target and
+with the workloads that were Ready when the run began (recorded in the journal then).
+"""
+
+from __future__ import annotations
+
+import json
+
+from upgrader.drain import DrainRefusedError, preflight_refusals
+from upgrader.drain_rules import PodDecision
+from upgrader.kube import WorkloadKind
+from upgrader.plan import StepKind
+from upgrader.steps.base import (
+    GateDeclinedError,
+    PreconditionError,
+    StepContext,
+    StepFailedError,
+    StepResult,
+    WaitTimeoutError,
+)
+from upgrader.steps.nodegroup_blue_green import describe_or_none, drain_options, group_nodes
+from upgrader.steps.params import BlueGreenParams, InPlaceParams, VerifyParams
+from upgrader.versions import KubeVersion
+
+READY_WORKLOADS = "ready_workloads"  # run-level memo: what must be Ready again at the end
+_REPLACED = (StepKind.NODEGROUP_BLUE_GREEN, StepKind.NODEGROUP_IN_PLACE)
+
+
+def run_preflight(ctx: StepContext) -> StepResult:
+    blocking = ctx.checks() if ctx.checks is not None else []
+    if blocking:
+        raise PreconditionError("pre-flight checks block the upgrade: " + "; ".join(blocking))
+    groups = []
+    for step in ctx.plan.steps:
+        if step.kind is StepKind.NODEGROUP_BLUE_GREEN:
+            groups.append(BlueGreenParams.of(step).blue)
+        elif step.kind is StepKind.NODEGROUP_IN_PLACE:
+            groups.append(InPlaceParams.of(step).nodegroup)
+    options = drain_options(ctx)
+    refused: list[PodDecision] = []
+    checked = []
+    for group in dict.fromkeys(groups):
+        # Later hops' groups do not exist yet; their nodes are checked when their step runs.
+        if describe_or_none(ctx, group) is None:
+            continue
+        checked.append(group)
+        names = [n.name for n in group_nodes(ctx, group)]
+        refused += preflight_refusals(ctx.ports.cluster, names, options)
+    if refused:
+        raise DrainRefusedError(refused)
+    what = f"drain rules pass on {', '.join(checked)}" if checked else "no node group to drain"
+    return StepResult(f"{what}; {'checks pass' if ctx.checks else 'checks ran at plan time'}")
+
+
+def run_approval(ctx: StepContext) -> StepResult:
+    question = f"{ctx.step.title or ctx.step.id}: {ctx.step.description} Approve?"
+    if ctx.dry_run:
+        ctx.reporter.action(f"ask for approval: {ctx.step.title or ctx.step.id}", dry_run=True)
+        return StepResult("approval asked for in a real run")
+    if not ctx.approve(question):
+        raise GateDeclinedError(
+            f"approval {ctx.step.id} was declined; nothing more was changed. "
+            "Re-run with --resume when it is approved"
+        )
+    return StepResult("approved")
+
+
+def run_manual(ctx: StepContext) -> StepResult:
+    commands = "\n".join(f"  {c}" for c in ctx.step.commands)
+    question = f"Manual step {ctx.step.id}: {ctx.step.description}\n{commands}\nIs it done?"
+    if ctx.dry_run:
+        ctx.reporter.action(f"ask a person to do: {ctx.step.title or ctx.step.id}", dry_run=True)
+        return StepResult("manual step")
+    # Asked even with --yes: --yes skips confirmations, it cannot do a person's work.
+    if not ctx.confirm(question):
+        raise GateDeclinedError(
+            f"manual step {ctx.step.id} is not done yet; do it, then re-run with --resume"
+        )
+    return StepResult("done by hand")
+
+
+def ready_workloads(ctx: StepContext) -> list[str]:
+    """Deployments and StatefulSets fully Ready now, as "Kind/namespace/name"."""
+    found = []
+    for kind in (WorkloadKind.DEPLOYMENT, WorkloadKind.STATEFUL_SET):
+        for workload in ctx.ports.cluster.list_workloads(kind):
+            if workload.replicas and workload.ready_replicas >= workload.replicas:
+                found.append(f"{kind.value}/{workload.namespace}/{workload.name}")
+    return sorted(found)
+
+
+def run_verify(ctx: StepContext) -> StepResult:
+    version = VerifyParams.of(ctx.step, ctx.plan.target_version).version
+    if ctx.dry_run:
+        ctx.reporter.action(
+            f"verify every node and the control plane at {version}, add-ons ACTIVE, and the "
+            "workloads Ready before Ready again",
+            dry_run=True,
+        )
+        return StepResult("verification runs after a real run")
+    problems = []
+    cluster = ctx.ports.control_plane.describe_cluster(ctx.cluster_name)
+    if KubeVersion.parse(cluster.version) != KubeVersion.parse(version):
+        problems.append(f"control plane at {cluster.version}")
+    behind = [n.name for n in ctx.ports.cluster.list_nodes() if n.minor_version != version]
+    if behind:
+        problems.append(f"{len(behind)} nodes not at {version}: {', '.join(behind[:5])}")
+    for name in ctx.ports.control_plane.list_addons(ctx.cluster_name):
+        status = ctx.ports.control_plane.describe_addon(ctx.cluster_name, name).status
+        if status != "ACTIVE":
+            problems.append(f"add-on {name} is {status}")
+    recorded = ctx.recall_global(READY_WORKLOADS)
+    expected = set(json.loads(recorded)) if recorded else set()
+    missing: list[str] = []
+
+    def all_ready() -> bool:
+        missing[:] = sorted(expected - set(ready_workloads(ctx)))
+        return not missing
+
+    if expected:
+        try:
+            ctx.waiter.until(
+                all_ready,
+                reason=lambda: "workloads Ready again: " + ", ".join(missing[:5]),
+                timeout=ctx.options.timeouts.workloads_ready,
+                poll=10.0,
+            )
+        except WaitTimeoutError:
+            problems.append(f"not Ready as before: {', '.join(missing[:10])}")
+    if problems:
+        raise StepFailedError("verification failed: " + "; ".join(problems))
+    return StepResult(
+        f"control plane and {len(ctx.ports.cluster.list_nodes())} nodes at {version}; "
+        f"{len(expected)} workloads Ready as before"
+    )

@@ -1,0 +1,127 @@
+"""Upgrading a managed node group in place: `UpdateNodegroupVersion`, waited on to the end.
+
+EKS then replaces the nodes itself, `maxUnavailable` at a time (the group's own update
+config), evicting pods through the Eviction API. eksup never passes `force`: with it EKS
+deletes pods a PodDisruptionBudget protects. Without it a blocked eviction fails the update
+(PodEvictionFailure) and the step stops with EKS's error, which names the pod.
+
+The drain rules still apply: EKS's eviction deletes a bare pod for good, so the refusals are
+checked for every node of the group first, exactly as for blue/green. As for the control plane,
+the update id is remembered at once and an update in flight is waited on, never re-issued.
+"""
+
+from __future__ import annotations
+
+from upgrader.aws import UpdateStatus
+from upgrader.errors import NotFoundError
+from upgrader.steps.base import (
+    PreconditionError,
+    StepContext,
+    StepResult,
+    wait_for_update,
+)
+from upgrader.steps.nodegroup_blue_green import (
+    describe_or_none,
+    drain_options,
+    group_nodes,
+    preflight,
+    template_for_hop,
+)
+from upgrader.steps.params import InPlaceParams
+from upgrader.versions import KubeVersion
+
+UPDATE_ID = "update_id"
+
+
+def run_in_place(ctx: StepContext) -> StepResult:
+    p = InPlaceParams.of(ctx.step)
+    name = ctx.cluster_name
+    group = describe_or_none(ctx, p.nodegroup)
+    if group is None:
+        raise PreconditionError(f"node group {p.nodegroup} does not exist; re-plan")
+    hop = KubeVersion.parse(p.version)
+
+    update_id = ctx.recall(UPDATE_ID) or _in_flight(ctx, p.nodegroup, p.version)
+    if update_id is not None and _ended_badly(ctx, p.nodegroup, update_id):
+        update_id = None
+    if update_id is None:
+        if KubeVersion.parse(group.version) >= hop and group.status in ("ACTIVE", "DEGRADED"):
+            _check_nodes(ctx, p.nodegroup, p.version)
+            return StepResult(f"{p.nodegroup} already at {group.version}", already_done=True)
+        cluster = ctx.ports.control_plane.describe_cluster(name)
+        if KubeVersion.parse(cluster.version) < hop:
+            raise PreconditionError(
+                f"cluster {name} is at {cluster.version}: node group {p.nodegroup} can move to "
+                f"{p.version} only after the control plane"
+            )
+        if group.status not in ("ACTIVE", "DEGRADED"):
+            raise PreconditionError(
+                f"node group {p.nodegroup} is {group.status}: wait, then --resume"
+            )
+        preflight(ctx, p.nodegroup, drain_options(ctx))
+        version: str | None = p.version
+        template_version = None
+        if group.launch_template is not None:
+            template, custom = template_for_hop(
+                ctx, group.launch_template, p.nodegroup, p.version, p.ami
+            )
+            if custom:
+                version, template_version = None, template.version
+        ctx.intend(
+            f"eks:UpdateNodegroupVersion cluster={name} nodegroup={p.nodegroup} "
+            f"version={p.version}"
+            + (f" launchTemplateVersion={template_version}" if template_version else "")
+            + f" (EKS replaces its nodes, {p.max_unavailable or 'maxUnavailable'} at a time)"
+        )
+        update = ctx.ports.control_plane.update_nodegroup_version(
+            name, p.nodegroup, version=version, launch_template_version=template_version
+        )
+        update_id = update.id
+    else:
+        ctx.reporter.info(f"following update {update_id}, issued earlier (not re-issued)")
+    ctx.remember(UPDATE_ID, update_id)
+    wait_for_update(
+        ctx,
+        update_id,
+        what=f"node group {p.nodegroup} -> {p.version}",
+        timeout=ctx.options.timeouts.nodegroup_update,
+        nodegroup=p.nodegroup,
+    )
+    if not ctx.dry_run:
+        _check_nodes(ctx, p.nodegroup, p.version)
+    return StepResult(f"{p.nodegroup} updated in place to {p.version} (update {update_id})")
+
+
+def _check_nodes(ctx: StepContext, group: str, version: str) -> None:
+    behind = [n.name for n in group_nodes(ctx, group) if n.minor_version != version]
+    if behind:
+        ctx.reporter.warning(
+            f"EKS reports {group} at {version} but these nodes still run another version: "
+            + ", ".join(behind[:5])
+        )
+
+
+def _in_flight(ctx: StepContext, group: str, version: str) -> str | None:
+    eks = ctx.ports.control_plane
+    for update_id in eks.list_updates(ctx.cluster_name, nodegroup=group):
+        try:
+            update = eks.describe_update(ctx.cluster_name, update_id, nodegroup=group)
+        except NotFoundError:
+            continue
+        if (
+            update.type == "VersionUpdate"
+            and update.status is UpdateStatus.IN_PROGRESS
+            and update.params.get("Version") in (None, version)
+        ):
+            return update_id
+    return None
+
+
+def _ended_badly(ctx: StepContext, group: str, update_id: str) -> bool:
+    try:
+        update = ctx.ports.control_plane.describe_update(
+            ctx.cluster_name, update_id, nodegroup=group
+        )
+    except NotFoundError:
+        return True
+    return update.status in (UpdateStatus.FAILED, UpdateStatus.CANCELLED)
