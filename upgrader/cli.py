@@ -220,6 +220,79 @@ def schema() -> None:
     sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")
 
 
+@app.command()
+def execute(
+    plan_file: Annotated[Path, typer.Argument(help="The plan `eksup plan --out` wrote.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and check everything; change nothing.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a run that stopped (journal).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before the first change.")] = False,
+    take_over_lock: Annotated[
+        bool, typer.Option("--take-over-lock", help="Take the lock of a run that died.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also evict pods no controller owns (lost).")
+    ] = False,
+    delete_emptydir_data: Annotated[
+        bool, typer.Option("--delete-emptydir-data", help="Also evict pods with emptyDir data.")
+    ] = False,
+    grace_period: Annotated[
+        int | None, typer.Option("--grace-period", help="Seconds; default: each pod's own.")
+    ] = None,
+    max_grace_period: Annotated[
+        int | None, typer.Option("--max-grace-period", help="Cap on each pod's own grace.")
+    ] = None,
+    cluster: ClusterOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+    sandbox: SandboxOption = False,
+) -> None:
+    """Run a plan step by step: confirm, lock, journal, resume, dry-run.
+
+    Exit code 0: done; 1: a step failed; 2: (dry run) the real run would be blocked;
+    3: refused before any change; 4: stopped part-way (re-run with --resume).
+    """
+    from upgrader.execution import run_plan
+    from upgrader.plan import load_plan
+    from upgrader.steps.base import ExecuteOptions
+    from upgrader.targets import open_target
+
+    with reported_errors():
+        plan_doc = load_plan(plan_file)
+        options = ExecuteOptions(
+            dry_run=dry_run,
+            resume=resume,
+            yes=yes,
+            take_over_lock=take_over_lock,
+            force=force,
+            delete_emptydir_data=delete_emptydir_data,
+            grace_period_seconds=grace_period,
+            max_grace_period_seconds=max_grace_period,
+        )
+        with open_target(
+            cluster or plan_doc.cluster,
+            region=region or plan_doc.region,
+            profile=profile,
+            context=context,
+            sandbox=sandbox,
+        ) as target:
+            result = run_plan(plan_doc, plan_file, target, options, confirm=_confirm)
+        stdout.print(result.summary(), highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; with no terminal to ask on, the answer is no (use --yes)."""
+    if not sys.stdin.isatty():
+        stderr.print(f"{question} (no terminal to ask on: pass --yes to proceed)", markup=False)
+        return False
+    return typer.confirm(question, default=False, err=True)
+
+
 runbook_app = typer.Typer(help="The runbook templates plans are made from.", no_args_is_help=True)
 app.add_typer(runbook_app, name="runbook")
 

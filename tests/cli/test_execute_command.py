@@ -1,0 +1,58 @@
+"""`eksup execute` end to end through the CLI on the embedded sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from upgrader.cli import app
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan") / "plan.json"
+    code, _, _ = run("plan", "--sandbox", "--to", "1.30", "--out", str(path))
+    assert code == 0
+    return path
+
+
+def test_dry_run_says_the_real_run_would_be_blocked_and_changes_nothing(plan_file: Path) -> None:
+    code, stdout, stderr = run("execute", str(plan_file), "--sandbox", "--dry-run")
+    assert code == 2
+    assert "would-block" in stdout
+    assert "--force" in stdout  # the bare pod debug-shell, refused before anything changes
+    assert "would call" in stderr or "->" in stderr
+    assert not Path(f"{plan_file}.journal.jsonl").exists()
+
+
+def test_without_yes_and_no_terminal_nothing_changes(plan_file: Path) -> None:
+    code, _, stderr = run("execute", str(plan_file), "--sandbox")
+    assert code == 3
+    assert "--yes" in stderr
+    assert "nothing was changed" in stderr
+
+
+def test_a_full_run_upgrades_and_journals(plan_file: Path) -> None:
+    code, stdout, stderr = run(
+        "execute", str(plan_file), "--sandbox", "--yes", "--force", "--delete-emptydir-data"
+    )
+    assert code == 0, stderr
+    assert "succeeded" in stdout
+    journal = Path(f"{plan_file}.journal.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in journal]
+    assert any(r.get("step") == "control-plane-1.30" for r in records)
+
+
+def test_a_missing_plan_file_is_one_line(tmp_path: Path) -> None:
+    code, _, stderr = run("execute", str(tmp_path / "nope.json"), "--sandbox")
+    assert code == 1
+    assert stderr.strip().count("\n") == 0
+    assert "no such plan file" in stderr

@@ -1,0 +1,69 @@
+"""The `eksup execute` use case: wire a target's ports into the engine and run a plan.
+
+Ctrl-C is turned into a request to stop between steps (the engine polls it), so a person can
+interrupt a long upgrade without leaving a step half done; a second Ctrl-C interrupts at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from upgrader.engine import RunResult, execute
+from upgrader.plan import Plan
+from upgrader.reporter import PlainReporter
+from upgrader.steps.base import ExecuteOptions, Ports
+from upgrader.targets import Target
+
+
+def journal_path_for(plan_file: Path) -> Path:
+    return plan_file.with_name(plan_file.name + ".journal.jsonl")
+
+
+class StopRequest:
+    """Set by the first SIGINT; the second one raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("eksup: stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr)
+
+
+def run_plan(
+    plan: Plan,
+    plan_file: Path,
+    target: Target,
+    options: ExecuteOptions,
+    *,
+    confirm: Callable[[str], bool],
+) -> RunResult:
+    ports = Ports(
+        cluster=target.kube,
+        control_plane=target.control_plane,
+        compute=target.compute,
+        clock=target.clock,
+    )
+    stop = StopRequest()
+    previous = signal.signal(signal.SIGINT, stop.handle)
+    try:
+        return execute(
+            plan,
+            ports,
+            journal_path=journal_path_for(plan_file),
+            options=options,
+            reporter=PlainReporter(sys.stderr, target.clock),
+            confirm=confirm,
+            should_stop=stop,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
