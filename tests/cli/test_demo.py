@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from typer.testing import CliRunner
 
 from upgrader.cli import app
@@ -17,6 +19,12 @@ def test_demo_builds_the_sandbox_and_shows_it() -> None:
     assert "eksup plan --sandbox --to 1.31" in result.output
     for step in ("control-plane-1.30", "nodegroup-general-1.30", "control-plane-1.31"):
         assert step in result.output
+    # ... and executes it: every node at the target, nothing lost, no budget broken.
+    summary = result.output[result.output.index("Upgrade summary") :]
+    assert "succeeded" in summary
+    assert "12 of 12" in summary  # nodes at target
+    assert re.search(r"lost pods\s*│\s*0\s", summary)
+    assert re.search(r"PDB violations\s*│\s*0\s", summary)
 
 
 def test_version_and_help_need_no_sdk() -> None:

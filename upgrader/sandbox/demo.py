@@ -6,11 +6,16 @@ back through the same ports the upgrader uses.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from upgrader.kube import Workload
+from upgrader.plan import Plan, Step
+from upgrader.reporter import NullReporter
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.world import Sandbox
 
@@ -28,6 +33,70 @@ def run_demo(console: Console) -> None:
         console.print(f"\n[bold]2. eksup plan --sandbox --to {target_version}[/]")
         plan = plan_target(sandbox_target(world, DEMO_CLUSTER), target_version)
         console.print(plan_view(plan))
+        console.print(
+            "\n[bold]3. eksup execute plan.json --yes --force --delete-emptydir-data[/]\n"
+            "   (--force: the bare pod default/debug-shell is deleted for good; "
+            "--delete-emptydir-data: shop/search's scratch data goes)"
+        )
+        execute_demo_plan(console, world, plan)
+
+
+def execute_demo_plan(console: Console, world: Sandbox, plan: Plan) -> None:
+    from upgrader.engine import execute
+    from upgrader.steps.base import ExecuteOptions, Ports
+
+    kube = world.kube(DEMO_CLUSTER)
+    ready_before = {w.key for w in kube.list_workloads() if _ready(w)}
+    with tempfile.TemporaryDirectory() as scratch:
+        result = execute(
+            plan,
+            Ports(kube, world.aws, world.aws, world.clock),
+            journal_path=Path(scratch) / "plan.json.journal.jsonl",
+            options=ExecuteOptions(yes=True, force=True, delete_emptydir_data=True),
+            reporter=_StepLines(console),
+            confirm=lambda _question: True,
+        )
+    stats = kube.stats
+    nodes = kube.list_nodes()
+    at_target = sum(1 for n in nodes if n.minor_version == plan.target_version)
+    ready_after = {w.key for w in kube.list_workloads() if _ready(w)}
+    summary = Table(title="Upgrade summary", show_header=False)
+    summary.add_column("what")
+    summary.add_column("value")
+    for what, value in (
+        ("result", result.status.value),
+        ("steps", f"{sum(1 for s in result.steps if s.outcome == 'done')} of {len(plan.steps)}"),
+        ("virtual time", f"{result.seconds / 60:.0f} min"),
+        ("control plane", world.aws.describe_cluster(DEMO_CLUSTER).version),
+        ("nodes at target", f"{at_target} of {len(nodes)}"),
+        ("pods evicted (moved)", str(stats.evictions)),
+        ("evictions refused by a PDB (429)", str(stats.evictions_refused)),
+        ("lost pods", str(len(stats.lost_pods))),
+        ("PDB violations", str(len(stats.pdb_violations))),
+        (
+            "workloads Ready before and after",
+            f"{len(ready_before & ready_after)} of {len(ready_before)}",
+        ),
+    ):
+        summary.add_row(what, value)
+    console.print(summary)
+
+
+def _ready(workload: Workload) -> bool:
+    return workload.replicas is not None and workload.ready_replicas >= workload.replicas > 0
+
+
+class _StepLines(NullReporter):
+    """One line per step: what a newcomer needs to follow the run."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def step_finished(self, step: Step, detail: str, seconds: float) -> None:
+        self.console.print(f"  [green]done[/] {step.id} ({seconds / 60:.1f} min): {detail}")
+
+    def step_failed(self, step: Step, error: str) -> None:
+        self.console.print(f"  [red]FAILED[/] {step.id}: {error}")
 
 
 def show_world(console: Console, world: Sandbox) -> None:
