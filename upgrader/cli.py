@@ -285,6 +285,35 @@ def execute(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def status(
+    plan_file: Annotated[Path, typer.Argument(help="The plan a run executes.")],
+    gantt: Annotated[
+        bool, typer.Option("--gantt", help="Print a mermaid Gantt chart of the run instead.")
+    ] = False,
+) -> None:
+    """Show where the run of a plan stands, from its journal: steps, outcomes, durations."""
+    from rich.table import Table
+
+    from upgrader.journal import journal_path_for, load_records
+    from upgrader.plan import load_plan
+    from upgrader.status_view import clock_text, mermaid_gantt, run_state, step_statuses
+
+    with reported_errors():
+        plan_doc = load_plan(plan_file)
+        records, source = load_records(journal_path_for(plan_file), None)
+        statuses = step_statuses(plan_doc, records)
+        if gantt:
+            sys.stdout.write(mermaid_gantt(plan_doc, statuses))
+            return
+        table = Table("step", "state", "started", "took", "detail", title=source or None)
+        for item in statuses:
+            took = "" if item.seconds is None else f"{item.seconds:.0f}s"
+            table.add_row(item.step_id, item.state, clock_text(item.started_at), took, item.detail)
+        stdout.print(table)
+        stdout.print(run_state(records), highlight=False)
+
+
 def _confirm(question: str) -> bool:
     """Ask on the terminal; with no terminal to ask on, the answer is no (use --yes)."""
     if not sys.stdin.isatty():

@@ -13,14 +13,11 @@ from pathlib import Path
 from types import FrameType
 
 from upgrader.engine import RunResult, execute
+from upgrader.journal import journal_path_for
 from upgrader.plan import Plan
 from upgrader.reporter import PlainReporter
 from upgrader.steps.base import ExecuteOptions, Ports
 from upgrader.targets import Target
-
-
-def journal_path_for(plan_file: Path) -> Path:
-    return plan_file.with_name(plan_file.name + ".journal.jsonl")
 
 
 class StopRequest:

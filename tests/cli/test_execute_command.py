@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
+from upgrader.journal import journal_path_for
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -30,7 +31,7 @@ def test_dry_run_says_the_real_run_would_be_blocked_and_changes_nothing(plan_fil
     assert "would-block" in stdout
     assert "--force" in stdout  # the bare pod debug-shell, refused before anything changes
     assert "would call" in stderr or "->" in stderr
-    assert not Path(f"{plan_file}.journal.jsonl").exists()
+    assert not journal_path_for(plan_file).exists()
 
 
 def test_without_yes_and_no_terminal_nothing_changes(plan_file: Path) -> None:
@@ -46,7 +47,7 @@ def test_a_full_run_upgrades_and_journals(plan_file: Path) -> None:
     )
     assert code == 0, stderr
     assert "succeeded" in stdout
-    journal = Path(f"{plan_file}.journal.jsonl").read_text().splitlines()
+    journal = journal_path_for(plan_file).read_text().splitlines()
     records = [json.loads(line) for line in journal]
     assert any(r.get("step") == "control-plane-1.30" for r in records)
 
@@ -56,3 +57,25 @@ def test_a_missing_plan_file_is_one_line(tmp_path: Path) -> None:
     assert code == 1
     assert stderr.strip().count("\n") == 0
     assert "no such plan file" in stderr
+
+
+def test_status_shows_the_run_from_its_journal(plan_file: Path) -> None:
+    # Runs after the full run above (module-scoped plan file): every step is done.
+    code, stdout, _ = run("status", str(plan_file))
+    assert code == 0
+    assert "control-plane-1.30" in stdout
+    assert "succeeded" in stdout
+    assert "not started" not in stdout
+    code, stdout, _ = run("status", str(plan_file), "--gantt")
+    assert code == 0
+    assert stdout.startswith("```mermaid\ngantt")
+    assert "control-plane-1.30 :" in stdout
+
+
+def test_status_before_any_run(tmp_path: Path, plan_file: Path) -> None:
+    fresh = tmp_path / "fresh.json"
+    fresh.write_text(plan_file.read_text())
+    code, stdout, _ = run("status", str(fresh))
+    assert code == 0
+    assert "not started" in stdout
+    assert "no run yet" in stdout
