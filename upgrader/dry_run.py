@@ -10,7 +10,8 @@ step sees the world the earlier ones would have left: after a recorded control-p
 cluster reads at the new version, a recorded green group reads ACTIVE, a deleted blue group
 reads gone, an add-on reads at its new version. Without it the second hop's preconditions
 would fail against the unchanged cluster and a dry run could not say anything about them.
-What no overlay can fake (nodes joining, pods moving) the steps handle themselves: a wait is
+A scaled workload reads at its new replica count. What no overlay can fake (nodes joining,
+pods moving) the steps handle themselves: a wait is
 read once and reported instead of waited on, and a drain is reported instead of run.
 
 Neither the journal file, nor its ConfigMap, nor the lock are written in a dry run.
@@ -314,9 +315,14 @@ class DryRunCluster:
     def __init__(self, inner: Cluster, recorder: Recorder) -> None:
         self.inner = inner
         self.recorder = recorder
+        self._replicas: dict[tuple[WorkloadKind, str, str], int] = {}
 
     def _record(self, action: str, **params: object) -> None:
         self.recorder.record("kubernetes", action, **params)
+
+    def _scaled(self, workload: Workload) -> Workload:
+        replicas = self._replicas.get((workload.kind, workload.namespace, workload.name))
+        return workload if replicas is None else replace(workload, replicas=replicas)
 
     # reads
     def server_version(self) -> str:
@@ -342,10 +348,10 @@ class DryRunCluster:
     def list_workloads(
         self, kind: WorkloadKind | None = None, namespace: str | None = None
     ) -> list[Workload]:
-        return self.inner.list_workloads(kind, namespace)
+        return [self._scaled(w) for w in self.inner.list_workloads(kind, namespace)]
 
     def get_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
-        return self.inner.get_workload(kind, namespace, name)
+        return self._scaled(self.inner.get_workload(kind, namespace, name))
 
     def list_pdbs(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
         return self.inner.list_pdbs(namespace)
@@ -400,7 +406,8 @@ class DryRunCluster:
         self, kind: WorkloadKind, namespace: str, name: str, replicas: int
     ) -> Workload:
         self._record("scale", workload=f"{kind.value}/{namespace}/{name}", replicas=replicas)
-        return replace(self.inner.get_workload(kind, namespace, name), replicas=replicas)
+        self._replicas[(kind, namespace, name)] = replicas
+        return self.get_workload(kind, namespace, name)
 
     def restart_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
         self._record("rollout-restart", workload=f"{kind.value}/{namespace}/{name}")

@@ -27,6 +27,7 @@ from upgrader.sandbox import moto_eks
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.inplace import start_in_place_update
 from upgrader.sandbox.instance_types import instance_type
 from upgrader.sandbox.moto_eks_world import NodegroupFacts, settings
 from upgrader.sandbox.node_groups import NodeTemplate
@@ -201,13 +202,9 @@ class _Hooks:
             facts.name, facts.desired_size, self._template(facts), facts.delay
         )
 
-    def nodegroup_version_updating(
-        self,
-        facts: NodegroupFacts,  # noqa: ARG002 (part of the hook's signature)
-        update_id: str,  # noqa: ARG002
-    ) -> bool:
-        # Not yet simulated node by node: the update completes by time in moto.
-        return False
+    def nodegroup_version_updating(self, facts: NodegroupFacts, update_id: str) -> bool:
+        # Node by node, as EKS does it (see `inplace`): the update ends when the nodes moved.
+        return start_in_place_update(self.world, facts, update_id, self._template(facts))
 
     def nodegroup_deleting(self, facts: NodegroupFacts) -> None:
         self.world.kube(facts.cluster).delete_node_group(facts.name, facts.delay)

@@ -172,9 +172,11 @@ class StepContext:
 
     def intend(self, description: str) -> None:
         """Record a change before making it: in the journal (so a crash leaves a trace of what
-        was under way) and on the reporter."""
+        was under way) and on the reporter. A dry run's reporter hears of the calls themselves,
+        as they are recorded, so the intent would only repeat them."""
         self.journal.append(Phase.ACTION, self.step.id, detail=description)
-        self.reporter.action(description, dry_run=self.dry_run)
+        if not self.dry_run:
+            self.reporter.action(description, dry_run=False)
 
     def remember(self, key: str, value: str) -> None:
         """A fact of this step that must survive a crash, e.g. an update id."""

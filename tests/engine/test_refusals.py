@@ -1,0 +1,154 @@
+"""What the engine refuses before changing anything, and the gates a person answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.engine.worlds import (
+    CLUSTER,
+    Runner,
+    blue_green,
+    build_world,
+    control_plane,
+    full_plan,
+    hand_plan,
+    step,
+)
+from upgrader.discovery import discover
+from upgrader.engine import RunStatus, StepOutcome
+from upgrader.errors import RefusedError, UserError
+from upgrader.exit_codes import ExitCode
+from upgrader.journal import Phase, Record, parse_records
+from upgrader.plan import StepKind, Verdict
+from upgrader.planner import make_plan
+from upgrader.sandbox.world import Sandbox
+
+
+def _nothing_changed(world: Sandbox) -> None:
+    assert world.aws.list_updates(CLUSTER) == []
+    writes = [a for a in world.kube(CLUSTER).actions if a.verb not in ("get", "list")]
+    assert writes == []
+
+
+def test_declining_the_confirmation_changes_nothing(world: Sandbox, runner: Runner) -> None:
+    runner.answer = False
+    world.kube(CLUSTER).clear_actions()
+    with pytest.raises(RefusedError, match="not confirmed"):
+        runner.run(full_plan(), yes=False)
+    assert runner.questions == ["Execute 11 steps on cluster prod (1.28 -> 1.30)?"]
+    _nothing_changed(world)
+    assert not runner.journal_path.exists()
+
+
+def test_a_confirmation_covers_the_approval_step_before_any_change(
+    world: Sandbox, runner: Runner
+) -> None:
+    plan = hand_plan(
+        [step(StepKind.APPROVAL, "approve-upgrade"), control_plane("1.29", "1.28")],
+        target="1.29",
+    )
+    result = runner.run(plan, yes=False)
+    assert result.status is RunStatus.SUCCEEDED
+    assert len(runner.questions) == 1
+
+
+def test_a_declined_approval_after_a_change_stops_resumably(world: Sandbox, runner: Runner) -> None:
+    plan = hand_plan(
+        [
+            control_plane("1.29", "1.28"),
+            step(StepKind.APPROVAL, "approve-nodes"),
+            blue_green("general", "general-1-29", "1.29"),
+        ],
+        target="1.29",
+    )
+    answers = iter([True, False])
+    runner.confirm = lambda q: runner.questions.append(q) or next(answers)  # type: ignore[method-assign,func-returns-value]
+
+    stopped = runner.run(plan, yes=False)
+
+    assert stopped.status is RunStatus.STOPPED
+    assert stopped.exit_code is ExitCode.STOPPED
+    assert stopped.resume_from == "approve-nodes"
+    assert "approve-nodes" in runner.questions[1]
+    runner.confirm = lambda q: True  # type: ignore[method-assign]
+    resumed = runner.run(plan, resume=True, yes=False)
+    assert resumed.status is RunStatus.SUCCEEDED
+
+
+def test_a_manual_step_is_asked_even_with_yes(world: Sandbox, runner: Runner) -> None:
+    plan = hand_plan([step(StepKind.MANUAL, "rotate-certs")], target="1.28")
+    runner.answer = False
+    result = runner.run(plan)
+    assert result.status is RunStatus.STOPPED
+    assert runner.questions
+    assert "rotate-certs" in runner.questions[0]
+
+
+def test_a_journal_without_resume_is_refused(world: Sandbox, runner: Runner) -> None:
+    plan = hand_plan([control_plane("1.29", "1.28")], target="1.29")
+    runner.run(plan)
+    with pytest.raises(RefusedError, match="--resume"):
+        runner.run(plan)
+
+
+def test_a_journal_of_another_plan_is_refused(world: Sandbox, runner: Runner) -> None:
+    runner.run(hand_plan([control_plane("1.29", "1.28")], target="1.29"))
+    other = hand_plan([control_plane("1.29", "1.28")], target="1.29").model_copy(
+        update={"created_at": "2026-02-02T00:00:00Z"}
+    )
+    with pytest.raises(RefusedError, match="journal of another plan"):
+        runner.run(other, resume=True)
+
+
+def test_a_run_that_changed_nothing_may_start_again_without_resume(
+    world: Sandbox, runner: Runner
+) -> None:
+    runner.answer = False
+    plan = hand_plan([control_plane("1.29", "1.28"), step(StepKind.MANUAL, "check")], target="1.29")
+    plan = plan.model_copy(update={"steps": list(reversed(plan.steps))})
+    assert runner.run(plan).status is RunStatus.STOPPED
+    runner.answer = True
+    assert runner.run(plan).status is RunStatus.SUCCEEDED
+
+
+def test_unsupported_step_kinds_and_bad_params_are_refused_up_front(
+    world: Sandbox, runner: Runner
+) -> None:
+    karpenter = hand_plan([step(StepKind.KARPENTER_DRIFT, "karpenter-default-1.29")])
+    with pytest.raises(RefusedError, match="cannot execute step kinds karpenter-drift"):
+        runner.run(karpenter)
+    bad = hand_plan([step(StepKind.NODEGROUP_BLUE_GREEN, "ng", "1.29", nodegroup="general")])
+    with pytest.raises(RefusedError, match="'green_nodegroup' must be a non-empty string"):
+        runner.run(bad)
+    not_ready = full_plan().model_copy(update={"verdict": Verdict.NOT_READY})
+    with pytest.raises(RefusedError, match="NOT READY"):
+        runner.run(not_ready)
+    _nothing_changed(world)
+
+
+def test_a_stale_plan_is_refused_naming_what_changed(tmp_path: Path) -> None:
+    with Sandbox() as world:
+        build_world(world, batch=0, network=True)
+        kube = world.kube(CLUSTER)
+        snapshot = discover(CLUSTER, world.aws, world.aws, kube, world.clock, target_version="1.30")
+        plan = make_plan(snapshot, "1.30", region="us-east-1")
+        world.aws.update_cluster_version(CLUSTER, "1.29")  # someone moved on by hand
+        world.settle(900)
+        runner = Runner(world, tmp_path)
+        with pytest.raises(RefusedError, match=r"control plane now 1\.29, plan made at 1\.28"):
+            runner.run(plan, skip_fingerprint=False)
+        assert len(world.aws.list_updates(CLUSTER)) == 1
+        # --replan flows skip the check: the steps still check fresh state themselves.
+        result = runner.run(plan, skip_fingerprint=True)
+        assert result.status is RunStatus.SUCCEEDED, result.summary()
+        outcomes = {s.step_id: s.outcome for s in result.steps}
+        assert outcomes["control-plane-1.29"] is StepOutcome.ALREADY_DONE
+
+
+def test_journal_lines_tolerate_a_torn_last_line_only() -> None:
+    good = Record("r-1", 1, 0.0, Phase.STARTED, "s1").to_json()
+    assert len(parse_records(good + "\n" + good[:20], "j")) == 1
+    with pytest.raises(UserError, match="j:1: not a journal record"):
+        parse_records(good[:20] + "\n" + good, "j")
