@@ -348,13 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"budget bound:   {refs.budget:7.0f} s  (bound by PDB {refs.budget_pdb})")
     print(
-        f"  (if a Deployment's wave costs only its start-up, the replacement starting at "
-        f"eviction: {refs.deployment_aware:.0f} s)"
+        f"  'dep.' bound: {refs.deployment_aware:.0f} s, the same with a Deployment's wave "
+        "costing only its start-up (its replacement starts at eviction, not after the grace)"
     )
     print(f"physical limit: {refs.physical:7.0f} s  (slowest start-up + grace)")
     header = (
         f"{'drain':<36} {'makespan s':>10} {'refused 429':>11} {'lost':>5} "
-        f"{'PDB viol.':>9} {'x budget':>8} {'wall s':>6}"
+        f"{'PDB viol.':>9} {'x budget':>8} {'x dep.':>6} {'wall s':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
         results.append(result)
         print(
             f"{name:<36} {result.makespan:>10.0f} {result.refused:>11} {result.lost:>5} "
-            f"{result.violations:>9} {result.makespan / refs.budget:>8.2f} {result.wall:>6.1f}",
+            f"{result.violations:>9} {result.makespan / refs.budget:>8.2f} "
+            f"{result.makespan / refs.deployment_aware:>6.2f} {result.wall:>6.1f}",
             flush=True,
         )
     print(f"{'(d) --surge':<36} not implemented (eksup's drain has no --surge yet)")
