@@ -901,7 +901,9 @@ class FakeCluster:
         pod = self._pods.get(key)
         if pod is None or pod.uid != uid or pod.deletion_timestamp is not None:
             return
-        pod = self._pods[key] = _evolve(pod, ready=True)
+        # ready_since is what a real pod's Ready condition says (lastTransitionTime): the drain
+        # reads start-up times from it to evict the slowest-starting pods first.
+        pod = self._pods[key] = _evolve(pod, ready=True, ready_since=self._clock.now())
         ctrl = self._owner_of(pod)
         if isinstance(ctrl, JobController):
             run = DEFAULT_JOB_RUN_SECONDS if ctrl.run_seconds is None else ctrl.run_seconds
