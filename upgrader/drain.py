@@ -139,10 +139,12 @@ class Drain:
         settings = self.settings
         self.report.started_at = self.clock.now()
         deadline = self.report.started_at + settings.timeout_seconds
-        nodes = self._prepare_nodes(self.list_nodes())
-        refused = preflight_refusals(self.cluster, [n.name for n in nodes], settings.options)
+        # Refusals first: a drain that cannot finish must not leave the nodes cordoned.
+        listed = self.list_nodes()
+        refused = preflight_refusals(self.cluster, [n.name for n in listed], settings.options)
         if refused:
             raise DrainRefusedError(refused)
+        self._prepare_nodes(listed)
         while True:
             nodes = self._prepare_nodes(self.list_nodes())
             pods = self._pods_on(nodes)
@@ -163,6 +165,11 @@ class Drain:
                 for p in evictable
             ]
             budgets = {key: index.budget(key) for key in index.by_key}
+            for candidate in candidates:
+                if len(candidate.pdbs) > 1:
+                    # The Eviction API refuses such a pod every time: waiting out the timeout
+                    # would only hide the reason.
+                    raise _two_pdbs(candidate.pod, candidate.pdbs)
             if not candidates and not terminating and self._replacements_ready():
                 self.report.finished_at = self.clock.now()
                 self._report_refused_nodes(decisions)
@@ -222,11 +229,7 @@ class Drain:
         except NamespaceTerminatingError:
             return  # the namespace controller is deleting the pod anyway
         except MultiplePdbsError as error:
-            raise PermanentError(
-                f"cannot evict {pod.key}: it matches more than one PodDisruptionBudget "
-                f"({', '.join(error.pdbs)}); the Eviction API refuses such pods. Merge or narrow "
-                "those PDBs, then resume"
-            ) from error
+            raise _two_pdbs(pod, error.pdbs) from error
         self.report.evicted.append(pod.key)
         owner = _workload_of(pod)
         if owner is not None:
@@ -276,6 +279,14 @@ class Drain:
                 for kind, ns, name in sorted(self._displaced)
             )
         return stuck
+
+
+def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
+    return PermanentError(
+        f"cannot evict {pod.key}: it matches more than one PodDisruptionBudget "
+        f"({', '.join(pdbs)}); the Eviction API refuses such pods. Merge or narrow "
+        "those PDBs, then resume"
+    )
 
 
 def _daemon(pod: Pod) -> bool:

@@ -343,9 +343,8 @@ def _run_steps(
         },
     )
     if journal.recall(READY_WORKLOADS) is None:
-        probe = _context(run, plan.steps[0], checks) if plan.steps else None
-        if probe is not None:
-            journal.remember(READY_WORKLOADS, json.dumps(ready_workloads(probe)))
+        # What the verify step expects Ready again: read once, before the first change.
+        journal.remember(READY_WORKLOADS, json.dumps(ready_workloads(run.ports.cluster)))
 
     changed_before = state.changed_anything
     total = len(plan.steps)

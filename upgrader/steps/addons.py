@@ -78,7 +78,13 @@ def _upgrade_one(ctx: StepContext, target: AddonTarget, hop: str) -> bool:
         ctx.reporter.info(f"following add-on {target.name} update {in_flight} (not re-issued)")
         _wait(ctx, target.name, in_flight)
         addon = eks.describe_addon(cluster, target.name)
-    remaining = [v for v in path if version_key(v) > version_key(addon.version)]
+    # Only forward, each version once: a path may repeat its target or start behind.
+    remaining: list[str] = []
+    floor = addon.version
+    for version in path:
+        if version_key(version) > version_key(floor):
+            remaining.append(version)
+            floor = version
     previous = addon.version
     for version in remaining:
         _wait_active(ctx, target.name)

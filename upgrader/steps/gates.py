@@ -16,6 +16,7 @@ from upgrader.drain import DrainRefusedError, preflight_refusals
 from upgrader.drain_rules import PodDecision
 from upgrader.kube import WorkloadKind
 from upgrader.plan import StepKind
+from upgrader.ports import Cluster
 from upgrader.steps.base import (
     GateDeclinedError,
     PreconditionError,
@@ -85,11 +86,11 @@ def run_manual(ctx: StepContext) -> StepResult:
     return StepResult("done by hand")
 
 
-def ready_workloads(ctx: StepContext) -> list[str]:
+def ready_workloads(cluster: Cluster) -> list[str]:
     """Deployments and StatefulSets fully Ready now, as "Kind/namespace/name"."""
     found = []
     for kind in (WorkloadKind.DEPLOYMENT, WorkloadKind.STATEFUL_SET):
-        for workload in ctx.ports.cluster.list_workloads(kind):
+        for workload in cluster.list_workloads(kind):
             if workload.replicas and workload.ready_replicas >= workload.replicas:
                 found.append(f"{kind.value}/{workload.namespace}/{workload.name}")
     return sorted(found)
@@ -120,7 +121,7 @@ def run_verify(ctx: StepContext) -> StepResult:
     missing: list[str] = []
 
     def all_ready() -> bool:
-        missing[:] = sorted(expected - set(ready_workloads(ctx)))
+        missing[:] = sorted(expected - set(ready_workloads(ctx.ports.cluster)))
         return not missing
 
     if expected:
