@@ -1,0 +1,238 @@
+"""The rollout spec: what to release, how, through which traffic switch, and when to give up.
+
+A rollout is driven from a YAML file, so every field is validated once, here, and a bad one is
+reported as `file:line: field: message` (`load_spec`). Models are frozen: the runner never edits
+the spec, it derives steps from it. Every duration is in seconds and says why its default is
+what it is.
+
+    app: {name: web, namespace: shop, stable: {deployment: web-blue}, candidate: {...}}
+    strategy: {kind: canary, steps: [5, 25, 50, 100], pause_seconds: 300}
+    traffic: {provider: alb-elbv2, rule_arn: ..., stable_target_group: ..., ...}
+    gates: [{kind: cloudwatch-alarm, alarms: [web-5xx]}, {kind: alb-target-health}]
+    deadlines: {total_seconds: 7200, step_seconds: 1800, converge_seconds: 300}
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from upgrader.yaml_lines import validate_file
+
+Percent = Annotated[int, Field(ge=1, le=100)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# app ------------------------------------------------------------------------------------------
+
+
+class Side(_Model):
+    """One version of the app: its Deployment (scaled down when it is retired), if eksup may
+    touch it. Without one, eksup moves traffic only and leaves the compute alone."""
+
+    deployment: str | None = None
+
+
+class App(_Model):
+    name: str = Field(min_length=1)
+    namespace: str = Field(default="default", min_length=1)
+    stable: Side = Side()
+    candidate: Side = Side()
+
+
+# strategy -------------------------------------------------------------------------------------
+
+
+class Linear(_Model):
+    """`percent` more traffic on the candidate every `every_seconds` (CodeDeploy's
+    Linear10PercentEvery1Minute is `{percent: 10, every_seconds: 60}`)."""
+
+    percent: Percent
+    every_seconds: Seconds
+
+
+class Canary(_Model):
+    """Weight steps such as [5, 25, 50, 100] with a pause at each, or a linear ramp.
+
+    Gates are evaluated at the end of every step's pause, the last one included: 100% is
+    "bake, then promote", as CodeDeploy does.
+    """
+
+    kind: Literal["canary"]
+    steps: tuple[Percent, ...] | None = None
+    linear: Linear | None = None
+    # Five minutes: long enough for a 1-minute CloudWatch alarm to see a few datapoints.
+    pause_seconds: Seconds = 300.0
+    # After promotion the stable side is kept this long for a quick manual rollback.
+    scale_down_delay_seconds: Seconds = 600.0
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> Canary:
+        if (self.steps is None) == (self.linear is None):
+            raise ValueError("give either steps or linear")
+        if self.steps is not None:
+            if not self.steps:
+                raise ValueError("steps must not be empty")
+            if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
+                raise ValueError("steps must increase")
+            if self.steps[-1] != 100:
+                raise ValueError("the last step must be 100 (all traffic on the candidate)")
+        return self
+
+
+class BlueGreen(_Model):
+    """All traffic moves in one switch; a failed gate switches it back in one."""
+
+    kind: Literal["blue-green"]
+    # Bake time after the switch before the gates decide.
+    pause_seconds: Seconds = 300.0
+    # The old (stable) side stays up this long after a successful switch: rollback is then
+    # only a traffic switch, no cold start.
+    scale_down_delay_seconds: Seconds = 600.0
+
+
+class Shadow(_Model):
+    """A copy of the traffic to the candidate, whose answers are dropped."""
+
+    kind: Literal["shadow"]
+    mirror_percent: Percent = 100
+    pause_seconds: Seconds = 300.0
+
+
+class AbTest(_Model):
+    """Requests with a matching header (or cookie, through the Cookie header) go to B."""
+
+    kind: Literal["ab"]
+    header: str = Field(min_length=1)
+    values: tuple[str, ...] = Field(min_length=1)
+    pause_seconds: Seconds = 300.0
+
+
+Strategy = Annotated[Canary | BlueGreen | Shadow | AbTest, Field(discriminator="kind")]
+
+
+# traffic --------------------------------------------------------------------------------------
+
+
+class AlbTraffic(_Model):
+    """An ALB eksup drives directly through ELBv2: one rule's (or a listener's default)
+    forward action, weighted between two target groups."""
+
+    provider: Literal["alb-elbv2"]
+    rule_arn: str = Field(pattern=r"^arn:[^:]+:elasticloadbalancing:.*:(listener|listener-rule)/")
+    stable_target_group: str = Field(pattern=r"^arn:[^:]+:elasticloadbalancing:.*:targetgroup/")
+    candidate_target_group: str = Field(pattern=r"^arn:[^:]+:elasticloadbalancing:.*:targetgroup/")
+    # Target-group stickiness keeps a client on the side it first reached for this long, so
+    # after a rollback the candidate still serves sticky clients until it expires. 0: none.
+    stickiness_seconds: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _two_groups(self) -> AlbTraffic:
+        if self.stable_target_group == self.candidate_target_group:
+            raise ValueError("stable and candidate target groups must differ")
+        return self
+
+
+class Route53Traffic(_Model):
+    """Weighted records of one name: one set identifier per side (blue/green clusters)."""
+
+    provider: Literal["route53"]
+    zone_id: str = Field(min_length=1)
+    record_name: str = Field(min_length=1)
+    record_type: Literal["A", "AAAA", "CNAME"] = "A"
+    stable_set_identifier: str = Field(min_length=1)
+    candidate_set_identifier: str = Field(min_length=1)
+    # Resolvers may keep answering with the old weights for a TTL: the candidate is only
+    # retired after it. 60 s is the usual TTL of a weighted record meant to move.
+    ttl_seconds: Annotated[int, Field(ge=0, le=172800)] = 60
+
+    @model_validator(mode="after")
+    def _two_sets(self) -> Route53Traffic:
+        if self.stable_set_identifier == self.candidate_set_identifier:
+            raise ValueError("stable and candidate set identifiers must differ")
+        return self
+
+
+Traffic = Annotated[AlbTraffic | Route53Traffic, Field(discriminator="provider")]
+
+
+# gates ----------------------------------------------------------------------------------------
+
+
+class NoData(StrEnum):
+    """What a gate does when it cannot see anything (INSUFFICIENT_DATA, no targets yet)."""
+
+    FAIL = "fail"  # count a failure: silence is not health
+    PAUSE = "pause"  # wait and look again, until the step deadline
+    PASS = "pass"  # ignore the gate this time
+
+
+class _Gate(_Model):
+    # How many failed evaluations abort the rollout; below it the step waits and re-checks.
+    # 1: the first failure aborts.
+    failure_limit: Annotated[int, Field(ge=1)] = 1
+    no_data: NoData = NoData.FAIL
+    # Between two evaluations of a failing or pausing gate. 30 s: half a CloudWatch period.
+    interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class AlarmGate(_Gate):
+    """Any named CloudWatch alarm in ALARM fails the gate."""
+
+    kind: Literal["cloudwatch-alarm"]
+    alarms: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+
+
+class TargetHealthGate(_Gate):
+    """Every target of the target group (the candidate's by default) registered and healthy."""
+
+    kind: Literal["alb-target-health"]
+    target_group: str | None = Field(
+        default=None, pattern=r"^arn:[^:]+:elasticloadbalancing:.*:targetgroup/"
+    )
+
+
+Gate = Annotated[AlarmGate | TargetHealthGate, Field(discriminator="kind")]
+
+
+class Deadlines(_Model):
+    # The whole rollout, pauses included. Two hours fits a 4-step canary with 5-min pauses
+    # and slow gates; a rollout past it rolls back rather than hang half-shifted.
+    total_seconds: Annotated[float, Field(gt=0)] = 7200.0
+    # How long a step may wait on pausing or re-checked gates after its pause.
+    step_seconds: Annotated[float, Field(gt=0)] = 1800.0
+    # How long a weight change may take to read back (Route 53 INSYNC is usually < 60 s).
+    converge_seconds: Annotated[float, Field(gt=0)] = 300.0
+
+
+class RolloutSpec(_Model):
+    app: App
+    strategy: Strategy
+    traffic: Traffic
+    gates: tuple[Gate, ...] = ()
+    deadlines: Deadlines = Deadlines()
+
+    @model_validator(mode="after")
+    def _gates_fit_traffic(self) -> RolloutSpec:
+        for gate in self.gates:
+            if (
+                isinstance(gate, TargetHealthGate)
+                and gate.target_group is None
+                and not isinstance(self.traffic, AlbTraffic)
+            ):
+                raise ValueError(
+                    "an alb-target-health gate without target_group needs alb-elbv2 traffic"
+                )
+        return self
+
+
+def load_spec(path: Path) -> RolloutSpec:
+    """Read and validate a rollout spec; a problem raises UserError `file:line: field: msg`."""
+    return validate_file(path, RolloutSpec)

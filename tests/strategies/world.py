@@ -1,0 +1,255 @@
+"""A small AWS (moto: ALB, Route 53, CloudWatch) and a fake cluster for rollout tests.
+
+Everything waits through one VirtualClock: the AWS back-off, Route 53 INSYNC polling, the
+rollout's pauses and the cluster's pods, so a 20-minute canary takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from strategies.spec import RolloutSpec
+from upgrader.adapters.aws_retry import RetryPolicy
+from upgrader.adapters.boto3_aws import Boto3Aws
+from upgrader.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.fake_cluster import FakeCluster
+
+REGION = "us-east-1"
+NAMESPACE = "shop"
+ZONE_NAME = "example.com"
+RECORD = "web.example.com"
+
+
+@dataclass(frozen=True)
+class Alb:
+    listener: str
+    rule: str
+    stable: str
+    candidate: str
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+class Shared:
+    """One moto world per test module: building EC2 and an ALB costs ~1 s, a rule ~5 ms."""
+
+    def __init__(self, aws: Boto3Aws) -> None:
+        self.aws = aws
+        self.clock = VirtualClock()  # the running test's clock, swapped in by `aws`
+        ec2, elbv2 = aws.clients.ec2, aws.clients.elbv2
+        self.vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=self.vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"][
+                "SubnetId"
+            ]
+            for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
+        ]
+        lb = elbv2.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]
+        self.lb = lb["LoadBalancerArn"]
+        self.instances = [
+            i["InstanceId"]
+            for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)["Instances"]
+        ]
+        self.serial = itertools.count(1)
+
+    def target_group(self, prefix: str, targets: int = 2) -> str:
+        elbv2 = self.aws.clients.elbv2
+        group: str = elbv2.create_target_group(
+            Name=f"{prefix}-{next(self.serial)}", Protocol="HTTP", Port=80, VpcId=self.vpc
+        )["TargetGroups"][0]["TargetGroupArn"]
+        if targets:
+            elbv2.register_targets(
+                TargetGroupArn=group,
+                Targets=[{"Id": i, "Port": 8080} for i in self.instances[:targets]],
+            )
+        return group
+
+
+@pytest.fixture(scope="module")
+def _shared() -> Iterator[Shared]:
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION
+        )
+        holder: list[Shared] = []
+
+        def sleep(seconds: float) -> None:
+            # Back-off waits in the running test's virtual time.
+            holder[0].clock.sleep(seconds)
+
+        holder.append(Shared(Boto3Aws(session=session, retry=RetryPolicy(sleep=sleep))))
+        yield holder[0]
+
+
+@pytest.fixture
+def shared(_shared: Shared, clock: VirtualClock) -> Shared:
+    _shared.clock = clock
+    return _shared
+
+
+@pytest.fixture
+def aws(shared: Shared) -> Boto3Aws:
+    return shared.aws
+
+
+@pytest.fixture
+def alb(shared: Shared) -> Alb:
+    """A fresh listener on the shared ALB: its default action and a rule forward everything to
+    `stable`; `stable` and `candidate` have two healthy targets each."""
+    elbv2 = shared.aws.clients.elbv2
+    stable, candidate = shared.target_group("stable"), shared.target_group("candidate")
+    listener = elbv2.create_listener(
+        LoadBalancerArn=shared.lb,
+        Protocol="HTTP",
+        Port=8000 + next(shared.serial),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": stable}],
+    )["Listeners"][0]["ListenerArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": stable, "Weight": 100},
+                        {"TargetGroupArn": candidate, "Weight": 0},
+                    ]
+                },
+            }
+        ],
+    )["Rules"][0]["RuleArn"]
+    return Alb(listener, rule, stable, candidate)
+
+
+@pytest.fixture
+def zone(shared: Shared) -> str:
+    """A fresh hosted zone with web.example.com weighted: blue 100 (stable), green 0."""
+    route53 = shared.aws.clients.route53
+    zone_id: str = route53.create_hosted_zone(
+        Name=ZONE_NAME, CallerReference=f"eksup-{next(shared.serial)}"
+    )["HostedZone"]["Id"].split("/")[-1]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": RECORD,
+                        "Type": "A",
+                        "SetIdentifier": ident,
+                        "Weight": weight,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": address}],
+                    },
+                }
+                for ident, weight, address in (("blue", 100, "10.0.0.1"), ("green", 0, "10.0.0.2"))
+            ]
+        },
+    )
+    return zone_id
+
+
+def put_alarm(aws: Boto3Aws, name: str, state: str = "OK") -> None:
+    cloudwatch = aws.clients.cloudwatch
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test: {state}")
+
+
+def set_alarm(aws: Boto3Aws, name: str, state: str) -> None:
+    aws.clients.cloudwatch.set_alarm_state(
+        AlarmName=name, StateValue=state, StateReason="5xx above 5 for 1 datapoint"
+    )
+
+
+def deployment(name: str, replicas: int) -> Workload:
+    labels = {"app": name}
+    return Workload(
+        kind=WorkloadKind.DEPLOYMENT,
+        namespace=NAMESPACE,
+        name=name,
+        selector=LabelSelector(labels),
+        template=PodTemplate(labels=labels),
+        replicas=replicas,
+        labels=labels,
+    )
+
+
+@pytest.fixture
+def cluster(clock: VirtualClock) -> FakeCluster:
+    kube = FakeCluster(clock)
+    kube.add_workload(deployment("web-stable", 3))
+    kube.add_workload(deployment("web-candidate", 3))
+    return kube
+
+
+def replicas(kube: FakeCluster, name: str) -> int | None:
+    return kube.get_workload(WorkloadKind.DEPLOYMENT, NAMESPACE, name).replicas
+
+
+def alb_spec(alb: Alb, **overrides: Any) -> RolloutSpec:
+    """A canary 5/25/50/100 with 60 s pauses on the ALB rule, alarm `web-5xx` as its gate."""
+    document: dict[str, Any] = {
+        "app": {
+            "name": "web",
+            "namespace": NAMESPACE,
+            "stable": {"deployment": "web-stable"},
+            "candidate": {"deployment": "web-candidate"},
+        },
+        "strategy": {"kind": "canary", "steps": [5, 25, 50, 100], "pause_seconds": 60},
+        "traffic": {
+            "provider": "alb-elbv2",
+            "rule_arn": alb.rule,
+            "stable_target_group": alb.stable,
+            "candidate_target_group": alb.candidate,
+            "stickiness_seconds": 120,
+        },
+        "gates": [{"kind": "cloudwatch-alarm", "alarms": ["web-5xx"]}],
+    }
+    document.update(overrides)
+    return RolloutSpec.model_validate(document)
+
+
+def route53_spec(zone_id: str, **overrides: Any) -> RolloutSpec:
+    document: dict[str, Any] = {
+        "app": {
+            "name": "web",
+            "namespace": NAMESPACE,
+            "stable": {"deployment": "web-stable"},
+            "candidate": {"deployment": "web-candidate"},
+        },
+        "strategy": {"kind": "blue-green", "pause_seconds": 120, "scale_down_delay_seconds": 300},
+        "traffic": {
+            "provider": "route53",
+            "zone_id": zone_id,
+            "record_name": RECORD,
+            "stable_set_identifier": "blue",
+            "candidate_set_identifier": "green",
+            "ttl_seconds": 60,
+        },
+        "gates": [{"kind": "cloudwatch-alarm", "alarms": ["web-5xx"]}],
+    }
+    document.update(overrides)
+    return RolloutSpec.model_validate(document)
