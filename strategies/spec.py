@@ -15,10 +15,11 @@ what it is.
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from upgrader.yaml_lines import validate_file
 
@@ -73,17 +74,24 @@ class Canary(_Model):
     # After promotion the stable side is kept this long for a quick manual rollback.
     scale_down_delay_seconds: Seconds = 600.0
 
+    @field_validator("steps")
+    @classmethod
+    def _increasing_to_100(cls, steps: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        # A field validator, so the error names `strategy.steps` and its line.
+        if steps is None:
+            return steps
+        if not steps:
+            raise ValueError("steps must not be empty")
+        if any(b <= a for a, b in pairwise(steps)):
+            raise ValueError("steps must increase")
+        if steps[-1] != 100:
+            raise ValueError("the last step must be 100 (all traffic on the candidate)")
+        return steps
+
     @model_validator(mode="after")
     def _one_plan(self) -> Canary:
         if (self.steps is None) == (self.linear is None):
             raise ValueError("give either steps or linear")
-        if self.steps is not None:
-            if not self.steps:
-                raise ValueError("steps must not be empty")
-            if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
-                raise ValueError("steps must increase")
-            if self.steps[-1] != 100:
-                raise ValueError("the last step must be 100 (all traffic on the candidate)")
         return self
 
 
