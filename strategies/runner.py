@@ -22,8 +22,8 @@ from strategies.gates import Gate, GateResult, Verdict, gates_for
 from strategies.providers import TrafficProvider, provider_for
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_STABLE, Step, Weights, steps_for
-from upgrader.errors import EksupError, NotFoundError
-from upgrader.kube import WorkloadKind
+from upgrader.errors import EksupError, NotFoundError, UserError
+from upgrader.kube import ConfigMap, WorkloadKind
 from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
 
 _Reached = Callable[[Weights], bool]
@@ -103,6 +103,33 @@ class _State:
     notes: list[str] = field(default_factory=list)
 
 
+class Journal:
+    """The last completed step of a rollout, in a ConfigMap next to the app, so a rollout killed
+    mid-way resumes from there, from any machine. Only the step number is kept: the weights
+    are re-read from the service, never trusted from the journal."""
+
+    def __init__(self, cluster: Cluster, namespace: str, app: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.name = f"eksup-rollout-{app}"
+
+    def completed_step(self) -> int:
+        """The last completed step of an unfinished rollout; 0 when none is in progress."""
+        try:
+            data = self.cluster.get_config_map(self.namespace, self.name).data
+        except NotFoundError:
+            return 0
+        if data.get("status") != "running":
+            return 0
+        return int(data.get("step", "0"))
+
+    def record(self, step: int, status: str, weights: Weights | None, at: float) -> None:
+        data = {"step": str(step), "status": status, "updated": f"{at:.0f}"}
+        if weights is not None:
+            data["weights"] = f"{weights.stable}/{weights.candidate}"
+        self.cluster.apply_config_map(ConfigMap(self.namespace, self.name, data))
+
+
 class RolloutRunner:
     def __init__(
         self,
@@ -112,8 +139,10 @@ class RolloutRunner:
         gates: Sequence[Gate],
         clock: Clock,
         cluster: Cluster | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.spec = spec
+        self.journal = journal
         self.provider = provider
         self.gates = tuple(gates)
         self.clock = clock
@@ -126,17 +155,26 @@ class RolloutRunner:
         # Reading first also proves the spec matches the service (records exist, the rule
         # forwards only to the two groups) before anything changes.
         state.history.append(WeightChange(now, 0, self.provider.read()))
+        state.steps_done = self.journal.completed_step() if self.journal is not None else 0
         try:
-            # Before any traffic moves: the candidate healthy, the alarms quiet.
-            self._gate(state, 0)
-            for step in self.steps:
+            # Before any traffic moves (or moves again): the candidate healthy, alarms quiet.
+            self._gate(state, state.steps_done)
+            for step in self.steps[state.steps_done :]:
                 self._shift(state, step.number, step.weights)
                 self._pause(state, step)
                 self._gate(state, step.number)
                 state.steps_done = step.number
+                self._journal(step.number, "running", state.history[-1].weights)
         except _AbortError as abort:
-            return self._roll_back(state, abort)
-        return self._promote(state)
+            report = self._roll_back(state, abort)
+        else:
+            report = self._promote(state)
+        self._journal(report.steps_done, report.status.value, report.final_weights)
+        return report
+
+    def _journal(self, step: int, status: str, weights: Weights | None) -> None:
+        if self.journal is not None:
+            self.journal.record(step, status, weights, self.clock.now())
 
     # ---------------------------------------------------------------- steps
 
@@ -302,8 +340,19 @@ def build_runner(
     metrics: Metrics,
     clock: Clock,
     cluster: Cluster | None = None,
+    journal: bool = False,
 ) -> RolloutRunner:
-    """Wire a runner from a spec and the ports; refuses impossible strategy/provider pairs."""
+    """Wire a runner from a spec and the ports; refuses impossible strategy/provider pairs.
+
+    `journal=True` (needs `cluster`) records each completed step in a ConfigMap and resumes
+    an unfinished rollout of the same app from its last completed step."""
     provider = provider_for(spec, load_balancers=load_balancers, dns=dns, clock=clock)
     gates = gates_for(spec, metrics=metrics, load_balancers=load_balancers)
-    return RolloutRunner(spec, provider=provider, gates=gates, clock=clock, cluster=cluster)
+    log = None
+    if journal:
+        if cluster is None:
+            raise UserError("a rollout journal lives in the cluster: give a cluster")
+        log = Journal(cluster, spec.app.namespace, spec.app.name)
+    return RolloutRunner(
+        spec, provider=provider, gates=gates, clock=clock, cluster=cluster, journal=log
+    )
