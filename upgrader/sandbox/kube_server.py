@@ -1,0 +1,202 @@
+"""The sandbox's Kubernetes API server: a FakeCluster served over HTTP on loopback.
+
+The official Python client (so eksup's real `KubernetesCluster` adapter) and `kubectl` (get,
+describe, cordon, uncordon, taint, drain, get pdb) talk to it as to a real cluster, which checks
+the FakeCluster against clients nobody here wrote. Plain HTTP, no authentication; the routes
+live in `kube_server_api`, the JSON shapes in `kube_server_objects`.
+
+Time. The FakeCluster lives on a `VirtualClock`, which moves only when someone advances it. A
+test that drives the world itself calls `advance(seconds)`. Clients that poll in real time
+(`kubectl drain` retries a refused eviction every 5 s and waits for each pod to go) need time to
+pass while they wait: `start_ticker(rate)` runs a thread that advances virtual time by `rate`
+virtual seconds per real second (10: a 30 s grace period lasts 3 real seconds). Requests never
+move the clock themselves, so what a client sees depends only on the ticker and `advance`.
+
+Connections. HTTP/1.1 keep-alive with TCP_NODELAY: without it, Nagle's algorithm and delayed
+ACKs cost about 40 ms per response (kubectl_wire.md §10).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.kube_server_api import KubeApi, Request, Response
+
+DEFAULT_TICK_SECONDS = 0.05  # real seconds between two ticker advances
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = dict(self.headers.items())
+        request = Request.parse(self.command, self.path, headers, body)
+        response = self.server.kube.api.handle(request)
+        self.server.kube.record(request, response)
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.code)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def do_GET(self) -> None:  # http.server dispatches on these names
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: `KubeServer.requests` keeps the log."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    kube: KubeServer
+
+
+class KubeServer:
+    """Serve `cluster` at `url` (127.0.0.1, any free port by default) until `stop`.
+
+    Use as a context manager, or `start()`/`stop()`. `requests` lists (method, target, code) of
+    every request served, for tests and for `eksup sandbox status`.
+    """
+
+    def __init__(
+        self,
+        cluster: FakeCluster,
+        clock: VirtualClock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.api = KubeApi(cluster, clock.now)
+        self.requests: list[tuple[str, str, int]] = []
+        self._log_lock = threading.Lock()
+        self._server = _Server((host, port), _Handler)
+        self._server.kube = self
+        self._thread: threading.Thread | None = None
+        self._ticker: threading.Thread | None = None
+        self._ticking = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> KubeServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sandbox-kube-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_ticker()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> KubeServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def record(self, request: Request, response: Response) -> None:
+        query = "&".join(f"{k}={v}" for k, v in request.query.items())
+        with self._log_lock:
+            self.requests.append(
+                (request.method, request.path + (f"?{query}" if query else ""), response.code)
+            )
+
+    # time -------------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward, firing every event due on the way."""
+        self.clock.sleep(seconds)
+
+    def start_ticker(self, rate: float, tick_seconds: float = DEFAULT_TICK_SECONDS) -> None:
+        """Advance virtual time by `rate` virtual seconds per real second, in the background."""
+        if rate <= 0:
+            raise ValueError(f"the ticker's rate must be positive, got {rate}")
+        self.stop_ticker()
+        self._ticking.set()
+
+        def tick() -> None:
+            last = time.monotonic()
+            while self._ticking.is_set():
+                time.sleep(tick_seconds)
+                now = time.monotonic()
+                self.clock.sleep((now - last) * rate)
+                last = now
+
+        self._ticker = threading.Thread(target=tick, name="sandbox-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop_ticker(self) -> None:
+        self._ticking.clear()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+            self._ticker = None
+
+    # clients ----------------------------------------------------------------------------------
+
+    def kubeconfig(self, context: str = "sandbox") -> str:
+        """A kubeconfig for this server: plain HTTP, no credentials."""
+        return (
+            "apiVersion: v1\n"
+            "kind: Config\n"
+            "clusters:\n"
+            f"- name: {context}\n"
+            "  cluster:\n"
+            f"    server: {self.url}\n"
+            "contexts:\n"
+            f"- name: {context}\n"
+            "  context:\n"
+            f"    cluster: {context}\n"
+            f"    user: {context}\n"
+            f"current-context: {context}\n"
+            "preferences: {}\n"
+            "users:\n"
+            f"- name: {context}\n"
+            "  user: {}\n"
+        )
+
+    def write_kubeconfig(self, path: Path, context: str = "sandbox") -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.kubeconfig(context))
+        return path
