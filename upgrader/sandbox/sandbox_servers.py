@@ -1,0 +1,101 @@
+"""The sandbox as servers on loopback: what `eksup sandbox up` starts for real tools to use.
+
+`SandboxServers` starts the Kubernetes API server over a FakeCluster and, optionally, moto's
+server with eksup's EKS extension, and writes into `directory`:
+- `kubeconfig`: context `sandbox`, server http://127.0.0.1:PORT, no credentials;
+- `aws.env` (with moto): `export` lines for AWS_ENDPOINT_URL, dummy keys and the region, which
+  boto3 and the AWS CLI honour.
+Both servers share the FakeCluster's VirtualClock; with `ticker_rate`, virtual time runs by
+itself at that many virtual seconds per real second (see `kube_server`).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.kube_server import KubeServer
+
+
+class SandboxServers:
+    def __init__(
+        self,
+        cluster: FakeCluster,
+        clock: VirtualClock,
+        directory: Path,
+        *,
+        ticker_rate: float | None = None,
+        moto: bool = False,
+        region: str = "us-east-1",
+    ) -> None:
+        self.clock = clock
+        self.directory = directory
+        self.region = region
+        self.kube = KubeServer(cluster, clock)
+        self._ticker_rate = ticker_rate
+        self._with_moto = moto
+        self._moto: Any = None
+        self.aws_endpoint_url: str | None = None
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    @property
+    def aws_env_path(self) -> Path:
+        return self.directory / "aws.env"
+
+    def aws_env(self) -> dict[str, str]:
+        """The environment that points boto3 and the AWS CLI at the sandbox's moto server."""
+        if self.aws_endpoint_url is None:
+            return {}
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def __enter__(self) -> SandboxServers:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._with_moto:
+            self._start_moto()
+        self.kube.start()
+        self.kube.write_kubeconfig(self.kubeconfig_path)
+        if self._ticker_rate:
+            self.kube.start_ticker(self._ticker_rate)
+        return self
+
+    def _start_moto(self) -> None:
+        # Imported here: moto's server pulls in flask, which nothing else needs.
+        from moto.server import ThreadedMotoServer
+
+        from upgrader.sandbox import moto_eks
+
+        moto_eks.install()  # before the server's first EKS request: it builds its routes then
+        moto_eks.settings.clock = self.clock
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint_url = f"http://{host}:{port}"
+        lines = [f"export {k}={v}" for k, v in self.aws_env().items()]
+        self.aws_env_path.write_text("\n".join(lines) + "\n")
+
+    def __exit__(self, *_: object) -> None:
+        self.kube.stop()
+        if self._moto is not None:
+            from upgrader.sandbox import moto_eks
+
+            # moto's state is process-wide: leave none behind for the next sandbox.
+            reset = urllib.request.Request(
+                f"{self.aws_endpoint_url}/moto-api/reset", method="POST", data=b""
+            )
+            with urllib.request.urlopen(reset, timeout=10):
+                pass
+            self._moto.stop()
+            self._moto = None
+            moto_eks.settings.reset()
