@@ -46,13 +46,14 @@ from upgrader.journal import (
     load_records,
 )
 from upgrader.lock import ClusterLock
-from upgrader.plan import Plan, Step
+from upgrader.plan import Plan, Step, StepKind
 from upgrader.reporter import Reporter
 from upgrader.steps import HANDLERS
 from upgrader.steps.base import (
     ExecuteOptions,
     GateDeclinedError,
     Ports,
+    PreconditionError,
     StepContext,
     StepResult,
     Timeouts,
@@ -180,14 +181,15 @@ def execute(
     reporter: Reporter,
     confirm: Callable[[str], bool],
     should_stop: Callable[[], bool] = lambda: False,
-    checks: Callable[[], list[str]] | None = None,
+    checks: Callable[[Step], list[str]] | None = None,
 ) -> RunResult:
     """Run `plan` against `ports`. Raises RefusedError (exit 3) when it refuses before any
     change; everything after the first step is reported in the returned `RunResult`.
 
     `confirm` asks a person a yes/no question (never called with `options.yes`, except for
-    manual steps); `should_stop` is polled between steps; `checks` returns the blocking
-    pre-flight findings of a fresh read, for the plan's pre-flight step."""
+    manual steps); `should_stop` is polled between steps; `checks(step)` returns the blocking
+    findings of a fresh read: all of them for a pre-flight step, the ones `step.verifies`
+    names for any other step that names some (called right before that step runs)."""
     run_id = f"r-{uuid.uuid4().hex[:8]}"
     _refuse_unrunnable(plan)
     recorder = Recorder(reporter) if options.dry_run else None
@@ -326,7 +328,7 @@ def _run_steps(
     run: _Run,
     state: JournalState,
     should_stop: Callable[[], bool],
-    checks: Callable[[], list[str]] | None,
+    checks: Callable[[Step], list[str]] | None,
     recorder: Recorder | None,
 ) -> RunResult:
     plan, journal, reporter, options = run.plan, run.journal, run.reporter, run.options
@@ -376,7 +378,7 @@ def _changed_in(run: _Run) -> bool:
     return any(r.phase is Phase.ACTION and r.run == run.run_id for r in run.journal.records)
 
 
-def _context(run: _Run, step: Step, checks: Callable[[], list[str]] | None) -> StepContext:
+def _context(run: _Run, step: Step, checks: Callable[[Step], list[str]] | None) -> StepContext:
     waiter = Waiter(run.ports.clock, run.reporter, run.heartbeat, dry_run=run.options.dry_run)
     return StepContext(
         plan=run.plan,
@@ -389,12 +391,12 @@ def _context(run: _Run, step: Step, checks: Callable[[], list[str]] | None) -> S
         heartbeat=run.heartbeat,
         approve=run.approve,
         confirm=run.confirm,
-        checks=checks,
+        checks=(lambda: checks(step)) if checks is not None else None,
     )
 
 
 def _run_one(
-    run: _Run, step: Step, index: int, total: int, checks: Callable[[], list[str]] | None
+    run: _Run, step: Step, index: int, total: int, checks: Callable[[Step], list[str]] | None
 ) -> tuple[RunStatus, str] | None:
     """Runs one step; None when it finished, else how the run ends and why."""
     journal, reporter, clock = run.journal, run.reporter, run.ports.clock
@@ -404,7 +406,9 @@ def _run_one(
     actions_before = len(run.journal.records)
     try:
         run.heartbeat()
-        result: StepResult = HANDLERS[step.kind](_context(run, step, checks))
+        context = _context(run, step, checks)
+        _gate(run, context)
+        result: StepResult = HANDLERS[step.kind](context)
     except KeyboardInterrupt:
         journal.append(Phase.STOPPED, step.id, detail="interrupted (Ctrl-C) during the step")
         reporter.step_failed(step, "interrupted")
@@ -426,6 +430,25 @@ def _run_one(
     if any(r.phase is Phase.ACTION for r in run.journal.records[actions_before:]):
         run.approval_fresh = False
     return None
+
+
+def _gate(run: _Run, ctx: StepContext) -> None:
+    """What must hold before any step: its approval, when the plan asks for one, and the
+    checks it names, re-read now."""
+    step = ctx.step
+    needs_approval = step.approval and step.kind is not StepKind.APPROVAL
+    if needs_approval and not run.options.dry_run:
+        question = f"Step {step.id}: {step.title or step.description} Approve?"
+        if not run.approve(question):
+            raise GateDeclinedError(
+                f"step {step.id} was not approved; re-run with --resume when it is"
+            )
+    if ctx.checks is not None and step.verifies and step.kind is not StepKind.PREFLIGHT:
+        blocking = ctx.checks()
+        if blocking:
+            raise PreconditionError(
+                f"checks {', '.join(step.verifies)} block step {step.id}: " + "; ".join(blocking)
+            )
 
 
 def _step_failed(run: _Run, step: Step, error: EksupError, started: float) -> tuple[RunStatus, str]:

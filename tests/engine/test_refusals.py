@@ -17,12 +17,13 @@ from tests.engine.worlds import (
     step,
 )
 from upgrader.discovery import discover
-from upgrader.engine import RunStatus, StepOutcome
+from upgrader.engine import ExecuteOptions, RunStatus, StepOutcome, execute
 from upgrader.errors import RefusedError, UserError
 from upgrader.exit_codes import ExitCode
 from upgrader.journal import Phase, Record, parse_records
-from upgrader.plan import StepKind, Verdict
+from upgrader.plan import Step, StepKind, Verdict
 from upgrader.planner import make_plan
+from upgrader.reporter import NullReporter
 from upgrader.sandbox.world import Sandbox
 
 
@@ -152,3 +153,43 @@ def test_journal_lines_tolerate_a_torn_last_line_only() -> None:
     assert len(parse_records(good + "\n" + good[:20], "j")) == 1
     with pytest.raises(UserError, match="j:1: not a journal record"):
         parse_records(good[:20] + "\n" + good, "j")
+
+
+def test_checks_are_read_again_right_before_the_steps_that_name_them(
+    world: Sandbox, runner: Runner
+) -> None:
+    cp = control_plane("1.29", "1.28").model_copy(update={"verifies": ["cluster-health"]})
+    plan = hand_plan([step(StepKind.PREFLIGHT, "preflight"), cp], target="1.29")
+    asked: list[str] = []
+
+    def checks(s: Step) -> list[str]:
+        asked.append(s.id)
+        return ["cluster-health: control plane reports HealthIssue"] if s.verifies else []
+
+    result = execute(
+        plan,
+        runner.ports(),
+        journal_path=runner.journal_path,
+        options=ExecuteOptions(yes=True, skip_fingerprint=True),
+        reporter=NullReporter(),
+        confirm=runner.confirm,
+        checks=checks,
+    )
+
+    assert asked == ["preflight", "control-plane-1.29"]
+    assert result.status is RunStatus.REFUSED
+    assert result.error is not None
+    assert "checks cluster-health block step control-plane-1.29" in result.error
+    assert world.aws.list_updates(CLUSTER) == []
+
+
+def test_a_step_marked_for_approval_is_asked_about(world: Sandbox, runner: Runner) -> None:
+    cp = control_plane("1.29", "1.28")
+    gated = control_plane("1.30", "1.29").model_copy(update={"approval": True})
+    answers = iter([True, False])  # yes to the run, no to the gated step
+    runner.confirm = lambda q: runner.questions.append(q) or next(answers)  # type: ignore[method-assign,func-returns-value]
+    result = runner.run(hand_plan([cp, gated]), yes=False)
+    assert result.status is RunStatus.STOPPED
+    assert result.resume_from == "control-plane-1.30"
+    assert any("control-plane-1.30" in q for q in runner.questions)
+    assert world.aws.describe_cluster(CLUSTER).version == "1.29"

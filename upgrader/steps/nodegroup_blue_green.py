@@ -78,33 +78,12 @@ def run_blue_green(ctx: StepContext) -> StepResult:
     taint = parse_taint(ctx.options.taint) if ctx.options.taint else p.taint
     blue = describe_or_none(ctx, p.blue)
     green = describe_or_none(ctx, p.green)
-
     if blue is None:
-        if green is None and _superseded(ctx, p.green):
-            return StepResult(f"{p.green} already replaced at a later hop", already_done=True)
-        if green is None:
-            raise PreconditionError(
-                f"neither node group {p.blue} nor {p.green} exists: the cluster changed since "
-                "the plan was made; re-plan"
-            )
-        _wait_green_up(ctx, p.green)
-        return StepResult(f"{p.blue} already replaced by {p.green}", already_done=True)
-    if blue.status == "DELETING":
+        return _blue_gone(ctx, p, green)
+    if blue.status == "DELETING":  # a crash after the delete was accepted
         _wait_gone(ctx, p.blue)
         return StepResult(f"{p.blue} deleted; {p.green} serves its workloads")
-    if blue.status not in ("ACTIVE", "DEGRADED"):
-        raise PreconditionError(f"node group {p.blue} is {blue.status}: wait, then --resume")
-    cluster = ctx.ports.control_plane.describe_cluster(ctx.cluster_name)
-    if KubeVersion.parse(cluster.version) < KubeVersion.parse(p.version):
-        raise PreconditionError(
-            f"cluster {ctx.cluster_name} is at {cluster.version}: a {p.version} node group "
-            "needs the control plane there first"
-        )
-    if green is not None and green.tags.get(REPLACES_TAG) != p.blue:
-        raise PreconditionError(
-            f"node group {p.green} exists but was not created by eksup to replace {p.blue} "
-            f"(no {REPLACES_TAG}={p.blue} tag); rename or remove it, then re-plan"
-        )
+    _check_preconditions(ctx, p, blue, green)
 
     options = drain_options(ctx)
     preflight(ctx, p.blue, options)
@@ -164,6 +143,37 @@ def _superseded(ctx: StepContext, green: str) -> bool:
 
 
 # -- before anything changes ---------------------------------------------------------------------
+
+
+def _blue_gone(ctx: StepContext, p: BlueGreenParams, green: Nodegroup | None) -> StepResult:
+    """Blue no longer exists: done, if green (or a later hop's green) took its place."""
+    if green is None and _superseded(ctx, p.green):
+        return StepResult(f"{p.green} already replaced at a later hop", already_done=True)
+    if green is None:
+        raise PreconditionError(
+            f"neither node group {p.blue} nor {p.green} exists: the cluster changed since "
+            "the plan was made; re-plan"
+        )
+    _wait_green_up(ctx, p.green)
+    return StepResult(f"{p.blue} already replaced by {p.green}", already_done=True)
+
+
+def _check_preconditions(
+    ctx: StepContext, p: BlueGreenParams, blue: Nodegroup, green: Nodegroup | None
+) -> None:
+    if blue.status not in ("ACTIVE", "DEGRADED"):
+        raise PreconditionError(f"node group {p.blue} is {blue.status}: wait, then --resume")
+    cluster = ctx.ports.control_plane.describe_cluster(ctx.cluster_name)
+    if KubeVersion.parse(cluster.version) < KubeVersion.parse(p.version):
+        raise PreconditionError(
+            f"cluster {ctx.cluster_name} is at {cluster.version}: a {p.version} node group "
+            "needs the control plane there first"
+        )
+    if green is not None and green.tags.get(REPLACES_TAG) != p.blue:
+        raise PreconditionError(
+            f"node group {p.green} exists but was not created by eksup to replace {p.blue} "
+            f"(no {REPLACES_TAG}={p.blue} tag); rename or remove it, then re-plan"
+        )
 
 
 def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
