@@ -369,6 +369,59 @@ def runbook_render(
             write_text(out, text)
 
 
+sandbox_app = typer.Typer(
+    help="The demo cluster served on loopback for kubectl and the Kubernetes client.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+SandboxDirOption = Annotated[
+    Path, typer.Option("--dir", help="Where the sandbox keeps its kubeconfig, pid and log.")
+]
+DEFAULT_SANDBOX_DIR = Path(".eksup/sandbox")
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    directory: SandboxDirOption = DEFAULT_SANDBOX_DIR,
+    rate: Annotated[float, typer.Option("--rate", help="Virtual seconds per real second.")] = 10.0,
+) -> None:
+    """Start the demo cluster's Kubernetes API on loopback, in the background."""
+    from upgrader.sandbox import daemon
+
+    with reported_errors():
+        stdout.print(daemon.up(directory, rate), highlight=False)
+
+
+@sandbox_app.command("status")
+def sandbox_status(directory: SandboxDirOption = DEFAULT_SANDBOX_DIR) -> None:
+    """Say whether the sandbox runs and where."""
+    from upgrader.sandbox import daemon
+
+    with reported_errors():
+        stdout.print(daemon.status(directory), highlight=False)
+
+
+@sandbox_app.command("down")
+def sandbox_down(directory: SandboxDirOption = DEFAULT_SANDBOX_DIR) -> None:
+    """Stop the sandbox."""
+    from upgrader.sandbox import daemon
+
+    with reported_errors():
+        stdout.print(daemon.down(directory), highlight=False)
+
+
+@sandbox_app.command("serve", hidden=True)
+def sandbox_serve(
+    directory: SandboxDirOption = DEFAULT_SANDBOX_DIR,
+    rate: Annotated[float, typer.Option("--rate")] = 10.0,
+) -> None:
+    """Serve in the foreground (what `up` starts)."""
+    from upgrader.sandbox import daemon
+
+    with reported_errors():
+        daemon.serve(directory, rate)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write all of `text` or nothing: a temporary file renamed into place."""
     temporary = path.with_name(f".{path.name}.tmp")
@@ -383,3 +436,7 @@ def write_text(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     command: Callable[..., object] = app
     command(args=argv if argv is not None else sys.argv[1:], prog_name="eksup")
+
+
+if __name__ == "__main__":
+    main()
