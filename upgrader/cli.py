@@ -110,7 +110,11 @@ ContextOption = Annotated[
 ]
 SandboxOption = Annotated[
     bool,
-    typer.Option("--sandbox", help="Use the embedded sandbox (the demo cluster), not AWS."),
+    typer.Option(
+        "--sandbox",
+        envvar="EKSUP_SANDBOX",
+        help="Use the embedded sandbox (the demo cluster), not AWS.",
+    ),
 ]
 
 
