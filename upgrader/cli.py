@@ -87,6 +87,11 @@ class OutputFormat(StrEnum):
     JUNIT = "junit"
 
 
+class LogFormat(StrEnum):
+    PLAIN = "plain"
+    JSON = "json"
+
+
 class Strategy(StrEnum):
     BLUE_GREEN = "blue-green"
     IN_PLACE = "in-place"
@@ -254,6 +259,9 @@ def execute(
     profile: ProfileOption = None,
     context: ContextOption = None,
     sandbox: SandboxOption = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="Progress on stderr: plain or json lines.")
+    ] = LogFormat.PLAIN,
 ) -> None:
     """Run a plan step by step: confirm, lock, journal, resume, dry-run.
 
@@ -284,7 +292,14 @@ def execute(
             context=context,
             sandbox=sandbox,
         ) as target:
-            result = run_plan(plan_doc, plan_file, target, options, confirm=_confirm)
+            result = run_plan(
+                plan_doc,
+                plan_file,
+                target,
+                options,
+                confirm=_confirm,
+                log_format=log_format.value,
+            )
         stdout.print(result.summary(), highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 

@@ -15,7 +15,8 @@ from types import FrameType
 from upgrader.engine import RunResult, execute
 from upgrader.journal import journal_path_for
 from upgrader.plan import Plan
-from upgrader.reporter import PlainReporter
+from upgrader.reporter import PlainReporter, Reporter
+from upgrader.reporter_json import JsonReporter
 from upgrader.steps.base import ExecuteOptions, Ports
 from upgrader.targets import Target
 
@@ -43,12 +44,18 @@ def run_plan(
     options: ExecuteOptions,
     *,
     confirm: Callable[[str], bool],
+    log_format: str = "plain",
 ) -> RunResult:
     ports = Ports(
         cluster=target.kube,
         control_plane=target.control_plane,
         compute=target.compute,
         clock=target.clock,
+    )
+    reporter: Reporter = (
+        JsonReporter(sys.stderr, target.clock)
+        if log_format == "json"
+        else PlainReporter(sys.stderr, target.clock)
     )
     stop = StopRequest()
     previous = signal.signal(signal.SIGINT, stop.handle)
@@ -58,7 +65,7 @@ def run_plan(
             ports,
             journal_path=journal_path_for(plan_file),
             options=options,
-            reporter=PlainReporter(sys.stderr, target.clock),
+            reporter=reporter,
             confirm=confirm,
             should_stop=stop,
         )

@@ -79,3 +79,15 @@ def test_status_before_any_run(tmp_path: Path, plan_file: Path) -> None:
     assert code == 0
     assert "not started" in stdout
     assert "no run yet" in stdout
+
+
+def test_json_log_format_is_one_object_per_line(tmp_path: Path, plan_file: Path) -> None:
+    copy = tmp_path / "plan.json"
+    copy.write_text(plan_file.read_text())
+    code, _, stderr = run("execute", str(copy), "--sandbox", "--dry-run", "--log-format", "json")
+    assert code == 2
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert events[0]["event"] == "run-started"
+    assert events[-1]["event"] == "run-finished"
+    assert events[-1]["exit_code"] == 2
+    assert any(e["event"] == "step-started" for e in events)
