@@ -25,6 +25,10 @@ def test_demo_builds_the_sandbox_and_shows_it() -> None:
     assert "12 of 12" in summary  # nodes at target
     assert re.search(r"lost pods\s*│\s*0\s", summary)
     assert re.search(r"PDB violations\s*│\s*0\s", summary)
+    # ... and releases shop/web as a canary, the weights read back from ELBv2.
+    canary = result.output[result.output.index("A canary release") :]
+    assert re.search(r"│\s*4\s*│\s*0\s*│\s*100\s*│", canary)
+    assert "web: succeeded after 4/4 steps" in canary
 
 
 def test_version_and_help_need_no_sdk() -> None:

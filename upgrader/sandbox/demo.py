@@ -39,6 +39,27 @@ def run_demo(console: Console) -> None:
             "--delete-emptydir-data: shop/search's scratch data goes)"
         )
         execute_demo_plan(console, world, plan)
+        console.print("\n[bold]4. A canary release of shop/web behind an ALB[/]")
+        show_canary(console, world)
+
+
+def show_canary(console: Console, world: Sandbox) -> None:
+    from upgrader.sandbox.demo_canary import run_demo_canary
+
+    report = run_demo_canary(world)
+    weights = Table(title="Traffic, as read back from ELBv2 after each step")
+    for column in ("virtual time", "step", "stable %", "candidate %"):
+        weights.add_column(column)
+    for change in report.history:
+        minutes = (change.at - report.started_at) / 60
+        weights.add_row(
+            f"+{minutes:.0f} min",
+            "rollback" if change.step < 0 else str(change.step),
+            str(change.weights.stable),
+            str(change.weights.candidate),
+        )
+    console.print(weights)
+    console.print(report.summary(), highlight=False)
 
 
 def execute_demo_plan(console: Console, world: Sandbox, plan: Plan) -> None:
