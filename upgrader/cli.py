@@ -388,6 +388,55 @@ def runbook_render(
             write_text(out, text)
 
 
+rollout_app = typer.Typer(
+    help="Release an application: canary or blue/green on ALB or Route 53, gated, with rollback.",
+    no_args_is_help=True,
+)
+app.add_typer(rollout_app, name="rollout")
+SpecArgument = Annotated[Path, typer.Argument(help="The rollout spec (YAML).")]
+
+
+@rollout_app.command("plan")
+def rollout_plan(spec_file: SpecArgument) -> None:
+    """Validate a rollout spec and show its steps, gates and traffic provider. Reads nothing."""
+    from upgrader.rollouts import describe_rollout
+
+    with reported_errors():
+        stdout.print(describe_rollout(spec_file))
+
+
+@rollout_app.command("run")
+def rollout_run(
+    spec_file: SpecArgument,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+) -> None:
+    """Run a rollout: move traffic step by step, check the gates, roll back on failure.
+
+    Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable).
+    """
+    from upgrader.rollouts import run_rollout
+
+    with reported_errors():
+        report = run_rollout(spec_file, region=region, profile=profile, context=context)
+        stdout.print(report.summary(), highlight=False, soft_wrap=True)
+    raise typer.Exit(ExitCode.OK if report.status.value == "succeeded" else ExitCode.FAILED)
+
+
+@rollout_app.command("abort")
+def rollout_abort(
+    spec_file: SpecArgument,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Send all traffic back to stable now, and confirm it by reading the weights back."""
+    from upgrader.rollouts import abort_rollout
+
+    with reported_errors():
+        stdout.print(abort_rollout(spec_file, region=region, profile=profile), highlight=False)
+
+
 sandbox_app = typer.Typer(
     help="The demo cluster served on loopback for kubectl and the Kubernetes client.",
     no_args_is_help=True,
