@@ -284,6 +284,15 @@ class DryRunCompute:
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         return self.inner.list_cluster_auto_scaling_groups(cluster)
 
+    def set_launch_template(self, group: str, template_id: str, version: str) -> None:
+        self.recorder.record(
+            "autoscaling",
+            "UpdateAutoScalingGroup",
+            group=group,
+            template=template_id,
+            version=version,
+        )
+
     def set_desired_capacity(self, group: str, desired: int) -> None:
         self.recorder.record("autoscaling", "SetDesiredCapacity", group=group, desired=desired)
 

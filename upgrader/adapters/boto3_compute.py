@@ -187,6 +187,15 @@ class Boto3Compute:
 
         return self.clients.call_ec2(request)
 
+    def set_launch_template(self, group: str, template_id: str, version: str) -> None:
+        autoscaling = self.clients.autoscaling
+        self.clients.call_autoscaling(
+            lambda: autoscaling.update_auto_scaling_group(
+                AutoScalingGroupName=group,
+                LaunchTemplate={"LaunchTemplateId": template_id, "Version": version},
+            )
+        )
+
     def set_desired_capacity(self, group: str, desired: int) -> None:
         autoscaling = self.clients.autoscaling
         self.clients.call_autoscaling(

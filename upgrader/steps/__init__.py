@@ -8,9 +8,11 @@ from upgrader.steps.addons import run_addons
 from upgrader.steps.autoscaler import run_pause, run_resume
 from upgrader.steps.base import StepHandler
 from upgrader.steps.control_plane import run_control_plane
+from upgrader.steps.fargate import run_fargate
 from upgrader.steps.gates import run_approval, run_manual, run_preflight, run_verify
 from upgrader.steps.nodegroup_blue_green import run_blue_green
 from upgrader.steps.nodegroup_in_place import run_in_place
+from upgrader.steps.self_managed import run_self_managed
 
 HANDLERS: dict[StepKind, StepHandler] = {
     StepKind.PREFLIGHT: run_preflight,
@@ -21,6 +23,8 @@ HANDLERS: dict[StepKind, StepHandler] = {
     StepKind.ADDONS: run_addons,
     StepKind.NODEGROUP_BLUE_GREEN: run_blue_green,
     StepKind.NODEGROUP_IN_PLACE: run_in_place,
+    StepKind.SELF_MANAGED_GROUP: run_self_managed,
+    StepKind.FARGATE_RESTART: run_fargate,
     StepKind.RESUME_AUTOSCALER: run_resume,
     StepKind.VERIFY: run_verify,
 }

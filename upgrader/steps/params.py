@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from upgrader.errors import UserError
-from upgrader.kube import Taint, TaintEffect
+from upgrader.kube import Taint, TaintEffect, WorkloadKind
 from upgrader.plan import ParamValue, Plan, Step, StepKind
 
 DEFAULT_TAINT = "eksup.io/upgrade=blue:NoSchedule"
@@ -175,6 +175,54 @@ class InPlaceParams:
         )
 
 
+def _timeout(step: Step) -> float:
+    timeout = step.params.get("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    if timeout is None:
+        return DEFAULT_DRAIN_TIMEOUT_SECONDS
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise _bad(step, "drain_timeout_seconds", "a positive number of seconds")
+    return float(timeout)
+
+
+@dataclass(frozen=True)
+class SelfManagedParams:
+    group: str  # the Auto Scaling group's name
+    version: str
+    taint: Taint
+    drain_timeout_seconds: float
+    ami: AmiParams  # the hop's AMI: what every instance of the group runs when the step is done
+
+    @classmethod
+    def of(cls, step: Step) -> SelfManagedParams:
+        return cls(
+            group=_str(step, "nodegroup"),
+            version=_version(step),
+            taint=parse_taint(_str(step, "taint", DEFAULT_TAINT)),
+            drain_timeout_seconds=_timeout(step),
+            ami=AmiParams.of(step),
+        )
+
+
+_RESTARTABLE = {WorkloadKind.DEPLOYMENT.value, WorkloadKind.STATEFUL_SET.value}
+
+
+@dataclass(frozen=True)
+class FargateParams:
+    version: str
+    workloads: tuple[tuple[WorkloadKind, str, str], ...]  # (kind, namespace, name)
+
+    @classmethod
+    def of(cls, step: Step) -> FargateParams:
+        found = []
+        for text in _list(step, "workloads") or []:
+            kind, _, rest = text.partition("/")
+            namespace, sep, name = rest.partition("/")
+            if kind not in _RESTARTABLE or not sep or not namespace or not name:
+                raise _bad(step, "workloads", "a list of Deployment|StatefulSet/namespace/name")
+            found.append((WorkloadKind(kind), namespace, name))
+        return cls(_version(step), tuple(found))
+
+
 @dataclass(frozen=True)
 class AutoscalerParams:
     deployments: tuple[tuple[str, str], ...] | None  # (namespace, name); None: find them
@@ -216,6 +264,8 @@ _VIEWS: dict[StepKind, Callable[[Step], object]] = {
     StepKind.ADDONS: AddonsParams.of,
     StepKind.NODEGROUP_BLUE_GREEN: BlueGreenParams.of,
     StepKind.NODEGROUP_IN_PLACE: InPlaceParams.of,
+    StepKind.SELF_MANAGED_GROUP: SelfManagedParams.of,
+    StepKind.FARGATE_RESTART: FargateParams.of,
     StepKind.PAUSE_AUTOSCALER: AutoscalerParams.of,
     StepKind.RESUME_AUTOSCALER: AutoscalerParams.of,
 }

@@ -1,0 +1,254 @@
+"""The self-managed node group step on the sandbox: a real Auto Scaling group in moto, its
+instances mirrored into FakeCluster nodes (the sandbox does that only for managed groups)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.worlds import (
+    CLUSTER,
+    MIB,
+    CrashingReporter,
+    Delegate,
+    Runner,
+    build_world,
+    hand_plan,
+    step,
+)
+from upgrader.engine import RunStatus, StepOutcome
+from upgrader.kube import (
+    LabelSelector,
+    Node,
+    PodDisruptionBudget,
+    PodSpec,
+    PodTemplate,
+    Resources,
+    Workload,
+    WorkloadKind,
+)
+from upgrader.plan import Plan, StepKind
+from upgrader.sandbox.world import Sandbox, kubelet_version
+from upgrader.steps.self_managed import instance_id
+
+GROUP = "legacy"
+AMI = "/aws/service/eks/optimized-ami/{}/amazon-linux-2023/x86_64/standard/recommended/image_id"
+POOL = {"pool": "legacy"}
+JOIN_SECONDS = 90.0
+
+
+def mirror(world: Sandbox) -> None:
+    """Keep the cluster's nodes in step with the group: a new instance joins as a Ready node
+    after JOIN_SECONDS, a terminated one's node goes (with whatever was still on it)."""
+    kube = world.kube(CLUSTER)
+    group = world.boto3_client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP]
+    )["AutoScalingGroups"][0]
+    live = {i["InstanceId"]: i for i in group["Instances"]}
+    known = {instance_id(n): n.name for n in kube.list_nodes() if instance_id(n)}
+    for instance, name in known.items():
+        if instance not in live and name.startswith(f"{GROUP}-"):
+            kube.remove_node(name)
+    for instance, facts in live.items():
+        if instance not in known:
+            node = Node(
+                name=f"{GROUP}-{instance}",
+                labels={**POOL, "kubernetes.io/arch": "amd64"},
+                kubelet_version=kubelet_version("1.29"),
+                allocatable=Resources(4000, 16384 * MIB, 110),
+                provider_id=f"aws:///{facts['AvailabilityZone']}/{instance}",
+            )
+            world.clock.call_later(JOIN_SECONDS, lambda node=node: _join(world, node))
+
+
+def _join(world: Sandbox, node: Node) -> None:
+    kube = world.kube(CLUSTER)
+    if node.name not in {n.name for n in kube.list_nodes()}:
+        kube.add_node(node)
+
+
+class MirroringCompute(Delegate):
+    """The AWS ports, counting the group's changes and mirroring its instances into nodes."""
+
+    def __init__(self, world: Sandbox) -> None:
+        super().__init__(world.aws)
+        self.world = world
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if name not in ("set_desired_capacity", "terminate_instance", "suspend_processes"):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = target(*args, **kwargs)
+            self.calls[name] += 1
+            mirror(self.world)
+            return result
+
+        return call
+
+
+def add_group(world: Sandbox) -> tuple[str, str]:
+    """The group, on the 1.28 AMI with two instances, and a Deployment only its nodes take;
+    returns (old AMI, new AMI)."""
+    old, new = (world.aws.get_parameter(AMI.format(v)) for v in ("1.28", "1.29"))
+    subnets = world.aws.describe_cluster(CLUSTER).subnet_ids
+    template = world.boto3_client("ec2").create_launch_template(
+        LaunchTemplateName=GROUP, LaunchTemplateData={"ImageId": old, "InstanceType": "m5.large"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    world.boto3_client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=GROUP,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+        MinSize=1,
+        MaxSize=4,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=",".join(subnets),
+        Tags=[
+            {
+                "Key": f"kubernetes.io/cluster/{CLUSTER}",
+                "Value": "owned",
+                "PropagateAtLaunch": True,
+            }
+        ],
+    )
+    mirror(world)
+    world.settle(JOIN_SECONDS + 10)
+    kube = world.kube(CLUSTER)
+    labels = {"app": "reports"}
+    kube.add_workload(
+        Workload(
+            kind=WorkloadKind.DEPLOYMENT,
+            namespace="shop",
+            name="reports",
+            selector=LabelSelector(labels),
+            template=PodTemplate(
+                labels=labels,
+                spec=PodSpec(requests=Resources(250, 256 * MIB, 1), node_selector=POOL),
+            ),
+            replicas=4,
+            labels=labels,
+        ),
+        startup_seconds=20,
+    )
+    kube.add_pdb(
+        PodDisruptionBudget(
+            namespace="shop", name="reports-pdb", selector=LabelSelector(labels), max_unavailable=1
+        )
+    )
+    world.settle(120)
+    return old, new
+
+
+@pytest.fixture
+def legacy() -> Iterator[tuple[Sandbox, str, str]]:
+    with Sandbox() as world:
+        build_world(world, general=3, batch=0, autoscaler=False, network=True)
+        old, new = add_group(world)
+        yield world, old, new
+
+
+def plan() -> Plan:
+    return hand_plan(
+        [
+            step(
+                StepKind.SELF_MANAGED_GROUP,
+                f"self-managed-{GROUP}-1.29",
+                "1.29",
+                nodegroup=GROUP,
+                version="1.29",
+                ami_parameter=AMI.format("1.29"),
+                drain_timeout_seconds=900,
+            )
+        ],
+        current="1.29",
+        target="1.29",
+    )
+
+
+def _group(world: Sandbox) -> Any:
+    return next(g for g in world.aws.list_cluster_auto_scaling_groups(CLUSTER) if g.name == GROUP)
+
+
+def _assert_rolled(world: Sandbox, new: str) -> None:
+    group = _group(world)
+    assert {i.image_id for i in group.instances} == {new}
+    assert len(group.instances) == 2
+    assert group.desired_capacity == 2
+    assert group.suspended_processes == ()
+    world.settle(120)
+    kube = world.kube(CLUSTER)
+    nodes = {n.name for n in kube.list_nodes(label_selector="pool=legacy")}
+    assert nodes == {f"{GROUP}-{i.id}" for i in group.instances}
+    assert all(not n.unschedulable for n in kube.list_nodes(label_selector="pool=legacy"))
+    reports = kube.get_workload(WorkloadKind.DEPLOYMENT, "shop", "reports")
+    assert reports.ready_replicas == 4
+    pods = kube.list_pods(namespace="shop", label_selector="app=reports")
+    assert {p.node_name for p in pods} <= nodes
+    stats = kube.stats
+    assert stats.lost_pods == ()
+    assert stats.pdb_violations == ()
+
+
+def test_group_rolls_onto_the_new_ami(legacy: tuple[Sandbox, str, str], tmp_path: Path) -> None:
+    world, old, new = legacy
+    assert {i.image_id for i in _group(world).instances} == {old}
+    runner = Runner(world, tmp_path)
+    compute = MirroringCompute(world)
+    result = runner.run(plan(), ports=runner.ports(compute=compute))
+    assert result.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    _assert_rolled(world, new)
+    assert compute.calls["set_desired_capacity"] == 1
+    assert compute.calls["terminate_instance"] == 2
+    text = runner.out.getvalue()
+    assert "SuspendProcesses" in text
+    assert "ResumeProcesses" in text
+
+    # Done is done: a new plan with the same step finds every instance on the AMI.
+    runner.journal_path.unlink()
+    later = plan().model_copy(update={"created_at": "2026-01-02T00:00:00Z"})
+    again = runner.run(later, ports=runner.ports(compute=compute))
+    assert again.steps[0].outcome is StepOutcome.ALREADY_DONE
+    assert compute.calls["set_desired_capacity"] == 1
+
+
+@pytest.mark.parametrize(
+    "moment", ["SetDesiredCapacity", "SuspendProcesses group=legacy processes=Launch", "drain 2"]
+)
+def test_crash_mid_step_resumes_restores_processes_and_surges_once(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path, moment: str
+) -> None:
+    world, _, new = legacy
+    runner = Runner(world, tmp_path)
+    compute = MirroringCompute(world)
+    ports = runner.ports(compute=compute)
+    with pytest.raises(BaseException, match="crash at action"):
+        runner.run(plan(), ports=ports, reporter=CrashingReporter(runner, ("action", moment)))
+    assert _group(world).suspended_processes != ()  # the crash left the roll's suspensions
+    world.settle(60)
+
+    result = runner.run(plan(), ports=ports, resume=True)
+    assert result.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    assert compute.calls["set_desired_capacity"] == 1
+    _assert_rolled(world, new)
+
+
+def test_a_group_above_max_size_is_refused_before_any_change(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path
+) -> None:
+    world, old, _ = legacy
+    world.boto3_client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=GROUP, MaxSize=3
+    )
+    runner = Runner(world, tmp_path)
+    result = runner.run(plan(), ports=runner.ports(compute=MirroringCompute(world)))
+    assert result.status is RunStatus.REFUSED
+    assert "MaxSize" in (result.error or "")
+    group = _group(world)
+    assert group.desired_capacity == 2
+    assert group.suspended_processes == ()
+    assert {i.image_id for i in group.instances} == {old}
