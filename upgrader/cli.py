@@ -254,6 +254,14 @@ def execute(
     max_grace_period: Annotated[
         int | None, typer.Option("--max-grace-period", help="Cap on each pod's own grace.")
     ] = None,
+    surge: Annotated[
+        bool,
+        typer.Option(
+            "--surge",
+            help="Before a drain, raise PDB-bound Deployments' replicas so their pods move "
+            "at once (originals journaled, restored after the drain or on --resume).",
+        ),
+    ] = False,
     cluster: ClusterOption = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
@@ -284,6 +292,7 @@ def execute(
             delete_emptydir_data=delete_emptydir_data,
             grace_period_seconds=grace_period,
             max_grace_period_seconds=max_grace_period,
+            surge=surge,
         )
         with open_target(
             cluster or plan_doc.cluster,

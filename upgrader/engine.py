@@ -61,6 +61,7 @@ from upgrader.steps.base import (
 )
 from upgrader.steps.gates import READY_WORKLOADS, ready_workloads
 from upgrader.steps.params import validate_plan_params
+from upgrader.steps.surge import pending_surges, restore_recorded
 
 __all__ = [
     "ExecuteOptions",
@@ -348,6 +349,8 @@ def _run_steps(
         # What the verify step expects Ready again: read once, before the first change.
         journal.remember(READY_WORKLOADS, json.dumps(ready_workloads(run.ports.cluster)))
 
+    if resuming and not options.dry_run and pending_surges(journal):
+        _restore_surges(run)
     changed_before = state.changed_anything
     total = len(plan.steps)
     for index, step in enumerate(plan.steps, start=1):
@@ -372,6 +375,20 @@ def _run_steps(
         return _finish(run, status, step, error, recorder)
     status = RunStatus.WOULD_BLOCK if run.blockers else RunStatus.SUCCEEDED
     return _finish(run, status, None, None, recorder)
+
+
+def _restore_surges(run: _Run) -> None:
+    """A run that died mid-surge left Deployments raised: put the journaled originals back
+    before anything else (a step that surges again records them again)."""
+
+    def intend(description: str) -> None:
+        run.journal.append(Phase.ACTION, None, detail=description)
+        run.reporter.action(description, dry_run=False)
+
+    try:
+        restore_recorded(run.ports.cluster, run.journal, intend)
+    except EksupError as error:
+        run.reporter.warning(f"could not restore the replicas --surge raised: {error}")
 
 
 def _changed_in(run: _Run) -> bool:

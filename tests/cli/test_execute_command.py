@@ -91,3 +91,9 @@ def test_json_log_format_is_one_object_per_line(tmp_path: Path, plan_file: Path)
     assert events[-1]["event"] == "run-finished"
     assert events[-1]["exit_code"] == 2
     assert any(e["event"] == "step-started" for e in events)
+
+
+def test_execute_help_lists_surge() -> None:
+    code, stdout, _ = run("execute", "--help")
+    assert code == 0
+    assert "--surge" in stdout

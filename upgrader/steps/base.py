@@ -66,6 +66,7 @@ class ExecuteOptions:
     drain_timeout_seconds: float | None = None  # None: the plan's
     taint: str | None = None  # None: the plan's (eksup.io/upgrade=blue:NoSchedule)
     drain_poll_seconds: float = 2.0  # how often budgets are re-read during a drain
+    surge: bool = False  # raise PDB-bound Deployments before a drain (upgrader.drain_surge)
     holder: str | None = None  # who holds the lock, e.g. "alice@laptop"; default: the run id
     lock_duration_seconds: int = 120
     timeouts: Timeouts = field(default_factory=Timeouts)

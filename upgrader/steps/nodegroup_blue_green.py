@@ -27,7 +27,6 @@ from typing import NoReturn
 
 from upgrader.aws import LaunchTemplateRef, Nodegroup, NodegroupSpec
 from upgrader.drain import (
-    Drain,
     DrainRefusedError,
     DrainSettings,
     DrainTimeoutError,
@@ -45,6 +44,7 @@ from upgrader.steps.base import (
     WaitTimeoutError,
 )
 from upgrader.steps.params import REPLACES_TAG, AmiParams, BlueGreenParams, parse_taint
+from upgrader.steps.surge import run_drain
 from upgrader.versions import KubeVersion
 
 DRAIN_STARTED = "drain_started"
@@ -378,15 +378,8 @@ def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOpt
         options=options,
         taint=taint,
     )
-    drain = Drain(
-        ctx.ports.cluster,
-        ctx.ports.clock,
-        lambda: group_nodes(ctx, p.blue),
-        settings,
-        observer=_Progress(ctx),
-    )
     try:
-        report = drain.run()
+        report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, _Progress(ctx))
     except DrainTimeoutError as error:
         raise StepFailedError(
             f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: free "

@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 from upgrader.aws import AsgInstance, AutoScalingGroup
 from upgrader.drain import (
-    Drain,
     DrainRefusedError,
     DrainSettings,
     DrainTimeoutError,
@@ -32,6 +31,7 @@ from upgrader.kube import Node, Taint
 from upgrader.steps.base import PreconditionError, StepContext, StepFailedError, StepResult
 from upgrader.steps.nodegroup_blue_green import drain_options
 from upgrader.steps.params import SelfManagedParams, parse_taint
+from upgrader.steps.surge import run_drain
 
 ROLL_PROCESSES = ("AZRebalance", "ReplaceUnhealthy")  # suspended for the whole roll
 LAUNCH = "Launch"  # suspended once the surge is in
@@ -277,9 +277,8 @@ def _drain(
         options=drain_options(ctx),
         taint=taint,
     )
-    drain = Drain(ctx.ports.cluster, ctx.ports.clock, nodes, settings, observer=_Progress(ctx))
     try:
-        report = drain.run()
+        report = run_drain(ctx, nodes, settings, _Progress(ctx))
     except DrainTimeoutError as error:
         raise StepFailedError(
             f"{error}. No instance was terminated; the old nodes of {p.group} stay tainted and "
