@@ -43,6 +43,7 @@ from upgrader.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import REPLACES_TAG, AmiParams, BlueGreenParams, parse_taint
 from upgrader.steps.surge import run_drain
 from upgrader.versions import KubeVersion
@@ -108,7 +109,7 @@ def run_blue_green(ctx: StepContext) -> StepResult:
         _rollback(ctx, p.blue, p.green, taint, str(error))
 
     nodes = group_nodes(ctx, p.blue)
-    _taint_and_cordon(ctx, p.blue, nodes, taint)
+    taint_and_cordon(ctx, f"nodes of {p.blue}", nodes, taint)
     displaced = _displaced(ctx, nodes, options)
     if ctx.dry_run:
         _report_drain(ctx, p.blue, nodes, options)
@@ -323,25 +324,6 @@ def _rollback(ctx: StepContext, blue: str, green: str, taint: Taint, reason: str
 # -- blue ----------------------------------------------------------------------------------------
 
 
-def _taint_and_cordon(ctx: StepContext, blue: str, nodes: list[Node], taint: Taint) -> None:
-    todo = [n for n in nodes if taint not in n.taints or not n.unschedulable]
-    if not todo:
-        return
-    ctx.intend(
-        f"taint {taint} and cordon {len(todo)} nodes of {blue}: "
-        + ", ".join(n.name for n in todo[:5])
-        + (f" (and {len(todo) - 5} more)" if len(todo) > 5 else "")
-    )
-    cluster = ctx.ports.cluster
-    for node in todo:
-        # The taint first: a cordon alone lets DaemonSet-style tolerating pods land; and a
-        # failure of either stops the step here (kubectl ignores cordon errors; we do not).
-        if taint not in node.taints:
-            cluster.add_taint(node.name, taint)
-        if not node.unschedulable:
-            cluster.set_unschedulable(node.name, True)
-
-
 _Workload = tuple[WorkloadKind, str, str]
 _OWNER_KINDS: Mapping[str, WorkloadKind] = {
     "ReplicaSet": WorkloadKind.REPLICA_SET,
@@ -379,7 +361,7 @@ def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOpt
         taint=taint,
     )
     try:
-        report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, _Progress(ctx))
+        report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
         raise StepFailedError(
             f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: free "
@@ -387,19 +369,6 @@ def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOpt
             f"and untaint {p.blue}'s nodes and delete {p.green}"
         ) from error
     return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
-
-
-class _Progress:
-    """The drain's observer: progress to the reporter, and the lock renewed each round."""
-
-    def __init__(self, ctx: StepContext) -> None:
-        self.ctx = ctx
-
-    def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: dict[str, list[str]]
-    ) -> None:
-        self.ctx.reporter.drain_progress(nodes, pods_left, evicted, waiting)
-        self.ctx.heartbeat()
 
 
 def _report_drain(ctx: StepContext, blue: str, nodes: list[Node], options: DrainOptions) -> None:

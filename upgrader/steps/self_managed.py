@@ -30,6 +30,7 @@ from upgrader.drain import (
 from upgrader.kube import Node, Taint
 from upgrader.steps.base import PreconditionError, StepContext, StepFailedError, StepResult
 from upgrader.steps.nodegroup_blue_green import drain_options
+from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import SelfManagedParams, parse_taint
 from upgrader.steps.surge import run_drain
 
@@ -86,7 +87,7 @@ def run_self_managed(ctx: StepContext) -> StepResult:
         return _nodes_of(ctx, {i.id for i in _old(_group(ctx, p.group), image)})
 
     nodes = old_nodes_now()
-    _taint_and_cordon(ctx, p.group, nodes, taint)
+    taint_and_cordon(ctx, f"old nodes of {p.group}", nodes, taint)
     if ctx.dry_run:
         ctx.reporter.action(f"drain {len(nodes)} old nodes of {p.group}", dry_run=True)
         moved = "dry run"
@@ -238,34 +239,6 @@ def _wait_new_ready(ctx: StepContext, name: str, image: str, wanted: int) -> Non
     )
 
 
-def _taint_and_cordon(ctx: StepContext, name: str, nodes: list[Node], taint: Taint) -> None:
-    todo = [n for n in nodes if taint not in n.taints or not n.unschedulable]
-    if not todo:
-        return
-    ctx.intend(
-        f"taint {taint} and cordon {len(todo)} old nodes of {name}: "
-        + ", ".join(n.name for n in todo[:5])
-        + (f" (and {len(todo) - 5} more)" if len(todo) > 5 else "")
-    )
-    cluster = ctx.ports.cluster
-    for node in todo:
-        if taint not in node.taints:
-            cluster.add_taint(node.name, taint)
-        if not node.unschedulable:
-            cluster.set_unschedulable(node.name, True)
-
-
-class _Progress:
-    def __init__(self, ctx: StepContext) -> None:
-        self.ctx = ctx
-
-    def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: dict[str, list[str]]
-    ) -> None:
-        self.ctx.reporter.drain_progress(nodes, pods_left, evicted, waiting)
-        self.ctx.heartbeat()
-
-
 def _drain(
     ctx: StepContext, p: SelfManagedParams, taint: Taint, nodes: Callable[[], list[Node]]
 ) -> str:
@@ -278,7 +251,7 @@ def _drain(
         taint=taint,
     )
     try:
-        report = run_drain(ctx, nodes, settings, _Progress(ctx))
+        report = run_drain(ctx, nodes, settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
         raise StepFailedError(
             f"{error}. No instance was terminated; the old nodes of {p.group} stay tainted and "
