@@ -88,15 +88,7 @@ def build_world(
     """`network`: real subnets in moto's EC2, for discovery (which describes them)."""
     subnets = world.create_network() if network else SUBNETS
     world.create_cluster(CLUSTER, version, subnets)
-    eks = world.boto3_client("eks")
-    for addon in ("vpc-cni", "coredns", "kube-proxy"):
-        listing = eks.describe_addon_versions(addonName=addon, kubernetesVersion=version)
-        default = next(
-            v["addonVersion"]
-            for v in listing["addons"][0]["addonVersions"]
-            if any(c["defaultVersion"] for c in v["compatibilities"])
-        )
-        eks.create_addon(clusterName=CLUSTER, addonName=addon, addonVersion=default)
+    world.install_addons(CLUSTER, version, ("vpc-cni", "coredns", "kube-proxy"))
     world.create_nodegroup(
         CLUSTER,
         "general",

@@ -123,15 +123,9 @@ def build_demo_world(world: Sandbox) -> None:
     """Create the demo cluster in `world` and let it settle (nodes Ready, pods Running)."""
     subnets = world.create_network()
     world.create_cluster(DEMO_CLUSTER, DEMO_VERSION, subnets)
-    eks = world.boto3_client("eks")
-    for addon in ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"):
-        versions = eks.describe_addon_versions(addonName=addon, kubernetesVersion=DEMO_VERSION)
-        default = next(
-            v["addonVersion"]
-            for v in versions["addons"][0]["addonVersions"]
-            if any(c["defaultVersion"] for c in v["compatibilities"])
-        )
-        eks.create_addon(clusterName=DEMO_CLUSTER, addonName=addon, addonVersion=default)
+    world.install_addons(
+        DEMO_CLUSTER, DEMO_VERSION, ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver")
+    )
     world.create_nodegroup(
         DEMO_CLUSTER,
         "general",

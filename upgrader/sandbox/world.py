@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -120,6 +120,18 @@ class Sandbox:
             resourcesVpcConfig={"subnetIds": subnets},
         )
         self.kube(name).set_server_version(kubelet_version(version))
+
+    def install_addons(self, cluster: str, version: str, names: Sequence[str]) -> None:
+        """Install each add-on at the version EKS gives as default for `version`."""
+        eks = self.boto3_client("eks")
+        for name in names:
+            listing = eks.describe_addon_versions(addonName=name, kubernetesVersion=version)
+            default = next(
+                v["addonVersion"]
+                for v in listing["addons"][0]["addonVersions"]
+                if any(c["defaultVersion"] for c in v["compatibilities"])
+            )
+            eks.create_addon(clusterName=cluster, addonName=name, addonVersion=default)
 
     def create_nodegroup(
         self,
