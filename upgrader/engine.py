@@ -36,7 +36,7 @@ from upgrader.dry_run import (
 )
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
-from upgrader.fingerprint import fingerprint, fingerprint_facts
+from upgrader.fingerprint import diff_facts, fingerprint, fingerprint_facts
 from upgrader.journal import (
     ConfigMapMirror,
     Journal,
@@ -294,9 +294,8 @@ def _earlier_records(
 
 
 def _check_fingerprint(plan: Plan, ports: Ports) -> None:
-    """Refuse a plan made from a state the cluster is no longer in. The plan carries only the
-    hash, so what changed is told from what the plan does record (its start version) and the
-    fresh facts."""
+    """Refuse a plan made from a state the cluster is no longer in, naming every change from
+    the facts the plan recorded next to its hash."""
     snapshot = discover(
         plan.cluster,
         ports.control_plane,
@@ -309,15 +308,8 @@ def _check_fingerprint(plan: Plan, ports: Ports) -> None:
     if fingerprint(snapshot) == plan.fingerprint:
         return
     facts = fingerprint_facts(snapshot)
-    changes = []
-    cluster_facts = facts["cluster"]
-    version = cluster_facts.get("version") if isinstance(cluster_facts, dict) else None
-    if version != plan.current_version:
-        changes.append(f"control plane now {version}, plan made at {plan.current_version}")
-    groups = facts["nodegroups"]
-    if isinstance(groups, list):
-        now = ", ".join(f"{g[0]} {g[1]} {g[3]}" for g in groups)
-        changes.append(f"managed node groups now: {now or 'none'}")
+    # A hand-made plan (or one edited after the fact) may have a hash without facts.
+    changes = diff_facts(plan.fingerprint_facts or {}, facts) or ["the hash differs"]
     raise RefusedError(
         f"cluster {plan.cluster} changed since the plan was made (fingerprint differs; "
         + "; ".join(changes)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 
 from upgrader.snapshot import ClusterSnapshot
 
-__all__ = ["ALGORITHM", "fingerprint", "fingerprint_facts", "matches"]
+__all__ = ["ALGORITHM", "diff_facts", "fingerprint", "fingerprint_facts", "matches"]
 
 ALGORITHM = "sha256"
 
@@ -56,3 +57,103 @@ def fingerprint(snapshot: ClusterSnapshot) -> str:
 def matches(plan_fingerprint: str, snapshot: ClusterSnapshot) -> bool:
     """Whether a plan made with `plan_fingerprint` still describes this (fresh) snapshot."""
     return plan_fingerprint == fingerprint(snapshot)
+
+
+# Past this many names a change lists the first few and counts the rest: a replaced 200-node
+# group must stay a one-line reason.
+_NAMES_SHOWN = 3
+
+
+def diff_facts(before: Facts, after: Facts) -> list[str]:
+    """What changed between two `fingerprint_facts`, one short phrase per change, in the order
+    a reviewer cares about: control plane, node groups, add-ons, Fargate, nodes."""
+    changes: list[str] = []
+    old_cluster, new_cluster = _mapping(before.get("cluster")), _mapping(after.get("cluster"))
+    for key, label in (("version", "control plane"), ("platform_version", "platform version")):
+        if old_cluster.get(key) != new_cluster.get(key):
+            changes.append(
+                f"{label} now {new_cluster.get(key)}, plan made at {old_cluster.get(key)}"
+            )
+    changes += _keyed(
+        "managed node group",
+        before.get("nodegroups"),
+        after.get("nodegroups"),
+        ("version", "AMI release", "status"),
+    )
+    changes += _keyed(
+        "self-managed group",
+        before.get("self_managed_groups"),
+        after.get("self_managed_groups"),
+        ("image",),
+    )
+    changes += _keyed("add-on", before.get("addons"), after.get("addons"), ("version",))
+    changes += _names(
+        "Fargate profile", before.get("fargate_profiles"), after.get("fargate_profiles")
+    )
+    changes += _keyed("node", before.get("nodes"), after.get("nodes"), ("kubelet",), summarise=True)
+    return changes
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _rows(value: object) -> dict[str, list[object]]:
+    """[name, field, ...] rows keyed by name; tolerant of a hand-edited plan."""
+    rows: dict[str, list[object]] = {}
+    for row in value if isinstance(value, list) else []:
+        if isinstance(row, list) and row:
+            rows[str(row[0])] = row[1:]
+    return rows
+
+
+def _keyed(
+    what: str,
+    before: object,
+    after: object,
+    fields: Sequence[str],
+    *,
+    summarise: bool = False,
+) -> list[str]:
+    old, new = _rows(before), _rows(after)
+    added = sorted(new.keys() - old.keys())
+    removed = sorted(old.keys() - new.keys())
+    moved = []
+    for name in sorted(old.keys() & new.keys()):
+        deltas = [
+            f"{field} {a} -> {b}"
+            for field, a, b in zip(fields, old[name], new[name], strict=False)
+            if a != b
+        ]
+        if deltas:
+            moved.append(f"{what} {name}: {', '.join(deltas)}")
+    changes = []
+    if added:
+        changes.append(f"{_counted(what, added)} added: {_listed(added)}")
+    if removed:
+        changes.append(f"{_counted(what, removed)} removed: {_listed(removed)}")
+    if summarise and len(moved) > _NAMES_SHOWN:
+        changes.append(f"{len(moved)} {what}s changed, e.g. {moved[0]}")
+    else:
+        changes += moved
+    return changes
+
+
+def _names(what: str, before: object, after: object) -> list[str]:
+    return _keyed(
+        what,
+        [[n] for n in before] if isinstance(before, list) else [],
+        [[n] for n in after] if isinstance(after, list) else [],
+        (),
+    )
+
+
+def _counted(what: str, names: Sequence[str]) -> str:
+    return what if len(names) == 1 else f"{len(names)} {what}s"
+
+
+def _listed(names: Iterable[str]) -> str:
+    names = list(names)
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    rest = len(names) - _NAMES_SHOWN
+    return shown + (f" and {rest} more" if rest > 0 else "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -125,6 +126,10 @@ class Plan(_Document):
     node_strategy: str
     runbook: str
     fingerprint: str
+    fingerprint_facts: dict[str, Any] | None = Field(
+        default=None,
+        description="What the fingerprint hashes, so a stale plan's refusal names each change.",
+    )
     verdict: Verdict
     hops: list[str]
     node_replacements: int

@@ -34,7 +34,7 @@ from upgrader.aws import AddonVersion, Nodegroup
 from upgrader.checks import CheckContext, Finding, NodeStrategy, run_checks, sort_key, verdict
 from upgrader.checks.ownership import find_cluster_autoscaler
 from upgrader.errors import UserError
-from upgrader.fingerprint import fingerprint
+from upgrader.fingerprint import fingerprint, fingerprint_facts
 from upgrader.kube import Node, WorkloadKind
 from upgrader.plan import (
     AddonUpdate,
@@ -618,6 +618,7 @@ def make_plan(
         node_strategy=strategy.value,
         runbook=runbook.id,
         fingerprint=fingerprint(snapshot),
+        fingerprint_facts=fingerprint_facts(snapshot),
         verdict=verdict(findings),
         hops=[str(h) for h in hops],
         node_replacements=replacements,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.planning.builders import pod, snapshot
-from upgrader.fingerprint import fingerprint, fingerprint_facts, matches
+from upgrader.fingerprint import diff_facts, fingerprint, fingerprint_facts, matches
 from upgrader.planner import make_plan
 
 
@@ -55,3 +55,34 @@ def test_a_plan_carries_it_and_execute_can_compare() -> None:
     assert matches(plan.fingerprint, snap)
     stale = replace(snap, nodegroups=(replace(snap.nodegroups[0], status="UPDATING"),))
     assert not matches(plan.fingerprint, stale)
+
+
+def test_the_diff_names_each_change_briefly() -> None:
+    snap = snapshot("1.29", groups=[("a", ""), ("b", "")])
+    moved = replace(
+        snap,
+        cluster=replace(snap.cluster, version="1.30"),
+        nodegroups=(replace(snap.nodegroups[0], version="1.30", status="UPDATING"),),
+        addons=(replace(snap.addons[0], version="v9.9.9-eksbuild.1"), *snap.addons[1:]),
+        nodes=snap.nodes[1:],
+    )
+    changes = diff_facts(fingerprint_facts(snap), fingerprint_facts(moved))
+    addon = snap.addons[0]
+    assert changes == [
+        "control plane now 1.30, plan made at 1.29",
+        "managed node group removed: b",
+        "managed node group a: version 1.29 -> 1.30, status ACTIVE -> UPDATING",
+        f"add-on {addon.name}: version {addon.version} -> v9.9.9-eksbuild.1",
+        f"node removed: {snap.nodes[0].name}",
+    ]
+    assert diff_facts(fingerprint_facts(snap), fingerprint_facts(snap)) == []
+
+
+def test_the_diff_of_many_nodes_stays_one_line_each() -> None:
+    before = {"nodes": [[f"n{i}", "v1.29.1"] for i in range(50)]}
+    after = {"nodes": [[f"n{i}", "v1.30.1"] for i in range(40)] + [["m1", "v1.30.1"]]}
+    assert diff_facts(before, after) == [
+        "node added: m1",
+        "10 nodes removed: n40, n41, n42 and 7 more",
+        "40 nodes changed, e.g. node n0: kubelet v1.29.1 -> v1.30.1",
+    ]
