@@ -149,7 +149,11 @@ def plan(
     ] = None,
     drain_timeout: Annotated[
         int | None,
-        typer.Option("--drain-timeout", help="Seconds a drain may take (default: config, 1800)."),
+        typer.Option(
+            "--drain-timeout",
+            help="Seconds a drain may take (default: config, 900); raised per node group to "
+            "twice its PDB budget bound.",
+        ),
     ] = None,
 ) -> None:
     """Read the cluster, run the pre-flight checks and write a reviewable upgrade plan.

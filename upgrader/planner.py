@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from upgrader import __version__
 from upgrader.aws import AddonVersion, Nodegroup
 from upgrader.checks import CheckContext, Finding, NodeStrategy, run_checks, sort_key, verdict
 from upgrader.checks.ownership import find_cluster_autoscaler
+from upgrader.drain_estimate import estimate_drain
 from upgrader.errors import UserError
 from upgrader.fingerprint import fingerprint, fingerprint_facts
 from upgrader.kube import Node, WorkloadKind
@@ -66,6 +68,9 @@ __all__ = [
 DEFAULT_TAINT = "eksup.io/upgrade=blue:NoSchedule"
 # Seconds. What an EKS managed node group update allows a node before PodEvictionFailure.
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 900
+# A drain is given at least twice its budget bound: start-up times vary, and replacements queue
+# behind each other on a fresh green group.
+DRAIN_TIMEOUT_MARGIN = 2.0
 AUTOSCALER_PRESENT = "autoscaler-present"
 RUNBOOK_FOR_STRATEGY = {
     NodeStrategy.BLUE_GREEN: "eks-upgrade-blue-green",
@@ -882,11 +887,13 @@ def _managed(
         "ami_id": ami_id,
         "max_unavailable": _max_unavailable(group),
     }
+    timeout = ctx.drain_timeout_seconds
     if not in_place:
+        timeout = _drain_timeout(ctx, NodeOwner(NodeOwnerKind.MANAGED, unit.name))
         params |= {
             "green_nodegroup": green,
             "taint": ctx.taint,
-            "drain_timeout_seconds": ctx.drain_timeout_seconds,
+            "drain_timeout_seconds": timeout,
         }
     return _step(
         template,
@@ -894,9 +901,22 @@ def _managed(
         step_id=f"{template.id}-{unit.name}-{stage}",
         target=f"nodegroup/{blue}",
         hop=stage,
-        values={"nodegroup": blue, "green_nodegroup": green, **_str(params)},
+        values={
+            "nodegroup": blue,
+            "green_nodegroup": green,
+            "drain_timeout": f"{timeout}s",
+            **_str(params),
+        },
         params=params,
     )
+
+
+def _drain_timeout(ctx: _Ctx, owner: NodeOwner) -> int:
+    """The configured timeout, raised to twice the group's budget bound when that is longer:
+    a drain given less time than its budgets need fails half-way, with blue cordoned."""
+    nodes = [n.name for n in ctx.snapshot.nodes_by_owner.get(owner, ())]
+    bound = estimate_drain(ctx.snapshot, nodes).seconds
+    return max(ctx.drain_timeout_seconds, math.ceil(DRAIN_TIMEOUT_MARGIN * bound))
 
 
 def _trailing(
@@ -940,7 +960,7 @@ def _self_managed_params(ctx: _Ctx, stage: KubeVersion, name: str) -> dict[str, 
         "ami_parameter": parameter,
         "ami_id": ami_id,
         "taint": ctx.taint,
-        "drain_timeout_seconds": ctx.drain_timeout_seconds,
+        "drain_timeout_seconds": _drain_timeout(ctx, NodeOwner(NodeOwnerKind.SELF_MANAGED, name)),
     }
 
 
