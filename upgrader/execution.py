@@ -12,11 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from rich.console import Console
+
 from upgrader.engine import RunResult, execute
 from upgrader.journal import journal_path_for
 from upgrader.plan import Plan
 from upgrader.reporter import PlainReporter, Reporter
 from upgrader.reporter_json import JsonReporter
+from upgrader.reporter_rich import RichReporter
 from upgrader.steps.base import ExecuteOptions, Ports
 from upgrader.targets import Target
 
@@ -52,11 +55,20 @@ def run_plan(
         compute=target.compute,
         clock=target.clock,
     )
-    reporter: Reporter = (
-        JsonReporter(sys.stderr, target.clock)
-        if log_format == "json"
-        else PlainReporter(sys.stderr, target.clock)
-    )
+    live: RichReporter | None = None
+    reporter: Reporter
+    if log_format == "json":
+        reporter = JsonReporter(sys.stderr, target.clock)
+    elif sys.stderr.isatty():
+        reporter = live = RichReporter(Console(stderr=True), target.clock)
+    else:
+        reporter = PlainReporter(sys.stderr, target.clock)
+
+    def ask(question: str) -> bool:
+        if live is not None:
+            live.suspend()  # a prompt under a redrawn footer would be overwritten
+        return confirm(question)
+
     stop = StopRequest()
     previous = signal.signal(signal.SIGINT, stop.handle)
     try:
@@ -66,8 +78,10 @@ def run_plan(
             journal_path=journal_path_for(plan_file),
             options=options,
             reporter=reporter,
-            confirm=confirm,
+            confirm=ask,
             should_stop=stop,
         )
     finally:
+        if live is not None:
+            live.close()
         signal.signal(signal.SIGINT, previous)

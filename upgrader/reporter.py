@@ -9,7 +9,7 @@ run, so a log cut short by a crash still says what was being done.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from upgrader.engine import RunResult
@@ -58,6 +58,14 @@ class Reporter(Protocol):
     def run_finished(self, result: RunResult) -> None: ...
 
 
+class TextSink(Protocol):
+    """Where plain lines go: a text stream, or anything that writes like one."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class PlainReporter:
     """One line per event on `stream`, prefixed with the time since the run started.
 
@@ -65,7 +73,7 @@ class PlainReporter:
     text changes, so a CI log shows each state once rather than a wall of identical lines.
     """
 
-    def __init__(self, stream: TextIO, clock: Clock | None = None) -> None:
+    def __init__(self, stream: TextSink, clock: Clock | None = None) -> None:
         self.stream = stream
         self.clock = clock
         self._started: float | None = None
