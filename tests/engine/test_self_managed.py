@@ -252,3 +252,36 @@ def test_a_group_above_max_size_is_refused_before_any_change(
     assert group.desired_capacity == 2
     assert group.suspended_processes == ()
     assert {i.image_id for i in group.instances} == {old}
+
+
+def test_new_instances_that_never_join_are_rolled_back_and_resume_starts_over(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, old, new = legacy
+    template_version = _group(world).launch_template.version
+    monkeypatch.setattr(f"{__name__}._join", lambda world, node: None)  # a broken AMI
+    runner = Runner(world, tmp_path)
+    compute = MirroringCompute(world)
+    ports = runner.ports(compute=compute)
+    result = runner.run(plan(), ports=ports)
+    assert result.status is RunStatus.FAILED
+    assert "rolled back: new instances of legacy terminated" in (result.error or "")
+    group = _group(world)
+    assert {i.image_id for i in group.instances} == {old}
+    assert group.desired_capacity == 2
+    assert group.launch_template.version == template_version
+    assert group.suspended_processes == ()
+    kube = world.kube(CLUSTER)
+    legacy_nodes = kube.list_nodes(label_selector="pool=legacy")
+    assert len(legacy_nodes) == 2
+    assert not any(n.unschedulable or n.taints for n in legacy_nodes)
+    assert kube.stats.lost_pods == ()
+
+    monkeypatch.undo()  # the AMI is fixed: the resumed step rolls from the start
+    again = runner.run(plan(), ports=ports, resume=True)
+    assert again.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    _assert_rolled(world, new)
+    assert (
+        "SuspendProcesses group=legacy processes=AZRebalance,ReplaceUnhealthy"
+        in (runner.out.getvalue().split("rolled back")[-1])
+    )

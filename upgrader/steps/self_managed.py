@@ -28,7 +28,13 @@ from upgrader.drain import (
     preflight_refusals,
 )
 from upgrader.kube import Node, Taint
-from upgrader.steps.base import PreconditionError, StepContext, StepFailedError, StepResult
+from upgrader.steps.base import (
+    PreconditionError,
+    StepContext,
+    StepFailedError,
+    StepResult,
+    WaitTimeoutError,
+)
 from upgrader.steps.nodegroup_blue_green import drain_options
 from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import SelfManagedParams, parse_taint
@@ -39,6 +45,7 @@ LAUNCH = "Launch"  # suspended once the surge is in
 SUSPENDED = "suspended_processes"
 RESTORED = "processes_restored"
 TEMPLATE_VERSION = "launch_template_version"
+ORIGINAL_TEMPLATE_VERSION = "original_launch_template_version"
 TARGET_IMAGE = "target_image"
 TERMINATING = "terminating"
 SURGE = "surge"  # "<desired before>,<desired surged>,<old instances then>"
@@ -80,7 +87,14 @@ def run_self_managed(ctx: StepContext) -> StepResult:
             f"(from {original}: {old_then} new instances on {image})"
         )
         ctx.ports.compute.set_desired_capacity(p.group, surged)
-    _wait_new_ready(ctx, p.group, image, surged - old_then)
+    try:
+        _wait_new_ready(ctx, p.group, image, surged - old_then)
+    except WaitTimeoutError as error:
+        undone = _undo_surge(ctx, p.group, image)
+        raise StepFailedError(
+            f"{error}; rolled back: {undone}. No old node was touched. Find out why the new "
+            "instances do not join (AMI, user data, instance role, security groups), then --resume"
+        ) from error
     _suspend(ctx, p.group, _group(ctx, p.group), [LAUNCH])
 
     def old_nodes_now() -> list[Node]:
@@ -186,6 +200,8 @@ def _point_at_template(
         if not ctx.dry_run:
             ctx.remember(TEMPLATE_VERSION, version)
     if ref.version != version:
+        if ctx.recall(ORIGINAL_TEMPLATE_VERSION) is None and not ctx.dry_run:
+            ctx.remember(ORIGINAL_TEMPLATE_VERSION, ref.version or "$Default")
         ctx.intend(
             f"autoscaling:UpdateAutoScalingGroup group={p.group} "
             f"launch template {ref.id} version {version}"
@@ -264,25 +280,57 @@ def _drain(
 def _terminate_old(ctx: StepContext, name: str, image: str) -> None:
     """Terminates the old instances, decrementing the desired capacity, once nothing
     evictable is left on their nodes (the drain saw to that), and waits until they are gone."""
-    old = _old(_group(ctx, name), image)
-    if old:
-        if not ctx.dry_run:
-            ctx.remember(TERMINATING, "true")
+    if _old(_group(ctx, name), image) and not ctx.dry_run:
+        ctx.remember(TERMINATING, "true")
+    _terminate(ctx, name, "old", lambda group: _old(group, image))
+
+
+def _terminate(
+    ctx: StepContext,
+    name: str,
+    which: str,
+    instances: Callable[[AutoScalingGroup], list[AsgInstance]],
+) -> None:
+    doomed = instances(_group(ctx, name))
+    if doomed:
         ctx.intend(
-            f"autoscaling:TerminateInstanceInAutoScalingGroup {len(old)} old instances of "
-            f"{name} with decrement: " + ", ".join(i.id for i in old[:5])
+            f"autoscaling:TerminateInstanceInAutoScalingGroup {len(doomed)} {which} instances of "
+            f"{name} with decrement: " + ", ".join(i.id for i in doomed[:5])
         )
-        for instance in old:
+        for instance in doomed:
             ctx.ports.compute.terminate_instance(instance.id, decrement_desired=True)
-    left = [len(old)]
+    left = [len(doomed)]
 
     def gone() -> bool:
-        left[0] = len(_old(_group(ctx, name), image))
+        left[0] = len(instances(_group(ctx, name)))
         return left[0] == 0
 
     ctx.waiter.until(
         gone,
-        reason=lambda: f"old instances of {name} terminated: {left[0]} left",
+        reason=lambda: f"{which} instances of {name} terminated: {left[0]} left",
         timeout=ctx.options.timeouts.nodegroup_delete,
         poll=10.0,
     )
+
+
+def _undo_surge(ctx: StepContext, name: str, image: str) -> str:
+    """The new instances never got Ready: take them out (decrementing, so the group is back to
+    its size: a plain scale-in could pick old instances), point the group back at its template
+    version, resume what eksup suspended, and forget the suspension so a --resume starts over."""
+    _terminate(ctx, name, "new", lambda group: [i for i in _live(group) if i.image_id == image])
+    undone = [f"new instances of {name} terminated"]
+    original = ctx.recall(ORIGINAL_TEMPLATE_VERSION)
+    ref = _group(ctx, name).launch_template
+    if original is not None and ref is not None and ref.version != original:
+        ctx.intend(
+            f"autoscaling:UpdateAutoScalingGroup group={name} "
+            f"launch template {ref.id} version {original} (back)"
+        )
+        ctx.ports.compute.set_launch_template(name, ref.id, original)
+        undone.append(f"launch template back to version {original}")
+    restored = _restore(ctx, name)
+    if restored:
+        undone.append(restored.removeprefix("; "))
+    for key in (SUSPENDED, RESTORED):
+        ctx.remember(key, "")
+    return ", ".join(undone)
