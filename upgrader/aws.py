@@ -52,6 +52,21 @@ class UpdateConfig:
     max_unavailable: int | None = 1
     max_unavailable_percentage: int | None = None
 
+    def __str__(self) -> str:
+        """ "3" or "25%", as a plan and a person write it."""
+        if self.max_unavailable_percentage is not None:
+            return f"{self.max_unavailable_percentage}%"
+        return str(self.max_unavailable or 1)
+
+    @classmethod
+    def parse(cls, text: str) -> UpdateConfig:
+        """ "3" or "25%"; EKS takes 1-100 either way. Raises ValueError."""
+        percent = text.endswith("%")
+        number = int(text.removesuffix("%"))
+        if not 1 <= number <= 100:  # EKS takes these bounds for both forms
+            raise ValueError(f"maxUnavailable must be 1-100 or 1%-100%, got {text}")
+        return cls(None, number) if percent else cls(number, None)
+
 
 @dataclass(frozen=True)
 class LaunchTemplateRef:

@@ -155,6 +155,14 @@ def plan(
             "twice its PDB budget bound.",
         ),
     ] = None,
+    max_unavailable: Annotated[
+        str | None,
+        typer.Option(
+            "--max-unavailable",
+            help='In-place updates: nodes replaced at a time, "3" or "25%" (default: each '
+            "group's own; set for the update and put back after).",
+        ),
+    ] = None,
 ) -> None:
     """Read the cluster, run the pre-flight checks and write a reviewable upgrade plan.
 
@@ -172,6 +180,7 @@ def plan(
             manifests=manifests,
             config_path=config,
             drain_timeout=drain_timeout,
+            max_unavailable=max_unavailable,
         )
         if out is not None:
             write_text(out, made.to_json())
@@ -191,12 +200,22 @@ def make_plan_for(
     manifests: Path | None,
     config_path: Path | None,
     drain_timeout: int | None,
+    max_unavailable: str | None = None,
 ) -> Plan:
     """Discover, check and plan: the whole of `eksup plan` but the printing."""
+    from upgrader.aws import UpdateConfig
     from upgrader.config import load_config
     from upgrader.planning import plan_target
     from upgrader.targets import open_target
 
+    if max_unavailable is not None:
+        try:
+            UpdateConfig.parse(max_unavailable)
+        except ValueError:
+            raise UserError(
+                f'--max-unavailable {max_unavailable}: give a count "1"-"100" or a percentage '
+                '"1%"-"100%"'
+            ) from None
     settings = load_config(config_path)
     with open_target(
         cluster, region=region, profile=profile, context=context, sandbox=sandbox
@@ -208,6 +227,7 @@ def make_plan_for(
             manifests=manifests,
             config=settings,
             drain_timeout=drain_timeout,
+            max_unavailable=max_unavailable,
         )
 
 

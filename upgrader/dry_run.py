@@ -98,6 +98,7 @@ class DryRunControlPlane:
         self._deleted: set[tuple[str, str]] = set()
         self._group_version: dict[tuple[str, str], str] = {}
         self._addon_version: dict[tuple[str, str], str] = {}
+        self._update_config: dict[tuple[str, str], UpdateConfig] = {}
 
     def _update(self, kind: str, **params: str) -> EksUpdate:
         return EksUpdate(
@@ -122,6 +123,8 @@ class DryRunControlPlane:
         if key in self._deleted:
             raise NotFoundError(f"node group {name} (deleted in this dry run)")
         group = self._created.get(key) or self.inner.describe_nodegroup(cluster, name)
+        if key in self._update_config:
+            group = replace(group, update_config=self._update_config[key])
         version = self._group_version.get(key)
         return replace(group, version=version, status="ACTIVE") if version else group
 
@@ -246,6 +249,20 @@ class DryRunControlPlane:
             maxSize=max_size,
             desiredSize=desired_size,
         )
+        return self._update("ConfigUpdate")
+
+    def update_nodegroup_update_config(
+        self, cluster: str, name: str, config: UpdateConfig
+    ) -> EksUpdate:
+        key = (
+            "maxUnavailablePercentage"
+            if config.max_unavailable_percentage is not None
+            else "maxUnavailable"
+        )
+        self.recorder.record(
+            "eks", "UpdateNodegroupConfig", cluster=cluster, nodegroup=name, **{key: str(config)}
+        )
+        self._update_config[(cluster, name)] = config
         return self._update("ConfigUpdate")
 
     def update_addon(self, cluster: str, name: str, version: str) -> EksUpdate:

@@ -503,6 +503,7 @@ class _Ctx:
     values: dict[str, str]  # the runbook placeholders common to every step
     taint: str
     drain_timeout_seconds: int
+    max_unavailable: str | None  # in-place updates; None: each group's own setting
 
 
 def _step(
@@ -568,6 +569,7 @@ def make_plan(
     region: str = "",
     now: float = 0.0,
     drain_timeout_seconds: int = DEFAULT_DRAIN_TIMEOUT_SECONDS,
+    max_unavailable: str | None = None,
     taint: str = DEFAULT_TAINT,
     catalog: VersionCatalog | None = None,
 ) -> Plan:
@@ -600,6 +602,7 @@ def make_plan(
         },
         taint=taint,
         drain_timeout_seconds=drain_timeout_seconds,
+        max_unavailable=max_unavailable,
     )
     units = node_units(snapshot)
     moves = {u: replacement_versions(u, current, goal, catalog) for u in units}
@@ -653,6 +656,7 @@ def plan_cluster(
         region=region,
         now=now,
         drain_timeout_seconds=context.drain_timeout,
+        max_unavailable=context.max_unavailable,
         taint=taint,
         catalog=context.catalog,
     )
@@ -885,7 +889,7 @@ def _managed(
         "ami_type": group.ami_type if group else None,
         "ami_parameter": parameter,
         "ami_id": ami_id,
-        "max_unavailable": _max_unavailable(group),
+        "max_unavailable": ctx.max_unavailable or _max_unavailable(group),
     }
     timeout = ctx.drain_timeout_seconds
     if not in_place:

@@ -26,6 +26,7 @@ def plan_target(
     manifests: Path | None = None,
     config: Config | None = None,
     drain_timeout: int | None = None,
+    max_unavailable: str | None = None,
 ) -> Plan:
     if manifests is not None and not manifests.is_dir():
         raise UserError(f"--manifests {manifests}: no such directory")
@@ -50,5 +51,6 @@ def plan_target(
         strategy=NodeStrategy(node_strategy),
         config=config or Config(),
         drain_timeout_seconds=drain_timeout,
+        max_unavailable=max_unavailable,
     )
     return plan_cluster(snapshot, context, region=target.region, now=target.clock.now())

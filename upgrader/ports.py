@@ -28,6 +28,7 @@ from upgrader.aws import (
     NodegroupSpec,
     Subnet,
     TargetHealth,
+    UpdateConfig,
     WeightedRecord,
 )
 from upgrader.kube import (
@@ -192,6 +193,12 @@ class ControlPlane(Protocol):
     def update_nodegroup_scaling(
         self, cluster: str, name: str, min_size: int, max_size: int, desired_size: int
     ) -> EksUpdate: ...
+    def update_nodegroup_update_config(
+        self, cluster: str, name: str, config: UpdateConfig
+    ) -> EksUpdate:
+        """How many nodes an in-place update replaces at a time (UpdateNodegroupConfig)."""
+        ...
+
     def update_cluster_version(self, cluster: str, version: str) -> EksUpdate: ...
     def describe_update(
         self,

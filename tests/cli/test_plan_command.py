@@ -172,3 +172,30 @@ def test_the_published_schema_file_is_current() -> None:
     assert json.loads(published.read_text()) == json.loads(stdout), (
         "docs/plan.schema.json is stale: run `eksup schema > docs/plan.schema.json`"
     )
+
+
+def test_a_bad_max_unavailable_is_one_line_and_exit_1() -> None:
+    code, _, stderr = run("plan", "--sandbox", "--to", "1.30", "--max-unavailable", "0")
+    assert code == 1
+    assert stderr.strip().count("\n") == 0
+    assert '--max-unavailable 0: give a count "1"-"100"' in stderr
+
+
+def test_max_unavailable_reaches_the_in_place_steps() -> None:
+    code, stdout, _ = run(
+        "plan",
+        "--sandbox",
+        "--to",
+        "1.30",
+        "--node-strategy",
+        "in-place",
+        "--max-unavailable",
+        "25%",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    steps = json.loads(stdout)["steps"]
+    in_place = [s for s in steps if s["kind"] == "nodegroup-in-place"]
+    assert in_place
+    assert {s["params"]["max_unavailable"] for s in in_place} == {"25%"}

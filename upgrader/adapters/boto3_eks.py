@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         IssueTypeDef,
         LaunchTemplateSpecificationTypeDef,
         NodegroupTypeDef,
+        NodegroupUpdateConfigTypeDef,
         TaintTypeDef,
         UpdateNodegroupVersionRequestTypeDef,
         UpdateTypeDef,
@@ -233,12 +234,7 @@ def create_nodegroup_request(spec: NodegroupSpec, token: str) -> CreateNodegroup
     if spec.launch_template is not None:
         request["launchTemplate"] = _launch_template_request(spec.launch_template)
     if spec.update_config is not None:
-        if spec.update_config.max_unavailable_percentage is not None:
-            request["updateConfig"] = {
-                "maxUnavailablePercentage": spec.update_config.max_unavailable_percentage
-            }
-        elif spec.update_config.max_unavailable is not None:
-            request["updateConfig"] = {"maxUnavailable": spec.update_config.max_unavailable}
+        request["updateConfig"] = _update_config_request(spec.update_config)
     if spec.disk_size is not None:
         request["diskSize"] = spec.disk_size
     if spec.tags:
@@ -251,6 +247,12 @@ def _taint_request(taint: NodegroupTaint) -> TaintTypeDef:
     if taint.value:
         result["value"] = taint.value
     return result
+
+
+def _update_config_request(config: UpdateConfig) -> NodegroupUpdateConfigTypeDef:
+    if config.max_unavailable_percentage is not None:
+        return {"maxUnavailablePercentage": config.max_unavailable_percentage}
+    return {"maxUnavailable": config.max_unavailable or 1}
 
 
 def _launch_template_request(ref: LaunchTemplateRef) -> LaunchTemplateSpecificationTypeDef:
@@ -351,6 +353,21 @@ class Boto3ControlPlane:
                     "maxSize": max_size,
                     "desiredSize": desired_size,
                 },
+                clientRequestToken=token,
+            )
+        )
+        return update_from_eks(response["update"])
+
+    def update_nodegroup_update_config(
+        self, cluster: str, name: str, config: UpdateConfig
+    ) -> EksUpdate:
+        eks = self.clients.eks
+        token = _token()
+        response = self.clients.call_eks(
+            lambda: eks.update_nodegroup_config(
+                clusterName=cluster,
+                nodegroupName=name,
+                updateConfig=_update_config_request(config),
                 clientRequestToken=token,
             )
         )

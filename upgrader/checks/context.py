@@ -31,6 +31,7 @@ class CheckContext:
     strategy: NodeStrategy = NodeStrategy.BLUE_GREEN
     config: Config = field(default_factory=Config)
     drain_timeout_seconds: int | None = None  # None: the config's threshold
+    max_unavailable: str | None = None  # in-place updates: "3" or "25%"; None: each group's own
 
     @property
     def thresholds(self) -> Thresholds:

@@ -12,7 +12,7 @@ the update id is remembered at once and an update in flight is waited on, never 
 
 from __future__ import annotations
 
-from upgrader.aws import UpdateStatus
+from upgrader.aws import UpdateConfig, UpdateStatus
 from upgrader.errors import NotFoundError
 from upgrader.steps.base import (
     PreconditionError,
@@ -31,6 +31,7 @@ from upgrader.steps.params import InPlaceParams
 from upgrader.versions import KubeVersion
 
 UPDATE_ID = "update_id"
+ORIGINAL_MAX_UNAVAILABLE = "original_max_unavailable"
 
 
 def run_in_place(ctx: StepContext) -> StepResult:
@@ -47,7 +48,10 @@ def run_in_place(ctx: StepContext) -> StepResult:
     if update_id is None:
         if KubeVersion.parse(group.version) >= hop and group.status in ("ACTIVE", "DEGRADED"):
             _check_nodes(ctx, p.nodegroup, p.version)
-            return StepResult(f"{p.nodegroup} already at {group.version}", already_done=True)
+            restored = _restore_max_unavailable(ctx, p.nodegroup)
+            return StepResult(
+                f"{p.nodegroup} already at {group.version}{restored}", already_done=not restored
+            )
         cluster = ctx.ports.control_plane.describe_cluster(name)
         if KubeVersion.parse(cluster.version) < hop:
             raise PreconditionError(
@@ -67,11 +71,12 @@ def run_in_place(ctx: StepContext) -> StepResult:
             )
             if custom:
                 version, template_version = None, template.version
+        at_a_time = _set_max_unavailable(ctx, p.nodegroup, group.update_config, p.max_unavailable)
         ctx.intend(
             f"eks:UpdateNodegroupVersion cluster={name} nodegroup={p.nodegroup} "
             f"version={p.version}"
             + (f" launchTemplateVersion={template_version}" if template_version else "")
-            + f" (EKS replaces its nodes, {p.max_unavailable or 'maxUnavailable'} at a time)"
+            + f" (EKS replaces its nodes, {at_a_time} at a time)"
         )
         update = ctx.ports.control_plane.update_nodegroup_version(
             name, p.nodegroup, version=version, launch_template_version=template_version
@@ -89,7 +94,50 @@ def run_in_place(ctx: StepContext) -> StepResult:
     )
     if not ctx.dry_run:
         _check_nodes(ctx, p.nodegroup, p.version)
-    return StepResult(f"{p.nodegroup} updated in place to {p.version} (update {update_id})")
+    restored = _restore_max_unavailable(ctx, p.nodegroup)
+    return StepResult(
+        f"{p.nodegroup} updated in place to {p.version} (update {update_id}){restored}"
+    )
+
+
+def _set_max_unavailable(
+    ctx: StepContext, group: str, current: UpdateConfig, wanted: UpdateConfig | None
+) -> UpdateConfig:
+    """Gives the group the plan's maxUnavailable for this update; the group's own is remembered
+    first, so it is put back after the update, also by a resumed run."""
+    if wanted is None or wanted == current:
+        return current
+    if ctx.recall(ORIGINAL_MAX_UNAVAILABLE) in (None, "") and not ctx.dry_run:
+        ctx.remember(ORIGINAL_MAX_UNAVAILABLE, str(current))
+    _update_config(ctx, group, wanted, f"for this update; the group's {current} is put back after")
+    return wanted
+
+
+def _restore_max_unavailable(ctx: StepContext, group: str) -> str:
+    original = ctx.recall(ORIGINAL_MAX_UNAVAILABLE)
+    if not original:
+        return ""
+    config = UpdateConfig.parse(original)
+    if ctx.ports.control_plane.describe_nodegroup(ctx.cluster_name, group).update_config != config:
+        _update_config(ctx, group, config, "back to the group's own")
+    if not ctx.dry_run:
+        ctx.remember(ORIGINAL_MAX_UNAVAILABLE, "")
+    return f"; maxUnavailable back to {original}"
+
+
+def _update_config(ctx: StepContext, group: str, config: UpdateConfig, why: str) -> None:
+    ctx.intend(
+        f"eks:UpdateNodegroupConfig cluster={ctx.cluster_name} nodegroup={group} "
+        f"maxUnavailable={config} ({why})"
+    )
+    update = ctx.ports.control_plane.update_nodegroup_update_config(ctx.cluster_name, group, config)
+    wait_for_update(
+        ctx,
+        update.id,
+        what=f"node group {group} maxUnavailable {config}",
+        timeout=ctx.options.timeouts.nodegroup_update,
+        nodegroup=group,
+    )
 
 
 def _check_nodes(ctx: StepContext, group: str, version: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from upgrader.aws import UpdateConfig
 from upgrader.errors import UserError
 from upgrader.kube import Taint, TaintEffect, WorkloadKind
 from upgrader.plan import ParamValue, Plan, Step, StepKind
@@ -162,15 +163,23 @@ class BlueGreenParams:
 class InPlaceParams:
     nodegroup: str
     version: str
-    max_unavailable: str | None  # "1" or "25%": informational, EKS uses the group's setting
+    # Set on the group for the update (and put back after) when it differs; None: the group's
+    max_unavailable: UpdateConfig | None
     ami: AmiParams
 
     @classmethod
     def of(cls, step: Step) -> InPlaceParams:
+        text = _opt_str(step, "max_unavailable")
+        try:
+            max_unavailable = UpdateConfig.parse(text) if text is not None else None
+        except ValueError:
+            raise _bad(
+                step, "max_unavailable", 'a count "1"-"100" or a percentage "1%"-"100%"'
+            ) from None
         return cls(
             nodegroup=_str(step, "nodegroup"),
             version=_version(step),
-            max_unavailable=_opt_str(step, "max_unavailable"),
+            max_unavailable=max_unavailable,
             ami=AmiParams.of(step),
         )
 
