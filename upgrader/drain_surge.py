@@ -15,10 +15,11 @@ What surge does not do, on purpose:
   their own volumes, not interchangeable replacements. They stay budget-bound.
 - A PDB whose budget does not grow with the replica count (`maxUnavailable: <integer>`) gains
   nothing from surge; such Deployments are left alone and drained in waves as before.
-- **HPA-managed Deployments are skipped, not handled**: the right move would be raising the
-  HPA's `minReplicas`, but the `Cluster` port has no HorizontalPodAutoscaler call, and
-  Kubernetes puts no mark on a Deployment an HPA scales. Deployments annotated
-  `eksup.io/hpa-managed` (any value) or `eksup.io/surge: "false"` are skipped.
+- **An HPA-managed Deployment is surged through its HPA**: the HPA owns the replica count and
+  would scale a raised Deployment back within its sync period, so eksup raises the HPA's
+  `minReplicas` to the surged count instead (never beyond `maxReplicas`), and puts the
+  original `minReplicas` back after. Deployments annotated `eksup.io/surge: "false"` are
+  skipped.
 - The total surge is bounded by the free room on the schedulable non-blue nodes, minus what
   the blue pods' replacements will need, so surge pods never crowd out replacements.
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from upgrader.drain import (
     DEFAULT_STARTUP_SECONDS,
@@ -59,9 +60,9 @@ from upgrader.kube import (
 )
 from upgrader.ports import Clock, Cluster
 
-HPA_MANAGED_ANNOTATION = "eksup.io/hpa-managed"
 SURGE_ANNOTATION = "eksup.io/surge"  # "false" opts a Deployment out
 RECORD_PREFIX = "surge/"
+HPA_KIND = "HorizontalPodAutoscaler"
 
 Record = Callable[[str, int], None]
 _DEFAULT_OPTIONS = DrainOptions()
@@ -76,7 +77,8 @@ class SurgeSettings:
 
 @dataclass(frozen=True)
 class Surged:
-    """One Deployment raised from `original` to `surged` replicas."""
+    """One Deployment raised from `original` to `surged` replicas, or, when an HPA scales it,
+    that HPA's minReplicas from `original` to `surged`."""
 
     namespace: str
     name: str
@@ -86,10 +88,20 @@ class Surged:
     on_blue: int
     waves_before: int
     waves_after: int
+    hpa: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """What is raised: the HPA (its minReplicas) or the Deployment (its replicas)."""
+        return HPA_KIND if self.hpa is not None else WorkloadKind.DEPLOYMENT.value
 
     @property
     def key(self) -> str:
-        return f"{RECORD_PREFIX}{WorkloadKind.DEPLOYMENT.value}/{self.namespace}/{self.name}"
+        return f"{RECORD_PREFIX}{self.kind}/{self.namespace}/{self.hpa or self.name}"
+
+    def __str__(self) -> str:
+        what = f"HPA {self.hpa} minReplicas" if self.hpa is not None else "replicas"
+        return f"{self.namespace}/{self.name} {what} {self.original}->{self.surged}"
 
 
 @dataclass
@@ -196,6 +208,11 @@ def plan_surge(
         if rs.owner is not None and rs.owner.kind == WorkloadKind.DEPLOYMENT.value:
             deployment_of[(rs.namespace, rs.name)] = rs.owner.name
     index = PdbIndex(cluster.list_pdbs())
+    hpas = {
+        (h.namespace, h.target_name): h
+        for h in cluster.list_hpas()
+        if h.target_kind == WorkloadKind.DEPLOYMENT.value
+    }
     by_deployment: dict[tuple[str, str], list[Pod]] = defaultdict(list)
     for pod in pods_on_blue:
         if pod.owner is None:
@@ -235,7 +252,13 @@ def plan_surge(
         if not (_grows(pdb.max_unavailable) or pdb.min_available is not None):
             plan.skipped[key] = f"PDB {pdb_key} maxUnavailable is absolute: surge adds no budget"
             continue
+        hpa = hpas.get((namespace, name))
         cap = min(len(pods), math.floor(replicas * (settings.max_factor - 1)))
+        if hpa is not None:
+            cap = min(cap, hpa.max_replicas - replicas)
+            if cap <= 0:
+                plan.skipped[key] = f"HPA {hpa.name} is at its maxReplicas: no room to surge"
+                continue
         extra = next(
             (e for e in range(1, cap + 1) if _allowed_after(pdb, e) >= len(pods)),
             cap,
@@ -253,6 +276,8 @@ def plan_surge(
         surged = Surged(
             namespace, name, replicas, replicas + extra, pdb_key, len(pods), before, after
         )
+        if hpa is not None:
+            surged = replace(surged, original=hpa.min_replicas, hpa=hpa.name)
         choices.append(((before - after) * startup, surged, need))
     # The most waiting saved first, while the non-blue nodes have room.
     for _, surged, need in sorted(choices, key=lambda o: (-o[0], o[1].key)):
@@ -265,8 +290,6 @@ def plan_surge(
 
 
 def _skip_reason(annotations: Mapping[str, str]) -> str | None:
-    if HPA_MANAGED_ANNOTATION in annotations:
-        return "HPA-managed: raising minReplicas is not done (no HPA call in the Cluster port)"
     if annotations.get(SURGE_ANNOTATION, "").lower() == "false":
         return f"opted out ({SURGE_ANNOTATION}: false)"
     return None
@@ -284,9 +307,8 @@ def apply_surge(
     for surged in plan.surged:
         if record is not None:
             record(surged.key, surged.original)
-        cluster.scale_workload(
-            WorkloadKind.DEPLOYMENT, surged.namespace, surged.name, surged.surged
-        )
+        target = surged.hpa or surged.name
+        set_surged_value(cluster, surged.kind, surged.namespace, target, surged.surged)
         done.append(surged)
     return done
 
@@ -298,19 +320,42 @@ def restore_replicas(cluster: Cluster, surged: Iterable[Surged]) -> tuple[list[s
     restored: list[str] = []
     conflicts: list[str] = []
     for s in surged:
-        try:
-            current = cluster.get_workload(WorkloadKind.DEPLOYMENT, s.namespace, s.name)
-        except NotFoundError:
+        target = s.hpa or s.name
+        current = surged_value(cluster, s.kind, s.namespace, target)
+        if current is None:
             continue
-        if current.replicas == s.surged:
-            cluster.scale_workload(WorkloadKind.DEPLOYMENT, s.namespace, s.name, s.original)
+        if current == s.surged:
+            set_surged_value(cluster, s.kind, s.namespace, target, s.original)
             restored.append(s.key)
-        elif current.replicas != s.original:
+        elif current != s.original:
             conflicts.append(
-                f"{s.key}: replicas {current.replicas}, expected {s.surged}; "
+                f"{s.key}: {surged_field(s.kind)} {current}, expected {s.surged}; "
                 f"original {s.original} not restored"
             )
     return restored, conflicts
+
+
+def surged_field(kind: str) -> str:
+    return "minReplicas" if kind == HPA_KIND else "replicas"
+
+
+def surged_value(cluster: Cluster, kind: str, namespace: str, name: str) -> int | None:
+    """What surge raises, read now: an HPA's minReplicas or a Deployment's replicas; None when
+    the object is gone."""
+    if kind == HPA_KIND:
+        found = [h for h in cluster.list_hpas(namespace) if h.name == name]
+        return found[0].min_replicas if found else None
+    try:
+        return cluster.get_workload(WorkloadKind.DEPLOYMENT, namespace, name).replicas
+    except NotFoundError:
+        return None
+
+
+def set_surged_value(cluster: Cluster, kind: str, namespace: str, name: str, value: int) -> None:
+    if kind == HPA_KIND:
+        cluster.set_hpa_min_replicas(namespace, name, value)
+    else:
+        cluster.scale_workload(WorkloadKind.DEPLOYMENT, namespace, name, value)
 
 
 class _RestoreWhenEmpty:

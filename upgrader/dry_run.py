@@ -44,6 +44,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    HorizontalPodAutoscaler,
     Lease,
     Node,
     Pod,
@@ -388,6 +389,9 @@ class DryRunCluster:
     def get_service(self, namespace: str, name: str) -> Service:
         return self.inner.get_service(namespace, name)
 
+    def list_hpas(self, namespace: str | None = None) -> list[HorizontalPodAutoscaler]:
+        return self.inner.list_hpas(namespace)
+
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
         return self.inner.deprecated_api_requests()
 
@@ -448,6 +452,15 @@ class DryRunCluster:
             selector=",".join(f"{k}={v}" for k, v in selector.items()),
         )
         return replace(self.inner.get_service(namespace, name), selector=dict(selector))
+
+    def set_hpa_min_replicas(
+        self, namespace: str, name: str, min_replicas: int
+    ) -> HorizontalPodAutoscaler:
+        self._record("patch-hpa", hpa=f"{namespace}/{name}", minReplicas=str(min_replicas))
+        found = [h for h in self.inner.list_hpas(namespace) if h.name == name]
+        if not found:
+            raise NotFoundError(f"horizontalpodautoscaler {namespace}/{name}")
+        return replace(found[0], min_replicas=min_replicas)
 
     def create_lease(self, lease: Lease) -> Lease:
         self._record("create-lease", lease=f"{lease.namespace}/{lease.name}")

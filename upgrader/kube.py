@@ -392,6 +392,24 @@ class Service:
 
 
 @dataclass(frozen=True)
+class HorizontalPodAutoscaler:
+    """An autoscaling/v2 HPA: what it scales and its bounds; it owns the target's replicas."""
+
+    namespace: str
+    name: str
+    target_kind: str  # "Deployment", "StatefulSet", ...
+    target_name: str
+    min_replicas: int
+    max_replicas: int
+    current_replicas: int = 0
+    desired_replicas: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Lease:
     """A coordination.k8s.io/v1 Lease, used as the per-cluster execution lock."""
 

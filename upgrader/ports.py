@@ -35,6 +35,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    HorizontalPodAutoscaler,
     Lease,
     Node,
     Pod,
@@ -133,6 +134,14 @@ class Cluster(Protocol):
     def patch_service_selector(
         self, namespace: str, name: str, selector: Mapping[str, str]
     ) -> Service: ...
+
+    # autoscaling: an HPA owns its target's replica count, so surge moves its floor
+    def list_hpas(self, namespace: str | None = None) -> list[HorizontalPodAutoscaler]: ...
+    def set_hpa_min_replicas(
+        self, namespace: str, name: str, min_replicas: int
+    ) -> HorizontalPodAutoscaler:
+        """Raises NotFoundError."""
+        ...
 
     # what the upgrade must not break: deprecated APIs still in use
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:

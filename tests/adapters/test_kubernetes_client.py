@@ -531,6 +531,34 @@ def test_patch_service_selector_replaces_it(
     }
 
 
+def test_hpas_are_read_and_their_floor_patched(
+    cluster: KubernetesCluster, transport: FakeTransport
+) -> None:
+    hpa = {
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 20,
+        },
+        "status": {"currentReplicas": 6, "desiredReplicas": 7},
+    }
+    transport.reply(200, {"metadata": {}, "items": [hpa]})
+    transport.reply(200, {**hpa, "spec": {**hpa["spec"], "minReplicas": 9}})
+
+    (found,) = cluster.list_hpas("shop")
+    raised = cluster.set_hpa_min_replicas("shop", "web", 9)
+
+    assert (found.target_kind, found.target_name) == ("Deployment", "web")
+    assert (found.min_replicas, found.max_replicas) == (1, 20)  # minReplicas defaults to 1
+    assert (found.current_replicas, found.desired_replicas) == (6, 7)
+    assert raised.min_replicas == 9
+    assert transport.requests[0].path == (
+        "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers"
+    )
+    assert transport.requests[1].method == "PATCH"
+    assert transport.requests[1].body == {"spec": {"minReplicas": 9}}
+
+
 LEASE = Lease("kube-system", "eksup-lock", "me", SANDBOX_EPOCH, SANDBOX_EPOCH + 5, 60)
 
 

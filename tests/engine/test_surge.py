@@ -8,7 +8,7 @@ import pytest
 from tests.engine.worlds import CLUSTER, Crash, Runner, full_plan, ready_workloads
 from upgrader.engine import RunStatus
 from upgrader.journal import Phase, parse_records
-from upgrader.kube import WorkloadKind
+from upgrader.kube import HorizontalPodAutoscaler, WorkloadKind
 from upgrader.sandbox.actions import Action
 from upgrader.sandbox.world import Sandbox
 
@@ -103,3 +103,45 @@ def test_a_crash_mid_surge_is_restored_on_resume(world: Sandbox, runner: Runner)
     # The resumed run restored the crashed run's surge before any step ran.
     assert restores
     assert restores[0].step is None
+
+
+def test_an_hpa_scaled_deployment_is_surged_through_its_hpa_and_put_back_after_a_crash(
+    world: Sandbox, runner: Runner
+) -> None:
+    kube = world.kube(CLUSTER)
+    web = kube.get_workload(WorkloadKind.DEPLOYMENT, "shop", "web").replicas or 0
+    kube.add_hpa(HorizontalPodAutoscaler("shop", "web", "Deployment", "web", 2, 4 * web))
+    world.settle(30)
+    crashed: list[str] = []
+
+    def crash_on_eviction(action: Action) -> None:
+        (hpa,) = kube.list_hpas("shop")
+        if hpa.min_replicas > 2:
+            crashed.append(action.name)
+            raise Crash("killed mid-surge")
+
+    def nothing_after_the_crash(action: Action) -> None:
+        if crashed:
+            raise Crash("dead")
+
+    kube.add_reactor("create", "pods/eviction", crash_on_eviction)
+    kube.add_reactor("patch", "horizontalpodautoscalers", nothing_after_the_crash)
+    plan = full_plan()
+    with pytest.raises(Crash):
+        runner.run(plan, surge=True)
+    assert crashed
+    (hpa,) = kube.list_hpas("shop")
+    assert hpa.min_replicas > 2  # left raised by the crash
+    assert ("surge/HorizontalPodAutoscaler/shop/web", "2") in _memos(runner)
+    assert not any(k == WEB for k, _ in _memos(runner))  # the Deployment itself was not scaled
+    kube.remove_reactors()
+
+    result = runner.run(plan, surge=True, resume=True)
+
+    assert result.status is RunStatus.SUCCEEDED, result.summary()
+    (hpa,) = kube.list_hpas("shop")
+    assert hpa.min_replicas == 2
+    world.settle(60)
+    assert kube.get_workload(WorkloadKind.DEPLOYMENT, "shop", "web").replicas == web
+    assert kube.stats.lost_pods == ()
+    assert kube.stats.pdb_violations == ()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from benchmarks import drain_makespan as bench
 from upgrader.drain import DrainSettings
-from upgrader.drain_surge import SurgedDrain, restore_replicas
-from upgrader.kube import NODEGROUP_LABEL, WorkloadKind
+from upgrader.drain_surge import SurgedDrain, plan_surge, restore_replicas
+from upgrader.kube import NODEGROUP_LABEL, HorizontalPodAutoscaler, WorkloadKind
+from upgrader.sandbox.fake_cluster import HPA_SYNC_SECONDS
 
 TIGHT = bench.Tightness("minAvailable N-1", (4, 10), min_available="N-1")
 PERCENT = bench.Tightness("minAvailable 50%", (10, 60), min_available="50%")
@@ -76,3 +77,67 @@ def test_surge_is_safe_and_faster_than_the_plain_drain_under_a_tight_pdb() -> No
     assert surge.makespan < plain.makespan
     cluster, _ = bench.build(3, apps)
     assert surge.makespan <= 1.5 * bench.bounds(cluster, apps).physical
+
+
+def _hpa(name: str, target: str, minimum: int, maximum: int) -> HorizontalPodAutoscaler:
+    return HorizontalPodAutoscaler("web", name, "Deployment", target, minimum, maximum)
+
+
+def test_the_fake_hpa_takes_back_a_replica_count_set_behind_its_back() -> None:
+    cluster, clock = bench.build(3, APPS[:1])
+    cluster.add_hpa(_hpa("tight-hpa", "tight", 2, 20))
+    clock.advance_to(clock.now() + 1)
+    cluster.scale_workload(WorkloadKind.DEPLOYMENT, "web", "tight", 12)
+    clock.advance_to(clock.now() + HPA_SYNC_SECONDS + 1)
+    assert cluster.get_workload(WorkloadKind.DEPLOYMENT, "web", "tight").replicas == 6
+    (hpa,) = cluster.list_hpas("web")
+    assert (hpa.min_replicas, hpa.current_replicas, hpa.desired_replicas) == (2, 6, 6)
+
+
+def test_an_hpa_managed_deployment_is_surged_through_min_replicas_and_put_back() -> None:
+    cluster, clock = bench.build(3, APPS[:2])
+    cluster.add_hpa(_hpa("tight-hpa", "tight", 2, 9))
+    clock.advance_to(clock.now() + 1)
+    journal: dict[str, int] = {}
+    peak = [0]
+    original = cluster.set_hpa_min_replicas
+
+    def spy(namespace: str, name: str, min_replicas: int) -> HorizontalPodAutoscaler:
+        peak[0] = max(peak[0], min_replicas)
+        return original(namespace, name, min_replicas)
+
+    cluster.set_hpa_min_replicas = spy  # type: ignore[method-assign]
+    report = SurgedDrain(
+        cluster,
+        clock,
+        lambda: cluster.list_nodes(f"{NODEGROUP_LABEL}={bench.BLUE}"),
+        DrainSettings(taint=bench.BLUE_TAINT, timeout_seconds=3600.0),
+        record=journal.__setitem__,
+    ).run()
+
+    (through_hpa,) = [s for s in report.plan.surged if s.hpa is not None]
+    assert through_hpa.key == "surge/HorizontalPodAutoscaler/web/tight-hpa"
+    assert journal[through_hpa.key] == 2  # the HPA's own minReplicas, recorded first
+    assert through_hpa.surged <= 9  # never past maxReplicas
+    assert peak[0] == through_hpa.surged
+    assert "minReplicas 2->" in str(through_hpa)
+    assert through_hpa.key in report.restored
+    (hpa,) = cluster.list_hpas("web")
+    assert hpa.min_replicas == 2
+    clock.advance_to(clock.now() + HPA_SYNC_SECONDS + 1)
+    assert cluster.get_workload(WorkloadKind.DEPLOYMENT, "web", "tight").replicas == 6
+    assert cluster.stats.pdb_violations == ()
+    assert cluster.stats.lost_pods == ()
+
+
+def test_an_hpa_at_its_max_replicas_is_not_surged() -> None:
+    cluster, clock = bench.build(3, APPS[:1])
+    cluster.add_hpa(_hpa("tight-hpa", "tight", 6, 6))
+    clock.advance_to(clock.now() + 1)
+    blue = cluster.node_group_nodes(bench.BLUE)
+    plan = plan_surge(cluster, blue)
+    assert plan.surged == []
+    assert (
+        plan.skipped["Deployment/web/tight"]
+        == "HPA tight-hpa is at its maxReplicas: no room to surge"
+    )

@@ -23,6 +23,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import (
     ApiClient,
     AppsV1Api,
+    AutoscalingV2Api,
     BatchV1Api,
     Configuration,
     CoordinationV1Api,
@@ -59,6 +60,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    HorizontalPodAutoscaler,
     Lease,
     Node,
     Pod,
@@ -228,6 +230,7 @@ class KubernetesCluster:
         self.apps = AppsV1Api(api_client)
         self.batch = BatchV1Api(api_client)
         self.policy = PolicyV1Api(api_client)
+        self.autoscaling = AutoscalingV2Api(api_client)
         self.coordination = CoordinationV1Api(api_client)
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
             WorkloadKind.DEPLOYMENT: _WorkloadApi(
@@ -580,6 +583,29 @@ class KubernetesCluster:
         }
         with self._errors("patch", "services", target):
             return convert.service(self.core.patch_namespaced_service(name, namespace, body))
+
+    def list_hpas(self, namespace: str | None = None) -> list[HorizontalPodAutoscaler]:
+        resource = "horizontalpodautoscalers.autoscaling"
+        if namespace is None:
+            found = self._list(
+                resource, self.autoscaling.list_horizontal_pod_autoscaler_for_all_namespaces
+            )
+        else:
+            found = self._list(
+                resource,
+                self.autoscaling.list_namespaced_horizontal_pod_autoscaler,
+                namespace=namespace,
+            )
+        return [convert.horizontal_pod_autoscaler(h) for h in found]
+
+    def set_hpa_min_replicas(
+        self, namespace: str, name: str, min_replicas: int
+    ) -> HorizontalPodAutoscaler:
+        body = {"spec": {"minReplicas": min_replicas}}
+        with self._errors("patch", "horizontalpodautoscalers.autoscaling", f"{namespace}/{name}"):
+            return convert.horizontal_pod_autoscaler(
+                self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(name, namespace, body)
+            )
 
     # coordination and state
 

@@ -35,10 +35,12 @@ from kubernetes.client import (
     V1Taint,
     V1Toleration,
     V1Volume,
+    V2HorizontalPodAutoscaler,
 )
 
 from upgrader.kube import (
     ConfigMap,
+    HorizontalPodAutoscaler,
     LabelSelector,
     Lease,
     Node,
@@ -512,3 +514,20 @@ def pdb_names(*messages: str) -> tuple[str, ...]:
             if name not in names:
                 names.append(name)
     return tuple(names)
+
+
+def horizontal_pod_autoscaler(source: V2HorizontalPodAutoscaler) -> HorizontalPodAutoscaler:
+    meta = _meta(source.metadata)
+    spec, status = source.spec, source.status
+    target = spec.scale_target_ref if spec is not None else None
+    return HorizontalPodAutoscaler(
+        namespace=meta.namespace or "",
+        name=meta.name or "",
+        target_kind=(target.kind if target is not None else None) or "",
+        target_name=(target.name if target is not None else None) or "",
+        # minReplicas defaults to 1 when the HPA leaves it out.
+        min_replicas=(spec.min_replicas if spec is not None else None) or 1,
+        max_replicas=(spec.max_replicas if spec is not None else None) or 0,
+        current_replicas=(status.current_replicas or 0) if status is not None else 0,
+        desired_replicas=(status.desired_replicas or 0) if status is not None else 0,
+    )

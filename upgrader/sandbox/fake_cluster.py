@@ -40,6 +40,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    HorizontalPodAutoscaler,
     Lease,
     Node,
     OwnerRef,
@@ -87,6 +88,8 @@ DEFAULT_STARTUP_SECONDS = 5.0
 DEFAULT_JOB_RUN_SECONDS = 60.0
 DEFAULT_JOIN_DELAY_SECONDS = 90.0  # launch, boot and kubelet registration of an EKS node
 
+# How often the HPA controller acts (kube-controller-manager's default sync period).
+HPA_SYNC_SECONDS = 15.0
 _RESOURCES = {
     WorkloadKind.DEPLOYMENT: "deployments",
     WorkloadKind.REPLICA_SET: "replicasets",
@@ -215,6 +218,8 @@ class FakeCluster:
         self._label_groups: dict[str, dict[int, _LabelGroup]] = {}  # namespace, id(labels)
         self._owners: dict[str, Controller] = {}  # pod key -> the controller that made it
         self._services: dict[tuple[str, str], Service] = {}
+        # HPA -> the replicas its metrics recommend; it keeps its target there, within bounds
+        self._hpas: dict[tuple[str, str], tuple[HorizontalPodAutoscaler, int]] = {}
         self._deprecated_requests: list[DeprecatedApiRequest] = []
         self._helm_releases: list[HelmRelease] = []
         self._leases: dict[tuple[str, str], Lease] = {}
@@ -365,6 +370,13 @@ class FakeCluster:
                 raise UserError(f"replicas must not be negative, got {replicas}")
             ctrl.scale(replicas)
             self._apply(ctrl.sync(self._view()))
+            for key, (hpa, _) in self._hpas.items():
+                if (hpa.target_kind, hpa.namespace, hpa.target_name) == (
+                    kind.value,
+                    namespace,
+                    name,
+                ):
+                    self._hpa_sync_after(HPA_SYNC_SECONDS, key)  # it takes its target back
             return ctrl.status(self._view())
 
     def restart_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
@@ -411,6 +423,32 @@ class FakeCluster:
             service = replace(self._service(namespace, name), selector=_frozen(selector))
             self._services[(namespace, name)] = service
             return service
+
+    def list_hpas(self, namespace: str | None = None) -> list[HorizontalPodAutoscaler]:
+        with self._api("list", "horizontalpodautoscalers", namespace or ""):
+            return [
+                self._hpa_status(key)
+                for key in sorted(self._hpas)
+                if namespace is None or key[0] == namespace
+            ]
+
+    def set_hpa_min_replicas(
+        self, namespace: str, name: str, min_replicas: int
+    ) -> HorizontalPodAutoscaler:
+        with self._api("patch", "horizontalpodautoscalers", namespace, name):
+            key = (namespace, name)
+            if key not in self._hpas:
+                raise NotFoundError(
+                    f'horizontalpodautoscalers "{name}" not found in namespace {namespace}'
+                )
+            hpa, recommended = self._hpas[key]
+            if not 1 <= min_replicas <= hpa.max_replicas:
+                raise UserError(
+                    f"minReplicas must be 1-{hpa.max_replicas} (maxReplicas), got {min_replicas}"
+                )
+            self._hpas[key] = (replace(hpa, min_replicas=min_replicas), recommended)
+            self._hpa_sync_after(0.0, key)
+            return self._hpa_status(key)
 
     def get_lease(self, namespace: str, name: str) -> Lease:
         with self._api("get", "leases", namespace, name):
@@ -620,6 +658,43 @@ class FakeCluster:
                 if pdb.selector.matches(group.labels):
                     group.budgets.append(budget)
                     budget.groups[id(group)] = group
+
+    def add_hpa(self, hpa: HorizontalPodAutoscaler, recommended: int | None = None) -> None:
+        """An HPA whose metrics recommend `recommended` replicas (default: the target's count
+        now). Like the real controller, it sets its target to that, within minReplicas and
+        maxReplicas, after any change: a replica count set behind its back does not last."""
+        with self._locked():
+            target = self._controller(WorkloadKind(hpa.target_kind), hpa.namespace, hpa.target_name)
+            key = (hpa.namespace, hpa.name)
+            self._hpas[key] = (hpa, target.replicas if recommended is None else recommended)
+            self._hpa_sync_after(0.0, key)
+
+    def _hpa_sync_after(self, delay: float, key: tuple[str, str]) -> None:
+        self._at(self._clock.now() + delay, lambda: self._locked_call(self._hpa_sync, key))
+
+    def _hpa_desired(self, key: tuple[str, str]) -> int:
+        hpa, recommended = self._hpas[key]
+        return min(max(recommended, hpa.min_replicas), hpa.max_replicas)
+
+    def _hpa_sync(self, key: tuple[str, str]) -> None:
+        if key not in self._hpas:
+            return
+        hpa, _ = self._hpas[key]
+        ctrl = self._controllers.get(
+            (WorkloadKind(hpa.target_kind), hpa.namespace, hpa.target_name)
+        )
+        desired = self._hpa_desired(key)
+        if ctrl is not None and ctrl.replicas != desired:
+            ctrl.scale(desired)
+            self._apply(ctrl.sync(self._view()))
+
+    def _hpa_status(self, key: tuple[str, str]) -> HorizontalPodAutoscaler:
+        hpa, _ = self._hpas[key]
+        ctrl = self._controllers.get(
+            (WorkloadKind(hpa.target_kind), hpa.namespace, hpa.target_name)
+        )
+        current = ctrl.replicas if ctrl is not None else 0
+        return replace(hpa, current_replicas=current, desired_replicas=self._hpa_desired(key))
 
     def add_service(self, service: Service) -> None:
         with self._locked():

@@ -1,9 +1,10 @@
 """`--surge` in the steps: `SurgedDrain` instead of `Drain`, its originals in the journal.
 
-Each original replica count is journaled (global memo `surge/Deployment/<ns>/<name>`) before
-the Deployment is scaled up, so a crash mid-surge never leaves replicas raised: `--resume`
-(and a step that fails) restores every recorded surge whose Deployment has more replicas than
-its original, then marks the memo `restored`. A count at or below the original is left alone.
+Each original is journaled before it is raised (global memo `surge/Deployment/<ns>/<name>`
+for replicas, `surge/HorizontalPodAutoscaler/<ns>/<name>` for an HPA's minReplicas), so a crash
+mid-surge never leaves anything raised: `--resume` (and a step that fails) restores every
+recorded surge still above its original, then marks the memo `restored`. A value at or below
+the original is left alone.
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from upgrader.drain import Drain, DrainObserver, DrainReport, DrainSettings
-from upgrader.drain_surge import RECORD_PREFIX, SurgedDrain
-from upgrader.errors import NotFoundError
+from upgrader.drain_surge import (
+    HPA_KIND,
+    RECORD_PREFIX,
+    SurgedDrain,
+    set_surged_value,
+    surged_field,
+    surged_value,
+)
 from upgrader.journal import Journal
 from upgrader.kube import Node, WorkloadKind
 from upgrader.ports import Cluster
@@ -46,9 +53,7 @@ def run_drain(
     if report.plan.surged:
         ctx.reporter.info(
             "surged "
-            + ", ".join(
-                f"{s.namespace}/{s.name} {s.original}->{s.surged}" for s in report.plan.surged
-            )
+            + ", ".join(str(s) for s in report.plan.surged)
             + f"; restored {len(report.restored)}"
         )
     if report.drain is None:  # pragma: no cover - run() either sets it or raises
@@ -71,24 +76,21 @@ def restore_recorded(
     intend: Callable[[str], None],
     step: str | None = None,
 ) -> list[str]:
-    """Scale each recorded Deployment above its original back to it; returns what was scaled.
-    Every entry handled (scaled, already at or below its original, or gone) is marked."""
+    """Put each recorded Deployment's replicas (or HPA's minReplicas) above its original back
+    to it; returns what was put back. Every entry handled (put back, already at or below its
+    original, or gone) is marked."""
     restored: list[str] = []
     for key, original in sorted(pending_surges(journal).items()):
         kind, namespace, name = key.removeprefix(RECORD_PREFIX).split("/", 2)
-        if kind != WorkloadKind.DEPLOYMENT.value:
+        if kind not in (WorkloadKind.DEPLOYMENT.value, HPA_KIND):
             continue
-        try:
-            current = cluster.get_workload(WorkloadKind.DEPLOYMENT, namespace, name)
-        except NotFoundError:
-            journal.remember(key, RESTORED, step)
-            continue
-        if current.replicas is not None and current.replicas > original:
+        current = surged_value(cluster, kind, namespace, name)
+        if current is not None and current > original:
             intend(
-                f"restore {kind} {namespace}/{name} replicas {current.replicas} -> {original} "
-                "(raised by --surge)"
+                f"restore {kind} {namespace}/{name} {surged_field(kind)} {current} -> "
+                f"{original} (raised by --surge)"
             )
-            cluster.scale_workload(WorkloadKind.DEPLOYMENT, namespace, name, original)
+            set_surged_value(cluster, kind, namespace, name, original)
             restored.append(key)
         journal.remember(key, RESTORED, step)
     return restored
