@@ -13,9 +13,18 @@ from typing import Any
 
 import pytest
 
-from tests.engine.worlds import CLUSTER, Crash, CrashingReporter, Delegate, Runner, _app
+from tests.engine.worlds import (
+    CLUSTER,
+    Crash,
+    CrashingReporter,
+    Delegate,
+    Runner,
+    _app,
+    hand_plan,
+    step,
+)
 from upgrader.discovery import discover
-from upgrader.engine import RunStatus, Timeouts
+from upgrader.engine import RunStatus, StepOutcome, Timeouts
 from upgrader.journal import Phase, parse_records
 from upgrader.kube import (
     KARPENTER_NODEPOOL_LABEL,
@@ -266,3 +275,42 @@ def test_a_drift_held_up_by_a_pdb_fails_naming_the_claims_pods_and_pdbs(
     assert "PDBs allowing no disruption: shop/solo-pdb" in error
     assert result.resume_from == STEP
     assert kw.kube.stats.pdb_violations == ()
+
+
+def _hand(pool: str = POOL) -> Plan:
+    return hand_plan(
+        [step(StepKind.KARPENTER_DRIFT, STEP, "1.30", nodegroup=pool, version="1.30")],
+        current="1.29",
+    )
+
+
+def test_a_missing_node_pool_is_refused_with_nothing_changed(
+    kw: KarpenterWorld, tmp_path: Path
+) -> None:
+    result = Runner(kw.world, tmp_path).run(_hand("spot"))
+    assert result.status is RunStatus.REFUSED
+    assert "NodePool spot not found (karpenter.sh/v1)" in (result.error or "")
+
+
+def test_a_pinned_ami_of_an_unknown_family_is_refused(tmp_path: Path) -> None:
+    with Sandbox() as world:
+        kw = _build(world)
+        kw.karpenter.add_node_class(
+            NodeClass("default", (AmiSelectorTerm(id=kw.images["1.29"]),), "Custom")
+        )
+        cluster = CountingCluster(kw.kube)
+        runner = Runner(world, tmp_path)
+        result = runner.run(_hand(), ports=runner.ports(cluster=cluster))
+        assert result.status is RunStatus.REFUSED
+        assert "amiFamily Custom" in (result.error or "")
+        assert cluster.calls == Counter()
+        assert kw.minors() == ["1.29"] * NODES
+
+
+def test_a_pool_already_at_the_version_is_already_done(kw: KarpenterWorld, tmp_path: Path) -> None:
+    kw.kube.patch_node_class_ami_selector("default", [AmiSelectorTerm(id=kw.images["1.30"])])
+    kw.world.settle(3600)
+    assert kw.minors() == ["1.30"] * NODES
+    result = Runner(kw.world, tmp_path).run(_hand())
+    assert result.status is RunStatus.SUCCEEDED
+    assert result.steps[0].outcome is StepOutcome.ALREADY_DONE
