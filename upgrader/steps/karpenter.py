@@ -62,7 +62,7 @@ def run_karpenter(ctx: StepContext) -> StepResult:
         return StepResult(f"node pool {pool.name} has no nodes", already_done=True)
     if _at_version(ctx, pool.name, p.version):
         return StepResult(f"every node of pool {pool.name} runs {p.version}", already_done=True)
-    name = p.node_class or pool.node_class
+    name = pool.node_class or p.node_class or ""  # the live nodeClassRef wins over the plan's
     try:
         node_class = cluster.get_node_class(name)
     except NotFoundError:

@@ -207,7 +207,7 @@ class SelfManagedParams:
 class KarpenterParams:
     node_pool: str
     version: str
-    node_class: str | None  # from the pool's nodes at plan time; else read from the NodePool
+    node_class: str | None  # from the pool's nodes at plan time; the live nodeClassRef wins
     ami_parameter: str | None  # the SSM parameter of the hop's AMI; else from the node class
 
     @classmethod
