@@ -41,12 +41,16 @@ from upgrader.aws import (
 )
 from upgrader.errors import NotFoundError
 from upgrader.kube import (
+    AmiSelectorTerm,
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
     Lease,
     Node,
+    NodeClaim,
+    NodeClass,
+    NodePool,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -343,6 +347,7 @@ class DryRunCluster:
         self.inner = inner
         self.recorder = recorder
         self._replicas: dict[tuple[WorkloadKind, str, str], int] = {}
+        self._ami_terms: dict[str, tuple[AmiSelectorTerm, ...]] = {}
 
     def _record(self, action: str, **params: object) -> None:
         self.recorder.record("kubernetes", action, **params)
@@ -476,6 +481,35 @@ class DryRunCluster:
     def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
         self._record("apply-configmap", configmap=f"{config_map.namespace}/{config_map.name}")
         return config_map
+
+    # Karpenter: a patched node class reads with its new terms (Karpenter would not have
+    # resolved them yet, so `amis` stays as it is)
+    def list_node_pools(self) -> list[NodePool]:
+        return self.inner.list_node_pools()
+
+    def list_node_classes(self) -> list[NodeClass]:
+        return [self._patched(c) for c in self.inner.list_node_classes()]
+
+    def get_node_class(self, name: str) -> NodeClass:
+        return self._patched(self.inner.get_node_class(name))
+
+    def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
+        return self.inner.list_node_claims(node_pool)
+
+    def patch_node_class_ami_selector(
+        self, name: str, terms: Sequence[AmiSelectorTerm]
+    ) -> NodeClass:
+        self._record(
+            "patch-ec2nodeclass",
+            ec2nodeclass=name,
+            amiSelectorTerms=",".join(str(t.to_json()) for t in terms),
+        )
+        self._ami_terms[name] = tuple(terms)
+        return self.get_node_class(name)
+
+    def _patched(self, node_class: NodeClass) -> NodeClass:
+        terms = self._ami_terms.get(node_class.name)
+        return node_class if terms is None else replace(node_class, ami_selector_terms=terms)
 
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from upgrader.checks.ownership import find_cluster_autoscaler
 from upgrader.drain_estimate import estimate_drain
 from upgrader.errors import UserError
 from upgrader.fingerprint import fingerprint, fingerprint_facts
-from upgrader.kube import Node, WorkloadKind
+from upgrader.kube import KARPENTER_NODECLASS_LABEL, Node, WorkloadKind
 from upgrader.plan import (
     AddonUpdate,
     Alternative,
@@ -379,26 +379,40 @@ _FALLBACK_TEMPLATES = """
   repeat: per-hop-nodegroup
   verifies: [pdb-zero-disruptions, bare-pods]
   description: >-
-    Karpenter replaces drifted nodes itself: point the EC2NodeClass of node pool {nodegroup} at
-    the AMI for {hop} (an amiSelectorTerms alias such as al2023@latest follows the control plane
-    on its own), then watch its NodeClaims turn over, within the pool's disruption budgets,
-    until every node runs {hop}.
+    Karpenter replaces drifted nodes itself, within the pool's disruption budgets and every
+    PodDisruptionBudget; eksup evicts nothing. An amiSelectorTerms alias (al2023@latest or
+    al2023@vYYYYMMDD) is resolved at the control plane's version, so the control-plane update
+    already drifted the nodes and EC2NodeClass {node_class} is left alone; id, name or tag
+    terms are replaced by the id of the EKS-optimized AMI for {hop} (its SSM parameter, for the
+    class's amiFamily), after the previous terms are journaled. Then watch the NodeClaims turn
+    over until every node of pool {nodegroup} runs {hop}.
   actions:
     - tool: kubectl
-      run: kubectl get nodepool {nodegroup} -o jsonpath='{{.spec.template.spec.nodeClassRef.name}}'
+      run: kubectl get ec2nodeclass {node_class} -o jsonpath='{{.spec.amiSelectorTerms}}'
+      note: with an alias, skip to the verification; keep the output for the rollback.
+    - tool: aws
+      run: >-
+        aws ssm get-parameter --region {region} --name
+        /aws/service/eks/optimized-ami/{hop}/amazon-linux-2023/x86_64/standard/recommended/image_id
+        --query Parameter.Value --output text
+      note: the parameter of the class's amiFamily and the nodes' architecture (AL2023 x86_64 here).
     - tool: kubectl
-      run: kubectl edit ec2nodeclass <node class of {nodegroup}>
-      note: set amiSelectorTerms to the {hop} AMI, unless an @latest alias already follows it.
+      run: >-
+        kubectl patch ec2nodeclass {node_class} --type merge -p
+        '{{"spec":{{"amiSelectorTerms":[{{"id":"<AMI id for {hop}>"}}]}}}}'
   verify:
     - tool: kubectl
       run: kubectl get nodeclaims -l karpenter.sh/nodepool={nodegroup}
+      note: none Drifted, none deleting.
     - tool: kubectl
       run: kubectl get nodes -l karpenter.sh/nodepool={nodegroup} -o wide
       note: every node runs {hop}.
   rollback:
     - tool: kubectl
-      run: kubectl edit ec2nodeclass <node class of {nodegroup}>
-      note: restore the previous amiSelectorTerms; Karpenter drifts the nodes back.
+      run: >-
+        kubectl patch ec2nodeclass {node_class} --type merge -p
+        '{{"spec":{{"amiSelectorTerms":<the previous terms>}}}}'
+      note: Karpenter drifts the nodes back; the journal holds the previous terms.
 
 - id: fargate
   kind: fargate-restart
@@ -940,13 +954,19 @@ def _trailing(
         params |= _self_managed_params(ctx, stage, unit.name)
     else:
         prefix = "nodepool"
+        params["node_class"] = _node_class_of_pool(ctx.snapshot, unit.name)
+    values = _str(params)
+    if unit.owner is NodeOwnerKind.KARPENTER and "node_class" not in values:
+        # No node to read it from: the commands look it up in the NodePool.
+        lookup = "{.spec.template.spec.nodeClassRef.name}"
+        values["node_class"] = f"\"$(kubectl get nodepool {unit.name} -o jsonpath='{lookup}')\""
     return _step(
         template,
         ctx,
         step_id=f"{template.id}-{unit.name}-{stage}",
         target=f"{prefix}/{unit.name}",
         hop=stage,
-        values=_str(params),
+        values=values,
         params=params,
     )
 
@@ -966,6 +986,14 @@ def _self_managed_params(ctx: _Ctx, stage: KubeVersion, name: str) -> dict[str, 
         "taint": ctx.taint,
         "drain_timeout_seconds": _drain_timeout(ctx, NodeOwner(NodeOwnerKind.SELF_MANAGED, name)),
     }
+
+
+def _node_class_of_pool(snapshot: ClusterSnapshot, pool: str) -> str | None:
+    """The EC2NodeClass a Karpenter pool's nodes were launched from (their label), when they
+    agree on one; else the step reads it from the NodePool when it runs."""
+    nodes = snapshot.nodes_by_owner.get(NodeOwner(NodeOwnerKind.KARPENTER, pool), ())
+    classes = {n.labels.get(KARPENTER_NODECLASS_LABEL) for n in nodes}
+    return classes.pop() if len(classes) == 1 else None
 
 
 def _ami_type_of_image(ctx: _Ctx, image_id: str | None) -> str | None:

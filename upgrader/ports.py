@@ -32,12 +32,16 @@ from upgrader.aws import (
     WeightedRecord,
 )
 from upgrader.kube import (
+    AmiSelectorTerm,
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
     Lease,
     Node,
+    NodeClaim,
+    NodeClass,
+    NodePool,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -172,6 +176,24 @@ class Cluster(Protocol):
 
     def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
         """Create, or replace the data of, a ConfigMap."""
+        ...
+
+    # Karpenter v1: NodePools and NodeClaims (karpenter.sh), EC2NodeClasses (karpenter.k8s.aws).
+    # A cluster without Karpenter's CRDs lists none and raises NotFoundError on a patch.
+    def list_node_pools(self) -> list[NodePool]: ...
+    def list_node_classes(self) -> list[NodeClass]: ...
+    def get_node_class(self, name: str) -> NodeClass:
+        """Raises NotFoundError."""
+        ...
+
+    def patch_node_class_ami_selector(
+        self, name: str, terms: Sequence[AmiSelectorTerm]
+    ) -> NodeClass:
+        """Replace `spec.amiSelectorTerms` (a merge patch: the list is replaced whole)."""
+        ...
+
+    def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
+        """NodeClaims, of one NodePool (its karpenter.sh/nodepool label) when given."""
         ...
 
 

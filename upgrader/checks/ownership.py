@@ -179,14 +179,13 @@ def karpenter(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]
             KARPENTER,
             Severity.WARNING,
             f"Karpenter manages {plural(count, 'node')} in "
-            f"{plural(len(pools), 'node pool')}: eksup does not replace them; Karpenter "
-            "replaces them by drift once their AMI selection resolves to the new version",
+            f"{plural(len(pools), 'node pool')}: eksup does not drain them; Karpenter "
+            "replaces them by drift once their AMI selection resolves to the new version (the "
+            "plan's karpenter-drift step pins an AMI id to the new version's, then watches)",
             sorted(
                 [f"{w.namespace}/{w.name}" for w in controllers] + [f"nodepool/{p}" for p in pools]
             ),
-            remedy=f"upgrade Karpenter to a release that supports {context.target} first; check "
-            "that EC2NodeClass amiSelectorTerms follow the cluster version (alias @latest) and "
-            "that NodePool disruption budgets let drift proceed, or pin the AMI and roll nodes "
-            "yourself",
+            remedy=f"upgrade Karpenter (v1 API) to a release that supports {context.target} "
+            "first; check that NodePool disruption budgets and PDBs let drift proceed",
         )
     ]

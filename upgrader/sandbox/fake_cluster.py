@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -37,12 +37,16 @@ from upgrader.errors import (
 )
 from upgrader.kube import (
     NODEGROUP_LABEL,
+    AmiSelectorTerm,
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
     Lease,
     Node,
+    NodeClaim,
+    NodeClass,
+    NodePool,
     OwnerRef,
     Pod,
     PodDisruptionBudget,
@@ -83,6 +87,7 @@ from upgrader.sandbox.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from upgrader.ports import Cluster
+    from upgrader.sandbox.karpenter import FakeKarpenter
 
 DEFAULT_STARTUP_SECONDS = 5.0
 DEFAULT_JOB_RUN_SECONDS = 60.0
@@ -225,6 +230,7 @@ class FakeCluster:
         self._leases: dict[tuple[str, str], Lease] = {}
         self._config_maps: dict[tuple[str, str], ConfigMap] = {}
         self._terminating_namespaces: set[str] = set()
+        self._karpenter: FakeKarpenter | None = None
 
     # ------------------------------------------------------------------ the Cluster port
 
@@ -492,6 +498,48 @@ class FakeCluster:
             self._config_maps[(config_map.namespace, config_map.name)] = stored
             return stored
 
+    # ------------------------------------------------------------------ Karpenter
+    # The port calls are logged under our lock and answered by the FakeKarpenter after it is
+    # released: its rounds take its lock before ours, so ours is never held when taking its.
+
+    def attach_karpenter(self, karpenter: FakeKarpenter) -> None:
+        self._karpenter = karpenter
+
+    def _require_karpenter(self, resource: str, name: str) -> FakeKarpenter:
+        if self._karpenter is None:
+            raise NotFoundError(
+                f'{resource} "{name}" not found: the server could not find the requested '
+                "resource (Karpenter's CRDs are not installed)"
+            )
+        return self._karpenter
+
+    def list_node_pools(self) -> list[NodePool]:
+        with self._api("list", "nodepools"):
+            pass
+        return self._karpenter.node_pools() if self._karpenter else []
+
+    def list_node_classes(self) -> list[NodeClass]:
+        with self._api("list", "ec2nodeclasses"):
+            pass
+        return self._karpenter.node_classes() if self._karpenter else []
+
+    def get_node_class(self, name: str) -> NodeClass:
+        with self._api("get", "ec2nodeclasses", "", name):
+            pass
+        return self._require_karpenter("ec2nodeclasses", name).node_class(name)
+
+    def patch_node_class_ami_selector(
+        self, name: str, terms: Sequence[AmiSelectorTerm]
+    ) -> NodeClass:
+        with self._api("patch", "ec2nodeclasses", "", name):
+            pass
+        return self._require_karpenter("ec2nodeclasses", name).set_ami_selector(name, terms)
+
+    def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
+        with self._api("list", "nodeclaims"):
+            pass
+        return self._karpenter.node_claims(node_pool) if self._karpenter else []
+
     # ------------------------------------------------------------------ observing and faults
 
     @property
@@ -536,6 +584,8 @@ class FakeCluster:
         """The control plane was upgraded (the sandbox calls this when EKS says so)."""
         with self._lock:
             self._version = version
+        if self._karpenter is not None:
+            self._karpenter.wake()  # an AMI alias resolves for the new minor: drift
 
     def add_node(self, node: Node) -> Node:
         """A node joins, Ready; `created_at` defaults to now."""

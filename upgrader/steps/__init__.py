@@ -10,6 +10,7 @@ from upgrader.steps.base import StepHandler
 from upgrader.steps.control_plane import run_control_plane
 from upgrader.steps.fargate import run_fargate
 from upgrader.steps.gates import run_approval, run_manual, run_preflight, run_verify
+from upgrader.steps.karpenter import run_karpenter
 from upgrader.steps.nodegroup_blue_green import run_blue_green
 from upgrader.steps.nodegroup_in_place import run_in_place
 from upgrader.steps.self_managed import run_self_managed
@@ -25,6 +26,7 @@ HANDLERS: dict[StepKind, StepHandler] = {
     StepKind.NODEGROUP_IN_PLACE: run_in_place,
     StepKind.SELF_MANAGED_GROUP: run_self_managed,
     StepKind.FARGATE_RESTART: run_fargate,
+    StepKind.KARPENTER_DRIFT: run_karpenter,
     StepKind.RESUME_AUTOSCALER: run_resume,
     StepKind.VERIFY: run_verify,
 }

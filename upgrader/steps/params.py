@@ -212,6 +212,23 @@ class SelfManagedParams:
         )
 
 
+@dataclass(frozen=True)
+class KarpenterParams:
+    node_pool: str
+    version: str
+    node_class: str | None  # from the pool's nodes at plan time; the live nodeClassRef wins
+    ami_parameter: str | None  # the SSM parameter of the hop's AMI; else from the node class
+
+    @classmethod
+    def of(cls, step: Step) -> KarpenterParams:
+        return cls(
+            node_pool=_str(step, "nodegroup"),
+            version=_version(step),
+            node_class=_opt_str(step, "node_class"),
+            ami_parameter=_opt_str(step, "ami_parameter"),
+        )
+
+
 _RESTARTABLE = {WorkloadKind.DEPLOYMENT.value, WorkloadKind.STATEFUL_SET.value}
 
 
@@ -275,6 +292,7 @@ _VIEWS: dict[StepKind, Callable[[Step], object]] = {
     StepKind.NODEGROUP_IN_PLACE: InPlaceParams.of,
     StepKind.SELF_MANAGED_GROUP: SelfManagedParams.of,
     StepKind.FARGATE_RESTART: FargateParams.of,
+    StepKind.KARPENTER_DRIFT: KarpenterParams.of,
     StepKind.PAUSE_AUTOSCALER: AutoscalerParams.of,
     StepKind.RESUME_AUTOSCALER: AutoscalerParams.of,
 }
