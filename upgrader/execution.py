@@ -68,6 +68,7 @@ def run_plan(
             reporter=reporter,
             confirm=confirm,
             should_stop=stop,
+            plan_file=str(plan_file),
         )
     finally:
         signal.signal(signal.SIGINT, previous)
