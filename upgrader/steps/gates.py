@@ -102,7 +102,7 @@ def require_approval(ctx: StepContext) -> Record | None:
     command = approve_command(ctx.plan_file, step.id)
     if ctx.dry_run:
         ctx.reporter.action(
-            f"would wait for approval of {step.id} ({step.title or step.description}): `{command}`",
+            f"wait for approval of {step.id} ({step.title or step.description}): `{command}`",
             dry_run=True,
         )
         return None
