@@ -393,7 +393,7 @@ def approve(
                 step_id=step,
                 warn=warn,
             )
-        stdout.print(result.summary(str(plan_file)), markup=False, highlight=False)
+        stdout.print(result.summary(str(plan_file)), markup=False, highlight=False, soft_wrap=True)
 
 
 def _confirm(question: str) -> bool:
