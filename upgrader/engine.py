@@ -283,8 +283,6 @@ def _earlier_records(
     records, source = load_records(path, mirror)
     if not records:
         return []
-    if source == str(path):
-        records += _remote_approvals(records, path, mirror, options)
     state = JournalState(tuple(records))
     identity = state.plan_identity
     if identity is not None and identity != (plan.fingerprint, plan.created_at):
@@ -301,6 +299,8 @@ def _earlier_records(
             + (f", stopped at {where}" if where else "")
             + "): re-run with --resume to continue, or remove the journal to start over"
         )
+    if source == str(path):
+        records += _remote_approvals(records, path, mirror, options)
     return records
 
 
