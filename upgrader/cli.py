@@ -366,6 +366,60 @@ def status(
         stdout.print(run_state(records), highlight=False)
 
 
+@app.command()
+def approve(
+    plan_file: Annotated[Path, typer.Argument(help="The plan whose run waits at a gate.")],
+    step: Annotated[
+        str | None,
+        typer.Option("--step", help="The approval step (default: the one the run waits at)."),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who approves (default: the OS user).")
+    ] = None,
+    comment: Annotated[
+        str, typer.Option("--comment", help="Why, for the journal (a ticket, a review).")
+    ] = "",
+    cluster: ClusterOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+    sandbox: SandboxOption = False,
+) -> None:
+    """Approve the gate a stopped run waits at; `eksup execute PLAN --resume` then continues.
+
+    Records who and when in the journal and its ConfigMap (so a run on another machine sees
+    it). Runs nothing. Exit code 3: nothing waits for approval, or the journal is another
+    plan's.
+    """
+    from upgrader.approval import approve as record_approval
+    from upgrader.approval import approver
+    from upgrader.plan import load_plan
+    from upgrader.targets import open_target
+
+    def warn(message: str) -> None:
+        stderr.print(f"eksup: warning: {message}", markup=False, highlight=False)
+
+    with reported_errors():
+        plan_doc = load_plan(plan_file)
+        with open_target(
+            cluster or plan_doc.cluster,
+            region=region or plan_doc.region,
+            profile=profile,
+            context=context,
+            sandbox=sandbox,
+        ) as target:
+            result = record_approval(
+                plan_doc,
+                plan_file,
+                target.kube,
+                target.clock,
+                approver(by, comment),
+                step_id=step,
+                warn=warn,
+            )
+        stdout.print(result.summary(str(plan_file)), markup=False, highlight=False, soft_wrap=True)
+
+
 def _confirm(question: str) -> bool:
     """Ask on the terminal; with no terminal to ask on, the answer is no (use --yes)."""
     if not sys.stdin.isatty():

@@ -8,6 +8,9 @@ Around the steps (`upgrader.steps`) the engine adds what makes an unattended upg
 - the journal (`upgrader.journal`): each step's start and end, each change before it is made,
   and what a resumed run must know; `--resume` skips what the journal says is finished and
   re-runs the rest, each step checking fresh state first so nothing destructive is repeated;
+- approval gates (`upgrader.steps.gates`): a gate nobody approved with `eksup approve` stops
+  the run there (exit 4, "waiting" in the journal), `--yes` or not; `--resume` also honours an
+  approval recorded only in the cluster's ConfigMap, i.e. given on another machine;
 - Ctrl-C: a `should_stop` flag (the CLI's SIGINT handler sets it) stops between steps; a
   second Ctrl-C (KeyboardInterrupt) stops inside one. Either way the journal says where, the
   lock is released and the result says which step `--resume` continues with (exit 4);
@@ -43,7 +46,9 @@ from upgrader.journal import (
     JournalState,
     Phase,
     Record,
+    append_records,
     load_records,
+    merge_approvals,
 )
 from upgrader.lock import ClusterLock
 from upgrader.plan import Plan, Step, StepKind
@@ -59,7 +64,12 @@ from upgrader.steps.base import (
     Timeouts,
     Waiter,
 )
-from upgrader.steps.gates import READY_WORKLOADS, ready_workloads
+from upgrader.steps.gates import (
+    READY_WORKLOADS,
+    ApprovalPendingError,
+    ready_workloads,
+    require_approval,
+)
 from upgrader.steps.params import validate_plan_params
 from upgrader.steps.surge import pending_surges, restore_recorded
 
@@ -78,7 +88,7 @@ __all__ = [
 class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    STOPPED = "stopped"  # Ctrl-C or a declined gate: --resume continues
+    STOPPED = "stopped"  # Ctrl-C, a declined or unapproved gate: --resume continues
     REFUSED = "refused"  # a step refused before this run changed anything
     WOULD_BLOCK = "would-block"  # dry run: the real run would be refused or fail
 
@@ -114,6 +124,7 @@ class RunResult:
     intended_calls: tuple[IntendedCall, ...] = ()  # dry run: the changes it would make
     started_at: float = 0.0
     finished_at: float = 0.0
+    waiting_for: str | None = None  # the approval gate the run stopped at
 
     @property
     def exit_code(self) -> ExitCode:
@@ -139,7 +150,7 @@ class RunResult:
             line += "; would be blocked by: " + " | ".join(self.blockers)
         if self.error:
             line += f"; {self.error}"
-        if self.resume_from:
+        if self.resume_from and self.waiting_for is None:
             line += f"; re-run with --resume to continue at {self.resume_from}"
         return line
 
@@ -159,18 +170,12 @@ class _Run:
     started_at: float
     records: list[StepRecord] = field(default_factory=list)
     blockers: list[str] = field(default_factory=list)
-    # Whether the person's "yes" at the start still covers an approval gate: it does until
-    # a step changes something.
-    approval_fresh: bool = False
+    plan_file: str = "plan.json"
+    waiting_for: str | None = None
 
     def heartbeat(self) -> None:
         if self.lock is not None:
             self.lock.renew()
-
-    def approve(self, question: str) -> bool:
-        if self.options.yes or self.approval_fresh:
-            return True
-        return self.confirm(question)
 
 
 def execute(
@@ -183,6 +188,7 @@ def execute(
     confirm: Callable[[str], bool],
     should_stop: Callable[[], bool] = lambda: False,
     checks: Callable[[Step], list[str]] | None = None,
+    plan_file: str = "plan.json",
 ) -> RunResult:
     """Run `plan` against `ports`. Raises RefusedError (exit 3) when it refuses before any
     change; everything after the first step is reported in the returned `RunResult`.
@@ -190,7 +196,8 @@ def execute(
     `confirm` asks a person a yes/no question (never called with `options.yes`, except for
     manual steps); `should_stop` is polled between steps; `checks(step)` returns the blocking
     findings of a fresh read: all of them for a pre-flight step, the ones `step.verifies`
-    names for any other step that names some (called right before that step runs)."""
+    names for any other step that names some (called right before that step runs);
+    `plan_file` is the plan's path as the person typed it, for the commands printed."""
     run_id = f"r-{uuid.uuid4().hex[:8]}"
     _refuse_unrunnable(plan)
     recorder = Recorder(reporter) if options.dry_run else None
@@ -222,6 +229,7 @@ def execute(
         take_over_stale=options.take_over_lock,
     )
     run = _Run(plan, ports, options, reporter, confirm, journal, None, run_id, ports.clock.now())
+    run.plan_file = plan_file
     pending = [s for s in plan.steps if state.finished(s.id) is None]
 
     blocker = lock.blocker()
@@ -238,7 +246,6 @@ def execute(
             )
             if not confirm(question):
                 raise RefusedError("not confirmed; nothing was changed")
-            run.approval_fresh = True
         lock.acquire()
         run.lock = lock
     try:
@@ -270,7 +277,9 @@ def _earlier_records(
     plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
 ) -> list[Record]:
     """The journal a run continues. Without --resume only a journal of runs that changed
-    nothing (refused, stopped at a gate) may be continued: anything else is refused."""
+    nothing (refused, stopped at a gate) may be continued: anything else is refused. Approvals
+    given on another machine reach this one only through the ConfigMap: they are merged in
+    (and into the local file, which is the journal)."""
     records, source = load_records(path, mirror)
     if not records:
         return []
@@ -290,7 +299,25 @@ def _earlier_records(
             + (f", stopped at {where}" if where else "")
             + "): re-run with --resume to continue, or remove the journal to start over"
         )
+    if source == str(path):
+        records += _remote_approvals(records, path, mirror, options)
     return records
+
+
+def _remote_approvals(
+    local: list[Record], path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
+) -> list[Record]:
+    try:
+        remote = mirror.read()
+    except EksupError as error:
+        mirror.on_error(
+            f"cannot read ConfigMap {mirror.name} for approvals given elsewhere: {error}"
+        )
+        return []
+    found = merge_approvals(local, remote)
+    if found and not options.dry_run:
+        append_records(path, found)
+    return found
 
 
 def _check_fingerprint(plan: Plan, ports: Ports) -> None:
@@ -398,9 +425,9 @@ def _context(run: _Run, step: Step, checks: Callable[[Step], list[str]] | None) 
         waiter=waiter,
         options=run.options,
         heartbeat=run.heartbeat,
-        approve=run.approve,
         confirm=run.confirm,
         checks=(lambda: checks(step)) if checks is not None else None,
+        plan_file=run.plan_file,
     )
 
 
@@ -412,16 +439,20 @@ def _run_one(
     started = clock.now()
     reporter.step_started(step, index, total)
     journal.append(Phase.STARTED, step.id, detail=step.title or step.description)
-    actions_before = len(run.journal.records)
     try:
         run.heartbeat()
         context = _context(run, step, checks)
-        _gate(run, context)
+        _gate(context)
         result: StepResult = HANDLERS[step.kind](context)
     except KeyboardInterrupt:
         journal.append(Phase.STOPPED, step.id, detail="interrupted (Ctrl-C) during the step")
         reporter.step_failed(step, "interrupted")
         return RunStatus.STOPPED, f"interrupted during {step.id}"
+    except ApprovalPendingError as error:
+        journal.append(Phase.WAITING, step.id, outcome="waiting for approval", detail=str(error))
+        reporter.warning(str(error))
+        run.waiting_for = error.step_id
+        return RunStatus.STOPPED, str(error)
     except GateDeclinedError as error:
         journal.append(Phase.STOPPED, step.id, detail=str(error))
         reporter.step_failed(step, str(error))
@@ -436,22 +467,15 @@ def _run_one(
     journal.append(Phase.FINISHED, step.id, outcome=outcome.value, detail=result.detail)
     reporter.step_finished(step, result.detail, seconds)
     run.records.append(StepRecord(step.id, step.kind.value, outcome, result.detail, seconds))
-    if any(r.phase is Phase.ACTION for r in run.journal.records[actions_before:]):
-        run.approval_fresh = False
     return None
 
 
-def _gate(run: _Run, ctx: StepContext) -> None:
-    """What must hold before any step: its approval, when the plan asks for one, and the
-    checks it names, re-read now."""
+def _gate(ctx: StepContext) -> None:
+    """What must hold before any step: its approval, when the plan asks for one (an approval
+    step checks its own), and the checks it names, re-read now."""
     step = ctx.step
-    needs_approval = step.approval and step.kind is not StepKind.APPROVAL
-    if needs_approval and not run.options.dry_run:
-        question = f"Step {step.id}: {step.title or step.description} Approve?"
-        if not run.approve(question):
-            raise GateDeclinedError(
-                f"step {step.id} was not approved; re-run with --resume when it is"
-            )
+    if step.approval and step.kind is not StepKind.APPROVAL:
+        require_approval(ctx)
     if ctx.checks is not None and step.verifies and step.kind is not StepKind.PREFLIGHT:
         blocking = ctx.checks()
         if blocking:
@@ -508,6 +532,7 @@ def _finish(
         intended_calls=tuple(recorder.calls) if recorder is not None else (),
         started_at=run.started_at,
         finished_at=run.ports.clock.now(),
+        waiting_for=run.waiting_for,
     )
     run.reporter.run_finished(result)
     return result

@@ -80,6 +80,7 @@ def run_plan(
             reporter=reporter,
             confirm=ask,
             should_stop=stop,
+            plan_file=str(plan_file),
         )
     finally:
         if live is not None:

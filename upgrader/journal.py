@@ -16,8 +16,14 @@ One record per line:
 Phases: `run-started` (data: plan fingerprint and creation time, holder, options), `started`,
 `action` (a change about to be made, written before it is made), `memo` (data: key, value),
 `finished` (outcome `done`, or `already-done` when the step found nothing to do), `skipped`
-(finished by an earlier run), `failed`, `stopped` (Ctrl-C, or a person declined a gate), and
-`run-finished` (outcome succeeded / failed / stopped / refused).
+(finished by an earlier run), `failed`, `stopped` (Ctrl-C, or a person declined a gate),
+`waiting` (the run stopped at an approval gate nobody has approved yet), and `run-finished`
+(outcome succeeded / failed / stopped / refused).
+
+`approved` is written by `eksup approve`, not by a run: its own run id (`a-...`), the step, and
+in data who (`by`, `host`), an optional `comment` and the plan it approves (`plan_fingerprint`,
+`plan_created`). It reaches the executing machine through the ConfigMap: `--resume` merges the
+approvals it finds there into its own journal (`merge_approvals`).
 """
 
 from __future__ import annotations
@@ -49,10 +55,12 @@ class Phase(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     STOPPED = "stopped"
+    WAITING = "waiting"  # stopped at an approval gate: `eksup approve` lets it go on
+    APPROVED = "approved"  # written by `eksup approve`, never by a run
     RUN_FINISHED = "run-finished"
 
 
-_STEP_END = (Phase.FINISHED, Phase.SKIPPED, Phase.FAILED, Phase.STOPPED)
+_STEP_END = (Phase.FINISHED, Phase.SKIPPED, Phase.FAILED, Phase.STOPPED, Phase.WAITING)
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,35 @@ class JournalState:
             return last
         return None
 
+    def approval(self, step_id: str, plan_fingerprint: str) -> Record | None:
+        """The last approval of `step_id` given for this plan, if any."""
+        found = None
+        for record in self.records:
+            if (
+                record.phase is Phase.APPROVED
+                and record.step == step_id
+                and record.data.get("plan_fingerprint") == plan_fingerprint
+            ):
+                found = record
+        return found
+
+    def waiting(self, step_id: str) -> bool:
+        """The last run stopped at `step_id` for an approval, and none came since."""
+        waiting = False
+        for record in self.records:
+            if record.step != step_id:
+                continue
+            if record.phase is Phase.WAITING:
+                waiting = True
+            elif record.phase in (Phase.APPROVED, Phase.STARTED, *_STEP_END):
+                waiting = False
+        return waiting
+
+    @property
+    def waiting_steps(self) -> list[str]:
+        steps = dict.fromkeys(r.step for r in self.records if r.phase is Phase.WAITING)
+        return [s for s in steps if s is not None and self.waiting(s)]
+
     @property
     def memos(self) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -195,18 +232,26 @@ class ConfigMapMirror:
         self.on_error = on_error
         self._failing = False
 
-    def write(self, records: Iterable[Record]) -> None:
+    def write(self, records: Iterable[Record], *, strict: bool = False) -> None:
+        """`strict`: raise instead of reporting, for a caller with no other copy."""
         text = _mirror_text(list(records))
         try:
             self.cluster.apply_config_map(
                 ConfigMap(JOURNAL_NAMESPACE, self.name, {JOURNAL_KEY: text})
             )
         except EksupError as error:
+            if strict:
+                raise
             if not self._failing:  # once per outage, not once per record
                 self.on_error(f"cannot mirror the journal to ConfigMap {self.name}: {error}")
             self._failing = True
         else:
             self._failing = False
+
+    @property
+    def failing(self) -> bool:
+        """The last write did not reach the cluster."""
+        return self._failing
 
     def read(self) -> list[Record]:
         try:
@@ -297,14 +342,29 @@ class Journal:
         return None
 
     def _write_lines(self, records: Iterable[Record]) -> None:
-        if self.path is None:
-            return
-        with self.path.open("a", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(record.to_json() + "\n")
-            handle.flush()
-            # The record must survive a SIGKILL or a power cut right after the action it names.
-            os.fsync(handle.fileno())
+        if self.path is not None:
+            append_records(self.path, records)
+
+
+def append_records(path: Path, records: Iterable[Record]) -> None:
+    """Append records to a journal file, fsynced."""
+    with path.open("a", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record.to_json() + "\n")
+        handle.flush()
+        # The record must survive a SIGKILL or a power cut right after the action it names.
+        os.fsync(handle.fileno())
+
+
+def merge_approvals(local: list[Record], remote: list[Record]) -> list[Record]:
+    """The approvals in `remote` (the ConfigMap) that `local` lacks: given by `eksup approve`
+    on another machine, for the same plan. Only approvals cross over: the rest of the local
+    journal is this machine's own record of what it did, and stays the authority."""
+    ours, theirs = JournalState(tuple(local)), JournalState(tuple(remote))
+    if ours.plan_identity is None or ours.plan_identity != theirs.plan_identity:
+        return []
+    seen = {(r.run, r.seq) for r in local}
+    return [r for r in remote if r.phase is Phase.APPROVED and (r.run, r.seq) not in seen]
 
 
 def journal_path_for(plan_path: Path) -> Path:

@@ -1,8 +1,9 @@
 """`eksup status`: where a run stands, read from its journal (pure rendering).
 
 One row per step in plan order: its last outcome, when it started, how long it took, and what it
-said; the step still running (or interrupted) is named, and a mermaid Gantt chart shows the
-timeline for a report.
+said; the step still running (or interrupted) is named, an approval gate says whether it waits
+for `eksup approve` or who approved it and when, and a mermaid Gantt chart shows the timeline
+for a report.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from dataclasses import dataclass
 
 from upgrader.journal import Phase, Record
 from upgrader.plan import Plan
+from upgrader.steps.gates import approval_text
 
-_END = {Phase.FINISHED, Phase.SKIPPED, Phase.FAILED, Phase.STOPPED}
+_END = {Phase.FINISHED, Phase.SKIPPED, Phase.FAILED, Phase.STOPPED, Phase.WAITING}
 
 
 @dataclass(frozen=True)
 class StepStatus:
     step_id: str
-    state: str  # done, already-done, skipped, failed, stopped, running, not started
+    # done, already-done, skipped, failed, stopped, running, not started, waiting for approval,
+    # approved (not run since)
+    state: str
     started_at: float | None
     seconds: float | None
     detail: str
@@ -28,37 +32,55 @@ class StepStatus:
 def step_statuses(plan: Plan, records: list[Record]) -> list[StepStatus]:
     started: dict[str, Record] = {}
     ended: dict[str, Record] = {}
+    approved: dict[str, Record] = {}  # approvals no run has acted on yet
     for record in records:
         if record.step is None:
             continue
         if record.phase is Phase.STARTED:
             started[record.step] = record
             ended.pop(record.step, None)
+            approved.pop(record.step, None)
         elif record.phase in _END:
             ended[record.step] = record
+            approved.pop(record.step, None)
+        elif record.phase is Phase.APPROVED:
+            approved[record.step] = record
     statuses = []
     for step in plan.steps:
-        begin, end = started.get(step.id), ended.get(step.id)
-        if end is not None:
+        begin, end, given = started.get(step.id), ended.get(step.id), approved.get(step.id)
+        seconds = None
+        if given is not None:
+            state, detail = "approved, not run since", approval_text(given)
+        elif end is not None and end.phase is Phase.WAITING:
+            state, detail = "waiting for approval", end.detail
+        elif end is not None:
             state = end.outcome or end.phase.value
             seconds = end.at - begin.at if begin is not None else None
             detail = end.detail
         elif begin is not None:
-            state, seconds, detail = "running or interrupted", None, begin.detail
+            state, detail = "running or interrupted", begin.detail
         else:
-            state, seconds, detail = "not started", None, ""
+            state, detail = "not started", ""
         statuses.append(StepStatus(step.id, state, begin.at if begin else None, seconds, detail))
     return statuses
 
 
 def run_state(records: list[Record]) -> str:
-    if not records:
+    """The last run's end, and the approvals given since (`eksup approve` writes records of its
+    own run id, which are not runs)."""
+    runs = [r.run for r in records if r.phase is Phase.RUN_STARTED]
+    if not runs:
         return "no run yet"
-    last_run = records[-1].run
-    finished = [r for r in records if r.run == last_run and r.phase is Phase.RUN_FINISHED]
-    if finished:
-        return f"run {last_run}: {finished[-1].outcome or 'finished'} {finished[-1].detail}".strip()
-    return f"run {last_run}: did not finish (crashed or still running); --resume continues"
+    last_run = runs[-1]
+    ends = [i for i, r in enumerate(records) if r.run == last_run and r.phase is Phase.RUN_FINISHED]
+    if not ends:
+        return f"run {last_run}: did not finish (crashed or still running); --resume continues"
+    end = records[ends[-1]]
+    line = f"run {last_run}: {end.outcome or 'finished'} {end.detail}".strip()
+    for record in records[ends[-1] + 1 :]:
+        if record.phase is Phase.APPROVED:
+            line += f"\n{record.step} {approval_text(record)}; --resume continues"
+    return line
 
 
 def mermaid_gantt(plan: Plan, statuses: list[StepStatus]) -> str:

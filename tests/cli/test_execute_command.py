@@ -42,9 +42,12 @@ def test_without_yes_and_no_terminal_nothing_changes(plan_file: Path) -> None:
 
 
 def test_a_full_run_upgrades_and_journals(plan_file: Path) -> None:
-    code, stdout, stderr = run(
-        "execute", str(plan_file), "--sandbox", "--yes", "--force", "--delete-emptydir-data"
-    )
+    flags = ("--sandbox", "--yes", "--force", "--delete-emptydir-data")
+    code, _, stderr = run("execute", str(plan_file), *flags)
+    assert code == 4, stderr  # the runbook's approval gate; see test_approve_command.py
+    code, _, stderr = run("approve", str(plan_file), "--sandbox", "--step", "approve-upgrade")
+    assert code == 0, stderr
+    code, stdout, stderr = run("execute", str(plan_file), *flags, "--resume")
     assert code == 0, stderr
     assert "succeeded" in stdout
     journal = journal_path_for(plan_file).read_text().splitlines()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.approvals import run_through_gates
 from tests.engine.worlds import (
     CLUSTER,
     Runner,
-    blue_green,
     build_world,
     control_plane,
     full_plan,
@@ -19,7 +19,6 @@ from tests.engine.worlds import (
 from upgrader.discovery import discover
 from upgrader.engine import ExecuteOptions, RunStatus, StepOutcome, execute
 from upgrader.errors import RefusedError, UserError
-from upgrader.exit_codes import ExitCode
 from upgrader.journal import Phase, Record, parse_records
 from upgrader.plan import Step, StepKind, Verdict
 from upgrader.planner import make_plan
@@ -42,41 +41,6 @@ def test_declining_the_confirmation_changes_nothing(world: Sandbox, runner: Runn
     assert runner.questions == ["Execute 11 steps on cluster prod (1.28 -> 1.30)?"]
     _nothing_changed(world)
     assert not runner.journal_path.exists()
-
-
-def test_a_confirmation_covers_the_approval_step_before_any_change(
-    world: Sandbox, runner: Runner
-) -> None:
-    plan = hand_plan(
-        [step(StepKind.APPROVAL, "approve-upgrade"), control_plane("1.29", "1.28")],
-        target="1.29",
-    )
-    result = runner.run(plan, yes=False)
-    assert result.status is RunStatus.SUCCEEDED
-    assert len(runner.questions) == 1
-
-
-def test_a_declined_approval_after_a_change_stops_resumably(world: Sandbox, runner: Runner) -> None:
-    plan = hand_plan(
-        [
-            control_plane("1.29", "1.28"),
-            step(StepKind.APPROVAL, "approve-nodes"),
-            blue_green("general", "general-1-29", "1.29"),
-        ],
-        target="1.29",
-    )
-    answers = iter([True, False])
-    runner.confirm = lambda q: runner.questions.append(q) or next(answers)  # type: ignore[method-assign,func-returns-value]
-
-    stopped = runner.run(plan, yes=False)
-
-    assert stopped.status is RunStatus.STOPPED
-    assert stopped.exit_code is ExitCode.STOPPED
-    assert stopped.resume_from == "approve-nodes"
-    assert "approve-nodes" in runner.questions[1]
-    runner.confirm = lambda q: True  # type: ignore[method-assign]
-    resumed = runner.run(plan, resume=True, yes=False)
-    assert resumed.status is RunStatus.SUCCEEDED
 
 
 def test_a_manual_step_is_asked_even_with_yes(world: Sandbox, runner: Runner) -> None:
@@ -145,7 +109,7 @@ def test_a_stale_plan_is_refused_naming_what_changed(tmp_path: Path) -> None:
             runner.run(plan, skip_fingerprint=False)
         assert len(world.aws.list_updates(CLUSTER)) == 1
         # --replan flows skip the check: the steps still check fresh state themselves.
-        result = runner.run(plan, skip_fingerprint=True)
+        result = run_through_gates(runner, plan, skip_fingerprint=True)
         assert result.status is RunStatus.SUCCEEDED, result.summary()
         outcomes = {s.step_id: s.outcome for s in result.steps}
         assert outcomes["control-plane-1.29"] is StepOutcome.ALREADY_DONE
@@ -184,15 +148,3 @@ def test_checks_are_read_again_right_before_the_steps_that_name_them(
     assert result.error is not None
     assert "checks cluster-health block step control-plane-1.29" in result.error
     assert world.aws.list_updates(CLUSTER) == []
-
-
-def test_a_step_marked_for_approval_is_asked_about(world: Sandbox, runner: Runner) -> None:
-    cp = control_plane("1.29", "1.28")
-    gated = control_plane("1.30", "1.29").model_copy(update={"approval": True})
-    answers = iter([True, False])  # yes to the run, no to the gated step
-    runner.confirm = lambda q: runner.questions.append(q) or next(answers)  # type: ignore[method-assign,func-returns-value]
-    result = runner.run(hand_plan([cp, gated]), yes=False)
-    assert result.status is RunStatus.STOPPED
-    assert result.resume_from == "control-plane-1.30"
-    assert any("control-plane-1.30" in q for q in runner.questions)
-    assert world.aws.describe_cluster(CLUSTER).version == "1.29"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.engine.approvals import run_through_gates
 from tests.engine.worlds import (
     CLUSTER,
     CountingControlPlane,
@@ -111,7 +112,8 @@ def test_the_planner_plan_runs_with_its_fingerprint_checked(tmp_path: Path) -> N
         plan = make_plan(snapshot, "1.30", region="us-east-1")
         runner = Runner(world, tmp_path)
 
-        result = runner.run(plan, skip_fingerprint=False)
+        # The planner's plan holds the runbook's approval gate: approved, then resumed.
+        result = run_through_gates(runner, plan, skip_fingerprint=False)
 
         assert result.status is RunStatus.SUCCEEDED, result.summary()
         _assert_upgraded(world, before)

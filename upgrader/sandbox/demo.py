@@ -63,20 +63,59 @@ def show_canary(console: Console, world: Sandbox) -> None:
 
 
 def execute_demo_plan(console: Console, world: Sandbox, plan: Plan) -> None:
-    from upgrader.engine import execute
+    """Execute as a person would: the run stops at the plan's approval gate (--yes does not
+    pass one), the demo approves it through `eksup approve`'s own code, then resumes."""
+    from upgrader.approval import Approver, approve
+    from upgrader.engine import RunResult, execute
     from upgrader.steps.base import ExecuteOptions, Ports
+    from upgrader.steps.gates import approval_text
 
     kube = world.kube(DEMO_CLUSTER)
     ready_before = {w.key for w in kube.list_workloads() if _ready(w)}
+    runs: list[RunResult] = []
     with tempfile.TemporaryDirectory() as scratch:
-        result = execute(
-            plan,
-            Ports(kube, world.aws, world.aws, world.clock),
-            journal_path=Path(scratch) / "plan.json.journal.jsonl",
-            options=ExecuteOptions(yes=True, force=True, delete_emptydir_data=True),
-            reporter=_StepLines(console),
-            confirm=lambda _question: True,
-        )
+        journal = Path(scratch) / "plan.journal.jsonl"
+        for resume in (False, True):
+            runs.append(
+                execute(
+                    plan,
+                    Ports(kube, world.aws, world.aws, world.clock),
+                    journal_path=journal,
+                    options=ExecuteOptions(
+                        yes=True, force=True, delete_emptydir_data=True, resume=resume
+                    ),
+                    reporter=_StepLines(console),
+                    confirm=lambda _question: True,
+                )
+            )
+            gate = runs[-1].waiting_for
+            if gate is None:
+                break
+            console.print(
+                f"  [yellow]stopped[/] at {gate}, exit 4\n"
+                f"[bold]   eksup approve plan.json --step {gate} --by demo[/]",
+                highlight=False,
+            )
+            given = approve(
+                plan,
+                Path("plan.json"),
+                kube,
+                world.clock,
+                Approver("demo", "sandbox", "approved by the demo script"),
+                step_id=gate,
+                warn=lambda message: console.print(message, markup=False),
+                journal_path=journal,
+            )
+            console.print(
+                f"  {gate} {approval_text(given.record)}; in the journal and "
+                f"{given.written_to[-1]}",
+                markup=False,
+                highlight=False,
+            )
+            console.print("[bold]   eksup execute plan.json --resume --yes ...[/]")
+    result = runs[-1]
+    done = sum(1 for run in runs for s in run.steps if s.outcome == "done")
+    seconds = sum(run.seconds for run in runs)
     stats = kube.stats
     nodes = kube.list_nodes()
     at_target = sum(1 for n in nodes if n.minor_version == plan.target_version)
@@ -86,8 +125,8 @@ def execute_demo_plan(console: Console, world: Sandbox, plan: Plan) -> None:
     summary.add_column("value")
     for what, value in (
         ("result", result.status.value),
-        ("steps", f"{sum(1 for s in result.steps if s.outcome == 'done')} of {len(plan.steps)}"),
-        ("virtual time", f"{result.seconds / 60:.0f} min"),
+        ("steps", f"{done} of {len(plan.steps)}"),
+        ("virtual time", f"{seconds / 60:.0f} min"),
         ("control plane", world.aws.describe_cluster(DEMO_CLUSTER).version),
         ("nodes at target", f"{at_target} of {len(nodes)}"),
         ("pods evicted (moved)", str(stats.evictions)),

@@ -157,11 +157,9 @@ class StepContext:
     waiter: Waiter
     options: ExecuteOptions
     heartbeat: Callable[[], None]  # renews the lock; raises LockLostError if it was taken
-    # An approval gate: True when the run's approval stands (--yes, or confirmed at the start
-    # and nothing changed since), else asks the person.
-    approve: Callable[[str], bool] = lambda _: True
     confirm: Callable[[str], bool] = lambda _: False  # asks the person, always
     checks: Callable[[], list[str]] | None = None  # blocking pre-flight findings, re-read
+    plan_file: str = "plan.json"  # as the person typed it: for the commands we print
 
     @property
     def cluster_name(self) -> str:

@@ -1,6 +1,11 @@
 """The steps that change nothing but decide whether the run goes on: pre-flight, approval,
 manual work, and the final verification.
 
+An approval gate (a step of kind `approval`, or any step the runbook marks `approval: true`)
+is a person's decision, recorded in the journal by `eksup approve`: a run that reaches one
+nobody approved stops there (exit 4), even with `--yes`, which only skips confirmation
+prompts. A dry run notes that it would wait and goes on, so CI never hangs on a gate.
+
 Pre-flight re-reads the cluster right before the first change: the blocking checks (when the
 CLI wires them in) and the drain's refusals for every node group the plan replaces, all at
 once, so a bare pod on the last group stops the run before the first control-plane update
@@ -10,12 +15,14 @@ with the workloads that were Ready when the run began (recorded in the journal t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from upgrader.drain import DrainRefusedError, preflight_refusals
 from upgrader.drain_rules import PodDecision
+from upgrader.journal import Record
 from upgrader.kube import WorkloadKind
-from upgrader.plan import StepKind
+from upgrader.plan import Step, StepKind
 from upgrader.ports import Cluster
 from upgrader.steps.base import (
     GateDeclinedError,
@@ -59,17 +66,58 @@ def run_preflight(ctx: StepContext) -> StepResult:
     return StepResult(f"{what}; {'checks pass' if ctx.checks else 'checks ran at plan time'}")
 
 
-def run_approval(ctx: StepContext) -> StepResult:
-    question = f"{ctx.step.title or ctx.step.id}: {ctx.step.description} Approve?"
+class ApprovalPendingError(GateDeclinedError):
+    """The run reached an approval gate nobody has approved: stop, resumable after
+    `eksup approve`."""
+
+    def __init__(self, step_id: str, message: str) -> None:
+        super().__init__(message)
+        self.step_id = step_id
+
+
+def is_gate(step: Step) -> bool:
+    return step.kind is StepKind.APPROVAL or step.approval
+
+
+def approve_command(plan_file: str, step_id: str) -> str:
+    return f"eksup approve {plan_file} --step {step_id}"
+
+
+def approval_text(record: Record) -> str:
+    """ "approved by alice (laptop) at 2026-01-01 00:00:00 UTC: comment" """
+    at = dt.datetime.fromtimestamp(record.at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    host = record.data.get("host", "")
+    text = f"approved by {record.data.get('by', '?')}{f' ({host})' if host else ''} at {at}"
+    comment = record.data.get("comment", "")
+    return f"{text}: {comment}" if comment else text
+
+
+def require_approval(ctx: StepContext) -> Record | None:
+    """The journal's approval of the context's gate. Without one a real run stops
+    (ApprovalPendingError) and a dry run says it would wait (None)."""
+    step = ctx.step
+    approval = ctx.journal.state.approval(step.id, ctx.plan.fingerprint)
+    if approval is not None:
+        return approval
+    command = approve_command(ctx.plan_file, step.id)
     if ctx.dry_run:
-        ctx.reporter.action(f"ask for approval: {ctx.step.title or ctx.step.id}", dry_run=True)
-        return StepResult("approval asked for in a real run")
-    if not ctx.approve(question):
-        raise GateDeclinedError(
-            f"approval {ctx.step.id} was declined; nothing more was changed. "
-            "Re-run with --resume when it is approved"
+        ctx.reporter.action(
+            f"wait for approval of {step.id} ({step.title or step.description}): `{command}`",
+            dry_run=True,
         )
-    return StepResult("approved")
+        return None
+    raise ApprovalPendingError(
+        step.id,
+        f"waiting for approval of {step.id}: run `{command}`, then "
+        f"`eksup execute {ctx.plan_file} --resume`",
+    )
+
+
+def run_approval(ctx: StepContext) -> StepResult:
+    approval = require_approval(ctx)
+    if approval is None:
+        return StepResult("would wait for approval")
+    return StepResult(approval_text(approval))
 
 
 def run_manual(ctx: StepContext) -> StepResult:
