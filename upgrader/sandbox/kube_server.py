@@ -13,7 +13,9 @@ virtual seconds per real second (10: a 30 s grace period lasts 3 real seconds). 
 move the clock themselves, so what a client sees depends only on the ticker and `advance`.
 
 Connections. HTTP/1.1 keep-alive with TCP_NODELAY: without it, Nagle's algorithm and delayed
-ACKs cost about 40 ms per response (kubectl_wire.md §10).
+ACKs cost about 40 ms per response (kubectl_wire.md §10). A watch holds its connection and
+sends its events chunked, one JSON object per line, until its timeout, the client leaving, or
+`stop`.
 """
 
 from __future__ import annotations
@@ -52,11 +54,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.stream is None:
+            self.send_header("Content-Length", str(len(response.body)))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.stream is None:
+            self.wfile.write(response.body)
+            return
+        try:
+            for chunk in response.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away: the watch ends
+        finally:
+            close = getattr(response.stream, "close", None)
+            if close is not None:
+                close()
 
     def do_GET(self) -> None:  # http.server dispatches on these names
         self._serve()
@@ -125,6 +143,7 @@ class KubeServer:
 
     def stop(self) -> None:
         self.stop_ticker()
+        self.api.feed.close()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
