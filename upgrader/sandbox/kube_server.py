@@ -1,9 +1,10 @@
 """The sandbox's Kubernetes API server: a FakeCluster served over HTTP on loopback.
 
 The official Python client (so eksup's real `KubernetesCluster` adapter) and `kubectl` (get,
-describe, cordon, uncordon, taint, drain, get pdb) talk to it as to a real cluster, which checks
-the FakeCluster against clients nobody here wrote. Plain HTTP, no authentication; the routes
-live in `kube_server_api`, the JSON shapes in `kube_server_objects`.
+describe, cordon, uncordon, taint, drain, get pdb, get -w, rollout status) talk to it as to a
+real cluster, which checks the FakeCluster against clients nobody here wrote. Plain HTTP, no
+authentication; the routes live in `kube_server_api`, the JSON shapes in `kube_server_objects`,
+the watches in `kube_server_watch`.
 
 Time. The FakeCluster lives on a `VirtualClock`, which moves only when someone advances it. A
 test that drives the world itself calls `advance(seconds)`. Clients that poll in real time
