@@ -60,6 +60,7 @@ class ChangeFeed:
         self._snapshots = dict(snapshots)
         self._poll_seconds = poll_seconds
         self._changed = threading.Condition()
+        self._syncing = threading.Lock()
         self._revision = 1
         self._oldest = 1  # the revision before the oldest event still held
         self._events: deque[WatchEvent] = deque(maxlen=history)
@@ -75,13 +76,15 @@ class ChangeFeed:
 
     def sync(self, resource: str) -> int:
         """Snapshot `resource` now, record what changed, and return the current revision."""
-        current = dict(self._snapshots[resource]())
-        with self._changed:
-            previous = self._state.get(resource)
-            self._state[resource] = current
-            if previous is not None:
-                self._record(resource, previous, current)
-            return self._revision
+        # One sync at a time: a snapshot applied after a newer one would replay old states.
+        with self._syncing:
+            current = dict(self._snapshots[resource]())
+            with self._changed:
+                previous = self._state.get(resource)
+                self._state[resource] = current
+                if previous is not None:
+                    self._record(resource, previous, current)
+                return self._revision
 
     def current(self, resource: str) -> tuple[int, list[tuple[str, Any, Json]]]:
         """The revision and every object of `resource` as of a fresh snapshot."""
