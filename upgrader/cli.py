@@ -540,11 +540,11 @@ def sandbox_up(
     directory: SandboxDirOption = DEFAULT_SANDBOX_DIR,
     rate: Annotated[float, typer.Option("--rate", help="Virtual seconds per real second.")] = 10.0,
 ) -> None:
-    """Start the demo cluster's Kubernetes API on loopback, in the background."""
+    """Serve the demo cluster on loopback, in the background: its Kubernetes API and AWS (moto)."""
     from upgrader.sandbox import daemon
 
     with reported_errors():
-        stdout.print(daemon.up(directory, rate), highlight=False)
+        stdout.print(daemon.up(directory, rate), highlight=False, soft_wrap=True)
 
 
 @sandbox_app.command("status")
@@ -553,7 +553,7 @@ def sandbox_status(directory: SandboxDirOption = DEFAULT_SANDBOX_DIR) -> None:
     from upgrader.sandbox import daemon
 
     with reported_errors():
-        stdout.print(daemon.status(directory), highlight=False)
+        stdout.print(daemon.status(directory), highlight=False, soft_wrap=True)
 
 
 @sandbox_app.command("down")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes.client import CoreV1Api
 
 from upgrader.adapters.kubernetes_client import KubernetesCluster
 from upgrader.errors import (
@@ -18,6 +19,7 @@ from upgrader.errors import (
 )
 from upgrader.kube import (
     ConfigMap,
+    HelmRelease,
     LabelSelector,
     Lease,
     Pod,
@@ -216,3 +218,18 @@ def test_unknown_routes_answer_a_status(served: Served) -> None:
         urllib.request.urlopen(f"{served.server.url}/apis/nope/v1/things", timeout=5)
     assert missing.value.code == 404
     assert json.load(missing.value)["reason"] == "NotFound"
+
+
+def test_helm_releases_through_their_secrets(served: Served, kube: KubernetesCluster) -> None:
+    manifest = "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: old\n"
+    served.cluster.add_helm_release(HelmRelease("monitoring", "agent", 1, "kind: ConfigMap\n"))
+    served.cluster.add_helm_release(HelmRelease("monitoring", "agent", 2, manifest))
+    served.cluster.add_helm_release(HelmRelease("shop", "web", 7, "kind: Service\n"))
+    assert kube.helm_releases() == [
+        HelmRelease("monitoring", "agent", 2, manifest),
+        HelmRelease("shop", "web", 7, "kind: Service\n"),
+    ]
+    secrets = CoreV1Api(kube.api_client).list_namespaced_secret("shop", label_selector="owner=helm")
+    assert [(s.metadata.name, s.type) for s in secrets.items] == [
+        ("sh.helm.release.v1.web.v7", "helm.sh/release.v1")
+    ]

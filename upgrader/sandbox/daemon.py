@@ -1,10 +1,14 @@
 """`eksup sandbox up|status|down`: the demo cluster served on loopback by a background process.
 
-`up` starts `eksup sandbox serve` detached, waits until its kubeconfig is written and the API
-answers, and says how to use it; `status` asks the server; `down` stops the process. The state
-directory (default `.eksup/sandbox`) holds the kubeconfig, the pid and the server's log, so any
-shell can find the running sandbox. Virtual time runs at `rate` virtual seconds per real second,
-so `kubectl drain` (which waits in real time) sees pods go and replacements become Ready.
+`up` starts `eksup sandbox serve` detached, waits until both servers answer, and says how to
+use them; `status` asks both; `down` stops the process. The process serves the demo cluster
+twice over one state: its Kubernetes API (for kubectl and the kubernetes client) and moto with
+eksup's EKS extension (for boto3 and the AWS CLI), whose cluster `demo` has the Kubernetes
+server as its endpoint. The state directory (default `.eksup/sandbox`) holds the `kubeconfig`,
+`aws.env` (AWS_ENDPOINT_URL, dummy keys, region), the pid and the log, so any shell can find
+the running sandbox. Virtual time runs at `rate` virtual seconds per real second, so clients
+that wait in real time (`kubectl drain`, `eksup execute`'s polls) see pods go, replacements
+become Ready and EKS updates finish.
 """
 
 from __future__ import annotations
@@ -54,6 +58,31 @@ def server_url(directory: Path) -> str | None:
     return None
 
 
+def aws_env(directory: Path) -> dict[str, str]:
+    """The settings in `aws.env` (`export NAME=value` lines), {} when there is none."""
+    try:
+        text = (directory / "aws.env").read_text()
+    except OSError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if sep:
+            found[name.strip()] = value.strip()
+    return found
+
+
+def aws_answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url` (moto's answers 404 to a bare GET /)."""
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def api_version(url: str) -> str | None:
     try:
         with urllib.request.urlopen(f"{url}/version", timeout=2) as response:
@@ -70,6 +99,7 @@ def up(directory: Path, rate: float) -> str:
         )
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "kubeconfig").unlink(missing_ok=True)
+    (directory / "aws.env").unlink(missing_ok=True)
     log = (directory / "server.log").open("w")
     command = [sys.executable, "-m", "upgrader.cli", "sandbox", "serve"]
     command += ["--dir", str(directory), "--rate", str(rate)]
@@ -80,12 +110,9 @@ def up(directory: Path, rate: float) -> str:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         url = server_url(directory)
-        if url and api_version(url):
-            return (
-                f"sandbox up (pid {process.pid}): Kubernetes API at {url}\n"
-                f"  export KUBECONFIG={(directory / 'kubeconfig').resolve()}\n"
-                f"  kubectl get nodes -w"
-            )
+        aws_url = aws_env(directory).get("AWS_ENDPOINT_URL")
+        if url and aws_url and api_version(url) and aws_answers(aws_url):
+            return _usage(directory, process.pid, url, aws_url)
         if process.poll() is not None:
             break
         time.sleep(0.2)
@@ -95,14 +122,31 @@ def up(directory: Path, rate: float) -> str:
     raise UserError(f"the sandbox did not start; see {directory / 'server.log'}")
 
 
+def _usage(directory: Path, pid: int, url: str, aws_url: str) -> str:
+    exports = "\n".join(f"  export {k}={v}" for k, v in aws_env(directory).items())
+    return (
+        f"sandbox up (pid {pid}): Kubernetes API at {url}, AWS (moto) at {aws_url}\n"
+        f"  export KUBECONFIG={(directory / 'kubeconfig').resolve()}\n"
+        f"{exports}\n"
+        f"(or: source {(directory / 'aws.env').resolve()})\n"
+        f"then: eksup plan --cluster demo --to 1.31 --out plan.json; kubectl get nodes -w"
+    )
+
+
 def status(directory: Path) -> str:
     pid = _running_pid(directory)
-    url = server_url(directory)
     if pid is None:
         return f"no sandbox runs in {directory}"
+    url = server_url(directory)
     answer = api_version(url) if url else None
-    state = f"answering (API server {answer})" if answer else "not answering"
-    return f"sandbox pid {pid}: Kubernetes API at {url}, {state}"
+    kube_state = f"answering (API server {answer})" if answer else "not answering"
+    aws_url = aws_env(directory).get("AWS_ENDPOINT_URL")
+    aws_state = "answering" if aws_url and aws_answers(aws_url) else "not answering"
+    return (
+        f"sandbox pid {pid}:\n"
+        f"  Kubernetes API at {url}, {kube_state}\n"
+        f"  AWS (moto) at {aws_url}, {aws_state}"
+    )
 
 
 def down(directory: Path) -> str:
@@ -129,7 +173,15 @@ def serve(directory: Path, rate: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Sandbox() as world:
         build_demo_world(world)
-        servers = SandboxServers(world.kube(DEMO_CLUSTER), world.clock, directory, ticker_rate=rate)
+        servers = SandboxServers(
+            world.kube(DEMO_CLUSTER),
+            world.clock,
+            directory,
+            ticker_rate=rate,
+            moto=True,
+            region=world.region,
+            eks_cluster=DEMO_CLUSTER,
+        )
         with servers:
-            print(f"serving {servers.kube.url}", flush=True)
+            print(f"serving {servers.kube.url} and {servers.aws_endpoint_url}", flush=True)
             stop.wait()

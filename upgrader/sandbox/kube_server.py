@@ -1,9 +1,10 @@
 """The sandbox's Kubernetes API server: a FakeCluster served over HTTP on loopback.
 
 The official Python client (so eksup's real `KubernetesCluster` adapter) and `kubectl` (get,
-describe, cordon, uncordon, taint, drain, get pdb) talk to it as to a real cluster, which checks
-the FakeCluster against clients nobody here wrote. Plain HTTP, no authentication; the routes
-live in `kube_server_api`, the JSON shapes in `kube_server_objects`.
+describe, cordon, uncordon, taint, drain, get pdb, get -w, rollout status) talk to it as to a
+real cluster, which checks the FakeCluster against clients nobody here wrote. Plain HTTP, no
+authentication; the routes live in `kube_server_api`, the JSON shapes in `kube_server_objects`,
+the watches in `kube_server_watch`.
 
 Time. The FakeCluster lives on a `VirtualClock`, which moves only when someone advances it. A
 test that drives the world itself calls `advance(seconds)`. Clients that poll in real time
@@ -13,7 +14,9 @@ virtual seconds per real second (10: a 30 s grace period lasts 3 real seconds). 
 move the clock themselves, so what a client sees depends only on the ticker and `advance`.
 
 Connections. HTTP/1.1 keep-alive with TCP_NODELAY: without it, Nagle's algorithm and delayed
-ACKs cost about 40 ms per response (kubectl_wire.md §10).
+ACKs cost about 40 ms per response (kubectl_wire.md §10). A watch holds its connection and
+sends its events chunked, one JSON object per line, until its timeout, the client leaving, or
+`stop`.
 """
 
 from __future__ import annotations
@@ -52,11 +55,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.stream is None:
+            self.send_header("Content-Length", str(len(response.body)))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.stream is None:
+            self.wfile.write(response.body)
+            return
+        try:
+            for chunk in response.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away: the watch ends
+        finally:
+            close = getattr(response.stream, "close", None)
+            if close is not None:
+                close()
 
     def do_GET(self) -> None:  # http.server dispatches on these names
         self._serve()
@@ -125,6 +144,7 @@ class KubeServer:
 
     def stop(self) -> None:
         self.stop_ticker()
+        self.api.feed.close()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

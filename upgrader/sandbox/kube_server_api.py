@@ -8,13 +8,18 @@ PDBs, 403 for a terminating namespace.
 
 Read-modify-write routes (node patches, lease and config map replaces) hold one lock, so the
 resourceVersion they compare is the one they write over.
+
+Lists of nodes, pods and workloads answer `watch=true` too (`kube_server_watch`): a response
+whose body is a stream of events, which the HTTP server sends chunked.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,14 +36,17 @@ from upgrader.errors import (
     ThrottledError,
     UserError,
 )
-from upgrader.kube import Node, Pod, WorkloadKind
+from upgrader.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.sandbox import kube_server_discovery as discovery
 from upgrader.sandbox import kube_server_objects as objects
+from upgrader.sandbox import kube_server_watch as watch
 from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.label_selector import parse_label_selector
 
 Json = dict[str, Any]
 _EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+DEFAULT_WATCH_SECONDS = 1800.0  # a watch without timeoutSeconds; the apiserver picks 30-60 min
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Response:
     body: bytes
     content_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None  # a watch: sent chunked, `body` unused
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,13 @@ class KubeApi:
         self.now = now
         self.created_at = now()
         self._write_lock = threading.Lock()
+        snapshots: dict[str, Callable[[], watch.Snapshot]] = {
+            "nodes": lambda: {n.name: (n, objects.node(n)) for n in cluster.list_nodes()},
+            "pods": lambda: {p.key: (p, objects.pod(p)) for p in cluster.list_pods()},
+        }
+        for resource, kind in objects.WORKLOAD_RESOURCES.items():
+            snapshots[resource] = functools.partial(self._workload_snapshot, kind)
+        self.feed = watch.ChangeFeed(snapshots)
         self._routes: list[tuple[str, list[str], _Handler]] = []
         for method, pattern, handler in _ROUTES:
             self._routes.append((method, pattern.strip("/").split("/"), handler))
@@ -214,11 +230,18 @@ class KubeApi:
     # nodes ------------------------------------------------------------------------------------
 
     def list_nodes(self, request: Request, _: Sequence[str]) -> Response:
-        nodes = self.cluster.list_nodes(request.query.get("labelSelector") or None)
+        matches = _node_matcher(request)
+        if _is_watch(request):
+            table = self._node_table if request.wants_table else None
+            return self._watch(request, "nodes", "Node", "v1", matches=matches, table=table)
+        revision = self.feed.sync("nodes")
+        nodes = [n for n in self.cluster.list_nodes() if matches(n)]
         page, cont = _page(nodes, request)
         if request.wants_table:
-            return _json(200, self._node_table(page, cont))
-        return _json(200, objects.object_list("NodeList", "v1", map(objects.node, page), cont))
+            return _listed(self._node_table(page, cont), revision)
+        return _listed(
+            objects.object_list("NodeList", "v1", map(objects.node, page), cont), revision
+        )
 
     def get_node(self, request: Request, args: Sequence[str]) -> Response:
         node = self.cluster.get_node(args[0])
@@ -300,18 +323,26 @@ class KubeApi:
 
     def list_pods(self, request: Request, args: Sequence[str]) -> Response:
         namespace = args[0] if args else None
-        checks = _field_selector(request.query.get("fieldSelector", ""))
+        checks = _field_selector(request.query.get("fieldSelector", ""), _POD_FIELDS)
+        labels = parse_label_selector(request.query.get("labelSelector") or "")
+
+        def matches(pod: Pod) -> bool:
+            return (
+                (namespace is None or pod.namespace == namespace)
+                and labels.matches(pod.labels)
+                and all(_field_matches(_POD_FIELDS, pod, c) for c in checks)
+            )
+
+        if _is_watch(request):
+            table = self._pod_table if request.wants_table else None
+            return self._watch(request, "pods", "Pod", "v1", matches=matches, table=table)
+        revision = self.feed.sync("pods")
         node_name = next((v for f, op, v in checks if f == "spec.nodeName" and op == "="), None)
-        pods = self.cluster.list_pods(
-            namespace=namespace,
-            node_name=node_name,
-            label_selector=request.query.get("labelSelector") or None,
-        )
-        pods = [p for p in pods if all(_pod_field_matches(p, c) for c in checks)]
-        page, cont = _page(pods, request)
+        pods = self.cluster.list_pods(namespace=namespace, node_name=node_name)
+        page, cont = _page([p for p in pods if matches(p)], request)
         if request.wants_table:
-            return _json(200, self._pod_table(page, cont))
-        return _json(200, objects.object_list("PodList", "v1", map(objects.pod, page), cont))
+            return _listed(self._pod_table(page, cont), revision)
+        return _listed(objects.object_list("PodList", "v1", map(objects.pod, page), cont), revision)
 
     def get_pod(self, request: Request, args: Sequence[str]) -> Response:
         pod = self.cluster.get_pod(args[0], args[1])
@@ -368,16 +399,45 @@ class KubeApi:
     def list_workloads(self, request: Request, args: Sequence[str]) -> Response:
         *namespace, resource = args
         kind = _workload_kind(resource)
-        items = self.cluster.list_workloads(kind, namespace[0] if namespace else None)
-        page, cont = _page(items, request)
-        wire = (objects.workload(w, self.created_at) for w in page)
+        matches = _workload_matcher(request, namespace[0] if namespace else None)
         api_version = "batch/v1" if kind is WorkloadKind.JOB else "apps/v1"
-        return _json(200, objects.object_list(f"{kind.value}List", api_version, wire, cont))
+        if _is_watch(request):
+            return self._watch(
+                request, resource, kind.value, api_version, matches=matches, table=None
+            )
+        revision = self.feed.sync(resource)
+        items = self.cluster.list_workloads(kind, namespace[0] if namespace else None)
+        page, cont = _page([w for w in items if matches(w)], request)
+        wire = (self._workload_json(w) for w in page)
+        return _listed(objects.object_list(f"{kind.value}List", api_version, wire, cont), revision)
 
     def get_workload(self, _: Request, args: Sequence[str]) -> Response:
         namespace, resource, name = args
         workload = self.cluster.get_workload(_workload_kind(resource), namespace, name)
-        return _json(200, objects.workload(workload, self.created_at))
+        return _json(200, self._workload_json(workload))
+
+    def _workload_snapshot(self, kind: WorkloadKind) -> watch.Snapshot:
+        return {
+            f"{w.namespace}/{w.name}": (w, self._workload_json(w))
+            for w in self.cluster.list_workloads(kind)
+        }
+
+    def _workload_json(self, workload: Workload) -> Json:
+        """A workload's JSON; a Deployment's status counts its ReplicaSets' replicas, so
+        `kubectl rollout status` sees a rollout's old replicas go and the new ones arrive."""
+        wire = objects.workload(workload, self.created_at)
+        if workload.kind is not WorkloadKind.DEPLOYMENT:
+            return wire
+        owned = [
+            rs
+            for rs in self.cluster.list_workloads(WorkloadKind.REPLICA_SET, workload.namespace)
+            if rs.owner is not None and rs.owner.name == workload.name
+        ]
+        current = [rs for rs in owned if _same_template(rs, workload)]
+        if owned:
+            wire["status"]["replicas"] = sum(rs.replicas or 0 for rs in owned)
+            wire["status"]["updatedReplicas"] = (current[-1].replicas or 0) if current else 0
+        return wire
 
     def patch_workload(self, request: Request, args: Sequence[str]) -> Response:
         """What the adapter patches: spec.replicas (or a Job's parallelism), and the template's
@@ -392,7 +452,7 @@ class KubeApi:
         annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations")
         if isinstance(annotations, dict) and _RESTARTED_AT in annotations:
             workload = self.cluster.restart_workload(kind, namespace, name)
-        return _json(200, objects.workload(workload, self.created_at))
+        return _json(200, self._workload_json(workload))
 
     def list_pdbs(self, request: Request, args: Sequence[str]) -> Response:
         pdbs = self.cluster.list_pdbs(args[0] if args else None)
@@ -449,10 +509,86 @@ class KubeApi:
                 service = self.cluster.patch_service_selector(args[0], args[1], merged)
         return _json(200, objects.service(service, self.created_at))
 
-    def empty_list(self, _: Request, args: Sequence[str]) -> Response:
-        """Events and Secrets: nothing to show (describe asks for events)."""
-        kind = "EventList" if "events" in args or not args else "SecretList"
-        return _json(200, objects.object_list(kind, "v1", []))
+    def empty_list(self, _: Request, __: Sequence[str]) -> Response:
+        """Events: nothing to show (describe asks for them)."""
+        return _json(200, objects.object_list("EventList", "v1", []))
+
+    def list_secrets(self, request: Request, args: Sequence[str]) -> Response:
+        """The only Secrets the fake has: Helm's release Secrets, one per deployed release."""
+        namespace = args[0] if args else None
+        checks = _field_selector(request.query.get("fieldSelector", ""), _SECRET_FIELDS)
+        labels = parse_label_selector(request.query.get("labelSelector") or "")
+        secrets = [
+            objects.helm_release_secret(r, self.created_at)
+            for r in self.cluster.helm_releases()
+            if namespace is None or r.namespace == namespace
+        ]
+        secrets = [
+            s
+            for s in secrets
+            if labels.matches(s["metadata"]["labels"])
+            and all(_field_matches(_SECRET_FIELDS, s, c) for c in checks)
+        ]
+        page, cont = _page(secrets, request)
+        return _json(200, objects.object_list("SecretList", "v1", page, cont))
+
+    # watches ----------------------------------------------------------------------------------
+
+    def _watch(
+        self,
+        request: Request,
+        resource: str,
+        kind: str,
+        api_version: str,
+        *,
+        matches: Callable[[Any], bool],
+        table: Callable[[Sequence[Any], str], Json] | None,
+    ) -> Response:
+        """A watch on `resource`: the events after `resourceVersion`, each rendered as the list
+        would render its object (a one-row Table when kubectl asks for Tables)."""
+        try:
+            timeout = float(request.query.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
+            since_text = request.query.get("resourceVersion", "")
+            since = int(since_text) if since_text not in ("", "0") else None
+        except ValueError as e:
+            raise _HttpError(400, "BadRequest", f"bad watch parameters: {e}") from e
+        deadline = time.monotonic() + timeout
+
+        def render(value: Any, wire: Json, revision: int) -> Json:
+            if table is None:
+                return watch.with_revision(wire, revision)
+            rendered = table([value], "")
+            rendered["rows"][0]["object"]["metadata"]["resourceVersion"] = str(revision)
+            return rendered
+
+        initial: list[bytes] = []
+        streaming_list = request.query.get("sendInitialEvents") == "true"
+        if since is None or streaming_list:
+            # No resourceVersion: the current objects first, as synthetic ADDED events.
+            revision, items = self.feed.current(resource)
+            initial = [
+                watch.event_line("ADDED", render(value, wire, revision))
+                for _, value, wire in items
+                if matches(value)
+            ]
+            if streaming_list:
+                initial.append(
+                    watch.event_line("BOOKMARK", watch.bookmark(kind, api_version, revision))
+                )
+            since = revision
+
+        def stream(since: int) -> Iterator[bytes]:
+            yield from initial
+            try:
+                for event in self.feed.events(resource, since, deadline):
+                    if matches(event.value):
+                        yield watch.event_line(
+                            event.type, render(event.value, event.wire, event.revision)
+                        )
+            except watch.ExpiredError as e:
+                yield watch.event_line("ERROR", watch.expired_status(str(e)))
+
+        return Response(200, b"", stream=stream(since))
 
     # leases -----------------------------------------------------------------------------------
 
@@ -537,7 +673,32 @@ def _page(items: Sequence[Any], request: Request) -> tuple[Sequence[Any], str]:
     return items[start:end], str(end) if end < len(items) else ""
 
 
+def _is_watch(request: Request) -> bool:
+    return request.query.get("watch", "") in ("true", "1")
+
+
+def _listed(document: Json, revision: int) -> Response:
+    """A list (or Table) stamped with the change feed's revision, where a watch can start."""
+    document["metadata"]["resourceVersion"] = str(revision)
+    return _json(200, document)
+
+
+def _same_template(replica_set: Workload, deployment: Workload) -> bool:
+    template, wanted = replica_set.template, deployment.template
+    return template.spec == wanted.spec and dict(template.annotations) == dict(wanted.annotations)
+
+
 _FieldCheck = tuple[str, str, str]
+_NODE_FIELDS: dict[str, Callable[[Node], str]] = {"metadata.name": lambda n: n.name}
+_WORKLOAD_FIELDS: dict[str, Callable[[Workload], str]] = {
+    "metadata.name": lambda w: w.name,
+    "metadata.namespace": lambda w: w.namespace,
+}
+_SECRET_FIELDS: dict[str, Callable[[Json], str]] = {
+    "type": lambda s: str(s.get("type", "")),
+    "metadata.name": lambda s: str(s["metadata"]["name"]),
+    "metadata.namespace": lambda s: str(s["metadata"]["namespace"]),
+}
 _POD_FIELDS: dict[str, Callable[[Pod], str]] = {
     "spec.nodeName": lambda p: p.node_name or "",
     "metadata.name": lambda p: p.name,
@@ -546,7 +707,25 @@ _POD_FIELDS: dict[str, Callable[[Pod], str]] = {
 }
 
 
-def _field_selector(text: str) -> list[_FieldCheck]:
+def _node_matcher(request: Request) -> Callable[[Node], bool]:
+    checks = _field_selector(request.query.get("fieldSelector", ""), _NODE_FIELDS)
+    labels = parse_label_selector(request.query.get("labelSelector") or "")
+    return lambda node: (
+        labels.matches(node.labels) and all(_field_matches(_NODE_FIELDS, node, c) for c in checks)
+    )
+
+
+def _workload_matcher(request: Request, namespace: str | None) -> Callable[[Workload], bool]:
+    checks = _field_selector(request.query.get("fieldSelector", ""), _WORKLOAD_FIELDS)
+    labels = parse_label_selector(request.query.get("labelSelector") or "")
+    return lambda w: (
+        (namespace is None or w.namespace == namespace)
+        and labels.matches(w.labels)
+        and all(_field_matches(_WORKLOAD_FIELDS, w, c) for c in checks)
+    )
+
+
+def _field_selector(text: str, fields: Mapping[str, Callable[[Any], str]]) -> list[_FieldCheck]:
     checks: list[_FieldCheck] = []
     for clause in filter(None, (c.strip() for c in text.split(","))):
         for op in ("!=", "==", "="):
@@ -555,15 +734,17 @@ def _field_selector(text: str) -> list[_FieldCheck]:
                 break
         else:
             raise _HttpError(400, "BadRequest", f"invalid field selector {clause!r}")
-        if field_name not in _POD_FIELDS:
+        if field_name not in fields:
             raise _HttpError(400, "BadRequest", f'field label not supported: "{field_name}"')
         checks.append((field_name, "!=" if op == "!=" else "=", value))
     return checks
 
 
-def _pod_field_matches(pod: Pod, check: _FieldCheck) -> bool:
+def _field_matches(
+    fields: Mapping[str, Callable[[Any], str]], item: Any, check: _FieldCheck
+) -> bool:
     field_name, op, value = check
-    actual = _POD_FIELDS[field_name](pod)
+    actual = fields[field_name](item)
     return (actual == value) == (op == "=")
 
 
@@ -588,7 +769,8 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("PATCH", "/api/v1/namespaces/{ns}/services/{name}", KubeApi.patch_service),
     ("GET", "/api/v1/events", KubeApi.empty_list),
     ("GET", "/api/v1/namespaces/{ns}/events", KubeApi.empty_list),
-    ("GET", "/api/v1/secrets", KubeApi.empty_list),
+    ("GET", "/api/v1/secrets", KubeApi.list_secrets),
+    ("GET", "/api/v1/namespaces/{ns}/secrets", KubeApi.list_secrets),
     ("GET", "/api/v1/namespaces/{ns}/configmaps/{name}", KubeApi.get_config_map),
     ("POST", "/api/v1/namespaces/{ns}/configmaps", KubeApi.create_config_map),
     ("PUT", "/api/v1/namespaces/{ns}/configmaps/{name}", KubeApi.replace_config_map),

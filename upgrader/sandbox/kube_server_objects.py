@@ -10,6 +10,9 @@ Pure functions of the values and the virtual time, so they are tested without a 
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
@@ -18,6 +21,7 @@ from typing import Any
 
 from upgrader.kube import (
     ConfigMap,
+    HelmRelease,
     LabelSelector,
     Lease,
     Node,
@@ -36,6 +40,7 @@ from upgrader.kube import (
 
 Json = dict[str, Any]
 
+HELM_RELEASE_TYPE = "helm.sh/release.v1"
 _UID_NAMESPACE = uuid.UUID("7d5b0f3e-6a43-4c1b-9a4e-2f3c7a9e1b00")
 # apiVersion and plural of each owner/workload kind
 _KINDS: dict[str, tuple[str, str]] = {
@@ -603,4 +608,41 @@ def status(code: int, reason: str, message: str, details: Json | None = None) ->
         "reason": reason,
         "details": details or {},
         "code": code,
+    }
+
+
+# helm -------------------------------------------------------------------------------------------
+
+
+def helm_release_secret(value: HelmRelease, created_at: float) -> Json:
+    """The Secret Helm 3 stores a deployed release revision in (type helm.sh/release.v1):
+    `data.release` is base64 (the API's encoding of Secret data) of base64 (Helm's) of the
+    gzipped release JSON."""
+    release = {
+        "name": value.name,
+        "namespace": value.namespace,
+        "version": value.revision,
+        "info": {"status": "deployed"},
+        "manifest": value.manifest,
+    }
+    helm_encoded = base64.b64encode(gzip.compress(json.dumps(release).encode(), mtime=0))
+    name = f"sh.helm.release.v1.{value.name}.v{value.revision}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(
+            name,
+            value.namespace,
+            uid=uid_for("Secret", value.namespace, name),
+            created_at=created_at,
+            resource_version=version_of(value),
+            labels={
+                "owner": "helm",
+                "name": value.name,
+                "status": "deployed",
+                "version": str(value.revision),
+            },
+        ),
+        "type": HELM_RELEASE_TYPE,
+        "data": {"release": base64.b64encode(helm_encoded).decode()},
     }

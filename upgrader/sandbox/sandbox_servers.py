@@ -5,6 +5,11 @@ server with eksup's EKS extension, and writes into `directory`:
 - `kubeconfig`: context `sandbox`, server http://127.0.0.1:PORT, no credentials;
 - `aws.env` (with moto): `export` lines for AWS_ENDPOINT_URL, dummy keys and the region, which
   boto3 and the AWS CLI honour.
+moto's state is process-wide, so a server started beside a `Sandbox` (whose in-process mock
+built the demo world) serves that same world: the EKS cluster and its node groups there are the
+FakeCluster's. With `eks_cluster`, that EKS cluster's endpoint becomes the Kubernetes server's
+URL, as on AWS, so eksup's check that the kubeconfig points at the cluster passes for the right
+reason.
 Both servers share the FakeCluster's VirtualClock; with `ticker_rate`, virtual time runs by
 itself at that many virtual seconds per real second (see `kube_server`).
 """
@@ -30,6 +35,7 @@ class SandboxServers:
         ticker_rate: float | None = None,
         moto: bool = False,
         region: str = "us-east-1",
+        eks_cluster: str | None = None,
     ) -> None:
         self.clock = clock
         self.directory = directory
@@ -37,6 +43,7 @@ class SandboxServers:
         self.kube = KubeServer(cluster, clock)
         self._ticker_rate = ticker_rate
         self._with_moto = moto
+        self._eks_cluster = eks_cluster
         self._moto: Any = None
         self.aws_endpoint_url: str | None = None
 
@@ -65,6 +72,8 @@ class SandboxServers:
         if self._with_moto:
             self._start_moto()
         self.kube.start()
+        if self._with_moto and self._eks_cluster is not None:
+            self._point_eks_cluster_at_kube(self._eks_cluster)
         self.kube.write_kubeconfig(self.kubeconfig_path)
         if self._ticker_rate:
             self.kube.start_ticker(self._ticker_rate)
@@ -84,6 +93,14 @@ class SandboxServers:
         self.aws_endpoint_url = f"http://{host}:{port}"
         lines = [f"export {k}={v}" for k, v in self.aws_env().items()]
         self.aws_env_path.write_text("\n".join(lines) + "\n")
+
+    def _point_eks_cluster_at_kube(self, name: str) -> None:
+        from upgrader.sandbox.moto_eks import eks_backend
+
+        cluster = eks_backend(self.region).clusters.get(name)
+        if cluster is None:
+            raise ValueError(f"no EKS cluster {name!r} in the sandbox's moto ({self.region})")
+        cluster.endpoint = self.kube.url
 
     def __exit__(self, *_: object) -> None:
         self.kube.stop()
