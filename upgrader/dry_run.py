@@ -44,6 +44,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    Ingress,
     Lease,
     Node,
     Pod,
@@ -377,6 +378,9 @@ class DryRunCluster:
     def helm_releases(self) -> list[HelmRelease]:
         return self.inner.helm_releases()
 
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        return self.inner.get_ingress(namespace, name)
+
     def get_lease(self, namespace: str, name: str) -> Lease:
         return self.inner.get_lease(namespace, name)
 
@@ -431,6 +435,21 @@ class DryRunCluster:
             selector=",".join(f"{k}={v}" for k, v in selector.items()),
         )
         return replace(self.inner.get_service(namespace, name), selector=dict(selector))
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        self._record(
+            "annotate-ingress",
+            ingress=f"{namespace}/{name}",
+            annotations=" ".join(
+                f"{k}-" if v is None else f"{k}={v}" for k, v in annotations.items()
+            ),
+        )
+        ingress = self.inner.get_ingress(namespace, name)
+        merged = {k: v for k, v in ingress.annotations.items() if k not in annotations}
+        merged.update({k: v for k, v in annotations.items() if v is not None})
+        return replace(ingress, annotations=merged)
 
     def create_lease(self, lease: Lease) -> Lease:
         self._record("create-lease", lease=f"{lease.namespace}/{lease.name}")

@@ -34,6 +34,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    Ingress,
     Lease,
     Node,
     Pod,
@@ -132,6 +133,17 @@ class Cluster(Protocol):
     def patch_service_selector(
         self, namespace: str, name: str, selector: Mapping[str, str]
     ) -> Service: ...
+
+    # ingresses (networking.k8s.io/v1), for traffic moved through the AWS Load Balancer Controller
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        """Raises NotFoundError."""
+        ...
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        """Set these annotations (a None value removes one); the others are kept."""
+        ...
 
     # what the upgrade must not break: deprecated APIs still in use
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:

@@ -27,6 +27,7 @@ from kubernetes.client import (
     Configuration,
     CoordinationV1Api,
     CoreV1Api,
+    NetworkingV1Api,
     PolicyV1Api,
     V1DeleteOptions,
     V1Eviction,
@@ -59,6 +60,7 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    Ingress,
     Lease,
     Node,
     Pod,
@@ -229,6 +231,7 @@ class KubernetesCluster:
         self.batch = BatchV1Api(api_client)
         self.policy = PolicyV1Api(api_client)
         self.coordination = CoordinationV1Api(api_client)
+        self.networking = NetworkingV1Api(api_client)
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
             WorkloadKind.DEPLOYMENT: _WorkloadApi(
                 "deployments.apps",
@@ -580,6 +583,21 @@ class KubernetesCluster:
         }
         with self._errors("patch", "services", target):
             return convert.service(self.core.patch_namespaced_service(name, namespace, body))
+
+    # ingresses
+
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        with self._errors("get", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
+            return convert.ingress(self.networking.read_namespaced_ingress(name, namespace))
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        """A merge patch of these annotations only (None removes one): whatever else the
+        Ingress carries, and whoever else edits it, is left alone."""
+        body = {"metadata": {"annotations": dict(annotations)}}
+        with self._errors("patch", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
+            return convert.ingress(self.networking.patch_namespaced_ingress(name, namespace, body))
 
     # coordination and state
 
