@@ -128,8 +128,7 @@ class FakeAlbController:
                 service_key = (namespace, group["serviceName"], str(group["servicePort"]))
                 if service_key not in self._target_groups:
                     raise ValueError(
-                        f"no target group for service {group['serviceName']}:"
-                        f"{group['servicePort']}"
+                        f"no target group for service {group['serviceName']}:{group['servicePort']}"
                     )
                 arn = self._target_groups[service_key]
             weights[arn] = int(group.get("weight", 1))
