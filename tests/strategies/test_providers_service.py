@@ -4,8 +4,10 @@ CloudWatch for the gate: a selector switch for blue/green, a replica ratio for c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from strategies.gates import GateResult, Verdict, gates_for
 from strategies.providers import provider_for, refusal
@@ -26,6 +28,7 @@ from tests.strategies.k8s_world import (
     service_spec,
 )
 from tests.strategies.world import NAMESPACE, Shared, put_alarm, replicas, set_alarm
+from upgrader.cli import app
 from upgrader.errors import UserError
 from upgrader.kube import WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
@@ -283,3 +286,34 @@ def test_plan_warnings() -> None:
     assert "behind an ALB (target type ip) risks dropped requests" in swap
     (ratio,) = warnings_for(service_spec(CANARY, {"replicas": 10}))
     assert "approximate" in ratio
+
+
+def test_rollout_plan_prints_the_warning(tmp_path: Path) -> None:
+    spec = tmp_path / "blue-green.yaml"
+    spec.write_text(
+        "app: {name: web, namespace: shop}\n"
+        "strategy: {kind: blue-green}\n"
+        "traffic: {provider: service, service: web, stable_selector: {track: blue},"
+        " candidate_selector: {track: green}}\n"
+    )
+
+    result = CliRunner().invoke(app, ["rollout", "plan", str(spec)], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0, result.stderr
+    assert "traffic: service" in result.stdout
+    assert "risks dropped requests" in result.stdout
+
+
+def test_rollout_plan_refuses_ab_on_a_service(tmp_path: Path) -> None:
+    spec = tmp_path / "ab.yaml"
+    spec.write_text(
+        "app: {name: web}\n"
+        "strategy: {kind: ab, header: x-beta, values: ['1']}\n"
+        "traffic: {provider: service, service: web}\n"
+    )
+
+    result = CliRunner().invoke(app, ["rollout", "plan", str(spec)], env={"COLUMNS": "200"})
+
+    assert result.exit_code != 0
+    assert "never sees HTTP headers" in result.stderr
+    assert "Traceback" not in result.stderr
