@@ -4,6 +4,7 @@ Controller copying it onto the moto ALB rule, and the runner reading ELBv2 back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 
@@ -23,8 +24,10 @@ from tests.strategies.k8s_world import (
     ingress_world,
 )
 from tests.strategies.world import NAMESPACE, Alb, Shared, put_alarm, replicas, set_alarm
+from upgrader.dry_run import DryRunCluster, Recorder
 from upgrader.errors import UserError
 from upgrader.kube import Ingress, IngressBackend
+from upgrader.reporter import Reporter
 from upgrader.sandbox.clock import VirtualClock
 
 __all__ = ["ingress_world"]
@@ -267,3 +270,32 @@ def test_shadow_and_ab_on_alb_ingress_are_refused(alb: Alb) -> None:
 def test_alb_ingress_needs_a_cluster(alb: Alb, shared: Shared, clock: VirtualClock) -> None:
     with pytest.raises(UserError, match="needs a cluster"):
         provider_for(ingress_spec(alb), load_balancers=shared.aws, dns=shared.aws, clock=clock)
+
+
+class Actions:
+    """The part of a Reporter the dry-run Recorder prints to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def action(self, description: str, *, dry_run: bool) -> None:
+        self.lines.append(f"{'(dry run) ' if dry_run else ''}{description}")
+
+
+def test_a_dry_run_records_the_annotation_and_changes_nothing(
+    ingress_world: IngressWorld, shared: Shared, alb: Alb, clock: VirtualClock
+) -> None:
+    printed = Actions()
+    dry = DryRunCluster(ingress_world.kube, Recorder(cast(Reporter, printed)))
+    provider = provider_for(
+        ingress_spec(alb), load_balancers=shared.aws, dns=shared.aws, clock=clock, cluster=dry
+    )
+
+    provider.apply(Weights(90, 10))
+    clock.sleep(30)
+
+    (line,) = printed.lines
+    assert line.startswith(f"(dry run) call kubernetes:annotate-ingress ingress={NAMESPACE}/web")
+    assert '"weight":10' in line
+    assert ingress_world.annotated_weights() == {"web-stable": 100, "web-candidate": 0}
+    assert ingress_world.alb_weights(shared) == {alb.stable: 100, alb.candidate: 0}
