@@ -192,11 +192,23 @@ class AlbIngressProvider:
         others: list[str] = []
         for group in groups:
             service = group.get("serviceName")
-            if service in (t.stable_service, t.candidate_service):
-                weight = group.get("weight", 1)
-                found[str(service)] = weight if isinstance(weight, int) else 0
-            else:
-                others.append(str(service or group.get("targetGroupARN")))
+            if service not in (t.stable_service, t.candidate_service):
+                arn = group.get("targetGroupARN")
+                if arn in (t.stable_target_group, t.candidate_target_group):
+                    raise UserError(
+                        f"{self._where} {self.annotation} names target group {arn} by ARN; "
+                        "eksup writes serviceName and servicePort: name the services there"
+                    )
+                others.append(str(service or arn))
+                continue
+            if str(group.get("servicePort")) != str(t.service_port):
+                # Written as the spec says, the LBC would look for a port the Service lacks.
+                raise UserError(
+                    f"{self._where} {self.annotation} sends {service} to servicePort "
+                    f"{group.get('servicePort')}, the spec says service_port {t.service_port}"
+                )
+            weight = group.get("weight", 1)
+            found[str(service)] = weight if isinstance(weight, int) else 0
         if others:
             # Writing two groups would silently drop these from the action.
             raise UserError(

@@ -299,3 +299,25 @@ def test_a_dry_run_records_the_annotation_and_changes_nothing(
     assert '"weight":10' in line
     assert ingress_world.annotated_weights() == {"web-stable": 100, "web-candidate": 0}
     assert ingress_world.alb_weights(shared) == {alb.stable: 100, alb.candidate: 0}
+
+
+def test_a_service_port_other_than_the_specs_is_refused(
+    ingress_world: IngressWorld, shared: Shared, alb: Alb
+) -> None:
+    annotation = forward(100, 0).replace('"servicePort": 80', '"servicePort": "http"')
+    ingress_world.kube.patch_ingress_annotations(NAMESPACE, INGRESS, {ANNOTATION: annotation})
+
+    with pytest.raises(UserError, match="servicePort http, the spec says service_port 80"):
+        _provider(ingress_world, shared, ingress_spec(alb)).read()
+
+
+def test_the_controller_reports_an_action_it_cannot_build_and_leaves_the_alb(
+    ingress_world: IngressWorld, shared: Shared, alb: Alb, clock: VirtualClock
+) -> None:
+    unbound = forward(50, 50).replace("web-candidate", "web-unbound")
+    ingress_world.kube.patch_ingress_annotations(NAMESPACE, INGRESS, {ANNOTATION: unbound})
+    clock.sleep(10)
+
+    (error,) = ingress_world.controller.errors
+    assert "no target group for service web-unbound:80" in error
+    assert ingress_world.alb_weights(shared) == {alb.stable: 100, alb.candidate: 0}
