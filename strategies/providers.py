@@ -283,7 +283,14 @@ def provider_for(
         if isinstance(spec.traffic, AlbIngressTraffic):
             from strategies.providers_ingress import AlbIngressProvider
 
-            return AlbIngressProvider(cluster, load_balancers, spec.app.namespace, spec.traffic)
+            return AlbIngressProvider(
+                cluster,
+                load_balancers,
+                clock,
+                spec.app.namespace,
+                spec.traffic,
+                converge_seconds=spec.deadlines.converge_seconds,
+            )
         from strategies.providers_service import service_provider
 
         return service_provider(spec, cluster=cluster, clock=clock)

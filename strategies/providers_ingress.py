@@ -20,12 +20,19 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from strategies.providers import ALB_MAX_WEIGHT, AlbProvider, _check_limit, listener_of
+from strategies.providers import (
+    ALB_MAX_WEIGHT,
+    INSYNC_POLL_SECONDS,
+    AlbProvider,
+    NotConvergedError,
+    _check_limit,
+    listener_of,
+)
 from strategies.spec import AbTest, AlbIngressTraffic, AlbTraffic, RolloutSpec, Shadow
 from strategies.steps import Weights
 from upgrader.errors import UserError
 from upgrader.kube import ALB_ACTIONS_ANNOTATION_PREFIX, USE_ANNOTATION_PORT, Ingress
-from upgrader.ports import Cluster, LoadBalancers
+from upgrader.ports import Clock, Cluster, LoadBalancers
 
 
 def forward_action(
@@ -94,10 +101,15 @@ class AlbIngressProvider:
         self,
         cluster: Cluster,
         load_balancers: LoadBalancers,
+        clock: Clock,
         namespace: str,
         traffic: AlbIngressTraffic,
+        *,
+        converge_seconds: float = 300.0,
     ) -> None:
         self._cluster = cluster
+        self._clock = clock
+        self._converge_seconds = converge_seconds
         self._namespace = namespace
         self._traffic = traffic
         self.annotation = ALB_ACTIONS_ANNOTATION_PREFIX + traffic.action
@@ -128,6 +140,7 @@ class AlbIngressProvider:
         self._cluster.patch_ingress_annotations(
             self._namespace, self._traffic.ingress, {self.annotation: self._value(weights)}
         )
+        self._wait_applied(weights)
 
     def read(self) -> Weights:
         """The ALB rule's weights, once the Ingress asks for the same split; until then
@@ -149,6 +162,22 @@ class AlbIngressProvider:
         )
 
     # ---------------------------------------------------------------- helpers
+
+    def _wait_applied(self, weights: Weights) -> None:
+        """Until the controller has put the annotation on the ALB: the LBC reconciles an
+        Ingress within seconds, or not at all (down, no IAM permission, a rejected action)."""
+        deadline = self._clock.now() + self._converge_seconds
+        while True:
+            live = self._alb.read()
+            if _proportional(weights, live):
+                return
+            if self._clock.now() + INSYNC_POLL_SECONDS > deadline:
+                raise NotConvergedError(
+                    f"the AWS Load Balancer Controller has not applied {self._where} "
+                    f"{self.annotation} ({weights}) after {self._converge_seconds:g}s: ELBv2 "
+                    f"rule {self._traffic.rule_arn} still forwards {live}"
+                )
+            self._clock.sleep(INSYNC_POLL_SECONDS)
 
     def _value(self, weights: Weights) -> str:
         t = self._traffic

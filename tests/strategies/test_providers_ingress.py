@@ -119,9 +119,8 @@ def test_a_controller_that_never_reconciles_rolls_back_with_nothing_moved(
 
     assert report.status is RolloutStatus.ROLLED_BACK, report.summary()
     assert report.steps_done == 0
-    assert "wrote stable 95 / candidate 5" in report.reason
-    # While the annotation asked for 5% the ALB still had 0: read as pending, never as done.
-    assert "still reads stable 100 / candidate 5" in report.reason
+    assert "has not applied Ingress shop/web" in report.reason
+    assert "still forwards stable 100 / candidate 0" in report.reason
     # The rollback also rewrote the annotation, so a controller coming back moves nothing.
     assert ingress_world.annotated_weights() == {"web-stable": 100, "web-candidate": 0}
     assert ingress_world.alb_weights(shared) == {alb.stable: 100, alb.candidate: 0}
@@ -199,8 +198,11 @@ def test_the_annotation_is_the_lbc_forward_action_with_stickiness(
     )
     provider = _provider(ingress_world, shared, spec)
 
+    ingress_world.controller.reconcile_seconds = 12
+    start = clock.now()
     provider.apply(Weights(90, 10))
 
+    assert clock.now() - start == 15  # apply waits (5 s polls) for the controller
     assert ingress_world.annotation() == {
         "type": "forward",
         "forwardConfig": {
@@ -211,10 +213,13 @@ def test_the_annotation_is_the_lbc_forward_action_with_stickiness(
             "targetGroupStickinessConfig": {"enabled": True, "durationSeconds": 120},
         },
     }
-    assert provider.read() == Weights(100, 10)  # pending: the controller reconciles in 5 s
-    clock.sleep(5)
     assert provider.read() == Weights(90, 10)
     assert provider.drain_seconds == 120
+    # Written but not applied yet (eksup killed between the two): read as pending, not done.
+    ingress_world.kube.patch_ingress_annotations(NAMESPACE, INGRESS, {ANNOTATION: forward(50, 50)})
+    assert provider.read() == Weights(90, 50)
+    clock.sleep(12)
+    assert provider.read() == Weights(50, 50)
     change = provider.describe_change(Weights(90, 10))
     assert f"kubectl annotate ingress -n {NAMESPACE} {INGRESS}" in change
     assert ANNOTATION in change
@@ -287,18 +292,20 @@ def test_a_dry_run_records_the_annotation_and_changes_nothing(
 ) -> None:
     printed = Actions()
     dry = DryRunCluster(ingress_world.kube, Recorder(cast(Reporter, printed)))
-    provider = provider_for(
-        ingress_spec(alb), load_balancers=shared.aws, dns=shared.aws, clock=clock, cluster=dry
-    )
 
-    provider.apply(Weights(90, 10))
+    seen = dry.patch_ingress_annotations(
+        NAMESPACE, INGRESS, {ANNOTATION: forward(90, 10), "eksup/x": None}
+    )
     clock.sleep(30)
 
     (line,) = printed.lines
     assert line.startswith(f"(dry run) call kubernetes:annotate-ingress ingress={NAMESPACE}/web")
-    assert '"weight":10' in line
+    assert '"weight": 10' in line
+    assert "eksup/x-" in line  # kubectl's spelling of a removal
+    assert seen.annotations[ANNOTATION] == forward(90, 10)  # what the change would leave
     assert ingress_world.annotated_weights() == {"web-stable": 100, "web-candidate": 0}
     assert ingress_world.alb_weights(shared) == {alb.stable: 100, alb.candidate: 0}
+    assert ingress_world.controller.reconciles == 0
 
 
 def test_a_service_port_other_than_the_specs_is_refused(
