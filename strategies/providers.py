@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from strategies.spec import AbTest, AlbTraffic, RolloutSpec, Route53Traffic, Shadow
+from strategies.spec import (
+    AbTest,
+    AlbIngressTraffic,
+    AlbTraffic,
+    RolloutSpec,
+    Route53Traffic,
+    ServiceTraffic,
+    Shadow,
+)
 from strategies.steps import Weights
 from upgrader.aws import ForwardRule, WeightedRecord
 from upgrader.errors import PermanentError, UserError
-from upgrader.ports import Clock, Dns, LoadBalancers
+from upgrader.ports import Clock, Cluster, Dns, LoadBalancers
 
 ALB_MAX_WEIGHT = 999
 ROUTE53_MAX_WEIGHT = 255
@@ -226,6 +234,15 @@ MIRROR_ADVICE = "use a Gateway API HTTPRoute with a RequestMirror filter"
 def refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run on this traffic provider, or None when it can."""
     strategy, traffic = spec.strategy, spec.traffic
+    # Providers that move traffic through Kubernetes objects keep their reasons with them.
+    if isinstance(traffic, AlbIngressTraffic):
+        from strategies.providers_ingress import ingress_refusal
+
+        return ingress_refusal(spec)
+    if isinstance(traffic, ServiceTraffic):
+        from strategies.providers_service import service_refusal
+
+        return service_refusal(spec)
     if isinstance(strategy, Shadow):
         if isinstance(traffic, AlbTraffic):
             return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"
@@ -244,12 +261,39 @@ def refusal(spec: RolloutSpec) -> str | None:
 
 
 def provider_for(
-    spec: RolloutSpec, *, load_balancers: LoadBalancers, dns: Dns, clock: Clock
+    spec: RolloutSpec,
+    *,
+    load_balancers: LoadBalancers,
+    dns: Dns,
+    clock: Clock,
+    cluster: Cluster | None = None,
 ) -> TrafficProvider:
-    """The provider the spec names; raises UserError for a pair that cannot work."""
+    """The provider the spec names; raises UserError for a pair that cannot work.
+
+    `cluster` is needed by the providers that move traffic through Kubernetes objects."""
     reason = refusal(spec)
     if reason is not None:
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
+    if isinstance(spec.traffic, AlbIngressTraffic | ServiceTraffic):
+        if cluster is None:
+            raise UserError(
+                f"traffic provider {spec.traffic.provider} works through the Kubernetes API: "
+                "it needs a cluster (kubeconfig context)"
+            )
+        if isinstance(spec.traffic, AlbIngressTraffic):
+            from strategies.providers_ingress import AlbIngressProvider
+
+            return AlbIngressProvider(
+                cluster,
+                load_balancers,
+                clock,
+                spec.app.namespace,
+                spec.traffic,
+                converge_seconds=spec.deadlines.converge_seconds,
+            )
+        from strategies.providers_service import service_provider
+
+        return service_provider(spec, cluster=cluster, clock=clock)
     if isinstance(spec.traffic, AlbTraffic):
         return AlbProvider(load_balancers, spec.traffic)
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

@@ -346,7 +346,9 @@ def build_runner(
 
     `journal=True` (needs `cluster`) records each completed step in a ConfigMap and resumes
     an unfinished rollout of the same app from its last completed step."""
-    provider = provider_for(spec, load_balancers=load_balancers, dns=dns, clock=clock)
+    provider = provider_for(
+        spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster
+    )
     gates = gates_for(spec, metrics=metrics, load_balancers=load_balancers)
     log = None
     if journal:

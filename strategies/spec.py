@@ -168,7 +168,85 @@ class Route53Traffic(_Model):
         return self
 
 
-Traffic = Annotated[AlbTraffic | Route53Traffic, Field(discriminator="provider")]
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+_TARGET_GROUP = r"^arn:[^:]+:elasticloadbalancing:.*:targetgroup/"
+
+
+class AlbIngressTraffic(_Model):
+    """An Ingress the AWS Load Balancer Controller (LBC) turns into an ALB rule.
+
+    eksup writes the weights into the Ingress's `alb.ingress.kubernetes.io/actions.<action>`
+    annotation (the rule's backend is Service `<action>`, port `use-annotation`); they count
+    only once ELBv2 shows them on `rule_arn`, i.e. once the controller has reconciled.
+    """
+
+    provider: Literal["alb-ingress"]
+    ingress: str = Field(pattern=_K8S_NAME)
+    action: str = Field(pattern=_K8S_NAME)
+    stable_service: str = Field(pattern=_K8S_NAME)
+    candidate_service: str = Field(pattern=_K8S_NAME)
+    # The port of both Services, by number or by name, as the annotation's servicePort.
+    service_port: int | str = 80
+    # Where the weights are read back: the listener rule the LBC made for the Ingress path
+    # (`aws elbv2 describe-rules`) and the target groups it made for the two Services
+    # (their TargetGroupBindings show the ARNs).
+    rule_arn: str = Field(pattern=r"^arn:[^:]+:elasticloadbalancing:.*:(listener|listener-rule)/")
+    stable_target_group: str = Field(pattern=_TARGET_GROUP)
+    candidate_target_group: str = Field(pattern=_TARGET_GROUP)
+    # Written into the action's targetGroupStickinessConfig; 0: no stickiness.
+    stickiness_seconds: Annotated[int, Field(ge=0, le=604800)] = 0
+
+    @model_validator(mode="after")
+    def _two_sides(self) -> AlbIngressTraffic:
+        if self.stable_service == self.candidate_service:
+            raise ValueError("stable and candidate services must differ")
+        if self.stable_target_group == self.candidate_target_group:
+            raise ValueError("stable and candidate target groups must differ")
+        return self
+
+
+Labels = dict[Annotated[str, Field(min_length=1)], str]
+
+
+class ServiceTraffic(_Model):
+    """One Kubernetes Service in front of both sides.
+
+    blue-green: the Service's selector is switched from `stable_selector` to
+    `candidate_selector` in one patch. canary: the Service selects the pods of both
+    Deployments (a shared label) and traffic follows the ready-replica ratio, which eksup sets
+    by scaling them within `replicas` pods in all: approximate, one pod is 100/replicas %.
+    """
+
+    provider: Literal["service"]
+    service: str = Field(pattern=_K8S_NAME)
+    stable_selector: Labels | None = None
+    candidate_selector: Labels | None = None
+    # canary: pods across both Deployments; the default is both Deployments' replicas when the
+    # rollout starts.
+    replicas: Annotated[int, Field(ge=2)] | None = None
+    # canary: how far (in points of candidate %) the ready-replica split may be from a step
+    # and still count as that step. 10: a 10-pod app reaches every step to the nearest pod.
+    tolerance_percent: Annotated[float, Field(ge=0, le=50)] = 10.0
+    # How long clients may still reach the old pods after they stop being selected: endpoint
+    # propagation to kube-proxy, keep-alive connections; behind an ALB with ip targets, its
+    # deregistration delay (300 s by default).
+    drain_seconds: Seconds = 30.0
+
+    @model_validator(mode="after")
+    def _selectors(self) -> ServiceTraffic:
+        if (self.stable_selector is None) != (self.candidate_selector is None):
+            raise ValueError("give both stable_selector and candidate_selector, or neither")
+        if self.stable_selector is not None and self.stable_selector == self.candidate_selector:
+            raise ValueError("stable and candidate selectors must differ")
+        if self.stable_selector == {} or self.candidate_selector == {}:
+            raise ValueError("a selector must not be empty (it would select every pod)")
+        return self
+
+
+Traffic = Annotated[
+    AlbTraffic | Route53Traffic | AlbIngressTraffic | ServiceTraffic,
+    Field(discriminator="provider"),
+]
 
 
 # gates ----------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from upgrader.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    Ingress,
     Lease,
     Node,
     NodeClaim,
@@ -403,6 +404,9 @@ class DryRunCluster:
     def helm_releases(self) -> list[HelmRelease]:
         return self.inner.helm_releases()
 
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        return self.inner.get_ingress(namespace, name)
+
     def get_lease(self, namespace: str, name: str) -> Lease:
         return self.inner.get_lease(namespace, name)
 
@@ -466,6 +470,21 @@ class DryRunCluster:
         if not found:
             raise NotFoundError(f"horizontalpodautoscaler {namespace}/{name}")
         return replace(found[0], min_replicas=min_replicas)
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        self._record(
+            "annotate-ingress",
+            ingress=f"{namespace}/{name}",
+            annotations=" ".join(
+                f"{k}-" if v is None else f"{k}={v}" for k, v in annotations.items()
+            ),
+        )
+        ingress = self.inner.get_ingress(namespace, name)
+        merged = {k: v for k, v in ingress.annotations.items() if k not in annotations}
+        merged.update({k: v for k, v in annotations.items() if v is not None})
+        return replace(ingress, annotations=merged)
 
     def create_lease(self, lease: Lease) -> Lease:
         self._record("create-lease", lease=f"{lease.namespace}/{lease.name}")

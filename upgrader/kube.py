@@ -391,6 +391,38 @@ class Service:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
+ALB_ACTIONS_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/actions."
+# The backend port name that tells the AWS Load Balancer Controller to build the rule's action
+# from the actions.<service name> annotation instead of from a real Service.
+USE_ANNOTATION_PORT = "use-annotation"
+
+
+@dataclass(frozen=True)
+class IngressBackend:
+    """One path of an Ingress rule and the Service (and port) it sends to."""
+
+    service: str
+    port: str  # a port number as text, or a port name
+    host: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """A networking.k8s.io/v1 Ingress: its annotations and the backends its rules name."""
+
+    namespace: str
+    name: str
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    ingress_class: str = ""
+    backends: tuple[IngressBackend, ...] = ()
+    resource_version: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 @dataclass(frozen=True)
 class HorizontalPodAutoscaler:
     """An autoscaling/v2 HPA: what it scales and its bounds; it owns the target's replicas."""

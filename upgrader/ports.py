@@ -37,6 +37,7 @@ from upgrader.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    Ingress,
     Lease,
     Node,
     NodeClaim,
@@ -145,6 +146,17 @@ class Cluster(Protocol):
         self, namespace: str, name: str, min_replicas: int
     ) -> HorizontalPodAutoscaler:
         """Raises NotFoundError."""
+        ...
+
+    # ingresses (networking.k8s.io/v1), for traffic moved through the AWS Load Balancer Controller
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        """Raises NotFoundError."""
+        ...
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        """Set these annotations (a None value removes one); the others are kept."""
         ...
 
     # what the upgrade must not break: deprecated APIs still in use

@@ -13,10 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from strategies.providers import provider_for, refusal
+from strategies.providers_service import warnings_for
 from strategies.runner import RolloutReport, build_runner
 from strategies.spec import RolloutSpec, load_spec
 from strategies.steps import ALL_STABLE, steps_for
 from upgrader.errors import UserError
+
+# Traffic providers that move traffic through Kubernetes objects: they need a cluster.
+KUBERNETES_PROVIDERS = ("alb-ingress", "service")
 
 
 def _checked_spec(spec_file: Path) -> RolloutSpec:
@@ -40,9 +44,11 @@ def describe_rollout(spec_file: Path) -> RenderableType:
             f"{step.pause_seconds:.0f}s",
         )
     gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+    warnings = [Text(f"warning: {w}", style="yellow") for w in warnings_for(spec)]
     return Group(
         Text(f"traffic: {spec.traffic.provider}; gates: {gates}"),
         steps,
+        *warnings,
     )
 
 
@@ -59,7 +65,7 @@ def run_rollout(
     names_deployments = spec.app.stable.deployment or spec.app.candidate.deployment
     cluster = (
         KubernetesCluster.from_kubeconfig(context=context, clock=clock)
-        if names_deployments
+        if names_deployments or spec.traffic.provider in KUBERNETES_PROVIDERS
         else None
     )
     runner = build_runner(
@@ -74,13 +80,22 @@ def run_rollout(
     return runner.run()
 
 
-def abort_rollout(spec_file: Path, *, region: str | None, profile: str | None) -> str:
+def abort_rollout(
+    spec_file: Path, *, region: str | None, profile: str | None, context: str | None = None
+) -> str:
     from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.kubernetes_client import KubernetesCluster
     from upgrader.adapters.system_clock import SystemClock
 
     spec = _checked_spec(spec_file)
     aws = Boto3Aws(region=region, profile=profile)
-    provider = provider_for(spec, load_balancers=aws, dns=aws, clock=SystemClock())
+    clock = SystemClock()
+    cluster = (
+        KubernetesCluster.from_kubeconfig(context=context, clock=clock)
+        if spec.traffic.provider in KUBERNETES_PROVIDERS
+        else None
+    )
+    provider = provider_for(spec, load_balancers=aws, dns=aws, clock=clock, cluster=cluster)
     provider.apply(ALL_STABLE)
     live = provider.read()
     if live != ALL_STABLE:

@@ -29,6 +29,7 @@ from kubernetes.client import (
     CoordinationV1Api,
     CoreV1Api,
     CustomObjectsApi,
+    NetworkingV1Api,
     PolicyV1Api,
     V1DeleteOptions,
     V1Eviction,
@@ -66,6 +67,7 @@ from upgrader.kube import (
     DisruptionBudget,
     HelmRelease,
     HorizontalPodAutoscaler,
+    Ingress,
     Lease,
     Node,
     NodeClaim,
@@ -243,6 +245,7 @@ class KubernetesCluster:
         self.autoscaling = AutoscalingV2Api(api_client)
         self.coordination = CoordinationV1Api(api_client)
         self.custom = CustomObjectsApi(api_client)
+        self.networking = NetworkingV1Api(api_client)
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
             WorkloadKind.DEPLOYMENT: _WorkloadApi(
                 "deployments.apps",
@@ -617,6 +620,21 @@ class KubernetesCluster:
             return convert.horizontal_pod_autoscaler(
                 self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(name, namespace, body)
             )
+
+    # ingresses
+
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        with self._errors("get", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
+            return convert.ingress(self.networking.read_namespaced_ingress(name, namespace))
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        """A merge patch of these annotations only (None removes one): whatever else the
+        Ingress carries, and whoever else edits it, is left alone."""
+        body = {"metadata": {"annotations": dict(annotations)}}
+        with self._errors("patch", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
+            return convert.ingress(self.networking.patch_namespaced_ingress(name, namespace, body))
 
     # coordination and state
 

@@ -6,8 +6,9 @@ which is how tests make an eviction fail with a 500 or a cordon time out.
 
 Verbs and resources follow the Kubernetes API: `get`/`list`/`create`/`update`/`patch`/`delete`
 on `nodes`, `pods`, `deployments`, `statefulsets`, `daemonsets`, `replicasets`, `jobs`,
-`poddisruptionbudgets`, `services`, `leases`, `configmaps` and `version`; an eviction is
-`create` on `pods/eviction`, a scale `patch` on e.g. `deployments/scale`. "*" matches any.
+`poddisruptionbudgets`, `services`, `ingresses`, `leases`, `configmaps` and `version`; an
+eviction is `create` on `pods/eviction`, a scale `patch` on e.g. `deployments/scale`. "*"
+matches any.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from upgrader.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    Ingress,
     Lease,
     Node,
     NodeClaim,
@@ -115,6 +116,7 @@ _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 
 _ControllerKey = tuple[WorkloadKind, str, str]
 _PodCallback = Callable[[str, str], None]
+IngressWatcher = Callable[[Ingress], None]
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ class FakeCluster:
         self._config_maps: dict[tuple[str, str], ConfigMap] = {}
         self._terminating_namespaces: set[str] = set()
         self._karpenter: FakeKarpenter | None = None
+        self._ingresses: dict[tuple[str, str], Ingress] = {}
+        self._ingress_watchers: list[IngressWatcher] = []
 
     # ------------------------------------------------------------------ the Cluster port
 
@@ -455,6 +459,23 @@ class FakeCluster:
             self._hpas[key] = (replace(hpa, min_replicas=min_replicas), recommended)
             self._hpa_sync_after(0.0, key)
             return self._hpa_status(key)
+
+    def get_ingress(self, namespace: str, name: str) -> Ingress:
+        with self._api("get", "ingresses", namespace, name):
+            return self._ingress(namespace, name)
+
+    def patch_ingress_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Ingress:
+        with self._api("patch", "ingresses", namespace, name):
+            ingress = self._ingress(namespace, name)
+            merged = dict(ingress.annotations)
+            for key, value in annotations.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            return self._store_ingress(replace(ingress, annotations=_frozen(merged)))
 
     def get_lease(self, namespace: str, name: str) -> Lease:
         with self._api("get", "leases", namespace, name):
@@ -752,6 +773,18 @@ class FakeCluster:
                 service, selector=_frozen(service.selector)
             )
 
+    def add_ingress(self, ingress: Ingress) -> Ingress:
+        with self._locked():
+            if (ingress.namespace, ingress.name) in self._ingresses:
+                raise ConflictError(f'ingresses "{ingress.name}" already exists')
+            return self._store_ingress(replace(ingress, annotations=_frozen(ingress.annotations)))
+
+    def watch_ingresses(self, watcher: IngressWatcher) -> None:
+        """Call `watcher` with every Ingress as stored after a change, as an informer would:
+        on the clock at the instant of the change, never inside the call that made it."""
+        with self._locked():
+            self._ingress_watchers.append(watcher)
+
     def record_deprecated_api_request(self, request: DeprecatedApiRequest) -> None:
         """A client used a deprecated API: the metric shows it from now on."""
         with self._locked():
@@ -856,6 +889,19 @@ class FakeCluster:
         if service is None:
             raise NotFoundError(f'services "{name}" not found in namespace {namespace}')
         return service
+
+    def _ingress(self, namespace: str, name: str) -> Ingress:
+        ingress = self._ingresses.get((namespace, name))
+        if ingress is None:
+            raise NotFoundError(f'ingresses "{name}" not found in namespace {namespace}')
+        return ingress
+
+    def _store_ingress(self, ingress: Ingress) -> Ingress:
+        stored = replace(ingress, resource_version=str(next(self._serial)))
+        self._ingresses[(ingress.namespace, ingress.name)] = stored
+        for watcher in self._ingress_watchers:
+            self._at(self._clock.now(), functools.partial(watcher, stored))
+        return stored
 
     def _lease(self, namespace: str, name: str) -> Lease:
         lease = self._leases.get((namespace, name))
