@@ -192,7 +192,13 @@ class ControlPlane(Protocol):
     def update_nodegroup_scaling(
         self, cluster: str, name: str, min_size: int, max_size: int, desired_size: int
     ) -> EksUpdate: ...
-    def update_cluster_version(self, cluster: str, version: str) -> EksUpdate: ...
+    def update_cluster_version(
+        self, cluster: str, version: str, *, force: bool = False
+    ) -> EksUpdate:
+        """One minor up (a VersionUpdate), or one back down within EKS's rollback window (a
+        VersionRollback). `force` overrides EKS's upgrade or rollback readiness checks."""
+        ...
+
     def describe_update(
         self,
         cluster: str,
