@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from upgrader.errors import RefusedError
+from upgrader.kube import Node
 from upgrader.reporter import PlainReporter
 from upgrader.rollback import RollbackOptions, RollbackResult, run_rollback
 from upgrader.sandbox.moto_eks import eks_backend, settings
@@ -242,3 +243,31 @@ def test_what_eks_itself_refuses_is_a_refusal(world: Sandbox) -> None:
     assert "EKS refused the rollback, nothing was changed" in str(refused.value)
     assert "end of extended support" in str(refused.value)
     assert world.aws.describe_cluster(CLUSTER).version == "1.30"
+
+
+def test_a_rollback_already_running_is_followed_not_issued_again(world: Sandbox) -> None:
+    upgrade_control_plane(world)
+    started = world.aws.update_cluster_version(CLUSTER, "1.29")  # a run that died waiting
+    log = io.StringIO()
+
+    result = roll_back(world, log, yes=True)
+
+    assert result.update_id == started.id
+    assert f"following rollback {started.id}" in log.getvalue()
+    assert "-> eks:UpdateClusterVersion" not in log.getvalue()
+    assert world.aws.describe_cluster(CLUSTER).version == "1.29"
+
+
+def test_self_managed_nodes_ahead_block_unless_forced(world: Sandbox) -> None:
+    upgrade_control_plane(world)
+    world.kube(CLUSTER).add_node(Node(name="worker-1", kubelet_version="v1.30.4-eks-1a2b3c4"))
+
+    with pytest.raises(RefusedError) as refused:
+        roll_back(world, yes=True)
+    assert "nodes newer than 1.29 that EKS does not roll back: worker-1 (self-managed, 1.30)" in (
+        str(refused.value)
+    )
+
+    result = roll_back(world, yes=True, force=True)
+    assert world.aws.describe_cluster(CLUSTER).version == "1.29"
+    assert "node worker-1 (self-managed, 1.30): replace it with one at 1.29" in result.summary()
