@@ -3,9 +3,11 @@
 EKS takes `UpdateClusterVersion` with the previous minor as a rollback (a `VersionRollback`
 update) only when the current version came from an in-place upgrade that completed less than 7
 days ago; never for a cluster created at its version, after a rollback, or further than one
-minor. eksup reads that from the cluster's own update history and refuses, saying which rule
-holds, before asking EKS. EKS's update history gives an upgrade's start, not its end, so eksup
-counts the 7 days from the start: it may refuse in the last minutes EKS would still accept.
+minor, nor to a version out of support or (unless the upgrade policy is EXTENDED) in extended
+support. eksup reads that from the cluster's own update history and its version data, and
+refuses, saying which rule holds, before asking EKS. EKS's update history gives an upgrade's
+start, not its end, so eksup counts the 7 days from the start: it may refuse in the last
+minutes EKS would still accept.
 
 EKS rolls back the API server and nothing else. Kubelets newer than the API server break the
 skew policy, so AWS's order is: managed node groups first (UpdateNodegroupVersion, which
@@ -27,9 +29,8 @@ from upgrader.kube import FARGATE_COMPUTE_LABEL
 from upgrader.ports import Clock, Cluster, ControlPlane
 from upgrader.reporter import Reporter
 from upgrader.steps.base import Timeouts, Waiter, wait_for_eks_update
-from upgrader.versions import KubeVersion
+from upgrader.versions import KubeVersion, SupportStatus, default_catalog
 
-WINDOW_SECONDS = 7 * 24 * 3600.0
 VERSION_UPDATE = "VersionUpdate"
 VERSION_ROLLBACK = "VersionRollback"
 ROLLBACK_READINESS = "ROLLBACK_READINESS"
@@ -70,6 +71,7 @@ class Assessment:
     insight_errors: tuple[Insight, ...]
     insight_warnings: tuple[Insight, ...]
     in_flight: EksUpdate | None = None  # a rollback to `target` already running
+    extended_support: bool = False  # `target` is in extended support (billed as such)
 
     def blockers(self, options: RollbackOptions) -> list[str]:
         """What stops the rollback with these options, each with what to do."""
@@ -144,6 +146,7 @@ def assess(
     eks: ControlPlane, kube: Cluster, clock: Clock, cluster: str, to: str | None
 ) -> Assessment:
     """Read everything the rollback depends on; a RefusedError says which EKS rule forbids it."""
+    rules = default_catalog().data.upgrade_rules.rollback
     described = eks.describe_cluster(cluster)
     current = KubeVersion.parse(described.version)
     target = current - 1 if to is None else KubeVersion.parse(to)
@@ -152,7 +155,7 @@ def assess(
             f"{cluster} is at {current}: a rollback goes to an older version, not {target} "
             "(upgrades are `eksup plan`)"
         )
-    if target != current - 1:
+    if current - target > rules.max_minors or current - target != 1:
         raise RefusedError(
             f"EKS rolls back one minor version only: {cluster} can go from {current} to "
             f"{current - 1}, not to {target}"
@@ -171,12 +174,26 @@ def assess(
     if in_flight is None and described.status != "ACTIVE":
         raise RefusedError(f"{cluster} is {described.status}, not ACTIVE: wait, then try again")
     upgrade = _upgrade_to_undo(cluster, str(current), updates, in_flight)
-    closes = upgrade.created_at + WINDOW_SECONDS
+    closes = upgrade.created_at + rules.window_days * 24 * 3600.0
     if in_flight is None and clock.now() > closes:
         raise RefusedError(
             f"{cluster} was upgraded to {current} on {_when(upgrade.created_at)}; EKS allows a "
-            f"rollback only within 7 days of an upgrade, and that window closed around "
-            f"{_when(closes)}"
+            f"rollback only within {rules.window_days} days of an upgrade, and that window "
+            f"closed around {_when(closes)}"
+        )
+    support = _support_of(target, clock)
+    if in_flight is None and support is SupportStatus.UNSUPPORTED:
+        raise RefusedError(f"{target} is past the end of EKS support: EKS cannot roll back to it")
+    if (
+        in_flight is None
+        and support is SupportStatus.EXTENDED
+        and (described.support_type != "EXTENDED")
+    ):
+        raise RefusedError(
+            f"{target} is in extended support and {cluster}'s upgrade policy is "
+            f"{described.support_type}: EKS rolls back to it only with the EXTENDED policy "
+            f"(aws eks update-cluster-config --name {cluster} --upgrade-policy "
+            "supportType=EXTENDED), which resumes extended-support charges"
         )
     insights = [
         i
@@ -195,7 +212,13 @@ def assess(
         insight_errors=tuple(i for i in insights if i.status == "ERROR"),
         insight_warnings=tuple(i for i in insights if i.status == "WARNING"),
         in_flight=in_flight,
+        extended_support=support is SupportStatus.EXTENDED,
     )
+
+
+def _support_of(version: KubeVersion, clock: Clock) -> SupportStatus:
+    today = datetime.fromtimestamp(clock.now(), tz=UTC).date()
+    return default_catalog().support_status(version, today)
 
 
 def _version_changes(eks: ControlPlane, cluster: str) -> list[EksUpdate]:
@@ -295,6 +318,16 @@ def run_rollback(
 
     for insight in assessment.insight_warnings:
         reporter.warning(f"rollback readiness insight {insight.name!r} is WARNING")
+    if assessment.extended_support:
+        reporter.warning(
+            f"{assessment.target} is in extended support: the cluster is billed for extended "
+            "support again once rolled back"
+        )
+    for addon in assessment.addons:
+        reporter.warning(
+            f"add-on {addon.name} {addon.version} has no build for {assessment.target}; EKS "
+            "leaves add-ons as they are (what to do is listed at the end)"
+        )
     blockers = assessment.blockers(options)
     if blockers:
         raise RefusedError(f"rollback of {cluster} refused: {'; '.join(blockers)}")

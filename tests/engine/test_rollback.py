@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
+from upgrader.aws import EksCluster
 from upgrader.errors import RefusedError
 from upgrader.kube import Node
+from upgrader.ports import ControlPlane
 from upgrader.reporter import PlainReporter
 from upgrader.rollback import RollbackOptions, RollbackResult, run_rollback
 from upgrader.sandbox.moto_eks import eks_backend, settings
@@ -271,3 +275,49 @@ def test_self_managed_nodes_ahead_block_unless_forced(world: Sandbox) -> None:
     result = roll_back(world, yes=True, force=True)
     assert world.aws.describe_cluster(CLUSTER).version == "1.29"
     assert "node worker-1 (self-managed, 1.30): replace it with one at 1.29" in result.summary()
+
+
+class StandardPolicy:
+    """The cluster as EKS describes it with upgradePolicy STANDARD (moto keeps no policy)."""
+
+    def __init__(self, inner: ControlPlane) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def describe_cluster(self, name: str) -> EksCluster:
+        return replace(self.inner.describe_cluster(name), support_type="STANDARD")
+
+
+def test_back_into_extended_support_needs_the_extended_policy(world: Sandbox) -> None:
+    upgrade_control_plane(world)  # 1.29 is in extended support in January 2026
+    updates = world.aws.list_updates(CLUSTER)
+
+    with pytest.raises(RefusedError) as refused:
+        run_rollback(
+            cast(ControlPlane, StandardPolicy(world.aws)),
+            world.kube(CLUSTER),
+            world.clock,
+            CLUSTER,
+            RollbackOptions(yes=True),
+            reporter=PlainReporter(io.StringIO(), world.clock),
+            confirm=lambda _: False,
+        )
+
+    assert "1.29 is in extended support and prod's upgrade policy is STANDARD" in str(refused.value)
+    assert "--upgrade-policy supportType=EXTENDED" in str(refused.value)
+    assert world.aws.list_updates(CLUSTER) == updates
+
+    log = io.StringIO()
+    roll_back(world, log, yes=True)  # the sandbox's clusters have EKS's default, EXTENDED
+    assert "billed for extended support again" in log.getvalue()
+
+
+def test_a_version_out_of_support_is_refused() -> None:
+    with Sandbox() as world:
+        world.create_cluster(CLUSTER, "1.28", SUBNETS)  # past extended support in 2026
+        upgrade_control_plane(world, "1.29")
+
+        with pytest.raises(RefusedError, match=r"1\.28 is past the end of EKS support"):
+            roll_back(world, yes=True)
