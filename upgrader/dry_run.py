@@ -62,6 +62,7 @@ from upgrader.kube import (
 )
 from upgrader.ports import Cluster, Compute, ControlPlane
 from upgrader.reporter import Reporter
+from upgrader.versions import KubeVersion
 
 DRY_RUN_UPDATE_PREFIX = "dry-run-"
 
@@ -173,10 +174,16 @@ class DryRunControlPlane:
         return self.inner.list_fargate_profiles(cluster)
 
     # changes: recorded, and overlaid
-    def update_cluster_version(self, cluster: str, version: str) -> EksUpdate:
-        self.recorder.record("eks", "UpdateClusterVersion", cluster=cluster, version=version)
+    def update_cluster_version(
+        self, cluster: str, version: str, *, force: bool = False
+    ) -> EksUpdate:
+        before = self.describe_cluster(cluster).version
+        self.recorder.record(
+            "eks", "UpdateClusterVersion", cluster=cluster, version=version, force=force or None
+        )
         self._cluster_version[cluster] = version
-        return self._update("VersionUpdate", Version=version)
+        down = KubeVersion.parse(version) < KubeVersion.parse(before)
+        return self._update("VersionRollback" if down else "VersionUpdate", Version=version)
 
     def create_nodegroup(self, spec: NodegroupSpec) -> Nodegroup:
         self.recorder.record(

@@ -242,7 +242,13 @@ class ControlPlane(Protocol):
         """How many nodes an in-place update replaces at a time (UpdateNodegroupConfig)."""
         ...
 
-    def update_cluster_version(self, cluster: str, version: str) -> EksUpdate: ...
+    def update_cluster_version(
+        self, cluster: str, version: str, *, force: bool = False
+    ) -> EksUpdate:
+        """One minor up (a VersionUpdate), or one back down within EKS's rollback window (a
+        VersionRollback). `force` overrides EKS's upgrade or rollback readiness checks."""
+        ...
+
     def describe_update(
         self,
         cluster: str,

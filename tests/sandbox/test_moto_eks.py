@@ -13,7 +13,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from moto import mock_aws
-from moto.eks.exceptions import InvalidParameterException, ResourceInUseException
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+)
 from moto.moto_api._internal.models import moto_api_backend
 
 from upgrader.sandbox import moto_eks, moto_eks_catalog
@@ -112,7 +116,8 @@ def test_update_ids_are_uuids(eks: EKSClient, clock: VirtualClock) -> None:
     ("target", "expected"),
     [
         ("1.31", "Unsupported Kubernetes minor version update from 1.29 to 1.31"),
-        ("1.28", "Unsupported Kubernetes minor version update from 1.29 to 1.28"),
+        # One minor down is a rollback: tests/sandbox/test_moto_eks_rollback.py.
+        ("1.27", "Unsupported Kubernetes minor version update from 1.29 to 1.27"),
         ("1.29", "Unsupported Kubernetes minor version update from 1.29 to 1.29"),
         ("1.99", "unsupported Kubernetes version"),
     ],
@@ -658,7 +663,9 @@ _steps = st.lists(
 
 @given(steps=_steps)
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_the_control_plane_only_ever_moves_up_one_minor(steps: list[tuple[str, Any]]) -> None:
+def test_the_control_plane_moves_up_one_minor_or_back_the_last_one(
+    steps: list[tuple[str, Any]],
+) -> None:
     moto_eks.install()
     clock = VirtualClock()
     settings.clock = clock
@@ -676,15 +683,23 @@ def test_the_control_plane_only_ever_moves_up_one_minor(steps: list[tuple[str, A
                     try:
                         backend.update_cluster_version("prod", argument)
                         accepted = True
-                    except (InvalidParameterException, ResourceInUseException):
+                    except (
+                        InvalidParameterException,
+                        InvalidRequestException,
+                        ResourceInUseException,
+                    ):
                         accepted = False
-                    one_up = (
-                        moto_eks_catalog.minor(argument)
-                        == moto_eks_catalog.minor(before.version) + 1
-                    )
-                    assert accepted == (idle and one_up and argument in SUPPORTED)
+                    step = moto_eks_catalog.minor(argument) - moto_eks_catalog.minor(before.version)
+                    # Back to where the last change came from undoes an upgrade (a rollback
+                    # lands below where it came from). Sleeps are short: the 7-day window
+                    # never closes here.
+                    undoes_an_upgrade = step == -1 and len(seen) > 1 and seen[-2] == argument
+                    expected = idle and (step == 1 or undoes_an_upgrade) and argument in SUPPORTED
+                    assert accepted == expected
                 version = backend.describe_cluster("prod").version
-                assert moto_eks_catalog.minor(version) - moto_eks_catalog.minor(seen[-1]) in (0, 1)
-                seen.append(version)
+                if version != seen[-1]:
+                    moved = moto_eks_catalog.minor(version) - moto_eks_catalog.minor(seen[-1])
+                    assert moved in (-1, 1)
+                    seen.append(version)
     finally:
         settings.reset()

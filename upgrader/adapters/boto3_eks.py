@@ -373,12 +373,14 @@ class Boto3ControlPlane:
         )
         return update_from_eks(response["update"])
 
-    def update_cluster_version(self, cluster: str, version: str) -> EksUpdate:
+    def update_cluster_version(
+        self, cluster: str, version: str, *, force: bool = False
+    ) -> EksUpdate:
         eks = self.clients.eks
         token = _token()
         response = self.clients.call_eks(
             lambda: eks.update_cluster_version(
-                name=cluster, version=version, clientRequestToken=token
+                name=cluster, version=version, force=force, clientRequestToken=token
             )
         )
         return update_from_eks(response["update"])

@@ -28,6 +28,7 @@ from upgrader.sandbox.moto_eks_models import (
 from upgrader.sandbox.moto_eks_world import settings
 
 UPGRADE_READINESS = "UPGRADE_READINESS"
+ROLLBACK_READINESS = "ROLLBACK_READINESS"
 INSIGHT_STATUSES = ("PASSING", "WARNING", "ERROR", "UNKNOWN")
 
 
@@ -197,7 +198,8 @@ class AddonsAndInsights:
         resources: Sequence[Mapping[str, Any]] = (),
     ) -> str:
         """Store an insight as AWS would report it, for the upgrader to find; returns its id.
-        `kubernetes_version` defaults to the next minor: upgrade insights are about the target."""
+        `kubernetes_version` defaults to the version the insight is about: the next minor for
+        an upgrade insight, the previous one for a rollback readiness insight."""
         cluster = self._cluster(cluster_name)
         if status not in INSIGHT_STATUSES:
             raise ValueError(f"insight status must be one of {INSIGHT_STATUSES}, not {status}")
@@ -205,7 +207,9 @@ class AddonsAndInsights:
             name=name,
             category=category,
             kubernetes_version=kubernetes_version
-            or catalog.version_of(catalog.minor(cluster.version) + 1),
+            or catalog.version_of(
+                catalog.minor(cluster.version) + (-1 if category == ROLLBACK_READINESS else 1)
+            ),
             status=status,
             reason=reason,
             description=description,

@@ -1,9 +1,10 @@
 """The sandbox's EKS backend: moto's, plus the calls eksup needs and the rules AWS enforces.
 
 Adds version updates (control plane and node groups) and DescribeUpdate/ListUpdates, with
-add-ons and insights from `moto_eks_addons`, and refuses what AWS refuses with AWS's error codes
-and messages: skipping a minor, going down, a second update while one runs, node groups newer
-than the control plane or behind it when it moves. It also fixes what moto gets wrong that an
+add-ons and insights from `moto_eks_addons` and version rollback from `moto_eks_rollback`, and
+refuses what AWS refuses with AWS's error codes and messages: skipping a minor, going down (but
+for a rollback), a second update while one runs, node groups newer than the control plane or
+behind it when it moves. It also fixes what moto gets wrong that an
 upgrader relies on (see `create_nodegroup`). Everything time-dependent is derived from
 `settings.clock` on read; see `moto_eks_models`.
 
@@ -36,6 +37,12 @@ from upgrader.sandbox.moto_eks_models import (
     running,
     same_request,
     timestamp,
+)
+from upgrader.sandbox.moto_eks_rollback import (
+    VERSION_ROLLBACK,
+    check_rollback,
+    last_version_change,
+    rollback_open_to,
 )
 from upgrader.sandbox.moto_eks_world import settings
 
@@ -142,8 +149,13 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         return super().delete_cluster(name)
 
     def update_cluster_version(
-        self, name: str, version: str | None, client_request_token: str | None = None
+        self,
+        name: str,
+        version: str | None,
+        client_request_token: str | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
+        """One minor up, or (a rollback, see `moto_eks_rollback`) one minor back down."""
         cluster = self._cluster(name)
         if same := replayed(cluster.updates, client_request_token):
             return same.describe()
@@ -156,6 +168,8 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         current = cluster.version
         if not version or not catalog.is_supported(version):
             raise invalid_parameter("unsupported Kubernetes version", name)
+        if catalog.minor(version) == catalog.minor(current) - 1:
+            return self._roll_back(cluster, version, client_request_token, force)
         if catalog.minor(version) != catalog.minor(current) + 1:
             raise invalid_parameter(
                 f"Unsupported Kubernetes minor version update from {current} to {version}", name
@@ -179,11 +193,56 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             completes=now() + delay,
             effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
             token=client_request_token,
+            from_values={"version": current, "platformVersion": cluster.platformVersion},
         )
+        return self._start_version_change(cluster, update)
+
+    def _roll_back(
+        self, cluster: Cluster, version: str, token: str | None, force: bool
+    ) -> dict[str, Any]:
+        check_rollback(cluster, version, force)
+        change = last_version_change(cluster)
+        # EKS restores the previous minor's platform version (the latest, on AWS).
+        platform = (change.from_values if change else {}).get(
+            "platformVersion", FIRST_PLATFORM_VERSION
+        )
+        update = Update(
+            type=VERSION_ROLLBACK,
+            params=[("Version", version), ("PlatformVersion", platform)],
+            created=now(),
+            completes=now() + settings.cluster_update_seconds,
+            effects={"version": version, "platformVersion": platform},
+            token=token,
+            from_values={"version": cluster.version, "platformVersion": cluster.platformVersion},
+        )
+        return self._start_version_change(cluster, update)
+
+    def _start_version_change(self, cluster: Cluster, update: Update) -> dict[str, Any]:
         cluster.updates[update.id] = update
+        version = update.effects["version"]
         if settings.hooks is not None:
-            settings.hooks.cluster_version_updating(name, version, update.id, delay)
+            settings.hooks.cluster_version_updating(
+                cluster.name, version, update.id, settings.cluster_update_seconds
+            )
         return update.describe()
+
+    def auto_upgrade(self, cluster_name: str, support_ended: str) -> str:
+        """For tests: EKS upgrades the cluster one minor by itself because its `support_ended`
+        ("standard" or "extended") support ended; returns the update id."""
+        cluster = self._cluster(cluster_name)
+        current = cluster.version
+        version = catalog.version_of(catalog.minor(current) + 1)
+        update = Update(
+            type="VersionUpdate",
+            params=[("Version", version), ("PlatformVersion", FIRST_PLATFORM_VERSION)],
+            created=now(),
+            completes=now() + settings.cluster_update_seconds,
+            effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
+            from_values={"version": current, "platformVersion": cluster.platformVersion},
+            automatic=support_ended,
+        )
+        self._start_version_change(cluster, update)
+        return update.id
 
     # --- node groups ---------------------------------------------------------------------------
 
@@ -438,8 +497,8 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """In place, to the group's own version (newer AMI) or the cluster's: never newer than
-        the control plane, never down. Ends by time, or when a hook that took it over calls
-        `finish_update`."""
+        the control plane, never down but one minor while the cluster may roll back to it.
+        Ends by time, or when a hook that took it over calls `finish_update`."""
         cluster = self._cluster(cluster_name)
         nodegroup = self._nodegroup(cluster, nodegroup_name)
         if same := replayed(nodegroup.updates, client_request_token):
@@ -456,7 +515,10 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
                 cluster_name,
                 nodegroup_name,
             )
-        if target not in (current, control_plane):
+        back = catalog.minor(target) == catalog.minor(current) - 1
+        if target not in (current, control_plane) and not (
+            back and rollback_open_to(cluster, target)
+        ):
             raise invalid_parameter(
                 f"Requested Nodegroup version {target} is invalid. Allowed versions are "
                 f"{current} (the node group's) and {control_plane} (the cluster's)",

@@ -44,7 +44,7 @@ def new_id() -> str:
 class Update:
     """One EKS update (DescribeUpdate's shape) and the attribute values it sets on success."""
 
-    type: str  # VersionUpdate, ConfigUpdate, AddonUpdate
+    type: str  # VersionUpdate, VersionRollback, ConfigUpdate, AddonUpdate
     params: Sequence[tuple[str, str]]
     created: float
     completes: float | None  # None: stays InProgress until `finish` (a sandbox hook owns it)
@@ -53,6 +53,11 @@ class Update:
     id: str = field(default_factory=new_id)
     outcome: str | None = None
     errors: Sequence[Mapping[str, Any]] = ()
+    # What a version update left behind, for a rollback to restore (AWS keeps this history).
+    from_values: Mapping[str, str] = field(default_factory=dict)
+    # "standard" or "extended": EKS made this update itself when that support ended.
+    automatic: str = ""
+    finished_at: float | None = None
 
     def status(self, at: float) -> str:
         if self.outcome is not None:
@@ -68,6 +73,15 @@ class Update:
             raise ValueError(f"update {self.id} already ended {self.status(now())}")
         self.outcome = status
         self.errors = tuple(errors)
+        self.finished_at = now()
+
+    def ended_at(self, at: float) -> float | None:
+        """When the update ended, if it has by `at`."""
+        if self.outcome is not None:
+            return self.finished_at
+        if self.completes is not None and at >= self.completes:
+            return self.completes
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -53,6 +53,7 @@ class SandboxEKSResponse(EKSResponse):
             name=self._get_param("name"),
             version=self._get_param("version"),
             client_request_token=self._get_param("clientRequestToken"),
+            force=bool(self._get_param("force", False)),
         )
         return ActionResult({"update": update})
 

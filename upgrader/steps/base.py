@@ -206,12 +206,39 @@ def wait_for_update(
 ) -> EksUpdate:
     """Poll an EKS update until it ends; Failed or Cancelled is a StepFailedError with the
     update's own errors."""
+    return wait_for_eks_update(
+        ctx.ports.control_plane,
+        ctx.cluster_name,
+        ctx.waiter,
+        update_id,
+        what=what,
+        timeout=timeout,
+        nodegroup=nodegroup,
+        addon=addon,
+    )
+
+
+RESUME_HINT = "fix the cause, then re-run with --resume (the step starts a new update)"
+
+
+def wait_for_eks_update(
+    eks: ControlPlane,
+    cluster: str,
+    waiter: Waiter,
+    update_id: str,
+    *,
+    what: str,
+    timeout: float,
+    nodegroup: str | None = None,
+    addon: str | None = None,
+    hint: str = RESUME_HINT,
+) -> EksUpdate:
+    """`wait_for_update` for callers outside a plan's step (e.g. `upgrader.rollback`); `hint`
+    ends the failure message with what to do next."""
     seen: list[EksUpdate] = []
 
     def finished() -> bool:
-        update = ctx.ports.control_plane.describe_update(
-            ctx.cluster_name, update_id, nodegroup=nodegroup, addon=addon
-        )
+        update = eks.describe_update(cluster, update_id, nodegroup=nodegroup, addon=addon)
         seen.append(update)
         return update.status.finished
 
@@ -219,7 +246,7 @@ def wait_for_update(
         status = seen[-1].status.value if seen else "not read yet"
         return f"{what}: EKS update {update_id} is {status}"
 
-    ctx.waiter.until(finished, reason=reason, timeout=timeout, poll=15.0, max_poll=60.0)
+    waiter.until(finished, reason=reason, timeout=timeout, poll=15.0, max_poll=60.0)
     if not seen:  # a dry run whose single read failed transiently
         return EksUpdate(update_id, "", UpdateStatus.SUCCESSFUL)
     update = seen[-1]
@@ -228,5 +255,5 @@ def wait_for_update(
     errors = "; ".join(update.errors) or "EKS gave no error details"
     raise StepFailedError(
         f"{what}: EKS update {update_id} ended {update.status.value}: {errors}. Nothing more "
-        "was changed; fix the cause, then re-run with --resume (the step starts a new update)"
+        f"was changed; {hint}"
     )
