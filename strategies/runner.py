@@ -350,7 +350,7 @@ class RolloutRunner:
         while True:
             waiting: list[tuple[Gate, GateResult]] = []
             for gate in self.gates:
-                result = _evaluate(gate)
+                result = evaluate_gate(gate)
                 state.results.append(result)
                 if result.verdict is Verdict.FAIL:
                     failures = state.failures.get(gate.name, 0) + 1
@@ -471,7 +471,7 @@ class RolloutRunner:
             return
         delay = self.provider.drain_seconds
         if side == "stable":
-            delay = max(delay, _scale_down_delay(self.spec))
+            delay = max(delay, scale_down_delay(self.spec))
         self._sleep(delay)
         try:
             live = self.provider.read()
@@ -518,7 +518,7 @@ class RolloutRunner:
         )
 
 
-def _evaluate(gate: Gate) -> GateResult:
+def evaluate_gate(gate: Gate) -> GateResult:
     """A gate that cannot be evaluated counts as failed: an unreadable alarm is no pass."""
     try:
         return gate.evaluate()
@@ -526,7 +526,7 @@ def _evaluate(gate: Gate) -> GateResult:
         return GateResult(gate.name, Verdict.FAIL, f"cannot evaluate: {error}")
 
 
-def _scale_down_delay(spec: RolloutSpec) -> float:
+def scale_down_delay(spec: RolloutSpec) -> float:
     return float(getattr(spec.strategy, "scale_down_delay_seconds", 0.0))
 
 
