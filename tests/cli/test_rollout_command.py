@@ -4,6 +4,7 @@ on the sandbox's virtual clock (handed to the commands through the context objec
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from strategies.rollout_state import Actor, Journal
 from upgrader.adapters.boto3_aws import Boto3Aws
 from upgrader.aws import ForwardRule, TargetHealth
 from upgrader.cli import app
-from upgrader.kube import Lease, LabelSelector, PodTemplate, Workload, WorkloadKind
+from upgrader.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
 from upgrader.rollouts import RolloutPorts
 from upgrader.sandbox.demo_canary import ALARM, _alb
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
@@ -85,9 +86,7 @@ class World:
         return dict(self.kube.get_config_map(NAMESPACE, "eksup-rollout-web").data)
 
     def has_state(self) -> bool:
-        return any(
-            a.resource == "configmaps" and a.verb != "get" for a in self.kube.actions
-        )
+        return any(a.resource == "configmaps" and a.verb != "get" for a in self.kube.actions)
 
 
 def _deployment(name: str) -> Workload:
@@ -102,43 +101,98 @@ def _deployment(name: str) -> Workload:
     )
 
 
-def _world(tmp_path: Path, strategy: str) -> Iterator[World]:
+@dataclass
+class Shared:
+    """One moto world per module (starting it costs seconds); each test gets its own listener
+    rule, target groups and FakeCluster on it."""
+
+    sandbox: Sandbox
+    lb: str
+    vpc: str
+    serial: Iterator[int]
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Shared]:
     with Sandbox() as sandbox:
         sandbox.create_cluster(DEMO_CLUSTER, "1.30", sandbox.create_network())
-        rule, stable, candidate = _alb(sandbox)
-        kube = sandbox.kube(DEMO_CLUSTER)
-        kube.scale_node_group("apps", 2)
-        for name in ("web-stable", "web-candidate"):
-            kube.add_workload(_deployment(name))
-        sandbox.settle(120)
-        spec = tmp_path / "rollout.yaml"
-        spec.write_text(
-            f"app: {{name: web, namespace: {NAMESPACE}, stable: {{deployment: web-stable}},"
-            " candidate: {deployment: web-candidate}}\n"
-            f"strategy: {strategy}\n"
-            f"traffic: {{provider: alb-elbv2, rule_arn: '{rule}',"
-            f" stable_target_group: '{stable}', candidate_target_group: '{candidate}'}}\n"
-            f"gates: [{{kind: cloudwatch-alarm, alarms: [{ALARM}], interval_seconds: 10}}]\n"
-        )
-        sandbox.boto3_client("cloudwatch").set_alarm_state(
-            AlarmName=ALARM, StateValue="OK", StateReason="quiet"
-        )
-        kube.clear_actions()
-        yield World(sandbox, kube, spec, rule, stable, candidate)
+        _alb(sandbox)  # the load balancer and the alarm
+        elbv2 = sandbox.boto3_client("elbv2")
+        lb = elbv2.describe_load_balancers(Names=["shop"])["LoadBalancers"][0]
+        yield Shared(sandbox, lb["LoadBalancerArn"], lb["VpcId"], itertools.count(1))
+
+
+def _rule(shared: Shared) -> tuple[str, str, str]:
+    elbv2 = shared.sandbox.boto3_client("elbv2")
+    serial = next(shared.serial)
+    stable, candidate = (
+        elbv2.create_target_group(
+            Name=f"{side}-{serial}", Protocol="HTTP", Port=80, VpcId=shared.vpc
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for side in ("stable", "candidate")
+    )
+    listener = elbv2.create_listener(
+        LoadBalancerArn=shared.lb,
+        Protocol="HTTP",
+        Port=8000 + serial,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": stable}],
+    )["Listeners"][0]["ListenerArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": stable, "Weight": 100},
+                        {"TargetGroupArn": candidate, "Weight": 0},
+                    ]
+                },
+            }
+        ],
+    )["Rules"][0]["RuleArn"]
+    return rule, stable, candidate
+
+
+def _world(shared: Shared, tmp_path: Path, strategy: str) -> World:
+    sandbox = shared.sandbox
+    rule, stable, candidate = _rule(shared)
+    kube = FakeCluster(sandbox.clock)
+    kube.scale_node_group("apps", 2)
+    for name in ("web-stable", "web-candidate"):
+        kube.add_workload(_deployment(name))
+    sandbox.settle(120)
+    spec = tmp_path / "rollout.yaml"
+    spec.write_text(
+        f"app: {{name: web, namespace: {NAMESPACE}, stable: {{deployment: web-stable}},"
+        " candidate: {deployment: web-candidate}}\n"
+        f"strategy: {strategy}\n"
+        f"traffic: {{provider: alb-elbv2, rule_arn: '{rule}',"
+        f" stable_target_group: '{stable}', candidate_target_group: '{candidate}'}}\n"
+        f"gates: [{{kind: cloudwatch-alarm, alarms: [{ALARM}], interval_seconds: 10}}]\n"
+    )
+    sandbox.boto3_client("cloudwatch").set_alarm_state(
+        AlarmName=ALARM, StateValue="OK", StateReason="quiet"
+    )
+    kube.clear_actions()
+    return World(sandbox, kube, spec, rule, stable, candidate)
 
 
 @pytest.fixture
-def canary(tmp_path: Path) -> Iterator[World]:
-    yield from _world(
+def canary(shared: Shared, tmp_path: Path) -> World:
+    return _world(
+        shared,
         tmp_path,
         "{kind: canary, steps: [10, 50, 100], pause_seconds: 60, scale_down_delay_seconds: 300}",
     )
 
 
 @pytest.fixture
-def blue_green(tmp_path: Path) -> Iterator[World]:
-    yield from _world(
-        tmp_path, "{kind: blue-green, pause_seconds: 60, scale_down_delay_seconds: 300}"
+def blue_green(shared: Shared, tmp_path: Path) -> World:
+    return _world(
+        shared, tmp_path, "{kind: blue-green, pause_seconds: 60, scale_down_delay_seconds: 300}"
     )
 
 
