@@ -383,12 +383,12 @@ class RolloutRunner:
         if self.journal is not None:
             self.journal.record_action("promoted", by)
         total = len(self.steps)
-        skipped = total - state.steps_done
+        done = state.steps_done
         try:
             self._converge(state, total, ALL_CANDIDATE, lambda live: live.only_candidate)
         except EksupError as error:
             raise _AbortError(f"promote ({ALL_CANDIDATE}): {error}") from None
-        state.notes.append(f"promoted by {by.who}: {skipped} step(s) skipped")
+        state.notes.append(f"promoted by {by.who} after step {done} of {total} had passed")
         state.steps_done = total
         self._journal(total, Phase.RUNNING, state.history[-1].weights)
 
