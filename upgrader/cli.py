@@ -521,20 +521,26 @@ def rollout_status(
     """
     from upgrader.rollouts import StatusView, read_status, watch_status
 
+    latest: list[StatusView] = []
+
     def show(view: StatusView) -> None:
+        # JSON is one document, the last state; text follows every change.
         if output_format is StatusFormat.JSON:
-            sys.stdout.write(view.to_json())
-        else:
-            for line in view.lines():
-                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            latest[:] = [view]
+            return
+        for line in view.lines():
+            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
 
     with reported_errors():
         ports = _rollout_ports(ctx, region, profile, context)
-        if not watch:
+        if watch:
+            code = watch_status(spec_file, ports, timeout=timeout, show=show)
+        else:
             view = read_status(spec_file, ports)
             show(view)
-            raise typer.Exit(view.exit_code)
-        code = watch_status(spec_file, ports, timeout=timeout, show=show)
+            code = view.exit_code
+        if latest:
+            sys.stdout.write(latest[-1].to_json())
         if code is ExitCode.STOPPED:
             stderr.print(f"eksup: still running after {timeout:g}s", highlight=False)
     raise typer.Exit(code)

@@ -6,6 +6,9 @@ holder renews it while it waits (every `renew_every_seconds`); a crashed holder 
 and its lease goes stale after `duration_seconds`. A stale lease is still not taken silently:
 only with an explicit option (`--take-over-lock`), because "stale" may only mean that the
 other run's machine lost its network for a while.
+
+The same lock, under another name and namespace, keeps two rollouts of one app apart
+(`strategies.rollout_lock`).
 """
 
 from __future__ import annotations

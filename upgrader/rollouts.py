@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -297,14 +298,11 @@ class StatusView:
             f"live weights: {live}",
         ]
         if state.weights is not None:
-            out.append(
-                f"last read back: stable {state.weights.stable} / "
-                f"candidate {state.weights.candidate}, at {state.updated:.0f}"
-            )
+            out.append(f"last read back: {state.weights}, at {_when(state.updated)}")
         if state.reason:
             out.append(f"reason: {state.reason}")
         for action, actor in state.actions.items():
-            out.append(f"{action} by {actor.who} at {actor.at:.0f}")
+            out.append(f"{action} by {actor.who} at {_when(actor.at)}")
         if state.stable_replicas is not None:
             out.append(
                 f"stable Deployment {state.stable_deployment} had {state.stable_replicas} "
@@ -357,6 +355,10 @@ def watch_status(
         if give_up is not None:
             wait = min(wait, give_up - ports.clock.now())
         ports.clock.sleep(wait)
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _app(spec: RolloutSpec) -> str:

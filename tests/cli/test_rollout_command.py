@@ -350,6 +350,19 @@ def test_status_watch_waits_for_the_end_in_virtual_time(
     assert clock.now() - start == pytest.approx(300)
 
 
+def test_status_watch_json_is_one_document_of_the_final_state(canary: World) -> None:
+    journal = _running(canary)
+    clock = canary.sandbox.clock
+    clock.call_later(300, lambda: journal.record(3, "failed", None, clock.now(), reason="x"))
+
+    code, stdout, _ = canary.run("status", "--watch", "--timeout", "900", "--format", "json")
+
+    assert code == 1
+    document = json.loads(stdout)
+    assert (document["state"]["status"], document["state"]["reason"]) == ("failed", "x")
+    assert document["state"]["actions"]["started"]["by"] == "alice@laptop pid 1"
+
+
 def test_status_watch_exits_4_at_the_timeout(canary: World) -> None:
     _running(canary)
     clock = canary.sandbox.clock
