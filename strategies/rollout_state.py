@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from strategies.steps import Weights
-from upgrader.errors import NotFoundError
+from upgrader.errors import ConflictError, NotFoundError
 from upgrader.kube import ConfigMap
 from upgrader.ports import Cluster
 
@@ -39,6 +39,9 @@ class Request(StrEnum):
     PROMOTE = "promote"
     ABORT = "abort"
 
+
+# Another writer got in between this many times in a row: give up (the error says so).
+UPDATE_ATTEMPTS = 5
 
 # Who/when of each human action, keyed by the action's name in the ConfigMap.
 ACTIONS = ("started", "promoted", "aborted", "rolled-back")
@@ -166,14 +169,27 @@ class Journal:
         return state.step if state is not None and state.resumable else 0
 
     def update(self, changes: dict[str, str | None]) -> None:
-        """Merge `changes` into the ConfigMap (None removes a key)."""
-        data = self._data() or {}
-        for key, value in changes.items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        self.cluster.apply_config_map(ConfigMap(self.namespace, self.name, data))
+        """Merge `changes` into the ConfigMap (None removes a key).
+
+        A compare-and-swap on the version read: the run and a request from another machine
+        write the same ConfigMap, and neither may silently undo the other's keys."""
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                current = self.cluster.get_config_map(self.namespace, self.name)
+                data, version = dict(current.data), current.resource_version
+            except NotFoundError:
+                data, version = {}, ""
+            for key, value in changes.items():
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+            try:
+                self.cluster.apply_config_map(ConfigMap(self.namespace, self.name, data, version))
+                return
+            except ConflictError:
+                if attempt == UPDATE_ATTEMPTS:
+                    raise
 
     def start(self, steps_total: int, by: Actor) -> None:
         """A new rollout: forget the previous one's outcome, actions and requests."""

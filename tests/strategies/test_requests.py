@@ -11,9 +11,10 @@ from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
 from tests.strategies.world import NAMESPACE, Alb, alb_spec, put_alarm, replicas, route53_spec
 from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.errors import PermanentError
+from upgrader.errors import ConflictError, PermanentError
 from upgrader.kube import WorkloadKind
 from upgrader.lock import ClusterLock, LockLostError
+from upgrader.sandbox.actions import Action
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
 
@@ -171,3 +172,28 @@ def test_rollback_never_switches_to_a_stable_that_is_not_ready(
 
     live = {r.set_identifier: r.weight for r in aws.weighted_records(zone, "web.example.com", "A")}
     assert live == {"blue": 0, "green": 100}
+
+
+def test_a_state_update_retries_when_another_writer_got_in_between(
+    cluster: FakeCluster, clock: VirtualClock
+) -> None:
+    """The run records a step while a promote request lands: neither loses its keys."""
+    journal = Journal(cluster, NAMESPACE, "web")
+    journal.start(4, Actor("me", clock.now()))
+    conflicts = [1]
+
+    def conflict_once(action: Action) -> None:
+        if action.verb == "patch" and conflicts:
+            conflicts.pop()
+            # Someone else writes first; our write, made from the older version, conflicts.
+            other = Journal(cluster, NAMESPACE, "web")
+            cluster.remove_reactors()
+            other.request(Request.PROMOTE, Actor("alice", clock.now()))
+            raise ConflictError("the object has been modified")
+
+    cluster.add_reactor("patch", "configmaps", conflict_once)
+    journal.record(1, "running", Weights(95, 5), clock.now())
+
+    state = journal.read()
+    assert state is not None
+    assert (state.step, state.request) == (1, Request.PROMOTE)
