@@ -62,6 +62,11 @@ class TrafficProvider(Protocol):
         """The weights the service has now, read back from it."""
         ...
 
+    def describe_change(self, weights: Weights) -> str:
+        """The exact change `apply(weights)` would make, for --dry-run (one line or a few), e.g.
+        'elbv2 modify-rule --rule-arn ARN: forward stable-tg=90 candidate-tg=10'."""
+        ...
+
 
 # ALB ------------------------------------------------------------------------------------------
 
@@ -111,6 +116,19 @@ class AlbProvider:
     def read(self) -> Weights:
         rule = self._rule()
         return self._weights(rule)
+
+    def describe_change(self, weights: Weights) -> str:
+        t = self._traffic
+        # A listener ARN means its default action: ModifyListener, not ModifyRule.
+        call = (
+            f"modify-listener --listener-arn {t.rule_arn}"
+            if t.rule_arn == self._listener
+            else f"modify-rule --rule-arn {t.rule_arn}"
+        )
+        return (
+            f"elbv2 {call}: forward {t.stable_target_group}={weights.stable} "
+            f"{t.candidate_target_group}={weights.candidate}"
+        )
 
     def _rule(self) -> ForwardRule:
         for rule in self._lbs.describe_forward_rules(self._listener):
@@ -203,6 +221,14 @@ class Route53Provider:
                 f"with set identifier {', '.join(missing)}; create it (weight 0) first"
             )
         return Weights(by_id[t.stable_set_identifier], by_id[t.candidate_set_identifier])
+
+    def describe_change(self, weights: Weights) -> str:
+        t = self._traffic
+        return (
+            f"route53 change-resource-record-sets --hosted-zone-id {t.zone_id}: UPSERT "
+            f"{t.record_name} {t.record_type} {t.stable_set_identifier} weight={weights.stable}, "
+            f"{t.candidate_set_identifier} weight={weights.candidate} (one batch, then wait INSYNC)"
+        )
 
     def _wait_insync(self, change_id: str) -> None:
         deadline = self._clock.now() + self._converge_seconds

@@ -23,7 +23,9 @@ from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from strategies.rollout_report import RolloutReport
     from upgrader.plan import Plan
+    from upgrader.rollouts import RolloutPorts
 
 app = typer.Typer(
     name="eksup",
@@ -554,36 +556,215 @@ def rollout_plan(spec_file: SpecArgument) -> None:
         stdout.print(describe_rollout(spec_file))
 
 
+YesOption = Annotated[
+    bool, typer.Option("--yes", help="Do not ask before changing production traffic.")
+]
+TakeOverOption = Annotated[
+    bool, typer.Option("--take-over-lock", help="Take the app's lock of a run that died.")
+]
+
+
+class StatusFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _rollout_ports(
+    ctx: typer.Context, region: str | None, profile: str | None, context: str | None
+) -> RolloutPorts:
+    """The ports a test hands in through the context object, else AWS and the kubeconfig."""
+    from upgrader.rollouts import RolloutPorts, real_ports
+
+    if isinstance(ctx.obj, RolloutPorts):
+        return ctx.obj
+    return real_ports(region, profile, context)
+
+
+def _log_change(line: str) -> None:
+    stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_report(report: RolloutReport) -> None:
+    stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    for note in report.notes:
+        stdout.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _report_exit(report: RolloutReport) -> ExitCode:
+    return ExitCode.OK if report.status.value in ("succeeded", "rolled-back") else ExitCode.FAILED
+
+
 @rollout_app.command("run")
 def rollout_run(
+    ctx: typer.Context,
     spec_file: SpecArgument,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Read everything, print each step's change; change nothing."
+        ),
+    ] = False,
+    yes: YesOption = False,
+    take_over_lock: TakeOverOption = False,
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
 ) -> None:
     """Run a rollout: move traffic step by step, check the gates, roll back on failure.
 
-    Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable).
+    Resumes an unfinished rollout of the app after its last completed step.
+    Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
+    2: (dry run) the app's lock would refuse; 3: refused (locked, not confirmed);
+    4: interrupted (run again to resume).
     """
-    from upgrader.rollouts import run_rollout
+    from upgrader.rollouts import preview_rollout, run_rollout
 
     with reported_errors():
-        report = run_rollout(spec_file, region=region, profile=profile, context=context)
-        stdout.print(report.summary(), highlight=False, soft_wrap=True)
+        ports = _rollout_ports(ctx, region, profile, context)
+        if dry_run:
+            shown = preview_rollout(spec_file, ports)
+            for line in shown.lines():
+                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(ExitCode.BLOCKED if shown.lock_blocker else ExitCode.OK)
+        report = run_rollout(
+            spec_file,
+            ports,
+            confirm=None if yes else _confirm,
+            log=_log_change,
+            take_over_lock=take_over_lock,
+        )
+        _print_report(report)
     raise typer.Exit(ExitCode.OK if report.status.value == "succeeded" else ExitCode.FAILED)
+
+
+@rollout_app.command("status")
+def rollout_status(
+    ctx: typer.Context,
+    spec_file: SpecArgument,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Poll until the rollout ends (or --timeout).")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds --watch waits at most.")
+    ] = None,
+    output_format: Annotated[
+        StatusFormat, typer.Option("--format", help="text or json.")
+    ] = StatusFormat.TEXT,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+) -> None:
+    """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
+
+    Exit code 0: succeeded or still going; 1: rolled back or failed;
+    4: (--watch) still going at --timeout.
+    """
+    from upgrader.rollouts import StatusView, read_status, watch_status
+
+    latest: list[StatusView] = []
+
+    def show(view: StatusView) -> None:
+        # JSON is one document, the last state; text follows every change.
+        if output_format is StatusFormat.JSON:
+            latest[:] = [view]
+            return
+        for line in view.lines():
+            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    with reported_errors():
+        ports = _rollout_ports(ctx, region, profile, context)
+        if watch:
+            code = watch_status(spec_file, ports, timeout=timeout, show=show)
+        else:
+            view = read_status(spec_file, ports)
+            show(view)
+            code = view.exit_code
+        if latest:
+            sys.stdout.write(latest[-1].to_json())
+        if code is ExitCode.STOPPED:
+            stderr.print(f"eksup: still running after {timeout:g}s", highlight=False)
+    raise typer.Exit(code)
+
+
+@rollout_app.command("promote")
+def rollout_promote(
+    ctx: typer.Context,
+    spec_file: SpecArgument,
+    yes: YesOption = False,
+    take_over_lock: TakeOverOption = False,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+) -> None:
+    """Skip the remaining steps: all traffic to the candidate now, read back; retire stable.
+
+    A run in progress (holding the app's lock) is asked to do it, from any machine.
+    """
+    from upgrader.rollouts import promote_rollout
+
+    with reported_errors():
+        outcome = promote_rollout(
+            spec_file,
+            _rollout_ports(ctx, region, profile, context),
+            confirm=None if yes else _confirm,
+            log=_log_change,
+            take_over_lock=take_over_lock,
+        )
+        if isinstance(outcome, str):
+            stdout.print(outcome, markup=False, highlight=False, soft_wrap=True)
+            return
+        _print_report(outcome)
+    raise typer.Exit(ExitCode.OK if outcome.status.value == "succeeded" else ExitCode.FAILED)
+
+
+@rollout_app.command("rollback")
+def rollout_rollback(
+    ctx: typer.Context,
+    spec_file: SpecArgument,
+    yes: YesOption = False,
+    take_over_lock: TakeOverOption = False,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+) -> None:
+    """Undo a finished rollout: scale stable back up, wait until Ready, then all traffic back
+    to stable in one change, read back; the candidate is scaled down after the drain delay."""
+    from upgrader.rollouts import rollback_rollout
+
+    with reported_errors():
+        report = rollback_rollout(
+            spec_file,
+            _rollout_ports(ctx, region, profile, context),
+            confirm=None if yes else _confirm,
+            log=_log_change,
+            take_over_lock=take_over_lock,
+        )
+        _print_report(report)
+    raise typer.Exit(_report_exit(report))
 
 
 @rollout_app.command("abort")
 def rollout_abort(
+    ctx: typer.Context,
     spec_file: SpecArgument,
+    take_over_lock: TakeOverOption = False,
     region: RegionOption = None,
     profile: ProfileOption = None,
+    context: ContextOption = None,
 ) -> None:
-    """Send all traffic back to stable now, and confirm it by reading the weights back."""
+    """Send all traffic back to stable now, and confirm it by reading the weights back.
+
+    Never asks and never waits for a lock: a run in progress is told to stop."""
     from upgrader.rollouts import abort_rollout
 
     with reported_errors():
-        stdout.print(abort_rollout(spec_file, region=region, profile=profile), highlight=False)
+        message = abort_rollout(
+            spec_file,
+            _rollout_ports(ctx, region, profile, context),
+            log=_log_change,
+            take_over_lock=take_over_lock,
+        )
+        stdout.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 sandbox_app = typer.Typer(

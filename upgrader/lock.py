@@ -6,6 +6,9 @@ holder renews it while it waits (every `renew_every_seconds`); a crashed holder 
 and its lease goes stale after `duration_seconds`. A stale lease is still not taken silently:
 only with an explicit option (`--take-over-lock`), because "stale" may only mean that the
 other run's machine lost its network for a while.
+
+The same lock, under another name and namespace, keeps two rollouts of one app apart
+(`strategies.rollout_lock`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,13 @@ class ClusterLock:
         duration_seconds: int = 120,  # a crashed run blocks others for two minutes at most
         renew_every_seconds: float = 30.0,  # four renewals per duration: one lost is harmless
         take_over_stale: bool = False,
+        namespace: str = LOCK_NAMESPACE,
+        name: str = LOCK_NAME,
+        what: str = "cluster",  # what the lease locks, for the refusal ("rollout of shop/web")
     ) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.what = what
         self.cluster = cluster
         self.clock = clock
         self.holder = holder
@@ -58,7 +67,7 @@ class ClusterLock:
     def blocker(self) -> str | None:
         """Why `acquire` would be refused now, or None; reads only (for dry runs)."""
         try:
-            lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+            lease = self.cluster.get_lease(self.namespace, self.name)
         except NotFoundError:
             return None
         return self._refusal(lease)
@@ -69,12 +78,13 @@ class ClusterLock:
             return None
         if not lease.expired(now):
             return (
-                f"cluster is locked: lease {LOCK_NAMESPACE}/{LOCK_NAME} is {describe(lease, now)}; "
+                f"{self.what} is locked: lease {self.namespace}/{self.name} is "
+                f"{describe(lease, now)}; "
                 "another eksup run is in progress"
             )
         if not self.take_over_stale:
             return (
-                f"cluster is locked by a stale lease {LOCK_NAMESPACE}/{LOCK_NAME} "
+                f"{self.what} is locked by a stale lease {self.namespace}/{self.name} "
                 f"({describe(lease, now)}): if that run is really gone, re-run with "
                 "--take-over-lock"
             )
@@ -83,15 +93,15 @@ class ClusterLock:
     def acquire(self) -> None:
         now = self.clock.now()
         try:
-            lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+            lease = self.cluster.get_lease(self.namespace, self.name)
         except NotFoundError:
-            fresh = Lease(LOCK_NAMESPACE, LOCK_NAME, self.holder, now, now, self.duration_seconds)
+            fresh = Lease(self.namespace, self.name, self.holder, now, now, self.duration_seconds)
             try:
                 self._lease = self.cluster.create_lease(fresh)
             except ConflictError:
                 # Someone created it between our read and our create: they won.
-                lease = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
-                raise RefusedError(self._refusal(lease) or "cluster is locked") from None
+                lease = self.cluster.get_lease(self.namespace, self.name)
+                raise RefusedError(self._refusal(lease) or f"{self.what} is locked") from None
             return
         refusal = self._refusal(lease)
         if refusal is not None:
@@ -107,7 +117,7 @@ class ClusterLock:
             self._lease = self.cluster.update_lease(taken)
         except ConflictError:
             raise RefusedError(
-                f"lease {LOCK_NAMESPACE}/{LOCK_NAME} changed while taking it over; another run "
+                f"lease {self.namespace}/{self.name} changed while taking it over; another run "
                 "took it"
             ) from None
 
@@ -124,7 +134,7 @@ class ClusterLock:
         except (ConflictError, NotFoundError):
             self._lease = None
             raise LockLostError(
-                f"lost lease {LOCK_NAMESPACE}/{LOCK_NAME}: another run took it over or deleted "
+                f"lost lease {self.namespace}/{self.name}: another run took it over or deleted "
                 "it; stopping before changing anything more"
             ) from None
 
@@ -134,8 +144,8 @@ class ClusterLock:
             return
         self._lease = None
         try:
-            current = self.cluster.get_lease(LOCK_NAMESPACE, LOCK_NAME)
+            current = self.cluster.get_lease(self.namespace, self.name)
             if current.holder == self.holder:
-                self.cluster.delete_lease(LOCK_NAMESPACE, LOCK_NAME)
+                self.cluster.delete_lease(self.namespace, self.name)
         except NotFoundError:
             pass

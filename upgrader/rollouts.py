@@ -1,26 +1,70 @@
-"""The `eksup rollout` use cases: wire a rollout spec to the real AWS (and Kubernetes) ports.
+"""The `eksup rollout` use cases: wire a rollout spec to the ports, lock, confirm, call, render.
 
-The strategies, providers, gates and the runner live in `strategies/`; this module only builds
-their ports from the command line's identity options and renders what they return.
+The strategies, providers, gates and the runner live in `strategies/`; this module builds their
+ports (the real AWS and Kubernetes adapters, or the ones a test hands in through the CLI's
+context object), takes the app's lock around every change and renders what comes back.
+
+A `rollout promote` or `abort` while a `rollout run` holds the app's lock does not wait for
+it: it leaves a request in the app's rollout ConfigMap, which that run acts on within
+`CHECK_EVERY_SECONDS`. An abort also puts traffic on stable itself at once: the safety action
+never waits on anyone.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from strategies.providers import provider_for, refusal
+from strategies.gates import gates_for
+from strategies.providers import TrafficProvider, provider_for, refusal
 from strategies.providers_service import warnings_for
-from strategies.runner import RolloutReport, build_runner
+from strategies.rollout_lock import holder_name, live_holder, rollout_lock
+from strategies.rollout_preview import Preview, preview
+from strategies.rollout_report import RolloutReport
+from strategies.rollout_state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
+from strategies.runner import CHECK_EVERY_SECONDS, RolloutRunner
 from strategies.spec import RolloutSpec, load_spec
-from strategies.steps import ALL_STABLE, steps_for
-from upgrader.errors import UserError
+from strategies.steps import Weights, steps_for
+from upgrader.errors import EksupError, RefusedError, UserError
+from upgrader.exit_codes import ExitCode
+from upgrader.lock import ClusterLock, describe
+from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
 
-# Traffic providers that move traffic through Kubernetes objects: they need a cluster.
-KUBERNETES_PROVIDERS = ("alb-ingress", "service")
+Confirm = Callable[[str], bool]
+Log = Callable[[str], None]
+
+# Between two reads of `rollout status --watch`.
+WATCH_POLL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RolloutPorts:
+    """Everything a rollout command talks to."""
+
+    load_balancers: LoadBalancers
+    dns: Dns
+    metrics: Metrics
+    clock: Clock
+    cluster: Cluster
+
+
+def real_ports(region: str | None, profile: str | None, context: str | None) -> RolloutPorts:
+    from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.kubernetes_client import KubernetesCluster
+    from upgrader.adapters.system_clock import SystemClock
+
+    aws = Boto3Aws(region=region, profile=profile)
+    clock = SystemClock()
+    cluster = KubernetesCluster.from_kubeconfig(context=context, clock=clock)
+    return RolloutPorts(aws, aws, aws, clock, cluster)
 
 
 def _checked_spec(spec_file: Path) -> RolloutSpec:
@@ -52,52 +96,277 @@ def describe_rollout(spec_file: Path) -> RenderableType:
     )
 
 
-def run_rollout(
-    spec_file: Path, *, region: str | None, profile: str | None, context: str | None
-) -> RolloutReport:
-    from upgrader.adapters.boto3_aws import Boto3Aws
-    from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+@dataclass
+class _Wired:
+    spec: RolloutSpec
+    ports: RolloutPorts
+    provider: TrafficProvider
+    journal: Journal
+    lock: ClusterLock
+    who: str
 
+    def runner(self, log: Log) -> RolloutRunner:
+        gates = gates_for(
+            self.spec, metrics=self.ports.metrics, load_balancers=self.ports.load_balancers
+        )
+        return RolloutRunner(
+            self.spec,
+            provider=self.provider,
+            gates=gates,
+            clock=self.ports.clock,
+            cluster=self.ports.cluster,
+            journal=self.journal,
+            keepalive=self.lock.renew,
+            who=self.who,
+            log=log,
+        )
+
+    def actor(self) -> Actor:
+        return Actor(self.who, self.ports.clock.now())
+
+
+def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False) -> _Wired:
     spec = _checked_spec(spec_file)
-    aws = Boto3Aws(region=region, profile=profile)
-    clock = SystemClock()
-    names_deployments = spec.app.stable.deployment or spec.app.candidate.deployment
-    cluster = (
-        KubernetesCluster.from_kubeconfig(context=context, clock=clock)
-        if names_deployments or spec.traffic.provider in KUBERNETES_PROVIDERS
-        else None
-    )
-    runner = build_runner(
+    provider = provider_for(
         spec,
-        load_balancers=aws,
-        dns=aws,
-        metrics=aws,
-        clock=clock,
-        cluster=cluster,
-        journal=cluster is not None,
+        load_balancers=ports.load_balancers,
+        dns=ports.dns,
+        clock=ports.clock,
+        cluster=ports.cluster,
     )
-    return runner.run()
+    journal = Journal(ports.cluster, spec.app.namespace, spec.app.name)
+    who = holder_name()
+    lock = rollout_lock(ports.cluster, ports.clock, spec, who, take_over_stale=take_over_lock)
+    return _Wired(spec, ports, provider, journal, lock, who)
+
+
+@contextmanager
+def _locked(wired: _Wired, confirm: Confirm | None, question: str) -> Iterator[None]:
+    """Refuse if another run holds the app, ask (unless `confirm` is None), hold the lease."""
+    blocker = wired.lock.blocker()
+    if blocker is not None:
+        raise RefusedError(blocker)
+    if confirm is not None and not confirm(question):
+        raise RefusedError("not confirmed; nothing was changed")
+    wired.lock.acquire()
+    try:
+        yield
+    finally:
+        wired.lock.release()
+
+
+# ------------------------------------------------------------------------------- commands
+
+
+def run_rollout(
+    spec_file: Path,
+    ports: RolloutPorts,
+    *,
+    confirm: Confirm | None,
+    log: Log,
+    take_over_lock: bool = False,
+) -> RolloutReport:
+    """Run or resume; `confirm=None` means --yes."""
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    runner = wired.runner(log)
+    current = wired.journal.read()
+    where = (
+        f"resume after step {current.step} of {len(runner.steps)}"
+        if current is not None and current.resumable
+        else f"{len(runner.steps)} steps"
+    )
+    question = (
+        f"Move production traffic of {_app(wired.spec)} to the candidate "
+        f"({wired.spec.strategy.kind} on {wired.provider.name}, {where})?"
+    )
+    with _locked(wired, confirm, question):
+        return runner.run()
+
+
+def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Preview:
+    wired = _wire(spec_file, ports)
+    gates = gates_for(wired.spec, metrics=ports.metrics, load_balancers=ports.load_balancers)
+    return preview(
+        wired.spec,
+        provider=wired.provider,
+        gates=tuple(gates),
+        journal=wired.journal,
+        lock=wired.lock,
+        cluster=ports.cluster,
+    )
+
+
+def promote_rollout(
+    spec_file: Path,
+    ports: RolloutPorts,
+    *,
+    confirm: Confirm | None,
+    log: Log,
+    take_over_lock: bool = False,
+) -> RolloutReport | str:
+    """Skip the remaining steps; a run in progress is asked to do it (returns a message)."""
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    question = f"Send ALL production traffic of {_app(wired.spec)} to the candidate now?"
+    holder = live_holder(wired.lock)
+    if holder is not None:
+        if confirm is not None and not confirm(question):
+            raise RefusedError("not confirmed; nothing was changed")
+        wired.journal.request(Request.PROMOTE, wired.actor())
+        return (
+            f"{_app(wired.spec)}: promote requested; the run of {holder.holder} promotes "
+            f"within {CHECK_EVERY_SECONDS:g}s (follow it with `eksup rollout status --watch`)"
+        )
+    runner = wired.runner(log)
+    with _locked(wired, confirm, question):
+        return runner.promote(wired.actor())
+
+
+def rollback_rollout(
+    spec_file: Path,
+    ports: RolloutPorts,
+    *,
+    confirm: Confirm | None,
+    log: Log,
+    take_over_lock: bool = False,
+) -> RolloutReport:
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    runner = wired.runner(log)
+    question = f"Roll {_app(wired.spec)} back: scale stable up, then ALL traffic back to stable?"
+    with _locked(wired, confirm, question):
+        return runner.rollback(wired.actor())
 
 
 def abort_rollout(
-    spec_file: Path, *, region: str | None, profile: str | None, context: str | None = None
+    spec_file: Path, ports: RolloutPorts, *, log: Log, take_over_lock: bool = False
 ) -> str:
-    from upgrader.adapters.boto3_aws import Boto3Aws
-    from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+    """All traffic on stable now, never refused for a lock: the safety action."""
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    runner = wired.runner(log)
+    app = _app(wired.spec)
+    holder = live_holder(wired.lock)
+    if holder is not None:
+        # The request first: a weight the run writes after our switch is then undone by it.
+        wired.journal.request(Request.ABORT, wired.actor())
+        report = runner.abort(wired.actor(), record=False)
+        return (
+            f"{app}: all traffic on stable ({wired.provider.name} reads "
+            f"{report.final_weights}); the run of {holder.holder} was asked to stop and "
+            "scale the candidate down"
+        )
+    if wired.lock.blocker() is not None:
+        # A stale lease: its run is gone. Abort anyway, without taking the lease over.
+        report = runner.abort(wired.actor())
+    else:
+        with _locked(wired, None, ""):
+            report = runner.abort(wired.actor())
+    return f"{app}: all traffic on stable ({wired.provider.name} reads {report.final_weights})"
 
-    spec = _checked_spec(spec_file)
-    aws = Boto3Aws(region=region, profile=profile)
-    clock = SystemClock()
-    cluster = (
-        KubernetesCluster.from_kubeconfig(context=context, clock=clock)
-        if spec.traffic.provider in KUBERNETES_PROVIDERS
-        else None
-    )
-    provider = provider_for(spec, load_balancers=aws, dns=aws, clock=clock, cluster=cluster)
-    provider.apply(ALL_STABLE)
-    live = provider.read()
-    if live != ALL_STABLE:
-        raise UserError(f"traffic not confirmed on stable: {provider.name} reads {live}")
-    return f"{spec.app.name}: all traffic on stable ({provider.name} reads {live})"
+
+# ------------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class StatusView:
+    app: str
+    state: RolloutState | None
+    live: Weights | None
+    live_error: str
+    lock: str
+
+    @property
+    def terminal(self) -> bool:
+        return self.state is not None and self.state.phase in TERMINAL
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.state is not None and self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+    def to_json(self) -> str:
+        document = {
+            "app": self.app,
+            "state": None if self.state is None else self.state.to_json(),
+            "live_weights": None
+            if self.live is None
+            else {"stable": self.live.stable, "candidate": self.live.candidate},
+            "live_error": self.live_error or None,
+            "lock": self.lock or None,
+        }
+        return json.dumps(document, indent=2) + "\n"
+
+    def lines(self) -> list[str]:
+        live = str(self.live) if self.live is not None else f"cannot read ({self.live_error})"
+        if self.state is None:
+            return [f"{self.app}: no rollout recorded", f"live weights: {live}"]
+        state = self.state
+        out = [
+            f"{self.app}: {state.phase.value}, step {state.step} of {state.steps_total}",
+            f"live weights: {live}",
+        ]
+        if state.weights is not None:
+            out.append(f"last read back: {state.weights}, at {_when(state.updated)}")
+        if state.reason:
+            out.append(f"reason: {state.reason}")
+        for action, actor in state.actions.items():
+            out.append(f"{action} by {actor.who} at {_when(actor.at)}")
+        if state.stable_replicas is not None:
+            out.append(
+                f"stable Deployment {state.stable_deployment} had {state.stable_replicas} "
+                "replicas before it was scaled down"
+            )
+        if state.request is not None and state.requested_by is not None:
+            out.append(f"pending request: {state.request.value} by {state.requested_by.who}")
+        out.append(f"lock: {self.lock or 'free'}")
+        return out
+
+
+def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
+    wired = _wire(spec_file, ports)
+    live: Weights | None = None
+    error = ""
+    try:
+        live = wired.provider.read()
+    except EksupError as failure:
+        error = str(failure)
+    lock = ""
+    try:
+        lease = ports.cluster.get_lease(wired.lock.namespace, wired.lock.name)
+        lock = describe(lease, ports.clock.now())
+    except EksupError:
+        pass
+    return StatusView(_app(wired.spec), wired.journal.read(), live, error, lock)
+
+
+def watch_status(
+    spec_file: Path,
+    ports: RolloutPorts,
+    *,
+    timeout: float | None,
+    show: Callable[[StatusView], None],
+) -> ExitCode:
+    """Poll until a terminal status (0 succeeded, 1 rolled back or failed) or the timeout
+    (4: still going); every wait through the Clock."""
+    give_up = None if timeout is None else ports.clock.now() + timeout
+    shown: tuple[RolloutState | None, Weights | None] | None = None
+    while True:
+        view = read_status(spec_file, ports)
+        if (view.state, view.live) != shown:
+            show(view)
+            shown = (view.state, view.live)
+        if view.terminal:
+            return view.exit_code
+        if give_up is not None and ports.clock.now() >= give_up:
+            return ExitCode.STOPPED
+        wait = WATCH_POLL_SECONDS
+        if give_up is not None:
+            wait = min(wait, give_up - ports.clock.now())
+        ports.clock.sleep(wait)
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _app(spec: RolloutSpec) -> str:
+    return f"{spec.app.namespace}/{spec.app.name}"

@@ -73,3 +73,44 @@ def test_a_killed_rollout_resumes_at_its_last_completed_step(
         spec, load_balancers=aws, dns=aws, metrics=aws, clock=clock, cluster=cluster, journal=True
     ).run()
     assert [c.step for c in again.history] == [0, 1, 2, 3, 4]
+
+
+class Interrupting(DyingLoadBalancers):
+    """Ctrl-C on the write of a given weight."""
+
+    def set_forward_weights(self, rule_arn: str, weights: dict[str, int]) -> ForwardRule:
+        if self.die_at in weights.values() and min(weights.values()) > 0:
+            raise KeyboardInterrupt
+        return self.inner.set_forward_weights(rule_arn, weights)
+
+
+def test_an_interrupted_rollout_is_paused_and_resumes_after_its_last_step(
+    aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
+) -> None:
+    put_alarm(aws, "web-5xx")
+    spec = alb_spec(alb)
+    with pytest.raises(KeyboardInterrupt):
+        build_runner(
+            spec,
+            load_balancers=Interrupting(aws, die_at_candidate=25),
+            dns=aws,
+            metrics=aws,
+            clock=clock,
+            cluster=cluster,
+            journal=True,  # type: ignore[arg-type]
+        ).run()
+    journal = cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data
+    assert (journal["step"], journal["status"], journal["reason"]) == ("1", "paused", "interrupted")
+
+    report = build_runner(
+        spec, load_balancers=aws, dns=aws, metrics=aws, clock=clock, cluster=cluster, journal=True
+    ).run()
+
+    assert [(c.step, c.weights.candidate) for c in report.history] == [
+        (0, 5),
+        (2, 25),
+        (3, 50),
+        (4, 100),
+    ]
+    assert report.notes == ("resumed after step 1",)
+    assert cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data["reason"] == ""
