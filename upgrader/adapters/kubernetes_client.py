@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import urllib3
 from kubernetes import config as kube_config
@@ -27,6 +27,7 @@ from kubernetes.client import (
     Configuration,
     CoordinationV1Api,
     CoreV1Api,
+    CustomObjectsApi,
     PolicyV1Api,
     V1DeleteOptions,
     V1Eviction,
@@ -40,6 +41,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters import kubernetes_convert as convert
+from upgrader.adapters import kubernetes_gateway as gateway
 from upgrader.adapters import kubernetes_usage as usage
 from upgrader.adapters.system_clock import SystemClock
 from upgrader.errors import (
@@ -59,6 +61,8 @@ from upgrader.kube import (
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
+    HTTPRoute,
+    HTTPRouteRule,
     Lease,
     Node,
     Pod,
@@ -229,6 +233,7 @@ class KubernetesCluster:
         self.batch = BatchV1Api(api_client)
         self.policy = PolicyV1Api(api_client)
         self.coordination = CoordinationV1Api(api_client)
+        self.custom = CustomObjectsApi(api_client)
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
             WorkloadKind.DEPLOYMENT: _WorkloadApi(
                 "deployments.apps",
@@ -580,6 +585,39 @@ class KubernetesCluster:
         }
         with self._errors("patch", "services", target):
             return convert.service(self.core.patch_namespaced_service(name, namespace, body))
+
+    # Gateway API
+
+    def _read_http_route(self, namespace: str, name: str) -> dict[str, Any]:
+        with self._errors("get", f"{gateway.PLURAL}.{gateway.GROUP}", f"{namespace}/{name}"):
+            found = self.custom.get_namespaced_custom_object(
+                gateway.GROUP, gateway.VERSION, namespace, gateway.PLURAL, name
+            )
+        return cast("dict[str, Any]", found)
+
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        return gateway.http_route(self._read_http_route(namespace, name))
+
+    def replace_http_route_rules(
+        self, namespace: str, name: str, rules: Sequence[HTTPRouteRule], resource_version: str
+    ) -> HTTPRoute:
+        """GET the object, swap `spec.rules`, PUT it back with the caller's resourceVersion:
+        the API server refuses it (409) when anyone changed the route in between."""
+        target = f"{namespace}/{name}"
+        if not resource_version:
+            raise ConflictError(
+                f"HTTPRoute {target}: no resource_version to compare; read it first"
+            )
+        current = self._read_http_route(namespace, name)
+        current.setdefault("spec", {})["rules"] = gateway.rules_to_k8s(rules)
+        current.setdefault("metadata", {})["resourceVersion"] = resource_version
+        # The status is a subresource: a PUT of the main resource ignores it.
+        current.pop("status", None)
+        with self._errors("update", f"{gateway.PLURAL}.{gateway.GROUP}", target):
+            replaced = self.custom.replace_namespaced_custom_object(
+                gateway.GROUP, gateway.VERSION, namespace, gateway.PLURAL, name, current
+            )
+        return gateway.http_route(cast("dict[str, Any]", replaced))
 
     # coordination and state
 
