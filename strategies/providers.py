@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from strategies.spec import AbTest, AlbTraffic, RolloutSpec, Route53Traffic, Shadow
+from strategies.spec import (
+    AbTest,
+    AlbTraffic,
+    GatewayTraffic,
+    RolloutSpec,
+    Route53Traffic,
+    Shadow,
+)
 from strategies.steps import Weights
 from upgrader.aws import ForwardRule, WeightedRecord
 from upgrader.errors import PermanentError, UserError
-from upgrader.ports import Clock, Dns, LoadBalancers
+from upgrader.ports import Clock, Cluster, Dns, LoadBalancers
 
 ALB_MAX_WEIGHT = 999
 ROUTE53_MAX_WEIGHT = 255
@@ -221,35 +228,64 @@ def _check_limit(weights: Weights, limit: int, service: str) -> None:
 
 
 MIRROR_ADVICE = "use a Gateway API HTTPRoute with a RequestMirror filter"
+HEADER_ADVICE = "use alb-elbv2 traffic (an http-header rule condition)"
+
+# Why a provider cannot mirror (shadow); a provider missing here cannot either.
+_NO_MIRROR = {
+    "alb-elbv2": f"ALB cannot mirror traffic; {MIRROR_ADVICE}",
+    "route53": (
+        "Route 53 answers each DNS query with one record, so it cannot copy a request to two "
+        f"sides; {MIRROR_ADVICE}"
+    ),
+}
+# Why a provider cannot route by header (A/B).
+_NO_HEADER = {
+    "route53": (
+        f"Route 53 never sees HTTP headers or cookies, so it cannot route by them; {HEADER_ADVICE}"
+    ),
+    "gateway-api": f"A/B on an HTTPRoute (a header match) is not implemented yet; {HEADER_ADVICE}",
+}
 
 
 def refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run on this traffic provider, or None when it can."""
-    strategy, traffic = spec.strategy, spec.traffic
-    if isinstance(strategy, Shadow):
-        if isinstance(traffic, AlbTraffic):
-            return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"
-        return (
-            "Route 53 answers each DNS query with one record, so it cannot copy a request to "
-            f"two sides; {MIRROR_ADVICE}"
+    strategy, provider = spec.strategy, spec.traffic.provider
+    if isinstance(strategy, Shadow) and provider != "gateway-api":
+        return _NO_MIRROR.get(
+            provider, f"{provider} cannot copy a request to two sides; {MIRROR_ADVICE}"
         )
-    if isinstance(strategy, AbTest):
-        if isinstance(traffic, Route53Traffic):
-            return (
-                "Route 53 never sees HTTP headers or cookies, so it cannot route by them; "
-                "use alb-elbv2 traffic (an http-header rule condition)"
-            )
-        return "A/B header routing on alb-elbv2 is not implemented yet (issue 5)"
+    if isinstance(strategy, AbTest) and provider != "alb-elbv2":
+        return _NO_HEADER.get(
+            provider, f"{provider} does not route by HTTP header or cookie; {HEADER_ADVICE}"
+        )
     return None
 
 
 def provider_for(
-    spec: RolloutSpec, *, load_balancers: LoadBalancers, dns: Dns, clock: Clock
+    spec: RolloutSpec,
+    *,
+    load_balancers: LoadBalancers,
+    dns: Dns,
+    clock: Clock,
+    cluster: Cluster | None = None,
 ) -> TrafficProvider:
     """The provider the spec names; raises UserError for a pair that cannot work."""
     reason = refusal(spec)
     if reason is not None:
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
+    if isinstance(spec.strategy, Shadow | AbTest):
+        raise UserError(
+            f"the {spec.strategy.kind} strategy does not move weights: "
+            "strategies.experiment runs it"
+        )
     if isinstance(spec.traffic, AlbTraffic):
         return AlbProvider(load_balancers, spec.traffic)
+    if isinstance(spec.traffic, GatewayTraffic):
+        from strategies.providers_gateway import GatewayWeightsProvider
+
+        if cluster is None:
+            raise UserError("gateway-api traffic changes an HTTPRoute: it needs a cluster")
+        return GatewayWeightsProvider(
+            cluster, clock, spec.traffic, spec.app.namespace, spec.deadlines.converge_seconds
+        )
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)
