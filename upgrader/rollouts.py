@@ -12,8 +12,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from strategies.experiment import (
+    ExperimentReport,
+    build_rollout,
+    end_experiment,
+    is_experiment,
+    plan_lines,
+)
 from strategies.providers import provider_for, refusal
-from strategies.runner import RolloutReport, build_runner
+from strategies.runner import RolloutReport
 from strategies.spec import RolloutSpec, load_spec
 from strategies.steps import ALL_STABLE, steps_for
 from upgrader.errors import UserError
@@ -29,6 +36,8 @@ def _checked_spec(spec_file: Path) -> RolloutSpec:
 
 def describe_rollout(spec_file: Path) -> RenderableType:
     spec = _checked_spec(spec_file)
+    if is_experiment(spec):
+        return _describe_experiment(spec)
     steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
     for column in ("step", "stable %", "candidate %", "pause"):
         steps.add_column(column)
@@ -46,9 +55,20 @@ def describe_rollout(spec_file: Path) -> RenderableType:
     )
 
 
+def _describe_experiment(spec: RolloutSpec) -> RenderableType:
+    """A/B and shadow move no weights: the plan says what is routed or mirrored, and when."""
+    table = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
+    table.add_column("phase")
+    table.add_column("what")
+    for phase, what in plan_lines(spec):
+        table.add_row(phase, Text(what))
+    gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+    return Group(Text(f"traffic: {spec.traffic.provider}; gates: {gates}"), table)
+
+
 def run_rollout(
     spec_file: Path, *, region: str | None, profile: str | None, context: str | None
-) -> RolloutReport:
+) -> RolloutReport | ExperimentReport:
     from upgrader.adapters.boto3_aws import Boto3Aws
     from upgrader.adapters.kubernetes_client import KubernetesCluster
     from upgrader.adapters.system_clock import SystemClock
@@ -59,10 +79,11 @@ def run_rollout(
     names_deployments = spec.app.stable.deployment or spec.app.candidate.deployment
     cluster = (
         KubernetesCluster.from_kubeconfig(context=context, clock=clock)
-        if names_deployments
+        if names_deployments or spec.traffic.provider == "gateway-api"
         else None
     )
-    runner = build_runner(
+    # A/B, shadow and HTTPRoute weights; anything else is what build_runner builds.
+    runner = build_rollout(
         spec,
         load_balancers=aws,
         dns=aws,
@@ -74,13 +95,26 @@ def run_rollout(
     return runner.run()
 
 
-def abort_rollout(spec_file: Path, *, region: str | None, profile: str | None) -> str:
+def abort_rollout(
+    spec_file: Path, *, region: str | None, profile: str | None, context: str | None = None
+) -> str:
     from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.kubernetes_client import KubernetesCluster
     from upgrader.adapters.system_clock import SystemClock
 
     spec = _checked_spec(spec_file)
     aws = Boto3Aws(region=region, profile=profile)
-    provider = provider_for(spec, load_balancers=aws, dns=aws, clock=SystemClock())
+    clock = SystemClock()
+    # An HTTPRoute lives in the cluster.
+    cluster = (
+        KubernetesCluster.from_kubeconfig(context=context, clock=clock)
+        if spec.traffic.provider == "gateway-api"
+        else None
+    )
+    if is_experiment(spec):
+        # A/B and shadow: remove the route (the header rule, the mirror) and read it back.
+        return end_experiment(spec, load_balancers=aws, cluster=cluster, clock=clock)
+    provider = provider_for(spec, load_balancers=aws, dns=aws, clock=clock, cluster=cluster)
     provider.apply(ALL_STABLE)
     live = provider.read()
     if live != ALL_STABLE:
