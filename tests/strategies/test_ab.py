@@ -136,7 +136,8 @@ def test_a_given_priority_is_used(aws: Boto3Aws, alb: Alb, clock: VirtualClock) 
     build_experiment(ab_spec(alb, priority=4), load_balancers=aws, metrics=aws, clock=clock).run()
 
     rule = header_rule(aws, alb)
-    assert rule is not None and rule["Priority"] == "4"
+    assert rule is not None
+    assert rule["Priority"] == "4"
 
 
 def test_no_free_priority_above_the_spec_rule_is_refused(
@@ -189,7 +190,8 @@ def test_on_a_listener_default_action_the_rule_goes_after_every_rule(
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     rule = header_rule(aws, alb)
-    assert rule is not None and rule["Priority"] == "11"
+    assert rule is not None
+    assert rule["Priority"] == "11"
     assert [c["Field"] for c in rule["Conditions"]] == ["http-header"]
 
 
