@@ -12,9 +12,10 @@ from strategies.runner import RolloutStatus
 from strategies.spec import RolloutSpec
 from tests.strategies.world import Alb, Shared, alb_spec, put_alarm, set_alarm
 from upgrader.adapters.boto3_aws import Boto3Aws
+from upgrader.adapters.boto3_traffic import condition_input
 from upgrader.aws import Alarm
 from upgrader.dry_run import DryRunLoadBalancers, Recorder
-from upgrader.errors import UserError
+from upgrader.errors import ConflictError, UserError
 from upgrader.reporter import NullReporter
 from upgrader.sandbox.clock import VirtualClock
 
@@ -232,3 +233,27 @@ def test_the_spec_rule_missing_is_a_user_error(
 
     with pytest.raises(UserError, match="not found on listener"):
         build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+
+
+def test_a_taken_priority_is_a_conflict(aws: Boto3Aws, alb: Alb) -> None:
+    with pytest.raises(ConflictError, match="priority 10 is taken"):
+        aws.put_header_rule(alb.listener, 10, "x-beta", ["1"], target_group_arn=alb.candidate)
+
+
+def test_copied_conditions_drop_the_legacy_values_next_to_their_config() -> None:
+    described = {
+        "Field": "path-pattern",
+        "Values": ["/api/*"],
+        "PathPatternConfig": {"Values": ["/api/*"]},
+    }
+
+    assert condition_input(described) == {
+        "Field": "path-pattern",
+        "PathPatternConfig": {"Values": ["/api/*"]},
+    }
+    assert condition_input({"Field": "host-header", "Values": ["a.example"]}) == {
+        "Field": "host-header",
+        "Values": ["a.example"],
+    }
+    with pytest.raises(UserError, match="unknown ALB rule condition"):
+        condition_input({"Field": "tls-version"})
