@@ -160,6 +160,12 @@ class ExperimentRunner:
     def _turn_on(self, state: _State) -> None:
         try:
             self._converge(state, "on")
+        except UserError as error:
+            # Refused before anything was written (a taken priority, too many conditions, no
+            # rule forwarding to stable): a spec to fix, not an experiment that failed.
+            if self.route.read().off:
+                raise
+            raise _StopError(f"turning the route on: {error}") from None
         except EksupError as error:
             raise _StopError(f"turning the route on: {error}") from None
 

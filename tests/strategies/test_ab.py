@@ -152,10 +152,10 @@ def test_no_free_priority_above_the_spec_rule_is_refused(
         Actions=[{"Type": "forward", "TargetGroupArn": alb.stable}],
     )
 
-    report = build_experiment(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock).run()
+    experiment = build_experiment(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock)
 
-    assert report.status is RolloutStatus.ROLLED_BACK
-    assert "no free ALB priority just above the spec's rule (10)" in report.reason
+    with pytest.raises(UserError, match=r"no free ALB priority just above the spec's rule \(10\)"):
+        experiment.run()
     assert len(rules(aws, alb.listener)) == 2  # nothing was added
 
 
@@ -164,11 +164,12 @@ def test_a_priority_after_the_spec_rule_is_refused(
 ) -> None:
     put_alarm(aws, "web-5xx")
 
-    report = build_experiment(
+    experiment = build_experiment(
         ab_spec(alb, priority=20), load_balancers=aws, metrics=aws, clock=clock
-    ).run()
+    )
 
-    assert "must be below the spec rule's 10" in report.reason
+    with pytest.raises(UserError, match="must be below the spec rule's 10"):
+        experiment.run()
     assert header_rule(aws, alb) is None
 
 
@@ -202,11 +203,12 @@ def test_too_many_condition_values_are_refused_before_aws(
     put_alarm(aws, "web-5xx")
     values = ["*a*", "*b*", "*c*", "*d*", "*e*"]  # + the spec rule's path: 6 of at most 5
 
-    report = build_experiment(
+    experiment = build_experiment(
         ab_spec(alb, values=values), load_balancers=aws, metrics=aws, clock=clock
-    ).run()
+    )
 
-    assert "at most 5 condition values" in report.reason
+    with pytest.raises(UserError, match="at most 5 condition values"):
+        experiment.run()
     assert header_rule(aws, alb) is None
 
 
