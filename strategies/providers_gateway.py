@@ -40,16 +40,26 @@ def _same(ref: BackendRef, wanted: BackendRef, namespace: str) -> bool:
     )
 
 
-def accepted(route: HTTPRoute) -> tuple[bool, str]:
-    """Whether every parent accepted this generation with all refs resolved, and why not."""
-    if not route.parents:
-        return False, "no Gateway reports on the route yet (status.parents is empty)"
+def caught_up(route: HTTPRoute) -> tuple[bool, str]:
+    """Whether every parent has seen this generation: what it no longer has is gone from the
+    Gateway, whatever else its status says about the route."""
     for parent in route.parents:
         if parent.observed_generation < route.generation:
             return False, (
                 f"Gateway {parent.parent} has not seen generation {route.generation} yet "
                 f"(at {parent.observed_generation})"
             )
+    return True, "seen by every Gateway"
+
+
+def accepted(route: HTTPRoute) -> tuple[bool, str]:
+    """Whether every parent accepted this generation with all refs resolved, and why not."""
+    if not route.parents:
+        return False, "no Gateway reports on the route yet (status.parents is empty)"
+    seen, why = caught_up(route)
+    if not seen:
+        return False, why
+    for parent in route.parents:
         if not (parent.accepted and parent.resolved_refs):
             return False, f"Gateway {parent.parent}: {parent.message or 'not accepted'}"
     return True, "accepted"
@@ -139,7 +149,9 @@ class MirrorRoute:
         ok, status = accepted(route)
         where = f"{self._edit.where} generation {route.generation}"
         if not any(mirrors):
-            return RouteReading(on=False, off=ok, detail=f"no mirror on {where} ({status})")
+            # Off needs no acceptance: a rule the Gateway refuses mirrors nothing either.
+            gone, why = caught_up(route)
+            return RouteReading(on=False, off=gone, detail=f"no mirror on {where} ({why})")
         percents = sorted({m.percent for found in mirrors for m in found})
         exact = all(len(found) == 1 and found[0] == self._mirror for found in mirrors)
         detail = (

@@ -3,6 +3,7 @@ during the bake, always off at the end. And HTTPRoute weights as a canary."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -265,3 +266,54 @@ def test_build_rollout_wires_httproute_weights_with_the_cluster(
     assert isinstance(built, RolloutRunner)
     assert report.status is RolloutStatus.SUCCEEDED
     assert kube.get_http_route(NS, "web").rules[0].backend_refs[1].weight == 100
+
+
+class LaggingGateway:
+    """The cluster, with a Gateway controller that takes `lag` seconds to see each write."""
+
+    def __init__(self, kube: FakeCluster, clock: VirtualClock, lag: float) -> None:
+        self.kube, self.clock, self.lag = kube, clock, lag
+        self.written_at = -1e18
+
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        route = self.kube.get_http_route(namespace, name)
+        if self.clock.now() < self.written_at + self.lag:
+            stale = tuple(
+                dataclasses.replace(p, observed_generation=route.generation - 1)
+                for p in route.parents
+            )
+            return dataclasses.replace(route, parents=stale)
+        return route
+
+    def replace_http_route_rules(self, *args: Any) -> HTTPRoute:
+        self.written_at = self.clock.now()
+        return self.kube.replace_http_route_rules(*args)
+
+
+def test_the_mirror_counts_only_once_the_gateway_has_seen_it(
+    kube: FakeCluster, clock: VirtualClock
+) -> None:
+    lagging = LaggingGateway(kube, clock, lag=12)
+    start = clock.now()
+
+    report = runner(spec(), lagging, clock, Probe(kube)).run()
+
+    assert report.status is RolloutStatus.SUCCEEDED, report.summary()
+    on, off = report.history[1], report.history[2]
+    assert on.at - start >= 12
+    assert "accepted" in on.detail
+    assert off.at - (start + 120) >= 12  # removal waited for the Gateway too
+
+
+def test_a_gateway_that_never_catches_up_stops_the_shadow(
+    kube: FakeCluster, clock: VirtualClock
+) -> None:
+    lagging = LaggingGateway(kube, clock, lag=1e9)
+
+    report = runner(spec(), lagging, clock, Probe(kube)).run()
+
+    assert report.status is RolloutStatus.FAILED
+    assert "has not seen generation 2" in report.reason
+    assert any("route NOT confirmed off" in note for note in report.notes)
+    # The mirror is out of the route's spec all the same; the Gateway just has not said so.
+    assert kube.get_http_route(NS, "web").rules[0].mirrors == ()
