@@ -263,6 +263,7 @@ def route_for(
 ) -> ExperimentRoute:
     """The route an A/B or shadow spec names; refuses the pairs that cannot work."""
     from strategies.providers_gateway import MirrorRoute
+    from strategies.providers_gateway_ab import HeaderMatchRoute
     from strategies.providers_header import HeaderRoute
 
     reason = refusal(spec)
@@ -271,10 +272,15 @@ def route_for(
     strategy, traffic = spec.strategy, spec.traffic
     if isinstance(strategy, AbTest) and isinstance(traffic, AlbTraffic):
         return HeaderRoute(load_balancers, traffic, strategy)
-    if isinstance(strategy, Shadow) and isinstance(traffic, GatewayTraffic):
+    if isinstance(traffic, GatewayTraffic):
         if cluster is None:
-            raise UserError("shadow on gateway-api changes an HTTPRoute: it needs a cluster")
-        return MirrorRoute(cluster, traffic, strategy, spec.app.namespace)
+            raise UserError(
+                f"{strategy.kind} on gateway-api changes an HTTPRoute: it needs a cluster"
+            )
+        if isinstance(strategy, Shadow):
+            return MirrorRoute(cluster, traffic, strategy, spec.app.namespace)
+        if isinstance(strategy, AbTest):
+            return HeaderMatchRoute(cluster, traffic, strategy, spec.app.namespace)
     raise UserError(f"{strategy.kind} on {traffic.provider} is not implemented yet")
 
 
@@ -326,6 +332,18 @@ def plan_lines(spec: RolloutSpec) -> list[tuple[str, str]]:
                 f"{strategy.header} matches {' or '.join(strategy.values)} (and the spec rule's "
                 f"conditions), forward to {traffic.candidate_target_group}; all other requests "
                 "stay on stable; read back",
+            )
+        )
+    elif isinstance(strategy, AbTest) and isinstance(traffic, GatewayTraffic):
+        lines.append(
+            (
+                "route on",
+                f"HTTPRoute {traffic.namespace or spec.app.namespace}/{traffic.route}: a new "
+                f"rule with the matches of the rules forwarding to {traffic.stable_backend.service}"
+                f", each also matching {strategy.header} on {' or '.join(strategy.values)}, "
+                f"forwarding to {traffic.candidate_backend.service}:"
+                f"{traffic.candidate_backend.port}; all other requests stay on stable; read "
+                "back, accepted",
             )
         )
     elif isinstance(strategy, Shadow) and isinstance(traffic, GatewayTraffic):

@@ -228,7 +228,10 @@ def _check_limit(weights: Weights, limit: int, service: str) -> None:
 
 
 MIRROR_ADVICE = "use a Gateway API HTTPRoute with a RequestMirror filter"
-HEADER_ADVICE = "use alb-elbv2 traffic (an http-header rule condition)"
+HEADER_ADVICE = (
+    "use alb-elbv2 traffic (an http-header rule condition) or gateway-api (an HTTPRoute "
+    "header match)"
+)
 
 # Why a provider cannot mirror (shadow); a provider missing here cannot either.
 _NO_MIRROR = {
@@ -243,7 +246,6 @@ _NO_HEADER = {
     "route53": (
         f"Route 53 never sees HTTP headers or cookies, so it cannot route by them; {HEADER_ADVICE}"
     ),
-    "gateway-api": f"A/B on an HTTPRoute (a header match) is not implemented yet; {HEADER_ADVICE}",
 }
 
 
@@ -254,7 +256,7 @@ def refusal(spec: RolloutSpec) -> str | None:
         return _NO_MIRROR.get(
             provider, f"{provider} cannot copy a request to two sides; {MIRROR_ADVICE}"
         )
-    if isinstance(strategy, AbTest) and provider != "alb-elbv2":
+    if isinstance(strategy, AbTest) and provider not in ("alb-elbv2", "gateway-api"):
         return _NO_HEADER.get(
             provider, f"{provider} does not route by HTTP header or cookie; {HEADER_ADVICE}"
         )

@@ -65,7 +65,7 @@ def accepted(route: HTTPRoute) -> tuple[bool, str]:
     return True, "accepted"
 
 
-class _RouteEditor:
+class RouteEditor:
     """The route of a spec, the rules that forward to its stable Service, and safe rewrites."""
 
     def __init__(self, cluster: Cluster, traffic: GatewayTraffic, namespace: str) -> None:
@@ -97,12 +97,26 @@ class _RouteEditor:
         self, change: Callable[[HTTPRouteRule], HTTPRouteRule], *, or_candidate: bool = False
     ) -> HTTPRoute:
         """Apply `change` to every rule of ours; rules already as wanted send nothing."""
+
+        def each(rules: tuple[HTTPRouteRule, ...]) -> tuple[HTTPRouteRule, ...]:
+            return tuple(
+                change(r) if self.forwards(r, or_candidate=or_candidate) else r for r in rules
+            )
+
+        return self.rewrite_rules(each, or_candidate=or_candidate)
+
+    def rewrite_rules(
+        self,
+        change: Callable[[tuple[HTTPRouteRule, ...]], tuple[HTTPRouteRule, ...]],
+        *,
+        or_candidate: bool = False,
+    ) -> HTTPRoute:
+        """Replace the route's rules with `change(rules)`, on the version just read; nothing is
+        sent when they are already as wanted."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             route = self.get()
             self.ours(route, or_candidate=or_candidate)
-            rules = tuple(
-                change(r) if self.forwards(r, or_candidate=or_candidate) else r for r in route.rules
-            )
+            rules = change(route.rules)
             if rules == route.rules:
                 return route
             try:
@@ -127,7 +141,7 @@ class MirrorRoute:
     def __init__(
         self, cluster: Cluster, traffic: GatewayTraffic, shadow: Shadow, namespace: str
     ) -> None:
-        self._edit = _RouteEditor(cluster, traffic, namespace)
+        self._edit = RouteEditor(cluster, traffic, namespace)
         self._mirror = RequestMirror(self._edit.candidate, shadow.mirror_percent)
 
     def _mirrors_candidate(self, mirror: RequestMirror) -> bool:
@@ -201,7 +215,7 @@ class GatewayWeightsProvider:
         namespace: str,
         converge_seconds: float = 300.0,
     ) -> None:
-        self._edit = _RouteEditor(cluster, traffic, namespace)
+        self._edit = RouteEditor(cluster, traffic, namespace)
         self._clock = clock
         self._converge_seconds = converge_seconds
 

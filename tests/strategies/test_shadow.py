@@ -45,6 +45,10 @@ def spec(strategy: dict[str, Any] | None = None, **traffic: Any) -> RolloutSpec:
 
 @pytest.fixture
 def kube(clock: VirtualClock) -> FakeCluster:
+    return gateway_cluster(clock)
+
+
+def gateway_cluster(clock: VirtualClock) -> FakeCluster:
     """Services for both sides and an HTTPRoute: /api forwards to web-stable (with a header
     filter eksup must keep), everything else to a `docs` Service eksup must not touch."""
     cluster = FakeCluster(clock)

@@ -67,13 +67,8 @@ def spec(strategy: str, traffic: str) -> RolloutSpec:
             "ab",
             "route53",
             "Route 53 never sees HTTP headers or cookies, so it cannot route by them; "
-            "use alb-elbv2 traffic (an http-header rule condition)",
-        ),
-        (
-            "ab",
-            "gateway",
-            "A/B on an HTTPRoute (a header match) is not implemented yet; "
-            "use alb-elbv2 traffic (an http-header rule condition)",
+            "use alb-elbv2 traffic (an http-header rule condition) or gateway-api (an "
+            "HTTPRoute header match)",
         ),
     ],
 )
@@ -92,6 +87,7 @@ def test_impossible_pairs_say_why(strategy: str, traffic: str, reason: str) -> N
     [
         ("shadow", "gateway"),
         ("ab", "alb"),
+        ("ab", "gateway"),
         ("canary", "gateway"),
         ("blue-green", "gateway"),
         ("canary", "alb"),
