@@ -18,6 +18,7 @@ from strategies.spec import (
     AbTest,
     AlbIngressTraffic,
     AlbTraffic,
+    GatewayTraffic,
     RolloutSpec,
     Route53Traffic,
     ServiceTraffic,
@@ -255,11 +256,30 @@ def _check_limit(weights: Weights, limit: int, service: str) -> None:
 
 
 MIRROR_ADVICE = "use a Gateway API HTTPRoute with a RequestMirror filter"
+HEADER_ADVICE = (
+    "use alb-elbv2 traffic (an http-header rule condition) or gateway-api (an HTTPRoute "
+    "header match)"
+)
+
+# Why a provider cannot mirror (shadow); a provider missing here cannot either.
+_NO_MIRROR = {
+    "alb-elbv2": f"ALB cannot mirror traffic; {MIRROR_ADVICE}",
+    "route53": (
+        "Route 53 answers each DNS query with one record, so it cannot copy a request to two "
+        f"sides; {MIRROR_ADVICE}"
+    ),
+}
+# Why a provider cannot route by header (A/B).
+_NO_HEADER = {
+    "route53": (
+        f"Route 53 never sees HTTP headers or cookies, so it cannot route by them; {HEADER_ADVICE}"
+    ),
+}
 
 
 def refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run on this traffic provider, or None when it can."""
-    strategy, traffic = spec.strategy, spec.traffic
+    strategy, traffic, provider = spec.strategy, spec.traffic, spec.traffic.provider
     # Providers that move traffic through Kubernetes objects keep their reasons with them.
     if isinstance(traffic, AlbIngressTraffic):
         from strategies.providers_ingress import ingress_refusal
@@ -269,20 +289,14 @@ def refusal(spec: RolloutSpec) -> str | None:
         from strategies.providers_service import service_refusal
 
         return service_refusal(spec)
-    if isinstance(strategy, Shadow):
-        if isinstance(traffic, AlbTraffic):
-            return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"
-        return (
-            "Route 53 answers each DNS query with one record, so it cannot copy a request to "
-            f"two sides; {MIRROR_ADVICE}"
+    if isinstance(strategy, Shadow) and provider != "gateway-api":
+        return _NO_MIRROR.get(
+            provider, f"{provider} cannot copy a request to two sides; {MIRROR_ADVICE}"
         )
-    if isinstance(strategy, AbTest):
-        if isinstance(traffic, Route53Traffic):
-            return (
-                "Route 53 never sees HTTP headers or cookies, so it cannot route by them; "
-                "use alb-elbv2 traffic (an http-header rule condition)"
-            )
-        return "A/B header routing on alb-elbv2 is not implemented yet (issue 5)"
+    if isinstance(strategy, AbTest) and provider not in ("alb-elbv2", "gateway-api"):
+        return _NO_HEADER.get(
+            provider, f"{provider} does not route by HTTP header or cookie; {HEADER_ADVICE}"
+        )
     return None
 
 
@@ -300,6 +314,11 @@ def provider_for(
     reason = refusal(spec)
     if reason is not None:
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
+    if isinstance(spec.strategy, Shadow | AbTest):
+        raise UserError(
+            f"the {spec.strategy.kind} strategy does not move weights: "
+            "strategies.experiment runs it"
+        )
     if isinstance(spec.traffic, AlbIngressTraffic | ServiceTraffic):
         if cluster is None:
             raise UserError(
@@ -322,4 +341,12 @@ def provider_for(
         return service_provider(spec, cluster=cluster, clock=clock)
     if isinstance(spec.traffic, AlbTraffic):
         return AlbProvider(load_balancers, spec.traffic)
+    if isinstance(spec.traffic, GatewayTraffic):
+        from strategies.providers_gateway import GatewayWeightsProvider
+
+        if cluster is None:
+            raise UserError("gateway-api traffic changes an HTTPRoute: it needs a cluster")
+        return GatewayWeightsProvider(
+            cluster, clock, spec.traffic, spec.app.namespace, spec.deadlines.converge_seconds
+        )
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

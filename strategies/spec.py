@@ -115,12 +115,23 @@ class Shadow(_Model):
 
 
 class AbTest(_Model):
-    """Requests with a matching header (or cookie, through the Cookie header) go to B."""
+    """Requests with a matching header (or cookie, through the Cookie header) go to B.
+
+    On alb-elbv2 this is one more listener rule, just above the spec's rule, with the spec
+    rule's conditions plus an http-header condition, forwarding to the candidate group. A
+    cookie is matched through the Cookie header with ALB wildcards: `values: ["*variant=b*"]`.
+    After a successful bake the route stays on (`eksup rollout abort` removes it); a failed
+    gate removes it.
+    """
 
     kind: Literal["ab"]
-    header: str = Field(min_length=1)
-    values: tuple[str, ...] = Field(min_length=1)
+    # An HTTP header name (RFC 9110 token).
+    header: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    # ALB matches values case-insensitively, with * and ? wildcards; 128 characters each.
+    values: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = Field(min_length=1)
     pause_seconds: Seconds = 300.0
+    # The new rule's priority; by default the one just above (one less than) the spec's rule.
+    priority: Annotated[int, Field(ge=1, le=50000)] | None = None
 
 
 Strategy = Annotated[Canary | BlueGreen | Shadow | AbTest, Field(discriminator="kind")]
@@ -243,8 +254,34 @@ class ServiceTraffic(_Model):
         return self
 
 
+class ServiceBackend(_Model):
+    """A Service and port an HTTPRoute sends to (a backendRef)."""
+
+    service: str = Field(min_length=1)
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+
+class GatewayTraffic(_Model):
+    """A Gateway API HTTPRoute (gateway.networking.k8s.io/v1) whose rule forwards to the
+    stable Service. Shadow adds a RequestMirror filter to that rule, mirroring to the
+    candidate Service, and always removes it at the end."""
+
+    provider: Literal["gateway-api"]
+    route: str = Field(min_length=1)
+    # The route's namespace; the app's when left out.
+    namespace: str | None = None
+    stable_backend: ServiceBackend
+    candidate_backend: ServiceBackend
+
+    @model_validator(mode="after")
+    def _two_backends(self) -> GatewayTraffic:
+        if self.stable_backend == self.candidate_backend:
+            raise ValueError("stable and candidate backends must differ")
+        return self
+
+
 Traffic = Annotated[
-    AlbTraffic | Route53Traffic | AlbIngressTraffic | ServiceTraffic,
+    AlbTraffic | Route53Traffic | AlbIngressTraffic | ServiceTraffic | GatewayTraffic,
     Field(discriminator="provider"),
 ]
 

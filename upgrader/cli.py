@@ -23,6 +23,7 @@ from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from strategies.experiment import ExperimentReport
     from strategies.rollout_report import RolloutReport
     from upgrader.plan import Plan
     from upgrader.rollouts import RolloutPorts
@@ -584,8 +585,12 @@ def _log_change(line: str) -> None:
     stderr.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _print_report(report: RolloutReport) -> None:
+def _print_report(report: RolloutReport | ExperimentReport) -> None:
+    from strategies.experiment import ExperimentReport
+
     stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    if isinstance(report, ExperimentReport):
+        return  # its summary carries its notes
     for note in report.notes:
         stdout.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
 

@@ -31,21 +31,26 @@ from upgrader.aws import (
     EksCluster,
     EksUpdate,
     FargateProfile,
+    ForwardRule,
     Insight,
     LaunchTemplateVersion,
     Nodegroup,
     NodegroupSpec,
     Subnet,
+    TargetHealth,
+    TargetWeight,
     UpdateConfig,
     UpdateStatus,
 )
-from upgrader.errors import NotFoundError
+from upgrader.errors import ConflictError, NotFoundError
 from upgrader.kube import (
     AmiSelectorTerm,
     ConfigMap,
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    HTTPRoute,
+    HTTPRouteRule,
     Ingress,
     Lease,
     Node,
@@ -60,7 +65,7 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.ports import Cluster, Compute, ControlPlane
+from upgrader.ports import Cluster, Compute, ControlPlane, LoadBalancers
 from upgrader.reporter import Reporter
 from upgrader.versions import KubeVersion
 
@@ -356,6 +361,7 @@ class DryRunCluster:
         self.recorder = recorder
         self._replicas: dict[tuple[WorkloadKind, str, str], int] = {}
         self._ami_terms: dict[str, tuple[AmiSelectorTerm, ...]] = {}
+        self._routes: dict[tuple[str, str], HTTPRoute] = {}
 
     def _record(self, action: str, **params: object) -> None:
         self.recorder.record("kubernetes", action, **params)
@@ -419,6 +425,9 @@ class DryRunCluster:
 
     def get_config_map(self, namespace: str, name: str) -> ConfigMap:
         return self.inner.get_config_map(namespace, name)
+
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        return self._routes.get((namespace, name)) or self.inner.get_http_route(namespace, name)
 
     # changes
     def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
@@ -493,6 +502,25 @@ class DryRunCluster:
         merged.update({k: v for k, v in annotations.items() if v is not None})
         return replace(ingress, annotations=merged)
 
+    def replace_http_route_rules(
+        self, namespace: str, name: str, rules: Sequence[HTTPRouteRule], resource_version: str
+    ) -> HTTPRoute:
+        self._record("replace-httproute-rules", httproute=f"{namespace}/{name}", rules=len(rules))
+        current = self.get_http_route(namespace, name)
+        if resource_version != current.resource_version:
+            raise ConflictError(f"HTTPRoute {namespace}/{name} moved since it was read")
+        # Read back as its controller would accept it, so a dry run can go on past the change.
+        generation = current.generation + 1
+        route = replace(
+            current,
+            rules=tuple(rules),
+            generation=generation,
+            resource_version=f"{DRY_RUN_UPDATE_PREFIX}{generation}",
+            parents=tuple(replace(p, observed_generation=generation) for p in current.parents),
+        )
+        self._routes[(namespace, name)] = route
+        return route
+
     def create_lease(self, lease: Lease) -> Lease:
         self._record("create-lease", lease=f"{lease.namespace}/{lease.name}")
         return lease
@@ -538,9 +566,79 @@ class DryRunCluster:
         return node_class if terms is None else replace(node_class, ami_selector_terms=terms)
 
 
+class DryRunLoadBalancers:
+    """`LoadBalancers`: reads through; rule changes recorded and overlaid on the reads."""
+
+    def __init__(self, inner: LoadBalancers, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self._weights: dict[str, tuple[TargetWeight, ...]] = {}
+        self._created: dict[str, list[ForwardRule]] = {}  # by listener
+        self._deleted: set[str] = set()
+        self._serial = itertools.count(1)
+
+    def describe_forward_rules(self, listener_arn: str) -> list[ForwardRule]:
+        rules = [
+            replace(r, targets=self._weights.get(r.arn, r.targets))
+            for r in [*self.inner.describe_forward_rules(listener_arn)]
+            if r.arn not in self._deleted
+        ]
+        created = [r for r in self._created.get(listener_arn, []) if r.arn not in self._deleted]
+        return [rules[0], *sorted([*rules[1:], *created], key=lambda r: int(r.priority))]
+
+    def set_forward_weights(self, rule_arn: str, weights: Mapping[str, int]) -> ForwardRule:
+        self.recorder.record(
+            "elbv2",
+            "ModifyRule",
+            rule=rule_arn,
+            forward=",".join(f"{arn.rsplit('/', 2)[-2]}={w}" for arn, w in weights.items()),
+        )
+        self._weights[rule_arn] = tuple(TargetWeight(a, w) for a, w in weights.items())
+        return ForwardRule(rule_arn, "", self._weights[rule_arn])
+
+    def target_health(self, target_group_arn: str) -> list[TargetHealth]:
+        return self.inner.target_health(target_group_arn)
+
+    def put_header_rule(
+        self,
+        listener_arn: str,
+        priority: int,
+        header: str,
+        values: Sequence[str],
+        *,
+        target_group_arn: str,
+        conditions: Sequence[Mapping[str, object]] = (),
+    ) -> ForwardRule:
+        self.recorder.record(
+            "elbv2",
+            "CreateRule",
+            listener=listener_arn,
+            priority=priority,
+            header=f"{header}={'|'.join(values)}",
+            forward=target_group_arn,
+        )
+        condition = {
+            "Field": "http-header",
+            "HttpHeaderConfig": {"HttpHeaderName": header, "Values": list(values)},
+        }
+        listener = listener_arn.replace(":listener/", ":listener-rule/", 1)
+        rule = ForwardRule(
+            arn=f"{listener}/{DRY_RUN_UPDATE_PREFIX}{next(self._serial)}",
+            priority=str(priority),
+            targets=(TargetWeight(target_group_arn, 1),),
+            conditions=(*conditions, condition),
+        )
+        self._created.setdefault(listener_arn, []).append(rule)
+        return rule
+
+    def delete_rule(self, rule_arn: str) -> None:
+        self.recorder.record("elbv2", "DeleteRule", rule=rule_arn)
+        self._deleted.add(rule_arn)
+
+
 if TYPE_CHECKING:
     # mypy proves here that each wrapper satisfies its port.
     def _implements_ports(
-        a: DryRunControlPlane, b: DryRunCompute, c: DryRunCluster
-    ) -> tuple[ControlPlane, Compute, Cluster]:
-        return a, b, c
+        a: DryRunControlPlane, b: DryRunCompute, c: DryRunCluster, d: DryRunLoadBalancers
+    ) -> tuple[ControlPlane, Compute, Cluster, LoadBalancers]:
+        return a, b, c, d

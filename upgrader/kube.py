@@ -594,3 +594,71 @@ class NodeClaim:
     ready: bool = False
     drifted: bool = False
     deleting: bool = False  # metadata.deletionTimestamp is set: Karpenter is draining it
+
+
+# Gateway API (gateway.networking.k8s.io/v1) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendRef:
+    """Where an HTTPRoute rule forwards (or mirrors) to: a Service and its port, by default."""
+
+    name: str
+    port: int | None = None
+    namespace: str | None = None  # None: the route's own namespace
+    weight: int = 1  # ignored on a mirror's backend
+    kind: str = "Service"
+    group: str = ""  # "" is the core group
+    # Filters on the backend itself, kept as the API returned them.
+    filters: tuple[Mapping[str, object], ...] = ()
+
+    def same_target(self, other: BackendRef) -> bool:
+        """The same object and port, whatever the weight."""
+        return (self.name, self.port, self.namespace, self.kind, self.group) == (
+            other.name,
+            other.port,
+            other.namespace,
+            other.kind,
+            other.group,
+        )
+
+
+@dataclass(frozen=True)
+class RequestMirror:
+    """A RequestMirror filter: a copy of `percent`% of the rule's requests goes to `backend`;
+    the gateway drops the copy's answers."""
+
+    backend: BackendRef
+    percent: int = 100
+
+
+@dataclass(frozen=True)
+class HTTPRouteRule:
+    backend_refs: tuple[BackendRef, ...] = ()
+    mirrors: tuple[RequestMirror, ...] = ()
+    # What eksup never changes, kept as the API returned it: the rule's matches, its other
+    # filters (in order, mirrors after them) and the remaining fields (name, timeouts, ...).
+    matches: tuple[Mapping[str, object], ...] = ()
+    other_filters: tuple[Mapping[str, object], ...] = ()
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteParentStatus:
+    """What one parent Gateway's controller says about the route (`status.parents[]`)."""
+
+    parent: str  # namespace/name of the Gateway
+    accepted: bool
+    resolved_refs: bool
+    observed_generation: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class HTTPRoute:
+    namespace: str
+    name: str
+    rules: tuple[HTTPRouteRule, ...] = ()
+    generation: int = 1
+    resource_version: str = ""
+    parents: tuple[RouteParentStatus, ...] = ()

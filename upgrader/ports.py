@@ -37,6 +37,8 @@ from upgrader.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    HTTPRoute,
+    HTTPRouteRule,
     Ingress,
     Lease,
     Node,
@@ -157,6 +159,17 @@ class Cluster(Protocol):
         self, namespace: str, name: str, annotations: Mapping[str, str | None]
     ) -> Ingress:
         """Set these annotations (a None value removes one); the others are kept."""
+
+    # Gateway API (gateway.networking.k8s.io/v1)
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        """The route with its parents' status. Raises NotFoundError."""
+        ...
+
+    def replace_http_route_rules(
+        self, namespace: str, name: str, rules: Sequence[HTTPRouteRule], resource_version: str
+    ) -> HTTPRoute:
+        """Replace `spec.rules` only, as a compare-and-swap on `resource_version`: raises
+        ConflictError when the route moved since it was read."""
         ...
 
     # what the upgrade must not break: deprecated APIs still in use
@@ -310,6 +323,25 @@ class LoadBalancers(Protocol):
         ...
 
     def target_health(self, target_group_arn: str) -> list[TargetHealth]: ...
+    def put_header_rule(
+        self,
+        listener_arn: str,
+        priority: int,
+        header: str,
+        values: Sequence[str],
+        *,
+        target_group_arn: str,
+        conditions: Sequence[Mapping[str, object]] = (),
+    ) -> ForwardRule:
+        """A new rule at `priority` forwarding to one target group when the HTTP header
+        `header` matches one of `values` (ALB wildcards * and ?) and every one of `conditions`
+        (ELBv2 condition documents, as `describe_forward_rules` returns them) holds; returns
+        the rule as read back. Raises ConflictError when the priority is taken."""
+        ...
+
+    def delete_rule(self, rule_arn: str) -> None:
+        """Raises NotFoundError when the rule is gone."""
+        ...
 
 
 class Dns(Protocol):

@@ -23,6 +23,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from strategies.experiment import (
+    ExperimentReport,
+    build_experiment,
+    end_experiment,
+    is_experiment,
+    plan_lines,
+)
 from strategies.gates import gates_for
 from strategies.providers import TrafficProvider, provider_for, refusal
 from strategies.providers_service import warnings_for
@@ -31,7 +38,7 @@ from strategies.rollout_preview import Preview, preview
 from strategies.rollout_report import RolloutReport
 from strategies.rollout_state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.runner import CHECK_EVERY_SECONDS, RolloutRunner
-from strategies.spec import RolloutSpec, load_spec
+from strategies.spec import AbTest, RolloutSpec, load_spec
 from strategies.steps import Weights, steps_for
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
@@ -77,6 +84,8 @@ def _checked_spec(spec_file: Path) -> RolloutSpec:
 
 def describe_rollout(spec_file: Path) -> RenderableType:
     spec = _checked_spec(spec_file)
+    if is_experiment(spec):
+        return _describe_experiment(spec)
     steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
     for column in ("step", "stable %", "candidate %", "pause"):
         steps.add_column(column)
@@ -94,6 +103,17 @@ def describe_rollout(spec_file: Path) -> RenderableType:
         steps,
         *warnings,
     )
+
+
+def _describe_experiment(spec: RolloutSpec) -> RenderableType:
+    """A/B and shadow move no weights: the plan says what is routed or mirrored, and when."""
+    table = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
+    table.add_column("phase")
+    table.add_column("what")
+    for phase, what in plan_lines(spec):
+        table.add_row(phase, Text(what))
+    gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+    return Group(Text(f"traffic: {spec.traffic.provider}; gates: {gates}"), table)
 
 
 @dataclass
@@ -142,17 +162,23 @@ def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False)
 
 @contextmanager
 def _locked(wired: _Wired, confirm: Confirm | None, question: str) -> Iterator[None]:
+    with _holding(wired.lock, confirm, question):
+        yield
+
+
+@contextmanager
+def _holding(lock: ClusterLock, confirm: Confirm | None, question: str) -> Iterator[None]:
     """Refuse if another run holds the app, ask (unless `confirm` is None), hold the lease."""
-    blocker = wired.lock.blocker()
+    blocker = lock.blocker()
     if blocker is not None:
         raise RefusedError(blocker)
     if confirm is not None and not confirm(question):
         raise RefusedError("not confirmed; nothing was changed")
-    wired.lock.acquire()
+    lock.acquire()
     try:
         yield
     finally:
-        wired.lock.release()
+        lock.release()
 
 
 # ------------------------------------------------------------------------------- commands
@@ -165,8 +191,11 @@ def run_rollout(
     confirm: Confirm | None,
     log: Log,
     take_over_lock: bool = False,
-) -> RolloutReport:
+) -> RolloutReport | ExperimentReport:
     """Run or resume; `confirm=None` means --yes."""
+    spec = _checked_spec(spec_file)
+    if is_experiment(spec):
+        return _run_experiment(spec, ports, confirm=confirm, take_over_lock=take_over_lock)
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     runner = wired.runner(log)
     current = wired.journal.read()
@@ -180,6 +209,27 @@ def run_rollout(
         f"({wired.spec.strategy.kind} on {wired.provider.name}, {where})?"
     )
     with _locked(wired, confirm, question):
+        return runner.run()
+
+
+def _run_experiment(
+    spec: RolloutSpec, ports: RolloutPorts, *, confirm: Confirm | None, take_over_lock: bool
+) -> ExperimentReport:
+    """A/B and shadow: route on, bake, gates, then the route's end (not journaled: a run that
+    dies mid-way is ended by `rollout abort`, which removes the route)."""
+    runner = build_experiment(
+        spec,
+        load_balancers=ports.load_balancers,
+        metrics=ports.metrics,
+        clock=ports.clock,
+        cluster=ports.cluster,
+    )
+    lock = rollout_lock(
+        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
+    )
+    what = "route matching requests" if isinstance(spec.strategy, AbTest) else "mirror traffic"
+    question = f"{what.capitalize()} of {_app(spec)} to the candidate ({spec.strategy.kind})?"
+    with _holding(lock, confirm, question):
         return runner.run()
 
 
@@ -240,6 +290,12 @@ def abort_rollout(
     spec_file: Path, ports: RolloutPorts, *, log: Log, take_over_lock: bool = False
 ) -> str:
     """All traffic on stable now, never refused for a lock: the safety action."""
+    spec = _checked_spec(spec_file)
+    if is_experiment(spec):
+        # A/B and shadow: remove the route (the header rule, the mirror) and read it back.
+        return end_experiment(
+            spec, load_balancers=ports.load_balancers, cluster=ports.cluster, clock=ports.clock
+        )
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     runner = wired.runner(log)
     app = _app(wired.spec)

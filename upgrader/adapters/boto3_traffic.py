@@ -21,7 +21,7 @@ from upgrader.aws import (
     TargetWeight,
     WeightedRecord,
 )
-from upgrader.errors import NotFoundError, UserError
+from upgrader.errors import AwsApiError, ConflictError, NotFoundError, UserError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ActionTypeDef,
         ActionUnionTypeDef,
         ForwardActionConfigTypeDef,
+        RuleConditionTypeDef,
         RuleTypeDef,
         TargetHealthDescriptionTypeDef,
     )
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 # ALB limits: a forward action spreads over at most 5 target groups, weights 0-999 each.
 MAX_FORWARD_TARGET_GROUPS = 5
 MAX_FORWARD_WEIGHT = 999
+# An ALB rule matches on at most 5 condition values in all (each wildcard value counts once).
+MAX_RULE_CONDITION_VALUES = 5
 # Route 53 weighted routing: 0-255.
 MAX_DNS_WEIGHT = 255
 # describe_alarms takes at most 100 names per call.
@@ -119,6 +122,49 @@ def with_forward_weights(
     raise UserError(f"{where} has no forward action to set weights on")
 
 
+# The condition fields whose values live in a <Name>Config block; `Values` is their legacy form.
+_CONDITION_CONFIGS = {
+    "host-header": "HostHeaderConfig",
+    "path-pattern": "PathPatternConfig",
+    "http-header": "HttpHeaderConfig",
+    "http-request-method": "HttpRequestMethodConfig",
+    "query-string": "QueryStringConfig",
+    "source-ip": "SourceIpConfig",
+}
+
+
+def condition_input(condition: Mapping[str, object]) -> RuleConditionTypeDef:
+    """A condition as describe_rules returns it, made fit for create_rule.
+
+    describe_rules repeats host-header and path-pattern values in the legacy `Values` next to
+    their Config block, and AWS refuses a condition that carries both.
+    """
+    field = str(condition.get("Field", ""))
+    config = _CONDITION_CONFIGS.get(field)
+    if config is None:
+        raise UserError(f"unknown ALB rule condition field {field!r}")
+    document = {"Field": field}
+    if config in condition:
+        document[config] = condition[config]  # type: ignore[assignment]
+    elif "Values" in condition:
+        document["Values"] = condition["Values"]  # type: ignore[assignment]
+    return cast("RuleConditionTypeDef", document)
+
+
+def condition_values(condition: Mapping[str, object]) -> int:
+    """How many values a condition matches on, as ALB counts them against its limit."""
+    config = condition.get(_CONDITION_CONFIGS.get(str(condition.get("Field", "")), ""))
+    values = config.get("Values") if isinstance(config, Mapping) else condition.get("Values")
+    return len(values) if isinstance(values, list | tuple) else 0
+
+
+def header_condition(header: str, values: Sequence[str]) -> RuleConditionTypeDef:
+    return {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": header, "Values": list(values)},
+    }
+
+
 def _elbv2_resource_kind(arn: str) -> str:
     """ "listener" or "listener-rule" from an ELBv2 ARN."""
     parts = arn.split(":", 5)
@@ -181,6 +227,60 @@ class Boto3LoadBalancers:
             lambda: elbv2.describe_target_health(TargetGroupArn=target_group_arn)
         )
         return [target_health_from_elbv2(d) for d in response.get("TargetHealthDescriptions", ())]
+
+    def put_header_rule(
+        self,
+        listener_arn: str,
+        priority: int,
+        header: str,
+        values: Sequence[str],
+        *,
+        target_group_arn: str,
+        conditions: Sequence[Mapping[str, object]] = (),
+    ) -> ForwardRule:
+        if not 1 <= priority <= 50000:
+            raise UserError(f"an ALB rule priority must be 1-50000, got {priority}")
+        if not values:
+            raise UserError(f"an http-header condition on {header} needs at least one value")
+        documents = [*(condition_input(c) for c in conditions), header_condition(header, values)]
+        total = sum(condition_values(cast("Mapping[str, object]", d)) for d in documents)
+        if total > MAX_RULE_CONDITION_VALUES:
+            # moto accepts more; AWS refuses the rule.
+            raise UserError(
+                f"an ALB rule matches on at most {MAX_RULE_CONDITION_VALUES} condition values, "
+                f"this one would need {total}"
+            )
+        elbv2 = self.clients.elbv2
+        try:
+            response = self.clients.call_elbv2(
+                lambda: elbv2.create_rule(
+                    ListenerArn=listener_arn,
+                    Priority=priority,
+                    Conditions=documents,
+                    Actions=[
+                        {
+                            "Type": "forward",
+                            "ForwardConfig": {
+                                "TargetGroups": [{"TargetGroupArn": target_group_arn, "Weight": 1}]
+                            },
+                        }
+                    ],
+                )
+            )
+        except AwsApiError as error:
+            if error.code == "PriorityInUse":
+                raise ConflictError(
+                    f"priority {priority} is taken on listener {listener_arn}"
+                ) from error
+            raise
+        created = response.get("Rules", [])
+        if not created:
+            raise NotFoundError(f"create_rule on {listener_arn} returned no rule")
+        return rule_from_elbv2(self._rule(created[0].get("RuleArn", "")))
+
+    def delete_rule(self, rule_arn: str) -> None:
+        elbv2 = self.clients.elbv2
+        self.clients.call_elbv2(lambda: elbv2.delete_rule(RuleArn=rule_arn))
 
     def _default_actions(self, listener_arn: str) -> list[ActionOutputTypeDef]:
         elbv2 = self.clients.elbv2

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import urllib3
 from kubernetes import config as kube_config
@@ -43,6 +43,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters import kubernetes_convert as convert
+from upgrader.adapters import kubernetes_gateway as gateway
 from upgrader.adapters import kubernetes_usage as usage
 from upgrader.adapters.system_clock import SystemClock
 from upgrader.errors import (
@@ -67,6 +68,8 @@ from upgrader.kube import (
     DisruptionBudget,
     HelmRelease,
     HorizontalPodAutoscaler,
+    HTTPRoute,
+    HTTPRouteRule,
     Ingress,
     Lease,
     Node,
@@ -635,6 +638,39 @@ class KubernetesCluster:
         body = {"metadata": {"annotations": dict(annotations)}}
         with self._errors("patch", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
             return convert.ingress(self.networking.patch_namespaced_ingress(name, namespace, body))
+
+    # Gateway API
+
+    def _read_http_route(self, namespace: str, name: str) -> dict[str, Any]:
+        with self._errors("get", f"{gateway.PLURAL}.{gateway.GROUP}", f"{namespace}/{name}"):
+            found = self.custom.get_namespaced_custom_object(
+                gateway.GROUP, gateway.VERSION, namespace, gateway.PLURAL, name
+            )
+        return cast("dict[str, Any]", found)
+
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        return gateway.http_route(self._read_http_route(namespace, name))
+
+    def replace_http_route_rules(
+        self, namespace: str, name: str, rules: Sequence[HTTPRouteRule], resource_version: str
+    ) -> HTTPRoute:
+        """GET the object, swap `spec.rules`, PUT it back with the caller's resourceVersion:
+        the API server refuses it (409) when anyone changed the route in between."""
+        target = f"{namespace}/{name}"
+        if not resource_version:
+            raise ConflictError(
+                f"HTTPRoute {target}: no resource_version to compare; read it first"
+            )
+        current = self._read_http_route(namespace, name)
+        current.setdefault("spec", {})["rules"] = gateway.rules_to_k8s(rules)
+        current.setdefault("metadata", {})["resourceVersion"] = resource_version
+        # The status is a subresource: a PUT of the main resource ignores it.
+        current.pop("status", None)
+        with self._errors("update", f"{gateway.PLURAL}.{gateway.GROUP}", target):
+            replaced = self.custom.replace_namespaced_custom_object(
+                gateway.GROUP, gateway.VERSION, namespace, gateway.PLURAL, name, current
+            )
+        return gateway.http_route(cast("dict[str, Any]", replaced))
 
     # coordination and state
 

@@ -42,6 +42,8 @@ from upgrader.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     HorizontalPodAutoscaler,
+    HTTPRoute,
+    HTTPRouteRule,
     Ingress,
     Lease,
     Node,
@@ -52,6 +54,7 @@ from upgrader.kube import (
     Pod,
     PodDisruptionBudget,
     PodPhase,
+    RouteParentStatus,
     Service,
     Taint,
     TaintEffect,
@@ -231,6 +234,7 @@ class FakeCluster:
         self._helm_releases: list[HelmRelease] = []
         self._leases: dict[tuple[str, str], Lease] = {}
         self._config_maps: dict[tuple[str, str], ConfigMap] = {}
+        self._http_routes: dict[tuple[str, str], HTTPRoute] = {}
         self._terminating_namespaces: set[str] = set()
         self._karpenter: FakeKarpenter | None = None
         self._ingresses: dict[tuple[str, str], Ingress] = {}
@@ -476,6 +480,24 @@ class FakeCluster:
                 else:
                     merged[key] = value
             return self._store_ingress(replace(ingress, annotations=_frozen(merged)))
+
+    def get_http_route(self, namespace: str, name: str) -> HTTPRoute:
+        with self._api("get", "httproutes", namespace, name):
+            return self._http_route(namespace, name)
+
+    def replace_http_route_rules(
+        self, namespace: str, name: str, rules: Sequence[HTTPRouteRule], resource_version: str
+    ) -> HTTPRoute:
+        with self._api("update", "httproutes", namespace, name):
+            current = self._http_route(namespace, name)
+            if resource_version != current.resource_version:
+                raise ConflictError(
+                    f'Operation cannot be fulfilled on httproutes "{name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again"
+                )
+            return self._store_http_route(
+                replace(current, rules=tuple(rules), generation=current.generation + 1)
+            )
 
     def get_lease(self, namespace: str, name: str) -> Lease:
         with self._api("get", "leases", namespace, name):
@@ -785,6 +807,17 @@ class FakeCluster:
         with self._locked():
             self._ingress_watchers.append(watcher)
 
+    def add_http_route(self, route: HTTPRoute, gateway: str = "gateway") -> HTTPRoute:
+        """A route attached to one Gateway (`route.parents`, or `namespace/gateway`), whose
+        controller accepts each generation at once and resolves refs to known Services."""
+        with self._locked():
+            if not route.parents:
+                route = replace(
+                    route,
+                    parents=(RouteParentStatus(f"{route.namespace}/{gateway}", True, True, 0),),
+                )
+            return self._store_http_route(route)
+
     def record_deprecated_api_request(self, request: DeprecatedApiRequest) -> None:
         """A client used a deprecated API: the metric shows it from now on."""
         with self._locked():
@@ -826,6 +859,37 @@ class FakeCluster:
             self._lock.release()
             for when, callback in due:
                 self._clock.call_at(when, callback)
+
+    def _http_route(self, namespace: str, name: str) -> HTTPRoute:
+        found = self._http_routes.get((namespace, name))
+        if found is None:
+            raise NotFoundError(f'httproutes "{name}" not found in namespace {namespace}')
+        return found
+
+    def _store_http_route(self, route: HTTPRoute) -> HTTPRoute:
+        """Store `route` as its Gateway controller would leave it: every parent has observed
+        this generation, and ResolvedRefs is False while a backend Service is missing."""
+        missing = [
+            f"{ref.namespace or route.namespace}/{ref.name}"
+            for rule in route.rules
+            for ref in (*rule.backend_refs, *(m.backend for m in rule.mirrors))
+            if ref.kind == "Service"
+            and (ref.namespace or route.namespace, ref.name) not in self._services
+        ]
+        message = f"Service {', '.join(missing)} not found" if missing else ""
+        parents = tuple(
+            replace(
+                p,
+                accepted=True,
+                resolved_refs=not missing,
+                observed_generation=route.generation,
+                message=message,
+            )
+            for p in route.parents
+        )
+        stored = replace(route, parents=parents, resource_version=str(next(self._serial)))
+        self._http_routes[(route.namespace, route.name)] = stored
+        return stored
 
     @contextmanager
     def _api(self, verb: str, resource: str, namespace: str = "", name: str = "") -> Iterator[None]:
