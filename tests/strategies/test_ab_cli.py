@@ -10,13 +10,20 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
+from upgrader.rollouts import RolloutPorts
 from upgrader.sandbox.demo_canary import ALARM, _alb
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.world import Sandbox
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+def run(*args: str, world: Sandbox | None = None) -> tuple[int, str, str]:
+    """The CLI; with `world`, on its moto and a FakeCluster (for the app's lease), as the
+    rollout commands take their ports from Typer's context object."""
+    ports = None
+    if world is not None:
+        ports = RolloutPorts(world.aws, world.aws, world.aws, world.clock, FakeCluster(world.clock))
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"}, obj=ports)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -54,14 +61,14 @@ def test_plan_says_what_is_routed(ab_world: tuple[Sandbox, Path, str]) -> None:
 
 def test_run_keeps_the_route_and_abort_removes_it(ab_world: tuple[Sandbox, Path, str]) -> None:
     world, spec, rule = ab_world
-    code, stdout, stderr = run("rollout", "run", str(spec), "--region", "us-east-1")
+    code, stdout, stderr = run("rollout", "run", str(spec), "--yes", world=world)
     assert code == 0, stderr
     assert "ab succeeded" in stdout
     assert "rollout abort" in stdout
     (added,) = header_rules(world, rule)
     assert added["Priority"] == "9"
 
-    code, stdout, _ = run("rollout", "abort", str(spec), "--region", "us-east-1")
+    code, stdout, _ = run("rollout", "abort", str(spec), world=world)
 
     assert code == 0
     assert "ab route off" in stdout
@@ -73,7 +80,7 @@ def test_a_firing_alarm_removes_the_route_and_exits_1(ab_world: tuple[Sandbox, P
     world.boto3_client("cloudwatch").set_alarm_state(
         AlarmName=ALARM, StateValue="ALARM", StateReason="5xx"
     )
-    code, stdout, _ = run("rollout", "run", str(spec), "--region", "us-east-1")
+    code, stdout, _ = run("rollout", "run", str(spec), "--yes", world=world)
     assert code == 1
     assert "rolled-back" in stdout
     assert header_rules(world, rule) == []
