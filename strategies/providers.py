@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from strategies.spec import AbTest, AlbTraffic, RolloutSpec, Route53Traffic, Shadow
+from strategies.spec import (
+    COMPUTE_STRATEGIES,
+    AbTest,
+    AlbTraffic,
+    NoTraffic,
+    RolloutSpec,
+    Route53Traffic,
+    Shadow,
+)
 from strategies.steps import Weights
 from upgrader.aws import ForwardRule, WeightedRecord
 from upgrader.errors import PermanentError, UserError
@@ -226,6 +234,15 @@ MIRROR_ADVICE = "use a Gateway API HTTPRoute with a RequestMirror filter"
 def refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run on this traffic provider, or None when it can."""
     strategy, traffic = spec.strategy, spec.traffic
+    if isinstance(strategy, COMPUTE_STRATEGIES):
+        if isinstance(traffic, NoTraffic):
+            return None
+        return (
+            f"{strategy.kind} moves pods, not traffic weights: traffic follows the Ready pods "
+            "through the Service both Deployments share; leave traffic out (provider: none)"
+        )
+    if isinstance(traffic, NoTraffic):
+        return f"{strategy.kind} moves traffic: give a traffic provider (alb-elbv2 or route53)"
     if isinstance(strategy, Shadow):
         if isinstance(traffic, AlbTraffic):
             return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"
@@ -252,4 +269,6 @@ def provider_for(
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
     if isinstance(spec.traffic, AlbTraffic):
         return AlbProvider(load_balancers, spec.traffic)
+    if isinstance(spec.traffic, NoTraffic):
+        raise UserError(f"{spec.strategy.kind} has no traffic provider to build")
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

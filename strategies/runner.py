@@ -17,14 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from strategies.gates import Gate, GateResult, Verdict, gates_for
 from strategies.providers import TrafficProvider, provider_for
-from strategies.spec import RolloutSpec
+from strategies.spec import COMPUTE_STRATEGIES, RolloutSpec
 from strategies.steps import ALL_STABLE, Step, Weights, steps_for
 from upgrader.errors import EksupError, NotFoundError, UserError
 from upgrader.kube import ConfigMap, WorkloadKind
-from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
+from upgrader.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
+
+if TYPE_CHECKING:
+    from strategies.compute import ComputeRunner
 
 _Reached = Callable[[Weights], bool]
 
@@ -68,6 +72,8 @@ class RolloutReport:
     notes: tuple[str, ...] = ()
     started_at: float = 0.0
     finished_at: float = 0.0
+    # Recreate only: virtual or wall seconds during which no pod of either side was Ready.
+    downtime_seconds: float | None = None
 
     @property
     def final_weights(self) -> Weights | None:
@@ -81,6 +87,8 @@ class RolloutReport:
             line += f"; gate {self.failed_gate}"
         if self.reason:
             line += f": {self.reason}"
+        if self.downtime_seconds is not None:
+            line += f"; downtime {self.downtime_seconds:.0f}s"
         return line
 
 
@@ -157,6 +165,7 @@ class RolloutRunner:
         state.history.append(WeightChange(now, 0, self.provider.read()))
         state.steps_done = self.journal.completed_step() if self.journal is not None else 0
         try:
+            self._scale_up_candidate(state)
             # Before any traffic moves (or moves again): the candidate healthy, alarms quiet.
             self._gate(state, state.steps_done)
             for step in self.steps[state.steps_done :]:
@@ -171,6 +180,20 @@ class RolloutRunner:
             report = self._promote(state)
         self._journal(report.steps_done, report.status.value, report.final_weights)
         return report
+
+    def _scale_up_candidate(self, state: _State) -> None:
+        """Blue/green: the candidate at stable's replicas and Ready before the switch."""
+        if self.cluster is None or state.steps_done:
+            return
+        from strategies.compute import AbortError, scale_candidate_to_stable
+
+        give_up = min(state.deadline, self.clock.now() + self.spec.deadlines.step_seconds)
+        try:
+            note = scale_candidate_to_stable(self.spec, self.cluster, self.clock, give_up)
+        except (AbortError, EksupError) as error:
+            raise _AbortError(f"scaling the candidate up before the switch: {error}") from None
+        if note is not None:
+            state.notes.append(note)
 
     def _journal(self, step: int, status: str, weights: Weights | None) -> None:
         if self.journal is not None:
@@ -341,13 +364,33 @@ def build_runner(
     clock: Clock,
     cluster: Cluster | None = None,
     journal: bool = False,
-) -> RolloutRunner:
+    http: HttpProbe | None = None,
+) -> RolloutRunner | ComputeRunner:
     """Wire a runner from a spec and the ports; refuses impossible strategy/provider pairs.
 
     `journal=True` (needs `cluster`) records each completed step in a ConfigMap and resumes
-    an unfinished rollout of the same app from its last completed step."""
+    an unfinished rollout of the same app from its last completed step (traffic strategies;
+    rolling and recreate refuse to start over a half-done rollout instead)."""
+    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        from strategies.compute import build_compute_runner
+
+        return build_compute_runner(
+            spec,
+            metrics=metrics,
+            load_balancers=load_balancers,
+            clock=clock,
+            cluster=cluster,
+            http=http,
+        )
     provider = provider_for(spec, load_balancers=load_balancers, dns=dns, clock=clock)
-    gates = gates_for(spec, metrics=metrics, load_balancers=load_balancers)
+    gates = gates_for(
+        spec,
+        metrics=metrics,
+        load_balancers=load_balancers,
+        clock=clock,
+        cluster=cluster,
+        http=http,
+    )
     log = None
     if journal:
         if cluster is None:
