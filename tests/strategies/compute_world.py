@@ -12,6 +12,7 @@ from typing import Any
 
 from strategies.spec import RolloutSpec
 from tests.strategies.world import NAMESPACE, deployment
+from upgrader.errors import ServiceUnavailableError
 from upgrader.kube import NODEGROUP_LABEL, Node, PodTemplate, Resources, Workload, WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
@@ -118,3 +119,18 @@ def compute_spec(strategy: dict[str, Any], **overrides: Any) -> RolloutSpec:
     }
     document.update(overrides)
     return RolloutSpec.model_validate(document)
+
+
+class FakeProbe:
+    """The HttpProbe port answering from a script: a status, or None for no answer."""
+
+    def __init__(self, *answers: int | None) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, float]] = []
+
+    def get_status(self, url: str, timeout_seconds: float) -> int:
+        self.calls.append((url, timeout_seconds))
+        answer = self.answers.pop(0)
+        if answer is None:
+            raise ServiceUnavailableError(f"GET {url}: no answer (Connection refused)")
+        return answer

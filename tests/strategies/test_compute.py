@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from strategies.compute import Batch, rolling_batches, rolling_bounds
+from strategies.gates import gates_for
 from strategies.runner import RolloutReport, RolloutStatus, build_runner
 from strategies.spec import Rolling, RolloutSpec
 from tests.strategies.compute_world import (
+    FakeProbe,
     RecordedCluster,
     RecordingClock,
     compute_spec,
@@ -290,3 +292,13 @@ def test_rolling_needs_a_cluster(aws: Boto3Aws, clock: RecordingClock) -> None:
             metrics=aws,
             clock=clock,
         )
+
+
+def test_gates_for_refuses_a_probe_without_a_client(aws: Boto3Aws, clock: RecordingClock) -> None:
+    spec = compute_spec(
+        {"kind": "rolling"}, gates=[{"kind": "http-probe", "url": "http://web/healthz"}]
+    )
+    with pytest.raises(UserError, match="needs an HTTP client"):
+        gates_for(spec, metrics=aws, load_balancers=aws, clock=clock)
+    (gate,) = gates_for(spec, metrics=aws, load_balancers=aws, clock=clock, http=FakeProbe(200))
+    assert gate.name == "http-probe http://web/healthz"
