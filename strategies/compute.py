@@ -438,3 +438,22 @@ def build_compute_runner(
         http=http,
     )
     return ComputeRunner(spec, cluster=cluster, gates=gates, clock=clock)
+
+
+def describe_compute(spec: RolloutSpec) -> str:
+    """What `rollout plan` says of a rolling or recreate spec (it reads nothing, so the batch
+    sizes are given as the bounds they resolve from at run time)."""
+    app, strategy = spec.app, spec.strategy
+    moves = f"{app.namespace}/{app.stable.deployment} -> {app.candidate.deployment}"
+    if isinstance(strategy, Rolling):
+        return (
+            f"rolling {moves}: batches within max_surge {strategy.max_surge} and "
+            f"max_unavailable {strategy.max_unavailable} of stable's replicas, each Ready "
+            f"then gated after {strategy.pause_seconds:.0f}s; traffic follows the pods"
+        )
+    if isinstance(strategy, Recreate):
+        return (
+            f"recreate {moves}: stable to 0 and gone, then the candidate up to stable's "
+            "replicas, Ready then gated; the app is down in between (the report says how long)"
+        )
+    raise UserError(f"the {strategy.kind} strategy moves traffic, not pods")

@@ -12,9 +12,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from strategies.compute import describe_compute
 from strategies.providers import provider_for, refusal
 from strategies.runner import RolloutReport, build_runner
-from strategies.spec import RolloutSpec, load_spec
+from strategies.spec import COMPUTE_STRATEGIES, RolloutSpec, load_spec
 from strategies.steps import ALL_STABLE, steps_for
 from upgrader.errors import UserError
 
@@ -29,6 +30,9 @@ def _checked_spec(spec_file: Path) -> RolloutSpec:
 
 def describe_rollout(spec_file: Path) -> RenderableType:
     spec = _checked_spec(spec_file)
+    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+        return Text(f"{describe_compute(spec)}\ngates: {gates}")
     steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
     for column in ("step", "stable %", "candidate %", "pause"):
         steps.add_column(column)
@@ -50,6 +54,7 @@ def run_rollout(
     spec_file: Path, *, region: str | None, profile: str | None, context: str | None
 ) -> RolloutReport:
     from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.http_probe import UrllibHttpProbe
     from upgrader.adapters.kubernetes_client import KubernetesCluster
     from upgrader.adapters.system_clock import SystemClock
 
@@ -70,6 +75,7 @@ def run_rollout(
         clock=clock,
         cluster=cluster,
         journal=cluster is not None,
+        http=UrllibHttpProbe(),
     )
     return runner.run()
 
