@@ -178,7 +178,13 @@ class ComputeRunner:
     as the traffic runner."""
 
     def __init__(
-        self, spec: RolloutSpec, *, cluster: Cluster, gates: Sequence[Gate], clock: Clock
+        self,
+        spec: RolloutSpec,
+        *,
+        cluster: Cluster,
+        gates: Sequence[Gate],
+        clock: Clock,
+        log: Callable[[str], object] = lambda _: None,
     ) -> None:
         if not isinstance(spec.strategy, Rolling | Recreate):
             raise UserError(f"the {spec.strategy.kind} strategy moves traffic, not pods")
@@ -193,6 +199,8 @@ class ComputeRunner:
         self.namespace = spec.app.namespace
         self.stable = spec.app.stable.deployment
         self.candidate = spec.app.candidate.deployment
+        # Told every scale before it is made: a scale-down stops pods.
+        self.log = log
 
     def run(self) -> RolloutReport:
         stable = self._get(self.stable)
@@ -376,6 +384,8 @@ class ComputeRunner:
         replicas; a scale-down is also listed in `scaled_down`."""
         before = self._get(name).replicas or 0
         if before != replicas:
+            step = "rollback" if number < 0 else f"batch {number}"
+            self.log(f"{step}: scale Deployment {self.namespace}/{name} {before} -> {replicas}")
             self.cluster.scale_workload(_DEPLOYMENT, self.namespace, name, replicas)
             if replicas < before:
                 state.scaled_down.append(ScaleDown(self.namespace, name, before, self.clock.now()))
@@ -422,6 +432,7 @@ def build_compute_runner(
     clock: Clock,
     cluster: Cluster | None,
     http: HttpProbe | None,
+    log: Callable[[str], object] = lambda _: None,
 ) -> ComputeRunner:
     """`build_runner` for rolling and recreate: no traffic provider, a cluster required."""
     refused = refusal(spec)
@@ -437,7 +448,7 @@ def build_compute_runner(
         cluster=cluster,
         http=http,
     )
-    return ComputeRunner(spec, cluster=cluster, gates=gates, clock=clock)
+    return ComputeRunner(spec, cluster=cluster, gates=gates, clock=clock, log=log)
 
 
 def describe_compute(spec: RolloutSpec) -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from strategies.compute import Batch, rolling_batches, rolling_bounds
+from strategies.compute import Batch, build_compute_runner, rolling_batches, rolling_bounds
 from strategies.gates import gates_for
 from strategies.runner import RolloutReport, RolloutStatus, build_runner
 from strategies.spec import Rolling, RolloutSpec
@@ -127,6 +127,34 @@ def test_rolling_with_percentages_and_no_unavailability_keeps_every_pod_ready(
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     assert min(s.ready for s in kube.samples) >= 4
     assert max(s.desired for s in kube.samples) == 6
+
+
+def test_every_scale_is_logged_before_it_is_made(
+    aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
+) -> None:
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        # Before the call: the Deployment still has its old count.
+        name, counts = line.split("Deployment ")[1].split(" ", 1)
+        before = int(counts.split(" -> ")[0])
+        assert replicas(kube, name.split("/")[1]) == before
+        lines.append(line)
+
+    runner = build_compute_runner(
+        compute_spec({"kind": "recreate"}),
+        metrics=aws,
+        load_balancers=aws,
+        clock=clock,
+        cluster=kube,
+        http=None,
+        log=log,
+    )
+    assert runner.run().status is RolloutStatus.SUCCEEDED
+    assert lines == [
+        "batch 1: scale Deployment shop/web-stable 4 -> 0",
+        "batch 2: scale Deployment shop/web-candidate 0 -> 4",
+    ]
 
 
 def test_a_failing_metric_gate_scales_back_to_the_original_counts(
