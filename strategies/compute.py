@@ -238,10 +238,14 @@ class ComputeRunner:
     # ---------------------------------------------------------------- strategies
 
     def _rolling(self, state: _State, batches: list[Batch]) -> None:
+        assert isinstance(self.strategy, Rolling)
+        _, unavailable = rolling_bounds(state.original, self.strategy)
+        min_ready = max(state.original - unavailable, 0)
         for number, batch in enumerate(batches, start=1):
             give_up = self._give_up(state)
             # Down first: the batch is sized so the Ready count stays above the bound; up
             # second: the surge room is counted after the scale-down.
+            self._wait_for_room(state, number, batch.stable, min_ready, give_up)
             self._scale(state, number, self.stable, batch.stable)
             self._scale(state, number, self.candidate, batch.candidate)
             wait_ready(
@@ -254,6 +258,26 @@ class ComputeRunner:
             )
             self._bake_and_gate(state, number)
             state.batches_done = number
+
+    def _wait_for_room(
+        self, state: _State, number: int, stable_after: int, min_ready: int, give_up: float
+    ) -> None:
+        """The batches assume every pod Ready; a stable pod that is not (a crash, a node gone)
+        would take the Ready count below `min_ready` once stable shrinks: wait for it first."""
+        drop = (state.history[-1].weights.stable) - stable_after
+        while True:
+            ready = sum(self._get(name).ready_replicas for name in (self.stable, self.candidate))
+            # Scaling stable down removes its unready pods first, as a ReplicaSet does.
+            stable = self._get(self.stable)
+            unready_stable = max((stable.replicas or 0) - stable.ready_replicas, 0)
+            if ready - max(drop - unready_stable, 0) >= min_ready:
+                return
+            if self.clock.now() + READY_POLL_SECONDS > give_up:
+                raise AbortError(
+                    f"batch {number}: {ready} pods Ready, too few to scale stable down to "
+                    f"{stable_after} and keep {min_ready} Ready"
+                )
+            self.clock.sleep(READY_POLL_SECONDS)
 
     def _recreate(self, state: _State) -> None:
         give_up = self._give_up(state)

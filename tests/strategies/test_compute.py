@@ -129,6 +129,40 @@ def test_rolling_with_percentages_and_no_unavailability_keeps_every_pod_ready(
     assert max(s.desired for s in kube.samples) == 6
 
 
+def test_an_unready_stable_pod_is_counted_before_stable_shrinks(
+    aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
+) -> None:
+    """One stable pod stops being Ready: only 3 of 4 are, exactly the bound. Scaling stable down
+    removes that pod first (as a ReplicaSet does), so the rollout goes on within the bound."""
+    sick = kube.list_pods(NAMESPACE, label_selector="app=web-stable")[0].name
+    kube.set_pod_ready(NAMESPACE, sick, False)
+    spec = compute_spec({"kind": "rolling", "max_surge": 1, "max_unavailable": 1})
+
+    report = _run(spec, aws, clock, kube)
+
+    assert report.status is RolloutStatus.SUCCEEDED, report.summary()
+    assert min(s.ready for s in kube.samples) == 3
+    assert sick not in [p.name for p in kube.list_pods(NAMESPACE) if p.deletion_timestamp is None]
+
+
+def test_too_few_ready_pods_stop_the_rollout_before_stable_shrinks(
+    aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
+) -> None:
+    for pod in kube.list_pods(NAMESPACE, label_selector="app=web-stable")[:2]:
+        kube.set_pod_ready(NAMESPACE, pod.name, False)
+    kube.clear_actions()
+    spec = compute_spec({"kind": "rolling", "max_surge": 1, "max_unavailable": 1})
+
+    report = _run(spec, aws, clock, kube)
+
+    assert "too few to scale stable down" in report.reason
+    assert report.steps_done == 0
+    # Nothing was scaled: stable kept its 4 replicas, the candidate never started.
+    assert not [a for a in kube.actions if a.verb == "patch"]
+    # Stable cannot be confirmed at 4 Ready pods: a human must look.
+    assert report.status is RolloutStatus.FAILED
+
+
 def test_every_scale_is_logged_before_it_is_made(
     aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
 ) -> None:
