@@ -270,5 +270,8 @@ def provider_for(
     if isinstance(spec.traffic, AlbTraffic):
         return AlbProvider(load_balancers, spec.traffic)
     if isinstance(spec.traffic, NoTraffic):
-        raise UserError(f"{spec.strategy.kind} has no traffic provider to build")
+        raise UserError(
+            f"{spec.strategy.kind} has no traffic switch (provider: none): traffic follows the "
+            "pods, so scale the Deployments instead (stable back up, candidate to 0)"
+        )
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

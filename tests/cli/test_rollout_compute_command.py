@@ -98,3 +98,12 @@ def test_run_recreate_reports_its_downtime(
     assert all(s.stable_desired == 0 or s.candidate_desired == 0 for s in kube.samples)
     assert any(s.ready == 0 for s in kube.samples)
     assert _replicas(kube, "web-candidate") == 3
+
+
+def test_abort_of_a_rolling_rollout_says_what_to_do_instead(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "{kind: rolling}")
+    with Sandbox():
+        code, _, stderr = run(tmp_path / "none", "rollout", "abort", str(spec))
+    assert code == 1
+    assert "no traffic switch" in stderr
+    assert stderr.strip().count("\n") == 0

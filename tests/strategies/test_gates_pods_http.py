@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from strategies.gates import HttpProbeGate, PodReadinessGate, Verdict
+from strategies.compute import AbortError, run_gates
+from strategies.gates import GateResult, HttpProbeGate, PodReadinessGate, Verdict
 from strategies.spec import Gate
 from strategies.spec import HttpProbeGate as HttpProbeSpec
 from strategies.spec import PodReadinessGate as PodsSpec
@@ -20,7 +21,7 @@ from tests.strategies.compute_world import FakeProbe, with_room
 from tests.strategies.world import NAMESPACE, deployment
 from upgrader.adapters.http_probe import UrllibHttpProbe
 from upgrader.errors import ServiceUnavailableError
-from upgrader.kube import Pod
+from upgrader.kube import Pod, WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
 
@@ -226,3 +227,36 @@ def test_a_refused_connection_fails_the_gate_end_to_end() -> None:
 
     assert result.verdict is Verdict.FAIL
     assert "no answer" in result.reason
+
+
+def test_starting_pods_are_rechecked_within_the_failure_limit(
+    kube: RestartingCluster, clock: VirtualClock
+) -> None:
+    kube.scale_workload(WorkloadKind.DEPLOYMENT, NAMESPACE, "web-candidate", 5)  # 2 start now
+    gate = _pods_gate(kube, failure_limit=3, interval_seconds=3)
+    results: list[GateResult] = []
+
+    run_gates([gate], clock, give_up=clock.now() + 60, label="b", failures={}, results=results)
+
+    # Not Ready at +0 and +3, Ready at +6 (5 s start-up): two failures, under the limit.
+    assert [r.verdict for r in results] == [Verdict.FAIL, Verdict.FAIL, Verdict.PASS]
+    assert "5 pod(s) Ready" in results[-1].reason
+
+
+def test_a_probe_recovering_within_the_failure_limit_passes(clock: VirtualClock) -> None:
+    probe = FakeProbe(None, 503, 200)
+    gate = HttpProbeGate(probe, _probe_spec(failure_limit=3, interval_seconds=10))
+    results: list[GateResult] = []
+    start = clock.now()
+
+    run_gates([gate], clock, give_up=start + 60, label="b", failures={}, results=results)
+
+    assert [r.verdict for r in results] == [Verdict.FAIL, Verdict.FAIL, Verdict.PASS]
+    assert clock.now() - start == pytest.approx(20)
+
+
+def test_a_probe_failing_up_to_its_limit_aborts(clock: VirtualClock) -> None:
+    gate = HttpProbeGate(FakeProbe(None, 500), _probe_spec(failure_limit=2, interval_seconds=10))
+
+    with pytest.raises(AbortError, match=r"500, expected 200 \(failure 2 of 2\)"):
+        run_gates([gate], clock, give_up=clock.now() + 60, label="b", failures={}, results=[])
