@@ -22,11 +22,11 @@ from typing import Protocol
 
 from strategies.gates import Gate, GateResult, gates_for
 from strategies.gating import GateFailedError, GateTally, await_gates
-from strategies.providers import provider_for, refusal
-from strategies.runner import Journal, RolloutRunner, RolloutStatus, build_runner
+from strategies.providers import refusal
+from strategies.runner import RolloutStatus
 from strategies.spec import AbTest, AlbTraffic, GatewayTraffic, RolloutSpec, Shadow
 from upgrader.errors import EksupError, UserError
-from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
+from upgrader.ports import Clock, Cluster, LoadBalancers, Metrics
 
 # Between two read-backs of a route change that has not shown up yet.
 READ_BACK_POLL_SECONDS = 5.0
@@ -293,7 +293,9 @@ def build_experiment(
     cluster: Cluster | None = None,
 ) -> ExperimentRunner:
     route = route_for(spec, load_balancers=load_balancers, cluster=cluster)
-    gates = gates_for(spec, metrics=metrics, load_balancers=load_balancers)
+    gates = gates_for(
+        spec, metrics=metrics, load_balancers=load_balancers, clock=clock, cluster=cluster
+    )
     return ExperimentRunner(spec, route=route, gates=gates, clock=clock)
 
 
@@ -363,44 +365,3 @@ def plan_lines(spec: RolloutSpec) -> list[tuple[str, str]]:
     else:
         lines.append(("end", "passed: route stays (rollout abort removes it); failed: removed"))
     return lines
-
-
-def build_rollout(
-    spec: RolloutSpec,
-    *,
-    load_balancers: LoadBalancers,
-    dns: Dns,
-    metrics: Metrics,
-    clock: Clock,
-    cluster: Cluster | None = None,
-    journal: bool = False,
-) -> RolloutRunner | ExperimentRunner:
-    """The runner for any spec: A/B and shadow here, weights on an HTTPRoute (which needs the
-    cluster) through `GatewayWeightsProvider`, everything else `build_runner`."""
-    if is_experiment(spec):
-        return build_experiment(
-            spec, load_balancers=load_balancers, metrics=metrics, clock=clock, cluster=cluster
-        )
-    if not isinstance(spec.traffic, GatewayTraffic):
-        return build_runner(
-            spec,
-            load_balancers=load_balancers,
-            dns=dns,
-            metrics=metrics,
-            clock=clock,
-            cluster=cluster,
-            journal=journal,
-        )
-    if cluster is None:
-        raise UserError("gateway-api traffic changes an HTTPRoute: it needs a cluster")
-    provider = provider_for(
-        spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster
-    )
-    return RolloutRunner(
-        spec,
-        provider=provider,
-        gates=gates_for(spec, metrics=metrics, load_balancers=load_balancers),
-        clock=clock,
-        cluster=cluster,
-        journal=Journal(cluster, spec.app.namespace, spec.app.name) if journal else None,
-    )

@@ -15,8 +15,14 @@ from typing import Protocol
 
 from strategies.spec import AlarmGate as AlarmGateSpec
 from strategies.spec import AlbTraffic, NoData, RolloutSpec
+from strategies.spec import HttpProbeGate as HttpProbeGateSpec
+from strategies.spec import MetricGate as MetricGateSpec
+from strategies.spec import PodReadinessGate as PodReadinessGateSpec
 from strategies.spec import TargetHealthGate as TargetHealthGateSpec
-from upgrader.ports import LoadBalancers, Metrics
+from upgrader.aws import MetricQuery
+from upgrader.errors import EksupError, UserError
+from upgrader.kube import WorkloadKind
+from upgrader.ports import Clock, Cluster, HttpProbe, LoadBalancers, Metrics
 
 
 class Verdict(StrEnum):
@@ -121,13 +127,163 @@ class AlbTargetHealthGate:
         return GateResult(self.name, Verdict.PASS, f"{len(targets)} target(s) healthy")
 
 
+class CloudWatchMetricGate:
+    """Fails when any datapoint of the last `window_seconds` breaches the threshold; a window
+    without a single datapoint is no data (a metric nobody emits, a typo in a dimension)."""
+
+    def __init__(self, metrics: Metrics, clock: Clock, spec: MetricGateSpec) -> None:
+        self._metrics = metrics
+        self._clock = clock
+        self._spec = spec
+        self._query = MetricQuery(
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=dict(spec.dimensions),
+            statistic=spec.stat,
+            period_seconds=spec.period_seconds,
+        )
+        self.name = f"cloudwatch-metric {spec.metric} {spec.stat}"
+        self.failure_limit = spec.failure_limit
+        self.interval_seconds = spec.interval_seconds
+
+    def evaluate(self) -> GateResult:
+        end = self._clock.now()
+        values = self._metrics.metric_values(self._query, end - self._spec.window_seconds, end)
+        window = f"the last {self._spec.window_seconds}s"
+        if not values:
+            return _no_data(self.name, self._spec.no_data, f"no datapoints in {window}")
+        comparison, threshold = self._spec.comparison, self._spec.threshold
+        breaching = [v for v in values if comparison.breaches(v, threshold)]
+        if breaching:
+            # The worst one: furthest past the threshold in the breaching direction.
+            worst = max(breaching, key=lambda v: abs(v - threshold))
+            return GateResult(
+                self.name,
+                Verdict.FAIL,
+                f"{len(breaching)} of {len(values)} datapoint(s) in {window} breach "
+                f"{comparison.value} {threshold:g} (worst {worst:g})",
+                (self._spec.metric,),
+            )
+        return GateResult(
+            self.name,
+            Verdict.PASS,
+            f"{len(values)} datapoint(s) in {window} within {comparison.value} {threshold:g}",
+        )
+
+
+class PodReadinessGate:
+    """Every pod of a Deployment Ready and restarted at most `max_restarts` times since the
+    gate first saw it (a pod created later counts from 0). Terminating pods are ignored; a
+    Deployment without pods is no data."""
+
+    def __init__(
+        self, cluster: Cluster, namespace: str, deployment: str, spec: PodReadinessGateSpec
+    ) -> None:
+        self._cluster = cluster
+        self._namespace = namespace
+        self._deployment = deployment
+        self._spec = spec
+        self._baseline: dict[str, int] = {}  # pod uid -> its restarts when first seen
+        self._evaluated = False
+        self.name = f"pod-readiness {namespace}/{deployment}"
+        self.failure_limit = spec.failure_limit
+        self.interval_seconds = spec.interval_seconds
+
+    def evaluate(self) -> GateResult:
+        workload = self._cluster.get_workload(
+            WorkloadKind.DEPLOYMENT, self._namespace, self._deployment
+        )
+        if workload.selector.is_empty:
+            raise UserError(f"Deployment {self._namespace}/{self._deployment} has no selector")
+        pods = [
+            p
+            for p in self._cluster.list_pods(self._namespace, label_selector=str(workload.selector))
+            if p.deletion_timestamp is None and not p.is_finished
+        ]
+        first = not self._evaluated
+        self._evaluated = True
+        for pod in pods:
+            # Restarts before the rollout are someone else's; a pod born since starts at 0.
+            self._baseline.setdefault(pod.uid, pod.restart_count if first else 0)
+        if not pods:
+            return _no_data(self.name, self._spec.no_data, "no pods")
+        restarting = [
+            (p.name, p.restart_count - self._baseline[p.uid])
+            for p in pods
+            if p.restart_count - self._baseline[p.uid] > self._spec.max_restarts
+        ]
+        unready = [p.name for p in pods if not p.ready]
+        if restarting or unready:
+            problems = []
+            if restarting:
+                problems.append(
+                    "restarted more than "
+                    f"{self._spec.max_restarts}: "
+                    + ", ".join(f"{name} ({count})" for name, count in restarting)
+                )
+            if unready:
+                problems.append(f"not Ready: {', '.join(unready)}")
+            culprits = tuple(dict.fromkeys([n for n, _ in restarting] + unready))
+            return GateResult(self.name, Verdict.FAIL, "; ".join(problems), culprits)
+        return GateResult(self.name, Verdict.PASS, f"{len(pods)} pod(s) Ready")
+
+
+class HttpProbeGate:
+    """One GET: the expected status passes, any other status fails, and so does no answer at
+    all (refused, timed out): an unreachable candidate is down, never "no data"."""
+
+    def __init__(self, probe: HttpProbe, spec: HttpProbeGateSpec) -> None:
+        self._probe = probe
+        self._spec = spec
+        self.name = f"http-probe {spec.url}"
+        self.failure_limit = spec.failure_limit
+        self.interval_seconds = spec.interval_seconds
+
+    def evaluate(self) -> GateResult:
+        try:
+            status = self._probe.get_status(self._spec.url, self._spec.timeout_seconds)
+        except EksupError as error:
+            return GateResult(self.name, Verdict.FAIL, str(error), (self._spec.url,))
+        if status != self._spec.expected_status:
+            return GateResult(
+                self.name,
+                Verdict.FAIL,
+                f"GET {self._spec.url}: {status}, expected {self._spec.expected_status}",
+                (self._spec.url,),
+            )
+        return GateResult(self.name, Verdict.PASS, f"GET {self._spec.url}: {status}")
+
+
 def gates_for(
-    spec: RolloutSpec, *, metrics: Metrics, load_balancers: LoadBalancers
+    spec: RolloutSpec,
+    *,
+    metrics: Metrics,
+    load_balancers: LoadBalancers,
+    clock: Clock | None = None,
+    cluster: Cluster | None = None,
+    http: HttpProbe | None = None,
 ) -> Sequence[Gate]:
+    """The gates of a spec, on the ports they read; a gate whose port is missing is refused
+    here, before anything moves."""
     gates: list[Gate] = []
     for gate in spec.gates:
         if isinstance(gate, AlarmGateSpec):
             gates.append(CloudWatchAlarmGate(metrics, gate))
+        elif isinstance(gate, MetricGateSpec):
+            if clock is None:
+                raise UserError("a cloudwatch-metric gate needs a clock")
+            gates.append(CloudWatchMetricGate(metrics, clock, gate))
+        elif isinstance(gate, PodReadinessGateSpec):
+            if cluster is None:
+                raise UserError("a pod-readiness gate reads the cluster: give a cluster")
+            deployment = gate.deployment or spec.app.candidate.deployment
+            # The spec validator guarantees a candidate Deployment when none is given.
+            assert deployment is not None
+            gates.append(PodReadinessGate(cluster, spec.app.namespace, deployment, gate))
+        elif isinstance(gate, HttpProbeGateSpec):
+            if http is None:
+                raise UserError("an http-probe gate needs an HTTP client")
+            gates.append(HttpProbeGate(http, gate))
         else:
             group = gate.target_group
             if group is None:

@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from strategies.spec import (
+    COMPUTE_STRATEGIES,
     AbTest,
     AlbIngressTraffic,
     AlbTraffic,
     GatewayTraffic,
+    NoTraffic,
     RolloutSpec,
     Route53Traffic,
     ServiceTraffic,
@@ -280,6 +282,18 @@ _NO_HEADER = {
 def refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run on this traffic provider, or None when it can."""
     strategy, traffic, provider = spec.strategy, spec.traffic, spec.traffic.provider
+    if isinstance(strategy, COMPUTE_STRATEGIES):
+        if isinstance(traffic, NoTraffic):
+            return None
+        return (
+            f"{strategy.kind} moves pods, not traffic weights: traffic follows the Ready pods "
+            "through the Service both Deployments share; leave traffic out (provider: none)"
+        )
+    if isinstance(traffic, NoTraffic):
+        return (
+            f"{strategy.kind} moves traffic: give a traffic provider (alb-elbv2, alb-ingress, "
+            "route53, service or gateway-api)"
+        )
     # Providers that move traffic through Kubernetes objects keep their reasons with them.
     if isinstance(traffic, AlbIngressTraffic):
         from strategies.providers_ingress import ingress_refusal
@@ -316,8 +330,8 @@ def provider_for(
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
     if isinstance(spec.strategy, Shadow | AbTest):
         raise UserError(
-            f"the {spec.strategy.kind} strategy does not move weights: "
-            "strategies.experiment runs it"
+            f"the {spec.strategy.kind} strategy routes or mirrors requests rather than moving "
+            "weights: `eksup rollout run` starts it and `eksup rollout abort` ends it"
         )
     if isinstance(spec.traffic, AlbIngressTraffic | ServiceTraffic):
         if cluster is None:
@@ -348,5 +362,10 @@ def provider_for(
             raise UserError("gateway-api traffic changes an HTTPRoute: it needs a cluster")
         return GatewayWeightsProvider(
             cluster, clock, spec.traffic, spec.app.namespace, spec.deadlines.converge_seconds
+        )
+    if isinstance(spec.traffic, NoTraffic):
+        raise UserError(
+            f"{spec.strategy.kind} has no traffic switch (provider: none): traffic follows the "
+            "pods, so scale the Deployments instead (stable back up, candidate to 0)"
         )
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

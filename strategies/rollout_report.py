@@ -46,6 +46,8 @@ class RolloutReport:
     notes: tuple[str, ...] = ()
     started_at: float = 0.0
     finished_at: float = 0.0
+    # Recreate only: virtual or wall seconds during which no pod of either side was Ready.
+    downtime_seconds: float | None = None
 
     @property
     def final_weights(self) -> Weights | None:
@@ -59,4 +61,6 @@ class RolloutReport:
             line += f"; gate {self.failed_gate}"
         if self.reason:
             line += f": {self.reason}"
+        if self.downtime_seconds is not None:
+            line += f"; downtime {self.downtime_seconds:.0f}s"
         return line

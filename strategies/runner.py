@@ -20,16 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from strategies.gates import Gate, GateResult, Verdict, gates_for
 from strategies.providers import TrafficProvider, provider_for
 from strategies.rollout_report import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.rollout_state import Actor, Journal, Phase, Request, RolloutState
-from strategies.spec import RolloutSpec
+from strategies.spec import COMPUTE_STRATEGIES, RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Step, Weights, steps_for
 from upgrader.errors import EksupError, NotFoundError, PermanentError, RefusedError, UserError
 from upgrader.kube import WorkloadKind
-from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
+from upgrader.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
+
+if TYPE_CHECKING:
+    from strategies.compute import ComputeRunner
 
 __all__ = [
     "Journal",
@@ -137,6 +141,7 @@ class RolloutRunner:
                 if promote_by is not None:
                     raise _PromoteError(promote_by)
                 self._checkpoint()
+                self._scale_up_candidate(state)
                 # Before any traffic moves (or moves again): the candidate healthy, alarms quiet.
                 self._gate(state, state.steps_done)
                 for step in self.steps[state.steps_done :]:
@@ -160,6 +165,20 @@ class RolloutRunner:
             report.steps_done, Phase(report.status.value), report.final_weights, report.reason
         )
         return report
+
+    def _scale_up_candidate(self, state: _State) -> None:
+        """Blue/green: the candidate at stable's replicas and Ready before the switch."""
+        if self.cluster is None or state.steps_done:
+            return
+        from strategies.compute import AbortError, scale_candidate_to_stable
+
+        give_up = min(state.deadline, self.clock.now() + self.spec.deadlines.step_seconds)
+        try:
+            note = scale_candidate_to_stable(self.spec, self.cluster, self.clock, give_up)
+        except (AbortError, EksupError) as error:
+            raise _AbortError(f"scaling the candidate up before the switch: {error}") from None
+        if note is not None:
+            state.notes.append(note)
 
     def promote(self, by: Actor) -> RolloutReport:
         """All traffic to the candidate now, for a rollout in progress that no run drives."""
@@ -542,15 +561,35 @@ def build_runner(
     keepalive: Callable[[], None] | None = None,
     who: str = "eksup",
     log: Log = _nothing,
-) -> RolloutRunner:
+    http: HttpProbe | None = None,
+) -> RolloutRunner | ComputeRunner:
     """Wire a runner from a spec and the ports; refuses impossible strategy/provider pairs.
 
     `journal=True` (needs `cluster`) records each completed step in a ConfigMap and resumes
-    an unfinished rollout of the same app from its last completed step."""
+    an unfinished rollout of the same app from its last completed step (traffic strategies;
+    rolling and recreate refuse to start over a half-done rollout instead)."""
+    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        from strategies.compute import build_compute_runner
+
+        return build_compute_runner(
+            spec,
+            metrics=metrics,
+            load_balancers=load_balancers,
+            clock=clock,
+            cluster=cluster,
+            http=http,
+        )
     provider = provider_for(
         spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster
     )
-    gates = gates_for(spec, metrics=metrics, load_balancers=load_balancers)
+    gates = gates_for(
+        spec,
+        metrics=metrics,
+        load_balancers=load_balancers,
+        clock=clock,
+        cluster=cluster,
+        http=http,
+    )
     state = None
     if journal:
         if cluster is None:

@@ -134,7 +134,48 @@ class AbTest(_Model):
     priority: Annotated[int, Field(ge=1, le=50000)] | None = None
 
 
-Strategy = Annotated[Canary | BlueGreen | Shadow | AbTest, Field(discriminator="kind")]
+# Kubernetes' IntOrString of a rolling update: a count of pods, or a percentage of the desired
+# replicas ("25%"); surge percentages round up, unavailability ones down, as in a Deployment.
+IntOrPercent = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^(100|[1-9]?[0-9])%$")]
+
+
+def _zero(value: int | str) -> bool:
+    return value in (0, "0%")
+
+
+class Rolling(_Model):
+    """Pods move from the stable to the candidate Deployment in batches, as a Deployment's own
+    rolling update would, but between two Deployments so each batch can be gated. Traffic
+    follows the Ready pods through the Service both sides share: no traffic provider."""
+
+    kind: Literal["rolling"]
+    # Kubernetes' defaults: at most a quarter more pods than desired, a quarter fewer Ready.
+    max_surge: IntOrPercent = "25%"
+    max_unavailable: IntOrPercent = "25%"
+    # Bake time after each batch is Ready, before the gates decide. 0: gate at once.
+    pause_seconds: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _can_progress(self) -> Rolling:
+        if _zero(self.max_surge) and _zero(self.max_unavailable):
+            raise ValueError("max_surge and max_unavailable must not both be 0")
+        return self
+
+
+class Recreate(_Model):
+    """Stable down to 0 and gone, then the candidate up: for apps that cannot run two versions
+    at once. It causes downtime; the report says how long no pod was Ready."""
+
+    kind: Literal["recreate"]
+    # Bake time after the candidate is Ready, before the gates decide.
+    pause_seconds: Seconds = 0.0
+
+
+Strategy = Annotated[
+    Canary | BlueGreen | Shadow | AbTest | Rolling | Recreate, Field(discriminator="kind")
+]
+# Strategies that move pods, not traffic weights: they need both Deployments and a cluster.
+COMPUTE_STRATEGIES = (Rolling, Recreate)
 
 
 # traffic --------------------------------------------------------------------------------------
@@ -280,8 +321,15 @@ class GatewayTraffic(_Model):
         return self
 
 
+class NoTraffic(_Model):
+    """No traffic switch: the two sides share one Service and traffic follows the Ready pods.
+    Only rolling and recreate work without one; it is the default when `traffic` is left out."""
+
+    provider: Literal["none"] = "none"
+
+
 Traffic = Annotated[
-    AlbTraffic | Route53Traffic | AlbIngressTraffic | ServiceTraffic | GatewayTraffic,
+    AlbTraffic | Route53Traffic | AlbIngressTraffic | ServiceTraffic | GatewayTraffic | NoTraffic,
     Field(discriminator="provider"),
 ]
 
@@ -322,7 +370,76 @@ class TargetHealthGate(_Gate):
     )
 
 
-Gate = Annotated[AlarmGate | TargetHealthGate, Field(discriminator="kind")]
+class Comparison(StrEnum):
+    """When a datapoint breaches the threshold (CloudWatch's operator names)."""
+
+    GREATER = "GreaterThanThreshold"
+    GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+    LESS = "LessThanThreshold"
+    LESS_OR_EQUAL = "LessThanOrEqualToThreshold"
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        if self is Comparison.GREATER:
+            return value > threshold
+        if self is Comparison.GREATER_OR_EQUAL:
+            return value >= threshold
+        if self is Comparison.LESS:
+            return value < threshold
+        return value <= threshold
+
+
+class MetricGate(_Gate):
+    """A CloudWatch metric over the last `window_seconds`: any datapoint that breaches the
+    threshold fails the gate (5xx count, p99 latency); no datapoint at all is no data."""
+
+    kind: Literal["cloudwatch-metric"]
+    namespace: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    stat: str = Field(
+        default="Average",
+        pattern=r"^(Average|Sum|Minimum|Maximum|SampleCount|p(100|[1-9]?[0-9])(\.[0-9]+)?)$",
+    )
+    # CloudWatch keeps 1-minute datapoints for standard metrics; high-resolution ones go lower.
+    period_seconds: Annotated[int, Field(ge=1)] = 60
+    threshold: float
+    comparison: Comparison = Comparison.GREATER
+    # Five 1-minute periods: one bad minute fails the gate, a quiet one is not enough to pass.
+    window_seconds: Annotated[int, Field(ge=1)] = 300
+
+    @model_validator(mode="after")
+    def _whole_periods(self) -> MetricGate:
+        if self.period_seconds not in (1, 5, 10, 30) and self.period_seconds % 60:
+            raise ValueError("period_seconds must be 1, 5, 10, 30 or a multiple of 60")
+        if self.window_seconds < self.period_seconds:
+            raise ValueError("window_seconds must hold at least one period")
+        return self
+
+
+class PodReadinessGate(_Gate):
+    """Every pod of the Deployment (the candidate's by default) Ready, and none restarted more
+    than `max_restarts` times since the gate first saw it. No pods is no data."""
+
+    kind: Literal["pod-readiness"]
+    deployment: str | None = Field(default=None, min_length=1)
+    max_restarts: Annotated[int, Field(ge=0)] = 0
+
+
+class HttpProbeGate(_Gate):
+    """One HTTP GET: the expected status passes; another status, a refused connection or a
+    timeout fails (an unreachable service is a failure, not missing data)."""
+
+    kind: Literal["http-probe"]
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    expected_status: Annotated[int, Field(ge=100, le=599)] = 200
+    # An answer slower than this is as bad as none: 5 s is a generous health-check timeout.
+    timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+
+Gate = Annotated[
+    AlarmGate | TargetHealthGate | MetricGate | PodReadinessGate | HttpProbeGate,
+    Field(discriminator="kind"),
+]
 
 
 class Deadlines(_Model):
@@ -338,7 +455,8 @@ class Deadlines(_Model):
 class RolloutSpec(_Model):
     app: App
     strategy: Strategy
-    traffic: Traffic
+    # Left out: no traffic switch (rolling and recreate only).
+    traffic: Traffic = NoTraffic()
     gates: tuple[Gate, ...] = ()
     deadlines: Deadlines = Deadlines()
 
@@ -353,6 +471,26 @@ class RolloutSpec(_Model):
                 raise ValueError(
                     "an alb-target-health gate without target_group needs alb-elbv2 traffic"
                 )
+            if (
+                isinstance(gate, PodReadinessGate)
+                and gate.deployment is None
+                and self.app.candidate.deployment is None
+            ):
+                raise ValueError(
+                    "a pod-readiness gate without deployment needs app.candidate.deployment"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _compute_needs_deployments(self) -> RolloutSpec:
+        if isinstance(self.strategy, COMPUTE_STRATEGIES):
+            if self.app.stable.deployment is None or self.app.candidate.deployment is None:
+                raise ValueError(
+                    f"the {self.strategy.kind} strategy moves pods between two Deployments: "
+                    "give app.stable.deployment and app.candidate.deployment"
+                )
+            if self.app.stable.deployment == self.app.candidate.deployment:
+                raise ValueError("stable and candidate Deployments must differ")
         return self
 
 

@@ -366,3 +366,12 @@ class Metrics(Protocol):
     def metric_values(self, query: MetricQuery, start: float, end: float) -> list[float]:
         """Datapoints in time order; empty when CloudWatch has no data."""
         ...
+
+
+class HttpProbe(Protocol):
+    """One HTTP request, for a rollout's health probe."""
+
+    def get_status(self, url: str, timeout_seconds: float) -> int:
+        """GET `url`; the status of whatever answer came back (5xx included). Raises
+        ServiceUnavailableError when nothing answered (refused, unresolvable, timed out)."""
+        ...

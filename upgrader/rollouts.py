@@ -13,7 +13,7 @@ never waits on anyone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from strategies.compute import build_compute_runner, describe_compute
 from strategies.experiment import (
     ExperimentReport,
     build_experiment,
@@ -30,7 +31,7 @@ from strategies.experiment import (
     is_experiment,
     plan_lines,
 )
-from strategies.gates import gates_for
+from strategies.gates import Gate, gates_for
 from strategies.providers import TrafficProvider, provider_for, refusal
 from strategies.providers_service import warnings_for
 from strategies.rollout_lock import holder_name, live_holder, rollout_lock
@@ -38,12 +39,12 @@ from strategies.rollout_preview import Preview, preview
 from strategies.rollout_report import RolloutReport
 from strategies.rollout_state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.runner import CHECK_EVERY_SECONDS, RolloutRunner
-from strategies.spec import AbTest, RolloutSpec, load_spec
+from strategies.spec import COMPUTE_STRATEGIES, AbTest, RolloutSpec, load_spec
 from strategies.steps import Weights, steps_for
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
 from upgrader.lock import ClusterLock, describe
-from upgrader.ports import Clock, Cluster, Dns, LoadBalancers, Metrics
+from upgrader.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
 
 Confirm = Callable[[str], bool]
 Log = Callable[[str], None]
@@ -61,17 +62,19 @@ class RolloutPorts:
     metrics: Metrics
     clock: Clock
     cluster: Cluster
+    http: HttpProbe | None = None  # for http-probe gates
 
 
 def real_ports(region: str | None, profile: str | None, context: str | None) -> RolloutPorts:
     from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.http_probe import UrllibHttpProbe
     from upgrader.adapters.kubernetes_client import KubernetesCluster
     from upgrader.adapters.system_clock import SystemClock
 
     aws = Boto3Aws(region=region, profile=profile)
     clock = SystemClock()
     cluster = KubernetesCluster.from_kubeconfig(context=context, clock=clock)
-    return RolloutPorts(aws, aws, aws, clock, cluster)
+    return RolloutPorts(aws, aws, aws, clock, cluster, UrllibHttpProbe())
 
 
 def _checked_spec(spec_file: Path) -> RolloutSpec:
@@ -86,6 +89,9 @@ def describe_rollout(spec_file: Path) -> RenderableType:
     spec = _checked_spec(spec_file)
     if is_experiment(spec):
         return _describe_experiment(spec)
+    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+        return Text(f"{describe_compute(spec)}\ngates: {gates}")
     steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
     for column in ("step", "stable %", "candidate %", "pause"):
         steps.add_column(column)
@@ -126,9 +132,7 @@ class _Wired:
     who: str
 
     def runner(self, log: Log) -> RolloutRunner:
-        gates = gates_for(
-            self.spec, metrics=self.ports.metrics, load_balancers=self.ports.load_balancers
-        )
+        gates = _gates(self.spec, self.ports)
         return RolloutRunner(
             self.spec,
             provider=self.provider,
@@ -143,6 +147,17 @@ class _Wired:
 
     def actor(self) -> Actor:
         return Actor(self.who, self.ports.clock.now())
+
+
+def _gates(spec: RolloutSpec, ports: RolloutPorts) -> Sequence[Gate]:
+    return gates_for(
+        spec,
+        metrics=ports.metrics,
+        load_balancers=ports.load_balancers,
+        clock=ports.clock,
+        cluster=ports.cluster,
+        http=ports.http,
+    )
 
 
 def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False) -> _Wired:
@@ -196,6 +211,8 @@ def run_rollout(
     spec = _checked_spec(spec_file)
     if is_experiment(spec):
         return _run_experiment(spec, ports, confirm=confirm, take_over_lock=take_over_lock)
+    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        return _run_compute(spec, ports, confirm=confirm, log=log, take_over_lock=take_over_lock)
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     runner = wired.runner(log)
     current = wired.journal.read()
@@ -209,6 +226,32 @@ def run_rollout(
         f"({wired.spec.strategy.kind} on {wired.provider.name}, {where})?"
     )
     with _locked(wired, confirm, question):
+        return runner.run()
+
+
+def _run_compute(
+    spec: RolloutSpec,
+    ports: RolloutPorts,
+    *,
+    confirm: Confirm | None,
+    log: Log,
+    take_over_lock: bool,
+) -> RolloutReport:
+    """Rolling and recreate: pods move, not weights; under the app's lease like the others."""
+    runner = build_compute_runner(
+        spec,
+        metrics=ports.metrics,
+        load_balancers=ports.load_balancers,
+        clock=ports.clock,
+        cluster=ports.cluster,
+        http=ports.http,
+        log=log,
+    )
+    lock = rollout_lock(
+        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
+    )
+    question = f"Replace {_app(spec)} with the candidate ({describe_compute(spec)})?"
+    with _holding(lock, confirm, question):
         return runner.run()
 
 
@@ -235,7 +278,7 @@ def _run_experiment(
 
 def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Preview:
     wired = _wire(spec_file, ports)
-    gates = gates_for(wired.spec, metrics=ports.metrics, load_balancers=ports.load_balancers)
+    gates = _gates(wired.spec, ports)
     return preview(
         wired.spec,
         provider=wired.provider,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from strategies.experiment import ExperimentRunner, build_rollout, end_experiment, route_for
+from strategies.experiment import ExperimentRunner, end_experiment, route_for
 from strategies.gates import GateResult, Verdict
 from strategies.providers_gateway import GatewayWeightsProvider
-from strategies.runner import RolloutRunner, RolloutStatus
+from strategies.runner import RolloutRunner, RolloutStatus, build_runner
 from strategies.spec import RolloutSpec
 from upgrader.adapters.kubernetes_gateway import http_route, rules_to_k8s
 from upgrader.dry_run import DryRunCluster, Recorder
@@ -252,12 +252,12 @@ def test_a_canary_on_httproute_backend_weights(kube: FakeCluster, clock: Virtual
     )
 
 
-def test_build_rollout_wires_httproute_weights_with_the_cluster(
+def test_build_runner_wires_httproute_weights_with_the_cluster(
     kube: FakeCluster, clock: VirtualClock
 ) -> None:
     the_spec = spec({"kind": "blue-green", "pause_seconds": 30})
 
-    built = build_rollout(
+    built = build_runner(
         the_spec,
         load_balancers=None,
         dns=None,

@@ -124,7 +124,11 @@ def test_target_health_on_route53_needs_a_group(tmp_path: Path) -> None:
         ("{kind: shadow}", "route53", "Route 53 answers each DNS query with one record"),
         ("{kind: ab, header: x-beta, values: ['1']}", "route53", "never sees HTTP headers"),
         # A/B on an ALB works, through strategies.experiment: it moves no weights.
-        ("{kind: ab, header: x-beta, values: ['1']}", "alb", "does not move weights"),
+        (
+            "{kind: ab, header: x-beta, values: ['1']}",
+            "alb",
+            "routes or mirrors requests rather than moving weights",
+        ),
     ],
 )
 def test_impossible_pairs_are_refused_with_a_reason(
