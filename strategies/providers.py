@@ -314,6 +314,14 @@ def refusal(spec: RolloutSpec) -> str | None:
     return None
 
 
+def no_switch(spec: RolloutSpec) -> str:
+    """Why there is no traffic to move back for a rolling or recreate spec."""
+    return (
+        f"{spec.strategy.kind} has no traffic switch (provider: none): traffic follows the "
+        "pods, so scale the Deployments instead (stable back up, candidate to 0)"
+    )
+
+
 def provider_for(
     spec: RolloutSpec,
     *,
@@ -364,8 +372,5 @@ def provider_for(
             cluster, clock, spec.traffic, spec.app.namespace, spec.deadlines.converge_seconds
         )
     if isinstance(spec.traffic, NoTraffic):
-        raise UserError(
-            f"{spec.strategy.kind} has no traffic switch (provider: none): traffic follows the "
-            "pods, so scale the Deployments instead (stable back up, candidate to 0)"
-        )
+        raise UserError(no_switch(spec))
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)

@@ -760,9 +760,10 @@ def rollout_abort(
     """Send all traffic back to stable now, and confirm it by reading the weights back.
 
     Never asks and never waits for a lock: a run in progress is told to stop."""
-    from upgrader.rollouts import abort_rollout
+    from upgrader.rollouts import abort_rollout, check_abortable
 
     with reported_errors():
+        check_abortable(spec_file)
         message = abort_rollout(
             spec_file,
             _rollout_ports(ctx, region, profile, context),

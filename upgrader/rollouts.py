@@ -32,14 +32,14 @@ from strategies.experiment import (
     plan_lines,
 )
 from strategies.gates import Gate, gates_for
-from strategies.providers import TrafficProvider, provider_for, refusal
+from strategies.providers import TrafficProvider, no_switch, provider_for, refusal
 from strategies.providers_service import warnings_for
 from strategies.rollout_lock import holder_name, live_holder, rollout_lock
 from strategies.rollout_preview import Preview, preview
 from strategies.rollout_report import RolloutReport
 from strategies.rollout_state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.runner import CHECK_EVERY_SECONDS, RolloutRunner
-from strategies.spec import COMPUTE_STRATEGIES, AbTest, RolloutSpec, load_spec
+from strategies.spec import COMPUTE_STRATEGIES, AbTest, NoTraffic, RolloutSpec, load_spec
 from strategies.steps import Weights, steps_for
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
@@ -327,6 +327,13 @@ def rollback_rollout(
     question = f"Roll {_app(wired.spec)} back: scale stable up, then ALL traffic back to stable?"
     with _locked(wired, confirm, question):
         return runner.rollback(wired.actor())
+
+
+def check_abortable(spec_file: Path) -> None:
+    """What abort cannot do, said before any connection is made."""
+    spec = _checked_spec(spec_file)
+    if isinstance(spec.traffic, NoTraffic):
+        raise UserError(no_switch(spec))
 
 
 def abort_rollout(

@@ -74,7 +74,9 @@ def test_run_rolls_within_the_bounds(tmp_path: Path, served: tuple[RecordedClust
     kube, kubeconfig = served
     spec = _spec(tmp_path, "{kind: rolling, max_surge: 1, max_unavailable: 0}")
 
-    code, stdout, stderr = run(kubeconfig, "rollout", "run", str(spec), "--region", "us-east-1")
+    code, stdout, stderr = run(
+        kubeconfig, "rollout", "run", str(spec), "--yes", "--region", "us-east-1"
+    )
 
     assert code == 0, stderr + stdout
     assert "succeeded after 4/4 steps" in stdout
@@ -90,7 +92,9 @@ def test_run_recreate_reports_its_downtime(
     kube, kubeconfig = served
     spec = _spec(tmp_path, "{kind: recreate}")
 
-    code, stdout, stderr = run(kubeconfig, "rollout", "run", str(spec), "--region", "us-east-1")
+    code, stdout, stderr = run(
+        kubeconfig, "rollout", "run", str(spec), "--yes", "--region", "us-east-1"
+    )
 
     assert code == 0, stderr + stdout
     assert "succeeded after 2/2 steps" in stdout
