@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from strategies.gates import Gate, GateResult, Verdict, gates_for
+from strategies.gates import Gate, GateResult, gates_for
+from strategies.gating import GateFailedError, GateTally, await_gates
 from strategies.providers import refusal
 from strategies.runner import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.spec import BlueGreen, Recreate, Rolling, RolloutSpec
@@ -124,38 +125,12 @@ def run_gates(
     failures: dict[str, int],
     results: list[GateResult],
 ) -> None:
-    """Evaluate every gate until all pass, as the traffic runner does: a gate at its failure
+    """Evaluate every gate until all pass (`strategies.gating`'s rules); a gate at its failure
     limit, or `give_up` passing while gates pause or re-check, raises AbortError."""
-    if not gates:
-        return
-    while True:
-        waiting: list[tuple[Gate, GateResult]] = []
-        for gate in gates:
-            try:
-                result = gate.evaluate()
-            except EksupError as error:
-                # An unreadable gate is no pass.
-                result = GateResult(gate.name, Verdict.FAIL, f"cannot evaluate: {error}")
-            results.append(result)
-            if result.verdict is Verdict.FAIL:
-                failures[gate.name] = failures.get(gate.name, 0) + 1
-                if failures[gate.name] >= gate.failure_limit:
-                    raise AbortError(
-                        f"{label}: {result.reason} "
-                        f"(failure {failures[gate.name]} of {gate.failure_limit})",
-                        result,
-                    )
-            if result.verdict is not Verdict.PASS:
-                waiting.append((gate, result))
-        if not waiting:
-            return
-        wait = min(gate.interval_seconds for gate, _ in waiting)
-        if clock.now() + wait > give_up:
-            gate, result = waiting[0]
-            raise AbortError(
-                f"{label}: deadline passed waiting on {gate.name}: {result.reason}", result
-            )
-        clock.sleep(wait)
+    try:
+        await_gates(gates, clock, give_up, label, GateTally(results, failures))
+    except GateFailedError as failed:
+        raise AbortError(failed.reason, failed.result) from None
 
 
 @dataclass

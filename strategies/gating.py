@@ -1,13 +1,13 @@
 """Deciding on a set of gates: evaluate until all pass, or one fails at its limit, or time is up.
 
-The same rules as the weight runner (`RolloutRunner._gate`): a gate that cannot be evaluated
-counts as failed; a failure below the gate's `failure_limit`, or a pause, waits the shortest
-`interval_seconds` of the waiting gates and looks again, until `give_up`.
+One set of rules for every runner (weights, A/B and shadow, rolling and recreate): a gate that
+cannot be evaluated counts as failed; a failure below the gate's `failure_limit`, or a pause,
+waits the shortest `interval_seconds` of the waiting gates and looks again, until `give_up`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from strategies.gates import Gate, GateResult, Verdict
@@ -41,9 +41,16 @@ def evaluate(gate: Gate) -> GateResult:
 
 
 def await_gates(
-    gates: Sequence[Gate], clock: Clock, give_up: float, label: str, tally: GateTally
+    gates: Sequence[Gate],
+    clock: Clock,
+    give_up: float,
+    label: str,
+    tally: GateTally,
+    *,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Return once every gate passes; raise GateFailedError (its reason starts with `label`)."""
+    """Return once every gate passes; raise GateFailedError (its reason starts with `label`).
+    `sleep` waits between evaluations (default: the clock's), e.g. one that renews a lock."""
     if not gates:
         return
     while True:
@@ -69,4 +76,4 @@ def await_gates(
             raise GateFailedError(
                 f"{label}: deadline passed waiting on {gate.name}: {result.reason}", result
             )
-        clock.sleep(wait)
+        (sleep or clock.sleep)(wait)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from strategies.gates import Gate, GateResult
+from strategies.gating import evaluate
 from strategies.providers import TrafficProvider
 from strategies.rollout_state import Journal, RolloutState
-from strategies.runner import evaluate_gate, scale_down_delay
+from strategies.runner import scale_down_delay
 from strategies.spec import RolloutSpec
 from strategies.steps import Step, Weights, steps_for
 from upgrader.errors import EksupError
@@ -94,7 +95,7 @@ def preview(
         resume_after=resume_after,
         steps=tuple(PlannedStep(s, provider.describe_change(s.weights)) for s in steps),
         gate_names=tuple(g.name for g in gates),
-        gates_now=tuple(evaluate_gate(g) for g in gates),
+        gates_now=tuple(evaluate(g) for g in gates),
         lock_blocker=lock.blocker(),
         after=tuple(_after(spec, provider, cluster)),
     )

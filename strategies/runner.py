@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from strategies.gates import Gate, GateResult, Verdict, gates_for
+from strategies.gates import Gate, GateResult, gates_for
+from strategies.gating import GateFailedError, GateTally, await_gates
 from strategies.providers import TrafficProvider, provider_for
 from strategies.rollout_report import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.rollout_state import Actor, Journal, Phase, Request, RolloutState
@@ -363,35 +364,12 @@ class RolloutRunner:
     def _gate(self, state: _State, number: int) -> None:
         """Evaluate every gate until all pass; a gate at its failure limit, or the step or
         rollout deadline passing while gates pause or re-check, aborts."""
-        if not self.gates:
-            return
         give_up = min(state.deadline, self.clock.now() + self.spec.deadlines.step_seconds)
-        while True:
-            waiting: list[tuple[Gate, GateResult]] = []
-            for gate in self.gates:
-                result = evaluate_gate(gate)
-                state.results.append(result)
-                if result.verdict is Verdict.FAIL:
-                    failures = state.failures.get(gate.name, 0) + 1
-                    state.failures[gate.name] = failures
-                    if failures >= gate.failure_limit:
-                        raise _AbortError(
-                            f"step {number}: {result.reason} "
-                            f"(failure {failures} of {gate.failure_limit})",
-                            result,
-                        )
-                if result.verdict is not Verdict.PASS:
-                    waiting.append((gate, result))
-            if not waiting:
-                return
-            wait = min(gate.interval_seconds for gate, _ in waiting)
-            if self.clock.now() + wait > give_up:
-                gate, result = waiting[0]
-                raise _AbortError(
-                    f"step {number}: deadline passed waiting on {gate.name}: {result.reason}",
-                    result,
-                )
-            self._sleep(wait)
+        tally = GateTally(state.results, state.failures)
+        try:
+            await_gates(self.gates, self.clock, give_up, f"step {number}", tally, sleep=self._sleep)
+        except GateFailedError as failed:
+            raise _AbortError(failed.reason, failed.result) from None
 
     # ---------------------------------------------------------------- endings
 
@@ -535,14 +513,6 @@ class RolloutRunner:
             started_at=state.started_at,
             finished_at=self.clock.now(),
         )
-
-
-def evaluate_gate(gate: Gate) -> GateResult:
-    """A gate that cannot be evaluated counts as failed: an unreadable alarm is no pass."""
-    try:
-        return gate.evaluate()
-    except EksupError as error:
-        return GateResult(gate.name, Verdict.FAIL, f"cannot evaluate: {error}")
 
 
 def scale_down_delay(spec: RolloutSpec) -> float:
