@@ -289,6 +289,14 @@ def execute(
             "at once (originals journaled, restored after the drain or on --resume).",
         ),
     ] = False,
+    replan: Annotated[
+        bool,
+        typer.Option(
+            "--replan",
+            help="Make the plan again from the cluster as it is now (same target and node "
+            "strategy), keep the old one as <plan>.stale.json, and run the new one.",
+        ),
+    ] = False,
     cluster: ClusterOption = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
@@ -309,6 +317,8 @@ def execute(
     from upgrader.targets import open_target
 
     with reported_errors():
+        if replan and resume:
+            raise UserError("--replan makes a new plan, --resume continues the old one: pick one")
         plan_doc = load_plan(plan_file)
         options = ExecuteOptions(
             dry_run=dry_run,
@@ -328,6 +338,15 @@ def execute(
             context=context,
             sandbox=sandbox,
         ) as target:
+            if replan:
+                from upgrader.config import load_config
+                from upgrader.replan import replan as plan_again
+
+                again = plan_again(
+                    plan_doc, plan_file, target, load_config(None), write=not dry_run
+                )
+                stderr.print(again.summary(), markup=False, highlight=False, soft_wrap=True)
+                plan_doc = again.plan
             result = run_plan(
                 plan_doc,
                 plan_file,

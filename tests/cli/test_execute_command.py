@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.journal import journal_path_for
+from upgrader.journal import Phase, Record, journal_path_for
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -100,3 +100,69 @@ def test_execute_help_lists_surge() -> None:
     code, stdout, _ = run("execute", "--help")
     assert code == 0
     assert "--surge" in stdout
+
+
+def _stale_plan(tmp_path: Path) -> tuple[Path, str]:
+    """A sandbox plan whose fingerprint no longer matches, short of its last step."""
+    path = tmp_path / "plan.json"
+    code, _, _ = run("plan", "--sandbox", "--to", "1.30", "--out", str(path))
+    assert code == 0
+    document = json.loads(path.read_text())
+    dropped = document["steps"].pop()["id"]
+    document["fingerprint"] = "sha256:stale"
+    path.write_text(json.dumps(document))
+    return path, dropped
+
+
+def test_a_stale_plan_is_refused_and_replan_makes_and_runs_it_again(tmp_path: Path) -> None:
+    path, dropped = _stale_plan(tmp_path)
+    flags = ("--sandbox", "--yes", "--force", "--delete-emptydir-data")
+    code, _, stderr = run("execute", str(path), *flags)
+    assert code == 3
+    assert "changed since the plan was made" in stderr
+    assert "--replan" in stderr
+
+    code, _, stderr = run("execute", str(path), *flags, "--replan")
+
+    assert code == 4, stderr  # the new plan runs up to its approval gate
+    assert "re-planned demo to 1.30: added " + dropped in stderr
+    kept = tmp_path / "plan.stale.json"
+    assert json.loads(kept.read_text())["fingerprint"] == "sha256:stale"
+    fresh = json.loads(path.read_text())
+    assert fresh["fingerprint"] != "sha256:stale"
+    assert fresh["steps"][-1]["id"] == dropped
+    assert journal_path_for(path).exists()  # the new plan's run
+
+
+def test_replan_refuses_a_journal_of_an_unfinished_run_that_changed_things(
+    tmp_path: Path,
+) -> None:
+    path, _ = _stale_plan(tmp_path)
+    plan = json.loads(path.read_text())
+    started = Record(
+        "r-1",
+        1,
+        0.0,
+        Phase.RUN_STARTED,
+        None,
+        data={"plan_fingerprint": plan["fingerprint"], "plan_created": plan["created_at"]},
+    )
+    action = Record(
+        "r-1", 2, 1.0, Phase.ACTION, "control-plane-1.30", detail="UpdateClusterVersion"
+    )
+    journal_path_for(path).write_text(started.to_json() + "\n" + action.to_json() + "\n")
+
+    code, _, stderr = run("execute", str(path), "--sandbox", "--yes", "--replan")
+
+    assert code == 3
+    assert "did not finish: --resume it" in stderr
+    assert not (tmp_path / "plan.stale.json").exists()
+    assert json.loads(path.read_text())["fingerprint"] == "sha256:stale"
+
+
+def test_replan_and_resume_together_are_one_line(plan_file: Path) -> None:
+    code, _, stderr = run("execute", str(plan_file), "--sandbox", "--replan", "--resume")
+    assert code == 1
+    assert stderr.strip() == (
+        "eksup: error: --replan makes a new plan, --resume continues the old one: pick one"
+    )
