@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from strategies.spec import AlarmGate as AlarmGateSpec
-from strategies.spec import AlbTraffic, NoData, RolloutSpec
+from strategies.spec import AlbIngressTraffic, AlbTraffic, NoData, RolloutSpec
 from strategies.spec import HttpProbeGate as HttpProbeGateSpec
 from strategies.spec import MetricGate as MetricGateSpec
 from strategies.spec import PodReadinessGate as PodReadinessGateSpec
@@ -288,7 +288,7 @@ def gates_for(
             group = gate.target_group
             if group is None:
                 # The spec validator guarantees ALB traffic when the group is left out.
-                assert isinstance(spec.traffic, AlbTraffic)
+                assert isinstance(spec.traffic, AlbTraffic | AlbIngressTraffic)
                 group = spec.traffic.candidate_target_group
             gates.append(AlbTargetHealthGate(load_balancers, group, gate))
     return gates

@@ -466,10 +466,11 @@ class RolloutSpec(_Model):
             if (
                 isinstance(gate, TargetHealthGate)
                 and gate.target_group is None
-                and not isinstance(self.traffic, AlbTraffic)
+                and not isinstance(self.traffic, AlbTraffic | AlbIngressTraffic)
             ):
                 raise ValueError(
-                    "an alb-target-health gate without target_group needs alb-elbv2 traffic"
+                    "an alb-target-health gate without target_group needs alb-elbv2 or alb-ingress "
+                    "traffic"
                 )
             if (
                 isinstance(gate, PodReadinessGate)

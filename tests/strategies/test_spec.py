@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from strategies.gates import gates_for
 from strategies.providers import provider_for
 from strategies.spec import AlbTraffic, Canary, NoData, load_spec
 from upgrader.errors import UserError
@@ -109,8 +110,23 @@ def test_target_health_on_route53_needs_a_group(tmp_path: Path) -> None:
         "  stable_set_identifier: blue\n  candidate_set_identifier: green\n"
         "gates:\n  - kind: alb-target-health\n"
     )
-    with pytest.raises(UserError, match="needs alb-elbv2 traffic"):
+    with pytest.raises(UserError, match="needs alb-elbv2 or alb-ingress traffic"):
         load_spec(_write(tmp_path, text))
+
+
+def test_target_health_through_the_ingress_defaults_to_the_candidate_group(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.split("traffic:", maxsplit=1)[0] + (
+        "traffic:\n  provider: alb-ingress\n  ingress: web\n  action: web-split\n"
+        "  stable_service: web-v1\n  candidate_service: web-v2\n"
+        f"  rule_arn: {RULE}\n  stable_target_group: {STABLE}\n"
+        f"  candidate_target_group: {CANDIDATE}\n"
+        "gates:\n  - kind: alb-target-health\n"
+    )
+    spec = load_spec(_write(tmp_path, text))
+    (gate,) = gates_for(spec, metrics=None, load_balancers=None)  # type: ignore[arg-type]
+    assert gate.name == "alb-target-health targetgroup/web-green/8e3f1a"
 
 
 @pytest.mark.parametrize(
