@@ -20,7 +20,7 @@ Neither the journal file, nor its ConfigMap, nor the lock are written in a dry r
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,13 @@ from upgrader.aws import (
     UpdateConfig,
     UpdateStatus,
 )
-from upgrader.errors import ConflictError, NotFoundError
+from upgrader.errors import (
+    ConflictError,
+    EksupError,
+    NotFoundError,
+    PermanentError,
+    TemporaryError,
+)
 from upgrader.kube import (
     AmiSelectorTerm,
     ConfigMap,
@@ -81,6 +87,11 @@ class IntendedCall:
     def __str__(self) -> str:
         args = " ".join(f"{k}={v}" for k, v in self.params)
         return f"{self.service}:{self.action}" + (f" {args}" if args else "")
+
+
+class ServerRefusedError(PermanentError):
+    """AWS (DryRun) or the API server (dryRun=All), asked first, refused a change the run
+    would make."""
 
 
 class Recorder:
@@ -314,7 +325,20 @@ class DryRunCompute:
             source=source_version,
             image=image_id,
         )
+        try:
+            self.inner.check_launch_template_version(template_id, source_version, image_id)
+        except (NotFoundError, TemporaryError):
+            pass  # a template only the dry run knows, or a busy API: no verdict
+        except EksupError as error:
+            raise ServerRefusedError(
+                f"EC2 would refuse CreateLaunchTemplateVersion (DryRun): {error}"
+            ) from None
         return LaunchTemplateVersion(template_id, "", "(dry run)", image_id)
+
+    def check_launch_template_version(
+        self, template_id: str, source_version: str, image_id: str
+    ) -> None:
+        self.inner.check_launch_template_version(template_id, source_version, image_id)
 
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         return self.inner.list_cluster_auto_scaling_groups(cluster)
@@ -354,17 +378,36 @@ class DryRunCompute:
 
 
 class DryRunCluster:
-    """`Cluster`: reads through, changes recorded (as kubectl would name them)."""
+    """`Cluster`: reads through, changes recorded (as kubectl would name them).
 
-    def __init__(self, inner: Cluster, recorder: Recorder) -> None:
+    With a `validator` (the real cluster's server-dry-run twin), each change is also sent to the
+    API server with dryRun=All: it checks authorization, validation and admission webhooks and
+    keeps nothing, so a dry run finds the RBAC rule or webhook the real run would hit. Objects
+    only the dry run's overlay knows (a node group created an hop earlier) answer 404: no
+    verdict, and neither is a busy server's 409 or 429."""
+
+    def __init__(
+        self, inner: Cluster, recorder: Recorder, validator: Cluster | None = None
+    ) -> None:
         self.inner = inner
         self.recorder = recorder
+        self.validator = validator
         self._replicas: dict[tuple[WorkloadKind, str, str], int] = {}
         self._ami_terms: dict[str, tuple[AmiSelectorTerm, ...]] = {}
         self._routes: dict[tuple[str, str], HTTPRoute] = {}
 
     def _record(self, action: str, **params: object) -> None:
         self.recorder.record("kubernetes", action, **params)
+
+    def _check(self, action: str, send: Callable[[Cluster], object]) -> None:
+        if self.validator is None:
+            return
+        try:
+            send(self.validator)
+        except (NotFoundError, TemporaryError):
+            return
+        except EksupError as error:
+            raise ServerRefusedError(f"the API server would refuse {action}: {error}") from None
 
     def _scaled(self, workload: Workload) -> Workload:
         replicas = self._replicas.get((workload.kind, workload.namespace, workload.name))
@@ -432,21 +475,25 @@ class DryRunCluster:
     # changes
     def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
         self._record("cordon" if unschedulable else "uncordon", node=name)
+        self._check(f"cordon {name}", lambda v: v.set_unschedulable(name, unschedulable))
         return replace(self.inner.get_node(name), unschedulable=unschedulable)
 
     def add_taint(self, name: str, taint: Taint) -> Node:
         self._record("taint", node=name, taint=str(taint))
+        self._check(f"taint {name}", lambda v: v.add_taint(name, taint))
         node = self.inner.get_node(name)
         return replace(node, taints=(*node.taints, taint))
 
     def remove_taint(self, name: str, key: str, effect: TaintEffect) -> Node:
         self._record("untaint", node=name, taint=f"{key}:{effect.value}")
+        self._check(f"untaint {name}", lambda v: v.remove_taint(name, key, effect))
         node = self.inner.get_node(name)
         kept = tuple(t for t in node.taints if (t.key, t.effect) != (key, effect))
         return replace(node, taints=kept)
 
     def label_node(self, name: str, labels: Mapping[str, str | None]) -> Node:
         self._record("label", node=name, labels=",".join(f"{k}={v}" for k, v in labels.items()))
+        self._check(f"label {name}", lambda v: v.label_node(name, labels))
         return self.inner.get_node(name)
 
     def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
@@ -456,16 +503,28 @@ class DryRunCluster:
         self, namespace: str, name: str, grace_period_seconds: int | None = None
     ) -> None:
         self._record("delete", pod=f"{namespace}/{name}", grace=grace_period_seconds)
+        self._check(
+            f"delete pod {namespace}/{name}",
+            lambda v: v.delete_pod(namespace, name, grace_period_seconds),
+        )
 
     def scale_workload(
         self, kind: WorkloadKind, namespace: str, name: str, replicas: int
     ) -> Workload:
         self._record("scale", workload=f"{kind.value}/{namespace}/{name}", replicas=replicas)
+        self._check(
+            f"scale {kind.value} {namespace}/{name}",
+            lambda v: v.scale_workload(kind, namespace, name, replicas),
+        )
         self._replicas[(kind, namespace, name)] = replicas
         return self.get_workload(kind, namespace, name)
 
     def restart_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
         self._record("rollout-restart", workload=f"{kind.value}/{namespace}/{name}")
+        self._check(
+            f"restart {kind.value} {namespace}/{name}",
+            lambda v: v.restart_workload(kind, namespace, name),
+        )
         return self.inner.get_workload(kind, namespace, name)
 
     def patch_service_selector(
@@ -476,12 +535,20 @@ class DryRunCluster:
             service=f"{namespace}/{name}",
             selector=",".join(f"{k}={v}" for k, v in selector.items()),
         )
+        self._check(
+            f"patch service {namespace}/{name}",
+            lambda v: v.patch_service_selector(namespace, name, selector),
+        )
         return replace(self.inner.get_service(namespace, name), selector=dict(selector))
 
     def set_hpa_min_replicas(
         self, namespace: str, name: str, min_replicas: int
     ) -> HorizontalPodAutoscaler:
         self._record("patch-hpa", hpa=f"{namespace}/{name}", minReplicas=str(min_replicas))
+        self._check(
+            f"patch hpa {namespace}/{name}",
+            lambda v: v.set_hpa_min_replicas(namespace, name, min_replicas),
+        )
         found = [h for h in self.inner.list_hpas(namespace) if h.name == name]
         if not found:
             raise NotFoundError(f"horizontalpodautoscaler {namespace}/{name}")
@@ -496,6 +563,10 @@ class DryRunCluster:
             annotations=" ".join(
                 f"{k}-" if v is None else f"{k}={v}" for k, v in annotations.items()
             ),
+        )
+        self._check(
+            f"annotate ingress {namespace}/{name}",
+            lambda v: v.patch_ingress_annotations(namespace, name, annotations),
         )
         ingress = self.inner.get_ingress(namespace, name)
         merged = {k: v for k, v in ingress.annotations.items() if k not in annotations}
@@ -557,6 +628,10 @@ class DryRunCluster:
             "patch-ec2nodeclass",
             ec2nodeclass=name,
             amiSelectorTerms=",".join(str(t.to_json()) for t in terms),
+        )
+        self._check(
+            f"patch ec2nodeclass {name}",
+            lambda v: v.patch_node_class_ami_selector(name, terms),
         )
         self._ami_terms[name] = tuple(terms)
         return self.get_node_class(name)

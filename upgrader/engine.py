@@ -203,7 +203,7 @@ def execute(
     recorder = Recorder(reporter) if options.dry_run else None
     if recorder is not None:
         ports = Ports(
-            cluster=DryRunCluster(ports.cluster, recorder),
+            cluster=DryRunCluster(ports.cluster, recorder, validator=ports.server_dry_run),
             control_plane=DryRunControlPlane(ports.control_plane, recorder),
             compute=DryRunCompute(ports.compute, recorder),
             clock=ports.clock,

@@ -54,6 +54,7 @@ def run_plan(
         control_plane=target.control_plane,
         compute=target.compute,
         clock=target.clock,
+        server_dry_run=target.kube_server_dry_run,
     )
     live: RichReporter | None = None
     reporter: Reporter

@@ -293,6 +293,13 @@ class Compute(Protocol):
     def create_launch_template_version(
         self, template_id: str, source_version: str, image_id: str
     ) -> LaunchTemplateVersion: ...
+    def check_launch_template_version(
+        self, template_id: str, source_version: str, image_id: str
+    ) -> None:
+        """EC2's DryRun of that create: returns when it would succeed, raises (e.g.
+        PermissionDeniedError) when EC2 would refuse it."""
+        ...
+
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         """Groups tagged `kubernetes.io/cluster/<cluster>` (self-managed and managed alike)."""
         ...

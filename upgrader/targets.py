@@ -28,6 +28,7 @@ class Target:
     clock: Clock
     kube_context: str = ""
     kube_endpoint: str | None = None  # the API server URL the kubeconfig context points at
+    kube_server_dry_run: Cluster | None = None  # writes validated, not kept (dryRun=All)
     sandbox: Sandbox | None = None
 
 
@@ -100,4 +101,5 @@ def _real_target(
         clock=clock,
         kube_context=context or "(current context)",
         kube_endpoint=kube.server,
+        kube_server_dry_run=kube.server_dry_run(),
     )

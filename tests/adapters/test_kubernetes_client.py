@@ -365,6 +365,27 @@ def test_cordon_and_uncordon(cluster: KubernetesCluster, transport: FakeTranspor
     assert uncordon.body == {"spec": {"unschedulable": None}}
 
 
+def test_the_server_dry_run_twin_marks_every_write_and_no_read(
+    cluster: KubernetesCluster, transport: FakeTransport
+) -> None:
+    twin = cluster.server_dry_run()
+    twin.api_client.rest_client = transport
+    transport.reply(200, {"metadata": {"name": "n1"}, "spec": {"unschedulable": True}})
+    transport.reply(200, {"metadata": {"name": "n1"}, "spec": {}})
+    transport.reply(403, status(403, 'nodes "n1" is forbidden', reason="Forbidden"))
+
+    assert twin.set_unschedulable("n1", True).unschedulable
+    twin.get_node("n1")
+    with pytest.raises(PermissionDeniedError, match="not allowed to patch nodes n1"):
+        twin.set_unschedulable("n1", False)
+
+    patch, read, refused = transport.requests
+    assert (patch.method, patch.query) == ("PATCH", {"dryRun": ["All"]})
+    assert (read.method, read.query) == ("GET", {})
+    assert refused.query == {"dryRun": ["All"]}
+    assert twin.api_client.configuration is cluster.api_client.configuration
+
+
 def test_add_taint_writes_the_whole_list(
     cluster: KubernetesCluster, transport: FakeTransport
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.engine.worlds import CLUSTER, Runner, add_bare_pod, full_plan
 from upgrader.engine import RunStatus
-from upgrader.errors import NotFoundError
+from upgrader.errors import NotFoundError, PermissionDeniedError
 from upgrader.exit_codes import ExitCode
 from upgrader.journal import mirror_name
 from upgrader.kube import Lease
@@ -94,3 +94,65 @@ def test_a_dry_run_reports_a_held_lock_without_taking_it(world: Sandbox, runner:
     assert result.status is RunStatus.WOULD_BLOCK
     assert any("bob@ci" in b for b in result.blockers)
     assert kube.get_lease(LOCK_NAMESPACE, LOCK_NAME).holder == "bob@ci"
+
+
+class ServerDryRun:
+    """An API server asked with dryRun=All: checks each write and keeps none. It refuses the
+    writes named in `refuse` (as RBAC or a webhook would) and says 404 for `missing` nodes."""
+
+    def __init__(self, refuse: tuple[str, ...] = (), missing: tuple[str, ...] = ()) -> None:
+        self.refuse = refuse
+        self.missing = missing
+        self.seen: list[str] = []
+
+    def __getattr__(self, method: str) -> object:
+        def write(*args: object, **_: object) -> None:
+            self.seen.append(method)
+            if args and args[0] in self.missing:
+                raise NotFoundError(f"nodes {args[0]} not found")
+            if method in self.refuse:
+                raise PermissionDeniedError(
+                    f'not allowed to patch nodes {args[0]}: nodes "{args[0]}" is forbidden: '
+                    'User "ci" cannot patch resource "nodes"',
+                    action="patch nodes",
+                )
+
+        return write
+
+
+def test_a_dry_run_sends_each_change_to_the_servers_dry_run(world: Sandbox, runner: Runner) -> None:
+    server = ServerDryRun()
+    kube = world.kube(CLUSTER)
+    kube.clear_actions()
+
+    result = runner.run(full_plan(), dry_run=True, ports=runner.ports(server_dry_run=server))
+
+    assert result.status is RunStatus.SUCCEEDED, result.summary()
+    assert {"add_taint", "set_unschedulable", "scale_workload"} <= set(server.seen)
+    assert _writes(world) == []  # the real cluster kept nothing
+
+
+def test_a_write_the_api_server_refuses_makes_the_dry_run_say_blocked(
+    world: Sandbox, runner: Runner
+) -> None:
+    server = ServerDryRun(refuse=("add_taint",))
+    kube = world.kube(CLUSTER)
+    kube.clear_actions()
+
+    result = runner.run(full_plan(), dry_run=True, ports=runner.ports(server_dry_run=server))
+
+    assert result.status is RunStatus.WOULD_BLOCK
+    assert result.exit_code is ExitCode.BLOCKED
+    (blocker, *_) = result.blockers
+    assert "the API server would refuse taint" in blocker
+    assert 'cannot patch resource "nodes"' in blocker
+    assert _writes(world) == []
+
+
+def test_objects_only_the_dry_run_knows_get_no_verdict(world: Sandbox, runner: Runner) -> None:
+    names = tuple(n.name for n in world.kube(CLUSTER).list_nodes())
+    server = ServerDryRun(refuse=("add_taint",), missing=names)
+
+    result = runner.run(full_plan(), dry_run=True, ports=runner.ports(server_dry_run=server))
+
+    assert result.status is RunStatus.SUCCEEDED, result.summary()

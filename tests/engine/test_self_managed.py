@@ -21,6 +21,7 @@ from tests.engine.worlds import (
     step,
 )
 from upgrader.engine import RunStatus, StepOutcome
+from upgrader.errors import PermissionDeniedError
 from upgrader.kube import (
     LabelSelector,
     Node,
@@ -285,3 +286,37 @@ def test_new_instances_that_never_join_are_rolled_back_and_resume_starts_over(
         "SuspendProcesses group=legacy processes=AZRebalance,ReplaceUnhealthy"
         in (runner.out.getvalue().split("rolled back")[-1])
     )
+
+
+def test_a_dry_run_asks_ec2_with_dryrun_and_reports_its_refusal(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path
+) -> None:
+    world, old, _ = legacy
+    runner = Runner(world, tmp_path)
+    result = runner.run(plan(), ports=runner.ports(compute=MirroringCompute(world)), dry_run=True)
+    assert result.status is RunStatus.SUCCEEDED, result.summary()  # moto answered DryRunOperation
+    versions = world.boto3_client("ec2").describe_launch_template_versions(
+        LaunchTemplateName=GROUP
+    )["LaunchTemplateVersions"]
+    assert len(versions) == 1  # asked with DryRun: nothing created
+
+    class RefusingEc2(MirroringCompute):
+        def check_launch_template_version(self, *args: object) -> None:
+            self.calls["check_launch_template_version"] += 1
+            raise PermissionDeniedError(
+                "ec2:CreateLaunchTemplateVersion: You are not authorized to perform this "
+                "operation.",
+                action="ec2:CreateLaunchTemplateVersion",
+            )
+
+    refusing = RefusingEc2(world)
+    blocked = Runner(world, tmp_path / "again").run(
+        plan(), ports=runner.ports(compute=refusing), dry_run=True
+    )
+
+    assert blocked.status is RunStatus.WOULD_BLOCK
+    assert "EC2 would refuse CreateLaunchTemplateVersion (DryRun)" in blocked.blockers[0]
+    assert refusing.calls["check_launch_template_version"] == 1
+    group = _group(world)
+    assert {i.image_id for i in group.instances} == {old}
+    assert group.launch_template.version == "1"  # no version was created

@@ -21,7 +21,7 @@ from upgrader.aws import (
     LaunchTemplateVersion,
     Subnet,
 )
-from upgrader.errors import NotFoundError
+from upgrader.errors import AwsApiError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling.type_defs import (
@@ -149,6 +149,24 @@ class Boto3Compute:
             )
         )
         return launch_template_version_from_ec2(response["LaunchTemplateVersion"])
+
+    def check_launch_template_version(
+        self, template_id: str, source_version: str, image_id: str
+    ) -> None:
+        ec2 = self.clients.ec2
+        try:
+            self.clients.call_ec2(
+                lambda: ec2.create_launch_template_version(
+                    LaunchTemplateId=template_id,
+                    SourceVersion=source_version,
+                    LaunchTemplateData={"ImageId": image_id},
+                    DryRun=True,
+                )
+            )
+        except AwsApiError as error:
+            if error.code == "DryRunOperation":  # EC2's way of saying "it would succeed"
+                return
+            raise
 
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         autoscaling = self.clients.autoscaling

@@ -221,6 +221,21 @@ class _WorkloadApi(Generic[ModelT]):
     convert: Callable[[ModelT], Workload]
 
 
+class _ServerDryRunApiClient(ApiClient):
+    """Adds `dryRun=All` to every request that would change something (the generated client
+    builds the URL before this point, so one override covers every API group)."""
+
+    def call_api(  # type: ignore[no-untyped-def]
+        self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None
+    ):
+        if method.upper() in _WRITES:
+            url += ("&" if "?" in url else "?") + "dryRun=All"
+        return super().call_api(method, url, header_params, body, post_params, _request_timeout)
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class KubernetesCluster:
     """`Cluster` over an `ApiClient`.
 
@@ -313,6 +328,16 @@ class KubernetesCluster:
             with_context = f" (context {context!r})" if context else ""
             raise KubeconfigError(f"cannot use {where}{with_context}: {e}") from e
         return cls(api_client, clock=clock, page_size=page_size)
+
+    def server_dry_run(self) -> KubernetesCluster:
+        """A twin whose writes the API server checks (authorization, validation, admission
+        webhooks) and then drops: every POST, PUT, PATCH and DELETE carries `dryRun=All`.
+        `eksup execute --dry-run` sends each change it would make through it."""
+        return KubernetesCluster(
+            _ServerDryRunApiClient(self.api_client.configuration),
+            clock=self.clock,
+            page_size=self.page_size,
+        )
 
     @classmethod
     def in_cluster(

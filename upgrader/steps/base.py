@@ -32,6 +32,9 @@ class Ports:
     control_plane: ControlPlane
     compute: Compute
     clock: Clock
+    # The cluster again, with every write validated by the API server and not kept
+    # (dryRun=All): what a dry run sends its changes through. None: no such server (sandbox).
+    server_dry_run: Cluster | None = None
 
 
 @dataclass(frozen=True)
