@@ -111,6 +111,27 @@ def test_cordon_and_taints_reach_the_fake(served: Served, kube: KubernetesCluste
     )
 
 
+def test_a_server_dry_run_answers_every_write_and_keeps_none(
+    served: Served, kube: KubernetesCluster
+) -> None:
+    twin = kube.server_dry_run()
+    before = served.cluster.get_node("node-1")
+    assert twin.set_unschedulable("node-1", True).name == "node-1"
+    twin.add_taint("node-1", Taint("upgrade", TaintEffect.NO_SCHEDULE, "true"))
+    assert served.cluster.get_node("node-1") == before
+    web = served.cluster.get_workload(WorkloadKind.DEPLOYMENT, "default", "web")
+    twin.scale_workload(WorkloadKind.DEPLOYMENT, "default", "web", 9)
+    first, _ = _web_pods(kube)
+    twin.evict_pod("default", first)
+    assert served.cluster.get_workload(WorkloadKind.DEPLOYMENT, "default", "web") == web
+    assert served.cluster.get_pod("default", first).deletion_timestamp is None
+    with pytest.raises(NotFoundError):
+        twin.set_unschedulable("node-9", True)
+    writes = [r for r in served.server.requests if r[0] != "GET"]
+    assert writes
+    assert all("dryRun=All" in target for _, target, _ in writes)
+
+
 def test_eviction_success_then_pdb_refusal(served: Served, kube: KubernetesCluster) -> None:
     first, second = _web_pods(kube)
     kube.evict_pod("default", first)

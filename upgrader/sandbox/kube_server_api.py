@@ -162,17 +162,12 @@ class KubeApi:
 
     def handle(self, request: Request) -> Response:
         parts = [p for p in request.path.strip("/").split("/") if p]
-        for method, pattern, handler in self._routes:
-            if method != request.method or len(pattern) != len(parts):
-                continue
-            args = []
-            for want, got in zip(pattern, parts, strict=True):
-                if want.startswith("{"):
-                    args.append(got)
-                elif want != got:
-                    break
-            else:
-                return self._call(handler, request, args)
+        found = self._route(request.method, parts)
+        if found is not None:
+            handler, args = found
+            if request.method != "GET" and request.query.get("dryRun") == "All":
+                return self._dry_run(request, parts)
+            return self._call(handler, request, args)
         known = any(len(p) == len(parts) and _matches(p, parts) for _, p, _ in self._routes)
         if known:
             return _json(
@@ -181,6 +176,34 @@ class KubeApi:
         return _json(
             404, objects.status(404, "NotFound", "the server could not find the requested resource")
         )
+
+    def _route(self, method: str, parts: Sequence[str]) -> tuple[_Handler, list[str]] | None:
+        for want_method, pattern, handler in self._routes:
+            if want_method != method or len(pattern) != len(parts):
+                continue
+            args = []
+            for want, got in zip(pattern, parts, strict=True):
+                if want.startswith("{"):
+                    args.append(got)
+                elif want != got:
+                    break
+            else:
+                return handler, args
+        return None
+
+    def _dry_run(self, request: Request, parts: Sequence[str]) -> Response:
+        """A write with dryRun=All: answered, never applied. The sandbox checks what it can,
+        that the object written to exists (a create: that the body is JSON), and answers with
+        the object as it is; a real API server would also run validation and admission, which
+        the FakeCluster does not have."""
+        if request.method == "POST" and self._route("GET", [*parts, "x"]) is not None:
+            return _json(201, request.json())  # a create into a collection
+        target = parts[:-1] if parts[-1] in _SUBRESOURCES else parts
+        found = self._route("GET", target)
+        if found is None:
+            return _json(201, request.json())
+        read = Request("GET", "/" + "/".join(target), {}, accept="application/json")
+        return self._call(found[0], read, found[1])
 
     def _call(self, handler: _Handler, request: Request, args: Sequence[str]) -> Response:
         try:
@@ -747,6 +770,9 @@ def _field_matches(
     actual = fields[field_name](item)
     return (actual == value) == (op == "=")
 
+
+# Subresources a write may name; a dry run answers with their object.
+_SUBRESOURCES = frozenset({"eviction", "scale", "status"})
 
 _ROUTES: list[tuple[str, str, _Handler]] = [
     ("GET", "/api", KubeApi.api),
