@@ -18,11 +18,12 @@ from strategies.experiment import ExperimentRoute, RouteReading
 from strategies.gates import Gate, GateResult
 from strategies.gating import evaluate
 from strategies.providers import TrafficProvider
+from strategies.providers_header import HeaderRoute
 from strategies.rollout_state import Journal, RolloutState
 from strategies.runner import scale_down_delay
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import Step, Weights, steps_for
-from upgrader.errors import EksupError
+from upgrader.errors import EksupError, UserError
 from upgrader.kube import WorkloadKind
 from upgrader.lock import ClusterLock
 from upgrader.ports import Cluster
@@ -154,16 +155,19 @@ class ExperimentPreview:
     gate_names: tuple[str, ...]
     gates_now: tuple[GateResult, ...]
     lock_blocker: str | None
+    refusal: str | None = None  # why turning the route on would be refused
 
     @property
     def blocked(self) -> bool:
-        return self.lock_blocker is not None
+        return self.lock_blocker is not None or self.refusal is not None
 
     def lines(self) -> list[str]:
         gates = ", ".join(self.gate_names) or "none"
+        refusal = [f"a run would refuse: {self.refusal}"] if self.refusal else []
         return [
             f"{self.app}: {self.strategy} on {self.route}; route now: {self.found.detail}",
             "lock: " + (self.lock_blocker or "free"),
+            *refusal,
             f"first: gates: {gates}",
             self.turn_on,
             f"bake: {self.pause_seconds:g}s, then gates: {gates}",
@@ -180,11 +184,18 @@ def preview_experiment(
     strategy = spec.strategy
     assert isinstance(strategy, AbTest | Shadow)
     found = route.read()
+    refusal = None
     if found.on:
         # The runner writes nothing for a route that already reads on.
         turn_on = "route on: it reads on already; no call, only the read-back"
     else:
         turn_on = f"route on: would call: {route.describe_on()}; then read back until on"
+        if isinstance(route, HeaderRoute):
+            # The ALB rule's priority is chosen from the listener's rules at run time.
+            try:
+                turn_on += f"\n  the rule would get {route.planned_priority()} (as read now)"
+            except UserError as error:
+                refusal = str(error)
     off = route.describe_off()
     end: tuple[str, ...]
     if isinstance(strategy, Shadow):
@@ -206,6 +217,7 @@ def preview_experiment(
         gate_names=tuple(g.name for g in gates),
         gates_now=tuple(evaluate(g) for g in gates),
         lock_blocker=lock.blocker(),
+        refusal=refusal,
     )
 
 

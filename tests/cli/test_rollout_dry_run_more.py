@@ -103,6 +103,7 @@ def test_ab_on_an_alb_prints_the_rule_it_would_create_and_changes_nothing(
     assert "lock: free" in stdout
     assert "route on: would call: elbv2 create-rule --listener-arn" in stdout
     assert "if Cookie ~ *variant=b* forward" in stdout
+    assert "  the rule would get priority 9, just before the spec rule's 10 (as read now)" in stdout
     assert "bake: 30s, then gates: cloudwatch-alarm" in stdout
     assert "end, gates passed: the route stays on (no call)" in stdout
     assert "end, a gate failed or the deadline passed: would call: elbv2 delete-rule" in stdout
@@ -145,6 +146,21 @@ def test_ab_dry_run_under_a_held_lock_names_the_holder_and_exits_2(
     assert "lock: rollout of shop/web is locked" in stdout
     assert "bob@ci-runner pid 7" in stdout
     assert "route on: would call: elbv2 create-rule" in stdout
+    assert listener_rules(world, rule) == before
+    assert world.writes() == []
+
+
+def test_ab_dry_run_says_a_run_would_refuse_a_priority_below_the_spec_rule_and_exits_2(
+    alb_ab: tuple[World, str],
+) -> None:
+    world, rule = alb_ab
+    world.spec.write_text(world.spec.read_text().replace("pause_seconds: 30", "priority: 10"))
+    before = listener_rules(world, rule)
+
+    code, stdout, _ = world.run("--dry-run")
+
+    assert code == 2
+    assert "a run would refuse: strategy.priority 10 must be below the spec rule's 10" in stdout
     assert listener_rules(world, rule) == before
     assert world.writes() == []
 
