@@ -148,6 +148,20 @@ class _State:
     downtime: float = 0.0
 
 
+@dataclass(frozen=True)
+class ComputePlan:
+    """Both Deployments as read, and the batches a run would make from them."""
+
+    stable: Workload
+    candidate: Workload
+    batches: tuple[Batch, ...]
+    refusal: str | None  # why a run would refuse to start; then no batches
+
+    @property
+    def original(self) -> int:
+        return self.stable.replicas or 0
+
+
 class ComputeRunner:
     """Runs a rolling or recreate rollout on the cluster; the same `run() -> RolloutReport`
     as the traffic runner."""
@@ -177,22 +191,33 @@ class ComputeRunner:
         # Told every scale before it is made: a scale-down stops pods.
         self.log = log
 
-    def run(self) -> RolloutReport:
+    def plan(self) -> ComputePlan:
+        """Reads both Deployments (and changes nothing): the batches a run from here makes,
+        or why it refuses to start; `run` and `rollout run --dry-run` both go by it."""
         stable = self._get(self.stable)
         candidate = self._get(self.candidate)
         original = stable.replicas or 0
+        refusal = None
         if original == 0:
-            raise UserError(f"stable Deployment {self.namespace}/{self.stable} has 0 replicas")
-        if candidate.replicas:
+            refusal = f"stable Deployment {self.namespace}/{self.stable} has 0 replicas"
+        elif candidate.replicas:
             # Also what an interrupted rollout leaves: its original count is then unknown.
-            raise UserError(
+            refusal = (
                 f"candidate Deployment {self.namespace}/{self.candidate} already has "
                 f"{candidate.replicas} replicas; scale it to 0 first, eksup brings it up"
             )
+        batches = () if refusal else tuple(self._batches(original))
+        return ComputePlan(stable, candidate, batches, refusal)
+
+    def run(self) -> RolloutReport:
+        plan = self.plan()
+        if plan.refusal is not None:
+            raise UserError(plan.refusal)
+        original = plan.original
         now = self.clock.now()
         state = _State(now, now + self.spec.deadlines.total_seconds, original)
         state.history.append(WeightChange(now, 0, Weights(original, 0)))
-        batches = self._batches(original)
+        batches = list(plan.batches)
         try:
             if isinstance(self.strategy, Recreate):
                 self._recreate(state)

@@ -139,6 +139,15 @@ class HeaderRoute:
             except NotFoundError:
                 continue  # already gone: that is what was wanted
 
+    def planned_priority(self) -> str:
+        """The priority `turn_on` would give the rule now, next to the spec rule's (reads only,
+        for dry runs); raises UserError as `turn_on` would."""
+        base, numbered, _ = self._find()
+        chosen = self._priority(base, numbered)
+        if self._on_default:
+            return f"priority {chosen}, after every rule of the listener"
+        return f"priority {chosen}, just before the spec rule's {base.priority}"
+
     def _priority(self, base: ForwardRule, numbered: Sequence[ForwardRule]) -> int:
         taken = {int(r.priority) for r in numbered}
         given = self._ab.priority

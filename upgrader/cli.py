@@ -638,7 +638,8 @@ def rollout_run(
 
     Resumes an unfinished rollout of the app after its last completed step.
     Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
-    2: (dry run) the app's lock would refuse; 3: refused (locked, not confirmed);
+    2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments);
+    3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
     from upgrader.rollouts import preview_rollout, run_rollout
@@ -649,7 +650,7 @@ def rollout_run(
             shown = preview_rollout(spec_file, ports)
             for line in shown.lines():
                 stdout.print(line, markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(ExitCode.BLOCKED if shown.lock_blocker else ExitCode.OK)
+            raise typer.Exit(ExitCode.BLOCKED if shown.blocked else ExitCode.OK)
         report = run_rollout(
             spec_file,
             ports,

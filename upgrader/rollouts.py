@@ -35,7 +35,7 @@ from strategies.gates import Gate, gates_for
 from strategies.providers import TrafficProvider, no_switch, provider_for, refusal
 from strategies.providers_service import warnings_for
 from strategies.rollout_lock import holder_name, live_holder, rollout_lock
-from strategies.rollout_preview import Preview, preview
+from strategies.rollout_preview import Shown, preview, preview_compute, preview_experiment
 from strategies.rollout_report import RolloutReport
 from strategies.rollout_state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.runner import CHECK_EVERY_SECONDS, RolloutRunner
@@ -276,7 +276,29 @@ def _run_experiment(
         return runner.run()
 
 
-def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Preview:
+def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
+    """`rollout run --dry-run`: each strategy wired as its run wires it, read, not run."""
+    spec = _checked_spec(spec_file)
+    if is_experiment(spec) or isinstance(spec.strategy, COMPUTE_STRATEGIES):
+        lock = rollout_lock(ports.cluster, ports.clock, spec, holder_name(), take_over_stale=False)
+        if is_experiment(spec):
+            runner = build_experiment(
+                spec,
+                load_balancers=ports.load_balancers,
+                metrics=ports.metrics,
+                clock=ports.clock,
+                cluster=ports.cluster,
+            )
+            return preview_experiment(spec, route=runner.route, gates=runner.gates, lock=lock)
+        compute = build_compute_runner(
+            spec,
+            metrics=ports.metrics,
+            load_balancers=ports.load_balancers,
+            clock=ports.clock,
+            cluster=ports.cluster,
+            http=ports.http,
+        )
+        return preview_compute(compute, lock=lock)
     wired = _wire(spec_file, ports)
     gates = _gates(wired.spec, ports)
     return preview(
