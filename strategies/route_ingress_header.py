@@ -248,5 +248,7 @@ class IngressHeaderRoute:
         return (
             f"kubectl annotate ingress -n {self._namespace} {self._traffic.ingress} --overwrite "
             f"'{self.conditions_key}-' "
-            f"'{self.actions_key}={self._forward_value(self._traffic.stable_service)}'"
+            f"'{self.actions_key}={self._forward_value(self._traffic.stable_service)}'; if "
+            f"the LBC does not reconcile, make ELBv2 rule {_short(self._rule_arn)} forward "
+            f"only to {_short(self._traffic.stable_target_group)} until it is back"
         )

@@ -120,6 +120,8 @@ class AbTest(_Model):
     On alb-elbv2 this is one more listener rule, just above the spec's rule, with the spec
     rule's conditions plus an http-header condition, forwarding to the candidate group. A
     cookie is matched through the Cookie header with ALB wildcards: `values: ["*variant=b*"]`.
+    On alb-ingress it is the rule of a second Ingress path (`traffic.ab_action`): eksup writes
+    its conditions.<ab_action> (the header) and actions.<ab_action> (the candidate) annotations.
     After a successful bake the route stays on (`eksup rollout abort` removes it); a failed
     gate removes it.
     """

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from strategies.experiment import build_experiment, end_experiment, plan_lines, route_for
 from strategies.providers import refusal
@@ -17,6 +20,7 @@ from tests.strategies.k8s_world import (
     AB_ACTION,
     AB_ACTIONS,
     AB_CONDITIONS,
+    COOKIE_AB,
     INGRESS,
     AbIngressWorld,
     ab_ingress_spec,
@@ -27,9 +31,12 @@ from tests.strategies.k8s_world import (
 from tests.strategies.test_ab import AlarmAfter
 from tests.strategies.world import NAMESPACE, Alb, Shared, put_alarm
 from upgrader.aws import Alarm
+from upgrader.cli import app
 from upgrader.dry_run import DryRunCluster, Recorder
 from upgrader.errors import UserError
+from upgrader.exit_codes import ExitCode
 from upgrader.reporter import NullReporter
+from upgrader.rollouts import RolloutPorts
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
 
@@ -364,3 +371,64 @@ def test_the_plan_names_the_annotations_and_the_rule(
 def test_ab_fields_are_checked_by_the_spec(alb: Alb) -> None:
     with pytest.raises(ValueError, match="ab_action must differ"):
         ab_ingress_spec(alb, None, ab_action="web-rollout")
+
+
+def _cli(
+    args: list[str], world: AbIngressWorld, shared: Shared, clock: VirtualClock
+) -> tuple[int, str, str]:
+    ports = RolloutPorts(shared.aws, shared.aws, shared.aws, clock, world.kube)
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, obj=ports)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _spec_file(tmp_path: Path, alb: Alb, ab_rule: str | None) -> Path:
+    traffic = ab_ingress_spec(alb, ab_rule).traffic.model_dump(mode="json", exclude_none=True)
+    document = {
+        "app": {"name": "web", "namespace": NAMESPACE},
+        "strategy": {**COOKIE_AB, "pause_seconds": 0},
+        "traffic": traffic,
+        "gates": [{"kind": "cloudwatch-alarm", "alarms": ["web-5xx"]}],
+    }
+    path = tmp_path / "ab.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_the_cli_runs_the_ab_and_abort_ends_it(
+    ab_ingress_world: AbIngressWorld,
+    shared: Shared,
+    alb: Alb,
+    clock: VirtualClock,
+    tmp_path: Path,
+) -> None:
+    put_alarm(shared.aws, "web-5xx")
+    spec = str(_spec_file(tmp_path, alb, ab_ingress_world.ab_rule))
+
+    code, stdout, stderr = _cli(["rollout", "run", spec, "--yes"], ab_ingress_world, shared, clock)
+
+    assert code == 0, stderr
+    assert "ab succeeded" in stdout
+    assert forwards_to(ab_ingress_world.ab_rule_now(shared)) == [alb.candidate]
+
+    code, stdout, stderr = _cli(["rollout", "abort", spec], ab_ingress_world, shared, clock)
+
+    assert code == 0, stderr
+    assert "ab route off" in stdout
+    assert_off(ab_ingress_world, shared, alb)
+
+
+def test_the_cli_refuses_a_spec_without_ab_rule_arn_in_one_line(
+    ab_ingress_world: AbIngressWorld,
+    shared: Shared,
+    alb: Alb,
+    clock: VirtualClock,
+    tmp_path: Path,
+) -> None:
+    spec = str(_spec_file(tmp_path, alb, None))
+
+    code, stdout, stderr = _cli(["rollout", "run", spec, "--yes"], ab_ingress_world, shared, clock)
+
+    assert code == ExitCode.FAILED, stdout + stderr  # a spec to fix: bad input
+    assert "A/B needs traffic.ab_rule_arn" in stderr
+    assert "Traceback" not in stdout + stderr
+    assert AB_CONDITIONS not in ab_ingress_world.ab_annotations()
