@@ -11,9 +11,12 @@ writes, in one patch:
     alb.ingress.kubernetes.io/actions.<ab_action>: forward to the candidate Service
 
 and counts the route on only once ELBv2 shows the rule of that path (`ab_rule_arn`) with the
-header condition, forwarding only to the candidate group. Off is the chart's state again: the
-action forwards to stable and the conditions annotation is gone, so the rule stays valid for
-the LBC and takes nobody away from the main rule's stable side.
+header condition, forwarding only to the candidate group. Off is the action forwarding to
+stable again, the header condition kept: the rule stays valid for the LBC, sends the segment to
+A, and leaves every other request to the main rule (without a condition the A/B path would take
+all of them, and a canary on the main action would move nobody). The two annotations of
+`ab_action` are eksup's: a run overwrites them, an abort forwards the path to stable whatever
+its condition.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ from upgrader.ports import Cluster, LoadBalancers
 def _short(arn: str) -> str:
     parts = arn.rsplit(":", 1)[-1].split("/")
     return parts[1] if len(parts) > 2 and parts[0] == "targetgroup" else parts[-1]
+
+
+def _host_and_path(rule: ForwardRule) -> list[str]:
+    """The conditions a rule takes from its Ingress path (the LBC makes the others from the
+    conditions annotation)."""
+    fields = ("host-header", "path-pattern")
+    return sorted(condition_key(c) for c in rule.conditions if c.get("Field") in fields)
 
 
 class IngressHeaderRoute:
@@ -141,18 +151,13 @@ class IngressHeaderRoute:
             if not isinstance(g.get("weight"), int) or g.get("weight", 1) > 0
         )
         conditions = ingress.annotations.get(self.conditions_key)
-        if conditions is not None and not self._ours(conditions):
-            raise UserError(
-                f"{self._where} {self.conditions_key} holds {conditions}, not this spec's "
-                f"header match: end the A/B that wrote it (`eksup rollout abort` with its spec) "
-                "or remove the annotation"
-            )
-        if services == [self._traffic.candidate_service] and conditions is not None:
+        ours = conditions is not None and self._ours(conditions)
+        if services == [self._traffic.stable_service]:
+            return "off"  # whatever the condition: nobody goes to B through this path
+        if services == [self._traffic.candidate_service] and ours:
             return "on"
-        if services == [self._traffic.stable_service] and conditions is None:
-            return "off"
         return f"{self.actions_key} forwards to {', '.join(services) or 'nothing'}" + (
-            ", with the header condition" if conditions is not None else ""
+            "" if ours else f" with {self.conditions_key} {conditions or 'unset'}"
         )
 
     def _ours(self, text: str) -> bool:
@@ -176,9 +181,7 @@ class IngressHeaderRoute:
                 f"main rule (priority {base.priority}): it would never match; list the "
                 f"{self._action} path before the {self._traffic.action} one in the Ingress"
             )
-        header = self._elbv2_condition_key()
-        path = sorted(condition_key(c) for c in ab.conditions if condition_key(c) != header)
-        if not self._on_default and path != sorted(condition_key(c) for c in base.conditions):
+        if not self._on_default and _host_and_path(ab) != _host_and_path(base):
             # Matched users would then be sent to B on other requests than the main rule's.
             raise UserError(
                 f"the rule of path {self._action} matches other requests than the main rule "
@@ -193,7 +196,7 @@ class IngressHeaderRoute:
         groups = [t.target_group_arn for t in rule.targets if t.weight > 0]
         matches = self._elbv2_condition_key() in {condition_key(c) for c in rule.conditions}
         live_on = matches and groups == [self._traffic.candidate_target_group]
-        live_off = not matches and groups == [self._traffic.stable_target_group]
+        live_off = groups == [self._traffic.stable_target_group]
         live = (
             f"ELBv2 rule {_short(rule.arn)} (priority {rule.priority}): "
             + (f"{self._match()} -> " if matches else "no header match -> ")
@@ -209,7 +212,7 @@ class IngressHeaderRoute:
     # ---------------------------------------------------------------- changing
 
     def turn_on(self) -> None:
-        self._asked(self._ingress())  # refuses someone else's conditions before writing
+        self._asked(self._ingress())  # refuses an Ingress without the path before writing
         self._cluster.patch_ingress_annotations(
             self._namespace,
             self._traffic.ingress,
@@ -220,14 +223,10 @@ class IngressHeaderRoute:
         )
 
     def turn_off(self) -> None:
-        # One patch: the LBC never sees the candidate forward without the header condition.
         self._cluster.patch_ingress_annotations(
             self._namespace,
             self._traffic.ingress,
-            {
-                self.conditions_key: None,
-                self.actions_key: self._forward_value(self._traffic.stable_service),
-            },
+            {self.actions_key: self._forward_value(self._traffic.stable_service)},
         )
 
     # ---------------------------------------------------------------- describing
@@ -247,7 +246,6 @@ class IngressHeaderRoute:
     def describe_off(self) -> str:
         return (
             f"kubectl annotate ingress -n {self._namespace} {self._traffic.ingress} --overwrite "
-            f"'{self.conditions_key}-' "
             f"'{self.actions_key}={self._forward_value(self._traffic.stable_service)}'; if "
             f"the LBC does not reconcile, make ELBv2 rule {_short(self._rule_arn)} forward "
             f"only to {_short(self._traffic.stable_target_group)} until it is back"

@@ -58,12 +58,12 @@ def forwards_to(rule: dict[str, Any]) -> list[str]:
 
 
 def assert_off(world: AbIngressWorld, shared: Shared, alb: Alb) -> None:
-    """The chart's state: the A/B path forwards to stable, no header condition anywhere."""
+    """Off after an A/B: the A/B path forwards to stable; its header condition stays, so only
+    the segment takes that path and every other request still reaches the main rule."""
     rule = world.ab_rule_now(shared)
-    assert "http-header" not in conditions(rule)
+    assert conditions(rule)["http-header"]["HttpHeaderConfig"] == HEADER
     assert conditions(rule)["path-pattern"]["PathPatternConfig"]["Values"] == ["/*"]
     assert forwards_to(rule) == [alb.stable]
-    assert AB_CONDITIONS not in world.ab_annotations()
     assert annotated_services(world) == ["web-stable"]
 
 
@@ -177,7 +177,7 @@ def test_a_controller_that_does_not_reconcile_stops_the_run_with_the_route_repor
     rule = world.ab_rule_now(shared)
     assert "http-header" not in conditions(rule)
     assert forwards_to(rule) == [alb.stable]
-    # The Ingress asks for stable again, so a controller that comes back changes nothing.
+    # The Ingress asks for stable again, so a controller that comes back sends nobody to B.
     world.controller.start()
     clock.sleep(10)
     assert_off(world, shared, alb)
@@ -211,7 +211,7 @@ def test_a_failed_gate_with_the_controller_down_reports_the_route_still_on(
     assert report.status is RolloutStatus.FAILED, report.summary()
     assert report.route_on
     assert [e.change for e in report.history] == ["found", "on"]
-    assert any("NOT confirmed off" in note and AB_CONDITIONS in note for note in report.notes)
+    assert any("NOT confirmed off" in note and AB_ACTIONS in note for note in report.notes)
     assert forwards_to(world.ab_rule_now(shared)) == [alb.candidate]
     # Once the controller is back, abort finds the Ingress asking for stable and confirms it.
     world.controller.start()
@@ -321,23 +321,42 @@ def test_an_ab_rule_on_another_path_is_refused(
     assert AB_CONDITIONS not in ab_ingress_world.ab_annotations()
 
 
-def test_someone_elses_conditions_are_refused_not_overwritten(
+def test_the_ab_path_annotations_are_eksups_a_run_overwrites_them(
     ab_ingress_world: AbIngressWorld, shared: Shared, alb: Alb, clock: VirtualClock
 ) -> None:
     put_alarm(shared.aws, "web-5xx")
     theirs = '[{"field":"source-ip","sourceIpConfig":{"values":["10.0.0.0/8"]}}]'
     ab_ingress_world.kube.patch_ingress_annotations(NAMESPACE, INGRESS, {AB_CONDITIONS: theirs})
-    runner = build_experiment(
+    clock.sleep(10)
+    assert "source-ip" in conditions(ab_ingress_world.ab_rule_now(shared))
+
+    report = build_experiment(
         ab_ingress_spec(alb, ab_ingress_world.ab_rule),
         load_balancers=shared.aws,
         metrics=shared.aws,
         clock=clock,
         cluster=ab_ingress_world.kube,
-    )
+    ).run()
 
-    with pytest.raises(UserError, match="not this spec's header match"):
-        runner.run()
-    assert ab_ingress_world.ab_annotations()[AB_CONDITIONS] == theirs
+    assert report.status is RolloutStatus.SUCCEEDED, report.summary()
+    rule = ab_ingress_world.ab_rule_now(shared)
+    assert set(conditions(rule)) == {"path-pattern", "http-header"}
+    assert forwards_to(rule) == [alb.candidate]
+
+
+def test_an_ab_path_without_a_condition_forwarding_to_stable_reads_off(
+    ab_ingress_world: AbIngressWorld, shared: Shared, alb: Alb, clock: VirtualClock
+) -> None:
+    # The chart's first state: nobody reaches B through the A/B path.
+    reading = route_for(
+        ab_ingress_spec(alb, ab_ingress_world.ab_rule),
+        load_balancers=shared.aws,
+        cluster=ab_ingress_world.kube,
+    ).read()
+
+    assert reading.off
+    assert not reading.on
+    assert "no header match" in reading.detail
 
 
 def test_a_dry_run_records_the_annotations_and_changes_nothing(
@@ -353,7 +372,11 @@ def test_a_dry_run_records_the_annotations_and_changes_nothing(
 
     assert [c.action for c in recorder.calls] == ["annotate-ingress"]
     assert AB_CONDITIONS in str(recorder.calls[0])
-    assert_off(ab_ingress_world, shared, alb)
+    assert AB_CONDITIONS not in ab_ingress_world.ab_annotations()
+    assert annotated_services(ab_ingress_world) == ["web-stable"]
+    rule = ab_ingress_world.ab_rule_now(shared)
+    assert "http-header" not in conditions(rule)
+    assert forwards_to(rule) == [alb.stable]
     assert AB_CONDITIONS in route.describe_on()
     assert "Cookie" in route.describe_on()
 
