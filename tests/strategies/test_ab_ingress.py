@@ -455,3 +455,18 @@ def test_the_cli_refuses_a_spec_without_ab_rule_arn_in_one_line(
     assert "A/B needs traffic.ab_rule_arn" in stderr
     assert "Traceback" not in stdout + stderr
     assert AB_CONDITIONS not in ab_ingress_world.ab_annotations()
+
+
+def test_the_fake_controller_rejects_bad_conditions_and_changes_nothing(
+    ab_ingress_world: AbIngressWorld, shared: Shared, alb: Alb, clock: VirtualClock
+) -> None:
+    # As the real one reports a FailedBuildModel event and leaves the ALB as it was.
+    ab_ingress_world.kube.patch_ingress_annotations(
+        NAMESPACE, INGRESS, {AB_CONDITIONS: '{"field": "http-header"}'}
+    )
+    clock.sleep(10)
+
+    assert any(AB_ACTION in error for error in ab_ingress_world.controller.errors)
+    rule = ab_ingress_world.ab_rule_now(shared)
+    assert set(conditions(rule)) == {"path-pattern"}
+    assert forwards_to(rule) == [alb.stable]
