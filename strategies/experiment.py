@@ -24,7 +24,14 @@ from strategies.gates import Gate, GateResult, gates_for
 from strategies.gating import GateFailedError, GateTally, await_gates
 from strategies.providers import refusal
 from strategies.runner import RolloutStatus
-from strategies.spec import AbTest, AlbTraffic, GatewayTraffic, RolloutSpec, Shadow
+from strategies.spec import (
+    AbTest,
+    AlbIngressTraffic,
+    AlbTraffic,
+    GatewayTraffic,
+    RolloutSpec,
+    Shadow,
+)
 from upgrader.errors import EksupError, UserError
 from upgrader.ports import Clock, Cluster, LoadBalancers, Metrics
 
@@ -272,6 +279,12 @@ def route_for(
     strategy, traffic = spec.strategy, spec.traffic
     if isinstance(strategy, AbTest) and isinstance(traffic, AlbTraffic):
         return HeaderRoute(load_balancers, traffic, strategy)
+    if isinstance(strategy, AbTest) and isinstance(traffic, AlbIngressTraffic):
+        from strategies.route_ingress_header import IngressHeaderRoute
+
+        if cluster is None:
+            raise UserError("ab on alb-ingress changes an Ingress: it needs a cluster")
+        return IngressHeaderRoute(cluster, load_balancers, traffic, strategy, spec.app.namespace)
     if isinstance(traffic, GatewayTraffic):
         if cluster is None:
             raise UserError(
@@ -334,6 +347,16 @@ def plan_lines(spec: RolloutSpec) -> list[tuple[str, str]]:
                 f"{strategy.header} matches {' or '.join(strategy.values)} (and the spec rule's "
                 f"conditions), forward to {traffic.candidate_target_group}; all other requests "
                 "stay on stable; read back",
+            )
+        )
+    elif isinstance(strategy, AbTest) and isinstance(traffic, AlbIngressTraffic):
+        lines.append(
+            (
+                "route on",
+                f"Ingress {spec.app.namespace}/{traffic.ingress}: conditions.{traffic.ab_action} "
+                f"= {strategy.header} matches {' or '.join(strategy.values)}, "
+                f"actions.{traffic.ab_action} = forward to {traffic.candidate_service}; all other "
+                f"requests stay on stable; read back on ELBv2 rule {traffic.ab_rule_arn}",
             )
         )
     elif isinstance(strategy, AbTest) and isinstance(traffic, GatewayTraffic):

@@ -261,9 +261,19 @@ def ingress_refusal(spec: RolloutSpec) -> str | None:
 
     if isinstance(spec.strategy, Shadow):
         return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"
-    if isinstance(spec.strategy, AbTest):
-        return (
-            "A/B header routing on alb-ingress is not implemented yet (issue 5; the LBC's "
-            "conditions.<action> annotation could carry the http-header condition)"
-        )
+    if isinstance(spec.strategy, AbTest) and isinstance(spec.traffic, AlbIngressTraffic):
+        missing = [
+            name
+            for name, value in (
+                ("ab_action", spec.traffic.ab_action),
+                ("ab_rule_arn", spec.traffic.ab_rule_arn),
+            )
+            if value is None
+        ]
+        if missing:
+            return (
+                f"A/B needs traffic.{' and traffic.'.join(missing)}: a second path in the "
+                "Ingress (same host and path, before the main one) whose backend is Service "
+                "<ab_action> port use-annotation, and the ALB rule the LBC made for it"
+            )
     return None

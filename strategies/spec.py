@@ -120,6 +120,8 @@ class AbTest(_Model):
     On alb-elbv2 this is one more listener rule, just above the spec's rule, with the spec
     rule's conditions plus an http-header condition, forwarding to the candidate group. A
     cookie is matched through the Cookie header with ALB wildcards: `values: ["*variant=b*"]`.
+    On alb-ingress it is the rule of a second Ingress path (`traffic.ab_action`): eksup writes
+    its conditions.<ab_action> (the header) and actions.<ab_action> (the candidate) annotations.
     After a successful bake the route stays on (`eksup rollout abort` removes it); a failed
     gate removes it.
     """
@@ -247,6 +249,12 @@ class AlbIngressTraffic(_Model):
     candidate_target_group: str = Field(pattern=_TARGET_GROUP)
     # Written into the action's targetGroupStickinessConfig; 0: no stickiness.
     stickiness_seconds: Annotated[int, Field(ge=0, le=604800)] = 0
+    # A/B only: the action of a second path the chart adds (same host and path as `action`'s,
+    # listed before it) whose rule gets the header condition, and the rule the LBC made for it.
+    ab_action: str | None = Field(default=None, pattern=_K8S_NAME)
+    ab_rule_arn: str | None = Field(
+        default=None, pattern=r"^arn:[^:]+:elasticloadbalancing:.*:listener-rule/"
+    )
 
     @model_validator(mode="after")
     def _two_sides(self) -> AlbIngressTraffic:
@@ -254,6 +262,10 @@ class AlbIngressTraffic(_Model):
             raise ValueError("stable and candidate services must differ")
         if self.stable_target_group == self.candidate_target_group:
             raise ValueError("stable and candidate target groups must differ")
+        if self.ab_action is not None and self.ab_action == self.action:
+            raise ValueError("ab_action must differ from action: it is a second path's action")
+        if self.ab_rule_arn is not None and self.ab_rule_arn == self.rule_arn:
+            raise ValueError("ab_rule_arn must differ from rule_arn: it is a second path's rule")
         return self
 
 

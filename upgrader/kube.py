@@ -392,6 +392,9 @@ class Service:
 
 
 ALB_ACTIONS_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/actions."
+# Extra conditions (an http-header match, say) the LBC adds to the rule of the path whose
+# backend is Service <name>, port use-annotation: a JSON list in conditions.<name>.
+ALB_CONDITIONS_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/conditions."
 # The backend port name that tells the AWS Load Balancer Controller to build the rule's action
 # from the actions.<service name> annotation instead of from a real Service.
 USE_ANNOTATION_PORT = "use-annotation"

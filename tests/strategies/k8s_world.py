@@ -3,6 +3,8 @@
 The alb-ingress world is the ALB of `world.alb` as the AWS Load Balancer Controller would own
 it: an Ingress whose rule points at the `web-rollout` action, one Service per side, and a fake
 controller that copies the annotation's weights onto the rule 5 s (virtual) after each change.
+The A/B variant adds the second path an A/B chart carries: action `web-ab`, listed first, whose
+rule (priority 5, the same path) forwards to stable until eksup annotates it.
 The service world is a node with room, both Deployments behind one Service.
 """
 
@@ -18,6 +20,7 @@ from strategies.spec import RolloutSpec
 from tests.strategies.world import NAMESPACE, Alb, Shared
 from upgrader.kube import (
     ALB_ACTIONS_ANNOTATION_PREFIX,
+    ALB_CONDITIONS_ANNOTATION_PREFIX,
     USE_ANNOTATION_PORT,
     Ingress,
     IngressBackend,
@@ -124,6 +127,94 @@ def ingress_spec(alb: Alb, **overrides: Any) -> RolloutSpec:
     }
     document.update(overrides)
     return RolloutSpec.model_validate(document)
+
+
+# A/B through the Ingress ------------------------------------------------------------------------
+
+AB_ACTION = "web-ab"
+AB_ACTIONS = ALB_ACTIONS_ANNOTATION_PREFIX + AB_ACTION
+AB_CONDITIONS = ALB_CONDITIONS_ANNOTATION_PREFIX + AB_ACTION
+COOKIE_AB = {"kind": "ab", "header": "Cookie", "values": ["*variant=b*"], "pause_seconds": 60}
+
+
+def forward_one(service: str) -> str:
+    return json.dumps(
+        {
+            "type": "forward",
+            "forwardConfig": {"targetGroups": [{"serviceName": service, "servicePort": 80}]},
+        }
+    )
+
+
+@dataclass
+class AbIngressWorld(IngressWorld):
+    ab_rule: str
+
+    def ab_rule_now(self, shared: Shared) -> dict[str, Any]:
+        """The A/B path's rule as ELBv2 describes it."""
+        rules = shared.aws.clients.elbv2.describe_rules(RuleArns=[self.ab_rule])["Rules"]
+        return dict(rules[0])
+
+    def ab_annotations(self) -> dict[str, str]:
+        ingress = self.kube.get_ingress(NAMESPACE, INGRESS)
+        return {k: v for k, v in ingress.annotations.items() if AB_ACTION in k}
+
+
+def ab_path_rule(shared: Shared, alb: Alb, priority: int = 5, path: str = "/*") -> str:
+    """The rule the LBC made for the A/B path: the main one's path, forwarding to stable."""
+    arn: str = shared.aws.clients.elbv2.create_rule(
+        ListenerArn=alb.listener,
+        Priority=priority,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [path]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": alb.stable}],
+    )["Rules"][0]["RuleArn"]
+    return arn
+
+
+def make_ab_ingress_world(
+    shared: Shared, alb: Alb, cluster: FakeCluster, clock: VirtualClock, *, ab_path: bool = True
+) -> AbIngressWorld:
+    """The Ingress of `ingress_world` with the A/B path first (unless `ab_path` is False: a
+    chart that forgot it); both rules bound."""
+    ab_rule = ab_path_rule(shared, alb)
+    main = IngressBackend(ACTION, USE_ANNOTATION_PORT, path="/*")
+    cluster.add_ingress(
+        Ingress(
+            namespace=NAMESPACE,
+            name=INGRESS,
+            annotations={ANNOTATION: forward(100, 0), AB_ACTIONS: forward_one("web-stable")},
+            ingress_class="alb",
+            backends=(
+                (IngressBackend(AB_ACTION, USE_ANNOTATION_PORT, path="/*"), main)
+                if ab_path
+                else (main,)
+            ),
+        )
+    )
+    for side_name in ("stable", "candidate"):
+        cluster.add_service(Service(NAMESPACE, f"web-{side_name}", {"app": f"web-{side_name}"}))
+    controller = FakeAlbController(cluster, shared.aws, clock)
+    controller.bind_service(NAMESPACE, "web-stable", 80, alb.stable)
+    controller.bind_service(NAMESPACE, "web-candidate", 80, alb.candidate)
+    controller.bind_action(NAMESPACE, INGRESS, ACTION, alb.rule)
+    controller.bind_action(NAMESPACE, INGRESS, AB_ACTION, ab_rule)
+    return AbIngressWorld(alb, cluster, controller, ab_rule)
+
+
+@pytest.fixture
+def ab_ingress_world(
+    shared: Shared, alb: Alb, cluster: FakeCluster, clock: VirtualClock
+) -> AbIngressWorld:
+    return make_ab_ingress_world(shared, alb, cluster, clock)
+
+
+def ab_ingress_spec(alb: Alb, ab_rule: str | None, **traffic: Any) -> RolloutSpec:
+    """A/B on Cookie ~ *variant=b* through the Ingress, 60 s bake, alarm `web-5xx` as gate."""
+    base = ingress_spec(alb).model_dump(mode="json", exclude_none=True)
+    base["strategy"] = COOKIE_AB
+    base["traffic"].update({"ab_action": AB_ACTION, "ab_rule_arn": ab_rule, **traffic})
+    base["traffic"] = {k: v for k, v in base["traffic"].items() if v is not None}
+    return RolloutSpec.model_validate(base)
 
 
 # service ----------------------------------------------------------------------------------------

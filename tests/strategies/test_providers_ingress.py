@@ -264,12 +264,13 @@ def test_pending_changes_never_read_as_a_step_or_as_all_stable() -> None:
     assert pending(Weights(750, 249), Weights(95, 5)).total > 100
 
 
-def test_shadow_and_ab_on_alb_ingress_are_refused(alb: Alb) -> None:
+def test_shadow_and_ab_without_its_path_on_alb_ingress_are_refused(alb: Alb) -> None:
     shadow = ingress_spec(alb, strategy={"kind": "shadow"})
     ab = ingress_spec(alb, strategy={"kind": "ab", "header": "x-beta", "values": ["1"]})
 
     assert "RequestMirror" in (refusal(shadow) or "")
-    assert "not implemented yet" in (refusal(ab) or "")
+    # A/B runs on a second Ingress path (tests/strategies/test_ab_ingress.py) the spec names.
+    assert "A/B needs traffic.ab_action and traffic.ab_rule_arn" in (refusal(ab) or "")
 
 
 def test_alb_ingress_needs_a_cluster(alb: Alb, shared: Shared, clock: VirtualClock) -> None:

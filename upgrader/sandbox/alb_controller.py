@@ -6,6 +6,10 @@ it sets the weights of that action on the listener rule the Ingress owns. What i
 created itself (the rule, one target group per Service) is registered up front, the way a
 TargetGroupBinding names a Service's target group.
 
+It also honours `conditions.<name>` on a rule bound to action `<name>`: the rule's conditions
+become the ones it had when bound (the path's host and path) plus the annotation's, as the
+real controller adds them to a path's own; without the annotation, the path's alone again.
+
 It reconciles `reconcile_seconds` after a change, on the shared virtual clock, so a provider
 has to wait for convergence as it does against the real one; `stop()` makes it a controller
 that is down (crash-looping, evicted, no IAM permission): changes pile up unapplied, which is
@@ -19,8 +23,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from upgrader.adapters.boto3_aws import Boto3Aws
+from upgrader.adapters.boto3_traffic import condition_input
 from upgrader.errors import EksupError
-from upgrader.kube import ALB_ACTIONS_ANNOTATION_PREFIX, Ingress
+from upgrader.kube import ALB_ACTIONS_ANNOTATION_PREFIX, ALB_CONDITIONS_ANNOTATION_PREFIX, Ingress
 from upgrader.ports import LoadBalancers
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
@@ -45,8 +51,15 @@ class FakeAlbController:
         load_balancers: LoadBalancers,
         clock: VirtualClock,
         reconcile_seconds: float = DEFAULT_RECONCILE_SECONDS,
+        elbv2: Any = None,
     ) -> None:
         self._lbs = load_balancers
+        # Conditions are no weight: the LoadBalancers port has no call for them (eksup never
+        # sets one through the LBC's ALB), so the controller uses the ELBv2 client itself.
+        if elbv2 is None and isinstance(load_balancers, Boto3Aws):
+            elbv2 = load_balancers.clients.elbv2
+        self._elbv2: Any = elbv2
+        self._path_conditions: dict[str, list[Any]] = {}
         self._clock = clock
         self.reconcile_seconds = reconcile_seconds
         self._target_groups: dict[tuple[str, str, str], str] = {}
@@ -69,6 +82,9 @@ class FakeAlbController:
     def bind_action(self, namespace: str, ingress: str, action: str, rule_arn: str) -> None:
         """The listener rule (or listener, for a default backend) this Ingress action is on."""
         self._owned.setdefault((namespace, ingress), _Owned()).rules[action] = rule_arn
+        if self._elbv2 is not None and ":listener-rule/" in rule_arn:
+            rule = self._elbv2.describe_rules(RuleArns=[rule_arn])["Rules"][0]
+            self._path_conditions[rule_arn] = [condition_input(c) for c in rule["Conditions"]]
 
     def stop(self) -> None:
         """The controller is down: nothing is reconciled until `start`."""
@@ -105,10 +121,32 @@ class FakeAlbController:
             if text is None:
                 continue
             try:
+                # Both parsed before either is applied: the real one builds the whole rule
+                # or reports the Ingress and changes nothing.
                 weights = self._weights(ingress.namespace, text)
+                conditions = self._conditions(
+                    rule_arn, ingress.annotations.get(ALB_CONDITIONS_ANNOTATION_PREFIX + action)
+                )
+                if conditions is not None:
+                    self._elbv2.modify_rule(RuleArn=rule_arn, Conditions=conditions)
                 self._lbs.set_forward_weights(rule_arn, weights)
             except (ValueError, KeyError, TypeError, EksupError) as error:
                 self.errors.append(f"{ingress.key} actions.{action}: {error}")
+
+    def _conditions(self, rule_arn: str, text: str | None) -> list[Any] | None:
+        """The rule's conditions: its path's and the annotation's; None when the rule's
+        conditions are not this controller's to set (a listener's default action)."""
+        path = self._path_conditions.get(rule_arn)
+        if path is None:
+            if text is not None:
+                raise ValueError("conditions on a default backend: it has no rule to put them on")
+            return None
+        if text is None:
+            return list(path)
+        extra = json.loads(text)
+        if not isinstance(extra, list) or not all(isinstance(c, dict) for c in extra):
+            raise ValueError("conditions must be a JSON list of conditions")
+        return [*path, *(_elbv2_form(c) for c in extra)]
 
     def _weights(self, namespace: str, text: str) -> dict[str, int]:
         """Target group ARN -> weight, from one forward action annotation."""
@@ -133,3 +171,13 @@ class FakeAlbController:
                 arn = self._target_groups[service_key]
             weights[arn] = int(group.get("weight", 1))
         return weights
+
+
+def _elbv2_form(value: Any) -> Any:
+    """The LBC's condition JSON ({"field": ..., "httpHeaderConfig": {"httpHeaderName": ...}})
+    in ELBv2's casing ({"Field": ..., "HttpHeaderConfig": {"HttpHeaderName": ...}})."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _elbv2_form(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_elbv2_form(item) for item in value]
+    return value
