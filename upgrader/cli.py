@@ -73,7 +73,7 @@ def root(
 
 @app.command()
 def demo() -> None:
-    """Build the embedded sandbox (moto + a simulated cluster) and show what it holds.
+    """The whole tool on the embedded sandbox: plan, approve and execute an upgrade, then a canary.
 
     Needs no AWS account and no cluster: everything runs in this process, on virtual time.
     """
@@ -560,7 +560,8 @@ def runbook_render(
 
 
 rollout_app = typer.Typer(
-    help="Release an application: canary or blue/green on ALB or Route 53, gated, with rollback.",
+    help="Release an application: rolling, recreate, blue/green, canary, A/B or shadow; gated, "
+    "with automatic rollback.",
     no_args_is_help=True,
 )
 app.add_typer(rollout_app, name="rollout")
@@ -794,7 +795,7 @@ def rollout_abort(
 
 
 sandbox_app = typer.Typer(
-    help="The demo cluster served on loopback for kubectl and the Kubernetes client.",
+    help="The demo cluster served on loopback: its Kubernetes API and AWS side (moto).",
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
