@@ -238,21 +238,145 @@ def test_crash_mid_step_resumes_restores_processes_and_surges_once(
     _assert_rolled(world, new)
 
 
-def test_a_group_above_max_size_is_refused_before_any_change(
+def test_a_group_at_its_max_size_is_refused_before_any_change(
     legacy: tuple[Sandbox, str, str], tmp_path: Path
 ) -> None:
     world, old, _ = legacy
     world.boto3_client("autoscaling").update_auto_scaling_group(
-        AutoScalingGroupName=GROUP, MaxSize=3
+        AutoScalingGroupName=GROUP, MaxSize=2
     )
     runner = Runner(world, tmp_path)
-    result = runner.run(plan(), ports=runner.ports(compute=MirroringCompute(world)))
+    compute = MirroringCompute(world)
+    result = runner.run(plan(), ports=runner.ports(compute=compute))
     assert result.status is RunStatus.REFUSED
-    assert "MaxSize" in (result.error or "")
+    assert "raise MaxSize by at least 1" in (result.error or "")
+    assert sum(compute.calls.values()) == 0
     group = _group(world)
     assert group.desired_capacity == 2
     assert group.suspended_processes == ()
     assert {i.image_id for i in group.instances} == {old}
+
+
+class WatchingCompute(MirroringCompute):
+    """Also records the most instances and the highest desired capacity the group had."""
+
+    def __init__(self, world: Sandbox) -> None:
+        super().__init__(world)
+        self.most_instances = 0
+        self.most_desired = 0
+
+    def __getattr__(self, name: str) -> Any:
+        target = super().__getattr__(name)
+        if name not in ("set_desired_capacity", "terminate_instance", "suspend_processes"):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = target(*args, **kwargs)
+            group = _group(self.world)
+            live = [i for i in group.instances if not i.lifecycle_state.startswith("Terminat")]
+            self.most_instances = max(self.most_instances, len(live))
+            self.most_desired = max(self.most_desired, group.desired_capacity)
+            return result
+
+        return call
+
+
+def _room_for_one(world: Sandbox) -> None:
+    world.boto3_client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=GROUP, MaxSize=3
+    )
+
+
+def test_a_group_with_room_for_one_rolls_in_waves(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path
+) -> None:
+    world, old, new = legacy
+    _room_for_one(world)
+    assert {i.image_id for i in _group(world).instances} == {old}
+    runner = Runner(world, tmp_path)
+    compute = WatchingCompute(world)
+    result = runner.run(plan(), ports=runner.ports(compute=compute))
+    assert result.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    _assert_rolled(world, new)
+    assert compute.calls["set_desired_capacity"] == 2  # one per wave
+    assert compute.calls["terminate_instance"] == 2
+    assert compute.most_desired == 3
+    assert compute.most_instances == 3
+    assert "in 2 waves of up to 1" in result.steps[0].detail
+    text = runner.out.getvalue()
+    assert "desired=3 (wave 1" in text
+    assert "desired=3 (wave 2" in text
+    assert "ResumeProcesses group=legacy processes=AZRebalance,ReplaceUnhealthy" in text
+
+
+@pytest.mark.parametrize(
+    "moment", ["desired=3 (wave 2", "old nodes of legacy (wave 2)", "old (wave 2)"]
+)
+def test_a_crash_in_the_second_wave_resumes_that_wave(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path, moment: str
+) -> None:
+    world, _, new = legacy
+    _room_for_one(world)
+    runner = Runner(world, tmp_path)
+    compute = WatchingCompute(world)
+    ports = runner.ports(compute=compute)
+    with pytest.raises(BaseException, match="crash at action"):
+        runner.run(plan(), ports=ports, reporter=CrashingReporter(runner, ("action", moment)))
+    before = len(runner.out.getvalue())
+    world.settle(60)
+
+    result = runner.run(plan(), ports=ports, resume=True)
+    assert result.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    _assert_rolled(world, new)
+    assert compute.calls["set_desired_capacity"] == 2  # once per wave, crash or not
+    assert compute.calls["terminate_instance"] == 2
+    assert compute.most_instances == 3
+    resumed = runner.out.getvalue()[before:]
+    assert "(wave 1" not in resumed  # the finished wave is not repeated
+    assert "(wave 2" in resumed
+
+
+def test_a_wave_whose_new_instances_never_join_keeps_the_finished_waves(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, old, new = legacy
+    _room_for_one(world)
+    joins: list[str] = []
+    join = _join
+
+    def first_join_only(world: Sandbox, node: Node) -> None:
+        if not joins:  # wave 1's instance joins, then the AMI breaks
+            joins.append(node.name)
+            join(world, node)
+
+    monkeypatch.setattr(f"{__name__}._join", first_join_only)
+    runner = Runner(world, tmp_path)
+    compute = WatchingCompute(world)
+    ports = runner.ports(compute=compute)
+    result = runner.run(plan(), ports=ports)
+    assert result.status is RunStatus.FAILED
+    error = result.error or ""
+    assert "wave 2: its not-Ready new instances terminated" in error
+    assert "launch template kept at version 2: 1 finished waves run on it" in error
+    group = _group(world)
+    assert sorted(i.image_id for i in group.instances) == sorted([old, new])
+    assert group.desired_capacity == 2
+    assert group.launch_template.version == "2"
+    assert group.suspended_processes == ()
+    kube = world.kube(CLUSTER)
+    legacy_nodes = kube.list_nodes(label_selector="pool=legacy")
+    assert {n.name for n in legacy_nodes} == {f"{GROUP}-{i.id}" for i in group.instances}
+    assert joins == [f"{GROUP}-{next(i.id for i in group.instances if i.image_id == new)}"]
+    assert not any(n.unschedulable or n.taints for n in legacy_nodes)
+    assert kube.stats.lost_pods == ()
+
+    monkeypatch.undo()  # the AMI is fixed: the resumed step runs wave 2 again
+    before = len(runner.out.getvalue())
+    again = runner.run(plan(), ports=ports, resume=True)
+    assert again.status is RunStatus.SUCCEEDED, runner.out.getvalue()
+    _assert_rolled(world, new)
+    assert "(wave 1" not in runner.out.getvalue()[before:]
+    assert compute.most_instances == 3
 
 
 def test_new_instances_that_never_join_are_rolled_back_and_resume_starts_over(
@@ -320,3 +444,20 @@ def test_a_dry_run_asks_ec2_with_dryrun_and_reports_its_refusal(
     group = _group(world)
     assert {i.image_id for i in group.instances} == {old}
     assert group.launch_template.version == "1"  # no version was created
+
+
+def test_a_dry_run_of_a_wave_roll_changes_nothing_and_shows_the_waves(
+    legacy: tuple[Sandbox, str, str], tmp_path: Path
+) -> None:
+    world, old, _ = legacy
+    _room_for_one(world)
+    runner = Runner(world, tmp_path)
+    compute = MirroringCompute(world)
+    result = runner.run(plan(), ports=runner.ports(compute=compute), dry_run=True)
+    assert result.status is RunStatus.SUCCEEDED, result.summary()
+    assert "then 1 more waves like it" in result.steps[0].detail
+    assert sum(compute.calls.values()) == 0
+    group = _group(world)
+    assert group.desired_capacity == 2
+    assert group.suspended_processes == ()
+    assert {i.image_id for i in group.instances} == {old}

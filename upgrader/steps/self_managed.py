@@ -14,11 +14,23 @@ its record: the memo is written first and a resumed run reads the surge from it)
 processes eksup suspended (only those: a process someone else suspended stays suspended), so a
 resumed run restores them even if the crash came mid-roll. A group whose instances all run the
 hop's AMI is done.
+
+A group whose MaxSize cannot take the whole surge (desired + old instances) rolls in waves of
+`room = MaxSize - desired`: per wave, the desired capacity raised by k = min(room, old left),
+the k new instances awaited Ready, Launch suspended, the k oldest old nodes (their instance ids
+journaled for the wave before any is touched) tainted, cordoned, drained and terminated with
+decrement, Launch resumed (if eksup suspended it); the processes restored after the last wave.
+Every memo is per wave (`wave-<n>`, `wave-<n>-terminating`, `wave-<n>-done`), so a resumed run
+finishes the wave it crashed in and skips the finished ones. New instances of a wave that never
+get Ready are terminated (only the not-Ready ones), the old nodes left alone, the processes
+restored; the template goes back only if no wave had finished. A group at its MaxSize (no room
+at all) is refused before any change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from upgrader.aws import AsgInstance, AutoScalingGroup
 from upgrader.drain import (
@@ -49,6 +61,8 @@ ORIGINAL_TEMPLATE_VERSION = "original_launch_template_version"
 TARGET_IMAGE = "target_image"
 TERMINATING = "terminating"
 SURGE = "surge"  # "<desired before>,<desired surged>,<old instances then>"
+WAVES = "waves"  # "<desired before>,<room>": the group rolls in waves of `room` instances
+WAVE = "wave"  # "wave-<n>" = "<desired surged>;<old instances then>;<chosen old ids>"
 _GONE_STATES = ("Terminating", "Terminating:Wait", "Terminating:Proceed", "Terminated")
 
 
@@ -73,6 +87,9 @@ def run_self_managed(ctx: StepContext) -> StepResult:
     refused = preflight_refusals(ctx.ports.cluster, [n.name for n in old_nodes], options)
     if refused:
         raise DrainRefusedError(refused)
+    waves = _wave_plan(ctx, p.group, group, len(old))
+    if waves is not None:
+        return _roll_in_waves(ctx, _Waves(p, taint, image, *waves))
     original, surged, old_then = _surge_plan(ctx, p.group, group, len(old))
 
     _point_at_template(ctx, p, group, image)
@@ -319,18 +336,212 @@ def _undo_surge(ctx: StepContext, name: str, image: str) -> str:
     version, resume what eksup suspended, and forget the suspension so a --resume starts over."""
     _terminate(ctx, name, "new", lambda group: [i for i in _live(group) if i.image_id == image])
     undone = [f"new instances of {name} terminated"]
-    original = ctx.recall(ORIGINAL_TEMPLATE_VERSION)
-    ref = _group(ctx, name).launch_template
-    if original is not None and ref is not None and ref.version != original:
-        ctx.intend(
-            f"autoscaling:UpdateAutoScalingGroup group={name} "
-            f"launch template {ref.id} version {original} (back)"
-        )
-        ctx.ports.compute.set_launch_template(name, ref.id, original)
-        undone.append(f"launch template back to version {original}")
+    undone.extend(_revert_template(ctx, name))
     restored = _restore(ctx, name)
     if restored:
         undone.append(restored.removeprefix("; "))
     for key in (SUSPENDED, RESTORED):
         ctx.remember(key, "")
+    return ", ".join(undone)
+
+
+def _revert_template(ctx: StepContext, name: str) -> list[str]:
+    original = ctx.recall(ORIGINAL_TEMPLATE_VERSION)
+    ref = _group(ctx, name).launch_template
+    if original is None or ref is None or ref.version == original:
+        return []
+    ctx.intend(
+        f"autoscaling:UpdateAutoScalingGroup group={name} "
+        f"launch template {ref.id} version {original} (back)"
+    )
+    ctx.ports.compute.set_launch_template(name, ref.id, original)
+    return [f"launch template back to version {original}"]
+
+
+# -- waves ---------------------------------------------------------------------------------------
+
+
+def _wave_plan(
+    ctx: StepContext, name: str, group: AutoScalingGroup, old: int
+) -> tuple[int, int] | None:
+    """(desired before, room) when the group must roll in waves, None for a single surge.
+    The choice is remembered, so a resumed run keeps the mode it started in."""
+    if ctx.recall(SURGE) is not None:
+        return None
+    remembered = ctx.recall(WAVES)
+    if remembered:
+        original, room = (int(v) for v in remembered.split(","))
+        return original, room
+    original = group.desired_capacity
+    if original + old <= group.max_size:
+        return None
+    room = group.max_size - original
+    if room < 1:
+        raise PreconditionError(
+            f"Auto Scaling group {name} runs at its MaxSize {group.max_size} (desired "
+            f"{original}): no room for a single new instance during the roll; raise MaxSize by "
+            "at least 1 (eksup then rolls in waves of MaxSize - desired), then --resume"
+        )
+    return original, room
+
+
+@dataclass(frozen=True)
+class _Waves:
+    p: SelfManagedParams
+    taint: Taint
+    image: str
+    original: int  # the desired capacity before the roll, and after every wave
+    room: int  # MaxSize - original: the most instances a wave adds
+
+
+def _roll_in_waves(ctx: StepContext, waves: _Waves) -> StepResult:
+    p, image, room = waves.p, waves.image, waves.room
+    name = p.group
+    _point_at_template(ctx, p, _group(ctx, name), image)
+    _suspend(ctx, name, _group(ctx, name), list(ROLL_PROCESSES))
+    if ctx.recall(WAVES) is None and not ctx.dry_run:
+        ctx.remember(WAVES, f"{waves.original},{room}")
+    moved: list[str] = []
+    number = 1
+    while True:
+        if ctx.recall(f"{WAVE}-{number}-done"):
+            number += 1
+            continue
+        result = _run_wave(ctx, waves, number)
+        if result is None:
+            break
+        moved.append(result)
+        if ctx.dry_run:
+            # Nothing changed, so every later wave would look like this one.
+            left = len(_old(_group(ctx, name), image)) - room
+            if left > 0:
+                moved.append(f"then {-(-left // room)} more waves like it")
+            break
+        number += 1
+    restored = _restore(ctx, name)
+    done = f"{number - 1} waves of up to {room}" if not ctx.dry_run else f"waves of {room}"
+    return StepResult(f"{name} rolled onto {image} in {done} ({'; '.join(moved)})" + restored)
+
+
+def _run_wave(ctx: StepContext, waves: _Waves, number: int) -> str | None:
+    """One wave: `k` more instances, the `k` oldest old ones drained and terminated with
+    decrement. The chosen instances are remembered before anything changes, so a resumed run
+    finishes this very wave. None when no old instance is left."""
+    p, taint, image, original = waves.p, waves.taint, waves.image, waves.original
+    name = p.group
+    key = f"{WAVE}-{number}"
+    memo = ctx.recall(key)
+    if memo:
+        surged_text, old_text, ids = memo.split(";")
+        surged, old_then, chosen = int(surged_text), int(old_text), ids.split(",")
+    else:
+        old = _old(_group(ctx, name), image)
+        if not old:
+            return None
+        chosen = _oldest(ctx, old, min(waves.room, len(old)))
+        surged, old_then = original + len(chosen), len(old)
+        if not ctx.dry_run:
+            ctx.remember(key, f"{surged};{old_then};{','.join(chosen)}")
+    if not ctx.recall(f"{key}-terminating") and _group(ctx, name).desired_capacity != surged:
+        _resume_launch(ctx, name)  # the wave before suspended it; the new instances need it
+        ctx.intend(
+            f"autoscaling:SetDesiredCapacity group={name} desired={surged} (wave {number}: "
+            f"from {original}, {len(chosen)} new instances on {image})"
+        )
+        ctx.ports.compute.set_desired_capacity(name, surged)
+    try:
+        _wait_new_ready(ctx, name, image, surged - old_then)
+    except WaitTimeoutError as error:
+        undone = _undo_wave(ctx, name, image, number)
+        raise StepFailedError(
+            f"{error}; wave {number}: {undone}. No old node of this wave was touched. Find out "
+            "why the new instances do not join (AMI, user data, instance role, security "
+            "groups), then --resume"
+        ) from error
+    _suspend_launch(ctx, name)
+    doomed = set(chosen)
+
+    def nodes() -> list[Node]:
+        live = {i.id for i in _live(_group(ctx, name))} & doomed
+        return _nodes_of(ctx, live)
+
+    what = f"old nodes of {name} (wave {number})"
+    taint_and_cordon(ctx, what, nodes(), taint)
+    todo = nodes()
+    if ctx.dry_run:
+        ctx.reporter.action(f"drain {len(todo)} {what}", dry_run=True)
+        moved = f"wave {number}: dry run"
+    elif todo:
+        ctx.intend(f"drain {len(todo)} {what} within their PodDisruptionBudgets")
+        moved = f"wave {number}: {_drain(ctx, p, taint, nodes)}"
+    else:
+        moved = f"wave {number}: drained before"
+    if not ctx.dry_run:
+        ctx.remember(f"{key}-terminating", "true")
+    _terminate(ctx, name, f"old (wave {number})", lambda g: [i for i in _live(g) if i.id in doomed])
+    _resume_launch(ctx, name)
+    if not ctx.dry_run:
+        ctx.remember(f"{key}-done", "true")
+    return moved
+
+
+def _oldest(ctx: StepContext, old: list[AsgInstance], count: int) -> list[str]:
+    """The ids of the `count` old instances whose nodes joined first (no node: first of all,
+    nothing runs there)."""
+    joined = {instance_id(n): n.created_at for n in ctx.ports.cluster.list_nodes()}
+    ordered = sorted(old, key=lambda i: (joined.get(i.id, float("-inf")), i.id))
+    return [i.id for i in ordered[:count]]
+
+
+def _suspend_launch(ctx: StepContext, name: str) -> None:
+    """Launch suspended for the wave's drain, unless someone else had suspended it."""
+    group = _group(ctx, name)
+    if LAUNCH in group.suspended_processes:
+        return
+    mine = _suspended_by_us(ctx)
+    if not ctx.dry_run:
+        ctx.remember(SUSPENDED, ",".join([*[p for p in mine if p != LAUNCH], LAUNCH]))
+    ctx.intend(f"autoscaling:SuspendProcesses group={name} processes={LAUNCH}")
+    ctx.ports.compute.suspend_processes(name, [LAUNCH])
+
+
+def _resume_launch(ctx: StepContext, name: str) -> None:
+    """Launch back between waves, only if eksup suspended it. The memo is updated after the
+    call: a crash between them leaves Launch named as eksup's, which the next wave re-suspends
+    and the end restores."""
+    mine = _suspended_by_us(ctx)
+    if LAUNCH not in mine:
+        return
+    if LAUNCH in _group(ctx, name).suspended_processes:
+        ctx.intend(f"autoscaling:ResumeProcesses group={name} processes={LAUNCH}")
+        ctx.ports.compute.resume_processes(name, [LAUNCH])
+    if not ctx.dry_run:
+        ctx.remember(SUSPENDED, ",".join(p for p in mine if p != LAUNCH))
+
+
+def _undo_wave(ctx: StepContext, name: str, image: str, number: int) -> str:
+    """The wave's new instances never got Ready: the not-Ready new ones go (with decrement;
+    the Ready ones, of this wave or earlier ones, stay), the processes come back, and the
+    wave is forgotten so a --resume starts it again. The template goes back only if no wave
+    finished: otherwise nodes already run its new version."""
+    ready = {instance_id(n) for n in ctx.ports.cluster.list_nodes() if n.ready}
+    _terminate(
+        ctx,
+        name,
+        f"not-Ready new (wave {number})",
+        lambda g: [i for i in _live(g) if i.image_id == image and i.id not in ready],
+    )
+    undone = ["its not-Ready new instances terminated"]
+    if number == 1:
+        undone.extend(_revert_template(ctx, name))
+    else:
+        version = ctx.recall(TEMPLATE_VERSION)
+        undone.append(
+            f"launch template kept at version {version}: {number - 1} finished waves run on it"
+        )
+    restored = _restore(ctx, name)
+    if restored:
+        undone.append(restored.removeprefix("; "))
+    for memo in (SUSPENDED, RESTORED, f"{WAVE}-{number}", f"{WAVE}-{number}-terminating"):
+        ctx.remember(memo, "")
     return ", ".join(undone)
