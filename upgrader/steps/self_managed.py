@@ -287,8 +287,9 @@ def _drain(
         report = run_drain(ctx, nodes, settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
         raise StepFailedError(
-            f"{error}. No instance was terminated; the old nodes of {p.group} stay tainted and "
-            "cordoned and its processes suspended (the journal names them). Free the budget "
+            f"{error}. The nodes being drained were not terminated; the old nodes of {p.group} "
+            "stay tainted and cordoned and its processes suspended (the journal names them). "
+            "Free the budget "
             "(or give a longer --drain-timeout) and --resume"
         ) from error
     return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
