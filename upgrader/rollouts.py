@@ -23,9 +23,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from strategies.compute import build_compute_runner, describe_compute
+from strategies.compute import ComputeRunner, build_compute_runner, describe_compute
 from strategies.experiment import (
     ExperimentReport,
+    ExperimentRunner,
     build_experiment,
     end_experiment,
     is_experiment,
@@ -238,7 +239,26 @@ def _run_compute(
     take_over_lock: bool,
 ) -> RolloutReport:
     """Rolling and recreate: pods move, not weights; under the app's lease like the others."""
-    runner = build_compute_runner(
+    runner = _compute_runner(spec, ports, log)
+    lock = _app_lock(spec, ports, take_over_lock)
+    question = f"Replace {_app(spec)} with the candidate ({describe_compute(spec)})?"
+    with _holding(lock, confirm, question):
+        return runner.run()
+
+
+def _app_lock(spec: RolloutSpec, ports: RolloutPorts, take_over_lock: bool) -> ClusterLock:
+    return rollout_lock(
+        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
+    )
+
+
+def _quiet(_: str) -> None:
+    """A dry run logs no change: it makes none."""
+
+
+def _compute_runner(spec: RolloutSpec, ports: RolloutPorts, log: Log = _quiet) -> ComputeRunner:
+    """Rolling and recreate wired the same for a run and its dry run."""
+    return build_compute_runner(
         spec,
         metrics=ports.metrics,
         load_balancers=ports.load_balancers,
@@ -247,12 +267,17 @@ def _run_compute(
         http=ports.http,
         log=log,
     )
-    lock = rollout_lock(
-        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
+
+
+def _experiment_runner(spec: RolloutSpec, ports: RolloutPorts) -> ExperimentRunner:
+    """A/B and shadow wired the same for a run and its dry run."""
+    return build_experiment(
+        spec,
+        load_balancers=ports.load_balancers,
+        metrics=ports.metrics,
+        clock=ports.clock,
+        cluster=ports.cluster,
     )
-    question = f"Replace {_app(spec)} with the candidate ({describe_compute(spec)})?"
-    with _holding(lock, confirm, question):
-        return runner.run()
 
 
 def _run_experiment(
@@ -260,16 +285,8 @@ def _run_experiment(
 ) -> ExperimentReport:
     """A/B and shadow: route on, bake, gates, then the route's end (not journaled: a run that
     dies mid-way is ended by `rollout abort`, which removes the route)."""
-    runner = build_experiment(
-        spec,
-        load_balancers=ports.load_balancers,
-        metrics=ports.metrics,
-        clock=ports.clock,
-        cluster=ports.cluster,
-    )
-    lock = rollout_lock(
-        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
-    )
+    runner = _experiment_runner(spec, ports)
+    lock = _app_lock(spec, ports, take_over_lock)
     what = "route matching requests" if isinstance(spec.strategy, AbTest) else "mirror traffic"
     question = f"{what.capitalize()} of {_app(spec)} to the candidate ({spec.strategy.kind})?"
     with _holding(lock, confirm, question):
@@ -280,25 +297,11 @@ def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
     """`rollout run --dry-run`: each strategy wired as its run wires it, read, not run."""
     spec = _checked_spec(spec_file)
     if is_experiment(spec) or isinstance(spec.strategy, COMPUTE_STRATEGIES):
-        lock = rollout_lock(ports.cluster, ports.clock, spec, holder_name(), take_over_stale=False)
+        lock = _app_lock(spec, ports, take_over_lock=False)
         if is_experiment(spec):
-            runner = build_experiment(
-                spec,
-                load_balancers=ports.load_balancers,
-                metrics=ports.metrics,
-                clock=ports.clock,
-                cluster=ports.cluster,
-            )
+            runner = _experiment_runner(spec, ports)
             return preview_experiment(spec, route=runner.route, gates=runner.gates, lock=lock)
-        compute = build_compute_runner(
-            spec,
-            metrics=ports.metrics,
-            load_balancers=ports.load_balancers,
-            clock=ports.clock,
-            cluster=ports.cluster,
-            http=ports.http,
-        )
-        return preview_compute(compute, lock=lock)
+        return preview_compute(_compute_runner(spec, ports), lock=lock)
     wired = _wire(spec_file, ports)
     gates = _gates(wired.spec, ports)
     return preview(
