@@ -87,10 +87,10 @@ def _real_target(
 ) -> Target:
     from upgrader.adapters.boto3_aws import Boto3Aws
     from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.system_clock import clock_from_environment
 
     aws = Boto3Aws(region=region, profile=profile)
-    clock = SystemClock()
+    clock = clock_from_environment()
     kube = KubernetesCluster.from_kubeconfig(context=context, clock=clock)
     return Target(
         cluster_name=cluster,

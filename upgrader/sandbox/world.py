@@ -39,6 +39,13 @@ _EKS_EFFECTS = {
     "PREFER_NO_SCHEDULE": TaintEffect.PREFER_NO_SCHEDULE,
 }
 _ZONES = ("a", "b", "c")
+# What the embedded sandbox's boto3 sees while it runs; every other AWS_* variable is hidden.
+_EMBEDDED_ENV = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
 
 
 def kubelet_version(version: str, release_version: str = "") -> str:
@@ -63,11 +70,14 @@ class Sandbox:
 
     # lifecycle
     def __enter__(self) -> Sandbox:
-        # moto refuses to run against real credentials it might find in the environment.
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            self._saved_env[name] = os.environ.pop(name, None)
-        os.environ["AWS_ACCESS_KEY_ID"] = "sandbox"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "sandbox"
+        # The embedded sandbox is its own AWS: nothing in the user's shell may reach into it.
+        # Real credentials (moto refuses them), a profile, and above all AWS_ENDPOINT_URL
+        # (a shell that sourced a served sandbox's aws.env would send every call there).
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            self._saved_env[name] = os.environ.pop(name)
+        os.environ.update(_EMBEDDED_ENV)
+        for name in _EMBEDDED_ENV:
+            self._saved_env.setdefault(name, None)
         moto_eks.install()
         self._mock = mock_aws()
         self._mock.start()
