@@ -11,7 +11,7 @@ from pathlib import Path
 
 from upgrader.checks import CheckContext, NodeStrategy
 from upgrader.config import Config
-from upgrader.discovery import discover
+from upgrader.discovery import describe_cluster, discover
 from upgrader.errors import UserError
 from upgrader.plan import Plan
 from upgrader.planner import plan_cluster
@@ -35,7 +35,7 @@ def plan_target(
     facts = read_version_facts(target.control_plane, default_catalog())
     catalog = facts.catalog
     today = dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date()
-    current = target.control_plane.describe_cluster(target.cluster_name).version
+    current = describe_cluster(target.control_plane, target.cluster_name, target.region).version
     to = resolve_target(to, current, facts, today)
     snapshot = discover(
         target.cluster_name,
