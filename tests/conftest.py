@@ -22,3 +22,14 @@ WALL_CLOCK = dt.datetime(2034, 7, 1, 12, 0, tzinfo=dt.UTC)
 def _wall_clock_years_ahead() -> Iterator[None]:
     with time_machine.travel(WALL_CLOCK, tick=True):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_served_sandbox_from_the_shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`--sandbox` uses a served sandbox when one runs in EKSUP_SANDBOX_DIR (default
+    .eksup/sandbox): a developer's own `eksup sandbox up` must not leak into the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EKSUP_SANDBOX_DIR", str(tmp_path_factory.mktemp("no-served-sandbox")))
+        for name in ("EKSUP_SANDBOX_CLOCK", "AWS_ENDPOINT_URL", "AWS_PROFILE", "KUBECONFIG"):
+            patch.delenv(name, raising=False)
+        yield

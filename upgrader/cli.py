@@ -805,7 +805,12 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 SandboxDirOption = Annotated[
-    Path, typer.Option("--dir", help="Where the sandbox keeps its kubeconfig, pid and log.")
+    Path,
+    typer.Option(
+        "--dir",
+        envvar="EKSUP_SANDBOX_DIR",
+        help="Where the sandbox keeps its kubeconfig, pid and log; `--sandbox` looks there too.",
+    ),
 ]
 DEFAULT_SANDBOX_DIR = Path(".eksup/sandbox")
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # Set by `eksup sandbox up` in `aws.env`: the served sandbox's clock endpoint.
 SANDBOX_CLOCK_VARIABLE = "EKSUP_SANDBOX_CLOCK"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_TICK_SECONDS = 0.05  # the served sandbox's ticker period (DEFAULT_TICK_SECONDS there)
 
 
 class SystemClock:
@@ -73,7 +74,9 @@ class ServedSandboxClock:
         if self._rate is None:
             self._rate = self._read()[1]
         # A sandbox with no ticker never moves by itself: waiting would be waiting forever.
-        time.sleep(seconds / self._rate if self._rate > 0 else 0.0)
+        # Its ticker moves time in steps of a twentieth of a second: polling faster is waste.
+        real = seconds / self._rate if self._rate > 0 else 0.0
+        time.sleep(max(real, _TICK_SECONDS))
 
 
 def clock_from_environment(environ: dict[str, str] | None = None) -> Clock:
