@@ -144,7 +144,7 @@ class StaticAws:
         return list(self.snapshot.insights)
 
     def describe_cluster_versions(self) -> list[EksVersionFacts]:
-        return list(self.snapshot.aws_versions or ())
+        return []  # a replayed snapshot has no AWS calendar: plans fall back to the file
 
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         return [g.asg for g in self.snapshot.self_managed_groups]
