@@ -101,6 +101,6 @@ def test_latest_is_the_newest_version_live_on_the_day() -> None:
     ("to", "hint"), [("1.31.2", "--to 1.31"), ("v1.30", "--to 1.30"), ("newest", "--to 1.31")]
 )
 def test_anything_but_a_minor_is_refused_with_a_hint(to: str, hint: str) -> None:
-    with pytest.raises(UserError, match="MAJOR.MINOR") as refused:
+    with pytest.raises(UserError, match=r"MAJOR\.MINOR") as refused:
         resolve_target(to, "1.29", VersionFacts(default_catalog(), FROM_FILE), ON)
     assert hint in str(refused.value)
