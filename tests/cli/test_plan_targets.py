@@ -51,3 +51,27 @@ def test_tables_do_not_wrap_at_80_columns_without_a_terminal() -> None:
     code, stdout, _ = run("plan", "--sandbox", "--to", "1.31", env={"COLUMNS": None})
     assert code == 0
     assert max(len(line) for line in stdout.splitlines()) > 80
+
+
+def test_the_embedded_sandbox_ignores_the_users_aws_settings(tmp_path: Path) -> None:
+    # A shell that sourced a served sandbox's aws.env (now gone), with a profile of its own.
+    config = tmp_path / "config"
+    config.write_text("[profile prod]\nregion = eu-west-1\n")
+    shell = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_PROFILE": "no-such-profile",
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_ACCESS_KEY_ID": "AKIAREALLOOKINGKEY00",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+    }
+    code, _, stderr = run("plan", "--sandbox", "--to", "1.30", env=shell)
+    assert code == 0, stderr
+
+
+def test_a_sandbox_clock_must_be_on_loopback() -> None:
+    code, stdout, stderr = run(
+        "plan", "--cluster", "x", "--to", "1.30", env={"EKSUP_SANDBOX_CLOCK": "http://10.1.2.3/c"}
+    )
+    assert code == 1
+    assert "loopback" in stderr
+    assert "Traceback" not in stdout + stderr
