@@ -5,6 +5,7 @@ Field names follow eksup's domain, not boto3's response shapes; the boto3 adapte
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -169,6 +170,18 @@ class AddonVersion:
         return any(
             c.cluster_version == cluster_version and c.default_version for c in self.compatibilities
         )
+
+
+@dataclass(frozen=True)
+class EksVersionFacts:
+    """One Kubernetes version as EKS's DescribeClusterVersions reports it today."""
+
+    version: str  # "1.31"
+    status: str  # STANDARD_SUPPORT, EXTENDED_SUPPORT, UNSUPPORTED
+    release: dt.date | None
+    end_of_standard_support: dt.date | None
+    end_of_extended_support: dt.date | None
+    default: bool = False  # what CreateCluster uses without a version
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from upgrader import __version__
+from upgrader.console import fit
 from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
 
@@ -57,6 +58,7 @@ def reported_errors() -> Iterator[None]:
 
 def _version_callback(show: bool) -> None:
     if show:
+        fit(stdout)
         stdout.print(f"eksup {__version__}")
         raise typer.Exit(ExitCode.OK)
 
@@ -69,6 +71,9 @@ def root(
     ] = False,
 ) -> None:
     """Plan and execute Amazon EKS upgrades and application rollouts, safely."""
+    del version  # handled eagerly by its callback
+    fit(stdout)
+    fit(stderr)
 
 
 @app.command()
@@ -800,7 +805,12 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 SandboxDirOption = Annotated[
-    Path, typer.Option("--dir", help="Where the sandbox keeps its kubeconfig, pid and log.")
+    Path,
+    typer.Option(
+        "--dir",
+        envvar="EKSUP_SANDBOX_DIR",
+        help="Where the sandbox keeps its kubeconfig, pid and log; `--sandbox` looks there too.",
+    ),
 ]
 DEFAULT_SANDBOX_DIR = Path(".eksup/sandbox")
 

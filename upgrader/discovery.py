@@ -85,7 +85,7 @@ def discover(
     """
     catalog = catalog or default_catalog()
     name = cluster_name
-    cluster = _describe_cluster(control_plane, name, region)
+    cluster = describe_cluster(control_plane, name, region)
     versions = versions_to_read(catalog, cluster.version, target_version)
     reads = _Reads()
 
@@ -200,7 +200,8 @@ def versions_to_read(catalog: VersionCatalog, current: str, target: str | None) 
 # -- AWS -------------------------------------------------------------------------------------
 
 
-def _describe_cluster(control_plane: ControlPlane, name: str, region: str | None) -> EksCluster:
+def describe_cluster(control_plane: ControlPlane, name: str, region: str | None) -> EksCluster:
+    """The cluster, or one line saying it is not there or may not be read."""
     where = f"region {region}" if region else "this region"
     try:
         return control_plane.describe_cluster(name)

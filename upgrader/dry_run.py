@@ -30,6 +30,7 @@ from upgrader.aws import (
     AutoScalingGroup,
     EksCluster,
     EksUpdate,
+    EksVersionFacts,
     FargateProfile,
     ForwardRule,
     Insight,
@@ -185,6 +186,9 @@ class DryRunControlPlane:
 
     def list_insights(self, cluster: str) -> list[Insight]:
         return self.inner.list_insights(cluster)
+
+    def describe_cluster_versions(self) -> list[EksVersionFacts]:
+        return self.inner.describe_cluster_versions()
 
     def list_fargate_profiles(self, cluster: str) -> list[FargateProfile]:
         return self.inner.list_fargate_profiles(cluster)

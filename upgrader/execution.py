@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from rich.console import Console
-
+from upgrader.console import make_console
 from upgrader.engine import RunResult, execute
 from upgrader.journal import journal_path_for
 from upgrader.plan import Plan
@@ -61,7 +60,7 @@ def run_plan(
     if log_format == "json":
         reporter = JsonReporter(sys.stderr, target.clock)
     elif sys.stderr.isatty():
-        reporter = live = RichReporter(Console(stderr=True), target.clock)
+        reporter = live = RichReporter(make_console(stderr=True), target.clock)
     else:
         reporter = PlainReporter(sys.stderr, target.clock)
 

@@ -130,6 +130,11 @@ class Plan(_Document):
         default=None,
         description="What the fingerprint hashes, so a stale plan's refusal names each change.",
     )
+    version_facts: str = Field(
+        default="",
+        description="Where the support calendar came from: `aws` (eks:DescribeClusterVersions) "
+        "or `file` (eksup's packaged version data).",
+    )
     verdict: Verdict
     hops: list[str]
     node_replacements: int

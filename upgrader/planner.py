@@ -641,6 +641,7 @@ def make_plan(
         runbook=runbook.id,
         fingerprint=fingerprint(snapshot),
         fingerprint_facts=fingerprint_facts(snapshot),
+        version_facts=snapshot.version_facts_source,
         verdict=verdict(findings),
         hops=[str(h) for h in hops],
         node_replacements=replacements,

@@ -6,15 +6,17 @@ Shared by the CLI and `eksup demo`, so both show the same plan for the same clus
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 from upgrader.checks import CheckContext, NodeStrategy
 from upgrader.config import Config
-from upgrader.discovery import discover
+from upgrader.discovery import describe_cluster, discover
 from upgrader.errors import UserError
 from upgrader.plan import Plan
 from upgrader.planner import plan_cluster
 from upgrader.targets import Target
+from upgrader.version_facts import read_version_facts, resolve_target
 from upgrader.versions import default_catalog
 
 
@@ -30,7 +32,11 @@ def plan_target(
 ) -> Plan:
     if manifests is not None and not manifests.is_dir():
         raise UserError(f"--manifests {manifests}: no such directory")
-    catalog = default_catalog()
+    facts = read_version_facts(target.control_plane, default_catalog())
+    catalog = facts.catalog
+    today = dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date()
+    current = describe_cluster(target.control_plane, target.cluster_name, target.region).version
+    to = resolve_target(to, current, facts, today)
     snapshot = discover(
         target.cluster_name,
         target.control_plane,
@@ -44,10 +50,11 @@ def plan_target(
         region=target.region,
         catalog=catalog,
     )
+    snapshot = replace(snapshot, version_facts_source=facts.source, version_facts=facts.notes)
     context = CheckContext(
         target=to,
         catalog=catalog,
-        today=dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date(),
+        today=today,
         strategy=NodeStrategy(node_strategy),
         config=config or Config(),
         drain_timeout_seconds=drain_timeout,

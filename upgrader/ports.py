@@ -19,6 +19,7 @@ from upgrader.aws import (
     AutoScalingGroup,
     EksCluster,
     EksUpdate,
+    EksVersionFacts,
     FargateProfile,
     ForwardRule,
     Insight,
@@ -281,6 +282,9 @@ class ControlPlane(Protocol):
     ) -> list[AddonVersion]: ...
     def list_insights(self, cluster: str) -> list[Insight]: ...
     def list_fargate_profiles(self, cluster: str) -> list[FargateProfile]: ...
+    def describe_cluster_versions(self) -> list[EksVersionFacts]:
+        """Every version EKS lists as supported today (standard or extended), with its dates."""
+        ...
 
 
 class Compute(Protocol):

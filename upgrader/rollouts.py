@@ -70,10 +70,10 @@ def real_ports(region: str | None, profile: str | None, context: str | None) -> 
     from upgrader.adapters.boto3_aws import Boto3Aws
     from upgrader.adapters.http_probe import UrllibHttpProbe
     from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.system_clock import clock_from_environment
 
     aws = Boto3Aws(region=region, profile=profile)
-    clock = SystemClock()
+    clock = clock_from_environment()
     cluster = KubernetesCluster.from_kubeconfig(context=context, clock=clock)
     return RolloutPorts(aws, aws, aws, clock, cluster, UrllibHttpProbe())
 

@@ -194,6 +194,10 @@ class ClusterSnapshot:
     vcpu_quota: int | None = None  # Running On-Demand Standard instances (L-1216C47A), vCPUs
     vcpus_in_use: int | None = None  # account-wide usage against that quota, when known
     not_assessed: Mapping[str, str] = field(default_factory=dict)  # Read -> missing permission
+    # Where the support calendar came from ("aws": DescribeClusterVersions, "file": the data
+    # file) and what the cross-check of the two found (see upgrader.version_facts).
+    version_facts_source: str = ""
+    version_facts: tuple[str, ...] = ()
 
     # -- what the checks ask most often, computed once -------------------------------------
 

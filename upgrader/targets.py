@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from upgrader.ports import Clock, Cluster, Compute, ControlPlane
 
 if TYPE_CHECKING:
+    from upgrader.sandbox.daemon import ServedSandbox
     from upgrader.sandbox.world import Sandbox
 
 
@@ -54,7 +55,10 @@ def open_target(
 
 @contextmanager
 def _sandbox_target(cluster: str | None) -> Iterator[Target]:
+    """The served sandbox when one runs (one world that every command sees and changes), else
+    a fresh embedded demo world that lives as long as this command."""
     from upgrader.errors import UserError
+    from upgrader.sandbox.daemon import running_sandbox, sandbox_directory
     from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
     from upgrader.sandbox.world import Sandbox
 
@@ -62,6 +66,10 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
         raise UserError(
             f"the sandbox holds one cluster, {DEMO_CLUSTER!r}; drop --cluster {cluster}"
         )
+    served = running_sandbox(sandbox_directory())
+    if served is not None:
+        yield _served_sandbox_target(served, DEMO_CLUSTER)
+        return
     with Sandbox() as world:
         build_demo_world(world)
         yield sandbox_target(world, DEMO_CLUSTER)
@@ -82,15 +90,43 @@ def sandbox_target(world: Sandbox, cluster: str) -> Target:
     )
 
 
+def _served_sandbox_target(served: ServedSandbox, cluster: str) -> Target:
+    """The real adapters, aimed at `eksup sandbox up`'s servers by its files alone: the user's
+    shell (AWS_PROFILE, KUBECONFIG, ...) plays no part."""
+    import boto3
+
+    from upgrader.adapters.boto3_aws import Boto3Aws
+    from upgrader.adapters.kubernetes_client import KubernetesCluster
+    from upgrader.adapters.system_clock import ServedSandboxClock
+
+    session = boto3.Session(
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=served.region
+    )
+    aws = Boto3Aws(session=session, region=served.region, endpoint_url=served.aws_url)
+    clock = ServedSandboxClock(served.clock_url)
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig), clock=clock)
+    return Target(
+        cluster_name=cluster,
+        region=served.region,
+        control_plane=aws,
+        compute=aws,
+        kube=kube,
+        clock=clock,
+        kube_context="sandbox",
+        kube_endpoint=kube.server,
+        kube_server_dry_run=kube.server_dry_run(),
+    )
+
+
 def _real_target(
     cluster: str, *, region: str | None, profile: str | None, context: str | None
 ) -> Target:
     from upgrader.adapters.boto3_aws import Boto3Aws
     from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.system_clock import clock_from_environment
 
     aws = Boto3Aws(region=region, profile=profile)
-    clock = SystemClock()
+    clock = clock_from_environment()
     kube = KubernetesCluster.from_kubeconfig(context=context, clock=clock)
     return Target(
         cluster_name=cluster,

@@ -623,6 +623,29 @@ class VersionCatalog:
         live = {SupportStatus.STANDARD, SupportStatus.EXTENDED}
         return [str(v.version) for v in self._data.versions if v.status_on(today) in live]
 
+    def with_support_dates(
+        self, dates: Mapping[str, tuple[dt.date | None, dt.date | None, dt.date | None]]
+    ) -> VersionCatalog:
+        """A copy whose versions in `dates` take (EKS release, end of standard, end of
+        extended) from there: AWS's own answer wins over the file for every decision."""
+        replaced = []
+        for info in self._data.versions:
+            got = dates.get(str(info.version))
+            if got is None:
+                replaced.append(info)
+                continue
+            release, standard, extended = got
+            replaced.append(
+                info.model_copy(
+                    update={
+                        "eks_release": release,
+                        "end_of_standard_support": standard,
+                        "end_of_extended_support": extended,
+                    }
+                )
+            )
+        return VersionCatalog(self._data.model_copy(update={"versions": tuple(replaced)}))
+
     def projected_support_dates(self, eks_release: dt.date) -> tuple[dt.date, dt.date]:
         """(end of standard, end of extended) by AWS's 14 + 12 month rule, for a version whose
         dates AWS has not published yet. An inference: AWS has moved dates later before."""

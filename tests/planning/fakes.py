@@ -18,6 +18,7 @@ from upgrader.aws import (
     AddonVersion,
     AutoScalingGroup,
     EksCluster,
+    EksVersionFacts,
     FargateProfile,
     Insight,
     LaunchTemplateVersion,
@@ -141,6 +142,9 @@ class StaticAws:
 
     def list_insights(self, cluster: str) -> list[Insight]:
         return list(self.snapshot.insights)
+
+    def describe_cluster_versions(self) -> list[EksVersionFacts]:
+        return []  # a replayed snapshot has no AWS calendar: plans fall back to the file
 
     def list_cluster_auto_scaling_groups(self, cluster: str) -> list[AutoScalingGroup]:
         return [g.asg for g in self.snapshot.self_managed_groups]

@@ -8,6 +8,7 @@ EKS, not a second update.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
@@ -19,6 +20,7 @@ from upgrader.aws import (
     AddonVersion,
     EksCluster,
     EksUpdate,
+    EksVersionFacts,
     FargateProfile,
     Insight,
     LaunchTemplateRef,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         AddonTypeDef,
         ClusterIssueTypeDef,
         ClusterTypeDef,
+        ClusterVersionInformationTypeDef,
         CreateNodegroupRequestTypeDef,
         FargateProfileTypeDef,
         InsightSummaryTypeDef,
@@ -177,6 +180,21 @@ def addon_versions_from_eks(info: AddonInfoTypeDef) -> list[AddonVersion]:
         )
         for version in info.get("addonVersions", ())
     ]
+
+
+def version_facts_from_eks(info: ClusterVersionInformationTypeDef) -> EksVersionFacts:
+    def day(key: str) -> dt.date | None:
+        moment = cast("dt.datetime | None", info.get(key))
+        return moment.astimezone(dt.UTC).date() if moment is not None else None
+
+    return EksVersionFacts(
+        version=info.get("clusterVersion", ""),
+        status=info.get("versionStatus", "UNSUPPORTED"),
+        release=day("releaseDate"),
+        end_of_standard_support=day("endOfStandardSupportDate"),
+        end_of_extended_support=day("endOfExtendedSupportDate"),
+        default=bool(info.get("defaultVersion", False)),
+    )
 
 
 def insight_from_eks(insight: InsightSummaryTypeDef, recommendation: str = "") -> Insight:
@@ -498,6 +516,15 @@ class Boto3ControlPlane:
                 recommendation = self._recommendation(cluster, summary["id"])
             insights.append(insight_from_eks(summary, recommendation))
         return insights
+
+    def describe_cluster_versions(self) -> list[EksVersionFacts]:
+        eks = self.clients.eks
+
+        def request() -> list[ClusterVersionInformationTypeDef]:
+            pages = eks.get_paginator("describe_cluster_versions").paginate()
+            return [v for page in pages for v in page.get("clusterVersions", ())]
+
+        return [version_facts_from_eks(v) for v in self.clients.call_eks(request)]
 
     def _recommendation(self, cluster: str, insight_id: str) -> str:
         eks = self.clients.eks

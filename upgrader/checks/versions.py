@@ -12,6 +12,7 @@ from upgrader.checks.findings import Finding, Severity, fail
 from upgrader.checks.registry import check
 from upgrader.kube import FARGATE_COMPUTE_LABEL
 from upgrader.snapshot import ClusterSnapshot
+from upgrader.version_facts import FROM_FILE
 from upgrader.versions import KubeVersion, SupportStatus
 from upgrader.versions import Severity as GotchaSeverity
 
@@ -19,6 +20,7 @@ TARGET_VERSION = "target-version"
 TARGET_SUPPORT = "target-support"
 CONTROL_PLANE_HOPS = "control-plane-hops"
 UPGRADE_NOTES = "upgrade-notes"
+VERSION_DATA = "version-data"
 
 
 @check(
@@ -173,3 +175,28 @@ def upgrade_notes(snapshot: ClusterSnapshot, context: CheckContext) -> list[Find
             )
         )
     return findings
+
+
+@check(
+    VERSION_DATA,
+    severity=Severity.WARNING,
+    title="eksup's version data agrees with what EKS says today (DescribeClusterVersions)",
+    passes="EKS's DescribeClusterVersions agrees with eksup's version data",
+)
+def version_data(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
+    del context
+    # AWS could not be asked: a note, not a warning; the plan says the file was used.
+    aws_unread = snapshot.version_facts_source == FROM_FILE
+    severity = Severity.INFO if aws_unread else Severity.WARNING
+    return [
+        fail(
+            VERSION_DATA,
+            severity,
+            note,
+            (snapshot.cluster.name,),
+            remedy="update upgrader/data/eks_versions.yaml as docs/versions.md says"
+            if severity is Severity.WARNING
+            else "grant eks:DescribeClusterVersions so the plan uses AWS's own calendar",
+        )
+        for note in snapshot.version_facts
+    ]

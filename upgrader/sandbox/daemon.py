@@ -23,12 +23,52 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+from upgrader.adapters.system_clock import SANDBOX_CLOCK_VARIABLE
 from upgrader.errors import RefusedError, UserError
 
 DEFAULT_DIRECTORY = Path(".eksup/sandbox")
+# Where `--sandbox` looks for a served sandbox (and `sandbox up|down|status` by default).
+DIRECTORY_VARIABLE = "EKSUP_SANDBOX_DIR"
 STARTUP_SECONDS = 60.0
+
+
+def sandbox_directory() -> Path:
+    return Path(os.environ.get(DIRECTORY_VARIABLE) or DEFAULT_DIRECTORY)
+
+
+@dataclass(frozen=True)
+class ServedSandbox:
+    """A running `eksup sandbox serve`: what a client needs to reach it."""
+
+    directory: Path
+    kube_url: str
+    aws_url: str
+    region: str
+    clock_url: str
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+
+def running_sandbox(directory: Path) -> ServedSandbox | None:
+    """The sandbox served from `directory` when its process lives and its files are whole."""
+    if _running_pid(directory) is None:
+        return None
+    settings = aws_env(directory)
+    url = server_url(directory)
+    if url is None or "AWS_ENDPOINT_URL" not in settings:
+        return None
+    return ServedSandbox(
+        directory,
+        url,
+        settings["AWS_ENDPOINT_URL"],
+        settings.get("AWS_REGION", "us-east-1"),
+        settings.get(SANDBOX_CLOCK_VARIABLE, url + "/eksup-sandbox/clock"),
+    )
 
 
 def _pid_path(directory: Path) -> Path:

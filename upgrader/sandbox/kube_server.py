@@ -21,6 +21,7 @@ sends its events chunked, one JSON object per line, until its timeout, the clien
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -33,6 +34,8 @@ from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.kube_server_api import KubeApi, Request, Response
 
 DEFAULT_TICK_SECONDS = 0.05  # real seconds between two ticker advances
+# Where clients read the sandbox's virtual time (`ServedSandboxClock`): not a Kubernetes path.
+CLOCK_PATH = "/eksup-sandbox/clock"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         request = Request.parse(self.command, self.path, headers, body)
+        if request.method == "GET" and request.path == CLOCK_PATH:
+            self._send(self.server.kube.clock_response())
+            return
         response = self.server.kube.api.handle(request)
         self.server.kube.record(request, response)
         self._send(response)
@@ -126,6 +132,7 @@ class KubeServer:
         self._thread: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
         self._ticking = threading.Event()
+        self._rate = 0.0
 
     @property
     def port(self) -> int:
@@ -175,6 +182,7 @@ class KubeServer:
             raise ValueError(f"the ticker's rate must be positive, got {rate}")
         self.stop_ticker()
         self._ticking.set()
+        self._rate = rate
 
         def tick() -> None:
             last = time.monotonic()
@@ -189,9 +197,19 @@ class KubeServer:
 
     def stop_ticker(self) -> None:
         self._ticking.clear()
+        self._rate = 0.0
         if self._ticker is not None:
             self._ticker.join(timeout=5)
             self._ticker = None
+
+    @property
+    def clock_url(self) -> str:
+        return self.url + CLOCK_PATH
+
+    def clock_response(self) -> Response:
+        """Virtual now and how fast it runs, for clients that wait in real time."""
+        body = json.dumps({"now": self.clock.now(), "rate": self._rate}).encode()
+        return Response(200, body, "application/json")
 
     # clients ----------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from moto.eks import urls as moto_urls
 from moto.eks.responses import EKSResponse
 
 from upgrader.sandbox.moto_eks_backend import SandboxEKSBackend, eks_backend
+from upgrader.sandbox.moto_eks_versions import describe_cluster_versions
+from upgrader.sandbox.moto_eks_world import settings
 
 
 class SandboxEKSResponse(EKSResponse):
@@ -132,6 +134,19 @@ class SandboxEKSResponse(EKSResponse):
         )
         return ActionResult({"addons": addons})
 
+    def describe_cluster_versions(self) -> ActionResult:
+        query = self.querystring
+        rows, token = describe_cluster_versions(
+            settings.clock.now(),
+            include_all=self._get_param("includeAll") in (True, "true"),
+            default_only=self._get_param("defaultOnly") in (True, "true"),
+            versions=tuple(query.get("clusterVersions", ())),
+            version_status=self._get_param("versionStatus"),
+            max_results=self._get_param("maxResults"),
+            next_token=self._get_param("nextToken"),
+        )
+        return ActionResult({"clusterVersions": rows, "nextToken": token})
+
     def list_insights(self) -> ActionResult:
         insights = self.sandbox.list_insights(
             cluster_name=self._get_param("name"), filters=self._get_param("filter")
@@ -154,6 +169,7 @@ _ADDED_PATHS = (
     _CLUSTER + "/addons/(?P<addonName>[^/]+)$",
     _CLUSTER + "/addons/(?P<addonName>[^/]+)/update$",
     "{0}/addons/supported-versions$",
+    "{0}/cluster-versions$",
     _CLUSTER + "/insights$",
     _CLUSTER + "/insights/(?P<id>[^/]+)$",
 )

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from upgrader.adapters.system_clock import SANDBOX_CLOCK_VARIABLE
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.kube_server import KubeServer
@@ -65,6 +66,8 @@ class SandboxServers:
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
+            # The sandbox lives on its own virtual date: eksup reads "now" from it.
+            SANDBOX_CLOCK_VARIABLE: self.kube.clock_url,
         }
 
     def __enter__(self) -> SandboxServers:
@@ -75,6 +78,11 @@ class SandboxServers:
         if self._with_moto and self._eks_cluster is not None:
             self._point_eks_cluster_at_kube(self._eks_cluster)
         self.kube.write_kubeconfig(self.kubeconfig_path)
+        if self._with_moto:
+            lines = [f"export {k}={v}" for k, v in self.aws_env().items()]
+            # A profile left in the user's shell must not send the sandbox's calls elsewhere.
+            lines.append("unset AWS_PROFILE")
+            self.aws_env_path.write_text("\n".join(lines) + "\n")
         if self._ticker_rate:
             self.kube.start_ticker(self._ticker_rate)
         return self
@@ -91,8 +99,6 @@ class SandboxServers:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
-        lines = [f"export {k}={v}" for k, v in self.aws_env().items()]
-        self.aws_env_path.write_text("\n".join(lines) + "\n")
 
     def _point_eks_cluster_at_kube(self, name: str) -> None:
         from upgrader.sandbox.moto_eks import eks_backend

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import boto3
@@ -39,6 +39,29 @@ _EKS_EFFECTS = {
     "PREFER_NO_SCHEDULE": TaintEffect.PREFER_NO_SCHEDULE,
 }
 _ZONES = ("a", "b", "c")
+# What the embedded sandbox's boto3 sees while it runs; every other AWS_* variable is hidden.
+_EMBEDDED_ENV = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@contextmanager
+def _hidden_aws_environment() -> Iterator[None]:
+    """The embedded sandbox is its own AWS: nothing in the user's shell may reach into it.
+    Real credentials (moto refuses them), a profile, and above all AWS_ENDPOINT_URL (a shell
+    that sourced a served sandbox's aws.env would send every call there) are hidden, and put
+    back when the sandbox stops."""
+    saved = {n: os.environ.pop(n) for n in [n for n in os.environ if n.startswith("AWS_")]}
+    os.environ.update(_EMBEDDED_ENV)
+    try:
+        yield
+    finally:
+        for name in _EMBEDDED_ENV:
+            os.environ.pop(name, None)
+        os.environ.update(saved)
 
 
 def kubelet_version(version: str, release_version: str = "") -> str:
@@ -55,19 +78,16 @@ class Sandbox:
         self.clock = VirtualClock()
         self._kube: dict[str, FakeCluster] = {}
         self._mock: Any = None
-        self._saved_env: dict[str, str | None] = {}
-        self._session = boto3.Session(
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
-        )
+        self._environment = ExitStack()  # holds the hidden AWS_* settings while it runs
+        with _hidden_aws_environment():  # a profile in the shell would be looked up here
+            self._session = boto3.Session(
+                aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
+            )
         self.aws = Boto3Aws(session=self._session, retry=RetryPolicy(sleep=self.clock.sleep))
 
     # lifecycle
     def __enter__(self) -> Sandbox:
-        # moto refuses to run against real credentials it might find in the environment.
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            self._saved_env[name] = os.environ.pop(name, None)
-        os.environ["AWS_ACCESS_KEY_ID"] = "sandbox"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "sandbox"
+        self._environment.enter_context(_hidden_aws_environment())
         moto_eks.install()
         self._mock = mock_aws()
         self._mock.start()
@@ -80,11 +100,7 @@ class Sandbox:
         settings.reset()
         if self._mock is not None:
             self._mock.stop()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        self._environment.close()
 
     def kube(self, cluster: str) -> FakeCluster:
         """The fake Kubernetes cluster behind EKS cluster `cluster`."""
