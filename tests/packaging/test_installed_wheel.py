@@ -86,9 +86,11 @@ def test_the_wheel_installed_in_a_fresh_venv_plans_on_the_sandbox(tmp_path: Path
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in sorted((ROOT / "runbooks").glob("*.yaml")):
         assert f"upgrader/runbooks/{shipped.name}" in names
-    for package in ("upgrader/data", "upgrader/sandbox/data"):
-        for data in sorted((ROOT / package).glob("*.yaml")):
-            assert f"{package}/{data.name}" in names
+    # Every data file beside the code (upgrader/data, upgrader/sandbox/data, ...).
+    for package in ("upgrader", "strategies"):
+        for data in sorted((ROOT / package).rglob("*")):
+            if data.is_file() and data.suffix not in {".py", ".pyc"}:
+                assert data.relative_to(ROOT).as_posix() in names
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
