@@ -8,11 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _shell_named_not_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Typer finds the user's shell from the process tree (shellingham); under `make` that is
+    # `sh`, which it does not support. Its own tests set this to take the shell as an argument.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
 
 
 def test_show_completion_prints_the_bash_script() -> None:
