@@ -1,40 +1,61 @@
-# Two entry points for a fresh machine with only Python 3.11+: `make demo` and `make test`.
+# Two entry points for a fresh machine with only Python 3.11+ and pip: `make demo` and `make test`.
+# Both install from requirements.lock (exact versions, with hashes), never from open ranges.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+# The lock's wheels, downloaded once: the install and the wheel test (tests/packaging) install
+# from here with --no-index, so the tests themselves never reach the network.
+WHEELHOUSE := $(VENV)/wheelhouse
+# Two workers on the 2-core machines we run on; `make test PYTEST_WORKERS=auto` elsewhere.
+PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamps make a re-run skip the install unless pyproject.toml changed.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The stamp makes a re-run skip the install unless the lock or pyproject.toml changed.
+# eksup itself goes in editable and without build isolation: its build backend (hatchling) is
+# in the lock too, so nothing unpinned is fetched.
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes \
+		--no-deps --dest $(WHEELHOUSE) -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-index \
+		--find-links $(WHEELHOUSE) --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-index \
+		--no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	touch $@
-
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/eksup demo
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed-test
+typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+# pytest's exit 5 means it collected no test: a failure here, named so nobody wonders.
+unit: $(VENV)/.installed
+	EKSUP_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/pytest -q -n $(PYTEST_WORKERS) \
+		--durations=10; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no test: failing" >&2; fi; \
+	exit $$status
 
 test: lint typecheck unit
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
 
+# Refresh the lock: the newest versions pyproject.toml's ranges allow, for every platform and
+# Python >= 3.11 (uv's --universal), with hashes pip checks. Review the diff, run `make test`.
+lock: $(VENV)/.installed
+	UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile pyproject.toml --extra test --extra sandbox --universal \
+		--python-version 3.11 --generate-hashes --no-emit-package eksup --upgrade \
+		--quiet --output-file $(LOCK)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis dist

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from upgrader import __version__
 from upgrader.console import fit
@@ -33,7 +34,8 @@ app = typer.Typer(
     name="eksup",
     help="Plan and execute Amazon EKS upgrades and application rollouts, safely.",
     no_args_is_help=True,
-    add_completion=False,
+    # `eksup --install-completion` / `--show-completion`: Typer's, for bash, zsh, fish, pwsh.
+    add_completion=True,
     # Locals can hold credentials: never print them in a traceback.
     pretty_exceptions_show_locals=False,
 )
@@ -49,7 +51,10 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except EksupError as error:
-        stderr.print(f"[bold red]eksup: error:[/] {error}", highlight=False, soft_wrap=True)
+        # escape: a message may hold brackets (`eksup[sandbox]`) that are not rich markup.
+        stderr.print(
+            f"[bold red]eksup: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         stderr.print("eksup: interrupted", highlight=False)
@@ -82,9 +87,9 @@ def demo() -> None:
 
     Needs no AWS account and no cluster: everything runs in this process, on virtual time.
     """
-    from upgrader.sandbox.demo import run_demo
-
     with reported_errors():
+        from upgrader.sandbox.demo import run_demo
+
         run_demo(stdout)
 
 
@@ -804,6 +809,18 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.callback()
+def sandbox_needs_its_extra() -> None:
+    # No docstring: it would replace the group's help. One line on how to install the
+    # `sandbox` extra, before any command below imports it.
+    from upgrader.sandbox_extra import require_sandbox
+
+    with reported_errors():
+        require_sandbox()
+
+
 SandboxDirOption = Annotated[
     Path,
     typer.Option(

@@ -98,9 +98,11 @@ RUNBOOK_DIR = Path(__file__).resolve().parent.parent / "runbooks"
 
 
 def runbook_dir() -> Path:
-    """`runbooks/` beside the package in a checkout, or the copy shipped inside the wheel."""
+    """The copy shipped inside the wheel, or `runbooks/` beside the package in a checkout."""
+    # The wheel's copy first: installed, the checkout path is site-packages/runbooks, which
+    # another distribution may own.
     shipped = Path(__file__).resolve().parent / "runbooks"
-    return RUNBOOK_DIR if RUNBOOK_DIR.is_dir() else shipped
+    return shipped if shipped.is_dir() else RUNBOOK_DIR
 
 
 def load_runbook_file(path: Path) -> Runbook:

@@ -4,11 +4,16 @@ fails here, by name, rather than somewhere deep in a sandbox run."""
 from __future__ import annotations
 
 import inspect
-import json
 import re
+import tomllib
+from pathlib import Path
 
+import boto3
 import botocore.session
 import moto
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 from moto.core.base_backend import AccountSpecificBackend, BackendDict, BaseBackend
 from moto.core.utils import camelcase_to_underscores
 from moto.eks import models as moto_models
@@ -20,8 +25,12 @@ from upgrader.sandbox import moto_eks, moto_eks_responses
 from upgrader.sandbox.moto_eks_backend import SandboxEKSBackend
 
 
-def test_moto_is_the_pinned_minor() -> None:
-    assert moto.__version__.startswith("5.2.")
+def test_moto_is_the_version_pyproject_pins() -> None:
+    # The `sandbox` extra pins moto exactly (`moto[...]==X`): these tests vouch for that one.
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text("utf-8"))["project"]["optional-dependencies"]
+    (pin,) = [line for line in extra["sandbox"] if line.startswith("moto[")]
+    assert pin.split("==")[1] == moto.__version__
 
 
 def test_moto_still_lacks_what_the_extension_adds() -> None:
@@ -82,10 +91,39 @@ def test_moto_helpers_the_backend_reuses() -> None:
 
 
 def test_eks_errors_carry_their_type_and_message() -> None:
-    # moto answers these as werkzeug HTTP errors: the header picks boto3's exception class.
+    # moto 5.2.6 made its EKS errors `ServiceException`s (5.2.5: werkzeug HTTP errors) that its
+    # serializer turns into AWS's JSON error: what matters is what boto3 sees, so check that,
+    # through a real client, for an error our extension raises (moto_eks_errors).
+    moto_eks.install()
+    with mock_aws():
+        eks = boto3.client(
+            "eks",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        eks.create_cluster(
+            name="prod",
+            version="1.29",
+            roleArn="arn:aws:iam::123456789012:role/eks",
+            resourcesVpcConfig={"subnetIds": ["subnet-0a"]},
+        )
+        with pytest.raises(ClientError) as raised:
+            eks.update_cluster_version(name="prod", version="1.99")
+    response = raised.value.response
+    assert response["Error"] == {
+        "Code": "InvalidParameterException",
+        "Message": "unsupported Kubernetes version",
+    }
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response.get("clusterName") == "prod"  # the resource names AWS returns beside it
+    # The constructor our helpers call: a message and the resource names as keywords.
     error = InvalidParameterException(message="no", clusterName="prod")
-    assert (error.code, error.headers["x-amzn-ErrorType"]) == (400, "InvalidParameterException")
-    assert json.loads(error.description) == {"message": "no", "clusterName": "prod"}
+    assert (error.code, error.message, error.clusterName) == (
+        "InvalidParameterException",
+        "no",
+        "prod",
+    )
 
 
 def test_ssm_and_ec2_internals_the_seeding_writes_to() -> None:
