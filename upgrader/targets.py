@@ -55,7 +55,8 @@ def open_target(
 @contextmanager
 def _sandbox_target(cluster: str | None) -> Iterator[Target]:
     from upgrader.errors import UserError
-    from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
+    from upgrader.sandbox.demo_world import DEMO_CLUSTER
+    from upgrader.sandbox.mixed_world import build_chosen_world
     from upgrader.sandbox.world import Sandbox
 
     if cluster not in (None, DEMO_CLUSTER):
@@ -63,7 +64,7 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
             f"the sandbox holds one cluster, {DEMO_CLUSTER!r}; drop --cluster {cluster}"
         )
     with Sandbox() as world:
-        build_demo_world(world)
+        build_chosen_world(world)  # EKSUP_SANDBOX_WORLD: demo (default) or mixed
         yield sandbox_target(world, DEMO_CLUSTER)
 
 

@@ -28,6 +28,7 @@ from upgrader.sandbox.asg_nodes import NODE_GONE_SECONDS, AsgNodes
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.fargate_nodes import FargateProfiles
 from upgrader.sandbox.inplace import start_in_place_update
 from upgrader.sandbox.instance_types import instance_type
 from upgrader.sandbox.moto_eks_world import NodegroupFacts, settings
@@ -94,6 +95,7 @@ class Sandbox:
         """The fake Kubernetes cluster behind EKS cluster `cluster`."""
         if cluster not in self._kube:
             self._kube[cluster] = FakeCluster(self.clock)
+            self._kube[cluster].attach_fargate(FargateProfiles(self, cluster))
         return self._kube[cluster]
 
     # seeding
