@@ -809,6 +809,61 @@ class FakeCluster:
                 service, selector=_frozen(service.selector)
             )
 
+    # -- deletions (kubectl delete on the sandbox server) --------------------------------------
+
+    def delete_workload(self, kind: WorkloadKind, namespace: str, name: str) -> None:
+        """Background cascading deletion, kubectl's default: the controller goes at once, the
+        controllers it owns (a Deployment's ReplicaSets) too, and their pods are deleted
+        gracefully by the garbage collector (no PDB is asked)."""
+        with self._api("delete", f"{kind.value.lower()}s", namespace, name):
+            doomed = [self._controller(kind, namespace, name)]
+            for key, ctrl in list(self._controllers.items()):
+                owner = ctrl.owner
+                if (
+                    ctrl.namespace == namespace
+                    and owner is not None
+                    and (owner.kind, owner.name) == (kind.value, name)
+                ):
+                    doomed.append(ctrl)
+                    del self._controllers[key]
+            del self._controllers[(kind, namespace, name)]
+            ids = {id(c) for c in doomed}
+            for pod_key, owner_ctrl in list(self._owners.items()):
+                if id(owner_ctrl) not in ids:
+                    continue
+                del self._owners[pod_key]
+                pod = self._pods.get(pod_key)
+                if pod is not None and pod.is_finished:
+                    self._remove(pod_key)
+                elif pod is not None and pod.deletion_timestamp is None:
+                    self._terminate(pod_key, None, cause=None)
+
+    def delete_pdb(self, namespace: str, name: str) -> None:
+        with self._api("delete", "poddisruptionbudgets", namespace, name):
+            budget = self._budgets.pop(f"{namespace}/{name}", None)
+            if budget is None:
+                raise NotFoundError(f'poddisruptionbudgets.policy "{name}" not found')
+            self._budgets_by_namespace[namespace].remove(budget)
+            for group in budget.groups.values():
+                group.budgets.remove(budget)
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        with self._api("delete", "services", namespace, name):
+            if self._services.pop((namespace, name), None) is None:
+                raise NotFoundError(f'services "{name}" not found')
+
+    def delete_config_map(self, namespace: str, name: str) -> None:
+        with self._api("delete", "configmaps", namespace, name):
+            if self._config_maps.pop((namespace, name), None) is None:
+                raise NotFoundError(f'configmaps "{name}" not found')
+
+    def list_config_maps(self, namespace: str | None = None) -> list[ConfigMap]:
+        with self._lock:
+            return sorted(
+                (c for c in self._config_maps.values() if namespace in (None, c.namespace)),
+                key=lambda c: (c.namespace, c.name),
+            )
+
     def add_ingress(self, ingress: Ingress) -> Ingress:
         with self._locked():
             if (ingress.namespace, ingress.name) in self._ingresses:
