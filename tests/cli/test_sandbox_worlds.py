@@ -7,6 +7,7 @@ profile whose pods run on their own nodes, so `plan`, `execute` and `verify` mee
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -24,10 +25,11 @@ def run(*args: str, world: str = "mixed") -> tuple[int, str, str]:
 
 def test_self_managed_and_fargate_upgrade_end_to_end(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    code, stdout, stderr = run("plan", "--sandbox", "--to", "1.30", "--out", str(plan))
+    code, _, stderr = run("plan", "--sandbox", "--to", "1.30", "--out", str(plan))
     assert code == 0, stderr
-    assert "self-managed-legacy-1.30" in stdout
-    assert "fargate-1.30" in stdout
+    steps = {s["id"]: s["kind"] for s in json.loads(plan.read_text())["steps"]}
+    assert steps["self-managed-legacy-1.30"] == "self-managed-group"
+    assert steps["fargate-1.30"] == "fargate-restart"
     code, _, stderr = run("execute", str(plan), *FLAGS)
     assert code == 4, stderr  # the runbook's approval gate
     code, _, stderr = run("approve", str(plan), "--sandbox", "--step", "approve-upgrade")
