@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
+from upgrader.kube import Node
 from upgrader.snapshot import ClusterSnapshot
 
 __all__ = ["ALGORITHM", "diff_facts", "fingerprint", "fingerprint_facts", "matches"]
@@ -45,7 +46,17 @@ def fingerprint_facts(snapshot: ClusterSnapshot) -> Facts:
         "fargate_profiles": sorted(p.name for p in snapshot.fargate_profiles),
         "addons": sorted([a.name, a.version] for a in snapshot.addons),
         "nodes": sorted([n.name, n.kubelet_version] for n in snapshot.nodes),
+        # Cordons and taints decide where drained pods can go: a plan made before someone
+        # cordoned or tainted a node by hand no longer describes the cluster.
+        "node_scheduling": sorted(
+            [n.name, _scheduling(n)] for n in snapshot.nodes if n.unschedulable or n.taints
+        ),
     }
+
+
+def _scheduling(node: Node) -> str:
+    taints = sorted(f"{t.key}={t.value}:{t.effect.value}" for t in node.taints)
+    return ",".join((["cordoned"] if node.unschedulable else []) + taints)
 
 
 def fingerprint(snapshot: ClusterSnapshot) -> str:
@@ -91,6 +102,13 @@ def diff_facts(before: Facts, after: Facts) -> list[str]:
         "Fargate profile", before.get("fargate_profiles"), after.get("fargate_profiles")
     )
     changes += _keyed("node", before.get("nodes"), after.get("nodes"), ("kubelet",), summarise=True)
+    changes += _keyed(
+        "cordoned or tainted node",
+        before.get("node_scheduling", []),
+        after.get("node_scheduling", []),
+        ("cordon/taints",),
+        summarise=True,
+    )
     return changes
 
 

@@ -35,7 +35,8 @@ VERSION_UPDATE = "VersionUpdate"
 VERSION_ROLLBACK = "VersionRollback"
 ROLLBACK_READINESS = "ROLLBACK_READINESS"
 # EKS's answers when a rollback is not allowed: nothing changed, so a refusal (exit 3).
-_EKS_REFUSALS = ("InvalidRequestException", "InvalidParameterException")
+# InvalidStateException: rollback readiness checks failed (what `force` overrides).
+_EKS_REFUSALS = ("InvalidRequestException", "InvalidParameterException", "InvalidStateException")
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
     a fresh embedded demo world that lives as long as this command."""
     from upgrader.errors import UserError
     from upgrader.sandbox.daemon import running_sandbox, sandbox_directory
-    from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
+    from upgrader.sandbox.demo_world import DEMO_CLUSTER
+    from upgrader.sandbox.mixed_world import build_chosen_world
     from upgrader.sandbox.world import Sandbox
 
     if cluster not in (None, DEMO_CLUSTER):
@@ -71,7 +72,7 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
         yield _served_sandbox_target(served, DEMO_CLUSTER)
         return
     with Sandbox() as world:
-        build_demo_world(world)
+        build_chosen_world(world)  # EKSUP_SANDBOX_WORLD: demo (default) or mixed
         yield sandbox_target(world, DEMO_CLUSTER)
 
 

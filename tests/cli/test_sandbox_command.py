@@ -80,5 +80,5 @@ def plan_and_dry_run(directory: Path, plan_file: Path) -> None:
     assert code == 0, stdout + stderr
     assert "would call eks:UpdateClusterVersion cluster=demo version=1.30" in stderr
     assert "would call eks:CreateNodegroup cluster=demo nodegroup=general-1-30" in stderr
-    assert "would call kubernetes:cordon node=ip-10-0-0-" in stderr
+    assert "would call kubernetes:cordon node=ip-10-0-100-" in stderr
     assert "would drain 8 nodes of general" in stderr

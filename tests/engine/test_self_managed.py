@@ -1,5 +1,6 @@
-"""The self-managed node group step on the sandbox: a real Auto Scaling group in moto, its
-instances mirrored into FakeCluster nodes (the sandbox does that only for managed groups)."""
+"""The self-managed node group step on the sandbox: a real Auto Scaling group in moto, whose
+instances the sandbox joins as nodes after their boot and whose terminated instances' nodes it
+deletes some time later, as the cloud node lifecycle controller does (`sandbox.asg_nodes`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from upgrader.engine import RunStatus, StepOutcome
 from upgrader.errors import PermissionDeniedError
 from upgrader.kube import (
     LabelSelector,
-    Node,
     PodDisruptionBudget,
     PodSpec,
     PodTemplate,
@@ -33,47 +33,17 @@ from upgrader.kube import (
     WorkloadKind,
 )
 from upgrader.plan import Plan, StepKind
-from upgrader.sandbox.world import Sandbox, kubelet_version
+from upgrader.sandbox.asg_nodes import BOOT_SECONDS, LABEL_TAG, AsgNodes
+from upgrader.sandbox.world import Sandbox
 from upgrader.steps.self_managed import instance_id
 
 GROUP = "legacy"
 AMI = "/aws/service/eks/optimized-ami/{}/amazon-linux-2023/x86_64/standard/recommended/image_id"
 POOL = {"pool": "legacy"}
-JOIN_SECONDS = 90.0
-
-
-def mirror(world: Sandbox) -> None:
-    """Keep the cluster's nodes in step with the group: a new instance joins as a Ready node
-    after JOIN_SECONDS, a terminated one's node goes (with whatever was still on it)."""
-    kube = world.kube(CLUSTER)
-    group = world.boto3_client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[GROUP]
-    )["AutoScalingGroups"][0]
-    live = {i["InstanceId"]: i for i in group["Instances"]}
-    known = {instance_id(n): n.name for n in kube.list_nodes() if instance_id(n)}
-    for instance, name in known.items():
-        if instance not in live and name.startswith(f"{GROUP}-"):
-            kube.remove_node(name)
-    for instance, facts in live.items():
-        if instance not in known:
-            node = Node(
-                name=f"{GROUP}-{instance}",
-                labels={**POOL, "kubernetes.io/arch": "amd64"},
-                kubelet_version=kubelet_version("1.29"),
-                allocatable=Resources(4000, 16384 * MIB, 110),
-                provider_id=f"aws:///{facts['AvailabilityZone']}/{instance}",
-            )
-            world.clock.call_later(JOIN_SECONDS, lambda node=node: _join(world, node))
-
-
-def _join(world: Sandbox, node: Node) -> None:
-    kube = world.kube(CLUSTER)
-    if node.name not in {n.name for n in kube.list_nodes()}:
-        kube.add_node(node)
 
 
 class MirroringCompute(Delegate):
-    """The AWS ports, counting the group's changes and mirroring its instances into nodes."""
+    """The AWS ports, counting the group's changes (the sandbox mirrors instances into nodes)."""
 
     def __init__(self, world: Sandbox) -> None:
         super().__init__(world.aws)
@@ -88,7 +58,6 @@ class MirroringCompute(Delegate):
         def call(*args: Any, **kwargs: Any) -> Any:
             result = target(*args, **kwargs)
             self.calls[name] += 1
-            mirror(self.world)
             return result
 
         return call
@@ -114,11 +83,12 @@ def add_group(world: Sandbox) -> tuple[str, str]:
                 "Key": f"kubernetes.io/cluster/{CLUSTER}",
                 "Value": "owned",
                 "PropagateAtLaunch": True,
-            }
+            },
+            # What the kubelet's --node-labels would say (see sandbox.asg_nodes).
+            {"Key": f"{LABEL_TAG}pool", "Value": "legacy", "PropagateAtLaunch": False},
         ],
     )
-    mirror(world)
-    world.settle(JOIN_SECONDS + 10)
+    world.settle(BOOT_SECONDS + 10)
     kube = world.kube(CLUSTER)
     labels = {"app": "reports"}
     kube.add_workload(
@@ -184,7 +154,9 @@ def _assert_rolled(world: Sandbox, new: str) -> None:
     world.settle(120)
     kube = world.kube(CLUSTER)
     nodes = {n.name for n in kube.list_nodes(label_selector="pool=legacy")}
-    assert nodes == {f"{GROUP}-{i.id}" for i in group.instances}
+    assert {instance_id(n) for n in kube.list_nodes(label_selector="pool=legacy")} == {
+        i.id for i in group.instances
+    }
     assert all(not n.unschedulable for n in kube.list_nodes(label_selector="pool=legacy"))
     reports = kube.get_workload(WorkloadKind.DEPLOYMENT, "shop", "reports")
     assert reports.ready_replicas == 4
@@ -342,14 +314,14 @@ def test_a_wave_whose_new_instances_never_join_keeps_the_finished_waves(
     world, old, new = legacy
     _room_for_one(world)
     joins: list[str] = []
-    join = _join
+    join = AsgNodes._join
 
-    def first_join_only(world: Sandbox, node: Node) -> None:
+    def first_join_only(nodes: AsgNodes, cluster: str, instance: Any, tags: Any) -> None:
         if not joins:  # wave 1's instance joins, then the AMI breaks
-            joins.append(node.name)
-            join(world, node)
+            joins.append(instance.id)
+            join(nodes, cluster, instance, tags)
 
-    monkeypatch.setattr(f"{__name__}._join", first_join_only)
+    monkeypatch.setattr(AsgNodes, "_join", first_join_only)
     runner = Runner(world, tmp_path)
     compute = WatchingCompute(world)
     ports = runner.ports(compute=compute)
@@ -365,8 +337,8 @@ def test_a_wave_whose_new_instances_never_join_keeps_the_finished_waves(
     assert group.suspended_processes == ()
     kube = world.kube(CLUSTER)
     legacy_nodes = kube.list_nodes(label_selector="pool=legacy")
-    assert {n.name for n in legacy_nodes} == {f"{GROUP}-{i.id}" for i in group.instances}
-    assert joins == [f"{GROUP}-{next(i.id for i in group.instances if i.image_id == new)}"]
+    assert {instance_id(n) for n in legacy_nodes} == {i.id for i in group.instances}
+    assert joins == [next(i.id for i in group.instances if i.image_id == new)]
     assert not any(n.unschedulable or n.taints for n in legacy_nodes)
     assert kube.stats.lost_pods == ()
 
@@ -384,7 +356,7 @@ def test_new_instances_that_never_join_are_rolled_back_and_resume_starts_over(
 ) -> None:
     world, old, new = legacy
     template_version = _group(world).launch_template.version
-    monkeypatch.setattr(f"{__name__}._join", lambda world, node: None)  # a broken AMI
+    monkeypatch.setattr(AsgNodes, "_join", lambda *_: None)  # a broken AMI
     runner = Runner(world, tmp_path)
     compute = MirroringCompute(world)
     ports = runner.ports(compute=compute)

@@ -175,7 +175,8 @@ def test_an_error_readiness_insight_blocks_unless_forced(
     # An upgrade insight about the next minor has nothing to say about a rollback.
     backend.add_insight("prod", "Deprecated APIs removed in Kubernetes v1.31", "ERROR")
 
-    with pytest.raises(eks.exceptions.InvalidRequestException) as error:
+    # What force lifts is a readiness refusal: InvalidStateException (botocore's EKS model).
+    with pytest.raises(eks.exceptions.InvalidStateException) as error:
         eks.update_cluster_version(name="prod", version="1.29")
     assert message(error) == (
         "Rollback readiness checks failed for cluster prod: Kubernetes feature gates: gate X. "
@@ -199,7 +200,7 @@ def test_node_groups_go_back_first_while_the_rollback_is_open(
     clock.sleep(settings.nodegroup_update_seconds)
 
     # A kubelet newer than the API server it would talk to: EKS's skew check says no.
-    with pytest.raises(eks.exceptions.InvalidRequestException) as error:
+    with pytest.raises(eks.exceptions.InvalidStateException) as error:
         eks.update_cluster_version(name="prod", version="1.29")
     assert "Kubelet version skew: nodegroups ng-a (1.30) are newer than 1.29" in message(error)
 

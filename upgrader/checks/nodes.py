@@ -14,7 +14,7 @@ from upgrader.checks._common import hops_of, no_path, plural
 from upgrader.checks.context import CheckContext
 from upgrader.checks.findings import Finding, Severity, fail
 from upgrader.checks.registry import check, denied_finding
-from upgrader.kube import Node
+from upgrader.kube import Node, TaintEffect
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion, NodeKind
 
@@ -23,6 +23,14 @@ KUBELET_SKEW_HOPS = "kubelet-skew-hops"
 AL2_AMI = "al2-ami"
 NODES_NOT_READY = "nodes-not-ready"
 NODEGROUP_HEALTH = "nodegroup-health"
+NODES_HELD_BY_HAND = "nodes-held-by-hand"
+# Taints Kubernetes, EKS or Karpenter put on nodes themselves: not a person's decision.
+_SYSTEM_TAINT_PREFIXES = (
+    "node.kubernetes.io/",
+    "node.cloudprovider.kubernetes.io/",
+    "karpenter.sh/",
+)
+_FARGATE_TAINT = "eks.amazonaws.com/compute-type"
 
 _NODE_KIND = {
     NodeOwnerKind.MANAGED: NodeKind.MANAGED_NODE_GROUP,
@@ -336,6 +344,72 @@ def nodegroup_health(snapshot: ClusterSnapshot, _context: CheckContext) -> list[
         findings.append(
             denied_finding(
                 NODEGROUP_HEALTH, Severity.ERROR, snapshot.denied(Read.SELF_MANAGED_GROUPS)
+            )
+        )
+    return findings
+
+
+def _hand_taints(snapshot: ClusterSnapshot, node: Node) -> list[str]:
+    """The node's scheduling taints that neither the system nor its node group's config put
+    there, as "key=value:Effect"."""
+    configured = {
+        (t.key, t.value)
+        for group in snapshot.nodegroups
+        if group.name == node.nodegroup
+        for t in group.taints
+    }
+    found = []
+    for taint in node.taints:
+        if taint.effect is TaintEffect.PREFER_NO_SCHEDULE or taint.key == _FARGATE_TAINT:
+            continue
+        if taint.key.startswith(_SYSTEM_TAINT_PREFIXES) or (taint.key, taint.value) in configured:
+            continue
+        found.append(
+            f"{taint.key}={taint.value}:{taint.effect.value}"
+            if taint.value
+            else f"{taint.key}:{taint.effect.value}"
+        )
+    return found
+
+
+@check(
+    NODES_HELD_BY_HAND,
+    severity=Severity.WARNING,
+    title="No node is cordoned or tainted by hand",
+    passes="no node is cordoned or carries a taint its node group does not set",
+    reads=(Read.NODES,),
+)
+def nodes_held_by_hand(snapshot: ClusterSnapshot, _context: CheckContext) -> list[Finding]:
+    """A node someone cordoned or tainted (an incident, a debugging session, a run that
+    stopped half-way) takes no replacements during the drain, and its replacement will not
+    carry the hand-made taint: the plan must say so rather than count it as capacity."""
+    cordoned = sorted(n.name for n in snapshot.nodes if n.unschedulable)
+    tainted = {n.name: t for n in snapshot.nodes if (t := _hand_taints(snapshot, n))}
+    findings = []
+    if cordoned:
+        findings.append(
+            fail(
+                NODES_HELD_BY_HAND,
+                Severity.WARNING,
+                f"{plural(len(cordoned), 'node is', 'nodes are')} cordoned: no pod moves there "
+                "during the drain, and its new node will be schedulable",
+                [f"node/{n}" for n in cordoned],
+                remedy="uncordon them (kubectl uncordon NODE) if the reason has passed, or "
+                "accept that the upgrade replaces them like any other node",
+            )
+        )
+    if tainted:
+        shown = "; ".join(f"{n}: {', '.join(t)}" for n, t in sorted(tainted.items())[:5])
+        findings.append(
+            fail(
+                NODES_HELD_BY_HAND,
+                Severity.WARNING,
+                f"{plural(len(tainted), 'node carries', 'nodes carry')} a taint its node group "
+                f"does not set ({shown}): pods that do not tolerate it will not move there, and "
+                "the new nodes will not have it",
+                [f"node/{n}" for n in sorted(tainted)],
+                remedy="remove the taint (kubectl taint nodes NODE KEY-) or add it to the node "
+                "group's configuration so the new nodes carry it too",
             )
         )
     return findings

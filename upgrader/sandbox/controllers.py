@@ -21,6 +21,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from upgrader.kube import (
+    FARGATE_COMPUTE_LABEL,
     LabelSelector,
     Node,
     OwnerRef,
@@ -456,7 +457,11 @@ class DaemonSetController(Controller):
             self.pods_on[node].pop(key, None)
 
     def should_run(self, node: Node) -> bool:
-        """nodeShouldRunDaemonPod: selector, affinity, and NoSchedule/NoExecute taints."""
+        """nodeShouldRunDaemonPod: selector, affinity, and NoSchedule/NoExecute taints. Never
+        on Fargate ("Fargate doesn't support DaemonSets"; EKS's own add-on DaemonSets carry a
+        node affinity excluding `eks.amazonaws.com/compute-type: fargate`)."""
+        if node.labels.get(FARGATE_COMPUTE_LABEL) == "fargate":
+            return False
         return _selects_node(self.pod_spec, node) and _tolerates(
             self.pod_spec.tolerations,
             effective_taints(node),

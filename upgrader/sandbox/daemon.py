@@ -205,14 +205,15 @@ def down(directory: Path) -> str:
 
 def serve(directory: Path, rate: float) -> None:
     """Build the demo cluster and serve it until SIGTERM (what `up` runs in the background)."""
-    from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
+    from upgrader.sandbox.demo_world import DEMO_CLUSTER
+    from upgrader.sandbox.mixed_world import build_chosen_world
     from upgrader.sandbox.sandbox_servers import SandboxServers
     from upgrader.sandbox.world import Sandbox
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Sandbox() as world:
-        build_demo_world(world)
+        build_chosen_world(world)  # EKSUP_SANDBOX_WORLD: demo (default) or mixed
         servers = SandboxServers(
             world.kube(DEMO_CLUSTER),
             world.clock,

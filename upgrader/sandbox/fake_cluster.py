@@ -86,7 +86,13 @@ from upgrader.sandbox.disruption import (
     pdb_status,
 )
 from upgrader.sandbox.label_selector import parse_label_selector
-from upgrader.sandbox.node_groups import NodeFactory, NodeGroupState, NodeTemplate
+from upgrader.sandbox.node_groups import (
+    FARGATE_PROVISION_SECONDS,
+    FargatePlacer,
+    NodeFactory,
+    NodeGroupState,
+    NodeTemplate,
+)
 from upgrader.sandbox.scheduler import Scheduler
 
 if TYPE_CHECKING:
@@ -239,6 +245,9 @@ class FakeCluster:
         self._karpenter: FakeKarpenter | None = None
         self._ingresses: dict[tuple[str, str], Ingress] = {}
         self._ingress_watchers: list[IngressWatcher] = []
+        # Fargate: which pods get a node of their own (see `sandbox.fargate_nodes`)
+        self._fargate: FargatePlacer | None = None
+        self._fargate_nodes: dict[str, Node] = {}  # pod key -> its Fargate node
 
     # ------------------------------------------------------------------ the Cluster port
 
@@ -545,6 +554,11 @@ class FakeCluster:
     # The port calls are logged under our lock and answered by the FakeKarpenter after it is
     # released: its rounds take its lock before ours, so ours is never held when taking its.
 
+    def attach_fargate(self, placer: FargatePlacer) -> None:
+        """Pods the placer gives a node run alone on it, as Fargate pods do; the node goes
+        with its pod."""
+        self._fargate = placer
+
     def attach_karpenter(self, karpenter: FakeKarpenter) -> None:
         self._karpenter = karpenter
 
@@ -793,6 +807,61 @@ class FakeCluster:
         with self._locked():
             self._services[(service.namespace, service.name)] = replace(
                 service, selector=_frozen(service.selector)
+            )
+
+    # -- deletions (kubectl delete on the sandbox server) --------------------------------------
+
+    def delete_workload(self, kind: WorkloadKind, namespace: str, name: str) -> None:
+        """Background cascading deletion, kubectl's default: the controller goes at once, the
+        controllers it owns (a Deployment's ReplicaSets) too, and their pods are deleted
+        gracefully by the garbage collector (no PDB is asked)."""
+        with self._api("delete", f"{kind.value.lower()}s", namespace, name):
+            doomed = [self._controller(kind, namespace, name)]
+            for key, ctrl in list(self._controllers.items()):
+                owner = ctrl.owner
+                if (
+                    ctrl.namespace == namespace
+                    and owner is not None
+                    and (owner.kind, owner.name) == (kind.value, name)
+                ):
+                    doomed.append(ctrl)
+                    del self._controllers[key]
+            del self._controllers[(kind, namespace, name)]
+            ids = {id(c) for c in doomed}
+            for pod_key, owner_ctrl in list(self._owners.items()):
+                if id(owner_ctrl) not in ids:
+                    continue
+                del self._owners[pod_key]
+                pod = self._pods.get(pod_key)
+                if pod is not None and pod.is_finished:
+                    self._remove(pod_key)
+                elif pod is not None and pod.deletion_timestamp is None:
+                    self._terminate(pod_key, None, cause=None)
+
+    def delete_pdb(self, namespace: str, name: str) -> None:
+        with self._api("delete", "poddisruptionbudgets", namespace, name):
+            budget = self._budgets.pop(f"{namespace}/{name}", None)
+            if budget is None:
+                raise NotFoundError(f'poddisruptionbudgets.policy "{name}" not found')
+            self._budgets_by_namespace[namespace].remove(budget)
+            for group in budget.groups.values():
+                group.budgets.remove(budget)
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        with self._api("delete", "services", namespace, name):
+            if self._services.pop((namespace, name), None) is None:
+                raise NotFoundError(f'services "{name}" not found')
+
+    def delete_config_map(self, namespace: str, name: str) -> None:
+        with self._api("delete", "configmaps", namespace, name):
+            if self._config_maps.pop((namespace, name), None) is None:
+                raise NotFoundError(f'configmaps "{name}" not found')
+
+    def list_config_maps(self, namespace: str | None = None) -> list[ConfigMap]:
+        with self._lock:
+            return sorted(
+                (c for c in self._config_maps.values() if namespace in (None, c.namespace)),
+                key=lambda c: (c.namespace, c.name),
             )
 
     def add_ingress(self, ingress: Ingress) -> Ingress:
@@ -1080,7 +1149,25 @@ class FakeCluster:
         self._pods_by_namespace.setdefault(pod.namespace, {})[key] = None
         self._label_group(pod).pods[key] = None
         self._unbound[key] = None
+        if self._fargate is not None and key not in self._pinned:
+            node = self._fargate.node_for(pod, self._version, self._clock.now())
+            if node is not None:
+                # Pinned to a node not there yet: the scheduler leaves it to the provisioning.
+                self._pinned[key] = node.name
+                self._fargate_nodes[key] = node
+                self._after(FARGATE_PROVISION_SECONDS, self._fargate_arrived, key, pod.uid)
+                return
         self._request_scheduling()
+
+    def _fargate_arrived(self, key: str, uid: str) -> None:
+        """The pod's micro-VM is up: its node joins and the fargate-scheduler binds the pod
+        there (it ignores the node's own taint, which keeps every other pod away)."""
+        pod = self._pods.get(key)
+        node = self._fargate_nodes.get(key)
+        if pod is None or pod.uid != uid or node is None or key not in self._unbound:
+            return
+        self._join(replace(node, created_at=self._clock.now()))
+        self._bind(key, node.name)
 
     def _create(self, new: NewPod) -> None:
         ctrl = self._controllers[(WorkloadKind(new.owner.kind), new.namespace, new.owner.name)]
@@ -1203,6 +1290,9 @@ class FakeCluster:
             if not pod.is_finished:
                 self._scheduler.release(pod.node_name, pod.spec.requests)
                 self._request_scheduling()
+        fargate = self._fargate_nodes.pop(key, None)
+        if fargate is not None and fargate.name in self._nodes:
+            self._remove_node(fargate.name)  # a Fargate node lives and dies with its pod
         ctrl = self._owners.pop(key, None)
         if ctrl is not None:
             ctrl.release(key)

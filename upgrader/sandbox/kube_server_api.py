@@ -41,6 +41,7 @@ from upgrader.sandbox import kube_server_discovery as discovery
 from upgrader.sandbox import kube_server_objects as objects
 from upgrader.sandbox import kube_server_watch as watch
 from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.kube_server_writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.label_selector import parse_label_selector
 
 Json = dict[str, Any]
@@ -333,7 +334,7 @@ class KubeApi:
                 "<none>",
                 objects.age(now - n.created_at),
                 n.kubelet_version,
-                "10.0.0.1",
+                objects.node_ip(n.name),
                 "<none>",
                 info["osImage"],
                 info["kernelVersion"],
@@ -431,12 +432,16 @@ class KubeApi:
         revision = self.feed.sync(resource)
         items = self.cluster.list_workloads(kind, namespace[0] if namespace else None)
         page, cont = _page([w for w in items if matches(w)], request)
+        if request.wants_table:
+            return _listed(workload_table(self, page, cont), revision)
         wire = (self._workload_json(w) for w in page)
         return _listed(objects.object_list(f"{kind.value}List", api_version, wire, cont), revision)
 
-    def get_workload(self, _: Request, args: Sequence[str]) -> Response:
+    def get_workload(self, request: Request, args: Sequence[str]) -> Response:
         namespace, resource, name = args
         workload = self.cluster.get_workload(_workload_kind(resource), namespace, name)
+        if request.wants_table:
+            return _json(200, workload_table(self, [workload], ""))
         return _json(200, self._workload_json(workload))
 
     def _workload_snapshot(self, kind: WorkloadKind) -> watch.Snapshot:
@@ -818,4 +823,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("GET", "/apis/batch/v1/namespaces/{ns}/{resource}/{name}", KubeApi.get_workload),
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     ("PATCH", "/apis/batch/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
+    *WRITE_ROUTES,
 ]

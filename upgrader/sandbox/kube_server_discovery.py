@@ -16,24 +16,34 @@ Json = dict[str, Any]
 # (name, namespaced, kind, shortNames, verbs)
 _Resource = tuple[str, bool, str, tuple[str, ...], tuple[str, ...]]
 _READ = ("get", "list")
+_WRITE = ("create", "delete", "get", "list", "patch")
+_CREATE_DELETE = ("create", "delete", "get", "list")
 _CORE: tuple[_Resource, ...] = (
     ("nodes", False, "Node", ("no",), ("get", "list", "patch")),
     ("pods", True, "Pod", ("po",), ("get", "list", "delete")),
-    ("services", True, "Service", ("svc",), ("get", "list", "patch")),
-    ("configmaps", True, "ConfigMap", ("cm",), ("create", "get", "list", "update")),
+    ("services", True, "Service", ("svc",), ("create", "delete", "get", "list", "patch")),
+    ("configmaps", True, "ConfigMap", ("cm",), ("create", "delete", "get", "list", "update")),
     ("secrets", True, "Secret", (), _READ),
     ("events", True, "Event", ("ev",), _READ),
     ("namespaces", False, "Namespace", ("ns",), _READ),
 )
 GROUPS: dict[str, tuple[_Resource, ...]] = {
     "apps/v1": (
-        ("deployments", True, "Deployment", ("deploy",), ("get", "list", "patch")),
+        ("deployments", True, "Deployment", ("deploy",), _WRITE),
         ("replicasets", True, "ReplicaSet", ("rs",), ("get", "list", "patch")),
-        ("statefulsets", True, "StatefulSet", ("sts",), ("get", "list", "patch")),
+        ("statefulsets", True, "StatefulSet", ("sts",), _WRITE),
         ("daemonsets", True, "DaemonSet", ("ds",), ("get", "list", "patch")),
     ),
     "batch/v1": (("jobs", True, "Job", (), ("get", "list", "patch")),),
-    "policy/v1": (("poddisruptionbudgets", True, "PodDisruptionBudget", ("pdb",), _READ),),
+    "policy/v1": (
+        (
+            "poddisruptionbudgets",
+            True,
+            "PodDisruptionBudget",
+            ("pdb",),
+            ("create", "delete", *_READ),
+        ),
+    ),
     "coordination.k8s.io/v1": (
         ("leases", True, "Lease", (), ("create", "delete", "get", "list", "update")),
     ),
@@ -87,11 +97,26 @@ def group_resources(group_version: str) -> Json | None:
     entries = GROUPS.get(group_version)
     if entries is None:
         return None
+    resources = [_resource(r) for r in entries]
+    if group_version == "apps/v1":
+        # `kubectl scale` finds the Scale kind through these subresources.
+        for name in ("deployments", "statefulsets"):
+            resources.append(
+                {
+                    "name": f"{name}/scale",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": group_version,
-        "resources": [_resource(r) for r in entries],
+        "resources": resources,
     }
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
+import re
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
@@ -285,8 +287,8 @@ def pod(value: Pod) -> Json:
         ],
     }
     if value.node_name:
-        status["hostIP"] = "10.0.0.1"
-        status["podIP"] = f"10.1.{int(value.uid[:2], 16) if value.uid[:2].isalnum() else 0}.1"
+        status["hostIP"] = node_ip(value.node_name)
+        status["podIP"] = pod_ip(value)
         status["containerStatuses"] = [
             {
                 "name": "main",
@@ -363,7 +365,7 @@ def node(value: Node) -> Json:
                 }
             ],
             "addresses": [
-                {"type": "InternalIP", "address": "10.0.0.1"},
+                {"type": "InternalIP", "address": node_ip(value.name)},
                 {"type": "Hostname", "address": value.name},
             ],
             "nodeInfo": {
@@ -380,6 +382,22 @@ def node(value: Node) -> Json:
             },
         },
     }
+
+
+def node_ip(name: str) -> str:
+    """The node's InternalIP: what its EC2-style name says (ip-10-0-100-7... is 10.0.100.7), or
+    a stable address derived from the name."""
+    match = re.match(r"(?:fargate-)?ip-(\d+)-(\d+)-(\d+)-(\d+)", name)
+    if match:
+        return ".".join(match.groups())
+    digest = hashlib.sha256(name.encode()).digest()
+    return f"10.0.{digest[0]}.{digest[1] % 254 + 1}"
+
+
+def pod_ip(value: Pod) -> str:
+    """A pod's IP, stable for its uid: the VPC CNI gives pods addresses of the VPC."""
+    digest = hashlib.sha256(f"{value.namespace}/{value.name}/{value.uid}".encode()).digest()
+    return f"10.{64 + digest[0] % 64}.{digest[1]}.{digest[2] % 254 + 1}"
 
 
 def node_status_text(value: Node) -> str:
@@ -440,6 +458,22 @@ def workload(value: Workload, created_at: float) -> Json:
             availableReplicas=value.available_replicas,
             updatedReplicas=value.replicas,
         )
+        if value.kind is WorkloadKind.STATEFUL_SET:
+            # `kubectl rollout status sts` needs RollingUpdate and the revisions (kubectl's
+            # StatefulSetStatusViewer); the fake rolls pods in place, one revision at a time.
+            spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+            spec["podManagementPolicy"] = "OrderedReady"
+            revision = f"{value.name}-{uid_for(value.name, str(value.generation))[:10]}"
+            status.update(
+                currentReplicas=value.ready_replicas,
+                currentRevision=revision,
+                updateRevision=revision,
+            )
+        elif value.kind is WorkloadKind.DEPLOYMENT:
+            spec["strategy"] = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            }
     return {
         "apiVersion": api_version,
         "kind": value.kind.value,

@@ -25,6 +25,7 @@ from upgrader.sandbox.moto_eks_models import (
     running,
     same_request,
 )
+from upgrader.sandbox.moto_eks_rules import check_resolve_conflicts
 from upgrader.sandbox.moto_eks_world import settings
 
 UPGRADE_READINESS = "UPGRADE_READINESS"
@@ -134,6 +135,7 @@ class AddonsAndInsights:
             raise in_use(
                 f"Addon {addon_name} is in {addon.status} status", cluster_name, addon=addon_name
             )
+        check_resolve_conflicts(resolve_conflicts, cluster_name, addon_name)
         spec = catalog.addon_catalogue()[addon_name]
         if addon_version and not spec.is_compatible(addon_version, cluster.version):
             raise invalid_parameter(

@@ -44,6 +44,7 @@ from upgrader.sandbox.moto_eks_rollback import (
     last_version_change,
     rollback_open_to,
 )
+from upgrader.sandbox.moto_eks_rules import check_no_cluster_update, check_upgrade_readiness
 from upgrader.sandbox.moto_eks_world import settings
 
 # A new minor starts at its first platform version.
@@ -125,6 +126,8 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         if not catalog.is_supported(version):
             raise invalid_parameter("unsupported Kubernetes version", name)
         validate_role_arn(role_arn)
+        # EKS's default upgrade policy is EXTENDED (moto keeps none).
+        policy = kwargs.pop("upgrade_policy", None) or {"supportType": "EXTENDED"}
         cluster = Cluster(
             created=now(),
             name=name,
@@ -137,9 +140,42 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             client_request_token=client_request_token,
             **kwargs,
         )
+        cluster.upgradePolicy = dict(policy)
         self.clusters[name] = cluster
         self.cluster_count += 1
         return cluster
+
+    def update_cluster_config(  # type: ignore[override]
+        self,
+        name: str,
+        resources_vpc_config: dict[str, Any] | None = None,
+        logging: dict[str, Any] | None = None,
+        client_request_token: str | None = None,
+        upgrade_policy: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """moto's returns the cluster and accepts anything at any time; EKS returns an update
+        and refuses while another cluster update runs (a version update included)."""
+        cluster = self._cluster(name)
+        if same := replayed(cluster.updates, client_request_token):
+            return same.describe()
+        kind = "UpgradePolicyUpdate" if upgrade_policy else "ConfigUpdate"
+        check_no_cluster_update(cluster, kind)
+        params: list[tuple[str, str]] = []
+        if upgrade_policy:
+            if upgrade_policy.get("supportType") not in ("STANDARD", "EXTENDED"):
+                raise invalid_parameter("upgradePolicy.supportType must be STANDARD or EXTENDED")
+            cluster.upgradePolicy = dict(upgrade_policy)
+            params.append(("UpgradePolicy", str(upgrade_policy["supportType"])))
+        if logging:
+            kind = "LoggingUpdate"
+            params.append(("ClusterLogging", str(logging)))
+        super().update_cluster_config(name, resources_vpc_config or {}, logging, None, **kwargs)
+        update = Update(
+            type=kind, params=params, created=now(), completes=now(), token=client_request_token
+        )
+        cluster.updates[update.id] = update
+        return update.describe()
 
     def describe_cluster(self, name: str) -> Cluster:
         return self._cluster(name)
@@ -185,6 +221,7 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
                 f"{current} before updating cluster version",
                 name,
             )
+        check_upgrade_readiness(cluster, version, force)
         delay = settings.cluster_update_seconds
         update = Update(
             type="VersionUpdate",
@@ -493,7 +530,7 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         version: str | None = None,
         release_version: str | None = None,
         launch_template: Mapping[str, str] | None = None,
-        force: bool = False,
+        force: bool = False,  # noqa: ARG002 (accepted; the sandbox's PDB-bound update ignores it)
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """In place, to the group's own version (newer AMI) or the cluster's: never newer than
@@ -535,8 +572,8 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             params += self._launch_template_params(cluster_name, nodegroup, launch_template)
             if launch_template.get("version"):
                 effects["launchTemplateVersion"] = str(launch_template["version"])
-        if force:
-            params.append(("Force", "true"))
+        # No "Force" param: EKS's UpdateParamType has none, and botocore's model is what
+        # clients parse the answer with.
         update = Update(
             type="VersionUpdate",
             params=params,

@@ -127,6 +127,7 @@ class Cluster(moto_models.Cluster):
     """moto's cluster; status, version and platformVersion follow its version updates."""
 
     nodegroups: dict[str, Nodegroup]  # type: ignore[assignment]  # ours, not moto's
+    upgradePolicy: dict[str, str]  # noqa: N815 (the API's name, read by moto's serializer)
 
     def __init__(self, created: float, **kwargs: Any) -> None:
         self.updates: dict[str, Update] = {}

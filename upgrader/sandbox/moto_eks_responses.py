@@ -17,12 +17,43 @@ from moto.eks.responses import EKSResponse
 from upgrader.sandbox.moto_eks_backend import SandboxEKSBackend, eks_backend
 from upgrader.sandbox.moto_eks_versions import describe_cluster_versions
 from upgrader.sandbox.moto_eks_world import settings
+from upgrader.sandbox.moto_eks_rules import page
 
 
 class SandboxEKSResponse(EKSResponse):
     @property
     def sandbox(self) -> SandboxEKSBackend:
         return eks_backend(self.region, self.current_account)
+
+    def create_cluster(self) -> ActionResult:
+        # moto's handler drops upgradePolicy.
+        get = self._get_param
+        cluster = self.sandbox.create_cluster(
+            name=get("name"),
+            version=get("version"),
+            role_arn=get("roleArn"),
+            resources_vpc_config=get("resourcesVpcConfig"),
+            kubernetes_network_config=get("kubernetesNetworkConfig"),
+            logging=get("logging"),
+            client_request_token=get("clientRequestToken"),
+            tags=get("tags"),
+            encryption_config=get("encryptionConfig"),
+            remote_network_config=get("remoteNetworkConfig"),
+            upgrade_policy=get("upgradePolicy"),
+        )
+        return ActionResult({"cluster": cluster})
+
+    def update_cluster_config(self) -> ActionResult:
+        # moto's answers the cluster; EKS answers an update.
+        get = self._get_param
+        update = self.sandbox.update_cluster_config(
+            name=get("name"),
+            resources_vpc_config=get("resourcesVpcConfig"),
+            logging=get("logging"),
+            client_request_token=get("clientRequestToken"),
+            upgrade_policy=get("upgradePolicy"),
+        )
+        return ActionResult({"update": update})
 
     def create_nodegroup(self) -> ActionResult:
         # moto's handler drops updateConfig and nodeRepairConfig.
@@ -86,7 +117,8 @@ class SandboxEKSResponse(EKSResponse):
             nodegroup_name=self._get_param("nodegroupName"),
             addon_name=self._get_param("addonName"),
         )
-        return ActionResult({"updateIds": ids})
+        ids, token = page(ids, self._get_param("maxResults"), self._get_param("nextToken"))
+        return ActionResult({"updateIds": ids, "nextToken": token})
 
     def create_addon(self) -> ActionResult:
         addon = self.sandbox.create_addon(
@@ -132,7 +164,8 @@ class SandboxEKSResponse(EKSResponse):
             kubernetes_version=self._get_param("kubernetesVersion"),
             addon_name=self._get_param("addonName"),
         )
-        return ActionResult({"addons": addons})
+        addons, token = page(addons, self._get_param("maxResults"), self._get_param("nextToken"))
+        return ActionResult({"addons": addons, "nextToken": token})
 
     def describe_cluster_versions(self) -> ActionResult:
         query = self.querystring
@@ -151,7 +184,10 @@ class SandboxEKSResponse(EKSResponse):
         insights = self.sandbox.list_insights(
             cluster_name=self._get_param("name"), filters=self._get_param("filter")
         )
-        return ActionResult({"insights": insights})
+        insights, token = page(
+            insights, self._get_param("maxResults"), self._get_param("nextToken")
+        )
+        return ActionResult({"insights": insights, "nextToken": token})
 
     def describe_insight(self) -> ActionResult:
         insight = self.sandbox.describe_insight(

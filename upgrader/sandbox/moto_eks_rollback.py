@@ -23,6 +23,7 @@ from moto.eks.exceptions import InvalidRequestException
 from upgrader.sandbox import moto_eks_catalog as catalog
 from upgrader.sandbox.moto_eks_addons import ROLLBACK_READINESS
 from upgrader.sandbox.moto_eks_models import SUCCESSFUL, Cluster, Update, now
+from upgrader.sandbox.moto_eks_rules import InvalidStateException
 
 ROLLBACK_WINDOW_SECONDS = 7 * 24 * 3600.0
 VERSION_ROLLBACK = "VersionRollback"
@@ -91,7 +92,8 @@ def check_rollback(cluster: Cluster, target: str, force: bool) -> None:
         raise InvalidRequestException(message=reason)
     failures = [] if force else readiness_failures(cluster, target)
     if failures:
-        raise InvalidRequestException(
+        # What `force` lifts is a readiness refusal: InvalidStateException, as for an upgrade.
+        raise InvalidStateException(
             message=(
                 f"Rollback readiness checks failed for cluster {cluster.name}: "
                 f"{'; '.join(failures)}. Resolve them or set force to override."

@@ -11,8 +11,9 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
-from upgrader.kube import NODEGROUP_LABEL, Node, Resources, Taint
+from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Resources, Taint
 
 # An m5.xlarge as EKS reports it: 4 vCPU less kube-reserved, 16 GiB less reserved, 58 pods
 # (the VPC CNI's ENI limit).
@@ -40,7 +41,11 @@ class NodeFactory:
 
     def make(self, group: str, template: NodeTemplate, now: float) -> Node:
         serial = next(self._serial)
-        name = f"ip-10-{(serial >> 16) & 255}-{(serial >> 8) & 255}-{serial & 255}.ec2.internal"
+        # From 10.0.100.1 up: moto hands self-managed instances addresses from the start of
+        # their subnets (the sandbox's are 10.0.0.0/19 to 10.0.64.0/19), and a node's name is
+        # its address, so the two must never meet.
+        ip = (100 << 8) + serial
+        name = f"ip-10-{(ip >> 16) & 255}-{(ip >> 8) & 255}-{ip & 255}.ec2.internal"
         zone = template.zones[serial % len(template.zones)]
         labels = {
             "kubernetes.io/os": "linux",
@@ -70,3 +75,15 @@ class NodeGroupState:
     template: NodeTemplate
     epoch: int  # a fresh token when the group is deleted, so that pending joins are void
     joining: int = 0
+
+
+# A Fargate pod waits for its micro-VM: about a minute on AWS before the node registers.
+FARGATE_PROVISION_SECONDS = 45.0
+
+
+class FargatePlacer(Protocol):
+    """Decides which pods run on Fargate, and the node each gets (see `fargate_nodes`)."""
+
+    def node_for(self, pod: Pod, server_version: str, now: float) -> Node | None:
+        """The pod's own node if a Fargate profile selects it, else None."""
+        ...

@@ -24,9 +24,11 @@ from upgrader.adapters.aws_retry import RetryPolicy
 from upgrader.adapters.boto3_aws import Boto3Aws
 from upgrader.kube import NODEGROUP_LABEL, Taint, TaintEffect
 from upgrader.sandbox import moto_eks
+from upgrader.sandbox.asg_nodes import NODE_GONE_SECONDS, AsgNodes
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.fargate_nodes import FargateProfiles
 from upgrader.sandbox.inplace import start_in_place_update
 from upgrader.sandbox.instance_types import instance_type
 from upgrader.sandbox.moto_eks_world import NodegroupFacts, settings
@@ -84,6 +86,7 @@ class Sandbox:
                 aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
             )
         self.aws = Boto3Aws(session=self._session, retry=RetryPolicy(sleep=self.clock.sleep))
+        self.asg_nodes = AsgNodes(self)  # self-managed instances join as nodes
 
     # lifecycle
     def __enter__(self) -> Sandbox:
@@ -94,9 +97,11 @@ class Sandbox:
         settings.clock = self.clock
         settings.hooks = _Hooks(self)
         seed_public_parameters(self.region)
+        self.asg_nodes.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.asg_nodes.stop()
         settings.reset()
         if self._mock is not None:
             self._mock.stop()
@@ -106,6 +111,7 @@ class Sandbox:
         """The fake Kubernetes cluster behind EKS cluster `cluster`."""
         if cluster not in self._kube:
             self._kube[cluster] = FakeCluster(self.clock)
+            self._kube[cluster].attach_fargate(FargateProfiles(self, cluster))
         return self._kube[cluster]
 
     # seeding
@@ -235,7 +241,9 @@ class _Hooks:
         return start_in_place_update(self.world, facts, update_id, self._template(facts))
 
     def nodegroup_deleting(self, facts: NodegroupFacts) -> None:
-        self.world.kube(facts.cluster).delete_node_group(facts.name, facts.delay)
+        # The Node objects outlive the instances by the node lifecycle controller's grace.
+        gone = facts.delay + NODE_GONE_SECONDS
+        self.world.kube(facts.cluster).delete_node_group(facts.name, gone)
 
 
 @contextmanager

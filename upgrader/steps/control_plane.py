@@ -9,8 +9,10 @@ point is resumed by waiting on the existing update, never by issuing a second.
 
 from __future__ import annotations
 
+import contextlib
+
 from upgrader.aws import UpdateStatus
-from upgrader.errors import NotFoundError
+from upgrader.errors import AwsApiError, EksupError, NotFoundError
 from upgrader.steps.base import (
     PreconditionError,
     StepContext,
@@ -21,6 +23,9 @@ from upgrader.steps.params import ControlPlaneParams
 from upgrader.versions import KubeVersion
 
 UPDATE_ID = "update_id"
+# EKS's answer when upgrade readiness insights are ERROR and `force` is not given (botocore's
+# EKS model: InvalidStateException, "Pass the force flag ... to override").
+READINESS_REFUSAL = "InvalidStateException"
 
 
 def run_control_plane(ctx: StepContext) -> StepResult:
@@ -39,7 +44,12 @@ def run_control_plane(ctx: StepContext) -> StepResult:
     if update_id is None:
         _check_preconditions(ctx, params, cluster.version, cluster.status)
         ctx.intend(f"eks:UpdateClusterVersion cluster={name} version={params.version}")
-        update = eks.update_cluster_version(name, params.version)
+        try:
+            update = eks.update_cluster_version(name, params.version)
+        except AwsApiError as error:
+            if error.code != READINESS_REFUSAL:
+                raise
+            raise PreconditionError(_readiness_refusal(ctx, params.version, error)) from error
         update_id = update.id
         ctx.remember(UPDATE_ID, update_id)
     else:
@@ -58,6 +68,27 @@ def run_control_plane(ctx: StepContext) -> StepResult:
             f"update {update_id} succeeded but cluster {name} reports {after.version}"
         )
     return StepResult(f"control plane at {params.version} (update {update_id})")
+
+
+def _readiness_refusal(ctx: StepContext, version: str, error: AwsApiError) -> str:
+    """EKS refused the upgrade for its upgrade readiness insights in ERROR (they can turn ERROR
+    after the plan was made): name them and say how to go on; nothing was changed."""
+    names: list[str] = []
+    with contextlib.suppress(EksupError):  # unread, the refusal's own message says why
+        names = sorted(
+            i.name
+            for i in ctx.ports.control_plane.list_insights(ctx.cluster_name)
+            if i.category == "UPGRADE_READINESS"
+            and i.status == "ERROR"
+            and i.kubernetes_version in ("", version)
+        )
+    found = f": {'; '.join(names)}" if names else f" ({error})"
+    return (
+        f"EKS refused UpdateClusterVersion to {version}: upgrade readiness insights in "
+        f"ERROR{found}. Fix what they report (aws eks list-insights --cluster-name "
+        f"{ctx.cluster_name} --filter statuses=ERROR), then --resume; eksup never passes "
+        "--force past them"
+    )
 
 
 def _in_flight(ctx: StepContext, version: str) -> str | None:

@@ -157,8 +157,23 @@ def run_verify(ctx: StepContext) -> StepResult:
     cluster = ctx.ports.control_plane.describe_cluster(ctx.cluster_name)
     if KubeVersion.parse(cluster.version) != KubeVersion.parse(version):
         problems.append(f"control plane at {cluster.version}")
-    behind = [n.name for n in ctx.ports.cluster.list_nodes() if n.minor_version != version]
-    if behind:
+    behind: list[str] = []
+
+    def nodes_at_version() -> bool:
+        # Nodes of retired instances linger until the node lifecycle controller deletes them
+        # (and Fargate pods' nodes until their pods go): wait for them, do not read once.
+        nodes = ctx.ports.cluster.list_nodes()
+        behind[:] = [n.name for n in nodes if n.minor_version != version]
+        return not behind
+
+    try:
+        ctx.waiter.until(
+            nodes_at_version,
+            reason=lambda: f"nodes at {version}: {len(behind)} not yet: {', '.join(behind[:5])}",
+            timeout=ctx.options.timeouts.nodes_ready,
+            poll=10.0,
+        )
+    except WaitTimeoutError:
         problems.append(f"{len(behind)} nodes not at {version}: {', '.join(behind[:5])}")
     for name in ctx.ports.control_plane.list_addons(ctx.cluster_name):
         status = ctx.ports.control_plane.describe_addon(ctx.cluster_name, name).status

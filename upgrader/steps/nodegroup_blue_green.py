@@ -428,9 +428,15 @@ def _wait_gone(ctx: StepContext, group: str) -> None:
     status = [""]
 
     def gone() -> bool:
+        # The group, then its Node objects: they outlive their instances until the node
+        # lifecycle controller deletes them, and the steps after (verify) count every node.
         found = describe_or_none(ctx, group)
-        status[0] = found.status if found is not None else "gone"
-        return found is None
+        if found is not None:
+            status[0] = found.status
+            return False
+        left = len(group_nodes(ctx, group))
+        status[0] = f"gone, {left} of its nodes still registered"
+        return left == 0
 
     ctx.waiter.until(
         gone,

@@ -12,12 +12,15 @@ the update id is remembered at once and an update in flight is waited on, never 
 
 from __future__ import annotations
 
+import contextlib
+
 from upgrader.aws import UpdateConfig, UpdateStatus
 from upgrader.errors import NotFoundError
 from upgrader.steps.base import (
     PreconditionError,
     StepContext,
     StepResult,
+    WaitTimeoutError,
     wait_for_update,
 )
 from upgrader.steps.nodegroup_blue_green import (
@@ -140,8 +143,28 @@ def _update_config(ctx: StepContext, group: str, config: UpdateConfig, why: str)
     )
 
 
+# A few times the 40-50 s (node-monitor-grace-period) after which the cloud node lifecycle
+# controller deletes the Node of a terminated instance.
+_DEREGISTER_SECONDS = 300.0
+
+
 def _check_nodes(ctx: StepContext, group: str, version: str) -> None:
-    behind = [n.name for n in group_nodes(ctx, group) if n.minor_version != version]
+    behind: list[str] = []
+
+    def moved() -> bool:
+        # EKS calls the update Successful once the old instances are terminated; their Node
+        # objects go later (node lifecycle controller), so wait for them before judging.
+        behind[:] = [n.name for n in group_nodes(ctx, group) if n.minor_version != version]
+        return not behind
+
+    # A timeout is reported below: EKS says done, so it is a warning, not a failure.
+    with contextlib.suppress(WaitTimeoutError):
+        ctx.waiter.until(
+            moved,
+            reason=lambda: f"old nodes of {group} deregistered: {', '.join(behind[:5])}",
+            timeout=_DEREGISTER_SECONDS,
+            poll=10.0,
+        )
     if behind:
         ctx.reporter.warning(
             f"EKS reports {group} at {version} but these nodes still run another version: "

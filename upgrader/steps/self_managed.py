@@ -317,15 +317,23 @@ def _terminate(
         )
         for instance in doomed:
             ctx.ports.compute.terminate_instance(instance.id, decrement_desired=True)
-    left = [len(doomed)]
+    left = [len(doomed), 0]
+    ids = {i.id for i in doomed}
 
     def gone() -> bool:
+        # The Node outlives its instance: the cloud node lifecycle controller deletes it only
+        # once the kubelet has been silent for node-monitor-grace-period (40-50 s). Done means
+        # both gone, or the next step (and verify) would still see the old nodes.
         left[0] = len(instances(_group(ctx, name)))
-        return left[0] == 0
+        left[1] = len(_nodes_of(ctx, ids))
+        return left[0] == 0 and left[1] == 0
 
     ctx.waiter.until(
         gone,
-        reason=lambda: f"{which} instances of {name} terminated: {left[0]} left",
+        reason=lambda: (
+            f"{which} instances of {name} terminated: {left[0]} left, "
+            f"{left[1]} of their nodes still registered"
+        ),
         timeout=ctx.options.timeouts.nodegroup_delete,
         poll=10.0,
     )
