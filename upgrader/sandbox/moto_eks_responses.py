@@ -15,9 +15,9 @@ from moto.eks import urls as moto_urls
 from moto.eks.responses import EKSResponse
 
 from upgrader.sandbox.moto_eks_backend import SandboxEKSBackend, eks_backend
+from upgrader.sandbox.moto_eks_rules import page
 from upgrader.sandbox.moto_eks_versions import describe_cluster_versions
 from upgrader.sandbox.moto_eks_world import settings
-from upgrader.sandbox.moto_eks_rules import page
 
 
 class SandboxEKSResponse(EKSResponse):
