@@ -12,6 +12,7 @@ A budget at zero is left out: no timeout fits it, and the `pdb-blocks-drain` che
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -53,10 +54,16 @@ def estimate_drain(snapshot: ClusterSnapshot, node_names: Collection[str]) -> Dr
     }
     if not moved:
         return DrainEstimate(0.0, "no pod to move")
+    # From the moved pods to their budgets, not from every budget to all its pods: the planner
+    # asks once per node group and hop, and a big cluster has 100,000s of budgeted pods.
+    by_pdb: dict[str, list[Pod]] = defaultdict(list)
+    for key, pod in moved.items():
+        for pdb_key in snapshot.pdb_keys_by_pod.get(key, ()):
+            by_pdb[pdb_key].append(pod)
     budgeted: set[str] = set()
     worst = DrainEstimate(0.0, "")
     for pdb in snapshot.pdbs:
-        pods = [p for p in snapshot.pods_by_pdb.get(pdb.key, ()) if p.key in moved]
+        pods = by_pdb.get(pdb.key)
         if not pods:
             continue
         budgeted.update(p.key for p in pods)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 KARPENTER_NODEPOOL_LABEL = "karpenter.sh/nodepool"
@@ -288,8 +289,9 @@ class Pod:
     # took to start, the best estimate of how long its replacement will take.
     ready_since: float | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # Cached: a plan of a big cluster asks each pod's key several times per check.
         return f"{self.namespace}/{self.name}"
 
     @property

@@ -26,7 +26,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -518,6 +518,8 @@ class _Ctx:
     taint: str
     drain_timeout_seconds: int
     max_unavailable: str | None  # in-place updates; None: each group's own setting
+    # A group's budget bound depends only on the snapshot: computed once, reused at every hop.
+    drain_bounds: dict[NodeOwner, float] = field(default_factory=dict)
 
 
 def _step(
@@ -933,8 +935,10 @@ def _managed(
 def _drain_timeout(ctx: _Ctx, owner: NodeOwner) -> int:
     """The configured timeout, raised to twice the group's budget bound when that is longer:
     a drain given less time than its budgets need fails half-way, with blue cordoned."""
-    nodes = [n.name for n in ctx.snapshot.nodes_by_owner.get(owner, ())]
-    bound = estimate_drain(ctx.snapshot, nodes).seconds
+    bound = ctx.drain_bounds.get(owner)
+    if bound is None:
+        nodes = [n.name for n in ctx.snapshot.nodes_by_owner.get(owner, ())]
+        bound = ctx.drain_bounds[owner] = estimate_drain(ctx.snapshot, nodes).seconds
     return max(ctx.drain_timeout_seconds, math.ceil(DRAIN_TIMEOUT_MARGIN * bound))
 
 

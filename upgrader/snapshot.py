@@ -231,6 +231,15 @@ class ClusterSnapshot:
         return {name: tuple(pods) for name, pods in grouped.items()}
 
     @cached_property
+    def pdb_keys_by_pod(self) -> Mapping[str, tuple[str, ...]]:
+        """Pod key -> the keys of the budgets that select it (the inverse of `pods_by_pdb`)."""
+        index: dict[str, list[str]] = defaultdict(list)
+        for pdb_key, pods in self.pods_by_pdb.items():
+            for pod in pods:
+                index[pod.key].append(pdb_key)
+        return {key: tuple(keys) for key, keys in index.items()}
+
+    @cached_property
     def pods_by_namespace(self) -> Mapping[str, tuple[Pod, ...]]:
         grouped: dict[str, list[Pod]] = defaultdict(list)
         for pod in self.pods:
