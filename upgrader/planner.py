@@ -33,12 +33,14 @@ import yaml
 from upgrader import __version__
 from upgrader.aws import AddonVersion, Nodegroup
 from upgrader.checks import CheckContext, Finding, NodeStrategy, run_checks, sort_key, verdict
+from upgrader.checks.findings import CheckStatus, Severity
 from upgrader.checks.ownership import find_cluster_autoscaler
 from upgrader.drain_estimate import estimate_drain
 from upgrader.errors import UserError
 from upgrader.fingerprint import fingerprint, fingerprint_facts
 from upgrader.kube import KARPENTER_NODECLASS_LABEL, Node, WorkloadKind
 from upgrader.plan import (
+    NOTE_STATUS,
     AddonUpdate,
     Alternative,
     ParamValue,
@@ -46,6 +48,7 @@ from upgrader.plan import (
     PlannedFinding,
     Step,
     StepKind,
+    Verdict,
 )
 from upgrader.runbooks import Command, Repeat, Runbook, RunbookStep, fill, get_runbook
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind
@@ -641,7 +644,7 @@ def make_plan(
         runbook=runbook.id,
         fingerprint=fingerprint(snapshot),
         fingerprint_facts=fingerprint_facts(snapshot),
-        verdict=verdict(findings),
+        verdict=verdict(findings) if steps else Verdict.NOTHING_TO_DO,
         hops=[str(h) for h in hops],
         node_replacements=replacements,
         replacement_reasons=_reasons(snapshot, units, moves, goal, catalog),
@@ -680,13 +683,20 @@ def _planned(finding: Finding) -> PlannedFinding:
     return PlannedFinding(
         check_id=finding.check_id,
         severity=finding.severity.value,
-        status=finding.status.value,
+        status=_shown_status(finding),
         message=finding.message,
         objects=list(finding.objects),
         remedy=finding.remedy,
         suppressed=finding.suppressed,
         suppressed_by=finding.suppressed_by,
     )
+
+
+def _shown_status(finding: Finding) -> str:
+    """An INFO finding is context, not a failed check: it reads "note" in every format."""
+    if finding.severity is Severity.INFO and finding.status is CheckStatus.FAIL:
+        return NOTE_STATUS
+    return finding.status.value
 
 
 def _conditions(snapshot: ClusterSnapshot) -> dict[str, bool]:

@@ -98,6 +98,8 @@ def _per_hop(snapshot: ClusterSnapshot, addon: Addon, hops: list[str]) -> list[F
                 )
             )
             return findings
+    if not hops:
+        return findings  # the control plane is on the target: no add-on has to follow
     first = hops[0]
     now = compatible_versions(snapshot, addon.name, snapshot.version)
     then = compatible_versions(snapshot, addon.name, first)

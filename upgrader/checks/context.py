@@ -49,7 +49,12 @@ class CheckContext:
 
     def hops(self, snapshot: ClusterSnapshot) -> list[str] | None:
         """The control-plane versions after the current one, up to the target; None when there
-        is no valid path (the `target-version` check says why)."""
+        is no valid path (the `target-version` check says why), [] when the control plane is
+        already on the target (nodes behind it may still move)."""
+        if self.target_version is not None and self.target_version == KubeVersion.try_parse(
+            snapshot.cluster.version
+        ):
+            return []
         try:
             return self.catalog.hops(snapshot.cluster.version, self.target)
         except UserError:
