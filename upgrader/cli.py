@@ -716,8 +716,8 @@ def rollout_status(
 ) -> None:
     """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
 
-    Exit code 0: succeeded or still going; 1: rolled back or failed;
-    4: (--watch) still going at --timeout.
+    Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
+    (running, paused, or its run killed), also --watch still going at --timeout.
     """
     from upgrader.rollouts import StatusView, read_status, watch_status
 
@@ -741,8 +741,10 @@ def rollout_status(
             code = view.exit_code
         if latest:
             sys.stdout.write(latest[-1].to_json())
-        if code is ExitCode.STOPPED:
+        if code is ExitCode.STOPPED and watch and timeout is not None:
             stderr.print(f"eksup: still running after {timeout:g}s", highlight=False)
+        elif code is ExitCode.STOPPED:
+            stderr.print("eksup: the rollout is unfinished (exit 4)", highlight=False)
     raise typer.Exit(code)
 
 
