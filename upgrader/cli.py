@@ -635,6 +635,20 @@ def _rollout_ports(
     return real_ports(region, profile, context)
 
 
+@contextmanager
+def _rollout_ports_for(
+    ctx: typer.Context, sandbox: bool, region: str | None, profile: str | None, context: str | None
+) -> Iterator[RolloutPorts]:
+    """`--sandbox`: the demo cluster with the example specs' ALB, zone and Deployments."""
+    if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
+        yield _rollout_ports(ctx, region, profile, context)
+        return
+    from upgrader.sandbox.rollout_world import sandbox_rollout_ports
+
+    with sandbox_rollout_ports() as ports:
+        yield ports
+
+
 def _log_change(line: str) -> None:
     stderr.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -668,6 +682,7 @@ def rollout_run(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Run a rollout: move traffic step by step, check the gates, roll back on failure.
 
@@ -679,8 +694,7 @@ def rollout_run(
     """
     from upgrader.rollouts import preview_rollout, run_rollout
 
-    with reported_errors():
-        ports = _rollout_ports(ctx, region, profile, context)
+    with reported_errors(), _rollout_ports_for(ctx, sandbox, region, profile, context) as ports:
         if dry_run:
             shown = preview_rollout(spec_file, ports)
             for line in shown.lines():

@@ -375,6 +375,14 @@ def test_status_watch_exits_4_at_the_timeout(canary: World) -> None:
     assert clock.now() - start == pytest.approx(45)
 
 
+def test_status_watch_shows_the_state_at_least_every_30_seconds(canary: World) -> None:
+    _running(canary)
+    code, stdout, _ = canary.run("status", "--watch", "--timeout", "100")
+    assert code == 4
+    # Nothing changed for 100 s, yet the log says so at 0, 30, 60 and 90 s: never silent.
+    assert stdout.count("running, step 1 of 3") >= 4
+
+
 def test_status_with_nothing_recorded(canary: World) -> None:
     code, stdout, _ = canary.run("status")
     assert code == 0
