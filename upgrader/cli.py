@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from upgrader import __version__
+from upgrader.cli_help import hide_flag_types
 from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
 
@@ -36,6 +37,8 @@ app = typer.Typer(
     # Locals can hold credentials: never print them in a traceback.
     pretty_exceptions_show_locals=False,
 )
+
+hide_flag_types()
 
 # Results go to stdout; progress, warnings and errors to stderr.
 stdout = Console()
