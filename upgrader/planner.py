@@ -785,6 +785,7 @@ def _stages(
         for template in block:
             if template.kind is StepKind.CONTROL_PLANE:
                 if stage != ctx.current:
+                    steps.extend(_bridge_addons(ctx, block, stage, previous, addons))
                     steps.append(_control_plane(ctx, template, stage, previous))
             elif template.kind is StepKind.ADDONS:
                 if stage != ctx.current:
@@ -849,6 +850,83 @@ def _addons(
     return [
         step.model_copy(
             update={
+                "commands": _addon_lines(step.commands, updates),
+                "verification": _addon_lines(step.verification, updates),
+                "rollback": _addon_lines(step.rollback, updates),
+            }
+        )
+    ]
+
+
+def bridge_step_id(hop: str) -> str:
+    return f"addons-before-{hop}"
+
+
+def _bridge_addons(
+    ctx: _Ctx,
+    block: Sequence[RunbookStep],
+    hop: KubeVersion,
+    previous: KubeVersion,
+    installed: dict[str, str],
+) -> list[Step]:
+    """Add-ons whose installed version does not run on `hop` move first to the newest version
+    that runs on both minors (the `addon-compatibility` finding's advice, the same pick), so
+    the control plane never runs an add-on it does not support; the add-on step after the
+    hop then leaves them alone when they are already at or past its default."""
+    template = next((t for t in block if t.kind is StepKind.ADDONS), None)
+    if template is None:
+        return []
+    updates = []
+    for name, current in sorted(installed.items()):
+        now = {
+            v.version
+            for v in _candidates(
+                ctx.snapshot.addon_versions.get(str(previous), ()), name, str(previous)
+            )
+        }
+        then = {
+            v.version
+            for v in _candidates(ctx.snapshot.addon_versions.get(str(hop), ()), name, str(hop))
+        }
+        if not now or not then or current in then:
+            continue
+        bridge = now & then
+        if not bridge:
+            continue  # no version runs on both: the addon-compatibility check blocks
+        pick = max(bridge, key=_addon_key)
+        if _addon_key(pick) <= _addon_key(current):
+            continue
+        # One minor at a time where the add-on asks for it (vpc-cni), each step a build that
+        # runs on the control plane as it is now.
+        path = _addon_path(
+            ctx.snapshot, ctx.catalog, name, current=current, target=pick, hop=str(previous)
+        )
+        updates.append(AddonUpdate(name=name, current=current, target=pick, path=path))
+        installed[name] = pick
+    if not updates:
+        return []
+    names = ", ".join(u.name for u in updates)
+    step = _step(
+        template,
+        ctx,
+        step_id=bridge_step_id(str(hop)),
+        target="addons",
+        hop=hop,
+        # The control plane is still on `previous`: the step's precondition checks that.
+        params={
+            "version": str(previous),
+            "addons": [u.name for u in updates],
+            "addon_versions": {u.name: u.target for u in updates},
+        },
+        addon_updates=updates,
+    )
+    return [
+        step.model_copy(
+            update={
+                "title": f"Add-ons that do not run on {hop}, before the control plane moves",
+                "description": f"{names}: the installed version does not run on Kubernetes "
+                f"{hop}; each moves first to the newest version that runs on both {previous} "
+                f"and {hop}, one at a time, each waited on until ACTIVE.",
                 "commands": _addon_lines(step.commands, updates),
                 "verification": _addon_lines(step.verification, updates),
                 "rollback": _addon_lines(step.rollback, updates),

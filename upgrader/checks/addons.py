@@ -116,7 +116,8 @@ def _per_hop(snapshot: ClusterSnapshot, addon: Addon, hops: list[str]) -> list[F
                 f"{pick} runs on both {snapshot.version} and {first}",
                 (f"addon/{addon.name}",),
                 remedy=f"update {addon.name} to {pick} before the control plane goes to {first} "
-                f"(aws eks update-addon --addon-name {addon.name} --addon-version {pick})",
+                f"(aws eks update-addon --addon-name {addon.name} --addon-version {pick}); "
+                f"the plan does it in step addons-before-{first}",
             )
         )
     return findings
