@@ -169,6 +169,14 @@ def plan(
             "group's own; set for the update and put back after).",
         ),
     ] = None,
+    ami_type: Annotated[
+        str | None,
+        typer.Option(
+            "--ami-type",
+            help="al2023 or bottlerocket: green node groups leave Amazon Linux 2 (the way to "
+            "1.33+); user data must follow (nodeadm, or TOML settings).",
+        ),
+    ] = None,
 ) -> None:
     """Read the cluster, run the pre-flight checks and write a reviewable upgrade plan.
 
@@ -187,6 +195,7 @@ def plan(
             config_path=config,
             drain_timeout=drain_timeout,
             max_unavailable=max_unavailable,
+            ami_type=ami_type,
         )
         if out is not None:
             write_text(out, made.to_json())
@@ -207,8 +216,17 @@ def make_plan_for(
     config_path: Path | None,
     drain_timeout: int | None,
     max_unavailable: str | None = None,
+    ami_type: str | None = None,
 ) -> Plan:
     """Discover, check and plan: the whole of `eksup plan` but the printing."""
+    from upgrader.ami_move import parse_family
+
+    ami_family = parse_family(ami_type)
+    if ami_family is not None and node_strategy != Strategy.BLUE_GREEN.value:
+        raise UserError(
+            "--ami-type needs --node-strategy blue-green: EKS cannot change a node group's "
+            "AMI type in place"
+        )
     from upgrader.aws import UpdateConfig
     from upgrader.config import load_config
     from upgrader.planning import plan_target
@@ -234,6 +252,7 @@ def make_plan_for(
             config=settings,
             drain_timeout=drain_timeout,
             max_unavailable=max_unavailable,
+            ami_family=ami_family,
         )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import yaml
 
 from upgrader import __version__
+from upgrader.ami_move import green_ami_type
 from upgrader.aws import AddonVersion, Nodegroup
 from upgrader.checks import CheckContext, Finding, NodeStrategy, run_checks, sort_key, verdict
 from upgrader.checks.findings import CheckStatus, Severity
@@ -521,6 +522,7 @@ class _Ctx:
     taint: str
     drain_timeout_seconds: int
     max_unavailable: str | None  # in-place updates; None: each group's own setting
+    ami_family: str | None = None  # green groups move off AL2 to it (upgrader.ami_move)
 
 
 def _step(
@@ -589,6 +591,7 @@ def make_plan(
     max_unavailable: str | None = None,
     taint: str = DEFAULT_TAINT,
     catalog: VersionCatalog | None = None,
+    ami_family: str | None = None,
 ) -> Plan:
     """The plan to take `snapshot`'s cluster to `target`. Raises UserError when there is no
     path (a downgrade, a version eksup does not know or EKS does not offer)."""
@@ -620,6 +623,7 @@ def make_plan(
         taint=taint,
         drain_timeout_seconds=drain_timeout_seconds,
         max_unavailable=max_unavailable,
+        ami_family=ami_family,
     )
     units = node_units(snapshot)
     moves = {u: replacement_versions(u, current, goal, catalog) for u in units}
@@ -676,6 +680,7 @@ def plan_cluster(
         max_unavailable=context.max_unavailable,
         taint=taint,
         catalog=context.catalog,
+        ami_family=context.ami_family,
     )
 
 
@@ -982,13 +987,16 @@ def _managed(
     group = ctx.snapshot.nodegroup_by_name.get(unit.name)
     in_place = template.kind is StepKind.NODEGROUP_IN_PLACE
     blue, green = (unit.name, unit.name) if in_place else lineage.advance(unit.name, stage)
-    parameter, ami_id = _ami(ctx, stage, group.ami_type if group else None)
+    ami_type = group.ami_type if group else None
+    if not in_place:
+        ami_type = green_ami_type(ctx.ami_family, ami_type)
+    parameter, ami_id = _ami(ctx, stage, ami_type)
     params: dict[str, ParamValue] = {
         "nodegroup": blue,
         "original_nodegroup": unit.name,
         "version": str(stage),
         "from_version": _from(unit, moves, stage),
-        "ami_type": group.ami_type if group else None,
+        "ami_type": ami_type,
         "ami_parameter": parameter,
         "ami_id": ami_id,
         "max_unavailable": ctx.max_unavailable or _max_unavailable(group),

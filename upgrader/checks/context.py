@@ -32,6 +32,7 @@ class CheckContext:
     config: Config = field(default_factory=Config)
     drain_timeout_seconds: int | None = None  # None: the config's threshold
     max_unavailable: str | None = None  # in-place updates: "3" or "25%"; None: each group's own
+    ami_family: str | None = None  # green groups off AL2: "al2023" or "bottlerocket" (ami_move)
 
     @property
     def thresholds(self) -> Thresholds:

@@ -209,7 +209,9 @@ def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
 
 def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> NodegroupSpec:
     version: str | None = p.version
-    ami_type: str | None = blue.ami_type or None
+    # The plan's type: blue's own, or the one `eksup plan --ami-type` moves green to.
+    planned = ctx.step.params.get("ami_type")
+    ami_type: str | None = (planned if isinstance(planned, str) else None) or blue.ami_type or None
     template = blue.launch_template
     if template is not None:
         template, custom = template_for_hop(ctx, template, p.blue, p.version, p.ami)
