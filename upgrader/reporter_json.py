@@ -99,6 +99,8 @@ class JsonReporter:
             news += f"/{tally.nodes_drained}/{tally.replacements_pending}"
         if self._beat.due("drain", news, self.clock.now()):
             extra = asdict(tally) if tally is not None else {}
+            if "held" in extra:  # `held` is the per-budget map; the tally's total is held_pods
+                extra["held_pods"] = extra.pop("held")
             self._emit(
                 "drain-progress",
                 nodes=nodes,
