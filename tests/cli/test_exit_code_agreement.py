@@ -29,6 +29,7 @@ def _next(version: str, minors: int = 1) -> str:
     return str(KubeVersion.parse(version) + minors)
 
 
+# lead: sandbox target (relies on the demo's node groups being Amazon Linux 2)
 def _blocked_target() -> str:
     """The first version the demo's AL2 node groups cannot reach: al2-ami blocks it."""
     catalog = default_catalog()

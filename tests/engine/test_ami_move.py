@@ -18,6 +18,7 @@ from upgrader.sandbox.world import Sandbox
 from upgrader.versions import KubeVersion, default_catalog
 
 
+# lead: sandbox target (relies on the demo's node groups being Amazon Linux 2)
 def _blocked_target() -> str:
     catalog = default_catalog()
     return next(
