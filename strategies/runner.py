@@ -192,16 +192,17 @@ class RolloutRunner:
             )
         return self.run(promote_by=by)
 
-    def abort(self, by: Actor, *, record: bool = True) -> RolloutReport:
-        """All traffic back on stable now, read back; the candidate is left running.
+    def abort(self, by: Actor, *, record: bool = True, retire: bool = False) -> RolloutReport:
+        """All traffic back on stable now, read back; the candidate is left running, or with
+        `retire` scaled down after the drain delay (ending a rollout whose run died).
 
         `record=False` when a run holding the lock will record the outcome itself."""
         try:
-            return self._abort(by, record)
+            return self._abort(by, record, retire)
         except _StopError as stop:
             raise stop.error from None
 
-    def _abort(self, by: Actor, record: bool) -> RolloutReport:
+    def _abort(self, by: Actor, record: bool, retire: bool = False) -> RolloutReport:
         state = self._new_state()
         self._refuse_if_stable_cannot_serve()
         current = self._recorded()
@@ -213,10 +214,13 @@ class RolloutRunner:
                 self._journal(state.steps_done, Phase.FAILED, None, f"abort: {error}")
             raise PermanentError(f"traffic not confirmed on stable: {error}") from None
         reason = f"aborted by {by.who}"
+        if retire:
+            self._retire(state, "candidate")
         if record and self.journal is not None:
             self._journal(state.steps_done, Phase.ROLLED_BACK, state.history[-1].weights, reason)
             self.journal.record_action("aborted", by)
-        state.notes.append("the candidate was left running")
+        if not state.scaled_down:
+            state.notes.append("the candidate was left running")
         return self._report(state, RolloutStatus.ROLLED_BACK, reason, None)
 
     def rollback(self, by: Actor) -> RolloutReport:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from upgrader import __version__
+from upgrader.cli_help import hide_flag_types
 from upgrader.console import fit
 from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
@@ -39,6 +40,8 @@ app = typer.Typer(
     # Locals can hold credentials: never print them in a traceback.
     pretty_exceptions_show_locals=False,
 )
+
+hide_flag_types()
 
 # Results go to stdout; progress, warnings and errors to stderr.
 stdout = Console()
@@ -176,6 +179,14 @@ def plan(
             "group's own; set for the update and put back after).",
         ),
     ] = None,
+    ami_type: Annotated[
+        str | None,
+        typer.Option(
+            "--ami-type",
+            help="al2023 or bottlerocket: green node groups leave Amazon Linux 2 (the way to "
+            "1.33+); user data must follow (nodeadm, or TOML settings).",
+        ),
+    ] = None,
 ) -> None:
     """Read the cluster, run the pre-flight checks and write a reviewable upgrade plan.
 
@@ -194,6 +205,7 @@ def plan(
             config_path=config,
             drain_timeout=drain_timeout,
             max_unavailable=max_unavailable,
+            ami_type=ami_type,
         )
         if out is not None:
             write_text(out, made.to_json())
@@ -214,8 +226,17 @@ def make_plan_for(
     config_path: Path | None,
     drain_timeout: int | None,
     max_unavailable: str | None = None,
+    ami_type: str | None = None,
 ) -> Plan:
     """Discover, check and plan: the whole of `eksup plan` but the printing."""
+    from upgrader.ami_move import parse_family
+
+    ami_family = parse_family(ami_type)
+    if ami_family is not None and node_strategy != Strategy.BLUE_GREEN.value:
+        raise UserError(
+            "--ami-type needs --node-strategy blue-green: EKS cannot change a node group's "
+            "AMI type in place"
+        )
     from upgrader.aws import UpdateConfig
     from upgrader.config import load_config
     from upgrader.planning import plan_target
@@ -241,6 +262,7 @@ def make_plan_for(
             config=settings,
             drain_timeout=drain_timeout,
             max_unavailable=max_unavailable,
+            ami_family=ami_family,
         )
 
 
@@ -375,25 +397,59 @@ def status(
     gantt: Annotated[
         bool, typer.Option("--gantt", help="Print a mermaid Gantt chart of the run instead.")
     ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+    ] = None,
+    cluster: ClusterOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
-    """Show where the run of a plan stands, from its journal: steps, outcomes, durations."""
+    """Show where the run of a plan stands, from its journal: steps, outcomes, durations.
+
+    Reads the local journal and, when it is absent or a cluster/context is given, the
+    cluster's copy (ConfigMap kube-system/eksup-journal-CLUSTER); it shows the union.
+    """
     from rich.table import Table
 
-    from upgrader.journal import journal_path_for, load_records
+    from upgrader.journal import journal_path_for
     from upgrader.plan import load_plan
+    from upgrader.status_source import read_status_records
     from upgrader.status_view import clock_text, mermaid_gantt, run_state, step_statuses
 
     with reported_errors():
         plan_doc = load_plan(plan_file)
-        records, source = load_records(journal_path_for(plan_file), None)
+        found = read_status_records(
+            plan_doc.cluster,
+            plan_doc.region,
+            journal_path_for(plan_file),
+            cluster=cluster,
+            region=region,
+            profile=profile,
+            context=context,
+            sandbox=sandbox,
+        )
+        if found.note:
+            stderr.print(f"eksup: warning: {found.note}", markup=False, highlight=False)
+        records = found.records
         statuses = step_statuses(plan_doc, records)
+        if html is not None:
+            from upgrader.status_html import render_html
+
+            write_text(html, render_html(plan_doc, statuses, records))
         if gantt:
             sys.stdout.write(mermaid_gantt(plan_doc, statuses))
             return
-        table = Table("step", "state", "started", "took", "detail", title=source or None)
+        table = Table(
+            "step", "state", "run", "started", "took", "detail", title=found.source or None
+        )
         for item in statuses:
             took = "" if item.seconds is None else f"{item.seconds:.0f}s"
-            table.add_row(item.step_id, item.state, clock_text(item.started_at), took, item.detail)
+            table.add_row(
+                item.step_id, item.state, item.run, clock_text(item.started_at), took, item.detail
+            )
         stdout.print(table)
         stdout.print(run_state(records), highlight=False)
 
@@ -611,6 +667,20 @@ def _rollout_ports(
     return real_ports(region, profile, context)
 
 
+@contextmanager
+def _rollout_ports_for(
+    ctx: typer.Context, sandbox: bool, region: str | None, profile: str | None, context: str | None
+) -> Iterator[RolloutPorts]:
+    """`--sandbox`: the demo cluster with the example specs' ALB, zone and Deployments."""
+    if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
+        yield _rollout_ports(ctx, region, profile, context)
+        return
+    from upgrader.sandbox.rollout_world import sandbox_rollout_ports
+
+    with sandbox_rollout_ports() as ports:
+        yield ports
+
+
 def _log_change(line: str) -> None:
     stderr.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -644,6 +714,7 @@ def rollout_run(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Run a rollout: move traffic step by step, check the gates, roll back on failure.
 
@@ -655,8 +726,7 @@ def rollout_run(
     """
     from upgrader.rollouts import preview_rollout, run_rollout
 
-    with reported_errors():
-        ports = _rollout_ports(ctx, region, profile, context)
+    with reported_errors(), _rollout_ports_for(ctx, sandbox, region, profile, context) as ports:
         if dry_run:
             shown = preview_rollout(spec_file, ports)
             for line in shown.lines():
@@ -692,8 +762,8 @@ def rollout_status(
 ) -> None:
     """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
 
-    Exit code 0: succeeded or still going; 1: rolled back or failed;
-    4: (--watch) still going at --timeout.
+    Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
+    (running, paused, or its run killed), also --watch still going at --timeout.
     """
     from upgrader.rollouts import StatusView, read_status, watch_status
 
@@ -717,8 +787,10 @@ def rollout_status(
             code = view.exit_code
         if latest:
             sys.stdout.write(latest[-1].to_json())
-        if code is ExitCode.STOPPED:
+        if code is ExitCode.STOPPED and watch and timeout is not None:
             stderr.print(f"eksup: still running after {timeout:g}s", highlight=False)
+        elif code is ExitCode.STOPPED:
+            stderr.print("eksup: the rollout is unfinished (exit 4)", highlight=False)
     raise typer.Exit(code)
 
 

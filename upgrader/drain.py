@@ -31,6 +31,7 @@ from upgrader.errors import (
 )
 from upgrader.kube import Node, Pod, Taint, WorkloadKind
 from upgrader.ports import Clock, Cluster
+from upgrader.progress import DrainTally, budget_bound
 
 DEFAULT_STARTUP_SECONDS = 30.0
 
@@ -77,6 +78,8 @@ class DrainObserver(Protocol):
         pods_left: int,
         evicted: int,
         waiting: dict[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None: ...
 
 
@@ -134,6 +137,8 @@ class Drain:
         self.report = DrainReport()
         self._refused_nodes: set[str] = set()
         self._displaced: set[tuple[WorkloadKind, str, str]] = set()
+        self._estimate: float | None = None
+        self._pending = 0  # displaced workloads not Ready yet, as last read
 
     def run(self) -> DrainReport:
         settings = self.settings
@@ -188,8 +193,34 @@ class Drain:
                     len(candidates),
                     len(self.report.evicted),
                     waiting_on(candidates, budgets),
+                    tally=self._tally(nodes, candidates, terminating, budgets),
                 )
             self.clock.sleep(settings.poll_seconds)
+
+    def _tally(
+        self,
+        nodes: list[Node],
+        candidates: list[Candidate],
+        terminating: list[Pod],
+        budgets: dict[str, int],
+    ) -> DrainTally:
+        if self._estimate is None and candidates:
+            # The budget bound as the drain starts: what the planner's estimate predicts, read
+            # from the live budgets (the plan's may be a hop old).
+            covering = {c.pod.key: (c.pdbs[0] if c.pdbs else None) for c in candidates}
+            self._estimate = budget_bound([c.pod for c in candidates], covering, budgets)
+        busy = {c.pod.node_name for c in candidates} | {p.node_name for p in terminating}
+        binding = {pdb for c in candidates for pdb in c.pdbs}
+        held = waiting_on(candidates, budgets)
+        return DrainTally(
+            headroom=sum(max(0, budgets.get(pdb, 0)) for pdb in binding),
+            held=sum(len(pods) for pods in held.values()),
+            nodes_total=len(nodes),
+            nodes_drained=sum(1 for n in nodes if n.name not in busy),
+            replacements_pending=self._pending,
+            elapsed=self.clock.now() - self.report.started_at,
+            estimate=self._estimate,
+        )
 
     def _prepare_nodes(self, nodes: list[Node]) -> list[Node]:
         """Taint and cordon every node not yet so; a failure here stops the drain."""
@@ -236,14 +267,16 @@ class Drain:
             self._displaced.add(owner)
 
     def _replacements_ready(self) -> bool:
+        pending = 0
         for kind, namespace, name in self._displaced:
             try:
                 workload = self.cluster.get_workload(kind, namespace, name)
             except NotFoundError:
                 continue
             if workload.replicas is not None and workload.ready_replicas < workload.replicas:
-                return False
-        return True
+                pending += 1
+        self._pending = pending
+        return pending == 0
 
     def _refuse_new_nodes(self, decisions: list[PodDecision]) -> None:
         for decision in refusals(decisions):

@@ -59,6 +59,7 @@ from upgrader.kube import (
     resolve_int_or_percent,
 )
 from upgrader.ports import Clock, Cluster
+from upgrader.progress import DrainTally
 
 SURGE_ANNOTATION = "eksup.io/surge"  # "false" opts a Deployment out
 RECORD_PREFIX = "surge/"
@@ -366,12 +367,18 @@ class _RestoreWhenEmpty:
         self.inner = inner
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: dict[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: dict[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
         if pods_left == 0:
             self.owner.restore()
         if self.inner is not None:
-            self.inner.drain_progress(nodes, pods_left, evicted, waiting)
+            self.inner.drain_progress(nodes, pods_left, evicted, waiting, tally=tally)
 
 
 class SurgedDrain:

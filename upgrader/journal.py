@@ -18,7 +18,8 @@ Phases: `run-started` (data: plan fingerprint and creation time, holder, options
 `finished` (outcome `done`, or `already-done` when the step found nothing to do), `skipped`
 (finished by an earlier run), `failed`, `stopped` (Ctrl-C, or a person declined a gate),
 `waiting` (the run stopped at an approval gate nobody has approved yet), and `run-finished`
-(outcome succeeded / failed / stopped / refused).
+(outcome succeeded / failed / stopped / refused). `progress` (data: a drain's node and pod
+counts and its budget headroom) is written at most every 30 s of a drain, for the report.
 
 `approved` is written by `eksup approve`, not by a run: its own run id (`a-...`), the step, and
 in data who (`by`, `host`), an optional `comment` and the plan it approves (`plan_fingerprint`,
@@ -57,6 +58,7 @@ class Phase(StrEnum):
     STOPPED = "stopped"
     WAITING = "waiting"  # stopped at an approval gate: `eksup approve` lets it go on
     APPROVED = "approved"  # written by `eksup approve`, never by a run
+    PROGRESS = "progress"  # a drain's counts over time, for `eksup status --html`
     RUN_FINISHED = "run-finished"
 
 
@@ -267,7 +269,7 @@ def _mirror_text(records: list[Record]) -> str:
         return text
     # Too big for a ConfigMap: keep what resuming reads (run markers, memos, step ends and
     # actions), drop the rest (starts of steps that ended).
-    kept = [r for r in records if r.phase is not Phase.STARTED]
+    kept = [r for r in records if r.phase not in (Phase.STARTED, Phase.PROGRESS)]
     return "".join(r.to_json() + "\n" for r in kept)[-_MIRROR_LIMIT:]
 
 

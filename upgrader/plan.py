@@ -19,6 +19,9 @@ from upgrader.errors import UserError
 
 SCHEMA_VERSION = 1
 
+# How the plan document shows an INFO finding that tripped: context, not a failed check.
+NOTE_STATUS = "note"
+
 ParamValue = str | int | float | bool | list[str] | dict[str, str] | None
 
 
@@ -42,6 +45,9 @@ class Verdict(StrEnum):
     READY = "READY"
     READY_WITH_WARNINGS = "READY WITH WARNINGS"
     NOT_READY = "NOT READY"
+    # The cluster and its nodes are already on the target: no step, exit 0 (terraform's
+    # "No changes"), so a nightly plan of an up-to-date cluster stays green.
+    NOTHING_TO_DO = "NOTHING TO DO"
 
 
 class _Document(BaseModel):

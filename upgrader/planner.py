@@ -31,14 +31,17 @@ from dataclasses import dataclass, field
 import yaml
 
 from upgrader import __version__
+from upgrader.ami_move import green_ami_type
 from upgrader.aws import AddonVersion, Nodegroup
 from upgrader.checks import CheckContext, Finding, NodeStrategy, run_checks, sort_key, verdict
+from upgrader.checks.findings import CheckStatus, Severity
 from upgrader.checks.ownership import find_cluster_autoscaler
 from upgrader.drain_estimate import estimate_drain
 from upgrader.errors import UserError
 from upgrader.fingerprint import fingerprint, fingerprint_facts
 from upgrader.kube import KARPENTER_NODECLASS_LABEL, Node, WorkloadKind
 from upgrader.plan import (
+    NOTE_STATUS,
     AddonUpdate,
     Alternative,
     ParamValue,
@@ -46,6 +49,7 @@ from upgrader.plan import (
     PlannedFinding,
     Step,
     StepKind,
+    Verdict,
 )
 from upgrader.runbooks import Command, Repeat, Runbook, RunbookStep, fill, get_runbook
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind
@@ -520,6 +524,7 @@ class _Ctx:
     max_unavailable: str | None  # in-place updates; None: each group's own setting
     # A group's budget bound depends only on the snapshot: computed once, reused at every hop.
     drain_bounds: dict[NodeOwner, float] = field(default_factory=dict)
+    ami_family: str | None = None  # green groups move off AL2 to it (upgrader.ami_move)
 
 
 def _step(
@@ -588,6 +593,7 @@ def make_plan(
     max_unavailable: str | None = None,
     taint: str = DEFAULT_TAINT,
     catalog: VersionCatalog | None = None,
+    ami_family: str | None = None,
 ) -> Plan:
     """The plan to take `snapshot`'s cluster to `target`. Raises UserError when there is no
     path (a downgrade, a version eksup does not know or EKS does not offer)."""
@@ -619,6 +625,7 @@ def make_plan(
         taint=taint,
         drain_timeout_seconds=drain_timeout_seconds,
         max_unavailable=max_unavailable,
+        ami_family=ami_family,
     )
     units = node_units(snapshot)
     moves = {u: replacement_versions(u, current, goal, catalog) for u in units}
@@ -644,7 +651,7 @@ def make_plan(
         fingerprint=fingerprint(snapshot),
         fingerprint_facts=fingerprint_facts(snapshot),
         version_facts=snapshot.version_facts_source,
-        verdict=verdict(findings),
+        verdict=verdict(findings) if steps else Verdict.NOTHING_TO_DO,
         hops=[str(h) for h in hops],
         node_replacements=replacements,
         replacement_reasons=_reasons(snapshot, units, moves, goal, catalog),
@@ -676,6 +683,7 @@ def plan_cluster(
         max_unavailable=context.max_unavailable,
         taint=taint,
         catalog=context.catalog,
+        ami_family=context.ami_family,
     )
 
 
@@ -683,13 +691,20 @@ def _planned(finding: Finding) -> PlannedFinding:
     return PlannedFinding(
         check_id=finding.check_id,
         severity=finding.severity.value,
-        status=finding.status.value,
+        status=_shown_status(finding),
         message=finding.message,
         objects=list(finding.objects),
         remedy=finding.remedy,
         suppressed=finding.suppressed,
         suppressed_by=finding.suppressed_by,
     )
+
+
+def _shown_status(finding: Finding) -> str:
+    """An INFO finding is context, not a failed check: it reads "note" in every format."""
+    if finding.severity is Severity.INFO and finding.status is CheckStatus.FAIL:
+        return NOTE_STATUS
+    return finding.status.value
 
 
 def _conditions(snapshot: ClusterSnapshot) -> dict[str, bool]:
@@ -778,6 +793,7 @@ def _stages(
         for template in block:
             if template.kind is StepKind.CONTROL_PLANE:
                 if stage != ctx.current:
+                    steps.extend(_bridge_addons(ctx, block, stage, previous, addons))
                     steps.append(_control_plane(ctx, template, stage, previous))
             elif template.kind is StepKind.ADDONS:
                 if stage != ctx.current:
@@ -850,6 +866,83 @@ def _addons(
     ]
 
 
+def bridge_step_id(hop: str) -> str:
+    return f"addons-before-{hop}"
+
+
+def _bridge_addons(
+    ctx: _Ctx,
+    block: Sequence[RunbookStep],
+    hop: KubeVersion,
+    previous: KubeVersion,
+    installed: dict[str, str],
+) -> list[Step]:
+    """Add-ons whose installed version does not run on `hop` move first to the newest version
+    that runs on both minors (the `addon-compatibility` finding's advice, the same pick), so
+    the control plane never runs an add-on it does not support; the add-on step after the
+    hop then leaves them alone when they are already at or past its default."""
+    template = next((t for t in block if t.kind is StepKind.ADDONS), None)
+    if template is None:
+        return []
+    updates = []
+    for name, current in sorted(installed.items()):
+        now = {
+            v.version
+            for v in _candidates(
+                ctx.snapshot.addon_versions.get(str(previous), ()), name, str(previous)
+            )
+        }
+        then = {
+            v.version
+            for v in _candidates(ctx.snapshot.addon_versions.get(str(hop), ()), name, str(hop))
+        }
+        if not now or not then or current in then:
+            continue
+        bridge = now & then
+        if not bridge:
+            continue  # no version runs on both: the addon-compatibility check blocks
+        pick = max(bridge, key=_addon_key)
+        if _addon_key(pick) <= _addon_key(current):
+            continue
+        # One minor at a time where the add-on asks for it (vpc-cni), each step a build that
+        # runs on the control plane as it is now.
+        path = _addon_path(
+            ctx.snapshot, ctx.catalog, name, current=current, target=pick, hop=str(previous)
+        )
+        updates.append(AddonUpdate(name=name, current=current, target=pick, path=path))
+        installed[name] = pick
+    if not updates:
+        return []
+    names = ", ".join(u.name for u in updates)
+    step = _step(
+        template,
+        ctx,
+        step_id=bridge_step_id(str(hop)),
+        target="addons",
+        hop=hop,
+        # The control plane is still on `previous`: the step's precondition checks that.
+        params={
+            "version": str(previous),
+            "addons": [u.name for u in updates],
+            "addon_versions": {u.name: u.target for u in updates},
+        },
+        addon_updates=updates,
+    )
+    return [
+        step.model_copy(
+            update={
+                "title": f"Add-ons that do not run on {hop}, before the control plane moves",
+                "description": f"{names}: the installed version does not run on Kubernetes "
+                f"{hop}; each moves first to the newest version that runs on both {previous} "
+                f"and {hop}, one at a time, each waited on until ACTIVE.",
+                "commands": _addon_lines(step.commands, updates),
+                "verification": _addon_lines(step.verification, updates),
+                "rollback": _addon_lines(step.rollback, updates),
+            }
+        )
+    ]
+
+
 def _addon_lines(lines: list[str], updates: Sequence[AddonUpdate]) -> list[str]:
     def for_addon(update: AddonUpdate) -> Callable[[str], list[str]]:
         def make(line: str) -> list[str]:
@@ -897,13 +990,16 @@ def _managed(
     group = ctx.snapshot.nodegroup_by_name.get(unit.name)
     in_place = template.kind is StepKind.NODEGROUP_IN_PLACE
     blue, green = (unit.name, unit.name) if in_place else lineage.advance(unit.name, stage)
-    parameter, ami_id = _ami(ctx, stage, group.ami_type if group else None)
+    ami_type = group.ami_type if group else None
+    if not in_place:
+        ami_type = green_ami_type(ctx.ami_family, ami_type)
+    parameter, ami_id = _ami(ctx, stage, ami_type)
     params: dict[str, ParamValue] = {
         "nodegroup": blue,
         "original_nodegroup": unit.name,
         "version": str(stage),
         "from_version": _from(unit, moves, stage),
-        "ami_type": group.ami_type if group else None,
+        "ami_type": ami_type,
         "ami_parameter": parameter,
         "ami_id": ami_id,
         "max_unavailable": ctx.max_unavailable or _max_unavailable(group),

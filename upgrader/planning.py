@@ -29,6 +29,7 @@ def plan_target(
     config: Config | None = None,
     drain_timeout: int | None = None,
     max_unavailable: str | None = None,
+    ami_family: str | None = None,
 ) -> Plan:
     if manifests is not None and not manifests.is_dir():
         raise UserError(f"--manifests {manifests}: no such directory")
@@ -59,5 +60,6 @@ def plan_target(
         config=config or Config(),
         drain_timeout_seconds=drain_timeout,
         max_unavailable=max_unavailable,
+        ami_family=ami_family,
     )
     return plan_cluster(snapshot, context, region=target.region, now=target.clock.now())

@@ -4,7 +4,8 @@ Pure functions from a `Plan` to text, so the CLI only chooses one and writes it,
 the output directly. The Markdown is a runbook an on-call engineer can follow by hand when eksup
 is not at hand: the verdict, the findings, then each step with its description, the equivalent
 commands and, for every step that changes something, how to go back. JUnit XML gives CI one test
-case per check finding, so a blocking finding shows up as a failed test.
+case per check finding that is not INFO, so a blocking finding, and only that, shows up as a
+failed test.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from upgrader.plan import Plan, PlannedFinding, Step, Verdict
 __all__ = [
     "PlanTable",
     "finding_rows",
+    "nothing_to_do",
     "plan_rows",
     "render_json",
     "render_junit",
@@ -27,11 +29,13 @@ __all__ = [
 _FAIL = "fail"
 _NOT_ASSESSED = "not-assessed"
 _PASS = "pass"
-_GATED_SEVERITIES = ("error", "warning")
+_ERROR = "error"
+_INFO = "info"
 _VERDICT_NOTE = {
     Verdict.READY: "no blocking finding and no warning",
     Verdict.READY_WITH_WARNINGS: "nothing blocks; read every warning before you start",
     Verdict.NOT_READY: "a blocking finding must be fixed (or suppressed with a reason) first",
+    Verdict.NOTHING_TO_DO: "the cluster and its nodes are already on the target",
 }
 
 
@@ -122,7 +126,7 @@ def _md_header(plan: Plan) -> list[str]:
 def _md_summary(plan: Plan) -> list[str]:
     lines = ["## Summary", ""]
     if not plan.steps:
-        lines += [f"Nothing to do: the cluster and its nodes are on {plan.target_version}.", ""]
+        lines += [nothing_to_do(plan), ""]
         return lines
     hops = " -> ".join([plan.current_version, *plan.hops]) if plan.hops else "none"
     lines += [
@@ -135,6 +139,11 @@ def _md_summary(plan: Plan) -> list[str]:
         lines.append(f"- Alternative `{alternative.name}` ({mark}): {alternative.summary}")
     lines.append("")
     return lines
+
+
+def nothing_to_do(plan: Plan) -> str:
+    """The one line every format gives a plan with no step (exit code 0)."""
+    return f"Nothing to do: the cluster and its nodes are on {plan.target_version}."
 
 
 def _md_findings(plan: Plan) -> list[str]:
@@ -223,16 +232,31 @@ def _code(label: str, commands: Sequence[str]) -> list[str]:
 
 
 def render_junit(plan: Plan) -> str:
-    """One test case per check finding: a failing ERROR or WARNING is a failure, a check that
-    could not be assessed or a suppressed finding is skipped, anything else passes."""
+    """JUnit that agrees with the exit code: only a blocking finding (an unsuppressed ERROR that
+    tripped, exit 2) is a failure. A warning is a passing test case carrying the warning in
+    `system-out` and a `severity` property; a check not assessed or a suppressed finding is
+    skipped; an INFO note is no test result at all, only the suite's `system-out`."""
     suite = ET.Element("testsuite", name=f"eksup plan {plan.cluster} -> {plan.target_version}")
+    properties = ET.SubElement(suite, "properties")
+    for name, text in (
+        ("verdict", plan.verdict.value),
+        ("current_version", plan.current_version),
+        ("target_version", plan.target_version),
+        ("steps", str(len(plan.steps))),
+    ):
+        ET.SubElement(properties, "property", name=name, value=text)
     counts = {"tests": 0, "failures": 0, "skipped": 0}
-    for name, finding in _case_names(plan.findings):
+    for name, finding in _case_names(f for f in plan.findings if f.severity != _INFO):
         case = ET.SubElement(suite, "testcase", classname=f"eksup.{plan.cluster}", name=name)
         counts["tests"] += 1
         outcome = _junit_outcome(case, finding)
         if outcome:
             counts[outcome] += 1
+    notes = [f"[{f.check_id}] {f.message}" for f in plan.findings if f.severity == _INFO]
+    if plan.verdict is Verdict.NOTHING_TO_DO:
+        notes.insert(0, nothing_to_do(plan))
+    if notes:
+        ET.SubElement(suite, "system-out").text = "\n".join(notes)
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("errors", "0")
@@ -265,9 +289,13 @@ def _junit_outcome(case: ET.Element, finding: PlannedFinding) -> str | None:
     if finding.status == _NOT_ASSESSED:
         ET.SubElement(case, "skipped", message=finding.message)
         return "skipped"
-    if finding.status == _FAIL and finding.severity in _GATED_SEVERITIES:
+    if finding.status == _FAIL and finding.severity == _ERROR:
         failure = ET.SubElement(case, "failure", message=finding.message, type=finding.severity)
         failure.text = detail
         return "failures"
-    ET.SubElement(case, "system-out").text = detail
+    if finding.status == _FAIL:
+        # A warning: CI shows it without turning red, as the exit code (0) says.
+        properties = ET.SubElement(case, "properties")
+        ET.SubElement(properties, "property", name="severity", value=finding.severity)
+        ET.SubElement(case, "system-out").text = f"{finding.severity}: {detail}"
     return None

@@ -11,12 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from upgrader.plan import Plan, Verdict
-from upgrader.render_plan import PlanTable, finding_rows, plan_rows
+from upgrader.render_plan import PlanTable, finding_rows, nothing_to_do, plan_rows
 
 _VERDICT_STYLE = {
     Verdict.READY: "bold green",
     Verdict.READY_WITH_WARNINGS: "bold yellow",
     Verdict.NOT_READY: "bold red",
+    Verdict.NOTHING_TO_DO: "bold green",
 }
 
 
@@ -55,5 +56,8 @@ def plan_view(plan: Plan) -> RenderableType:
     infos = len(findings.rows) - len(decisive.rows)
     if infos:
         parts.append(Text(f"{infos} informational note(s): see --format markdown", style="dim"))
-    parts.append(_table("Steps", plan_rows(plan)))
+    if plan.verdict is Verdict.NOTHING_TO_DO:
+        parts.append(Text(nothing_to_do(plan)))
+    else:
+        parts.append(_table("Steps", plan_rows(plan)))
     return Group(*parts)

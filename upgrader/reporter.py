@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from upgrader.progress import Beat, DrainTally, clock_text
+
 if TYPE_CHECKING:
     from upgrader.engine import RunResult
     from upgrader.plan import Plan, Step
@@ -41,14 +43,21 @@ class Reporter(Protocol):
         ...
 
     def waiting(self, reason: str, waited: float, remaining: float) -> None:
-        """Called on every poll of a wait; `reason` may change as the wait progresses."""
+        """Called on every poll of a wait, and between polls at least every
+        `progress.HEARTBEAT_SECONDS`; `reason` says how far it is and may change."""
         ...
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: Mapping[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
-        """Each drain round: nodes draining, evictable pods left, evicted so far, and the pods
-        each PodDisruptionBudget is holding back."""
+        """Each drain round: nodes draining, evictable pods left, evicted so far, the pods
+        each PodDisruptionBudget is holding back, and how far the drain is (`tally`)."""
         ...
 
     def info(self, message: str) -> None: ...
@@ -69,16 +78,16 @@ class TextSink(Protocol):
 class PlainReporter:
     """One line per event on `stream`, prefixed with the time since the run started.
 
-    Waits and drain rounds are polled every few seconds; a line is written only when their
-    text changes, so a CI log shows each state once rather than a wall of identical lines.
+    Waits and drain rounds are polled every few seconds; a line is written when their text
+    changes, and again after `HEARTBEAT_SECONDS` of the clock without one, so a CI log shows
+    each state once and yet never falls silent during a long wait.
     """
 
     def __init__(self, stream: TextSink, clock: Clock | None = None) -> None:
         self.stream = stream
         self.clock = clock
         self._started: float | None = None
-        self._last_wait = ""
-        self._last_drain = ""
+        self._beat = Beat()
 
     def _line(self, text: str) -> None:
         stamp = ""
@@ -100,7 +109,7 @@ class PlainReporter:
         )
 
     def step_started(self, step: Step, index: int, total: int) -> None:
-        self._last_wait = self._last_drain = ""
+        self._beat.clear()
         self._line(f"step {index}/{total} {step.id}: {step.title or step.description}")
 
     def step_finished(self, step: Step, detail: str, seconds: float) -> None:
@@ -115,21 +124,31 @@ class PlainReporter:
     def action(self, description: str, *, dry_run: bool) -> None:
         self._line(f"  {'would' if dry_run else '->'} {description}")
 
+    def _now(self) -> float | None:
+        return self.clock.now() if self.clock is not None else None
+
     def waiting(self, reason: str, waited: float, remaining: float) -> None:
-        del waited  # the stamp on each line says it
-        if reason != self._last_wait:
-            self._last_wait = reason
-            self._line(f"  waiting ({remaining:.0f}s left): {reason}")
+        if self._beat.due("wait", reason, self._now()):
+            self._line(f"  waiting {clock_text(waited)} ({clock_text(remaining)} left): {reason}")
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: Mapping[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
         held = "; ".join(f"PDB {pdb} holds {len(pods)}" for pdb, pods in sorted(waiting.items()))
         text = f"  drain: {nodes} nodes, {pods_left} pods left, {evicted} evicted"
         text += f" ({held})" if held else ""
-        if text != self._last_drain:
-            self._last_drain = text
-            self._line(text)
+        # The elapsed time changes every round: only the counts decide what is news.
+        news = text
+        if tally is not None:
+            news += f" {tally.nodes_drained} {tally.replacements_pending}"
+        if self._beat.due("drain", news, self._now()):
+            self._line(text + (f"; {tally.describe()}" if tally is not None else ""))
 
     def info(self, message: str) -> None:
         self._line(f"  {message}")
@@ -166,9 +185,15 @@ class NullReporter:
         del reason, waited, remaining
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: Mapping[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
-        del nodes, pods_left, evicted, waiting
+        del nodes, pods_left, evicted, waiting, tally
 
     def info(self, message: str) -> None:
         del message

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from upgrader.progress import DrainTally, clock_text
 from upgrader.reporter import PlainReporter
 
 if TYPE_CHECKING:
@@ -57,18 +58,33 @@ class RichReporter:
             get_time=get_time,
         )
         self._task = self._steps.add_task("steps", total=None)
+        self._clock = clock
         self._wait = ""
+        # The wait's reason, its start and deadline on the clock: the footer computes the
+        # elapsed and remaining time at each refresh, so it ticks between polls.
+        self._wait_span: tuple[str, float, float] | None = None
         self._drain: RenderableType | None = None
         self._live = Live(self, console=console, transient=True, auto_refresh=console.is_terminal)
         self._running = False
 
     def __rich__(self) -> RenderableType:
         parts: list[RenderableType] = [self._steps]
-        if self._wait:
-            parts.append(Text(self._wait, style="yellow"))
+        wait = self._wait_text()
+        if wait:
+            parts.append(Text(wait, style="yellow"))
         if self._drain is not None:
             parts.append(self._drain)
         return Group(*parts)
+
+    def _wait_text(self) -> str:
+        if self._wait_span is None or self._clock is None:
+            return self._wait
+        reason, started, deadline = self._wait_span
+        now = self._clock.now()
+        return (
+            f"waiting {clock_text(now - started)} ({clock_text(max(0.0, deadline - now))} left):"
+            f" {reason}"
+        )
 
     def _redraw(self) -> None:
         if not self._running:
@@ -98,7 +114,7 @@ class RichReporter:
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         self._log.step_started(step, index, total)
-        self._wait, self._drain = "", None
+        self._wait, self._wait_span, self._drain = "", None, None
         self._steps.update(self._task, description=f"step {index}/{total} {step.id}")
         self._redraw()
 
@@ -112,21 +128,31 @@ class RichReporter:
 
     def step_failed(self, step: Step, error: str) -> None:
         self._log.step_failed(step, error)
-        self._wait, self._drain = "", None
+        self._wait, self._wait_span, self._drain = "", None, None
         self._redraw()
 
     def action(self, description: str, *, dry_run: bool) -> None:
         self._log.action(description, dry_run=dry_run)
 
     def waiting(self, reason: str, waited: float, remaining: float) -> None:
-        self._wait = f"waiting {waited:.0f}s ({remaining:.0f}s left): {reason}"
+        self._wait = f"waiting {clock_text(waited)} ({clock_text(remaining)} left): {reason}"
+        if self._clock is not None:
+            now = self._clock.now()
+            self._wait_span = (reason, now - waited, now + remaining)
         self._redraw()
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: Mapping[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: Mapping[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
+        how_far = f"; {tally.describe()}" if tally is not None else ""
         table = Table(
-            title=f"drain: {nodes} nodes, {pods_left} pods left, {evicted} evicted",
+            title=f"drain: {nodes} nodes, {pods_left} pods left, {evicted} evicted{how_far}",
             title_justify="left",
             show_edge=False,
         )
@@ -153,6 +179,6 @@ class RichReporter:
         self._log.run_finished(result)
 
     def _advance(self) -> None:
-        self._wait, self._drain = "", None
+        self._wait, self._wait_span, self._drain = "", None, None
         self._steps.advance(self._task)
         self._redraw()

@@ -35,6 +35,7 @@ from strategies.experiment import (
 from strategies.gates import Gate, gates_for
 from strategies.providers import TrafficProvider, no_switch, provider_for, refusal
 from strategies.providers_service import warnings_for
+from strategies.rollout_liveness import free_dead_holder, process_gone
 from strategies.rollout_lock import holder_name, live_holder, rollout_lock
 from strategies.rollout_preview import Shown, preview, preview_compute, preview_experiment
 from strategies.rollout_report import RolloutReport
@@ -44,8 +45,10 @@ from strategies.spec import COMPUTE_STRATEGIES, AbTest, NoTraffic, RolloutSpec, 
 from strategies.steps import Weights, steps_for
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
+from upgrader.kube import Lease
 from upgrader.lock import ClusterLock, describe
 from upgrader.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
+from upgrader.progress import HEARTBEAT_SECONDS
 
 Confirm = Callable[[str], bool]
 Log = Callable[[str], None]
@@ -226,6 +229,14 @@ def run_rollout(
         f"Move production traffic of {_app(wired.spec)} to the candidate "
         f"({wired.spec.strategy.kind} on {wired.provider.name}, {where})?"
     )
+    zero = _zero_sum_note(wired)
+    if zero and confirm is None:
+        raise RefusedError(
+            f"{_app(wired.spec)}: {zero}. Refused with --yes: set the stable record's weight "
+            "first, or run without --yes to confirm starting from there"
+        )
+    if zero:
+        question = f"{zero}. {question}"
     with _locked(wired, confirm, question):
         return runner.run()
 
@@ -325,6 +336,7 @@ def promote_rollout(
     """Skip the remaining steps; a run in progress is asked to do it (returns a message)."""
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     question = f"Send ALL production traffic of {_app(wired.spec)} to the candidate now?"
+    _finish_for_the_dead(wired, log)
     holder = live_holder(wired.lock)
     if holder is not None:
         if confirm is not None and not confirm(question):
@@ -350,6 +362,7 @@ def rollback_rollout(
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     runner = wired.runner(log)
     question = f"Roll {_app(wired.spec)} back: scale stable up, then ALL traffic back to stable?"
+    _finish_for_the_dead(wired, log)
     with _locked(wired, confirm, question):
         return runner.rollback(wired.actor())
 
@@ -374,23 +387,80 @@ def abort_rollout(
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     runner = wired.runner(log)
     app = _app(wired.spec)
+    before = _zero_sum_note(wired)
+    if before:
+        log(f"{app}: {before}; abort sets stable to all traffic")
+    _finish_for_the_dead(wired, log)
     holder = live_holder(wired.lock)
     if holder is not None:
         # The request first: a weight the run writes after our switch is then undone by it.
         wired.journal.request(Request.ABORT, wired.actor())
         report = runner.abort(wired.actor(), record=False)
-        return (
-            f"{app}: all traffic on stable ({wired.provider.name} reads "
-            f"{report.final_weights}); the run of {holder.holder} was asked to stop and "
-            "scale the candidate down"
-        )
+        on_stable = f"all traffic on stable ({wired.provider.name} reads {report.final_weights})"
+        if _live_run_takes_it(wired, holder):
+            return (
+                f"{app}: {on_stable}; the run of {holder.holder} took the abort and scales the "
+                "candidate down after the drain delay (`eksup rollout status --watch` follows it)"
+            )
+        log(f"{app}: the run of {holder.holder} did not take the abort and is gone; finishing")
+        _finish_for_the_dead(wired, log)
+    unfinished = (current := wired.journal.read()) is not None and current.resumable
     if wired.lock.blocker() is not None:
-        # A stale lease: its run is gone. Abort anyway, without taking the lease over.
+        # A live lease we could not prove dead: traffic is on stable; its run records the end.
         report = runner.abort(wired.actor())
     else:
         with _locked(wired, None, ""):
-            report = runner.abort(wired.actor())
+            # An unfinished rollout is ended as its run would have ended it: the candidate is
+            # scaled down after the drain delay, the state rolled-back, any request cleared.
+            report = runner.abort(wired.actor(), retire=unfinished)
+            if unfinished:
+                wired.journal.clear_request()
     return f"{app}: all traffic on stable ({wired.provider.name} reads {report.final_weights})"
+
+
+def _finish_for_the_dead(wired: _Wired, log: Log) -> None:
+    """A run killed while holding the app leaves a lease nobody renews: make it takeable, so
+    this command finishes the work instead of handing it to a run that will never do it."""
+    why = free_dead_holder(wired.lock)
+    if why:
+        log(f"{_app(wired.spec)}: {why}; this command finishes its work")
+
+
+def _live_run_takes_it(wired: _Wired, holder: Lease) -> bool:
+    """Wait for the holding run to acknowledge the abort (it clears the request within
+    CHECK_EVERY_SECONDS) or to end the rollout; False once it is known dead (its lease
+    expired or its process is gone), or after its lease's duration without a word."""
+    clock = wired.ports.clock
+    give_up = clock.now() + holder.duration_seconds + 2 * CHECK_EVERY_SECONDS
+    while clock.now() < give_up:
+        current = wired.journal.read()
+        if current is None or current.request is None or current.phase in TERMINAL:
+            return True
+        if process_gone(holder.holder) or live_holder(wired.lock) is None:
+            return False
+        clock.sleep(CHECK_EVERY_SECONDS)
+    return False
+
+
+def zero_sum_text(weights: Weights) -> str:
+    """Route 53 with every weight 0 answers with each record equally: say so, never "0 / 0"
+    alone ("If you set Weight to 0 for all of the records in the group, traffic is routed to
+    all resources with equal probability": Route 53 Developer Guide, values specific for
+    weighted records, Weight)."""
+    return (
+        f"{weights}: every weight is 0, so Route 53 answers with each record equally "
+        "(about half the traffic on the candidate)"
+    )
+
+
+def _zero_sum_note(wired: _Wired) -> str:
+    if wired.provider.name != "route53":
+        return ""
+    try:
+        live = wired.provider.read()
+    except EksupError:
+        return ""
+    return zero_sum_text(live) if live.total == 0 else ""
 
 
 # ------------------------------------------------------------------------------- status
@@ -403,6 +473,7 @@ class StatusView:
     live: Weights | None
     live_error: str
     lock: str
+    provider: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -410,9 +481,13 @@ class StatusView:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.state is not None and self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
+        """0 succeeded (or nothing recorded), 1 rolled back or failed, 4 unfinished (running,
+        paused, or killed mid-way): CI waits on a non-zero code, never on a half-done one."""
+        if self.state is None or self.state.phase is Phase.SUCCEEDED:
+            return ExitCode.OK
+        if self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
             return ExitCode.FAILED
-        return ExitCode.OK
+        return ExitCode.STOPPED
 
     def to_json(self) -> str:
         document = {
@@ -428,6 +503,8 @@ class StatusView:
 
     def lines(self) -> list[str]:
         live = str(self.live) if self.live is not None else f"cannot read ({self.live_error})"
+        if self.live is not None and self.live.total == 0 and self.provider == "route53":
+            live = zero_sum_text(self.live)
         if self.state is None:
             return [f"{self.app}: no rollout recorded", f"live weights: {live}"]
         state = self.state
@@ -466,7 +543,9 @@ def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
         lock = describe(lease, ports.clock.now())
     except EksupError:
         pass
-    return StatusView(_app(wired.spec), wired.journal.read(), live, error, lock)
+    return StatusView(
+        _app(wired.spec), wired.journal.read(), live, error, lock, wired.provider.name
+    )
 
 
 def watch_status(
@@ -480,11 +559,15 @@ def watch_status(
     (4: still going); every wait through the Clock."""
     give_up = None if timeout is None else ports.clock.now() + timeout
     shown: tuple[RolloutState | None, Weights | None] | None = None
+    shown_at = ports.clock.now()
     while True:
         view = read_status(spec_file, ports)
-        if (view.state, view.live) != shown:
+        # Each change, and the state again every heartbeat: a CI log that waits in silence
+        # looks hung (and no-output timeouts kill it).
+        if (view.state, view.live) != shown or ports.clock.now() - shown_at >= HEARTBEAT_SECONDS:
             show(view)
             shown = (view.state, view.live)
+            shown_at = ports.clock.now()
         if view.terminal:
             return view.exit_code
         if give_up is not None and ports.clock.now() >= give_up:

@@ -19,20 +19,61 @@ _END = {Phase.FINISHED, Phase.SKIPPED, Phase.FAILED, Phase.STOPPED, Phase.WAITIN
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One run's work on one step: from its `started` to its end (or, for a run that died in
+    the step, to that run's last record: the crash is somewhere after it)."""
+
+    run: str
+    start: float
+    end: float
+    outcome: str  # done, already-done, failed, stopped, waiting, or "interrupted"
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
 class StepStatus:
     step_id: str
     # done, already-done, skipped, failed, stopped, running, not started, waiting for approval,
     # approved (not run since)
     state: str
     started_at: float | None
-    seconds: float | None
+    seconds: float | None  # working time: the sum of its segments, never the outage between
     detail: str
+    run: str = ""  # the run that gave the step its state
+    segments: tuple[Segment, ...] = ()
+
+
+def _segments(records: list[Record]) -> dict[str, list[Segment]]:
+    last_of_run: dict[str, float] = {}
+    for record in records:
+        last_of_run[record.run] = max(last_of_run.get(record.run, record.at), record.at)
+    done: dict[str, list[Segment]] = {}
+    open_: dict[tuple[str, str], float] = {}  # (step, run) -> start
+    for record in records:
+        if record.step is None:
+            continue
+        key = (record.step, record.run)
+        if record.phase is Phase.STARTED:
+            open_[key] = record.at
+        elif record.phase in _END and record.phase is not Phase.SKIPPED and key in open_:
+            outcome = record.outcome or record.phase.value
+            start = open_.pop(key)
+            done.setdefault(record.step, []).append(Segment(record.run, start, record.at, outcome))
+    for (step, run), start in open_.items():
+        done.setdefault(step, []).append(Segment(run, start, last_of_run[run], "interrupted"))
+    for segments in done.values():
+        segments.sort(key=lambda s: s.start)
+    return done
 
 
 def step_statuses(plan: Plan, records: list[Record]) -> list[StepStatus]:
     started: dict[str, Record] = {}
     ended: dict[str, Record] = {}
     approved: dict[str, Record] = {}  # approvals no run has acted on yet
+    approvals: dict[str, Record] = {}  # the latest approval of each gate, acted on or not
     for record in records:
         if record.step is None:
             continue
@@ -40,29 +81,42 @@ def step_statuses(plan: Plan, records: list[Record]) -> list[StepStatus]:
             started[record.step] = record
             ended.pop(record.step, None)
             approved.pop(record.step, None)
+        elif record.phase is Phase.SKIPPED and _finished(ended.get(record.step)):
+            # A resumed run skips what an earlier run finished: the earlier run's outcome,
+            # time and duration stay the truth, not "skipped" at the resume's time.
+            continue
         elif record.phase in _END:
             ended[record.step] = record
             approved.pop(record.step, None)
         elif record.phase is Phase.APPROVED:
             approved[record.step] = record
+            approvals[record.step] = record
+    segments = _segments(records)
     statuses = []
     for step in plan.steps:
         begin, end, given = started.get(step.id), ended.get(step.id), approved.get(step.id)
-        seconds = None
+        worked = tuple(segments.get(step.id, ()))
+        seconds = sum(s.seconds for s in worked) if worked else None
+        run = ""
         if given is not None:
-            state, detail = "approved, not run since", approval_text(given)
+            state, detail, seconds = "approved, not run since", approval_text(given), None
         elif end is not None and end.phase is Phase.WAITING:
             state, detail = "waiting for approval", end.detail
         elif end is not None:
-            state = end.outcome or end.phase.value
-            seconds = end.at - begin.at if begin is not None else None
-            detail = end.detail
+            state, detail, run = end.outcome or end.phase.value, end.detail, end.run
+            if step.id in approvals and end.phase is Phase.FINISHED:
+                detail = approval_text(approvals[step.id])
         elif begin is not None:
-            state, detail = "running or interrupted", begin.detail
+            state, detail, run = "running or interrupted", begin.detail, begin.run
         else:
             state, detail = "not started", ""
-        statuses.append(StepStatus(step.id, state, begin.at if begin else None, seconds, detail))
+        first = worked[0].start if worked else (begin.at if begin else None)
+        statuses.append(StepStatus(step.id, state, first, seconds, detail, run, worked))
     return statuses
+
+
+def _finished(record: Record | None) -> bool:
+    return record is not None and record.phase is Phase.FINISHED
 
 
 def run_state(records: list[Record]) -> str:
@@ -84,6 +138,8 @@ def run_state(records: list[Record]) -> str:
 
 
 def mermaid_gantt(plan: Plan, statuses: list[StepStatus]) -> str:
+    """One bar per run's work on a step, so a resumed step shows its two parts and the outage
+    between them is a gap, never a bar that overlaps the next steps."""
     lines = [
         "```mermaid",
         "gantt",
@@ -91,12 +147,17 @@ def mermaid_gantt(plan: Plan, statuses: list[StepStatus]) -> str:
         "    dateFormat X",
         "    axisFormat %H:%M",
     ]
+    runs: list[str] = []
     for status in statuses:
-        if status.started_at is None:
-            continue
-        tag = "crit, " if status.state == "failed" else ""
-        length = max(1, round(status.seconds or 1))
-        lines.append(f"    {status.step_id} : {tag}{int(status.started_at)}, {length}s")
+        for segment in status.segments:
+            if segment.run not in runs:
+                runs.append(segment.run)
+    for status in statuses:
+        for segment in status.segments:
+            tag = {"failed": "crit, ", "interrupted": "active, "}.get(segment.outcome, "")
+            label = status.step_id if len(runs) < 2 else f"{status.step_id} ({segment.run})"
+            length = max(1, round(segment.seconds))
+            lines.append(f"    {label} : {tag}{int(segment.start)}, {length}s")
     lines.append("```")
     return "\n".join(lines) + "\n"
 

@@ -46,10 +46,17 @@ def open_target(
         with _sandbox_target(cluster) as target:
             yield target
         return
+    from upgrader.kube_context import infer_cluster
+
+    # An EKS ARN kube context (aws eks update-kubeconfig) names the cluster and its region.
+    cluster, region = infer_cluster(cluster, region, context)
     if not cluster:
         from upgrader.errors import UserError
 
-        raise UserError("--cluster is required (or set EKSUP_CLUSTER), unless --sandbox is given")
+        raise UserError(
+            "--cluster is required (or set EKSUP_CLUSTER, or use a kube context named by its "
+            "EKS ARN), unless --sandbox is given"
+        )
     yield _real_target(cluster, region=region, profile=profile, context=context)
 
 

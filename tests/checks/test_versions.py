@@ -13,7 +13,6 @@ from upgrader.versions import Gotcha, VersionCatalog, default_catalog
     ("current", "target", "words"),
     [
         ("1.33", "1.32", "older than the cluster's 1.33"),
-        ("1.33", "1.33", "already on 1.33"),
         ("1.33", "1.99", "not in eksup's version data"),
         ("1.33", "one.thirty", "not a Kubernetes version"),
         ("1.27", "1.28", "left EKS extended support on 2025-11-26"),
@@ -26,6 +25,14 @@ def test_target_version_refuses(current: str, target: str, words: str) -> None:
     assert words in finding.message
     assert finding.objects == ("prod",)
     assert finding.blocking
+
+
+def test_the_current_version_is_not_a_blocking_target() -> None:
+    # Nothing to upgrade is not an error: the plan says "nothing to do" (or moves lagging nodes).
+    finding = only(run("target-version", snapshot("1.33"), context("1.33")))
+    assert finding.status is CheckStatus.PASS
+    hops = only(run("control-plane-hops", snapshot("1.33"), context("1.33")))
+    assert "already on 1.33" in hops.message
 
 
 def test_target_version_passes_for_a_supported_step_up() -> None:

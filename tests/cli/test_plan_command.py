@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from upgrader.cli import app
 from upgrader.plan import Plan, load_plan
 from upgrader.sandbox import moto_eks
+from upgrader.sandbox.demo_world import DEMO_VERSION
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -71,11 +72,13 @@ def test_impossible_targets_are_one_line_errors(target: str, words: str) -> None
     assert words in lines[0]
 
 
-def test_the_current_version_is_a_blocking_finding_not_an_error() -> None:
-    code, stdout, _ = run("plan", "--sandbox", "--to", "1.29")
-    assert code == 2
-    assert "NOT READY" in stdout
-    assert "already on 1.29" in stdout
+def test_the_current_version_is_nothing_to_do_and_exits_0() -> None:
+    # Terraform's "No changes" and kubectl diff's empty diff are success: so is this.
+    code, stdout, _ = run("plan", "--sandbox", "--to", DEMO_VERSION)
+    assert code == 0
+    assert stdout.startswith("NOTHING TO DO")
+    assert f"Nothing to do: the cluster and its nodes are on {DEMO_VERSION}." in stdout
+    assert "NOT READY" not in stdout
 
 
 def test_a_cluster_is_required_outside_the_sandbox() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,6 +375,14 @@ def test_status_watch_exits_4_at_the_timeout(canary: World) -> None:
     assert clock.now() - start == pytest.approx(45)
 
 
+def test_status_watch_shows_the_state_at_least_every_30_seconds(canary: World) -> None:
+    _running(canary)
+    code, stdout, _ = canary.run("status", "--watch", "--timeout", "100")
+    assert code == 4
+    # Nothing changed for 100 s, yet the log says so at 0, 30, 60 and 90 s: never silent.
+    assert stdout.count("running, step 1 of 3") >= 4
+
+
 def test_status_with_nothing_recorded(canary: World) -> None:
     code, stdout, _ = canary.run("status")
     assert code == 0
@@ -433,17 +443,96 @@ def test_abort_sends_everything_back_to_stable_and_records_who(canary: World) ->
     assert "aborted-by" in state
 
 
-def test_abort_while_a_run_holds_the_lock_moves_traffic_and_asks_the_run_to_stop(
+def test_abort_while_a_live_run_holds_the_lock_moves_traffic_and_hands_it_the_rest(
     canary: World,
 ) -> None:
-    _running(canary)
+    journal = _running(canary)
+    clock = canary.sandbox.clock
     canary.sandbox.aws.set_forward_weights(canary.rule, {canary.stable: 90, canary.candidate: 10})
-    _hold(canary.kube, "alice@laptop pid 1", canary.sandbox.clock.now())
+    _hold(canary.kube, "alice@laptop pid 1", clock.now())
+    # The live run sees the request at its next check (within 10 s) and takes it.
+    clock.call_later(5, journal.clear_request)
     code, stdout, _ = canary.run("abort")
     assert code == 0, stdout
     assert canary.weights() == (100, 0)
-    assert "alice@laptop pid 1 was asked to stop" in stdout
-    assert canary.state()["request"] == "abort"
+    assert "alice@laptop pid 1 took the abort" in stdout
+    assert canary.state()["status"] == "running"  # the live run records its own end
+
+
+def test_abort_finishes_itself_when_the_run_holding_the_app_stops_renewing(
+    canary: World,
+) -> None:
+    # A run killed on another machine: its lease is fresh, then never renewed again.
+    _running(canary)
+    clock = canary.sandbox.clock
+    canary.sandbox.aws.set_forward_weights(canary.rule, {canary.stable: 90, canary.candidate: 10})
+    _hold(canary.kube, "alice@laptop pid 1", clock.now())
+    start = clock.now()
+    code, _stdout, stderr = canary.run("abort")
+    assert code == 0, stderr
+    assert canary.weights() == (100, 0)
+    assert "did not take the abort and is gone" in stderr
+    state = canary.state()
+    assert state["status"] == "rolled-back"
+    assert "request" not in state
+    assert canary.replicas("web-candidate")[0] == 0  # what the dead run was to do
+    assert clock.now() - start < 120 + 60 + 60  # its lease, two checks, the drain delay
+    code, _, _ = canary.run("status")
+    assert code == 1  # rolled back: the release did not happen
+
+
+def test_abort_finishes_at_once_when_the_holder_process_is_gone_on_this_machine(
+    canary: World,
+) -> None:
+    _running(canary)
+    clock = canary.sandbox.clock
+    canary.sandbox.aws.set_forward_weights(canary.rule, {canary.stable: 50, canary.candidate: 50})
+    dead = f"me@{socket.gethostname()} pid {_dead_pid()}"
+    _hold(canary.kube, dead, clock.now())
+    code, stdout, stderr = canary.run("abort")
+    assert code == 0, stderr
+    assert f"the run of {dead} is gone" in stderr
+    assert "asked" not in stdout
+    assert canary.weights() == (100, 0)
+    assert canary.state()["status"] == "rolled-back"
+    assert canary.replicas("web-candidate")[0] == 0
+
+
+def test_promote_finishes_the_work_of_a_dead_run(canary: World) -> None:
+    _running(canary)
+    dead = f"me@{socket.gethostname()} pid {_dead_pid()}"
+    _hold(canary.kube, dead, canary.sandbox.clock.now())
+    code, stdout, stderr = canary.run("promote", "--yes")
+    assert code == 0, stderr
+    assert "promote requested" not in stdout
+    assert canary.weights() == (0, 100)
+    assert canary.state()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("running", 4), ("paused", 4), ("succeeded", 0), ("rolled-back", 1), ("failed", 1)],
+)
+def test_status_exits_non_zero_while_a_rollout_is_unfinished_or_failed(
+    canary: World, status: str, code: int
+) -> None:
+    journal = _running(canary)
+    journal.record(1, status, None, canary.sandbox.clock.now())
+    exit_code, stdout, stderr = canary.run("status")
+    assert exit_code == code, stdout + stderr
+
+
+def _dead_pid() -> int:
+    """A pid no process has: the highest possible one, checked."""
+    pid = 4_194_303
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
 
 
 def test_abort_refuses_to_send_traffic_to_a_scaled_down_stable(canary: World) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.engine.worlds import CLUSTER, Runner, add_bare_pod, full_plan
 from upgrader.engine import RunStatus
 from upgrader.errors import NotFoundError, PermissionDeniedError
@@ -59,6 +61,11 @@ def test_a_dry_run_changes_nothing_and_lists_every_change(world: Sandbox, runner
     out = runner.out.getvalue()
     assert "would call eks:UpdateClusterVersion cluster=prod version=1.29" in out
     assert "would drain 3 nodes of general: evict 16 pods" in out  # with CA, not scaled down
+    # Hop 2 drains groups only hop 1 would have made: counted from the would-be state, not 0.
+    assert re.search(
+        r"would drain 3 nodes of general-1-29: evict \d+ pods \(counted from general now", out
+    )
+    assert "would drain 0 nodes" not in out
     assert (
         "would call kubernetes:scale workload=Deployment/kube-system/cluster-autoscaler "
         "replicas=1" in out

@@ -105,7 +105,7 @@ def test_the_lease_is_renewed_through_long_waits(world: Sandbox, runner: Runner)
             lease = kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
             ages.append(world.clock.now() - lease.renewed_at)
 
-        def drain_progress(self, *args: object) -> None:
+        def drain_progress(self, *args: object, **kwargs: object) -> None:
             lease = kube.get_lease(LOCK_NAMESPACE, LOCK_NAME)
             ages.append(world.clock.now() - lease.renewed_at)
 

@@ -94,25 +94,54 @@ def test_json_round_trips_through_load_plan(plan: Plan, tmp_path: Path) -> None:
     assert raw["steps"][0]["id"] == "preflight"
 
 
-def test_junit_has_one_case_per_finding_and_parses(plan: Plan) -> None:
+def test_junit_fails_only_blocking_findings_and_keeps_infos_out_of_the_results(
+    plan: Plan,
+) -> None:
     root = ET.fromstring(render_junit(plan))
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")
-    assert len(cases) == len(FINDINGS)
+    # The INFO note is context, not a test result: it is in the suite's output only.
+    assert len(cases) == len(FINDINGS) - 1
+    assert "upgrade-notes" not in {c.get("name") for c in cases}
+    assert "[upgrade-notes] note" in (suite.findtext("system-out") or "")
     names = [c.get("name") for c in cases]
     assert len(set(names)) == len(names)
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
     skipped = {c.get("name") for c in cases if c.find("skipped") is not None}
-    assert failed == {"pdb-zero-disruptions", "single-replica"}
+    # A warning passes (the exit code would be 0 for it): it is told, not failed.
+    assert failed == {"pdb-zero-disruptions"}
     assert skipped == {"eks-insights", "single-replica #2"}
-    assert suite.get("tests") == "6"
-    assert suite.get("failures") == "2"
+    warning = next(c for c in cases if c.get("name") == "single-replica")
+    assert "warning: one replica" in (warning.findtext("system-out") or "")
+    assert warning.find("properties/property[@name='severity']").get("value") == "warning"  # type: ignore[union-attr]
+    assert suite.get("tests") == "5"
+    assert suite.get("failures") == "1"
     assert suite.get("skipped") == "2"
-    assert root.get("failures") == "2"
+    assert root.get("failures") == "1"
     failure = next(c for c in cases if c.get("name") == "pdb-zero-disruptions").find("failure")
     assert failure is not None
     assert failure.get("type") == "error"
     assert "raise it" in (failure.text or "")
+    verdict = suite.find("properties/property[@name='verdict']")
+    assert verdict is not None
+    assert verdict.get("value") == "NOT READY"
+
+
+def test_info_findings_read_note_not_fail_in_the_plan(plan: Plan) -> None:
+    (note,) = [f for f in plan.findings if f.severity == "info"]
+    assert note.status == "note"
+    assert "| info | note | `upgrade-notes` | note |" in render_markdown(plan)
+
+
+def test_an_empty_plan_is_nothing_to_do_in_every_format() -> None:
+    empty = make_plan(snapshot("1.30"), "1.30", findings=FINDINGS[1:2])
+    assert empty.verdict is Verdict.NOTHING_TO_DO
+    assert not empty.blocking
+    assert "**Verdict: NOTHING TO DO**" in render_markdown(empty)
+    suite = ET.fromstring(render_junit(empty)).find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "0"
+    assert "Nothing to do" in (suite.findtext("system-out") or "")
 
 
 def test_plan_rows(plan: Plan) -> None:

@@ -98,6 +98,8 @@ def _per_hop(snapshot: ClusterSnapshot, addon: Addon, hops: list[str]) -> list[F
                 )
             )
             return findings
+    if not hops:
+        return findings  # the control plane is on the target: no add-on has to follow
     first = hops[0]
     now = compatible_versions(snapshot, addon.name, snapshot.version)
     then = compatible_versions(snapshot, addon.name, first)
@@ -114,7 +116,8 @@ def _per_hop(snapshot: ClusterSnapshot, addon: Addon, hops: list[str]) -> list[F
                 f"{pick} runs on both {snapshot.version} and {first}",
                 (f"addon/{addon.name}",),
                 remedy=f"update {addon.name} to {pick} before the control plane goes to {first} "
-                f"(aws eks update-addon --addon-name {addon.name} --addon-version {pick})",
+                f"(aws eks update-addon --addon-name {addon.name} --addon-version {pick}); "
+                f"the plan does it in step addons-before-{first}",
             )
         )
     return findings

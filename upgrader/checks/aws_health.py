@@ -120,7 +120,7 @@ def cluster_subnet_ips(snapshot: ClusterSnapshot, context: CheckContext) -> list
 )
 def eks_insights(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
     hops = hops_of(snapshot, context)
-    versions = set(hops) if hops else None
+    versions = set(hops) if hops is not None else None
     severity_of = {"ERROR": Severity.ERROR, "WARNING": Severity.WARNING}
     findings = []
     for insight in sorted(snapshot.insights, key=lambda i: (i.kubernetes_version, i.name)):

@@ -32,6 +32,7 @@ class CheckContext:
     config: Config = field(default_factory=Config)
     drain_timeout_seconds: int | None = None  # None: the config's threshold
     max_unavailable: str | None = None  # in-place updates: "3" or "25%"; None: each group's own
+    ami_family: str | None = None  # green groups off AL2: "al2023" or "bottlerocket" (ami_move)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -49,7 +50,12 @@ class CheckContext:
 
     def hops(self, snapshot: ClusterSnapshot) -> list[str] | None:
         """The control-plane versions after the current one, up to the target; None when there
-        is no valid path (the `target-version` check says why)."""
+        is no valid path (the `target-version` check says why), [] when the control plane is
+        already on the target (nodes behind it may still move)."""
+        if self.target_version is not None and self.target_version == KubeVersion.try_parse(
+            snapshot.cluster.version
+        ):
+            return []
         try:
             return self.catalog.hops(snapshot.cluster.version, self.target)
         except UserError:

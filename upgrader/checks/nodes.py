@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 
+from upgrader.ami_move import CAVEATS
 from upgrader.checks._common import hops_of, no_path, plural
-from upgrader.checks.context import CheckContext
+from upgrader.checks.context import CheckContext, NodeStrategy
 from upgrader.checks.findings import Finding, Severity, fail
 from upgrader.checks.registry import check, denied_finding
 from upgrader.kube import Node, TaintEffect
@@ -242,6 +243,14 @@ def al2_ami(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
     )
     if not groups:
         return []
+    moved: list[str] = []
+    if context.ami_family is not None and context.strategy is NodeStrategy.BLUE_GREEN:
+        # `--ami-type`: green managed groups leave AL2 at their first replacement.
+        moved = [g for g in groups if g.startswith("nodegroup/")]
+        groups = [g for g in groups if g not in moved]
+    findings = _moved_off_al2(context.ami_family, moved, hops) if moved else []
+    if not groups:
+        return findings
     missing = next((h for h in hops if not catalog.has_al2_amis(h)), None)
     if missing is not None:
         return [
@@ -251,10 +260,13 @@ def al2_ami(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
                 f"there are no Amazon Linux 2 AMIs for Kubernetes {missing} (the last is "
                 f"{al2.last_kubernetes_version}): these node groups cannot follow",
                 groups,
-                remedy="move them to AL2023 (e.g. AL2023_x86_64_STANDARD) or Bottlerocket at or "
-                f"before {al2.last_kubernetes_version} with a blue/green replacement: switch "
-                "bootstrap.sh user data to nodeadm, expect IMDSv2 with hop limit 1 and cgroup v2",
-            )
+                remedy="plan again with `--ami-type al2023` (or bottlerocket): blue/green "
+                "replacements give each managed group's green group the AL2023 (Bottlerocket) "
+                "type of its architecture; switch bootstrap.sh user data to nodeadm, expect "
+                "IMDSv2 with hop limit 1 and cgroup v2. Self-managed groups and launch templates "
+                "with their own AMI must move their AMI themselves",
+            ),
+            *findings,
         ]
     if context.today >= al2.ami_end_of_support:
         return [
@@ -269,6 +281,23 @@ def al2_ami(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
             )
         ]
     return []
+
+
+def _moved_off_al2(family: str | None, groups: list[str], hops: list[str]) -> list[Finding]:
+    if family is None:
+        return []
+    first = hops[0] if hops else "their next replacement"
+    return [
+        fail(
+            AL2_AMI,
+            Severity.WARNING,
+            f"these Amazon Linux 2 node groups get {family} green groups from {first} on "
+            "(--ami-type): check their user data before you start",
+            groups,
+            remedy=f"{CAVEATS[family]}; a launch template that names its own AMI keeps it: "
+            "move that AMI yourself",
+        )
+    ]
 
 
 def _is_al2_parameter(parameter: str) -> bool:

@@ -27,7 +27,7 @@ VERSION_DATA = "version-data"
     TARGET_VERSION,
     severity=Severity.ERROR,
     title="The target is a Kubernetes version EKS offers, above the cluster's",
-    passes="the target is an EKS version above the cluster's",
+    passes="the target is an EKS version at or above the cluster's",
 )
 def target_version(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
     problem = _target_problem(snapshot, context)
@@ -57,8 +57,6 @@ def _target_problem(snapshot: ClusterSnapshot, context: CheckContext) -> str | N
         return f"the cluster reports version {snapshot.cluster.version!r}, which eksup cannot read"
     if not catalog.is_known(target):
         return f"Kubernetes {target} is not in eksup's version data"
-    if target == current:
-        return f"the cluster is already on {target}: there is nothing to upgrade"
     if target < current:
         return f"{target} is older than the cluster's {current}: EKS upgrades cannot go down"
     status = catalog.support_status(target, context.today)
@@ -126,6 +124,14 @@ def control_plane_hops(snapshot: ClusterSnapshot, context: CheckContext) -> list
     hops = hops_of(snapshot, context)
     if hops is None:
         return [no_path(CONTROL_PLANE_HOPS, Severity.INFO, context)]
+    if not hops:
+        return [
+            fail(
+                CONTROL_PLANE_HOPS,
+                Severity.INFO,
+                f"the control plane is already on {snapshot.version}: no control-plane upgrade",
+            )
+        ]
     path = " -> ".join([snapshot.version, *hops])
     summary = f"{len(hops)} control-plane upgrade{'s' if len(hops) > 1 else ''}: {path}"
     followers = [f"nodegroup/{g.name}" for g in sorted(snapshot.nodegroups, key=lambda g: g.name)]

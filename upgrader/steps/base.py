@@ -13,6 +13,7 @@ poll interval that backs off, the lock renewed on each round, and transient read
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from upgrader.errors import EksupError, PermanentError, RefusedError, TemporaryE
 from upgrader.journal import Journal, Phase
 from upgrader.plan import Plan, Step
 from upgrader.ports import Clock, Cluster, Compute, ControlPlane
+from upgrader.progress import TICK_SECONDS
 from upgrader.reporter import Reporter
 
 
@@ -146,8 +148,19 @@ class Waiter:
                 raise WaitTimeoutError(f"gave up after {timeout:.0f}s waiting for {text}")
             self.reporter.waiting(text, now - start, remaining)
             self.heartbeat()
-            self.clock.sleep(min(delay, remaining))
+            self._sleep(min(delay, remaining), text, start, deadline)
             delay = min(delay * 1.5, max_poll)
+
+    def _sleep(self, seconds: float, text: str, start: float, deadline: float) -> None:
+        """Sleep between polls in slices of at most TICK_SECONDS, telling the reporter after
+        each one: a 60 s poll interval must not leave a CI log silent for 60 s (the reporter
+        decides whether a line is due; see `upgrader.progress`)."""
+        slices = max(1, math.ceil(seconds / TICK_SECONDS))
+        for number in range(slices):
+            self.clock.sleep(seconds / slices)
+            if number < slices - 1:
+                now = self.clock.now()
+                self.reporter.waiting(text, now - start, deadline - now)
 
 
 @dataclass

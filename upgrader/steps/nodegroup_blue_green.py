@@ -36,6 +36,7 @@ from upgrader.drain_rules import DrainOptions, Verdict, decide_all
 from upgrader.drain_schedule import PdbIndex
 from upgrader.errors import NotFoundError, RefusedError
 from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
+from upgrader.plan import StepKind
 from upgrader.steps.base import (
     PreconditionError,
     StepContext,
@@ -112,7 +113,8 @@ def run_blue_green(ctx: StepContext) -> StepResult:
     taint_and_cordon(ctx, f"nodes of {p.blue}", nodes, taint)
     displaced = _displaced(ctx, nodes, options)
     if ctx.dry_run:
-        _report_drain(ctx, p.blue, nodes, options)
+        source, would_be = _would_be_nodes(ctx, p.blue, nodes)
+        _report_drain(ctx, p.blue, would_be, options, source=source)
     else:
         if not drain_started:
             ctx.remember(DRAIN_STARTED, "true")
@@ -207,7 +209,9 @@ def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
 
 def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> NodegroupSpec:
     version: str | None = p.version
-    ami_type: str | None = blue.ami_type or None
+    # The plan's type: blue's own, or the one `eksup plan --ami-type` moves green to.
+    planned = ctx.step.params.get("ami_type")
+    ami_type: str | None = (planned if isinstance(planned, str) else None) or blue.ami_type or None
     template = blue.launch_template
     if template is not None:
         template, custom = template_for_hop(ctx, template, p.blue, p.version, p.ami)
@@ -371,9 +375,35 @@ def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOpt
     return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
 
 
-def _report_drain(ctx: StepContext, blue: str, nodes: list[Node], options: DrainOptions) -> None:
+def _would_be_nodes(ctx: StepContext, blue: str, nodes: list[Node]) -> tuple[str, list[Node]]:
+    """A later hop's blue group exists only in the dry run's overlay (an earlier step would
+    have created it), with no node yet: it would hold what the group it replaces holds now
+    (green is cloned from blue at its size, and takes blue's pods). Returns the group whose
+    nodes stand in ("" when blue's own) and the nodes."""
+    name = blue
+    while not nodes:
+        before = next(
+            (
+                step.params.get("nodegroup")
+                for step in ctx.plan.steps
+                if step.kind is StepKind.NODEGROUP_BLUE_GREEN
+                and step.params.get("green_nodegroup") == name
+            ),
+            None,
+        )
+        if not isinstance(before, str) or before == name:
+            return "", nodes
+        name = before
+        nodes = group_nodes(ctx, name)
+    return ("" if name == blue else name), nodes
+
+
+def _report_drain(
+    ctx: StepContext, blue: str, nodes: list[Node], options: DrainOptions, *, source: str = ""
+) -> None:
     """What the drain would do, for a dry run: the pods it would evict and the budgets that
-    are spent right now."""
+    are spent right now. `source`: the group whose nodes and pods stand in for a group that
+    only an earlier step of the dry run would have created."""
     cluster = ctx.ports.cluster
     pods = [
         pod for node in nodes for pod in _evictable(cluster.list_pods(node_name=node.name), options)
@@ -381,6 +411,8 @@ def _report_drain(ctx: StepContext, blue: str, nodes: list[Node], options: Drain
     index = PdbIndex(cluster.list_pdbs())
     spent = sorted({k for pod in pods for k in index.covering(pod) if index.budget(k) <= 0})
     text = f"drain {len(nodes)} nodes of {blue}: evict {len(pods)} pods"
+    if source:
+        text += f" (counted from {source} now: {blue} would hold its nodes and pods by then)"
     if spent:
         text += f" (PDBs allowing no disruption right now: {', '.join(spent)})"
     ctx.reporter.action(text, dry_run=True)

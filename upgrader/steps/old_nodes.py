@@ -7,7 +7,9 @@ retire nodes the same way.
 
 from __future__ import annotations
 
+from upgrader.journal import Phase
 from upgrader.kube import Node, Taint
+from upgrader.progress import HEARTBEAT_SECONDS, DrainTally
 from upgrader.steps.base import StepContext
 
 
@@ -36,9 +38,24 @@ class DrainProgress:
 
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
+        self._sampled: float | None = None
 
     def drain_progress(
-        self, nodes: int, pods_left: int, evicted: int, waiting: dict[str, list[str]]
+        self,
+        nodes: int,
+        pods_left: int,
+        evicted: int,
+        waiting: dict[str, list[str]],
+        *,
+        tally: DrainTally | None = None,
     ) -> None:
-        self.ctx.reporter.drain_progress(nodes, pods_left, evicted, waiting)
+        self.ctx.reporter.drain_progress(nodes, pods_left, evicted, waiting, tally=tally)
+        now = self.ctx.ports.clock.now()
+        due = self._sampled is None or now - self._sampled >= HEARTBEAT_SECONDS or not pods_left
+        if tally is not None and due and not self.ctx.dry_run:
+            # The drain over time, for `eksup status --html`: one sample per heartbeat.
+            self._sampled = now
+            self.ctx.journal.append(
+                Phase.PROGRESS, self.ctx.step.id, data=tally.as_data(pods_left, evicted)
+            )
         self.ctx.heartbeat()
