@@ -18,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from upgrader.drain_diagnosis import Cause, DrainFacts, diagnose, pending_reasons
 from upgrader.drain_rules import DrainOptions, PodDecision, Verdict, decide_all, refusals
 from upgrader.drain_schedule import Candidate, PdbIndex, next_evictions, waiting_on
 from upgrader.errors import (
     EvictionBlockedError,
+    EvictionDeniedError,
     MultiplePdbsError,
     NamespaceTerminatingError,
     NotFoundError,
@@ -29,6 +31,7 @@ from upgrader.errors import (
     RefusedError,
     TemporaryError,
 )
+from upgrader.eviction_rules import never_allows
 from upgrader.kube import Node, Pod, Taint, WorkloadKind
 from upgrader.ports import Clock, Cluster
 
@@ -53,6 +56,8 @@ class StuckPod:
     pdb: str | None
     disruptions_allowed: int | None
     reason: str
+    cause: str = ""  # a drain_diagnosis.Cause value
+    advice: str = ""  # what would move it, matching the cause
 
 
 @dataclass
@@ -64,6 +69,8 @@ class DrainReport:
     started_at: float = 0.0
     finished_at: float = 0.0
     stuck: list[StuckPod] = field(default_factory=list)
+    # "ns/pod 600s->60s": pods whose own grace period --max-grace-period shortened
+    grace_capped: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -89,7 +96,10 @@ class DrainRefusedError(RefusedError):
 
 
 class DrainTimeoutError(TemporaryError):
-    def __init__(self, report: DrainReport, timeout: float) -> None:
+    """The drain stopped with pods left: at its deadline, or at once when no amount of waiting
+    could move them (`hopeless`). Each stuck pod carries its cause and the advice for it."""
+
+    def __init__(self, report: DrainReport, timeout: float, *, hopeless: bool = False) -> None:
         held = "; ".join(
             f"{s.pod} on {s.node}"
             + (
@@ -101,8 +111,23 @@ class DrainTimeoutError(TemporaryError):
             for s in report.stuck[:10]
         )
         more = f" (and {len(report.stuck) - 10} more)" if len(report.stuck) > 10 else ""
-        super().__init__(f"drain timed out after {timeout:.0f}s; still there: {held}{more}")
+        when = (
+            "drain stopped: waiting cannot move what is left"
+            if hopeless
+            else f"drain timed out after {timeout:.0f}s"
+        )
+        super().__init__(f"{when}; still there: {held}{more}")
         self.report = report
+        self.hopeless = hopeless
+
+    @property
+    def advice(self) -> str:
+        """The distinct remedies, in the order the stuck pods need them."""
+        seen: list[str] = []
+        for stuck in self.report.stuck:
+            if stuck.advice and stuck.advice not in seen:
+                seen.append(stuck.advice)
+        return "; ".join(seen[:4])
 
 
 def preflight_refusals(
@@ -134,6 +159,8 @@ class Drain:
         self.report = DrainReport()
         self._refused_nodes: set[str] = set()
         self._displaced: set[tuple[WorkloadKind, str, str]] = set()
+        self._denied: dict[str, str] = {}  # pod key -> the webhook's refusal
+        self._hopeless_rounds = 0
 
     def run(self) -> DrainReport:
         settings = self.settings
@@ -161,12 +188,11 @@ class Drain:
             )
             index = PdbIndex(self.cluster.list_pdbs())
             candidates = [
-                Candidate(p, index.covering(p), p.startup_seconds or DEFAULT_STARTUP_SECONDS)
-                for p in evictable
+                _candidate(p, index.covering(p), index, self._startup_hint(p)) for p in evictable
             ]
             budgets = {key: index.budget(key) for key in index.by_key}
             for candidate in candidates:
-                if len(candidate.pdbs) > 1:
+                if len(candidate.pdbs) > 1 and not candidate.free:
                     # The Eviction API refuses such a pod every time: waiting out the timeout
                     # would only hide the reason.
                     raise _two_pdbs(candidate.pod, candidate.pdbs)
@@ -174,13 +200,19 @@ class Drain:
                 self.report.finished_at = self.clock.now()
                 self._report_refused_nodes(decisions)
                 return self.report
-            if self.clock.now() >= deadline:
-                self.report.stuck = self._stuck(candidates, terminating, index)
+            chosen = [
+                c
+                for c in next_evictions(
+                    candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
+                )
+                if c.pod.key not in self._denied
+            ]
+            hopeless = self._hopeless(candidates, chosen, terminating, index)
+            if self.clock.now() >= deadline or hopeless:
+                self.report.stuck = self._stuck(candidates, terminating, index, nodes)
                 self.report.finished_at = self.clock.now()
-                raise DrainTimeoutError(self.report, settings.timeout_seconds)
-            for candidate in next_evictions(
-                candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
-            ):
+                raise DrainTimeoutError(self.report, settings.timeout_seconds, hopeless=hopeless)
+            for candidate in chosen:
                 self._evict(candidate.pod)
             if self.observer is not None:
                 self.observer.drain_progress(
@@ -216,7 +248,14 @@ class Drain:
         cap = self.settings.max_grace_period_seconds
         if grace is None and cap is not None:
             grace = min(pod.spec.termination_grace_seconds, cap)
+            if grace < pod.spec.termination_grace_seconds:
+                self.report.grace_capped.append(
+                    f"{pod.key} {pod.spec.termination_grace_seconds}s->{grace}s"
+                )
         return grace
+
+    def _startup_hint(self, pod: Pod) -> float:
+        return pod.startup_seconds or DEFAULT_STARTUP_SECONDS
 
     def _evict(self, pod: Pod) -> None:
         try:
@@ -228,6 +267,10 @@ class Drain:
             return
         except NamespaceTerminatingError:
             return  # the namespace controller is deleting the pod anyway
+        except EvictionDeniedError as error:
+            # A webhook said no; asking again each round would only repeat its answer.
+            self._denied[pod.key] = str(error)
+            return
         except MultiplePdbsError as error:
             raise _two_pdbs(pod, error.pdbs) from error
         self.report.evicted.append(pod.key)
@@ -254,31 +297,109 @@ class Drain:
         if self._refused_nodes:
             raise DrainRefusedError(refusals(decisions))
 
+    def _facts(self, candidates: list[Candidate], nodes: list[Node]) -> DrainFacts:
+        namespaces = {c.pod.namespace for c in candidates}
+        namespaces |= {ns for _, ns, _ in self._displaced}
+        pods = [p for ns in sorted(namespaces) for p in self.cluster.list_pods(namespace=ns)]
+        return DrainFacts(pods, frozenset(n.name for n in nodes), self.cluster.list_nodes())
+
+    def _hopeless(
+        self,
+        candidates: list[Candidate],
+        chosen: list[Candidate],
+        terminating: list[Pod],
+        index: PdbIndex,
+    ) -> bool:
+        """True when nothing is moving and every pod left is held by something waiting cannot
+        change (a webhook's refusal, a budget that never allows one); seen twice in a row, so
+        a PDB edited meanwhile is noticed before the drain gives up."""
+        if chosen or terminating or not candidates or not self._replacements_ready():
+            self._hopeless_rounds = 0
+            return False
+        if any(
+            c.pod.key not in self._denied
+            and not (len(c.pdbs) == 1 and never_allows(index.by_key[c.pdbs[0]]))
+            for c in candidates
+        ):
+            self._hopeless_rounds = 0
+            return False
+        self._hopeless_rounds += 1
+        return self._hopeless_rounds >= 2
+
     def _stuck(
-        self, candidates: list[Candidate], terminating: list[Pod], index: PdbIndex
+        self,
+        candidates: list[Candidate],
+        terminating: list[Pod],
+        index: PdbIndex,
+        nodes: list[Node],
     ) -> list[StuckPod]:
+        facts = self._facts(candidates, nodes)
         stuck = []
         for c in candidates:
             pdb = c.pdbs[0] if len(c.pdbs) == 1 else None
-            reason = "matches several PDBs" if len(c.pdbs) > 1 else ""
+            found = diagnose(
+                c.pod, [index.by_key[k] for k in c.pdbs], facts, self._denied.get(c.pod.key)
+            )
             stuck.append(
                 StuckPod(
                     c.pod.key,
                     c.pod.node_name or "",
                     pdb,
                     index.budget(pdb) if pdb else None,
-                    reason,
+                    found.reason,
+                    found.cause.value,
+                    found.advice,
                 )
             )
         stuck.extend(
-            StuckPod(p.key, p.node_name or "", None, None, "terminating") for p in terminating
+            StuckPod(
+                p.key,
+                p.node_name or "",
+                None,
+                None,
+                f"terminating (grace {p.spec.termination_grace_seconds}s)",
+                Cause.TERMINATING.value,
+                "wait for its grace period; a pod stuck Terminating on a dead kubelet needs "
+                "--skip-wait-for-delete-timeout",
+            )
+            for p in terminating
         )
         if not stuck:
-            stuck.extend(
-                StuckPod(f"{kind.value}/{ns}/{name}", "", None, None, "replacements not Ready")
-                for kind, ns, name in sorted(self._displaced)
-            )
+            stuck.extend(self._behind(facts))
         return stuck
+
+    def _behind(self, facts: DrainFacts) -> list[StuckPod]:
+        """The displaced workloads still short of Ready replicas, with their pods' state."""
+        behind = []
+        for kind, ns, name in sorted(self._displaced):
+            try:
+                workload = self.cluster.get_workload(kind, ns, name)
+            except NotFoundError:
+                continue
+            if workload.replicas is None or workload.ready_replicas >= workload.replicas:
+                continue  # Ready: not what holds the drain
+            mine = [
+                p
+                for p in facts.pods
+                if p.namespace == ns
+                and workload.selector.matches(p.labels)
+                and not p.ready
+                and not p.is_terminating
+            ]
+            pending = [p for p in mine if p.node_name is None]
+            ready = f"{workload.ready_replicas}/{workload.replicas} Ready"
+            if pending:
+                reason = f"{ready}; Pending, no room: " + "; ".join(pending_reasons(pending, facts))
+                cause, advice = Cause.NO_ROOM, "make room on the new nodes, then --resume"
+            else:
+                names = ", ".join(p.name for p in mine[:4])
+                reason = f"{ready}; replacements not yet Ready: {names or '(none listed)'}"
+                cause = Cause.REPLACEMENTS_NOT_READY
+                advice = "see why they do not become Ready; if only slow, a longer timeout"
+            behind.append(
+                StuckPod(f"{kind.value}/{ns}/{name}", "", None, None, reason, cause.value, advice)
+            )
+        return behind
 
 
 def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
@@ -287,6 +408,10 @@ def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
         f"({', '.join(pdbs)}); the Eviction API refuses such pods. Merge or narrow "
         "those PDBs, then resume"
     )
+
+
+def _candidate(pod: Pod, pdbs: tuple[str, ...], index: PdbIndex, startup: float) -> Candidate:
+    return Candidate(pod, pdbs, startup, free=index.free(pod, pdbs))
 
 
 def _daemon(pod: Pod) -> bool:

@@ -186,6 +186,12 @@ class LabelSelector:
         return hash((tuple(sorted(self.match_labels.items())), self.match_expressions))
 
 
+# A null PDB selector: policy/v1 says it selects no pod (an empty one, `{}`, selects them all).
+# `In` with no values matches nothing, and a server would reject it, so it cannot be mistaken
+# for a selector someone wrote.
+MATCH_NOTHING = LabelSelector(match_expressions=(SelectorRequirement("", "In", ()),))
+
+
 @dataclass(frozen=True)
 class NodeAffinity:
     """Required node affinity: the node must match at least one term (terms are ORed)."""
@@ -376,6 +382,9 @@ class PodDisruptionBudget:
     desired_healthy: int = 0
     disruptions_allowed: int = 0
     expected_pods: int = 0
+    # status.disruptedPods: pods the Eviction API admitted and the controller has not yet seen
+    # go (eviction.go checkAndDecrement adds them; disruption.go buildDisruptedPodMap drops them)
+    disrupted_pods: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

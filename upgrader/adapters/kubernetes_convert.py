@@ -45,6 +45,7 @@ from upgrader.kube import (
     HorizontalPodAutoscaler,
     Ingress,
     IngressBackend,
+    MATCH_NOTHING,
     LabelSelector,
     Lease,
     Node,
@@ -67,10 +68,6 @@ from upgrader.kube import (
     parse_cpu,
     parse_memory,
 )
-
-# policy/v1: a PDB whose selector is null selects no pods (an empty selector selects all).
-# An `In` over no values on the empty key can never hold, so this selector matches nothing.
-MATCH_NOTHING = LabelSelector(match_expressions=(SelectorRequirement("", "In", ()),))
 
 _DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
 

@@ -1248,7 +1248,8 @@ class FakeCluster:
 
     def _remove_node(self, name: str) -> None:
         """The node is gone: its pods are force-deleted, and recorded as lost unless they were
-        DaemonSet pods, finished, or already terminating."""
+        DaemonSet pods, mirror pods (the kubelet owns them; they live and die with their node),
+        finished, or already terminating."""
         self._nodes.pop(name)
         self._scheduler.remove_node(name)
         keys = list(self._pods_by_node.pop(name, {}))
@@ -1261,6 +1262,7 @@ class FakeCluster:
             ctrl = self._owner_of(pod)
             lost = (
                 not isinstance(ctrl, DaemonSetController)
+                and not pod.is_mirror
                 and not pod.is_finished
                 and pod.deletion_timestamp is None
             )
