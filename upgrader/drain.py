@@ -402,6 +402,16 @@ class Drain:
         return behind
 
 
+def drain_summary(report: DrainReport) -> str:
+    """One line for the step's result: what went, how long, and any grace period cut short."""
+    text = f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    if report.grace_capped:
+        shown = ", ".join(report.grace_capped[:3])
+        more = f" and {len(report.grace_capped) - 3} more" if len(report.grace_capped) > 3 else ""
+        text += f"; --max-grace-period cut the grace period of {shown}{more}"
+    return text
+
+
 def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
     return PermanentError(
         f"cannot evict {pod.key}: it matches more than one PodDisruptionBudget "

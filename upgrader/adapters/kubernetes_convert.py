@@ -41,11 +41,11 @@ from kubernetes.client import (
 )
 
 from upgrader.kube import (
+    MATCH_NOTHING,
     ConfigMap,
     HorizontalPodAutoscaler,
     Ingress,
     IngressBackend,
-    MATCH_NOTHING,
     LabelSelector,
     Lease,
     Node,

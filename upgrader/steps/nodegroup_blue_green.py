@@ -30,6 +30,7 @@ from upgrader.drain import (
     DrainRefusedError,
     DrainSettings,
     DrainTimeoutError,
+    drain_summary,
     preflight_refusals,
 )
 from upgrader.drain_rules import DrainOptions, Verdict, decide_all
@@ -363,12 +364,12 @@ def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOpt
     try:
         report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
+        go_on = error.advice or "free the budget (or give a longer --drain-timeout) and --resume"
         raise StepFailedError(
-            f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: free "
-            "the budget (or give a longer --drain-timeout) and --resume. To go back: uncordon "
-            f"and untaint {p.blue}'s nodes and delete {p.green}"
+            f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: "
+            f"{go_on}. To go back: uncordon and untaint {p.blue}'s nodes and delete {p.green}"
         ) from error
-    return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    return drain_summary(report)
 
 
 def _report_drain(ctx: StepContext, blue: str, nodes: list[Node], options: DrainOptions) -> None:

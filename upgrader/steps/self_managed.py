@@ -37,6 +37,7 @@ from upgrader.drain import (
     DrainRefusedError,
     DrainSettings,
     DrainTimeoutError,
+    drain_summary,
     preflight_refusals,
 )
 from upgrader.kube import Node, Taint
@@ -286,13 +287,13 @@ def _drain(
     try:
         report = run_drain(ctx, nodes, settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
+        go_on = error.advice or "free the budget (or give a longer --drain-timeout) and --resume"
         raise StepFailedError(
             f"{error}. The nodes being drained were not terminated; the old nodes of {p.group} "
             "stay tainted and cordoned and its processes suspended (the journal names them). "
-            "Free the budget "
-            "(or give a longer --drain-timeout) and --resume"
+            f"To go on: {go_on}"
         ) from error
-    return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    return drain_summary(report)
 
 
 def _terminate_old(ctx: StepContext, name: str, image: str) -> None:
