@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from upgrader.drain_diagnosis import Cause, DrainFacts, diagnose, pending_reasons
-from upgrader.drain_rules import DrainOptions, PodDecision, Verdict, decide_all, refusals
+from upgrader.drain_rules import (
+    DrainOptions,
+    PodDecision,
+    Verdict,
+    decide_all,
+    gave_up_waiting,
+    refusals,
+)
 from upgrader.drain_schedule import Candidate, PdbIndex, next_evictions, waiting_on
 from upgrader.errors import (
     EvictionBlockedError,
@@ -135,9 +142,16 @@ def preflight_refusals(
 ) -> list[PodDecision]:
     """Every pod on these nodes that the drain would refuse; reads only."""
     found: list[PodDecision] = []
+    daemonsets = existing_daemonsets(cluster)
     for name in node_names:
-        found.extend(refusals(decide_all(cluster.list_pods(node_name=name), options)))
+        pods = cluster.list_pods(node_name=name)
+        found.extend(refusals(decide_all(pods, options, daemonsets)))
     return found
+
+
+def existing_daemonsets(cluster: Cluster) -> set[str]:
+    """ "namespace/name" of every DaemonSet: kubectl refuses a pod whose DaemonSet is gone."""
+    return {f"{w.namespace}/{w.name}" for w in cluster.list_workloads(WorkloadKind.DAEMON_SET)}
 
 
 class Drain:
@@ -175,14 +189,27 @@ class Drain:
         while True:
             nodes = self._prepare_nodes(self.list_nodes())
             pods = self._pods_on(nodes)
-            decisions = decide_all(pods, settings.options)
+            decisions = decide_all(
+                pods, settings.options, existing_daemonsets(self.cluster), self.clock.now()
+            )
             self._refuse_new_nodes(decisions)
             evictable = [
                 d.pod
                 for d in decisions
-                if d.verdict is Verdict.EVICT and d.pod.node_name not in self._refused_nodes
+                if d.verdict is Verdict.EVICT
+                and not d.pod.is_terminating
+                and d.pod.node_name not in self._refused_nodes
             ]
-            terminating = [p for p in pods if p.is_terminating and not _daemon(p)]
+            # The pods the drain waits for: being deleted, not DaemonSet pods, and not given up
+            # on by --skip-wait-for-delete-timeout.
+            now = self.clock.now()
+            terminating = [
+                p
+                for p in pods
+                if p.is_terminating
+                and not _daemon(p)
+                and not gave_up_waiting(p, settings.options, now)
+            ]
             self.report.skipped = sorted(
                 d.pod.key for d in decisions if d.verdict is not Verdict.EVICT
             )

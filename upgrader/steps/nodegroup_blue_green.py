@@ -33,7 +33,7 @@ from upgrader.drain import (
     drain_summary,
     preflight_refusals,
 )
-from upgrader.drain_rules import DrainOptions, Verdict, decide_all
+from upgrader.drain_rules import DrainOptions, Verdict, decide_all, gave_up_waiting
 from upgrader.drain_schedule import PdbIndex
 from upgrader.errors import NotFoundError, RefusedError
 from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
@@ -246,7 +246,7 @@ def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
     return [
         d.pod
         for d in decide_all(pods, options)
-        if d.verdict is Verdict.EVICT and not d.pod.is_finished
+        if d.verdict is Verdict.EVICT and not d.pod.is_finished and not d.pod.is_terminating
     ]
 
 
@@ -435,8 +435,9 @@ def _verify_empty(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     left = []
     for node in group_nodes(ctx, blue):
         pods = ctx.ports.cluster.list_pods(node_name=node.name)
+        now = ctx.ports.clock.now()
         left += [p.key for p in _evictable(pods, options)]
-        left += [p.key for p in pods if p.is_terminating]
+        left += [p.key for p in pods if p.is_terminating and not gave_up_waiting(p, options, now)]
     if left:
         raise StepFailedError(
             f"after the drain, pods remain on {blue}: {', '.join(left[:10])}; {blue} is not "
