@@ -54,6 +54,11 @@ class DrainSettings:
     options: DrainOptions = field(default_factory=DrainOptions)
     unbudgeted_limit: int = 50  # evictions per round for pods no PDB covers
     taint: Taint | None = None  # put on every node before it is cordoned
+    # kubectl's --disable-eviction: DELETE pods, so no PodDisruptionBudget is asked. Only on
+    # the user's explicit word; every deletion is journaled (`journal`) before it is made.
+    disable_eviction: bool = False
+    pod_selector: str | None = None  # kubectl's --pod-selector: drain only these pods
+    journal: Callable[[str], None] | None = None  # records an action before it happens
 
 
 @dataclass(frozen=True)
@@ -138,13 +143,16 @@ class DrainTimeoutError(TemporaryError):
 
 
 def preflight_refusals(
-    cluster: Cluster, node_names: list[str], options: DrainOptions
+    cluster: Cluster,
+    node_names: list[str],
+    options: DrainOptions,
+    pod_selector: str | None = None,
 ) -> list[PodDecision]:
     """Every pod on these nodes that the drain would refuse; reads only."""
     found: list[PodDecision] = []
     daemonsets = existing_daemonsets(cluster)
     for name in node_names:
-        pods = cluster.list_pods(node_name=name)
+        pods = cluster.list_pods(node_name=name, label_selector=pod_selector)
         found.extend(refusals(decide_all(pods, options, daemonsets)))
     return found
 
@@ -182,7 +190,9 @@ class Drain:
         deadline = self.report.started_at + settings.timeout_seconds
         # Refusals first: a drain that cannot finish must not leave the nodes cordoned.
         listed = self.list_nodes()
-        refused = preflight_refusals(self.cluster, [n.name for n in listed], settings.options)
+        refused = preflight_refusals(
+            self.cluster, [n.name for n in listed], settings.options, settings.pod_selector
+        )
         if refused:
             raise DrainRefusedError(refused)
         self._prepare_nodes(listed)
@@ -219,7 +229,7 @@ class Drain:
             ]
             budgets = {key: index.budget(key) for key in index.by_key}
             for candidate in candidates:
-                if len(candidate.pdbs) > 1 and not candidate.free:
+                if len(candidate.pdbs) > 1 and not candidate.free and not settings.disable_eviction:
                     # The Eviction API refuses such a pod every time: waiting out the timeout
                     # would only hide the reason.
                     raise _two_pdbs(candidate.pod, candidate.pdbs)
@@ -227,13 +237,17 @@ class Drain:
                 self.report.finished_at = self.clock.now()
                 self._report_refused_nodes(decisions)
                 return self.report
-            chosen = [
-                c
-                for c in next_evictions(
-                    candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
-                )
-                if c.pod.key not in self._denied
-            ]
+            if settings.disable_eviction:
+                # No Eviction API, so no budget to spend: every pod goes, a batch at a time.
+                chosen = candidates[: settings.unbudgeted_limit]
+            else:
+                chosen = [
+                    c
+                    for c in next_evictions(
+                        candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
+                    )
+                    if c.pod.key not in self._denied
+                ]
             hopeless = self._hopeless(candidates, chosen, terminating, index)
             if self.clock.now() >= deadline or hopeless:
                 self.report.stuck = self._stuck(candidates, terminating, index, nodes)
@@ -267,7 +281,11 @@ class Drain:
     def _pods_on(self, nodes: list[Node]) -> list[Pod]:
         pods: list[Pod] = []
         for node in nodes:
-            pods.extend(self.cluster.list_pods(node_name=node.name))
+            pods.extend(
+                self.cluster.list_pods(
+                    node_name=node.name, label_selector=self.settings.pod_selector
+                )
+            )
         return pods
 
     def _grace(self, pod: Pod) -> int | None:
@@ -284,7 +302,26 @@ class Drain:
     def _startup_hint(self, pod: Pod) -> float:
         return pod.startup_seconds or DEFAULT_STARTUP_SECONDS
 
+    def _delete(self, pod: Pod) -> None:
+        """--disable-eviction: journaled, then deleted; no budget is asked."""
+        if self.settings.journal is not None:
+            self.settings.journal(
+                f"delete pod {pod.key} on {pod.node_name} without the Eviction API "
+                "(--disable-eviction: no PodDisruptionBudget is asked)"
+            )
+        try:
+            self.cluster.delete_pod(pod.namespace, pod.name, self._grace(pod))
+        except NotFoundError:
+            return
+        self.report.evicted.append(pod.key)
+        owner = _workload_of(pod)
+        if owner is not None:
+            self._displaced.add(owner)
+
     def _evict(self, pod: Pod) -> None:
+        if self.settings.disable_eviction:
+            self._delete(pod)
+            return
         try:
             self.cluster.evict_pod(pod.namespace, pod.name, self._grace(pod))
         except NotFoundError:

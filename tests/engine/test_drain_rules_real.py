@@ -11,6 +11,7 @@ import pytest
 
 from upgrader.drain import Drain, DrainSettings, DrainTimeoutError
 from upgrader.drain_diagnosis import Cause
+from upgrader.drain_rules import DrainOptions
 from upgrader.errors import EvictionDeniedError
 from upgrader.kube import (
     NODEGROUP_LABEL,
@@ -265,3 +266,53 @@ def test_ready_workloads_are_not_listed_as_replacements_not_ready() -> None:
     assert stuck.pod.startswith("ReplicaSet/default/big")
     assert stuck.cause == Cause.NO_ROOM
     assert "0/1 Ready; Pending, no room" in stuck.reason
+
+
+# -- kubectl drain's options (staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go) ----------------
+
+
+def test_disable_eviction_deletes_past_a_budget_and_journals_each_deletion() -> None:
+    """--disable-eviction: DELETE, as kubectl's `Helper.DeletePod` does when DisableEviction is
+    set; the budget is not asked, and each deletion is journaled before it is made."""
+    kube, clock = _world()
+    _app(kube, "frozen", 2)
+    _pdb(kube, "frozen-pdb", "frozen", max_unavailable=0)
+    _only_on_blue(kube)
+    journal: list[str] = []
+    report = _drain(
+        kube, clock, timeout_seconds=600.0, disable_eviction=True, journal=journal.append
+    ).run()
+    assert len(report.evicted) == 2
+    assert not [a for a in kube.actions if a.resource == "pods/eviction"]
+    assert len(journal) == 2
+    assert all("without the Eviction API" in line for line in journal)
+
+
+def test_pod_selector_drains_only_the_chosen_pods() -> None:
+    kube, clock = _world()
+    _app(kube, "web", 2)
+    _app(kube, "db", 1)
+    _only_on_blue(kube)
+    report = _drain(kube, clock, timeout_seconds=600.0, pod_selector="app=web").run()
+    assert all(key.startswith("default/web-") for key in report.evicted)
+    assert len(report.evicted) == 2
+    left = [p.name for p in kube.list_pods(node_name="blue-1") if not p.is_terminating]
+    assert len(left) == 1
+    assert left[0].startswith("db-")
+
+
+def test_skip_wait_for_delete_timeout_stops_waiting_for_a_pod_a_dead_kubelet_holds() -> None:
+    """A pod stuck Terminating (its kubelet never confirms) holds a plain drain to its timeout;
+    with --skip-wait-for-delete-timeout the drain moves on once the deletion is that old
+    (filters.go skipDeletedFilter)."""
+    kube, clock = _world()
+    _app(kube, "web", 1, grace=3600)  # stands in for a kubelet that never answers
+    _only_on_blue(kube)
+    (pod,) = kube.list_pods(node_name="blue-1")
+    kube.evict_pod("default", pod.name)
+    with pytest.raises(DrainTimeoutError) as stuck:
+        _drain(kube, clock, timeout_seconds=120.0).run()
+    assert stuck.value.report.stuck[0].cause == Cause.TERMINATING
+    options = DrainOptions(skip_wait_for_delete_timeout_seconds=60)
+    report = _drain(kube, clock, timeout_seconds=120.0, options=options).run()
+    assert report.evicted == []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.checks.factories import context
 from tests.engine.worlds import (
     CLUSTER,
@@ -21,6 +23,7 @@ from tests.engine.worlds import (
 )
 from upgrader.discovery import discover
 from upgrader.engine import RunStatus
+from upgrader.errors import RefusedError
 from upgrader.kube import (
     NODEGROUP_LABEL,
     LabelSelector,
@@ -96,3 +99,17 @@ def test_execute_refuses_before_the_first_cordon(tmp_path: Path) -> None:
         pay = kube.list_pods(namespace="shop", label_selector="app=pay")
         assert len(pay) == 2
         assert all(p.ready for p in pay)
+
+
+def test_disable_eviction_is_asked_for_in_the_confirmation(tmp_path: Path) -> None:
+    """--disable-eviction deletes past budgets: only with the person's explicit word."""
+    with Sandbox() as world:
+        build_world(world, batch=0, autoscaler=False)
+        runner = Runner(world, tmp_path)
+        runner.answer = False
+        plan = hand_plan([control_plane("1.29", "1.28")], target="1.29")
+        with pytest.raises(RefusedError):
+            runner.run(plan, yes=False, disable_eviction=True)
+        (question,) = runner.questions
+        assert "DELETING drained pods without the Eviction API" in question
+        assert "PodDisruptionBudgets are NOT honoured" in question

@@ -23,6 +23,7 @@ left alone, a drain continues with what is left, a blue group DELETING is only w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import NoReturn
 
 from upgrader.aws import LaunchTemplateRef, Nodegroup, NodegroupSpec
@@ -61,7 +62,25 @@ class GreenFailedError(StepFailedError):
 
 def drain_options(ctx: StepContext) -> DrainOptions:
     return DrainOptions(
-        delete_emptydir_data=ctx.options.delete_emptydir_data, force=ctx.options.force
+        delete_emptydir_data=ctx.options.delete_emptydir_data,
+        force=ctx.options.force,
+        skip_wait_for_delete_timeout_seconds=ctx.options.skip_wait_for_delete_timeout_seconds,
+    )
+
+
+def drain_settings(ctx: StepContext, timeout: float, taint: Taint) -> DrainSettings:
+    """The step's drain, as the execute flags shape it; a --disable-eviction deletion is
+    journaled before it is made."""
+    return DrainSettings(
+        timeout_seconds=ctx.options.drain_timeout_seconds or timeout,
+        poll_seconds=ctx.options.drain_poll_seconds,
+        grace_period_seconds=ctx.options.grace_period_seconds,
+        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
+        options=drain_options(ctx),
+        taint=taint,
+        disable_eviction=ctx.options.disable_eviction,
+        pod_selector=ctx.options.pod_selector,
+        journal=ctx.intend,
     )
 
 
@@ -184,9 +203,11 @@ def _check_preconditions(
 def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     """Refuse now what the drain would refuse later, for every blue node at once."""
     names = [n.name for n in group_nodes(ctx, blue)]
-    refused = preflight_refusals(ctx.ports.cluster, names, options)
+    refused = preflight_refusals(ctx.ports.cluster, names, options, ctx.options.pod_selector)
     if refused:
         raise DrainRefusedError(refused)
+    if ctx.options.disable_eviction:
+        return  # pods are deleted, not evicted: the Eviction API's one-PDB rule does not apply
     index = PdbIndex(ctx.ports.cluster.list_pdbs())
     doubled = []
     for name in names:
@@ -397,14 +418,7 @@ def _displaced(ctx: StepContext, nodes: list[Node], options: DrainOptions) -> li
 
 
 def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOptions) -> str:
-    settings = DrainSettings(
-        timeout_seconds=ctx.options.drain_timeout_seconds or p.drain_timeout_seconds,
-        poll_seconds=ctx.options.drain_poll_seconds,
-        grace_period_seconds=ctx.options.grace_period_seconds,
-        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
-        options=options,
-        taint=taint,
-    )
+    settings = replace(drain_settings(ctx, p.drain_timeout_seconds, taint), options=options)
     try:
         report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
@@ -439,9 +453,15 @@ def _verify_empty(ctx: StepContext, blue: str, options: DrainOptions) -> None:
         left += [p.key for p in _evictable(pods, options)]
         left += [p.key for p in pods if p.is_terminating and not gave_up_waiting(p, options, now)]
     if left:
+        chosen = ctx.options.pod_selector
+        again = (
+            f"--resume without --pod-selector {chosen} drains the rest"
+            if chosen
+            else "--resume drains again"
+        )
         raise StepFailedError(
             f"after the drain, pods remain on {blue}: {', '.join(left[:10])}; {blue} is not "
-            "deleted. --resume drains again"
+            f"deleted. {again}"
         )
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from upgrader.aws import AsgInstance, AutoScalingGroup
 from upgrader.drain import (
     DrainRefusedError,
-    DrainSettings,
     DrainTimeoutError,
     drain_summary,
     preflight_refusals,
@@ -48,7 +47,7 @@ from upgrader.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.steps.nodegroup_blue_green import drain_options
+from upgrader.steps.nodegroup_blue_green import drain_options, drain_settings
 from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import SelfManagedParams, parse_taint
 from upgrader.steps.surge import run_drain
@@ -276,14 +275,7 @@ def _wait_new_ready(ctx: StepContext, name: str, image: str, wanted: int) -> Non
 def _drain(
     ctx: StepContext, p: SelfManagedParams, taint: Taint, nodes: Callable[[], list[Node]]
 ) -> str:
-    settings = DrainSettings(
-        timeout_seconds=ctx.options.drain_timeout_seconds or p.drain_timeout_seconds,
-        poll_seconds=ctx.options.drain_poll_seconds,
-        grace_period_seconds=ctx.options.grace_period_seconds,
-        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
-        options=drain_options(ctx),
-        taint=taint,
-    )
+    settings = drain_settings(ctx, p.drain_timeout_seconds, taint)
     try:
         report = run_drain(ctx, nodes, settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
