@@ -832,6 +832,21 @@ class FakeCluster:
         with self._locked():
             self._terminating_namespaces.add(namespace)
 
+    def finish_pod(self, namespace: str, name: str, phase: PodPhase = PodPhase.SUCCEEDED) -> None:
+        """A running pod's containers exit for good (Succeeded or Failed), as a Job's do; its
+        requests are released. For worlds with finished pods of any owner."""
+        with self._locked():
+            pod = self._pod(namespace, name)
+            if pod.phase is not PodPhase.RUNNING or pod.deletion_timestamp is not None:
+                raise UserError(f"pod {pod.key} is not running")
+            if phase not in (PodPhase.SUCCEEDED, PodPhase.FAILED):
+                raise UserError(f"a pod finishes as Succeeded or Failed, not {phase.value}")
+            self._pods[pod.key] = _evolve(pod, phase=phase, ready=False)
+            if pod.node_name is not None:
+                self._scheduler.release(pod.node_name, pod.spec.requests)
+                self._request_scheduling()
+            self._react(self._pods[pod.key], PodEvent.FINISHED)
+
     def set_pod_ready(self, namespace: str, name: str, ready: bool) -> None:
         """A running pod's readiness probe starts failing (False) or passing again (True)."""
         with self._locked():
