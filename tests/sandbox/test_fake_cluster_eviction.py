@@ -13,8 +13,11 @@ from upgrader.errors import (
 )
 from upgrader.kube import (
     MATCH_NOTHING,
+    MIRROR_POD_ANNOTATION,
     IntOrPercent,
     LabelSelector,
+    OwnerRef,
+    Pod,
     PodDisruptionBudget,
     WorkloadKind,
 )
@@ -317,3 +320,23 @@ def test_losing_a_node_past_a_budget_is_recorded_as_a_violation(world: World) ->
     assert [(v.current_healthy, v.desired_healthy) for v in violations] == [(0, 1)]
     assert violations[0].cause == "node n1 removed"
     assert len(world.cluster.stats.lost_pods) == 2
+
+
+def test_a_mirror_pod_is_not_a_lost_pod_when_its_node_goes(world: World) -> None:
+    """Issue 11: static pods were counted as lost with their node. The kubelet owns a mirror
+    pod (kubernetes.io/config.mirror); it lives and dies with its node, like a DaemonSet pod."""
+    world.node("n1")
+    world.cluster.add_pod(
+        Pod(
+            "kube-system",
+            "kube-proxy-n1",
+            "",
+            annotations={MIRROR_POD_ANNOTATION: "static"},
+            owner=OwnerRef("Node", "n1"),
+            node_name="n1",
+        )
+    )
+    world.bare_pod("stranded")
+    world.settle()
+    world.cluster.remove_node("n1")
+    assert world.cluster.stats.lost_pods == ("default/stranded",)
