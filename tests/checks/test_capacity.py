@@ -165,9 +165,8 @@ def test_zone_instance_type_and_capacity_type_come_from_the_group() -> None:
         node_selector={"eks.amazonaws.com/capacityType": "SPOT"},
     )
     finding = only(run("capacity", _snap(spot, nodes=nodes, nodegroups=(group,), subnets=subnets)))
-    assert (
-        "eks.amazonaws.com/capacityType=SPOT (the node has eks.amazonaws.com/capacityType=ON_DEMAND)"
-        in finding.message
+    assert "capacityType=SPOT (the node has eks.amazonaws.com/capacityType=ON_DEMAND)" in (
+        finding.message
     )
 
 

@@ -11,13 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from upgrader.eviction_rules import (  # noqa: F401 (the fake imports them from here)
-    ALWAYS_ALLOW,
-    Verdict,
-    can_ignore_pdb,
-    covers,
-    decide_eviction,
-)
+from upgrader.eviction_rules import covers
 from upgrader.kube import Pod, PodDisruptionBudget, resolve_int_or_percent
 
 # The disruption controller's DeletionTimeout: an evicted pod still not deleted after this long

@@ -35,6 +35,7 @@ from upgrader.errors import (
     NotFoundError,
     UserError,
 )
+from upgrader.eviction_rules import Verdict, can_ignore_pdb, decide_eviction
 from upgrader.kube import (
     NODEGROUP_LABEL,
     AmiSelectorTerm,
@@ -76,10 +77,7 @@ from upgrader.sandbox.controllers import (
     View,
 )
 from upgrader.sandbox.disruption import (
-    Verdict,
     budget_covers,
-    can_ignore_pdb,
-    decide_eviction,
     eviction_checks,
     is_healthy,
     live_disruptions,
