@@ -35,6 +35,7 @@ from upgrader.errors import (
     NamespaceTerminatingError,
     NotFoundError,
     PermanentError,
+    PermissionDeniedError,
     RefusedError,
     TemporaryError,
 )
@@ -157,9 +158,14 @@ def preflight_refusals(
     return found
 
 
-def existing_daemonsets(cluster: Cluster) -> set[str]:
-    """ "namespace/name" of every DaemonSet: kubectl refuses a pod whose DaemonSet is gone."""
-    return {f"{w.namespace}/{w.name}" for w in cluster.list_workloads(WorkloadKind.DAEMON_SET)}
+def existing_daemonsets(cluster: Cluster) -> set[str] | None:
+    """ "namespace/name" of every DaemonSet: kubectl refuses a pod whose DaemonSet is gone.
+    None when DaemonSets may not be listed: every DaemonSet pod is then taken as owned."""
+    try:
+        daemonsets = cluster.list_workloads(WorkloadKind.DAEMON_SET)
+    except PermissionDeniedError:
+        return None
+    return {f"{w.namespace}/{w.name}" for w in daemonsets}
 
 
 class Drain:

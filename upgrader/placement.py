@@ -59,6 +59,8 @@ _SYSTEM_DOMAINS = frozenset(
         "k8s.io",
         "topology.k8s.aws",
         "vpc.amazonaws.com",
+        "k8s.amazonaws.com",
+        "topology.ebs.csi.aws.com",
     }
 )
 _EKS_EFFECTS = {
