@@ -259,6 +259,16 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class TopologySpread:
+    """A topologySpreadConstraint, as far as placement needs it: with DoNotSchedule, a node
+    without the topology key's label is not eligible (the scheduler's PodTopologySpread)."""
+
+    topology_key: str
+    max_skew: int = 1
+    when_unsatisfiable: str = "DoNotSchedule"  # or ScheduleAnyway
+
+
+@dataclass(frozen=True)
 class PodSpec:
     """The scheduling-relevant part of a pod, shared by pods and workload templates."""
 
@@ -270,6 +280,7 @@ class PodSpec:
     termination_grace_seconds: int = 30
     has_readiness_probe: bool = True
     priority_class: str = ""
+    topology_spread: tuple[TopologySpread, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.requests, self.tolerations, tuple(sorted(self.node_selector.items()))))

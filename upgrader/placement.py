@@ -9,7 +9,10 @@ Pending replacement lacks on which green node.
 
 The filters are the scheduler's (kubernetes pkg/scheduler/framework/plugins): NodeAffinity
 (nodeSelector and required node affinity), TaintToleration (NoSchedule and NoExecute taints),
-NodeResourcesFit (requests and the pod count against allocatable), NodeUnschedulable.
+NodeResourcesFit (requests and the pod count against allocatable), NodeUnschedulable, and the
+part of PodTopologySpread a node alone decides (a DoNotSchedule constraint's topology key must
+be one of its labels). Skew across zones, and volumes' node affinity (an EBS volume's zone),
+are not checked here.
 Preferences (preferred affinity, PreferNoSchedule) never keep a pod off a node and are ignored.
 """
 
@@ -122,6 +125,12 @@ def constraint_misses(spec: PodSpec, shape: NodeShape) -> list[str]:
             misses.append(f"nodeSelector {key}={want} (the node {lacks})")
     if not spec.node_affinity.matches(shape.labels):
         misses.append(f"required node affinity {describe_affinity(spec.node_affinity)}")
+    for spread in spec.topology_spread:
+        if spread.when_unsatisfiable == "DoNotSchedule" and spread.topology_key not in shape.labels:
+            misses.append(
+                f"topologySpreadConstraint on {spread.topology_key} (DoNotSchedule; the node "
+                f"has no {spread.topology_key} label)"
+            )
     for taint in shape.taints:
         if taint.effect is TaintEffect.PREFER_NO_SCHEDULE:
             continue

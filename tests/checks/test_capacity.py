@@ -16,7 +16,15 @@ from tests.checks.factories import (
 )
 from upgrader.aws import NodegroupTaint
 from upgrader.checks import CheckStatus, NodeStrategy, Severity
-from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, TaintEffect, Toleration
+from upgrader.kube import (
+    NODEGROUP_LABEL,
+    Node,
+    Pod,
+    Taint,
+    TaintEffect,
+    Toleration,
+    TopologySpread,
+)
 from upgrader.snapshot import ClusterSnapshot, InstanceTypeInfo
 
 BLUE = tuple(node(f"n{i}", cpu="4", memory="16Gi") for i in range(3))
@@ -242,3 +250,25 @@ def test_surge_quota_unreadable_is_not_assessed() -> None:
     finding = only(run("surge-capacity", snap))
     assert finding.status is CheckStatus.NOT_ASSESSED
     assert "servicequotas:GetServiceQuota" in finding.message
+
+
+def test_a_topology_spread_key_green_will_not_have_blocks_the_plan() -> None:
+    """PodTopologySpread: with DoNotSchedule, a node without the topology key's label is not
+    eligible. A key someone put on blue by hand leaves the pods nowhere to go on green."""
+    nodes = tuple(
+        node(f"n{i}", labels={"rack": f"r{i}", "topology.kubernetes.io/zone": "us-east-1a"})
+        for i in range(3)
+    )
+
+    def spread(key: str, when: str = "DoNotSchedule") -> Pod:
+        base = pod("s", node="n0", owner=("ReplicaSet", "s-1"))
+        return replace(
+            base, spec=replace(base.spec, topology_spread=(TopologySpread(key, 1, when),))
+        )
+
+    finding = only(run("capacity", _snap(spread("rack"), nodes=nodes)))
+    assert "topologySpreadConstraint on rack (DoNotSchedule" in finding.message
+    zonal = spread("topology.kubernetes.io/zone")
+    assert only(run("capacity", _snap(zonal, nodes=nodes))).status is CheckStatus.PASS
+    lenient = spread("rack", "ScheduleAnyway")
+    assert only(run("capacity", _snap(lenient, nodes=nodes))).status is CheckStatus.PASS

@@ -62,6 +62,7 @@ from upgrader.kube import (
     Taint,
     TaintEffect,
     Toleration,
+    TopologySpread,
     Volume,
     Workload,
     WorkloadKind,
@@ -222,6 +223,10 @@ def pod_spec(spec: V1PodSpec | None) -> PodSpec:
         termination_grace_seconds=grace if grace is not None else _DEFAULT_GRACE_SECONDS,
         has_readiness_probe=any(c.readiness_probe is not None for c in spec.containers),
         priority_class=spec.priority_class_name or "",
+        topology_spread=tuple(
+            TopologySpread(c.topology_key, c.max_skew, c.when_unsatisfiable)
+            for c in spec.topology_spread_constraints or ()
+        ),
     )
 
 

@@ -36,6 +36,7 @@ from upgrader.kube import (
     PodSpec,
     Resources,
     Toleration,
+    TopologySpread,
 )
 from upgrader.placement import NodeShape, green_shapes, placement_problem
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
@@ -51,6 +52,7 @@ class _Shape(NamedTuple):
     tolerations: tuple[Toleration, ...]
     node_selector: tuple[tuple[str, str], ...]
     affinity: NodeAffinity
+    spread: tuple[TopologySpread, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def _shape(pod: Pod) -> _Shape:
         spec.tolerations,
         tuple(sorted(spec.node_selector.items())) if spec.node_selector else (),
         spec.node_affinity,
+        spec.topology_spread,
     )
 
 
@@ -79,6 +82,7 @@ def _spec(shape: _Shape) -> PodSpec:
         tolerations=shape.tolerations,
         node_selector=dict(shape.node_selector),
         node_affinity=shape.affinity,
+        topology_spread=shape.spread,
     )
 
 
