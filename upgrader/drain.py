@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from upgrader.drain_diagnosis import Cause, DrainFacts, diagnose, pending_reasons
+from upgrader.drain_diagnosis import Cause, DrainFacts, behind, diagnose
 from upgrader.drain_rules import (
     DrainOptions,
     PodDecision,
@@ -440,36 +440,16 @@ class Drain:
 
     def _behind(self, facts: DrainFacts) -> list[StuckPod]:
         """The displaced workloads still short of Ready replicas, with their pods' state."""
-        behind = []
+        workloads = []
         for kind, ns, name in sorted(self._displaced):
             try:
-                workload = self.cluster.get_workload(kind, ns, name)
+                workloads.append(self.cluster.get_workload(kind, ns, name))
             except NotFoundError:
                 continue
-            if workload.replicas is None or workload.ready_replicas >= workload.replicas:
-                continue  # Ready: not what holds the drain
-            mine = [
-                p
-                for p in facts.pods
-                if p.namespace == ns
-                and workload.selector.matches(p.labels)
-                and not p.ready
-                and not p.is_terminating
-            ]
-            pending = [p for p in mine if p.node_name is None]
-            ready = f"{workload.ready_replicas}/{workload.replicas} Ready"
-            if pending:
-                reason = f"{ready}; Pending, no room: " + "; ".join(pending_reasons(pending, facts))
-                cause, advice = Cause.NO_ROOM, "make room on the new nodes, then --resume"
-            else:
-                names = ", ".join(p.name for p in mine[:4])
-                reason = f"{ready}; replacements not yet Ready: {names or '(none listed)'}"
-                cause = Cause.REPLACEMENTS_NOT_READY
-                advice = "see why they do not become Ready; if only slow, a longer timeout"
-            behind.append(
-                StuckPod(f"{kind.value}/{ns}/{name}", "", None, None, reason, cause.value, advice)
-            )
-        return behind
+        return [
+            StuckPod(key, "", None, None, found.reason, found.cause.value, found.advice)
+            for key, found in behind(workloads, facts)
+        ]
 
 
 def drain_summary(report: DrainReport) -> str:

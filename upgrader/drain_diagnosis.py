@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from upgrader.eviction_rules import covers, never_allows
-from upgrader.kube import Node, Pod, PodDisruptionBudget, Resources
+from upgrader.kube import Node, Pod, PodDisruptionBudget, Resources, Workload
 from upgrader.placement import why_pending
 
 
@@ -149,3 +149,37 @@ def diagnose(
         f"{pdb.current_healthy}",
         f"bring PDB {pdb.namespace}/{pdb.name}'s pods back to health (or relax it), then --resume",
     )
+
+
+def behind(workloads: Sequence[Workload], facts: DrainFacts) -> list[tuple[str, Diagnosis]]:
+    """Displaced workloads still short of Ready replicas (the others hold nothing), with why:
+    replacements Pending for lack of room, or scheduled and not yet Ready (named)."""
+    found = []
+    for workload in workloads:
+        if workload.replicas is None or workload.ready_replicas >= workload.replicas:
+            continue
+        mine = [
+            p
+            for p in facts.pods
+            if p.namespace == workload.namespace
+            and workload.selector.matches(p.labels)
+            and not p.ready
+            and not p.is_terminating
+        ]
+        pending = [p for p in mine if p.node_name is None]
+        ready = f"{workload.ready_replicas}/{workload.replicas} Ready"
+        if pending:
+            diagnosis = Diagnosis(
+                Cause.NO_ROOM,
+                f"{ready}; Pending, no room: " + "; ".join(pending_reasons(pending, facts)),
+                "make room on the new nodes, then --resume",
+            )
+        else:
+            names = ", ".join(p.name for p in mine[:4]) or "(none listed)"
+            diagnosis = Diagnosis(
+                Cause.REPLACEMENTS_NOT_READY,
+                f"{ready}; replacements not yet Ready: {names}",
+                "see why they do not become Ready; if only slow, a longer timeout",
+            )
+        found.append((workload.key, diagnosis))
+    return found

@@ -38,7 +38,6 @@ from upgrader.drain_rules import DrainOptions, Verdict, decide_all, gave_up_wait
 from upgrader.drain_schedule import PdbIndex
 from upgrader.errors import NotFoundError, RefusedError
 from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
-from upgrader.placement import NodeShape, placement_problem
 from upgrader.steps.base import (
     PreconditionError,
     StepContext,
@@ -46,6 +45,7 @@ from upgrader.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.steps.green_placement import check_green_placement
 from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import REPLACES_TAG, AmiParams, BlueGreenParams, parse_taint
 from upgrader.steps.surge import run_drain
@@ -130,7 +130,7 @@ def run_blue_green(ctx: StepContext) -> StepResult:
         _rollback(ctx, p.blue, p.green, taint, str(error))
 
     if not drain_started:
-        check_green_placement(ctx, p.blue, p.green, options)
+        check_green_placement(ctx, p.blue, p.green, _evictable_on(ctx, p.blue, options))
     nodes = group_nodes(ctx, p.blue)
     taint_and_cordon(ctx, f"nodes of {p.blue}", nodes, taint)
     displaced = _displaced(ctx, nodes, options)
@@ -222,45 +222,13 @@ def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
         )
 
 
-def check_green_placement(ctx: StepContext, blue: str, green: str, options: DrainOptions) -> None:
-    """Before the first cordon: every pod the drain will move must fit a Ready green node's
-    labels and taints (nodeSelector, required node affinity, tolerations). The plan checked
-    green as its configuration says it will be; this checks the nodes as they came up, and
-    refuses, naming the workload and what green lacks, rather than evict pods that would stay
-    Pending."""
-    shapes = [NodeShape.of(n) for n in group_nodes(ctx, green) if n.ready]
-    if not shapes:
-        return  # a dry run: green was not made
-    problems: dict[str, set[str]] = {}
-    for node in group_nodes(ctx, blue):
-        for pod in _evictable(ctx.ports.cluster.list_pods(node_name=node.name), options):
-            if pod.owner is None or not pod.owner.controller:
-                continue  # forced bare pods are not recreated anywhere
-            problem = placement_problem(pod.spec, shapes)
-            if problem is not None:
-                problems.setdefault(problem, set()).add(_workload_label(pod))
-    if problems:
-        named = "; ".join(
-            f"{', '.join(sorted(workloads)[:5])}: {problem}"
-            for problem, workloads in sorted(problems.items())
-        )
-        raise StepFailedError(
-            f"refused before cordoning {blue}: pods it runs cannot run on any Ready node of "
-            f"{green}: {named}. Nothing was cordoned or evicted. To go on: give {green} what "
-            f"they need (labels or taints in its configuration) or change the workloads, then "
-            f"--resume. To go back: delete node group {green}"
-        )
-
-
-def _workload_label(pod: Pod) -> str:
-    owner = pod.owner
-    if owner is None:
-        return pod.key
-    name = owner.name
-    suffix = pod.labels.get("pod-template-hash")
-    if owner.kind == "ReplicaSet" and suffix and name.endswith(f"-{suffix}"):
-        name = name[: -len(suffix) - 1]  # the Deployment's name
-    return f"{pod.namespace}/{name}"
+def _evictable_on(ctx: StepContext, group: str, options: DrainOptions) -> list[Pod]:
+    cluster = ctx.ports.cluster
+    return [
+        pod
+        for node in group_nodes(ctx, group)
+        for pod in _evictable(cluster.list_pods(node_name=node.name), options)
+    ]
 
 
 def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
