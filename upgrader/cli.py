@@ -321,6 +321,26 @@ def execute(
             "at once (originals journaled, restored after the drain or on --resume).",
         ),
     ] = False,
+    skip_wait_for_delete_timeout: Annotated[
+        int,
+        typer.Option(
+            "--skip-wait-for-delete-timeout",
+            min=0,
+            help="Seconds; pods deleted longer ago are not waited for (a dead kubelet). 0: wait.",
+        ),
+    ] = 0,
+    disable_eviction: Annotated[
+        bool,
+        typer.Option(
+            "--disable-eviction",
+            help="DELETE drained pods instead of evicting them: PodDisruptionBudgets are NOT "
+            "honoured. Asked in the confirmation; each deletion is journaled.",
+        ),
+    ] = False,
+    pod_selector: Annotated[
+        str | None,
+        typer.Option("--pod-selector", help="Drain only the pods this label selector matches."),
+    ] = None,
     replan: Annotated[
         bool,
         typer.Option(
@@ -343,6 +363,7 @@ def execute(
     Exit code 0: done; 1: a step failed; 2: (dry run) the real run would be blocked;
     3: refused before any change; 4: stopped part-way (re-run with --resume).
     """
+    from upgrader.cli_drain_flags import drain_flags
     from upgrader.execution import run_plan
     from upgrader.plan import load_plan
     from upgrader.steps.base import ExecuteOptions
@@ -362,6 +383,7 @@ def execute(
             grace_period_seconds=grace_period,
             max_grace_period_seconds=max_grace_period,
             surge=surge,
+            **drain_flags(skip_wait_for_delete_timeout, disable_eviction, pod_selector),
         )
         with open_target(
             cluster or plan_doc.cluster,

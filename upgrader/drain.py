@@ -18,17 +18,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from upgrader.drain_rules import DrainOptions, PodDecision, Verdict, decide_all, refusals
+from upgrader.drain_diagnosis import Cause, DrainFacts, behind, diagnose
+from upgrader.drain_rules import (
+    DrainOptions,
+    PodDecision,
+    Verdict,
+    decide_all,
+    gave_up_waiting,
+    refusals,
+)
 from upgrader.drain_schedule import Candidate, PdbIndex, next_evictions, waiting_on
 from upgrader.errors import (
     EvictionBlockedError,
+    EvictionDeniedError,
     MultiplePdbsError,
     NamespaceTerminatingError,
     NotFoundError,
     PermanentError,
+    PermissionDeniedError,
     RefusedError,
     TemporaryError,
 )
+from upgrader.eviction_rules import never_allows
 from upgrader.kube import Node, Pod, Taint, WorkloadKind
 from upgrader.ports import Clock, Cluster
 from upgrader.progress import DrainTally, budget_bound
@@ -45,6 +56,11 @@ class DrainSettings:
     options: DrainOptions = field(default_factory=DrainOptions)
     unbudgeted_limit: int = 50  # evictions per round for pods no PDB covers
     taint: Taint | None = None  # put on every node before it is cordoned
+    # kubectl's --disable-eviction: DELETE pods, so no PodDisruptionBudget is asked. Only on
+    # the user's explicit word; every deletion is journaled (`journal`) before it is made.
+    disable_eviction: bool = False
+    pod_selector: str | None = None  # kubectl's --pod-selector: drain only these pods
+    journal: Callable[[str], None] | None = None  # records an action before it happens
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,8 @@ class StuckPod:
     pdb: str | None
     disruptions_allowed: int | None
     reason: str
+    cause: str = ""  # a drain_diagnosis.Cause value
+    advice: str = ""  # what would move it, matching the cause
 
 
 @dataclass
@@ -65,6 +83,8 @@ class DrainReport:
     started_at: float = 0.0
     finished_at: float = 0.0
     stuck: list[StuckPod] = field(default_factory=list)
+    # "ns/pod 600s->60s": pods whose own grace period --max-grace-period shortened
+    grace_capped: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -92,7 +112,10 @@ class DrainRefusedError(RefusedError):
 
 
 class DrainTimeoutError(TemporaryError):
-    def __init__(self, report: DrainReport, timeout: float) -> None:
+    """The drain stopped with pods left: at its deadline, or at once when no amount of waiting
+    could move them (`hopeless`). Each stuck pod carries its cause and the advice for it."""
+
+    def __init__(self, report: DrainReport, timeout: float, *, hopeless: bool = False) -> None:
         held = "; ".join(
             f"{s.pod} on {s.node}"
             + (
@@ -104,18 +127,48 @@ class DrainTimeoutError(TemporaryError):
             for s in report.stuck[:10]
         )
         more = f" (and {len(report.stuck) - 10} more)" if len(report.stuck) > 10 else ""
-        super().__init__(f"drain timed out after {timeout:.0f}s; still there: {held}{more}")
+        when = (
+            "drain stopped: waiting cannot move what is left"
+            if hopeless
+            else f"drain timed out after {timeout:.0f}s"
+        )
+        super().__init__(f"{when}; still there: {held}{more}")
         self.report = report
+        self.hopeless = hopeless
+
+    @property
+    def advice(self) -> str:
+        """The distinct remedies, in the order the stuck pods need them."""
+        seen: list[str] = []
+        for stuck in self.report.stuck:
+            if stuck.advice and stuck.advice not in seen:
+                seen.append(stuck.advice)
+        return "; ".join(seen[:4])
 
 
 def preflight_refusals(
-    cluster: Cluster, node_names: list[str], options: DrainOptions
+    cluster: Cluster,
+    node_names: list[str],
+    options: DrainOptions,
+    pod_selector: str | None = None,
 ) -> list[PodDecision]:
     """Every pod on these nodes that the drain would refuse; reads only."""
     found: list[PodDecision] = []
+    daemonsets = existing_daemonsets(cluster)
     for name in node_names:
-        found.extend(refusals(decide_all(cluster.list_pods(node_name=name), options)))
+        pods = cluster.list_pods(node_name=name, label_selector=pod_selector)
+        found.extend(refusals(decide_all(pods, options, daemonsets)))
     return found
+
+
+def existing_daemonsets(cluster: Cluster) -> set[str] | None:
+    """ "namespace/name" of every DaemonSet: kubectl refuses a pod whose DaemonSet is gone.
+    None when DaemonSets may not be listed: every DaemonSet pod is then taken as owned."""
+    try:
+        daemonsets = cluster.list_workloads(WorkloadKind.DAEMON_SET)
+    except PermissionDeniedError:
+        return None
+    return {f"{w.namespace}/{w.name}" for w in daemonsets}
 
 
 class Drain:
@@ -139,6 +192,8 @@ class Drain:
         self._displaced: set[tuple[WorkloadKind, str, str]] = set()
         self._estimate: float | None = None
         self._pending = 0  # displaced workloads not Ready yet, as last read
+        self._denied: dict[str, str] = {}  # pod key -> the webhook's refusal
+        self._hopeless_rounds = 0
 
     def run(self) -> DrainReport:
         settings = self.settings
@@ -146,32 +201,46 @@ class Drain:
         deadline = self.report.started_at + settings.timeout_seconds
         # Refusals first: a drain that cannot finish must not leave the nodes cordoned.
         listed = self.list_nodes()
-        refused = preflight_refusals(self.cluster, [n.name for n in listed], settings.options)
+        refused = preflight_refusals(
+            self.cluster, [n.name for n in listed], settings.options, settings.pod_selector
+        )
         if refused:
             raise DrainRefusedError(refused)
         self._prepare_nodes(listed)
         while True:
             nodes = self._prepare_nodes(self.list_nodes())
             pods = self._pods_on(nodes)
-            decisions = decide_all(pods, settings.options)
+            decisions = decide_all(
+                pods, settings.options, existing_daemonsets(self.cluster), self.clock.now()
+            )
             self._refuse_new_nodes(decisions)
             evictable = [
                 d.pod
                 for d in decisions
-                if d.verdict is Verdict.EVICT and d.pod.node_name not in self._refused_nodes
+                if d.verdict is Verdict.EVICT
+                and not d.pod.is_terminating
+                and d.pod.node_name not in self._refused_nodes
             ]
-            terminating = [p for p in pods if p.is_terminating and not _daemon(p)]
+            # The pods the drain waits for: being deleted, not DaemonSet pods, and not given up
+            # on by --skip-wait-for-delete-timeout.
+            now = self.clock.now()
+            terminating = [
+                p
+                for p in pods
+                if p.is_terminating
+                and not _daemon(p)
+                and not gave_up_waiting(p, settings.options, now)
+            ]
             self.report.skipped = sorted(
                 d.pod.key for d in decisions if d.verdict is not Verdict.EVICT
             )
             index = PdbIndex(self.cluster.list_pdbs())
             candidates = [
-                Candidate(p, index.covering(p), p.startup_seconds or DEFAULT_STARTUP_SECONDS)
-                for p in evictable
+                _candidate(p, index.covering(p), index, self._startup_hint(p)) for p in evictable
             ]
             budgets = {key: index.budget(key) for key in index.by_key}
             for candidate in candidates:
-                if len(candidate.pdbs) > 1:
+                if len(candidate.pdbs) > 1 and not candidate.free and not settings.disable_eviction:
                     # The Eviction API refuses such a pod every time: waiting out the timeout
                     # would only hide the reason.
                     raise _two_pdbs(candidate.pod, candidate.pdbs)
@@ -179,13 +248,23 @@ class Drain:
                 self.report.finished_at = self.clock.now()
                 self._report_refused_nodes(decisions)
                 return self.report
-            if self.clock.now() >= deadline:
-                self.report.stuck = self._stuck(candidates, terminating, index)
+            if settings.disable_eviction:
+                # No Eviction API, so no budget to spend: every pod goes, a batch at a time.
+                chosen = candidates[: settings.unbudgeted_limit]
+            else:
+                chosen = [
+                    c
+                    for c in next_evictions(
+                        candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
+                    )
+                    if c.pod.key not in self._denied
+                ]
+            hopeless = self._hopeless(candidates, chosen, terminating, index)
+            if self.clock.now() >= deadline or hopeless:
+                self.report.stuck = self._stuck(candidates, terminating, index, nodes)
                 self.report.finished_at = self.clock.now()
-                raise DrainTimeoutError(self.report, settings.timeout_seconds)
-            for candidate in next_evictions(
-                candidates, budgets, unbudgeted_limit=settings.unbudgeted_limit
-            ):
+                raise DrainTimeoutError(self.report, settings.timeout_seconds, hopeless=hopeless)
+            for candidate in chosen:
                 self._evict(candidate.pod)
             if self.observer is not None:
                 self.observer.drain_progress(
@@ -239,7 +318,11 @@ class Drain:
     def _pods_on(self, nodes: list[Node]) -> list[Pod]:
         pods: list[Pod] = []
         for node in nodes:
-            pods.extend(self.cluster.list_pods(node_name=node.name))
+            pods.extend(
+                self.cluster.list_pods(
+                    node_name=node.name, label_selector=self.settings.pod_selector
+                )
+            )
         return pods
 
     def _grace(self, pod: Pod) -> int | None:
@@ -247,9 +330,35 @@ class Drain:
         cap = self.settings.max_grace_period_seconds
         if grace is None and cap is not None:
             grace = min(pod.spec.termination_grace_seconds, cap)
+            if grace < pod.spec.termination_grace_seconds:
+                self.report.grace_capped.append(
+                    f"{pod.key} {pod.spec.termination_grace_seconds}s->{grace}s"
+                )
         return grace
 
+    def _startup_hint(self, pod: Pod) -> float:
+        return pod.startup_seconds or DEFAULT_STARTUP_SECONDS
+
+    def _delete(self, pod: Pod) -> None:
+        """--disable-eviction: journaled, then deleted; no budget is asked."""
+        if self.settings.journal is not None:
+            self.settings.journal(
+                f"delete pod {pod.key} on {pod.node_name} without the Eviction API "
+                "(--disable-eviction: no PodDisruptionBudget is asked)"
+            )
+        try:
+            self.cluster.delete_pod(pod.namespace, pod.name, self._grace(pod))
+        except NotFoundError:
+            return
+        self.report.evicted.append(pod.key)
+        owner = _workload_of(pod)
+        if owner is not None:
+            self._displaced.add(owner)
+
     def _evict(self, pod: Pod) -> None:
+        if self.settings.disable_eviction:
+            self._delete(pod)
+            return
         try:
             self.cluster.evict_pod(pod.namespace, pod.name, self._grace(pod))
         except NotFoundError:
@@ -259,6 +368,10 @@ class Drain:
             return
         except NamespaceTerminatingError:
             return  # the namespace controller is deleting the pod anyway
+        except EvictionDeniedError as error:
+            # A webhook said no; asking again each round would only repeat its answer.
+            self._denied[pod.key] = str(error)
+            return
         except MultiplePdbsError as error:
             raise _two_pdbs(pod, error.pdbs) from error
         self.report.evicted.append(pod.key)
@@ -287,31 +400,99 @@ class Drain:
         if self._refused_nodes:
             raise DrainRefusedError(refusals(decisions))
 
+    def _facts(self, candidates: list[Candidate], nodes: list[Node]) -> DrainFacts:
+        namespaces = {c.pod.namespace for c in candidates}
+        namespaces |= {ns for _, ns, _ in self._displaced}
+        pods = [p for ns in sorted(namespaces) for p in self.cluster.list_pods(namespace=ns)]
+        return DrainFacts(pods, frozenset(n.name for n in nodes), self.cluster.list_nodes())
+
+    def _hopeless(
+        self,
+        candidates: list[Candidate],
+        chosen: list[Candidate],
+        terminating: list[Pod],
+        index: PdbIndex,
+    ) -> bool:
+        """True when nothing is moving and every pod left is held by something waiting cannot
+        change (a webhook's refusal, a budget that never allows one); seen twice in a row, so
+        a PDB edited meanwhile is noticed before the drain gives up."""
+        if chosen or terminating or not candidates or not self._replacements_ready():
+            self._hopeless_rounds = 0
+            return False
+        if any(
+            c.pod.key not in self._denied
+            and not (len(c.pdbs) == 1 and never_allows(index.by_key[c.pdbs[0]]))
+            for c in candidates
+        ):
+            self._hopeless_rounds = 0
+            return False
+        self._hopeless_rounds += 1
+        return self._hopeless_rounds >= 2
+
     def _stuck(
-        self, candidates: list[Candidate], terminating: list[Pod], index: PdbIndex
+        self,
+        candidates: list[Candidate],
+        terminating: list[Pod],
+        index: PdbIndex,
+        nodes: list[Node],
     ) -> list[StuckPod]:
+        facts = self._facts(candidates, nodes)
         stuck = []
         for c in candidates:
             pdb = c.pdbs[0] if len(c.pdbs) == 1 else None
-            reason = "matches several PDBs" if len(c.pdbs) > 1 else ""
+            found = diagnose(
+                c.pod, [index.by_key[k] for k in c.pdbs], facts, self._denied.get(c.pod.key)
+            )
             stuck.append(
                 StuckPod(
                     c.pod.key,
                     c.pod.node_name or "",
                     pdb,
                     index.budget(pdb) if pdb else None,
-                    reason,
+                    found.reason,
+                    found.cause.value,
+                    found.advice,
                 )
             )
         stuck.extend(
-            StuckPod(p.key, p.node_name or "", None, None, "terminating") for p in terminating
+            StuckPod(
+                p.key,
+                p.node_name or "",
+                None,
+                None,
+                f"terminating (grace {p.spec.termination_grace_seconds}s)",
+                Cause.TERMINATING.value,
+                "wait for its grace period; a pod stuck Terminating on a dead kubelet needs "
+                "--skip-wait-for-delete-timeout",
+            )
+            for p in terminating
         )
         if not stuck:
-            stuck.extend(
-                StuckPod(f"{kind.value}/{ns}/{name}", "", None, None, "replacements not Ready")
-                for kind, ns, name in sorted(self._displaced)
-            )
+            stuck.extend(self._behind(facts))
         return stuck
+
+    def _behind(self, facts: DrainFacts) -> list[StuckPod]:
+        """The displaced workloads still short of Ready replicas, with their pods' state."""
+        workloads = []
+        for kind, ns, name in sorted(self._displaced):
+            try:
+                workloads.append(self.cluster.get_workload(kind, ns, name))
+            except NotFoundError:
+                continue
+        return [
+            StuckPod(key, "", None, None, found.reason, found.cause.value, found.advice)
+            for key, found in behind(workloads, facts)
+        ]
+
+
+def drain_summary(report: DrainReport) -> str:
+    """One line for the step's result: what went, how long, and any grace period cut short."""
+    text = f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    if report.grace_capped:
+        shown = ", ".join(report.grace_capped[:3])
+        more = f" and {len(report.grace_capped) - 3} more" if len(report.grace_capped) > 3 else ""
+        text += f"; --max-grace-period cut the grace period of {shown}{more}"
+    return text
 
 
 def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
@@ -320,6 +501,10 @@ def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:
         f"({', '.join(pdbs)}); the Eviction API refuses such pods. Merge or narrow "
         "those PDBs, then resume"
     )
+
+
+def _candidate(pod: Pod, pdbs: tuple[str, ...], index: PdbIndex, startup: float) -> Candidate:
+    return Candidate(pod, pdbs, startup, free=index.free(pod, pdbs))
 
 
 def _daemon(pod: Pod) -> bool:

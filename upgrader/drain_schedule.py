@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from upgrader.eviction_rules import can_ignore_pdb, covers, unhealthy_goes_free
 from upgrader.kube import Pod, PodDisruptionBudget
 
 
@@ -24,6 +25,9 @@ class Candidate:
     pod: Pod
     pdbs: tuple[str, ...]
     startup_seconds: float
+    # The Eviction API lets this pod go without lowering its PDB's budget: it is Pending, or
+    # not Ready under a policy that allows that (eviction_rules.unhealthy_goes_free).
+    free: bool = False
 
 
 class PdbIndex:
@@ -38,13 +42,17 @@ class PdbIndex:
 
     def covering(self, pod: Pod) -> tuple[str, ...]:
         return tuple(
-            pdb.key
-            for pdb in self._by_namespace.get(pod.namespace, ())
-            if pdb.selector.matches(pod.labels)
+            pdb.key for pdb in self._by_namespace.get(pod.namespace, ()) if covers(pdb, pod)
         )
 
     def budget(self, key: str) -> int:
         return self.by_key[key].disruptions_allowed
+
+    def free(self, pod: Pod, pdbs: tuple[str, ...]) -> bool:
+        """Whether the Eviction API would let `pod` go without spending a budget."""
+        if can_ignore_pdb(pod):
+            return True
+        return len(pdbs) == 1 and unhealthy_goes_free(pod, self.by_key[pdbs[0]])
 
 
 def next_evictions(
@@ -57,21 +65,23 @@ def next_evictions(
 
     `budgets` is each PDB's disruptions allowed as freshly read (the API server lowers it the
     moment it admits an eviction). A pod covered by several PDBs is never chosen: the Eviction
-    API refuses it, and the drain reports it instead. Pods without a PDB go `unbudgeted_limit`
-    at a time so a large drain does not flood the API server.
+    API refuses it, and the drain reports it instead. Pods without a PDB, and pods the API lets
+    go without spending a budget (`free`), go `unbudgeted_limit` at a time so a large drain does
+    not flood the API server; a free pod never takes a budget another pod could use.
     """
     remaining = dict(budgets)
     unbudgeted = unbudgeted_limit
     chosen: list[Candidate] = []
-    # Longest start-up first: those replacements gate the end of the drain.
-    ordered = sorted(candidates, key=lambda c: (-c.startup_seconds, c.pod.key))
+    # Free evictions first (they cost nothing), then longest start-up first: those
+    # replacements gate the end of the drain.
+    ordered = sorted(candidates, key=lambda c: (not c.free, -c.startup_seconds, c.pod.key))
     for candidate in ordered:
-        if len(candidate.pdbs) > 1:
-            continue
-        if not candidate.pdbs:
+        if not candidate.pdbs or candidate.free:
             if unbudgeted > 0:
                 unbudgeted -= 1
                 chosen.append(candidate)
+            continue
+        if len(candidate.pdbs) > 1:
             continue
         (pdb,) = candidate.pdbs
         if remaining.get(pdb, 0) > 0:
@@ -84,6 +94,10 @@ def waiting_on(candidates: Sequence[Candidate], budgets: Mapping[str, int]) -> d
     """For progress and timeout reports: PDB -> the pods it is holding back right now."""
     held: dict[str, list[str]] = defaultdict(list)
     for candidate in candidates:
-        if len(candidate.pdbs) == 1 and budgets.get(candidate.pdbs[0], 0) <= 0:
+        if (
+            len(candidate.pdbs) == 1
+            and not candidate.free
+            and budgets.get(candidate.pdbs[0], 0) <= 0
+        ):
             held[candidate.pdbs[0]].append(candidate.pod.key)
     return dict(held)

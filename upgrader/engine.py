@@ -244,6 +244,11 @@ def execute(
                 f"Execute {len(pending)} steps on cluster {plan.cluster} "
                 f"({plan.current_version} -> {plan.target_version})?"
             )
+            if options.disable_eviction:
+                question = question[:-1] + (
+                    ", DELETING drained pods without the Eviction API (--disable-eviction: "
+                    "PodDisruptionBudgets are NOT honoured)?"
+                )
             if not confirm(question):
                 raise RefusedError("not confirmed; nothing was changed")
         lock.acquire()

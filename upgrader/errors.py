@@ -75,6 +75,11 @@ class MultiplePdbsError(PermanentError):
         self.pdbs = pdbs
 
 
+class EvictionDeniedError(PermanentError):
+    """The Eviction API refused with 403 for a reason other than the namespace: an admission
+    webhook (or a policy engine) denied this pod's eviction. Retrying will not change it."""
+
+
 class NamespaceTerminatingError(TemporaryError):
     """The Eviction API refused with 403: the pod's namespace is being deleted."""
 

@@ -187,6 +187,12 @@ class LabelSelector:
         return hash((tuple(sorted(self.match_labels.items())), self.match_expressions))
 
 
+# A null PDB selector: policy/v1 says it selects no pod (an empty one, `{}`, selects them all).
+# `In` with no values matches nothing, and a server would reject it, so it cannot be mistaken
+# for a selector someone wrote.
+MATCH_NOTHING = LabelSelector(match_expressions=(SelectorRequirement("", "In", ()),))
+
+
 @dataclass(frozen=True)
 class NodeAffinity:
     """Required node affinity: the node must match at least one term (terms are ORed)."""
@@ -254,6 +260,16 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class TopologySpread:
+    """A topologySpreadConstraint, as far as placement needs it: with DoNotSchedule, a node
+    without the topology key's label is not eligible (the scheduler's PodTopologySpread)."""
+
+    topology_key: str
+    max_skew: int = 1
+    when_unsatisfiable: str = "DoNotSchedule"  # or ScheduleAnyway
+
+
+@dataclass(frozen=True)
 class PodSpec:
     """The scheduling-relevant part of a pod, shared by pods and workload templates."""
 
@@ -265,6 +281,7 @@ class PodSpec:
     termination_grace_seconds: int = 30
     has_readiness_probe: bool = True
     priority_class: str = ""
+    topology_spread: tuple[TopologySpread, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.requests, self.tolerations, tuple(sorted(self.node_selector.items()))))
@@ -378,6 +395,9 @@ class PodDisruptionBudget:
     desired_healthy: int = 0
     disruptions_allowed: int = 0
     expected_pods: int = 0
+    # status.disruptedPods: pods the Eviction API admitted and the controller has not yet seen
+    # go (eviction.go checkAndDecrement adds them; disruption.go buildDisruptedPodMap drops them)
+    disrupted_pods: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -603,3 +603,25 @@ def test_config_map() -> None:
     assert back.data == {"state": "{}"}
     assert back.metadata is not None
     assert back.metadata.resource_version == "5"
+
+
+def test_pod_spec_topology_spread_constraints() -> None:
+    from kubernetes.client import V1TopologySpreadConstraint
+
+    from upgrader.kube import TopologySpread
+
+    spec = convert.pod_spec(
+        V1PodSpec(
+            containers=[container("app")],
+            topology_spread_constraints=[
+                V1TopologySpreadConstraint(
+                    max_skew=1,
+                    topology_key="topology.kubernetes.io/zone",
+                    when_unsatisfiable="DoNotSchedule",
+                )
+            ],
+        )
+    )
+    assert spec.topology_spread == (
+        TopologySpread("topology.kubernetes.io/zone", 1, "DoNotSchedule"),
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.checks.factories import (
     context,
     daemon_pod,
@@ -12,8 +14,17 @@ from tests.checks.factories import (
     snapshot,
     subnet,
 )
+from upgrader.aws import NodegroupTaint
 from upgrader.checks import CheckStatus, NodeStrategy, Severity
-from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, TaintEffect, Toleration
+from upgrader.kube import (
+    NODEGROUP_LABEL,
+    Node,
+    Pod,
+    Taint,
+    TaintEffect,
+    Toleration,
+    TopologySpread,
+)
 from upgrader.snapshot import ClusterSnapshot, InstanceTypeInfo
 
 BLUE = tuple(node(f"n{i}", cpu="4", memory="16Gi") for i in range(3))
@@ -60,23 +71,111 @@ def test_pods_pinned_to_the_blue_group_cannot_move() -> None:
         node_selector={"kubernetes.io/hostname": "n1"},
     )
     findings = run("capacity", _snap(pinned, host, *_web(3)))
-    finding = only(findings)
-    assert "cannot run on its green copy" in finding.message
-    assert finding.objects == ("default/db", "default/pinned")
+    assert all("cannot run on its green copy" in f.message for f in findings)
+    assert sorted(f.objects for f in findings) == [("default/db",), ("default/pinned",)]
+    by_object = {f.objects: f for f in findings}
+    assert "nodeSelector kubernetes.io/hostname=n1" in by_object[("default/db",)].message
+    assert "eks.amazonaws.com/nodegroup=<green>" in by_object[("default/pinned",)].message
+    assert "instead of the node group's name" in by_object[("default/pinned",)].remedy
 
 
-def test_taints_carry_over_and_transient_taints_do_not() -> None:
+def test_configured_taints_carry_over_and_transient_taints_do_not() -> None:
     gpu = Taint("nvidia.com/gpu", TaintEffect.NO_SCHEDULE)
     cordoned = Taint("node.kubernetes.io/unschedulable", TaintEffect.NO_SCHEDULE)
     nodes = tuple(node(f"n{i}", taints=(gpu, cordoned)) for i in range(3))
+    group = replace(
+        nodegroup("ng-a"), taints=(NodegroupTaint("nvidia.com/gpu", "", "NO_SCHEDULE"),)
+    )
     tolerant = tuple(
         pod(f"train-{i}", node=f"n{i}", tolerations=(Toleration("nvidia.com/gpu", "Exists"),))
         for i in range(3)
     )
-    assert only(run("capacity", _snap(*tolerant, nodes=nodes))).status is CheckStatus.PASS
+    snap = _snap(*tolerant, nodes=nodes, nodegroups=(group,))
+    assert only(run("capacity", snap)).status is CheckStatus.PASS
     intolerant = pod("plain", node="n0", owner=("ReplicaSet", "plain-1"))
-    finding = only(run("capacity", _snap(*tolerant, intolerant, nodes=nodes)))
+    finding = only(run("capacity", _snap(*tolerant, intolerant, nodes=nodes, nodegroups=(group,))))
     assert finding.objects == ("default/plain-1",)
+    assert "taint nvidia.com/gpu:NoSchedule (not tolerated)" in finding.message
+
+
+def test_a_taint_added_to_blue_by_hand_does_not_come_back_on_green() -> None:
+    # Green is made from the group's configuration: a hand-made taint only makes blue stricter.
+    hand = Taint("maintenance", TaintEffect.NO_SCHEDULE)
+    nodes = tuple(node(f"n{i}", taints=(hand,)) for i in range(3))
+    plain = pod("plain", node="n0", owner=("ReplicaSet", "plain-1"))
+    assert only(run("capacity", _snap(plain, nodes=nodes))).status is CheckStatus.PASS
+
+
+def test_a_label_added_to_blue_by_hand_blocks_the_plan() -> None:
+    """Issue 11: a Deployment selects a label someone put on the blue nodes by hand. Green is
+    made from the node group's configuration, which does not have it: the pods would stay
+    Pending on green. The plan must say so, naming the workload, the label and the remedy."""
+    nodes = tuple(node(f"n{i}", labels={"team": "payments"}) for i in range(3))
+    pinned = tuple(
+        pod(
+            f"pay-{i}",
+            node=f"n{i}",
+            owner=("ReplicaSet", "pay-7c4d"),
+            labels={"app": "pay", "pod-template-hash": "7c4d"},
+            node_selector={"team": "payments"},
+        )
+        for i in range(3)
+    )
+    finding = only(run("capacity", _snap(*pinned, nodes=nodes)))
+    assert (finding.severity, finding.status) == (Severity.ERROR, CheckStatus.FAIL)
+    assert finding.objects == ("default/pay",)
+    assert "nodeSelector team=payments (the node has no team label)" in finding.message
+    assert "team=payments is on the blue nodes but not in node group ng-a's labels" in (
+        finding.remedy
+    )
+    assert "suppressing check capacity" in finding.remedy
+    # The same label in the group's configuration: green will have it.
+    group = replace(nodegroup("ng-a"), labels={"team": "payments"})
+    snap = _snap(*pinned, nodes=nodes, nodegroups=(group,))
+    assert only(run("capacity", snap)).status is CheckStatus.PASS
+
+
+def test_zone_instance_type_and_capacity_type_come_from_the_group() -> None:
+    nodes = tuple(
+        node(
+            f"n{i}",
+            labels={
+                "topology.kubernetes.io/zone": "us-east-1a",
+                "node.kubernetes.io/instance-type": "m5.xlarge",
+            },
+        )
+        for i in range(3)
+    )
+    group = replace(
+        nodegroup("ng-a", subnets=("subnet-a", "subnet-b")), instance_types=("m6i.xlarge",)
+    )
+    subnets = (subnet("subnet-a", az="us-east-1a"), subnet("subnet-b", az="us-east-1b"))
+    zonal = pod(
+        "z",
+        node="n0",
+        owner=("ReplicaSet", "z-1"),
+        node_selector={"topology.kubernetes.io/zone": "us-east-1b"},
+    )
+    snap = _snap(zonal, nodes=nodes, nodegroups=(group,), subnets=subnets)
+    assert only(run("capacity", snap)).status is CheckStatus.PASS
+    typed = pod(
+        "t",
+        node="n0",
+        owner=("ReplicaSet", "t-1"),
+        node_selector={"node.kubernetes.io/instance-type": "m5.xlarge"},
+    )
+    finding = only(run("capacity", _snap(typed, nodes=nodes, nodegroups=(group,), subnets=subnets)))
+    assert "node.kubernetes.io/instance-type=m5.xlarge (the node has " in finding.message
+    spot = pod(
+        "s",
+        node="n0",
+        owner=("ReplicaSet", "s-1"),
+        node_selector={"eks.amazonaws.com/capacityType": "SPOT"},
+    )
+    finding = only(run("capacity", _snap(spot, nodes=nodes, nodegroups=(group,), subnets=subnets)))
+    assert "capacityType=SPOT (the node has eks.amazonaws.com/capacityType=ON_DEMAND)" in (
+        finding.message
+    )
 
 
 def test_bare_and_daemonset_pods_are_not_moved() -> None:
@@ -151,3 +250,25 @@ def test_surge_quota_unreadable_is_not_assessed() -> None:
     finding = only(run("surge-capacity", snap))
     assert finding.status is CheckStatus.NOT_ASSESSED
     assert "servicequotas:GetServiceQuota" in finding.message
+
+
+def test_a_topology_spread_key_green_will_not_have_blocks_the_plan() -> None:
+    """PodTopologySpread: with DoNotSchedule, a node without the topology key's label is not
+    eligible. A key someone put on blue by hand leaves the pods nowhere to go on green."""
+    nodes = tuple(
+        node(f"n{i}", labels={"rack": f"r{i}", "topology.kubernetes.io/zone": "us-east-1a"})
+        for i in range(3)
+    )
+
+    def spread(key: str, when: str = "DoNotSchedule") -> Pod:
+        base = pod("s", node="n0", owner=("ReplicaSet", "s-1"))
+        return replace(
+            base, spec=replace(base.spec, topology_spread=(TopologySpread(key, 1, when),))
+        )
+
+    finding = only(run("capacity", _snap(spread("rack"), nodes=nodes)))
+    assert "topologySpreadConstraint on rack (DoNotSchedule" in finding.message
+    zonal = spread("topology.kubernetes.io/zone")
+    assert only(run("capacity", _snap(zonal, nodes=nodes))).status is CheckStatus.PASS
+    lenient = spread("rack", "ScheduleAnyway")
+    assert only(run("capacity", _snap(lenient, nodes=nodes))).status is CheckStatus.PASS

@@ -11,7 +11,16 @@ from upgrader.errors import (
     NamespaceTerminatingError,
     NotFoundError,
 )
-from upgrader.kube import IntOrPercent, LabelSelector, PodDisruptionBudget, WorkloadKind
+from upgrader.kube import (
+    MATCH_NOTHING,
+    MIRROR_POD_ANNOTATION,
+    IntOrPercent,
+    LabelSelector,
+    OwnerRef,
+    Pod,
+    PodDisruptionBudget,
+    WorkloadKind,
+)
 
 from .conftest import World
 
@@ -224,17 +233,60 @@ def test_eviction_errors(world: World) -> None:
         world.cluster.evict_pod("doomed", world.pods("web", "doomed")[0].name)
 
 
-def test_eviction_ignores_a_pdb_with_an_empty_selector(world: World) -> None:
+def test_an_empty_selector_guards_every_pod_of_its_namespace(world: World) -> None:
+    """policy/v1: `{}` selects every pod of the namespace, for the controller and for the
+    Eviction API alike (kubernetes pkg/registry/core/pod/storage/eviction.go,
+    `getPodDisruptionBudgets`: no `selector.Empty()` skip since policy/v1)."""
     world.node("n1")
     world.deployment("web", 2)
     world.cluster.add_pdb(PodDisruptionBudget("default", "all", LabelSelector(), min_available=2))
     world.settle()
 
     assert world.budget("all").disruptions_allowed == 0  # the controller counts every pod
-    world.cluster.evict_pod("default", world.pods("web")[0].name)
-    # A real API quirk, so the eviction does break that budget, and the counters say so.
-    (violation,) = world.cluster.stats.pdb_violations
-    assert (violation.pdb, violation.cause) == ("default/all", "eviction")
+    with pytest.raises(EvictionBlockedError) as refused:
+        world.cluster.evict_pod("default", world.pods("web")[0].name)
+    assert refused.value.pdbs == ("all",)
+    assert world.cluster.stats.pdb_violations == ()
+
+
+def test_an_empty_selector_beside_another_budget_makes_two(world: World) -> None:
+    """With `{}` next to the app's own PDB, every pod has two budgets: the API answers 500
+    (eviction.go `Create`: "more than one PodDisruptionBudget")."""
+    world.node("n1")
+    world.deployment("web", 3)
+    world.pdb("web-pdb", "web", max_unavailable=1)
+    world.cluster.add_pdb(PodDisruptionBudget("default", "all", LabelSelector(), max_unavailable=1))
+    world.settle()
+    with pytest.raises(MultiplePdbsError) as refused:
+        world.cluster.evict_pod("default", world.pods("web")[0].name)
+    assert refused.value.pdbs == ("all", "web-pdb")
+
+
+def test_a_null_selector_guards_nothing(world: World) -> None:
+    """policy/v1: a null selector selects no pod (LabelSelectorAsSelector(nil) is Nothing)."""
+    world.node("n1")
+    world.deployment("web", 2)
+    world.cluster.add_pdb(PodDisruptionBudget("default", "none", MATCH_NOTHING, min_available=2))
+    world.settle()
+    assert world.budget("none").expected_pods == 0
+    assert world.budget("none").disruptions_allowed == 0
+    world.cluster.evict_pod("default", world.pods("web")[0].name)  # no budget asked
+
+
+def test_disrupted_pods_forget_a_pod_once_it_is_being_deleted(world: World) -> None:
+    """checkAndDecrement (eviction.go) records the pod in status.disruptedPods; the
+    controller's buildDisruptedPodMap (disruption.go) skips pods already being deleted, so the
+    status a client reads after the eviction no longer lists it, and the budget stays spent
+    because the terminating pod is not healthy (countHealthyPods)."""
+    world.node("n1")
+    world.deployment("web", 3, startup=20.0)
+    world.pdb("web-pdb", "web", max_unavailable=1)
+    world.settle()
+    victim = world.pods("web")[0]
+    world.cluster.evict_pod("default", victim.name, grace_period_seconds=10)
+    status = world.budget("web-pdb")
+    assert status.disrupted_pods == ()
+    assert (status.current_healthy, status.disruptions_allowed) == (2, 0)
 
 
 def test_deleting_a_pod_past_its_budget_is_recorded_as_a_violation(world: World) -> None:
@@ -268,3 +320,23 @@ def test_losing_a_node_past_a_budget_is_recorded_as_a_violation(world: World) ->
     assert [(v.current_healthy, v.desired_healthy) for v in violations] == [(0, 1)]
     assert violations[0].cause == "node n1 removed"
     assert len(world.cluster.stats.lost_pods) == 2
+
+
+def test_a_mirror_pod_is_not_a_lost_pod_when_its_node_goes(world: World) -> None:
+    """Issue 11: static pods were counted as lost with their node. The kubelet owns a mirror
+    pod (kubernetes.io/config.mirror); it lives and dies with its node, like a DaemonSet pod."""
+    world.node("n1")
+    world.cluster.add_pod(
+        Pod(
+            "kube-system",
+            "kube-proxy-n1",
+            "",
+            annotations={MIRROR_POD_ANNOTATION: "static"},
+            owner=OwnerRef("Node", "n1"),
+            node_name="n1",
+        )
+    )
+    world.bare_pod("stranded")
+    world.settle()
+    world.cluster.remove_node("n1")
+    assert world.cluster.stats.lost_pods == ("default/stranded",)

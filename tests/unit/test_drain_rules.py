@@ -32,7 +32,22 @@ def pod(
 @pytest.mark.parametrize(
     ("subject", "options", "verdict", "reason_part"),
     [
-        (pod(deleting=True, owner=None), DrainOptions(), Verdict.SKIP, "already being deleted"),
+        # filters.go: a terminating pod still meets unreplicatedFilter and localStorageFilter.
+        (pod(deleting=True, owner=None), DrainOptions(), Verdict.REFUSE, "--force"),
+        (pod(deleting=True, empty_dir=True), DrainOptions(), Verdict.REFUSE, "emptyDir"),
+        (pod(deleting=True), DrainOptions(), Verdict.SKIP, "already being deleted"),
+        (
+            pod(deleting=True, owner=None),
+            DrainOptions(force=True),
+            Verdict.SKIP,
+            "already being deleted",
+        ),
+        (
+            pod(owner=OwnerRef("DaemonSet", "agent"), phase=PodPhase.SUCCEEDED),
+            DrainOptions(),
+            Verdict.EVICT,
+            "finished DaemonSet pod",
+        ),
         (pod(owner=OwnerRef("DaemonSet", "agent")), DrainOptions(), Verdict.SKIP, "DaemonSet"),
         (pod(owner=None, mirror=True), DrainOptions(), Verdict.SKIP, "mirror"),
         (pod(owner=None, phase=PodPhase.SUCCEEDED), DrainOptions(), Verdict.EVICT, "finished"),
@@ -68,3 +83,22 @@ def test_refusals_lists_only_refused_pods() -> None:
         [pod("a"), pod("b", owner=None), pod("c", empty_dir=True)], DrainOptions()
     )
     assert [d.pod.name for d in refusals(decisions)] == ["b", "c"]
+
+
+def test_a_pod_whose_daemonset_is_gone_is_refused_or_forced() -> None:
+    """filters.go daemonSetFilter: the DaemonSet is not found -> error, or delete with --force."""
+    orphan = pod(owner=OwnerRef("DaemonSet", "gone"))
+    assert decide(orphan, DrainOptions(), daemonsets=set()).verdict is Verdict.REFUSE
+    assert "no longer exists" in decide(orphan, DrainOptions(), daemonsets=set()).reason
+    forced = decide(orphan, DrainOptions(force=True), daemonsets=set())
+    assert forced.verdict is Verdict.EVICT
+    kept = decide(orphan, DrainOptions(), daemonsets={"default/gone"})
+    assert kept.verdict is Verdict.SKIP
+
+
+def test_skip_wait_for_delete_timeout_gives_up_on_old_deletions() -> None:
+    """filters.go skipDeletedFilter/shouldSkipPod: deleted more than N seconds ago -> skipped."""
+    old = pod(deleting=True, owner=None)  # deleted at t=1
+    options = DrainOptions(skip_wait_for_delete_timeout_seconds=60)
+    assert decide(old, options, now=100.0).verdict is Verdict.SKIP
+    assert decide(old, options, now=30.0).verdict is Verdict.REFUSE

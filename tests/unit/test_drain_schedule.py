@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upgrader.drain_schedule import Candidate, PdbIndex, next_evictions, waiting_on
-from upgrader.kube import LabelSelector, Pod, PodDisruptionBudget
+from upgrader.kube import LabelSelector, Pod, PodDisruptionBudget, PodPhase
 
 
 def pod(name: str, app: str, namespace: str = "default") -> Pod:
@@ -74,3 +74,54 @@ def test_never_more_evictions_for_a_pdb_than_it_allows(
         assert sum(1 for c in chosen if c.pdbs == (key,)) == min(
             budget, sum(1 for c in candidates if c.pdbs == (key,))
         )
+
+
+def test_a_free_eviction_spends_no_budget_and_goes_first() -> None:
+    """A pod the Eviction API lets go without a budget (eviction.go Create: not Ready under
+    AlwaysAllow, or currentHealthy >= desiredHealthy > 0) is chosen even at 0 allowed, and does
+    not take the one disruption a healthy pod needs."""
+    candidates = [
+        Candidate(pod("web-1", "web"), ("default/web",), 50),
+        Candidate(pod("web-sick", "web"), ("default/web",), 5, free=True),
+        Candidate(pod("db-sick", "db"), ("default/db",), 5, free=True),
+    ]
+    chosen = next_evictions(candidates, {"default/web": 1, "default/db": 0})
+    assert [c.pod.name for c in chosen] == ["db-sick", "web-sick", "web-1"]
+    assert waiting_on(candidates, {"default/web": 0, "default/db": 0}) == {
+        "default/web": ["default/web-1"]
+    }
+
+
+def test_the_index_knows_which_evictions_are_free() -> None:
+    sick = Pod("default", "sick", "sick", labels={"app": "web"}, phase=PodPhase.RUNNING)
+    well = Pod("default", "well", "well", labels={"app": "web"}, phase=PodPhase.RUNNING, ready=True)
+    disrupted = PodDisruptionBudget(
+        "default",
+        "web",
+        LabelSelector({"app": "web"}),
+        min_available=2,
+        current_healthy=1,
+        desired_healthy=2,
+    )
+    allowing = PodDisruptionBudget(
+        "default",
+        "web",
+        LabelSelector({"app": "web"}),
+        min_available=2,
+        current_healthy=2,
+        desired_healthy=2,
+    )
+    always = PodDisruptionBudget(
+        "default",
+        "web",
+        LabelSelector({"app": "web"}),
+        min_available=2,
+        unhealthy_pod_eviction_policy="AlwaysAllow",
+    )
+    key = ("default/web",)
+    assert not PdbIndex([disrupted]).free(sick, key)
+    assert PdbIndex([allowing]).free(sick, key)
+    assert PdbIndex([always]).free(sick, key)
+    assert not PdbIndex([always]).free(well, key)
+    pending = Pod("default", "new", "new", labels={"app": "web"})  # phase Pending
+    assert PdbIndex([disrupted]).free(pending, key)

@@ -52,6 +52,7 @@ from upgrader.errors import (
     ConflictError,
     EksupError,
     EvictionBlockedError,
+    EvictionDeniedError,
     MultiplePdbsError,
     NamespaceTerminatingError,
     NotFoundError,
@@ -249,6 +250,8 @@ def translate_api_exception(
         or "being terminated" in message
     ):
         return NamespaceTerminatingError(what, _retry_after(error))
+    if status == 403 and resource == "pods/eviction" and "admission webhook" in message:
+        return EvictionDeniedError(what)
     if status == 409:
         return ConflictError(what, _retry_after(error))
     if status in (401, 403):

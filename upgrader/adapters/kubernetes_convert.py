@@ -41,6 +41,7 @@ from kubernetes.client import (
 )
 
 from upgrader.kube import (
+    MATCH_NOTHING,
     ConfigMap,
     HorizontalPodAutoscaler,
     Ingress,
@@ -61,16 +62,13 @@ from upgrader.kube import (
     Taint,
     TaintEffect,
     Toleration,
+    TopologySpread,
     Volume,
     Workload,
     WorkloadKind,
     parse_cpu,
     parse_memory,
 )
-
-# policy/v1: a PDB whose selector is null selects no pods (an empty selector selects all).
-# An `In` over no values on the empty key can never hold, so this selector matches nothing.
-MATCH_NOTHING = LabelSelector(match_expressions=(SelectorRequirement("", "In", ()),))
 
 _DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
 
@@ -225,6 +223,10 @@ def pod_spec(spec: V1PodSpec | None) -> PodSpec:
         termination_grace_seconds=grace if grace is not None else _DEFAULT_GRACE_SECONDS,
         has_readiness_probe=any(c.readiness_probe is not None for c in spec.containers),
         priority_class=spec.priority_class_name or "",
+        topology_spread=tuple(
+            TopologySpread(c.topology_key, c.max_skew, c.when_unsatisfiable)
+            for c in spec.topology_spread_constraints or ()
+        ),
     )
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from upgrader.adapters.kubernetes_convert import MATCH_NOTHING
 from upgrader.kube import (
+    MATCH_NOTHING,
     LabelSelector,
     Node,
     NodeAffinity,
@@ -34,6 +34,7 @@ from upgrader.kube import (
     Taint,
     TaintEffect,
     Toleration,
+    TopologySpread,
     Volume,
     Workload,
     WorkloadKind,
@@ -183,6 +184,10 @@ def pod_spec(spec: Json | None) -> PodSpec:
             c.get("readinessProbe") is not None for c in _list(spec, "containers")
         ),
         priority_class=spec.get("priorityClassName") or "",
+        topology_spread=tuple(
+            TopologySpread(c["topologyKey"], c["maxSkew"], c["whenUnsatisfiable"])
+            for c in _list(spec, "topologySpreadConstraints")
+        ),
     )
 
 

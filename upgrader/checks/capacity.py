@@ -19,10 +19,11 @@ import heapq
 import math
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from upgrader.aws import Nodegroup
 from upgrader.checks._common import plural
 from upgrader.checks.context import CheckContext, NodeStrategy
 from upgrader.checks.findings import Finding, Severity, fail, passed
@@ -32,29 +33,16 @@ from upgrader.kube import (
     Node,
     NodeAffinity,
     Pod,
+    PodSpec,
     Resources,
-    Taint,
     Toleration,
-    tolerates_all,
+    TopologySpread,
 )
+from upgrader.placement import NodeShape, green_shapes, placement_problem
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
 
 CAPACITY = "capacity"
 SURGE_CAPACITY = "surge-capacity"
-
-# Labels a green node does not share with the blue node it replaces.
-_NODE_SPECIFIC_LABELS = frozenset(
-    {"kubernetes.io/hostname", "eks.amazonaws.com/nodegroup-image", "alpha.eksctl.io/instance-id"}
-)
-# Taints that come and go with a node's life, not with its group's configuration.
-_TRANSIENT_TAINT_PREFIXES = (
-    "node.kubernetes.io/",
-    "node.cloudprovider.kubernetes.io/",
-    "ToBeDeletedByClusterAutoscaler",
-    "DeletionCandidateOfClusterAutoscaler",
-    "eksup",
-)
-_GREEN = "<green>"  # the green group's name is the planner's choice; it differs from blue's
 
 
 class _Shape(NamedTuple):
@@ -64,6 +52,7 @@ class _Shape(NamedTuple):
     tolerations: tuple[Toleration, ...]
     node_selector: tuple[tuple[str, str], ...]
     affinity: NodeAffinity
+    spread: tuple[TopologySpread, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +61,8 @@ class PackResult:
     unplaced: int
     unschedulable: tuple[str, ...]  # workloads whose constraints no green node satisfies
     extra_nodes: int  # a lower bound on the nodes that would hold the unplaced pods
+    # (workload, what the closest green node lacks), for each of `unschedulable`
+    problems: tuple[tuple[str, str], ...] = ()
 
 
 def _shape(pod: Pod) -> _Shape:
@@ -82,34 +73,31 @@ def _shape(pod: Pod) -> _Shape:
         spec.tolerations,
         tuple(sorted(spec.node_selector.items())) if spec.node_selector else (),
         spec.node_affinity,
+        spec.topology_spread,
     )
 
 
-def _green_template(node: Node) -> tuple[Mapping[str, str], tuple[Taint, ...]]:
-    labels = {k: v for k, v in node.labels.items() if k not in _NODE_SPECIFIC_LABELS}
-    if NODEGROUP_LABEL in labels:
-        labels[NODEGROUP_LABEL] = _GREEN
-    taints = tuple(t for t in node.taints if not t.key.startswith(_TRANSIENT_TAINT_PREFIXES))
-    return labels, taints
-
-
-def _fits_template(shape: _Shape, labels: Mapping[str, str], taints: tuple[Taint, ...]) -> bool:
-    return (
-        all(labels.get(k) == v for k, v in shape.node_selector)
-        and shape.affinity.matches(labels)
-        and tolerates_all(shape.tolerations, taints)
+def _spec(shape: _Shape) -> PodSpec:
+    return PodSpec(
+        tolerations=shape.tolerations,
+        node_selector=dict(shape.node_selector),
+        node_affinity=shape.affinity,
+        topology_spread=shape.spread,
     )
 
 
-def pack_green(snapshot: ClusterSnapshot, blue: Sequence[Node]) -> PackResult:
-    """Estimate whether a same-sized clone of `blue` holds the pods a drain moves off it."""
-    templates = {}
-    for node in blue:
-        labels, taints = _green_template(node)
-        templates[(tuple(sorted(labels.items())), taints)] = (labels, taints)
+def pack_green(
+    snapshot: ClusterSnapshot, blue: Sequence[Node], shapes: Sequence[NodeShape] | None = None
+) -> PackResult:
+    """Estimate whether a same-sized clone of `blue` holds the pods a drain moves off it.
+
+    `shapes` are the nodes green will be made of (placement.green_shapes); by default, blue's
+    own shared labels and taints, as a self-managed group's launch template makes them."""
+    if shapes is None:
+        shapes = green_shapes(None, blue)
 
     bins: list[list[int]] = []  # free cpu, memory, pod slots (-1: not limited) per green node
-    shapes: Counter[_Shape] = Counter()
+    pod_shapes: Counter[_Shape] = Counter()
     example: dict[_Shape, str] = {}
     for node in blue:
         kept = Resources()
@@ -126,21 +114,22 @@ def pack_green(snapshot: ClusterSnapshot, blue: Sequence[Node]) -> PackResult:
             ):
                 # Bare pods are not recreated anywhere, so they need no room on green.
                 shape = _shape(pod)
-                shapes[shape] += 1
+                pod_shapes[shape] += 1
                 if shape not in example:
                     example[shape] = snapshot.workload_name(pod)
         free = node.allocatable - kept
         slots = node.allocatable.pods - kept_pods if node.allocatable.pods else -1
         bins.append([max(free.cpu_millis, 0), max(free.memory_bytes, 0), slots])
 
-    total = sum(shapes.values())
-    unschedulable = set()
+    total = sum(pod_shapes.values())
+    unschedulable: dict[str, str] = {}
     placeable: list[tuple[_Shape, int]] = []
-    for shape, count in shapes.items():
-        if any(_fits_template(shape, labels, taints) for labels, taints in templates.values()):
+    for shape, count in pod_shapes.items():
+        problem = placement_problem(_spec(shape), shapes)
+        if problem is None:
             placeable.append((shape, count))
         else:
-            unschedulable.add(example[shape])
+            unschedulable.setdefault(example[shape], problem)
 
     cpu_ref = max((b[0] for b in bins), default=1) or 1
     mem_ref = max((b[1] for b in bins), default=1) or 1
@@ -189,7 +178,9 @@ def pack_green(snapshot: ClusterSnapshot, blue: Sequence[Node]) -> PackResult:
             math.ceil(left_mem / typical_mem),
             math.ceil(unplaced / typical_pods),
         )
-    return PackResult(total, unplaced, tuple(sorted(unschedulable)), extra)
+    return PackResult(
+        total, unplaced, tuple(sorted(unschedulable)), extra, tuple(sorted(unschedulable.items()))
+    )
 
 
 def _fit_count(free: list[int], shape: _Shape, need: int) -> int:
@@ -232,10 +223,17 @@ def capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
         ]
     findings = []
     for owner, blue in _replaced_groups(snapshot):
-        if all(n.allocatable.cpu_millis == 0 and n.allocatable.memory_bytes == 0 for n in blue):
-            continue  # allocatable unknown: nothing to estimate with
-        result = pack_green(snapshot, blue)
-        if result.unplaced:
+        group = (
+            snapshot.nodegroup_by_name.get(owner.name)
+            if owner.kind is NodeOwnerKind.MANAGED
+            else None
+        )
+        shapes = green_shapes(group, blue, _zones(snapshot, group))
+        sized = not all(
+            n.allocatable.cpu_millis == 0 and n.allocatable.memory_bytes == 0 for n in blue
+        )
+        result = pack_green(snapshot, blue, shapes)
+        if result.unplaced and sized:
             findings.append(
                 fail(
                     CAPACITY,
@@ -249,19 +247,75 @@ def capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
                     "the workloads' requests",
                 )
             )
-        if result.unschedulable:
-            findings.append(
-                fail(
-                    CAPACITY,
-                    Severity.ERROR,
-                    f"pods on {owner} cannot run on its green copy: their nodeSelector, node "
-                    "affinity or tolerations only match the blue nodes",
-                    result.unschedulable,
-                    remedy="select a label the green group keeps instead of the node group's "
-                    "name (eks.amazonaws.com/nodegroup) or a node's hostname",
-                )
-            )
+        findings.extend(_placement_findings(owner, group, blue, result))
     return findings
+
+
+def _zones(snapshot: ClusterSnapshot, group: Nodegroup | None) -> tuple[str, ...]:
+    """The zones green's nodes land in: its subnets' (blue's, cloned). Empty when unknown."""
+    if group is None:
+        return ()
+    known = [snapshot.subnet_by_id[s] for s in group.subnets if s in snapshot.subnet_by_id]
+    return tuple(sorted({s.availability_zone for s in known}))
+
+
+def _placement_findings(
+    owner: NodeOwner, group: Nodegroup | None, blue: Sequence[Node], result: PackResult
+) -> list[Finding]:
+    """One blocking finding per constraint green will not meet, naming the workloads."""
+    by_problem: dict[str, list[str]] = {}
+    for workload, problem in result.problems:
+        by_problem.setdefault(problem, []).append(workload)
+    findings = []
+    for problem, workloads in sorted(by_problem.items()):
+        findings.append(
+            fail(
+                CAPACITY,
+                Severity.ERROR,
+                f"pods on {owner} cannot run on its green copy as the node group will create "
+                f"it: {problem}",
+                tuple(sorted(workloads)),
+                remedy=_placement_remedy(problem, owner, group, blue),
+            )
+        )
+    return findings
+
+
+def _placement_remedy(
+    problem: str, owner: NodeOwner, group: Nodegroup | None, blue: Sequence[Node]
+) -> str:
+    accept = (
+        "; or, if those pods may stay Pending until someone acts, accept it by suppressing "
+        "check capacity for them in .eksup.yaml"
+    )
+    hand_labels = sorted(
+        {
+            f"{k}={v}"
+            for n in blue
+            for k, v in n.labels.items()
+            if f"nodeSelector {k}={v} " in problem
+            and (group is None or k not in group.labels)
+            and k != NODEGROUP_LABEL
+        }
+    )
+    if hand_labels and group is not None:
+        return (
+            f"{', '.join(hand_labels)} is on the blue nodes but not in node group "
+            f"{group.name}'s labels (added by hand?), so green nodes will not have it: add it "
+            f"to the group (aws eks update-nodegroup-config --cluster-name {group.cluster} "
+            f"--nodegroup-name {group.name} --labels 'addOrUpdateLabels={{{hand_labels[0]}}}', "
+            "or in eksctl/Terraform), or change the workload's selector" + accept
+        )
+    if NODEGROUP_LABEL in problem or "kubernetes.io/hostname" in problem:
+        return (
+            "select a label the green group keeps instead of the node group's name "
+            "(eks.amazonaws.com/nodegroup) or a node's hostname" + accept
+        )
+    return (
+        f"give the green copy of {owner} what the pods need (labels or taints in the node "
+        "group's configuration, an instance type or zone it launches in), or change the "
+        "workloads' constraints" + accept
+    )
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from enum import StrEnum
 
-from upgrader.kube import Pod, PodDisruptionBudget, PodPhase, resolve_int_or_percent
+from upgrader.eviction_rules import covers
+from upgrader.kube import Pod, PodDisruptionBudget, resolve_int_or_percent
 
 # The disruption controller's DeletionTimeout: an evicted pod still not deleted after this long
 # counts as healthy again.
 DISRUPTED_POD_TIMEOUT_SECONDS = 120.0
 
-ALWAYS_ALLOW = "AlwaysAllow"
-
 
 def budget_covers(pdb: PodDisruptionBudget, pod: Pod) -> bool:
-    """Whether the disruption controller counts the pod (policy/v1: empty selector = all pods)."""
-    return pod.namespace == pdb.namespace and pdb.selector.matches(pod.labels)
+    """Whether the disruption controller counts the pod (policy/v1: `{}` selects every pod of
+    the namespace, a null selector none)."""
+    return covers(pdb, pod)
 
 
 def eviction_checks(pdb: PodDisruptionBudget, pod: Pod) -> bool:
-    """Whether the Eviction API consults this PDB for the pod. Unlike the controller, it skips
-    PDBs with an empty selector ("it should match nothing, not everything")."""
-    return not pdb.selector.is_empty and budget_covers(pdb, pod)
+    """Whether the Eviction API consults this PDB for the pod: the same pods the controller
+    counts (eviction.go getPodDisruptionBudgets has no empty-selector skip in policy/v1)."""
+    return covers(pdb, pod)
 
 
 def is_healthy(pod: Pod, disrupted: Mapping[str, float], now: float) -> bool:
@@ -79,6 +78,7 @@ def pdb_status(
         desired_healthy=desired,
         disruptions_allowed=max(0, allowed),
         expected_pods=expected,
+        disrupted_pods=tuple(sorted(disrupted)),
     )
 
 
@@ -98,34 +98,3 @@ def live_disruptions(
         for name, at in disrupted.items()
         if name in alive and at + DISRUPTED_POD_TIMEOUT_SECONDS > now
     }
-
-
-def can_ignore_pdb(pod: Pod) -> bool:
-    """Finished, Pending or already terminating pods are deleted without asking any budget."""
-    return pod.phase is not PodPhase.RUNNING or pod.deletion_timestamp is not None
-
-
-class Verdict(StrEnum):
-    ALLOW = "allow"  # delete; no budget involved
-    CONSUME = "consume"  # delete and record the pod in the PDB's disruptedPods
-    BLOCKED = "blocked"  # 429 Too Many Requests
-    MULTIPLE_PDBS = "multiple-pdbs"  # 500: the eviction subresource supports one PDB per pod
-
-
-def decide_eviction(pod: Pod, budgets: Sequence[PodDisruptionBudget]) -> Verdict:
-    """The Eviction API's decision for a running pod, given the PDBs it checks (fresh status)."""
-    if can_ignore_pdb(pod) or not budgets:
-        return Verdict.ALLOW
-    if len(budgets) > 1:
-        return Verdict.MULTIPLE_PDBS
-    pdb = budgets[0]
-    # A not-Ready pod does not count as healthy, so removing it spends no budget, but by default
-    # (IfHealthyBudget) only while the application is not already disrupted.
-    if not pod.ready and (
-        pdb.unhealthy_pod_eviction_policy == ALWAYS_ALLOW
-        or (pdb.current_healthy >= pdb.desired_healthy and pdb.desired_healthy > 0)
-    ):
-        return Verdict.ALLOW
-    if pdb.disruptions_allowed <= 0:
-        return Verdict.BLOCKED
-    return Verdict.CONSUME

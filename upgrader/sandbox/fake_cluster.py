@@ -35,6 +35,7 @@ from upgrader.errors import (
     NotFoundError,
     UserError,
 )
+from upgrader.eviction_rules import Verdict, can_ignore_pdb, decide_eviction
 from upgrader.kube import (
     NODEGROUP_LABEL,
     AmiSelectorTerm,
@@ -76,10 +77,7 @@ from upgrader.sandbox.controllers import (
     View,
 )
 from upgrader.sandbox.disruption import (
-    Verdict,
     budget_covers,
-    can_ignore_pdb,
-    decide_eviction,
     eviction_checks,
     is_healthy,
     live_disruptions,
@@ -901,6 +899,21 @@ class FakeCluster:
         with self._locked():
             self._terminating_namespaces.add(namespace)
 
+    def finish_pod(self, namespace: str, name: str, phase: PodPhase = PodPhase.SUCCEEDED) -> None:
+        """A running pod's containers exit for good (Succeeded or Failed), as a Job's do; its
+        requests are released. For worlds with finished pods of any owner."""
+        with self._locked():
+            pod = self._pod(namespace, name)
+            if pod.phase is not PodPhase.RUNNING or pod.deletion_timestamp is not None:
+                raise UserError(f"pod {pod.key} is not running")
+            if phase not in (PodPhase.SUCCEEDED, PodPhase.FAILED):
+                raise UserError(f"a pod finishes as Succeeded or Failed, not {phase.value}")
+            self._pods[pod.key] = _evolve(pod, phase=phase, ready=False)
+            if pod.node_name is not None:
+                self._scheduler.release(pod.node_name, pod.spec.requests)
+                self._request_scheduling()
+            self._react(self._pods[pod.key], PodEvent.FINISHED)
+
     def set_pod_ready(self, namespace: str, name: str, ready: bool) -> None:
         """A running pod's readiness probe starts failing (False) or passing again (True)."""
         with self._locked():
@@ -1338,7 +1351,8 @@ class FakeCluster:
 
     def _remove_node(self, name: str) -> None:
         """The node is gone: its pods are force-deleted, and recorded as lost unless they were
-        DaemonSet pods, finished, or already terminating."""
+        DaemonSet pods, mirror pods (the kubelet owns them; they live and die with their node),
+        finished, or already terminating."""
         self._nodes.pop(name)
         self._scheduler.remove_node(name)
         keys = list(self._pods_by_node.pop(name, {}))
@@ -1351,6 +1365,7 @@ class FakeCluster:
             ctrl = self._owner_of(pod)
             lost = (
                 not isinstance(ctrl, DaemonSetController)
+                and not pod.is_mirror
                 and not pod.is_finished
                 and pod.deletion_timestamp is None
             )

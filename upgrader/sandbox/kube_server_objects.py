@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from upgrader.kube import (
+    MATCH_NOTHING,
     ConfigMap,
     HelmRelease,
     LabelSelector,
@@ -485,7 +486,8 @@ def workload(value: Workload, created_at: float) -> Json:
 
 def pod_disruption_budget(value: PodDisruptionBudget, created_at: float) -> Json:
     spec: Json = {
-        "selector": label_selector(value.selector),
+        # policy/v1: null selects no pod, `{}` every pod; the two must not be confused.
+        "selector": None if value.selector == MATCH_NOTHING else label_selector(value.selector),
         "unhealthyPodEvictionPolicy": value.unhealthy_pod_eviction_policy,
     }
     if value.min_available is not None:

@@ -72,6 +72,9 @@ class ExecuteOptions:
     taint: str | None = None  # None: the plan's (eksup.io/upgrade=blue:NoSchedule)
     drain_poll_seconds: float = 2.0  # how often budgets are re-read during a drain
     surge: bool = False  # raise PDB-bound Deployments before a drain (upgrader.drain_surge)
+    skip_wait_for_delete_timeout_seconds: int = 0  # 0: wait for every terminating pod
+    disable_eviction: bool = False  # DELETE pods instead of evicting: no PDB is asked
+    pod_selector: str | None = None  # drain only the pods this label selector matches
     holder: str | None = None  # who holds the lock, e.g. "alice@laptop"; default: the run id
     lock_duration_seconds: int = 120
     timeouts: Timeouts = field(default_factory=Timeouts)

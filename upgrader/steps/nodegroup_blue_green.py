@@ -23,6 +23,7 @@ left alone, a drain continues with what is left, a blue group DELETING is only w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import NoReturn
 
 from upgrader.aws import LaunchTemplateRef, Nodegroup, NodegroupSpec
@@ -30,9 +31,10 @@ from upgrader.drain import (
     DrainRefusedError,
     DrainSettings,
     DrainTimeoutError,
+    drain_summary,
     preflight_refusals,
 )
-from upgrader.drain_rules import DrainOptions, Verdict, decide_all
+from upgrader.drain_rules import DrainOptions, Verdict, decide_all, gave_up_waiting
 from upgrader.drain_schedule import PdbIndex
 from upgrader.errors import NotFoundError, RefusedError
 from upgrader.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
@@ -44,6 +46,7 @@ from upgrader.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.steps.green_placement import check_green_placement
 from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import REPLACES_TAG, AmiParams, BlueGreenParams, parse_taint
 from upgrader.steps.surge import run_drain
@@ -60,7 +63,25 @@ class GreenFailedError(StepFailedError):
 
 def drain_options(ctx: StepContext) -> DrainOptions:
     return DrainOptions(
-        delete_emptydir_data=ctx.options.delete_emptydir_data, force=ctx.options.force
+        delete_emptydir_data=ctx.options.delete_emptydir_data,
+        force=ctx.options.force,
+        skip_wait_for_delete_timeout_seconds=ctx.options.skip_wait_for_delete_timeout_seconds,
+    )
+
+
+def drain_settings(ctx: StepContext, timeout: float, taint: Taint) -> DrainSettings:
+    """The step's drain, as the execute flags shape it; a --disable-eviction deletion is
+    journaled before it is made."""
+    return DrainSettings(
+        timeout_seconds=ctx.options.drain_timeout_seconds or timeout,
+        poll_seconds=ctx.options.drain_poll_seconds,
+        grace_period_seconds=ctx.options.grace_period_seconds,
+        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
+        options=drain_options(ctx),
+        taint=taint,
+        disable_eviction=ctx.options.disable_eviction,
+        pod_selector=ctx.options.pod_selector,
+        journal=ctx.intend,
     )
 
 
@@ -109,6 +130,8 @@ def run_blue_green(ctx: StepContext) -> StepResult:
             ) from error
         _rollback(ctx, p.blue, p.green, taint, str(error))
 
+    if not drain_started:
+        check_green_placement(ctx, p.blue, p.green, _evictable_on(ctx, p.blue, options))
     nodes = group_nodes(ctx, p.blue)
     taint_and_cordon(ctx, f"nodes of {p.blue}", nodes, taint)
     displaced = _displaced(ctx, nodes, options)
@@ -182,9 +205,11 @@ def _check_preconditions(
 def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     """Refuse now what the drain would refuse later, for every blue node at once."""
     names = [n.name for n in group_nodes(ctx, blue)]
-    refused = preflight_refusals(ctx.ports.cluster, names, options)
+    refused = preflight_refusals(ctx.ports.cluster, names, options, ctx.options.pod_selector)
     if refused:
         raise DrainRefusedError(refused)
+    if ctx.options.disable_eviction:
+        return  # pods are deleted, not evicted: the Eviction API's one-PDB rule does not apply
     index = PdbIndex(ctx.ports.cluster.list_pdbs())
     doubled = []
     for name in names:
@@ -199,11 +224,20 @@ def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
         )
 
 
+def _evictable_on(ctx: StepContext, group: str, options: DrainOptions) -> list[Pod]:
+    cluster = ctx.ports.cluster
+    return [
+        pod
+        for node in group_nodes(ctx, group)
+        for pod in _evictable(cluster.list_pods(node_name=node.name), options)
+    ]
+
+
 def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
     return [
         d.pod
         for d in decide_all(pods, options)
-        if d.verdict is Verdict.EVICT and not d.pod.is_finished
+        if d.verdict is Verdict.EVICT and not d.pod.is_finished and not d.pod.is_terminating
     ]
 
 
@@ -356,23 +390,16 @@ def _displaced(ctx: StepContext, nodes: list[Node], options: DrainOptions) -> li
 
 
 def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOptions) -> str:
-    settings = DrainSettings(
-        timeout_seconds=ctx.options.drain_timeout_seconds or p.drain_timeout_seconds,
-        poll_seconds=ctx.options.drain_poll_seconds,
-        grace_period_seconds=ctx.options.grace_period_seconds,
-        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
-        options=options,
-        taint=taint,
-    )
+    settings = replace(drain_settings(ctx, p.drain_timeout_seconds, taint), options=options)
     try:
         report = run_drain(ctx, lambda: group_nodes(ctx, p.blue), settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
+        go_on = error.advice or "free the budget (or give a longer --drain-timeout) and --resume"
         raise StepFailedError(
-            f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: free "
-            "the budget (or give a longer --drain-timeout) and --resume. To go back: uncordon "
-            f"and untaint {p.blue}'s nodes and delete {p.green}"
+            f"{error}. Nothing was deleted; {p.blue} stays tainted and cordoned. To go on: "
+            f"{go_on}. To go back: uncordon and untaint {p.blue}'s nodes and delete {p.green}"
         ) from error
-    return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    return drain_summary(report)
 
 
 def _would_be_nodes(ctx: StepContext, blue: str, nodes: list[Node]) -> tuple[str, list[Node]]:
@@ -422,12 +449,19 @@ def _verify_empty(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     left = []
     for node in group_nodes(ctx, blue):
         pods = ctx.ports.cluster.list_pods(node_name=node.name)
+        now = ctx.ports.clock.now()
         left += [p.key for p in _evictable(pods, options)]
-        left += [p.key for p in pods if p.is_terminating]
+        left += [p.key for p in pods if p.is_terminating and not gave_up_waiting(p, options, now)]
     if left:
+        chosen = ctx.options.pod_selector
+        again = (
+            f"--resume without --pod-selector {chosen} drains the rest"
+            if chosen
+            else "--resume drains again"
+        )
         raise StepFailedError(
             f"after the drain, pods remain on {blue}: {', '.join(left[:10])}; {blue} is not "
-            "deleted. --resume drains again"
+            f"deleted. {again}"
         )
 
 

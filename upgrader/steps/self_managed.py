@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from upgrader.aws import AsgInstance, AutoScalingGroup
 from upgrader.drain import (
     DrainRefusedError,
-    DrainSettings,
     DrainTimeoutError,
+    drain_summary,
     preflight_refusals,
 )
 from upgrader.kube import Node, Taint
@@ -47,7 +47,7 @@ from upgrader.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.steps.nodegroup_blue_green import drain_options
+from upgrader.steps.nodegroup_blue_green import drain_options, drain_settings
 from upgrader.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.steps.params import SelfManagedParams, parse_taint
 from upgrader.steps.surge import run_drain
@@ -275,24 +275,17 @@ def _wait_new_ready(ctx: StepContext, name: str, image: str, wanted: int) -> Non
 def _drain(
     ctx: StepContext, p: SelfManagedParams, taint: Taint, nodes: Callable[[], list[Node]]
 ) -> str:
-    settings = DrainSettings(
-        timeout_seconds=ctx.options.drain_timeout_seconds or p.drain_timeout_seconds,
-        poll_seconds=ctx.options.drain_poll_seconds,
-        grace_period_seconds=ctx.options.grace_period_seconds,
-        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
-        options=drain_options(ctx),
-        taint=taint,
-    )
+    settings = drain_settings(ctx, p.drain_timeout_seconds, taint)
     try:
         report = run_drain(ctx, nodes, settings, DrainProgress(ctx))
     except DrainTimeoutError as error:
+        go_on = error.advice or "free the budget (or give a longer --drain-timeout) and --resume"
         raise StepFailedError(
             f"{error}. The nodes being drained were not terminated; the old nodes of {p.group} "
             "stay tainted and cordoned and its processes suspended (the journal names them). "
-            "Free the budget "
-            "(or give a longer --drain-timeout) and --resume"
+            f"To go on: {go_on}"
         ) from error
-    return f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
+    return drain_summary(report)
 
 
 def _terminate_old(ctx: StepContext, name: str, image: str) -> None:
