@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from upgrader.ports import Clock, Cluster, Compute, ControlPlane
+from upgrader.ports import CallerIdentity, Clock, Cluster, Compute, ControlPlane
 
 if TYPE_CHECKING:
     from upgrader.sandbox.world import Sandbox
@@ -30,6 +30,7 @@ class Target:
     kube_endpoint: str | None = None  # the API server URL the kubeconfig context points at
     kube_server_dry_run: Cluster | None = None  # writes validated, not kept (dryRun=All)
     sandbox: Sandbox | None = None
+    caller: CallerIdentity | None = None  # who the AWS credentials are (STS)
 
 
 @contextmanager
@@ -79,6 +80,7 @@ def sandbox_target(world: Sandbox, cluster: str) -> Target:
         kube_context="sandbox",
         kube_endpoint=world.aws.describe_cluster(cluster).endpoint,
         sandbox=world,
+        caller=world.aws,
     )
 
 
@@ -102,4 +104,5 @@ def _real_target(
         kube_context=context or "(current context)",
         kube_endpoint=kube.server,
         kube_server_dry_run=kube.server_dry_run(),
+        caller=aws,
     )
