@@ -215,8 +215,8 @@ def execute(
     mirror = ConfigMapMirror(ports.cluster, plan.cluster, reporter.warning)
     earlier = _earlier_records(plan, journal_path, mirror, options)
     state = JournalState(tuple(earlier))
+    check_approvals(plan, earlier)  # the more telling of the two when both hold
     check_run_digest(plan, earlier, str(journal_path))
-    check_approvals(plan, earlier)
     if options.resume and earlier:
         options, reused = resumed(options, earlier)
         if reused:

@@ -111,6 +111,19 @@ def check_policy(plan: Plan, config: Config) -> None:
             "edited or made by another tool; re-run `eksup plan`"
         )
     runbook = get_runbook(plan.runbook)
+    templates = {t.id: t for t in runbook.steps}
+    for gate in required_gates(plan, config):
+        step, template = have[gate], templates.get(gate)
+        if template is not None and step.kind is not template.kind:
+            raise RefusedError(
+                f"step {gate} must be a {template.kind.value} step (runbook {runbook.id}), but "
+                f"the plan makes it {step.kind.value}: re-run `eksup plan`"
+            )
+        if (template is None or template.approval) and not is_gate(step):
+            raise RefusedError(
+                f"step {gate} must wait for an approval, but the plan says it need not: "
+                "re-run `eksup plan`"
+            )
     for template in runbook.steps:
         if not template.approval:
             continue

@@ -13,6 +13,7 @@ Messages are AWS's where known (seen in public bug reports); the others are plau
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -137,6 +138,7 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             client_request_token=client_request_token,
             **kwargs,
         )
+        cluster.endpoint = _endpoint(cluster.arn, self.region_name)
         self.clusters[name] = cluster
         self.cluster_count += 1
         return cluster
@@ -642,3 +644,13 @@ def eks_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> SandboxEKS
     if not isinstance(backend, SandboxEKSBackend):
         raise RuntimeError("moto's EKS is not the sandbox's: call moto_eks.install() first")
     return backend
+
+
+def _endpoint(arn: str, region: str) -> str:
+    """Each cluster's own API server URL, as EKS gives one per cluster ("https://<32 hex>.gr7.
+    <region>.eks.amazonaws.com"); moto computes one at import and gives it to every cluster,
+    which would let a kube context for one cluster pass for another's. Derived from the ARN,
+    so the demo cluster keeps its URL from one sandbox to the next (a plan made in one is
+    executed in another)."""
+    digest = hashlib.sha256(arn.encode("utf-8")).hexdigest()[:32].upper()
+    return f"https://{digest}.gr7.{region}.eks.amazonaws.com"
