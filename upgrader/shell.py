@@ -101,17 +101,20 @@ class _State:
 
     def embed(self, value: str) -> str:
         word = quote(value)
+        if word == value:  # nothing a shell reads specially, in or out of quotes
+            return value
         if self.mode:  # close the template's quote, add the quoted value, open it again
             return f"{self.mode}{word}{self.mode}"
         return word
 
 
-_MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
 def md_text(text: str) -> str:
-    """Prose for Markdown: `<cluster>` would be dropped by GitHub as an unknown HTML tag."""
-    return text.translate(_MD_SPECIAL)
+    """Prose for Markdown: `<cluster>` would be dropped by GitHub as an unknown HTML tag, and
+    `&lt;` would show as `<`. A `>` starts nothing in the middle of a line and stays."""
+    return _ENTITY.sub("&amp;", text).replace("<", "&lt;")
 
 
 def md_code(text: str) -> str:
