@@ -4,8 +4,8 @@ Some `execute` options widen what a run may do to workloads: evicting pods no co
 (`--force`), losing emptyDir data, raising replicas (`--surge`), cutting grace periods, waiting
 longer. A person who gave them to the first run consented to them for the whole plan; a
 `--resume` typed from a pasted hint must neither forget them (and fail half-way, leaving the
-cluster half upgraded) nor need them retyped. So the first run journals them (`run-started`
-data, key `consent`), `--resume` reads them back, adds anything its own flags widen further,
+cluster half upgraded) nor need them retyped. So each run journals them (`run-started`
+data, key `consent`), `--resume` reads them back (all runs together), adds its own flags,
 and says which it reuses. The command printed for resuming is built from the same options
 (`resume_command`), quoted by `upgrader.shell`.
 """
@@ -47,15 +47,25 @@ def consent_data(options: ExecuteOptions) -> dict[str, str]:
 
 
 def journaled_consent(records: Iterable[Record]) -> dict[str, Any] | None:
-    """The consent the first run of the journal recorded; None for a journal without one."""
+    """What the runs of the journal were allowed, together: a flag any run was given, the
+    last value any run set (a resume that added `--force` gave consent too). None for a
+    journal without any."""
+    merged: dict[str, Any] = {}
     for record in records:
-        if record.phase is Phase.RUN_STARTED and CONSENT_KEY in record.data:
-            try:
-                found = json.loads(record.data[CONSENT_KEY])
-            except ValueError:
-                return None
-            return found if isinstance(found, dict) else None
-    return None
+        if record.phase is not Phase.RUN_STARTED or CONSENT_KEY not in record.data:
+            continue
+        try:
+            found = json.loads(record.data[CONSENT_KEY])
+        except ValueError:
+            continue
+        if not isinstance(found, dict):
+            continue
+        for key, value in found.items():
+            if key in _FLAGS:
+                merged[key] = bool(merged.get(key)) or value is True
+            elif value is not None:
+                merged[key] = value
+    return merged or None
 
 
 def resumed(options: ExecuteOptions, records: Sequence[Record]) -> tuple[ExecuteOptions, str]:

@@ -213,7 +213,7 @@ def execute(
             clock=ports.clock,
         )
     mirror = ConfigMapMirror(ports.cluster, plan.cluster, reporter.warning)
-    earlier = _earlier_records(plan, journal_path, mirror, options)
+    earlier = _earlier_records(plan, journal_path, mirror, options, plan_file)
     state = JournalState(tuple(earlier))
     check_approvals(plan, earlier)  # the more telling of the two when both hold
     check_run_digest(plan, earlier, str(journal_path))
@@ -284,7 +284,7 @@ def _refuse_unrunnable(plan: Plan) -> None:
 
 
 def _earlier_records(
-    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
+    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions, plan_file: str
 ) -> list[Record]:
     """The journal a run continues. Without --resume only a journal of runs that changed
     nothing (refused, stopped at a gate) may be continued: anything else is refused. Approvals
@@ -307,7 +307,8 @@ def _earlier_records(
         raise RefusedError(
             f"{source} shows this plan was already executed (runs {', '.join(state.runs)}"
             + (f", stopped at {where}" if where else "")
-            + "): re-run with --resume to continue, or remove the journal to start over"
+            + f"): continue with `{_resume(plan_file, options, records)}`, or remove the journal "
+            "to start over"
         )
     if source == str(path):
         records += _remote_approvals(records, path, mirror, options)
@@ -322,6 +323,10 @@ def _mirrored(mirror: ConfigMapMirror) -> list[Record] | None:
             f"cannot read ConfigMap {mirror.name} for approvals given elsewhere: {error}"
         )
         return None
+
+
+def _resume(plan_file: str, options: ExecuteOptions, records: list[Record]) -> str:
+    return resume_command(plan_file, resumed(options, records)[0], options.target_flags)
 
 
 def _remote_approvals(
