@@ -15,6 +15,8 @@ exactly it). A cluster deleted and re-created under the same name gets a new end
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from urllib.parse import urlsplit
 
 from upgrader.aws import EksCluster
@@ -34,7 +36,19 @@ def identity_of(cluster: EksCluster, region: str, kube_endpoint: str | None) -> 
         account=account,
         region=arn_region or region,
         kube_endpoint=kube_endpoint,
+        ca_sha256=ca_digest(cluster.certificate_authority),
     )
+
+
+def ca_digest(data: str | None) -> str:
+    """sha256 of a base64 PEM CA, blind to line breaks and padding differences; "" for none."""
+    if not data:
+        return ""
+    try:
+        pem = base64.b64decode("".join(data.split()), validate=False)
+    except ValueError:
+        pem = data.encode("utf-8")
+    return hashlib.sha256(b"".join(pem.split())).hexdigest()
 
 
 def endpoint_key(url: str) -> str:
@@ -84,6 +98,12 @@ def prove(plan: Plan, target: Target, *, plan_file: str) -> None:
             f"cluster {plan.cluster} now serves its API at {live.endpoint}, not "
             f"{recorded.endpoint} as when planned: it was re-created; re-run `eksup plan`"
         )
+    live_ca = ca_digest(live.certificate_authority)
+    if recorded.ca_sha256 and live_ca and live_ca != recorded.ca_sha256:
+        raise RefusedError(
+            f"cluster {plan.cluster} now has another certificate authority than when planned: "
+            "it was re-created or its CA rotated; re-run `eksup plan`"
+        )
     context = target.kube_context or "(current context)"
     if target.kube_endpoint is None:
         raise RefusedError(
@@ -96,6 +116,13 @@ def prove(plan: Plan, target: Target, *, plan_file: str) -> None:
             f"{plan.cluster} ({live.endpoint}): nothing was changed; pass --context for "
             f"{plan.cluster} (`{command('aws', 'eks', 'update-kubeconfig', '--name', plan.cluster)}"
             "` writes one)"
+        )
+    # The same URL could still be served by another server (a hijacked name, a proxy): the CA
+    # the context trusts must be the cluster's own, when the context names one.
+    if target.kube_ca is not None and live_ca and ca_digest(target.kube_ca) != live_ca:
+        raise RefusedError(
+            f"kube context {context} trusts another certificate authority than cluster "
+            f"{plan.cluster}'s (DescribeCluster certificateAuthority): nothing was changed"
         )
 
 

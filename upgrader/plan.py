@@ -126,6 +126,9 @@ class ClusterIdentity(_Document):
     kube_endpoint: str | None = Field(
         default=None, description="The API server the kube context pointed at when planning."
     )
+    ca_sha256: str = Field(
+        default="", description="sha256 of the cluster's CA certificate, as EKS reported it."
+    )
 
 
 class ActiveSuppression(_Document):

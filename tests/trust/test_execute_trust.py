@@ -70,8 +70,9 @@ def _phases(plan_file: Path) -> list[dict[str, Any]]:
 class _Worlds:
     """The demo world plus a second cluster, with the kube port pointed at the second."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, same_url: bool = False) -> None:
         self.kube_of_other: Any = None
+        self.same_url = same_url  # the other cluster behind the planned cluster's URL
 
     @contextlib.contextmanager
     def other_context(self, cluster: str | None) -> Iterator[targets.Target]:
@@ -81,7 +82,9 @@ class _Worlds:
             target = targets.sandbox_target(world, cluster or DEMO_CLUSTER)
             other = targets.sandbox_target(world, "other")
             target.kube = other.kube  # the kubeconfig context switched to cluster "other"
-            target.kube_endpoint = other.kube_endpoint
+            target.kube_ca = other.kube_ca
+            if not self.same_url:
+                target.kube_endpoint = other.kube_endpoint
             target.kube_context = "other"
             self.kube_of_other = other.kube
             yield target
@@ -102,6 +105,17 @@ def test_a_kube_context_on_another_cluster_is_refused_before_any_change(
     # Nothing was written to the other cluster: no lock, no journal ConfigMap, no drain.
     writes = [a for a in worlds.kube_of_other.actions if a.verb not in ("get", "list", "watch")]
     assert writes == []
+
+
+def test_the_right_url_served_with_another_clusters_ca_is_refused(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worlds = _Worlds(same_url=True)
+    monkeypatch.setattr(targets, "_sandbox_target", worlds.other_context)
+    code, stdout, stderr = run("execute", str(plan_file), "--sandbox", "--yes", *WIDE)
+    assert code == 3, stdout + stderr
+    assert "trusts another certificate authority" in one_line(stderr)
+    assert not journal_path_for(plan_file).exists()
 
 
 def test_an_edited_region_is_refused_not_overridden_by_aws_region(plan_file: Path) -> None:

@@ -13,6 +13,7 @@ Messages are AWS's where known (seen in public bug reports); the others are plau
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -139,6 +140,7 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             **kwargs,
         )
         cluster.endpoint = _endpoint(cluster.arn, self.region_name)
+        cluster.certificate_authority = {"data": _certificate_authority(cluster.arn)}
         self.clusters[name] = cluster
         self.cluster_count += 1
         return cluster
@@ -654,3 +656,12 @@ def _endpoint(arn: str, region: str) -> str:
     executed in another)."""
     digest = hashlib.sha256(arn.encode("utf-8")).hexdigest()[:32].upper()
     return f"https://{digest}.gr7.{region}.eks.amazonaws.com"
+
+
+def _certificate_authority(arn: str) -> str:
+    """A CA of the cluster's own (base64, like certificateAuthority.data): moto gives every
+    cluster the one it computed at import. Not a real certificate: nothing verifies TLS with
+    it in the sandbox; eksup compares it with what the kube context trusts."""
+    body = hashlib.sha256(f"ca:{arn}".encode()).hexdigest()
+    pem = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    return base64.b64encode(pem.encode("ascii")).decode("ascii")
