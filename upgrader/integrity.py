@@ -27,10 +27,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from upgrader.checks import NodeStrategy
 from upgrader.config import Config
 from upgrader.errors import RefusedError
 from upgrader.journal import JournalState, Phase, Record
 from upgrader.plan import Plan, StepKind
+from upgrader.planner import RUNBOOK_FOR_STRATEGY
 from upgrader.runbooks import Repeat, RunbookStep, get_runbook
 from upgrader.steps.gates import is_gate
 
@@ -71,9 +73,6 @@ _GATE_KINDS = (StepKind.APPROVAL, StepKind.PREFLIGHT)
 def required_gates(plan: Plan, config: Config) -> list[str]:
     """Step ids that must be gates (or pre-flight steps) in `plan`: the runbook's approval and
     pre-flight steps that apply once, and the config's `policy.required_gates`."""
-    from upgrader.checks import NodeStrategy
-    from upgrader.planner import RUNBOOK_FOR_STRATEGY
-
     try:
         expected = RUNBOOK_FOR_STRATEGY[NodeStrategy(plan.node_strategy)]
     except ValueError:
