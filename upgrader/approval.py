@@ -7,6 +7,11 @@ formality. It goes to the local journal (when this machine has one) and to the c
 ConfigMap mirror, which is how a run on another machine learns of it. Of the two journals the
 one further along is trusted, so an approver with a stale local copy is not misled.
 
+An approval is of one plan content: the record carries the plan's digest
+(`upgrader.integrity`), and a run refuses a plan whose digest is not the approved one. Who
+approved is the AWS caller's ARN (STS GetCallerIdentity), recorded even when `--by` names
+someone: a name typed on the command line proves nothing.
+
 Approving does not run anything: `eksup execute plan.json --resume` continues, with its own
 confirmation and lock. A live run holding the lock is refused, because its next journal write
 would overwrite the ConfigMap without the approval.
