@@ -138,6 +138,11 @@ class ActiveSuppression(_Document):
     reason: str
     expires: str | None = Field(default=None, description="ISO date; the last day it applies.")
     findings: int = Field(default=0, description="How many findings it silenced.")
+    silences_blocking: bool = Field(
+        default=True,
+        description="False when it lacks a reason or an expiry date: then it cannot silence a "
+        "blocking finding.",
+    )
 
 
 class Plan(_Document):

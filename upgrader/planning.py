@@ -81,6 +81,7 @@ def active_suppressions(
                 reason=rule.reason,
                 expires=rule.expires.isoformat() if rule.expires else None,
                 findings=count,
+                silences_blocking=rule.may_silence_blocking,
             )
         )
     return found

@@ -81,6 +81,7 @@ def suppression_lines(plan: Plan) -> list[str]:
         f"{s.rule}: {s.reason or '(no reason)'}"
         + (f", until {s.expires}" if s.expires else "")
         + f" ({s.findings} finding{'s' if s.findings != 1 else ''})"
+        + ("" if s.silences_blocking else "; blocking findings need a reason and an expiry date")
         for s in plan.suppressions
     ]
 
