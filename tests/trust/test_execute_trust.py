@@ -217,6 +217,8 @@ def test_suppressing_a_blocking_check_needs_a_reason_and_a_live_expiry(
     Path(".eksup.yaml").write_text(_suppressing(reason, expires))
     got, stdout, stderr = run("plan", "--sandbox", "--to", TARGET)
     assert got == code, stdout + stderr
+    if not reason or expires is None:  # the output says why the rule did not apply
+        assert "blocking findings need a reason and an expiry date" in one_line(stdout)
 
 
 def test_every_output_lists_the_active_suppressions(
