@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from upgrader.cli import app
 from tests.plan_files import edit_plan
+from upgrader.cli import app
 from upgrader.journal import Phase, Record, journal_path_for
 
 
