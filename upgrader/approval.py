@@ -7,6 +7,11 @@ formality. It goes to the local journal (when this machine has one) and to the c
 ConfigMap mirror, which is how a run on another machine learns of it. Of the two journals the
 one further along is trusted, so an approver with a stale local copy is not misled.
 
+An approval is of one plan content: the record carries the plan's digest
+(`upgrader.integrity`), and a run refuses a plan whose digest is not the approved one. Who
+approved is the AWS caller's ARN (STS GetCallerIdentity), recorded even when `--by` names
+someone: a name typed on the command line proves nothing.
+
 Approving does not run anything: `eksup execute plan.json --resume` continues, with its own
 confirmation and lock. A live run holding the lock is refused, because its next journal write
 would overwrite the ConfigMap without the approval.
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from upgrader.consent import resume_command, resumed
 from upgrader.errors import EksupError, NotFoundError, RefusedError
 from upgrader.journal import (
     JOURNAL_NAMESPACE,
@@ -35,7 +41,9 @@ from upgrader.journal import (
 )
 from upgrader.lock import LOCK_NAME, LOCK_NAMESPACE, describe
 from upgrader.plan import Plan
-from upgrader.ports import Clock, Cluster
+from upgrader.ports import CallerIdentity, Clock, Cluster
+from upgrader.shell import command
+from upgrader.steps.base import ExecuteOptions
 from upgrader.steps.gates import approval_text, is_gate
 
 
@@ -44,32 +52,48 @@ class Approver:
     by: str
     host: str
     comment: str = ""
+    caller_arn: str = ""  # who the AWS credentials are (STS), whatever `by` says
 
 
-def approver(by: str | None, comment: str = "") -> Approver:
-    """Who approves: `--by`, else the OS user ($LOGNAME, $USER, then the password database)."""
+def approver(by: str | None, comment: str = "", caller_arn: str = "") -> Approver:
+    """Who approves: `--by`, else the AWS caller's ARN (STS GetCallerIdentity), else the OS
+    user ($LOGNAME, $USER, then the password database)."""
+    if not by:
+        by = caller_arn
     if not by:
         try:
             by = getpass.getuser()
         except (OSError, KeyError):
             by = "unknown"
-    return Approver(by, socket.gethostname(), comment)
+    return Approver(by, socket.gethostname(), comment, caller_arn)
+
+
+def caller_arn(caller: CallerIdentity | None, warn: Callable[[str], None]) -> str:
+    """The AWS caller's ARN, or "" (said once) when STS cannot be asked."""
+    if caller is None:
+        return ""
+    try:
+        return caller.caller_arn()
+    except EksupError as error:
+        warn(f"cannot ask STS who approves ({error}); recording the OS user")
+        return ""
 
 
 @dataclass(frozen=True)
 class ApprovalResult:
     record: Record
     written_to: tuple[str, ...]  # the local file and/or the ConfigMap
+    resume: str = ""  # the complete command that continues the run
 
     @property
     def step_id(self) -> str:
         return self.record.step or ""
 
     def summary(self, plan_file: str) -> str:
+        resume = self.resume or command("eksup", "execute", plan_file, "--resume")
         return (
             f"{self.step_id} {approval_text(self.record)}; recorded in "
-            f"{' and '.join(self.written_to)}. Run `eksup execute {plan_file} --resume` "
-            "to continue"
+            f"{' and '.join(self.written_to)}. Run `{resume}` to continue"
         )
 
 
@@ -83,6 +107,7 @@ def approve(
     step_id: str | None = None,
     warn: Callable[[str], None],
     journal_path: Path | None = None,
+    target_flags: tuple[str, ...] = (),
 ) -> ApprovalResult:
     """Record `who`'s approval of the gate the plan's run waits at (`step_id`, or the only one
     waiting). Raises RefusedError, changing nothing, when there is nothing to approve."""
@@ -93,7 +118,8 @@ def approve(
     if local is None and not remote:
         raise RefusedError(
             f"no run of {plan_file} has stopped at an approval gate yet (no journal in {path} "
-            f"or ConfigMap {JOURNAL_NAMESPACE}/{mirror.name}): run `eksup execute {plan_file}`"
+            f"or ConfigMap {JOURNAL_NAMESPACE}/{mirror.name}): run "
+            f"`{command('eksup', 'execute', str(plan_file), *target_flags)}`"
         )
     local_records = local or []
     if _last_seq(remote) > _last_seq(local_records):
@@ -116,6 +142,8 @@ def approve(
             "comment": who.comment,
             "plan_fingerprint": plan.fingerprint,
             "plan_created": plan.created_at,
+            "plan_digest": plan.digest,
+            **({"caller_arn": who.caller_arn} if who.caller_arn else {}),
         },
     )
     written = []
@@ -134,7 +162,9 @@ def approve(
         ) from None
     if not mirror.failing:
         written.append(f"ConfigMap {JOURNAL_NAMESPACE}/{mirror.name}")
-    return ApprovalResult(record, tuple(written))
+    options, _ = resumed(ExecuteOptions(), base)
+    resume = resume_command(str(plan_file), options, target_flags)
+    return ApprovalResult(record, tuple(written), resume)
 
 
 def _local(plan: Plan, path: Path) -> list[Record] | None:
@@ -195,7 +225,8 @@ def _gate_to_approve(plan: Plan, plan_file: Path, state: JournalState, step_id: 
     if state.finished(step_id) is not None:
         why = "the run already passed it"
     elif given is not None:
-        why = f"it is already {approval_text(given)}; `eksup execute {plan_file} --resume`"
+        resume = command("eksup", "execute", str(plan_file), "--resume")
+        why = f"it is already {approval_text(given)}; `{resume}`"
     else:
         why = "no run has reached it yet"
     raise RefusedError(f"step {step_id} is not waiting for approval: {why}")

@@ -37,6 +37,7 @@ class EksCluster:
     created_at: float = 0.0
     support_type: str = "EXTENDED"
     health_issues: tuple[str, ...] = ()  # DescribeCluster health.issues, "code: message"
+    certificate_authority: str = ""  # certificateAuthority.data: the API server's CA, base64 PEM
 
 
 @dataclass(frozen=True)

@@ -363,7 +363,9 @@ def execute(
     Exit code 0: done; 1: a step failed; 2: (dry run) the real run would be blocked;
     3: refused before any change; 4: stopped part-way (re-run with --resume).
     """
+    from upgrader.admission import region_for, target_flags
     from upgrader.cli_drain_flags import drain_flags
+    from upgrader.config import load_config
     from upgrader.execution import run_plan
     from upgrader.plan import load_plan
     from upgrader.steps.base import ExecuteOptions
@@ -373,6 +375,7 @@ def execute(
         if replan and resume:
             raise UserError("--replan makes a new plan, --resume continues the old one: pick one")
         plan_doc = load_plan(plan_file)
+        settings = load_config(None)
         options = ExecuteOptions(
             dry_run=dry_run,
             resume=resume,
@@ -384,21 +387,19 @@ def execute(
             max_grace_period_seconds=max_grace_period,
             surge=surge,
             **drain_flags(skip_wait_for_delete_timeout, disable_eviction, pod_selector),
+            target_flags=target_flags(sandbox=sandbox, context=context, profile=profile),
         )
         with open_target(
             cluster or plan_doc.cluster,
-            region=region or plan_doc.region,
+            region=region_for(plan_doc, region, sandbox=sandbox),
             profile=profile,
             context=context,
             sandbox=sandbox,
         ) as target:
             if replan:
-                from upgrader.config import load_config
                 from upgrader.replan import replan as plan_again
 
-                again = plan_again(
-                    plan_doc, plan_file, target, load_config(None), write=not dry_run
-                )
+                again = plan_again(plan_doc, plan_file, target, settings, write=not dry_run)
                 stderr.print(again.summary(), markup=False, highlight=False, soft_wrap=True)
                 plan_doc = again.plan
             result = run_plan(
@@ -408,6 +409,7 @@ def execute(
                 options,
                 confirm=_confirm,
                 log_format=log_format.value,
+                config=settings,
             )
         stdout.print(result.summary(), highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
@@ -484,7 +486,8 @@ def approve(
         typer.Option("--step", help="The approval step (default: the one the run waits at)."),
     ] = None,
     by: Annotated[
-        str | None, typer.Option("--by", help="Who approves (default: the OS user).")
+        str | None,
+        typer.Option("--by", help="Who approves (default: the AWS caller's ARN, from STS)."),
     ] = None,
     comment: Annotated[
         str, typer.Option("--comment", help="Why, for the journal (a ticket, a review).")
@@ -501,8 +504,10 @@ def approve(
     it). Runs nothing. Exit code 3: nothing waits for approval, or the journal is another
     plan's.
     """
+    from upgrader.admission import admit, region_for, target_flags
     from upgrader.approval import approve as record_approval
-    from upgrader.approval import approver
+    from upgrader.approval import approver, caller_arn
+    from upgrader.config import load_config
     from upgrader.plan import load_plan
     from upgrader.targets import open_target
 
@@ -513,19 +518,21 @@ def approve(
         plan_doc = load_plan(plan_file)
         with open_target(
             cluster or plan_doc.cluster,
-            region=region or plan_doc.region,
+            region=region_for(plan_doc, region, sandbox=sandbox),
             profile=profile,
             context=context,
             sandbox=sandbox,
         ) as target:
+            admit(plan_doc, plan_file, target, load_config(None))
             result = record_approval(
                 plan_doc,
                 plan_file,
                 target.kube,
                 target.clock,
-                approver(by, comment),
+                approver(by, comment, caller_arn(target.caller, warn)),
                 step_id=step,
                 warn=warn,
+                target_flags=target_flags(sandbox=sandbox, context=context, profile=profile),
             )
         stdout.print(result.summary(str(plan_file)), markup=False, highlight=False, soft_wrap=True)
 

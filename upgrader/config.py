@@ -16,10 +16,12 @@ bad file is one line: `file:line: field: message`.
       - id: single-replica
         objects: "batch/*"
         reason: nightly jobs tolerate a restart
+        expires: 2027-03-31      # needed (with a reason) to silence a blocking finding
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import yaml
@@ -71,6 +73,20 @@ class Suppression(_Model):
         description="An fnmatch glob over the finding's objects, e.g. 'kube-system/*'.",
     )
     reason: str = Field(default="", description="Why; shown beside the suppressed findings.")
+    expires: dt.date | None = Field(
+        default=None,
+        description="The last day the rule applies (YYYY-MM-DD), by the Clock's date. A rule "
+        "that silences a blocking finding needs a reason and this date; once past, it is "
+        "ignored.",
+    )
+
+    def active(self, today: dt.date | None) -> bool:
+        """Not past its expiry date (`today` None: no date to judge by)."""
+        return self.expires is None or today is None or today <= self.expires
+
+    @property
+    def may_silence_blocking(self) -> bool:
+        return bool(self.reason.strip()) and self.expires is not None
 
     @field_validator("id")
     @classmethod
@@ -84,12 +100,24 @@ class Suppression(_Model):
 
     def __str__(self) -> str:
         text = f"{self.id} {self.objects}"
-        return f"{text} ({self.reason})" if self.reason else text
+        until = f"; until {self.expires.isoformat()}" if self.expires else ""
+        return f"{text} ({self.reason}{until})" if self.reason else text
+
+
+class Policy(_Model):
+    """What every run must pass, whatever the plan file says (upgrader.integrity)."""
+
+    required_gates: tuple[str, ...] = Field(
+        default=(),
+        description="Step ids every plan must hold as approval gates, beyond the runbook's "
+        "own (e.g. a team's extra sign-off step in a custom runbook).",
+    )
 
 
 class Config(_Model):
     thresholds: Thresholds = Thresholds()
     suppress: tuple[Suppression, ...] = ()
+    policy: Policy = Policy()
 
 
 def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from upgrader.consent import consent_data, resume_command, resumed
 from upgrader.discovery import discover
 from upgrader.dry_run import (
     DryRunCluster,
@@ -40,6 +41,7 @@ from upgrader.dry_run import (
 from upgrader.errors import EksupError, RefusedError, UserError
 from upgrader.exit_codes import ExitCode
 from upgrader.fingerprint import diff_facts, fingerprint, fingerprint_facts
+from upgrader.integrity import check_approvals, check_mirror, check_run_digest
 from upgrader.journal import (
     ConfigMapMirror,
     Journal,
@@ -125,6 +127,7 @@ class RunResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     waiting_for: str | None = None  # the approval gate the run stopped at
+    resume_command: str | None = None  # complete, with the first run's options (consent)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -151,7 +154,8 @@ class RunResult:
         if self.error:
             line += f"; {self.error}"
         if self.resume_from and self.waiting_for is None:
-            line += f"; re-run with --resume to continue at {self.resume_from}"
+            how = f"`{self.resume_command}`" if self.resume_command else "--resume"
+            line += f"; continue at {self.resume_from} with {how}"
         return line
 
 
@@ -209,8 +213,14 @@ def execute(
             clock=ports.clock,
         )
     mirror = ConfigMapMirror(ports.cluster, plan.cluster, reporter.warning)
-    earlier = _earlier_records(plan, journal_path, mirror, options)
+    earlier = _earlier_records(plan, journal_path, mirror, options, plan_file)
     state = JournalState(tuple(earlier))
+    check_approvals(plan, earlier)  # the more telling of the two when both hold
+    check_run_digest(plan, earlier, str(journal_path))
+    if options.resume and earlier:
+        options, reused = resumed(options, earlier)
+        if reused:
+            reporter.info(reused)
     if not (options.resume and earlier) and not options.skip_fingerprint:
         _check_fingerprint(plan, ports)
     journal = Journal(
@@ -279,7 +289,7 @@ def _refuse_unrunnable(plan: Plan) -> None:
 
 
 def _earlier_records(
-    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
+    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions, plan_file: str
 ) -> list[Record]:
     """The journal a run continues. Without --resume only a journal of runs that changed
     nothing (refused, stopped at a gate) may be continued: anything else is refused. Approvals
@@ -302,23 +312,36 @@ def _earlier_records(
         raise RefusedError(
             f"{source} shows this plan was already executed (runs {', '.join(state.runs)}"
             + (f", stopped at {where}" if where else "")
-            + "): re-run with --resume to continue, or remove the journal to start over"
+            + f"): continue with `{_resume(plan_file, options, records)}`, or remove the journal "
+            "to start over"
         )
     if source == str(path):
         records += _remote_approvals(records, path, mirror, options)
     return records
 
 
-def _remote_approvals(
-    local: list[Record], path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
-) -> list[Record]:
+def _mirrored(mirror: ConfigMapMirror) -> list[Record] | None:
     try:
-        remote = mirror.read()
+        return mirror.read()
     except EksupError as error:
         mirror.on_error(
             f"cannot read ConfigMap {mirror.name} for approvals given elsewhere: {error}"
         )
+        return None
+
+
+def _resume(plan_file: str, options: ExecuteOptions, records: list[Record]) -> str:
+    return resume_command(plan_file, resumed(options, records)[0], options.target_flags)
+
+
+def _remote_approvals(
+    local: list[Record], path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
+) -> list[Record]:
+    remote = _mirrored(mirror)
+    if remote is None:
         return []
+    # A forged or edited local line (a step "done" that no run did) is refused here.
+    check_mirror(local, remote, str(path))
     found = merge_approvals(local, remote)
     if found and not options.dry_run:
         append_records(path, found)
@@ -365,8 +388,10 @@ def _run_steps(
         data={
             "plan_fingerprint": plan.fingerprint,
             "plan_created": plan.created_at,
+            "plan_digest": plan.digest,
             "holder": run.lock.holder if run.lock is not None else "",
             "cluster": plan.cluster,
+            **consent_data(options),
         },
     )
     if journal.recall(READY_WORKLOADS) is None:
@@ -379,7 +404,9 @@ def _run_steps(
     total = len(plan.steps)
     for index, step in enumerate(plan.steps, start=1):
         finished = state.finished(step.id)
-        if finished is not None:
+        # Pre-flight reads only, and what it checks may have changed while the run was
+        # stopped: it runs again on every resume.
+        if finished is not None and step.kind is not StepKind.PREFLIGHT:
             reason = f"finished by run {finished.run}"
             reporter.step_skipped(step, reason)
             journal.append(Phase.SKIPPED, step.id, outcome="skipped", detail=reason)
@@ -419,6 +446,18 @@ def _changed_in(run: _Run) -> bool:
     return any(r.phase is Phase.ACTION and r.run == run.run_id for r in run.journal.records)
 
 
+def _step_checks(
+    run: _Run, step: Step, checks: Callable[[Step], list[str]] | None
+) -> Callable[[], list[str]] | None:
+    if checks is None:
+        return None
+    if step.kind is StepKind.PREFLIGHT and run.journal.state.changed_anything:
+        # Part-way, the full set judges a half-upgraded cluster ("already on the target"):
+        # each step re-checks the ones it names, and pre-flight keeps its drain rules.
+        return None
+    return lambda: checks(step)
+
+
 def _context(run: _Run, step: Step, checks: Callable[[Step], list[str]] | None) -> StepContext:
     waiter = Waiter(run.ports.clock, run.reporter, run.heartbeat, dry_run=run.options.dry_run)
     return StepContext(
@@ -431,7 +470,7 @@ def _context(run: _Run, step: Step, checks: Callable[[Step], list[str]] | None) 
         options=run.options,
         heartbeat=run.heartbeat,
         confirm=run.confirm,
-        checks=(lambda: checks(step)) if checks is not None else None,
+        checks=_step_checks(run, step, checks),
         plan_file=run.plan_file,
     )
 
@@ -538,6 +577,11 @@ def _finish(
         started_at=run.started_at,
         finished_at=run.ports.clock.now(),
         waiting_for=run.waiting_for,
+        resume_command=(
+            resume_command(run.plan_file, run.options, run.options.target_flags)
+            if step is not None and not run.options.dry_run
+            else None
+        ),
     )
     run.reporter.run_finished(result)
     return result

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from upgrader.admission import admit
+from upgrader.config import Config
 from upgrader.console import make_console
 from upgrader.engine import RunResult, execute
+from upgrader.fresh_checks import fresh_checks
 from upgrader.journal import journal_path_for
 from upgrader.plan import Plan
 from upgrader.reporter import PlainReporter, Reporter
@@ -47,7 +50,13 @@ def run_plan(
     *,
     confirm: Callable[[str], bool],
     log_format: str = "plain",
+    config: Config | None = None,
 ) -> RunResult:
+    """Prove the plan and the target (`upgrader.admission`), then run it with the checks
+    re-read from the cluster (`upgrader.fresh_checks`), never trusting the stored verdict."""
+    settings = config or Config()
+    admit(plan, plan_file, target, settings)
+    checks = fresh_checks(plan, target, settings)
     ports = Ports(
         cluster=target.kube,
         control_plane=target.control_plane,
@@ -80,6 +89,7 @@ def run_plan(
             reporter=reporter,
             confirm=ask,
             should_stop=stop,
+            checks=checks,
             plan_file=str(plan_file),
         )
     finally:

@@ -121,6 +121,36 @@ class Alternative(_Document):
     cheaper: bool
 
 
+class ClusterIdentity(_Document):
+    """Which cluster the plan was made for, as AWS and the kubeconfig showed it then:
+    `execute` and `approve` refuse a cluster, account, region or kube context that differs."""
+
+    arn: str = Field(description="The EKS cluster ARN (account and region included).")
+    endpoint: str = Field(description="The API server URL EKS reports for the cluster.")
+    account: str
+    region: str
+    kube_endpoint: str | None = Field(
+        default=None, description="The API server the kube context pointed at when planning."
+    )
+    ca_sha256: str = Field(
+        default="", description="sha256 of the cluster's CA certificate, as EKS reported it."
+    )
+
+
+class ActiveSuppression(_Document):
+    """A `.eksup.yaml` rule that silenced findings of this plan, shown in every output."""
+
+    rule: str = Field(description="check id and object glob")
+    reason: str
+    expires: str | None = Field(default=None, description="ISO date; the last day it applies.")
+    findings: int = Field(default=0, description="How many findings it silenced.")
+    silences_blocking: bool = Field(
+        default=True,
+        description="False when it lacks a reason or an expiry date: then it cannot silence a "
+        "blocking finding.",
+    )
+
+
 class Plan(_Document):
     schema_version: int = SCHEMA_VERSION
     eksup_version: str
@@ -148,6 +178,17 @@ class Plan(_Document):
     alternatives: list[Alternative] = Field(default_factory=list)
     findings: list[PlannedFinding] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
+    identity: ClusterIdentity | None = Field(
+        default=None, description="The cluster the plan is for (upgrader.identity)."
+    )
+    suppressions: list[ActiveSuppression] = Field(
+        default_factory=list, description="The config's suppressions in force for this plan."
+    )
+    digest: str = Field(
+        default="",
+        description="sha256 of the rest of the document (upgrader.integrity): an approval is "
+        "of this digest, and a plan whose content no longer matches it is refused.",
+    )
 
     @property
     def blocking(self) -> bool:

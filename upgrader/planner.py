@@ -52,6 +52,7 @@ from upgrader.plan import (
     Verdict,
 )
 from upgrader.runbooks import Command, Repeat, Runbook, RunbookStep, fill, get_runbook
+from upgrader.shell import Raw, command, comment, fill_command, quote
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind
 from upgrader.versions import KubeVersion, NodeKind, VersionCatalog, default_catalog
 
@@ -486,11 +487,13 @@ def _shape(runbook: Runbook) -> _Shape:
 def _lines(commands: Sequence[Command], values: dict[str, str]) -> list[str]:
     """Commands as a person types them; an instruction (`manual`) and a note become comments."""
     lines = []
-    for command in commands:
-        text = fill(command.run, values)
-        line = f"# {text}" if command.tool == "manual" else text
-        if command.note:
-            line += f"  # {fill(command.note, values)}"
+    for template in commands:
+        if template.tool == "manual":
+            line = f"# {comment(fill(template.run, values))}"
+        else:  # every value shell-quoted: names come from the cluster (upgrader.shell)
+            line = fill_command(template.run, values)
+        if template.note:
+            line += f"  # {comment(fill(template.note, values))}"
         lines.append(line)
     return lines
 
@@ -748,7 +751,7 @@ def _autoscaler_lines(ctx: _Ctx, step: Step) -> Step:
     found = find_cluster_autoscaler(ctx.snapshot)
 
     def rename(namespace: str, name: str) -> Callable[[str], list[str]]:
-        real = f"-n {namespace} scale deployment {name}"
+        real = command("-n", namespace, "scale", "deployment", name)
         return lambda line: [line.replace(_DEFAULT_AUTOSCALER, real)]
 
     each = [rename(w.namespace, w.name) for w in found]
@@ -946,11 +949,11 @@ def _bridge_addons(
 def _addon_lines(lines: list[str], updates: Sequence[AddonUpdate]) -> list[str]:
     def for_addon(update: AddonUpdate) -> Callable[[str], list[str]]:
         def make(line: str) -> list[str]:
-            line = line.replace("<addon>", update.name).replace(
-                "<previous version>", update.current
+            line = line.replace("<addon>", quote(update.name)).replace(
+                "<previous version>", quote(update.current)
             )
             if "<default version>" in line and update.path:
-                return [line.replace("<default version>", v) for v in update.path]
+                return [line.replace("<default version>", quote(v)) for v in update.path]
             return [line]
 
         return make
@@ -1059,8 +1062,10 @@ def _trailing(
     values = _str(params)
     if unit.owner is NodeOwnerKind.KARPENTER and "node_class" not in values:
         # No node to read it from: the commands look it up in the NodePool.
-        lookup = "{.spec.template.spec.nodeClassRef.name}"
-        values["node_class"] = f"\"$(kubectl get nodepool {unit.name} -o jsonpath='{lookup}')\""
+        lookup = "jsonpath={.spec.template.spec.nodeClassRef.name}"
+        read = command("kubectl", "get", "nodepool", unit.name, "-o", lookup)
+        # Unquoted: Kubernetes names hold no blank or glob character to split on.
+        values["node_class"] = Raw(f"$({read})")
     return _step(
         template,
         ctx,
@@ -1132,8 +1137,10 @@ def _fargate(
 
     def restart(workload: str) -> Callable[[str], list[str]]:
         kind, namespace, name = workload.split("/", 2)
-        command = f"kubectl -n {namespace} rollout restart {kind.lower()}/{name}"
-        return lambda line: [line.replace("kubectl rollout restart <workload on Fargate>", command)]
+        restart = command(
+            "kubectl", "-n", namespace, "rollout", "restart", f"{kind.lower()}/{name}"
+        )
+        return lambda line: [line.replace("kubectl rollout restart <workload on Fargate>", restart)]
 
     marker = "<workload on Fargate>"
     return step.model_copy(

@@ -13,7 +13,9 @@ from upgrader.checks import CheckContext, NodeStrategy
 from upgrader.config import Config
 from upgrader.discovery import describe_cluster, discover
 from upgrader.errors import UserError
-from upgrader.plan import Plan
+from upgrader.identity import identity_of
+from upgrader.integrity import seal
+from upgrader.plan import ActiveSuppression, Plan, PlannedFinding
 from upgrader.planner import plan_cluster
 from upgrader.targets import Target
 from upgrader.version_facts import read_version_facts, resolve_target
@@ -62,4 +64,33 @@ def plan_target(
         max_unavailable=max_unavailable,
         ami_family=ami_family,
     )
-    return plan_cluster(snapshot, context, region=target.region, now=target.clock.now())
+    made = plan_cluster(snapshot, context, region=target.region, now=target.clock.now())
+    made = made.model_copy(
+        update={
+            "identity": identity_of(snapshot.cluster, target.region, target.kube_endpoint),
+            "suppressions": active_suppressions(context.config, made.findings, context.today),
+        }
+    )
+    return seal(made)
+
+
+def active_suppressions(
+    config: Config, findings: list[PlannedFinding], today: dt.date
+) -> list[ActiveSuppression]:
+    """The config's rules in force today, with how many findings each silenced: every output
+    of the plan lists them, so a reviewer sees what a config hid."""
+    found = []
+    for rule in config.suppress:
+        if not rule.active(today):
+            continue
+        count = sum(1 for f in findings if f.suppressed_by == str(rule))
+        found.append(
+            ActiveSuppression(
+                rule=f"{rule.id} {rule.objects}",
+                reason=rule.reason,
+                expires=rule.expires.isoformat() if rule.expires else None,
+                findings=count,
+                silences_blocking=rule.may_silence_blocking,
+            )
+        )
+    return found

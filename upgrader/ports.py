@@ -56,6 +56,14 @@ from upgrader.kube import (
 )
 
 
+class CallerIdentity(Protocol):
+    """Who the AWS credentials in use are."""
+
+    def caller_arn(self) -> str:
+        """The ARN STS GetCallerIdentity returns, e.g. arn:aws:sts::111:assumed-role/ops/alice."""
+        ...
+
+
 class Clock(Protocol):
     """Wall time and waiting. Every wait in eksup goes through here, so tests use virtual time."""
 

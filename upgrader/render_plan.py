@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from upgrader.plan import Plan, PlannedFinding, Step, Verdict
+from upgrader.shell import md_code, md_fence, md_text
 
 __all__ = [
     "PlanTable",
@@ -24,6 +25,7 @@ __all__ = [
     "render_json",
     "render_junit",
     "render_markdown",
+    "suppression_lines",
 ]
 
 _FAIL = "fail"
@@ -77,6 +79,17 @@ def finding_rows(plan: Plan, *, include_passes: bool = False) -> PlanTable:
     return PlanTable(plan.verdict, ("severity", "status", "check", "finding", "remedy"), rows)
 
 
+def suppression_lines(plan: Plan) -> list[str]:
+    """One line per `.eksup.yaml` suppression in force: every output format lists them."""
+    return [
+        f"{s.rule}: {s.reason or '(no reason)'}"
+        + (f", until {s.expires}" if s.expires else "")
+        + f" ({s.findings} finding{'s' if s.findings != 1 else ''})"
+        + ("" if s.silences_blocking else "; blocking findings need a reason and an expiry date")
+        for s in plan.suppressions
+    ]
+
+
 def _effect(step: Step) -> str:
     if step.approval:
         return "approval"
@@ -104,6 +117,7 @@ def render_markdown(plan: Plan) -> str:
         *_md_header(plan),
         *_md_summary(plan),
         *_md_findings(plan),
+        *_md_suppressions(plan),
         *_md_steps(plan),
     ]
     return "\n".join(parts).rstrip() + "\n"
@@ -111,11 +125,12 @@ def render_markdown(plan: Plan) -> str:
 
 def _md_header(plan: Plan) -> list[str]:
     return [
-        f"# Upgrade {plan.cluster} from {plan.current_version} to {plan.target_version}",
+        f"# Upgrade {md_text(plan.cluster)} from {plan.current_version} to "
+        f"{md_text(plan.target_version)}",
         "",
         f"**Verdict: {plan.verdict.value}** ({_VERDICT_NOTE[plan.verdict]})",
         "",
-        f"- Region: {plan.region or 'unknown'}",
+        f"- Region: {md_text(plan.region or 'unknown')}",
         f"- Node strategy: {plan.node_strategy} (runbook `{plan.runbook}`)",
         f"- Planned at {plan.created_at} by eksup {plan.eksup_version}",
         f"- Cluster fingerprint: `{plan.fingerprint}` (eksup refuses the plan once it changes)",
@@ -132,11 +147,11 @@ def _md_summary(plan: Plan) -> list[str]:
     lines += [
         f"- Control-plane hops: {hops}",
         f"- Node replacements: {plan.node_replacements}",
-        *(f"  - {reason}" for reason in plan.replacement_reasons),
+        *(f"  - {md_text(reason)}" for reason in plan.replacement_reasons),
     ]
     for alternative in plan.alternatives:
         mark = "cheaper" if alternative.cheaper else "not cheaper"
-        lines.append(f"- Alternative `{alternative.name}` ({mark}): {alternative.summary}")
+        lines.append(f"- Alternative `{alternative.name}` ({mark}): {md_text(alternative.summary)}")
     lines.append("")
     return lines
 
@@ -168,13 +183,20 @@ def _md_findings(plan: Plan) -> list[str]:
     return lines
 
 
+def _md_suppressions(plan: Plan) -> list[str]:
+    lines = suppression_lines(plan)
+    if not lines:
+        return []
+    return ["## Suppressed by `.eksup.yaml`", "", *(f"- {md_text(line)}" for line in lines), ""]
+
+
 def _suppression(finding: PlannedFinding) -> str:
     return f"suppressed by {finding.suppressed_by}" if finding.suppressed_by else ""
 
 
 def _cell(text: str) -> str:
-    """Table cells cannot hold a pipe or a line break."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Table cells cannot hold a pipe or a line break (nor HTML, like any prose)."""
+    return md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_steps(plan: Plan) -> list[str]:
@@ -204,17 +226,17 @@ def _stage_heading(plan: Plan, step: Step) -> str:
 def _md_step(number: int, step: Step) -> list[str]:
     effect = "approval gate" if step.approval else _effect(step)
     lines = [
-        f"#### {number}. {step.title or step.id}",
+        f"#### {number}. {md_text(step.title or step.id)}",
         "",
-        f"`{step.id}` · {step.kind.value} · {step.target} · {effect}",
+        f"{md_code(step.id)} · {step.kind.value} · {md_code(step.target)} · {effect}",
         "",
-        step.description,
+        md_text(step.description),
         "",
     ]
     if step.verifies:
         lines += [f"Re-checked first: {', '.join(f'`{c}`' for c in step.verifies)}.", ""]
     if step.preconditions:
-        lines += ["Before you start:", "", *(f"- {p}" for p in step.preconditions), ""]
+        lines += ["Before you start:", "", *(f"- {md_text(p)}" for p in step.preconditions), ""]
     lines += _code("Run:", step.commands)
     lines += _code("Check:", step.verification)
     if step.rollback:
@@ -225,7 +247,8 @@ def _md_step(number: int, step: Step) -> list[str]:
 def _code(label: str, commands: Sequence[str]) -> list[str]:
     if not commands:
         return []
-    return [label, "", "```sh", *commands, "```", ""]
+    fence = md_fence("\n".join(commands))
+    return [label, "", f"{fence}sh", *commands, fence, ""]
 
 
 # -- JUnit XML -----------------------------------------------------------------------------------
@@ -246,6 +269,10 @@ def render_junit(plan: Plan) -> str:
     ):
         ET.SubElement(properties, "property", name=name, value=text)
     counts = {"tests": 0, "failures": 0, "skipped": 0}
+    if plan.suppressions:  # JUnit wants <properties> before the test cases
+        properties = ET.SubElement(suite, "properties")
+        for line in suppression_lines(plan):
+            ET.SubElement(properties, "property", name="eksup.suppressed", value=line)
     for name, finding in _case_names(f for f in plan.findings if f.severity != _INFO):
         case = ET.SubElement(suite, "testcase", classname=f"eksup.{plan.cluster}", name=name)
         counts["tests"] += 1

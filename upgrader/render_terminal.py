@@ -11,7 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from upgrader.plan import Plan, Verdict
-from upgrader.render_plan import PlanTable, finding_rows, nothing_to_do, plan_rows
+from upgrader.render_plan import (
+    PlanTable,
+    finding_rows,
+    nothing_to_do,
+    plan_rows,
+    suppression_lines,
+)
 
 _VERDICT_STYLE = {
     Verdict.READY: "bold green",
@@ -56,6 +62,9 @@ def plan_view(plan: Plan) -> RenderableType:
     infos = len(findings.rows) - len(decisive.rows)
     if infos:
         parts.append(Text(f"{infos} informational note(s): see --format markdown", style="dim"))
+    parts.extend(
+        Text(f"suppressed by config: {line}", style="yellow") for line in suppression_lines(plan)
+    )
     if plan.verdict is Verdict.NOTHING_TO_DO:
         parts.append(Text(nothing_to_do(plan)))
     else:

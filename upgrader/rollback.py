@@ -28,6 +28,7 @@ from upgrader.errors import AwsApiError, NotFoundError, PermanentError, RefusedE
 from upgrader.kube import FARGATE_COMPUTE_LABEL
 from upgrader.ports import Clock, Cluster, ControlPlane
 from upgrader.reporter import Reporter
+from upgrader.shell import command
 from upgrader.steps.base import Timeouts, Waiter, wait_for_eks_update
 from upgrader.versions import KubeVersion, SupportStatus, default_catalog
 
@@ -116,20 +117,41 @@ class RollbackResult:
     def still_to_do(self) -> list[str]:
         """What the rollback did not roll back, with the command that does it."""
         a = self.assessment
-        region = f" --region {self.region}" if self.region else ""
+        region = ("--region", self.region) if self.region else ()
         lines = []
         for group in a.nodegroups_ahead:
             if group.name not in self.nodegroups_rolled_back:
                 lines.append(
                     f"node group {group.name} is at {group.version}, newer than the control "
-                    f"plane: aws eks update-nodegroup-version --cluster-name {a.cluster} "
-                    f"--nodegroup-name {group.name} --kubernetes-version {a.target}{region}"
+                    "plane: "
+                    + command(
+                        "aws",
+                        "eks",
+                        "update-nodegroup-version",
+                        "--cluster-name",
+                        a.cluster,
+                        "--nodegroup-name",
+                        group.name,
+                        "--kubernetes-version",
+                        str(a.target),
+                        *region,
+                    )
                 )
         lines += [f"node {node}: replace it with one at {a.target}" for node in a.other_nodes_ahead]
         for addon in a.addons:
             fix = (
-                f"aws eks update-addon --cluster-name {a.cluster} --addon-name {addon.name} "
-                f"--addon-version {addon.fix}{region}"
+                command(
+                    "aws",
+                    "eks",
+                    "update-addon",
+                    "--cluster-name",
+                    a.cluster,
+                    "--addon-name",
+                    addon.name,
+                    "--addon-version",
+                    addon.fix,
+                    *region,
+                )
                 if addon.fix
                 else "EKS offers no build for it: remove or replace it"
             )
@@ -193,8 +215,12 @@ def assess(
         raise RefusedError(
             f"{target} is in extended support and {cluster}'s upgrade policy is "
             f"{described.support_type}: EKS rolls back to it only with the EXTENDED policy "
-            f"(aws eks update-cluster-config --name {cluster} --upgrade-policy "
-            "supportType=EXTENDED), which resumes extended-support charges"
+            "("
+            + command(
+                *("aws", "eks", "update-cluster-config", "--name", cluster),
+                *("--upgrade-policy", "supportType=EXTENDED"),
+            )
+            + "), which resumes extended-support charges"
         )
     insights = [
         i

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from upgrader.ports import Clock, Cluster, Compute, ControlPlane
+from upgrader.ports import CallerIdentity, Clock, Cluster, Compute, ControlPlane
 
 if TYPE_CHECKING:
     from upgrader.sandbox.daemon import ServedSandbox
@@ -29,8 +29,10 @@ class Target:
     clock: Clock
     kube_context: str = ""
     kube_endpoint: str | None = None  # the API server URL the kubeconfig context points at
+    kube_ca: str | None = None  # the CA (base64 PEM) the context trusts; None: none given
     kube_server_dry_run: Cluster | None = None  # writes validated, not kept (dryRun=All)
     sandbox: Sandbox | None = None
+    caller: CallerIdentity | None = None  # who the AWS credentials are (STS)
 
 
 @contextmanager
@@ -85,6 +87,7 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
 
 def sandbox_target(world: Sandbox, cluster: str) -> Target:
     """The ports of one cluster in a running sandbox; its kube context is the cluster's."""
+    described = world.aws.describe_cluster(cluster)
     return Target(
         cluster_name=cluster,
         region=world.region,
@@ -93,8 +96,10 @@ def sandbox_target(world: Sandbox, cluster: str) -> Target:
         kube=world.kube(cluster),
         clock=world.clock,
         kube_context="sandbox",
-        kube_endpoint=world.aws.describe_cluster(cluster).endpoint,
+        kube_endpoint=described.endpoint,
+        kube_ca=described.certificate_authority or None,
         sandbox=world,
+        caller=world.aws,
     )
 
 
@@ -145,5 +150,7 @@ def _real_target(
         clock=clock,
         kube_context=context or "(current context)",
         kube_endpoint=kube.server,
+        kube_ca=kube.ca_data,
         kube_server_dry_run=kube.server_dry_run(),
+        caller=aws,
     )

@@ -3,12 +3,13 @@ stable and documented, and suppressions silence by id and object glob."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.checks.factories import context, only, pdb, pod, run, snapshot, workload
+from tests.checks.factories import TODAY, context, only, pdb, pod, run, snapshot, workload
 from upgrader.checks import (
     CheckStatus,
     Finding,
@@ -109,10 +110,39 @@ def test_suppression_of_another_id_or_glob_does_nothing() -> None:
 
 def test_suppressions_from_the_config_apply_in_run_checks() -> None:
     snap = snapshot(pods=(pod("web-1"),), pdbs=(pdb("web", max_unavailable=0, expected=1),))
-    config = Config(suppress=(Suppression(id="pdb-zero-disruptions", objects="default/*"),))
-    findings = run_checks(snap, context(config=config), only=["pdb-zero-disruptions"])
+    rule = Suppression(
+        id="pdb-zero-disruptions",
+        objects="default/*",
+        reason="CHG-1: the web team accepts downtime",
+        expires=TODAY + dt.timedelta(days=7),
+    )
+    findings = run_checks(snap, context(config=Config(suppress=(rule,))), only=[rule.id])
     assert only(findings).suppressed
     assert verdict(findings) is Verdict.READY
+
+
+@pytest.mark.parametrize(
+    ("reason", "expires_in_days"),
+    [("", 7), ("CHG-1", None), ("CHG-1", -1)],  # no reason; no expiry; expired yesterday
+)
+def test_a_blocking_finding_needs_a_reasoned_unexpired_rule(
+    reason: str, expires_in_days: int | None
+) -> None:
+    # Issue 12: a blocking check silenced without a reason and an expiry date, or past that
+    # date (by the Clock's `today`), still blocks.
+    snap = snapshot(pods=(pod("web-1"),), pdbs=(pdb("web", max_unavailable=0, expected=1),))
+    expires = None if expires_in_days is None else TODAY + dt.timedelta(days=expires_in_days)
+    rule = Suppression(id="pdb-zero-disruptions", reason=reason, expires=expires)
+    findings = run_checks(snap, context(config=Config(suppress=(rule,))), only=[rule.id])
+    assert not only(findings).suppressed
+    assert verdict(findings) is Verdict.NOT_READY
+
+
+def test_a_rule_expiring_today_still_applies() -> None:
+    snap = snapshot(pods=(pod("web-1"),), pdbs=(pdb("web", max_unavailable=0, expected=1),))
+    rule = Suppression(id="pdb-zero-disruptions", reason="CHG-1", expires=TODAY)
+    findings = run_checks(snap, context(config=Config(suppress=(rule,))), only=[rule.id])
+    assert only(findings).suppressed
 
 
 def test_blocking_findings_make_the_plan_not_ready() -> None:

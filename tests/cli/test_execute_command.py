@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.plan_files import edit_plan
 from upgrader.cli import app
 from upgrader.journal import Phase, Record, journal_path_for
 
@@ -107,11 +109,14 @@ def _stale_plan(tmp_path: Path) -> tuple[Path, str]:
     path = tmp_path / "plan.json"
     code, _, _ = run("plan", "--sandbox", "--to", "1.30", "--out", str(path))
     assert code == 0
-    document = json.loads(path.read_text())
-    dropped = document["steps"].pop()["id"]
-    document["fingerprint"] = "sha256:stale"
-    path.write_text(json.dumps(document))
-    return path, dropped
+    dropped: list[str] = []
+
+    def stale(document: dict[str, Any]) -> None:
+        dropped.append(document["steps"].pop()["id"])
+        document["fingerprint"] = "sha256:stale"
+
+    edit_plan(path, stale, reseal=True)  # as `eksup plan` made it, from another state
+    return path, dropped[0]
 
 
 def test_a_stale_plan_is_refused_and_replan_makes_and_runs_it_again(tmp_path: Path) -> None:

@@ -15,13 +15,21 @@ from upgrader.adapters.aws_retry import RetryPolicy
 from upgrader.adapters.boto3_clients import AwsClients
 from upgrader.adapters.boto3_compute import Boto3Compute
 from upgrader.adapters.boto3_eks import Boto3ControlPlane
+from upgrader.adapters.boto3_sts import Boto3CallerIdentity
 from upgrader.adapters.boto3_traffic import Boto3Dns, Boto3LoadBalancers, Boto3Metrics
 
 if TYPE_CHECKING:
     from upgrader.ports import Compute, ControlPlane, Dns, LoadBalancers, Metrics
 
 
-class Boto3Aws(Boto3ControlPlane, Boto3Compute, Boto3LoadBalancers, Boto3Dns, Boto3Metrics):
+class Boto3Aws(
+    Boto3ControlPlane,
+    Boto3Compute,
+    Boto3LoadBalancers,
+    Boto3Dns,
+    Boto3Metrics,
+    Boto3CallerIdentity,
+):
     """All five AWS ports. Nothing is imported from ~/.aws or built until the first call.
 
     `Boto3Aws(region="eu-west-1", profile="prod")` for real AWS;

@@ -72,6 +72,7 @@ class AwsClients:
         self.call_elbv2 = AwsCall("elasticloadbalancing", self.retry)
         self.call_route53 = AwsCall("route53", self.retry)
         self.call_cloudwatch = AwsCall("cloudwatch", self.retry)
+        self.call_sts = AwsCall("sts", self.retry)
 
     @property
     def session(self) -> boto3.Session:
@@ -138,3 +139,8 @@ class AwsClients:
     def cloudwatch(self) -> CloudWatchClient:
         client: CloudWatchClient = self._client("cloudwatch")
         return client
+
+    @property
+    def sts(self) -> Any:
+        # No stub package for STS is installed; its one call here returns a plain dict.
+        return self._client("sts")

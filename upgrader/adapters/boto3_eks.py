@@ -75,6 +75,7 @@ def cluster_from_eks(cluster: ClusterTypeDef) -> EksCluster:
         # EKS puts every cluster on extended support unless told otherwise.
         support_type=cluster.get("upgradePolicy", {}).get("supportType", "EXTENDED"),
         health_issues=_issue_lines(cluster.get("health", {}).get("issues", ())),
+        certificate_authority=cluster.get("certificateAuthority", {}).get("data", ""),
     )
 
 

@@ -10,6 +10,7 @@ resourceVersion they read, so a concurrent writer yields ConflictError instead o
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import gc
 import json
@@ -311,6 +312,10 @@ class KubernetesCluster:
         self.clock: Clock = clock or SystemClock()
         self.page_size = page_size
         self.server = str(api_client.configuration.host)
+        # The CA the kubeconfig trusts for that server (the client writes it to a file), as
+        # base64 PEM like EKS's certificateAuthority.data; None without one (plain HTTP,
+        # or insecure-skip-tls-verify).
+        self.ca_data = _ca_data(api_client.configuration.ssl_ca_cert)
         self.core = CoreV1Api(api_client)
         self.apps = AppsV1Api(api_client)
         self.batch = BatchV1Api(api_client)
@@ -954,3 +959,13 @@ def _node_claim(raw: dict[str, Any]) -> NodeClaim:
         drifted=_condition(raw, DRIFTED),
         deleting=bool(_dig(raw, "metadata", "deletionTimestamp")),
     )
+
+
+def _ca_data(path: object) -> str | None:
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode("ascii")
+    except OSError:
+        return None

@@ -19,6 +19,7 @@ from upgrader.checks._common import hops_of, no_path
 from upgrader.checks.context import CheckContext
 from upgrader.checks.findings import Finding, Severity, fail, not_assessed
 from upgrader.checks.registry import check, denied_finding
+from upgrader.shell import command
 from upgrader.snapshot import ClusterSnapshot, Read
 from upgrader.versions import KubeVersion
 
@@ -116,8 +117,12 @@ def _per_hop(snapshot: ClusterSnapshot, addon: Addon, hops: list[str]) -> list[F
                 f"{pick} runs on both {snapshot.version} and {first}",
                 (f"addon/{addon.name}",),
                 remedy=f"update {addon.name} to {pick} before the control plane goes to {first} "
-                f"(aws eks update-addon --addon-name {addon.name} --addon-version {pick}); "
-                f"the plan does it in step addons-before-{first}",
+                + "("
+                + command(
+                    *("aws", "eks", "update-addon", "--cluster-name", snapshot.cluster.name),
+                    *("--addon-name", addon.name, "--addon-version", pick),
+                )
+                + f"); the plan does it in step addons-before-{first}",
             )
         )
     return findings

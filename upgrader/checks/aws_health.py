@@ -13,6 +13,7 @@ from upgrader.checks._common import hops_of, plural
 from upgrader.checks.context import CheckContext
 from upgrader.checks.findings import Finding, Severity, fail, not_assessed
 from upgrader.checks.registry import check
+from upgrader.shell import command
 from upgrader.snapshot import ClusterSnapshot, Read, minor_of
 
 CLUSTER_HEALTH = "cluster-health"
@@ -140,8 +141,15 @@ def eks_insights(snapshot: ClusterSnapshot, context: CheckContext) -> list[Findi
                 f'EKS insight "{insight.name}" is {insight.status}{about}{description}',
                 (f"insight/{insight.id}",),
                 remedy=insight.recommendation
-                or f"aws eks describe-insight --cluster-name {snapshot.cluster.name} "
-                f"--id {insight.id}",
+                or command(
+                    "aws",
+                    "eks",
+                    "describe-insight",
+                    "--cluster-name",
+                    snapshot.cluster.name,
+                    "--id",
+                    insight.id,
+                ),
             )
         )
     return findings
@@ -174,7 +182,8 @@ def kube_context(snapshot: ClusterSnapshot, _context: CheckContext) -> list[Find
             f"kubeconfig context {name} points at {snapshot.kube_endpoint}, not at cluster "
             f"{cluster.name} ({cluster.endpoint}): eksup refuses to act on another cluster",
             (f"context/{name}",),
-            remedy=f"aws eks update-kubeconfig --name {cluster.name}, or pass --context for it",
+            remedy=f"{command('aws', 'eks', 'update-kubeconfig', '--name', cluster.name)}, "
+            "or pass --context for it",
         )
     ]
 

@@ -16,6 +16,7 @@ from upgrader.checks.context import CheckContext, NodeStrategy
 from upgrader.checks.findings import Finding, Severity, fail
 from upgrader.checks.registry import check, denied_finding
 from upgrader.kube import Node, TaintEffect
+from upgrader.shell import command
 from upgrader.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion, NodeKind
 
@@ -88,8 +89,13 @@ def kubelet_skew(snapshot: ClusterSnapshot, context: CheckContext) -> list[Findi
                         f"{plane}: EKS refuses the control-plane upgrade until it matches",
                         (f"nodegroup/{group.name}",),
                         remedy=f"upgrade the node group to {plane} first "
-                        f"(aws eks update-nodegroup-version --nodegroup-name {group.name} "
-                        f"--kubernetes-version {plane})",
+                        + "("
+                        + command(
+                            *("aws", "eks", "update-nodegroup-version"),
+                            *("--cluster-name", snapshot.cluster.name),
+                            *("--nodegroup-name", group.name, "--kubernetes-version", str(plane)),
+                        )
+                        + ")",
                     )
                 )
     else:

@@ -12,6 +12,7 @@ Suppressions from the config are applied here too, after every check has run.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -113,15 +114,20 @@ def run_checks(
     for item in all_checks():
         if wanted is None or item.id in wanted:
             findings.extend(item.run(snapshot, context))
-    return suppress(findings, context.config.suppress)
+    return suppress(findings, context.config.suppress, today=context.today)
 
 
-def suppress(findings: Iterable[Finding], rules: Sequence[Suppression]) -> list[Finding]:
+def suppress(
+    findings: Iterable[Finding], rules: Sequence[Suppression], *, today: dt.date | None = None
+) -> list[Finding]:
     """Mark what the rules silence. A finding whose objects match only in part is split: the
-    matching objects go into a suppressed copy, the rest stay active."""
+    matching objects go into a suppressed copy, the rest stay active. A rule past its expiry
+    date (by `today`, the Clock's date) silences nothing; a blocking finding is silenced only
+    by a rule with a reason and an expiry date."""
+    active = [rule for rule in rules if rule.active(today)]
     result: list[Finding] = []
     for finding in findings:
-        result.extend(_suppress_one(finding, rules))
+        result.extend(_suppress_one(finding, active))
     return result
 
 
@@ -130,6 +136,8 @@ def _suppress_one(finding: Finding, rules: Sequence[Suppression]) -> list[Findin
         return [finding]
     for rule in rules:
         if rule.id != finding.check_id:
+            continue
+        if finding.blocking and not rule.may_silence_blocking:
             continue
         if not finding.objects:
             if rule.objects == "*":

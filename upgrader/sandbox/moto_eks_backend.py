@@ -13,6 +13,8 @@ Messages are AWS's where known (seen in public bug reports); the others are plau
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -141,6 +143,8 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
             **kwargs,
         )
         cluster.upgradePolicy = dict(policy)
+        cluster.endpoint = _endpoint(cluster.arn, self.region_name)
+        cluster.certificate_authority = {"data": _certificate_authority(cluster.arn)}
         self.clusters[name] = cluster
         self.cluster_count += 1
         return cluster
@@ -679,3 +683,22 @@ def eks_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> SandboxEKS
     if not isinstance(backend, SandboxEKSBackend):
         raise RuntimeError("moto's EKS is not the sandbox's: call moto_eks.install() first")
     return backend
+
+
+def _endpoint(arn: str, region: str) -> str:
+    """Each cluster's own API server URL, as EKS gives one per cluster ("https://<32 hex>.gr7.
+    <region>.eks.amazonaws.com"); moto computes one at import and gives it to every cluster,
+    which would let a kube context for one cluster pass for another's. Derived from the ARN,
+    so the demo cluster keeps its URL from one sandbox to the next (a plan made in one is
+    executed in another)."""
+    digest = hashlib.sha256(arn.encode("utf-8")).hexdigest()[:32].upper()
+    return f"https://{digest}.gr7.{region}.eks.amazonaws.com"
+
+
+def _certificate_authority(arn: str) -> str:
+    """A CA of the cluster's own (base64, like certificateAuthority.data): moto gives every
+    cluster the one it computed at import. Not a real certificate: nothing verifies TLS with
+    it in the sandbox; eksup compares it with what the kube context trusts."""
+    body = hashlib.sha256(f"ca:{arn}".encode()).hexdigest()
+    pem = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    return base64.b64encode(pem.encode("ascii")).decode("ascii")

@@ -78,6 +78,9 @@ class ExecuteOptions:
     holder: str | None = None  # who holds the lock, e.g. "alice@laptop"; default: the run id
     lock_duration_seconds: int = 120
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # How the CLI reached the cluster (e.g. ("--sandbox",), ("--context", "prod")): repeated
+    # in the commands printed for resuming (upgrader.consent.resume_command).
+    target_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

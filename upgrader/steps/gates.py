@@ -24,6 +24,7 @@ from upgrader.journal import Record
 from upgrader.kube import WorkloadKind
 from upgrader.plan import Step, StepKind
 from upgrader.ports import Cluster
+from upgrader.shell import command
 from upgrader.steps.base import (
     GateDeclinedError,
     PreconditionError,
@@ -63,7 +64,8 @@ def run_preflight(ctx: StepContext) -> StepResult:
     if refused:
         raise DrainRefusedError(refused)
     what = f"drain rules pass on {', '.join(checked)}" if checked else "no node group to drain"
-    return StepResult(f"{what}; {'checks pass' if ctx.checks else 'checks ran at plan time'}")
+    checked_now = "checks pass" if ctx.checks else "checks ran before the first change"
+    return StepResult(f"{what}; {checked_now}")
 
 
 class ApprovalPendingError(GateDeclinedError):
@@ -79,8 +81,8 @@ def is_gate(step: Step) -> bool:
     return step.kind is StepKind.APPROVAL or step.approval
 
 
-def approve_command(plan_file: str, step_id: str) -> str:
-    return f"eksup approve {plan_file} --step {step_id}"
+def approve_command(plan_file: str, step_id: str, target_flags: tuple[str, ...] = ()) -> str:
+    return command("eksup", "approve", plan_file, "--step", step_id, *target_flags)
 
 
 def approval_text(record: Record) -> str:
@@ -99,17 +101,18 @@ def require_approval(ctx: StepContext) -> Record | None:
     approval = ctx.journal.state.approval(step.id, ctx.plan.fingerprint)
     if approval is not None:
         return approval
-    command = approve_command(ctx.plan_file, step.id)
+    approve = approve_command(ctx.plan_file, step.id, ctx.options.target_flags)
     if ctx.dry_run:
         ctx.reporter.action(
-            f"wait for approval of {step.id} ({step.title or step.description}): `{command}`",
+            f"wait for approval of {step.id} ({step.title or step.description}): `{approve}`",
             dry_run=True,
         )
         return None
+    from upgrader.consent import resume_command  # consent imports steps.base, as we do
+
+    resume = resume_command(ctx.plan_file, ctx.options, ctx.options.target_flags)
     raise ApprovalPendingError(
-        step.id,
-        f"waiting for approval of {step.id}: run `{command}`, then "
-        f"`eksup execute {ctx.plan_file} --resume`",
+        step.id, f"waiting for approval of {step.id}: run `{approve}`, then `{resume}`"
     )
 
 
