@@ -847,6 +847,11 @@ def sandbox_serve(
         daemon.serve(directory, rate)
 
 
+from upgrader.fleet.cli import fleet_app  # noqa: E402 (its commands import lazily)
+
+app.add_typer(fleet_app, name="fleet")
+
+
 def write_text(path: Path, text: str) -> None:
     """Write all of `text` or nothing: a temporary file renamed into place."""
     temporary = path.with_name(f".{path.name}.tmp")
