@@ -33,7 +33,7 @@ class ArgoServer:
             token = self.token if self.token.startswith("Bearer ") else f"Bearer {self.token}"
             request.add_header("Authorization", token)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")

@@ -369,7 +369,7 @@ def _now() -> float:
 
 
 def _approve_cluster(run: FleetRun, run_file: Path, name: str, who: str, comment: str) -> None:
-    from upgrader.approval import approver, approve
+    from upgrader.approval import approve, approver
     from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
     from upgrader.fleet.targets import open_member

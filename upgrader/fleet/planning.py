@@ -121,28 +121,7 @@ def plan_fleet(
         spec_file=spec_file,
         target_version=target_version,
         cluster_approval=spec.cluster_approval,
-        stages=[
-            RunStage(
-                name=s.name,
-                groups=[
-                    RunGroup(
-                        name=g.name,
-                        members=list(g.members),
-                        max_concurrency=g.max_concurrency,
-                        allowed_failures=g.allowed_failures,
-                        before_gates=list(g.before_gates),
-                        after_gates=list(g.after_gates),
-                    )
-                    for g in s.groups
-                ],
-                max_concurrency=s.max_concurrency,
-                allowed_failures=s.allowed_failures,
-                after_wait_seconds=s.after_wait_seconds,
-                before_gates=list(s.before_gates),
-                after_gates=list(s.after_gates),
-            )
-            for s in stages
-        ],
+        stages=run_stages(stages),
         clusters=clusters,
         addon_choices=choices,
         notes=[*notes, AMI_NOTE],
@@ -257,3 +236,29 @@ def _pin_addons(plan: Plan, choices: list[AddonChoice]) -> Plan:
             updates.append(update.model_copy(update={"target": version, "path": path}))
         steps.append(step.model_copy(update={"addon_updates": updates}))
     return plan.model_copy(update={"steps": steps})
+
+
+def run_stages(stages: tuple[Stage, ...]) -> list[RunStage]:
+    """The resolved stages as the run document freezes them."""
+    return [
+        RunStage(
+            name=s.name,
+            groups=[
+                RunGroup(
+                    name=g.name,
+                    members=list(g.members),
+                    max_concurrency=g.max_concurrency,
+                    allowed_failures=g.allowed_failures,
+                    before_gates=list(g.before_gates),
+                    after_gates=list(g.after_gates),
+                )
+                for g in s.groups
+            ],
+            max_concurrency=s.max_concurrency,
+            allowed_failures=s.allowed_failures,
+            after_wait_seconds=s.after_wait_seconds,
+            before_gates=list(s.before_gates),
+            after_gates=list(s.after_gates),
+        )
+        for s in stages
+    ]

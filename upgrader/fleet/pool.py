@@ -126,7 +126,7 @@ class TurnTakingPool:
             self.clock.join()
             try:
                 future.set_result(work())
-            except BaseException as error:  # noqa: BLE001 (handed to the coordinator as is)
+            except BaseException as error:
                 future.set_exception(error)
             finally:
                 self.clock.leave()

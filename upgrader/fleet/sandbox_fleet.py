@@ -25,8 +25,16 @@ from upgrader.adapters.boto3_aws import Boto3Aws
 from upgrader.errors import UserError
 from upgrader.fleet.run_doc import RunCluster
 from upgrader.fleet.spec import ClusterSpec
-from upgrader.kube import LabelSelector, Pod, PodDisruptionBudget, PodSpec, PodTemplate, Resources
-from upgrader.kube import Workload, WorkloadKind
+from upgrader.kube import (
+    LabelSelector,
+    Pod,
+    PodDisruptionBudget,
+    PodSpec,
+    PodTemplate,
+    Resources,
+    Workload,
+    WorkloadKind,
+)
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.demo_world import DEMO_VERSION
 from upgrader.sandbox.world import SANDBOX_ACCOUNT, Sandbox, kubelet_version

@@ -45,6 +45,8 @@ class ClusterAddress(Protocol):
 
 
 Opener = Callable[[RunCluster], AbstractContextManager[Target]]
+# One cluster's work: (cluster, plan file, soak already done) -> its result.
+Leaf = Callable[[RunCluster, Path, bool], LeafResult]
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ class LocalEngine:
         log: Callable[[str], None],
         by: str,
         poll_seconds: float = POLL_SECONDS,
+        leaf: Leaf | None = None,
     ) -> None:
+        self.leaf = leaf or self._leaf
         self.run, self.opener, self.pool, self.log, self.by = run, opener, pool, log, by
         self.journal = FleetJournal(run_file)
         self.poll = poll_seconds
@@ -201,6 +205,11 @@ class LocalEngine:
 
     def _policy_failed(self, stage: RunStage, state: FleetState) -> tuple[bool, str]:
         total = _failures(stage.members, state)
+        upstreams = {c.upstream for c in self.run.clusters if c.upstream}
+        for name in stage.members:
+            if name in upstreams and state.cluster(name).status is ClusterStatus.FAILED:
+                # Never tolerated: the clusters downstream of it could not follow.
+                return True, f"{name} failed and is the upstream of other clusters"
         for group in stage.groups:
             count = _failures(group.members, state)
             if count > group.allowed_failures:
@@ -292,20 +301,20 @@ class LocalEngine:
         self.log(f"{name}: {'nodes after the soak' if soak_done else 'started'}")
         plan_file = cluster_plan_file(self.journal.directory, name)
 
-        def work() -> LeafResult:
-            with self.opener(cluster) as target:
-                ports = Ports(
-                    cluster=target.kube,
-                    control_plane=target.control_plane,
-                    compute=target.compute,
-                    clock=self.clock,
-                    server_dry_run=target.kube_server_dry_run,
-                )
-                return run_cluster(
-                    self.run, cluster, plan_file, ports, soak_done=soak_done, log=self.log
-                )
+        return self.pool.spawn(lambda: self.leaf(cluster, plan_file, soak_done))
 
-        return self.pool.spawn(work)
+    def _leaf(self, cluster: RunCluster, plan_file: Path, soak_done: bool) -> LeafResult:
+        with self.opener(cluster) as target:
+            ports = Ports(
+                cluster=target.kube,
+                control_plane=target.control_plane,
+                compute=target.compute,
+                clock=self.clock,
+                server_dry_run=target.kube_server_dry_run,
+            )
+            return run_cluster(
+                self.run, cluster, plan_file, ports, soak_done=soak_done, log=self.log
+            )
 
     def _collect(self, running: dict[str, tuple[Future[LeafResult], RunGroup]]) -> None:
         for name, (future, _) in list(running.items()):
@@ -314,7 +323,7 @@ class LocalEngine:
             del running[name]
             try:
                 result = future.result()
-            except Exception as error:  # noqa: BLE001 (an adapter's surprise fails one cluster)
+            except Exception as error:
                 result = LeafResult(ClusterStatus.FAILED, f"{type(error).__name__}: {error}")
             if result.status is ClusterStatus.SOAKING:
                 assert result.soak_until is not None
