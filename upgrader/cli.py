@@ -72,14 +72,22 @@ def root(
 
 
 @app.command()
-def demo() -> None:
-    """The whole tool on the embedded sandbox: plan, approve and execute an upgrade, then a canary.
+def demo(
+    fleet: Annotated[bool, typer.Option("--fleet", help="Only the fleet wave.")] = False,
+) -> None:
+    """The whole tool on the embedded sandbox: plan, approve and execute an upgrade, a canary,
+    then a fleet wave (management -> dev -> prod) that stops when a cluster fails.
 
     Needs no AWS account and no cluster: everything runs in this process, on virtual time.
     """
     from upgrader.sandbox.demo import run_demo
 
     with reported_errors():
+        if fleet:
+            from upgrader.fleet.demo import run_fleet_demo
+
+            run_fleet_demo(stdout)
+            return
         run_demo(stdout)
 
 
