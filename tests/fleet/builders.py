@@ -1,4 +1,4 @@
-"""A fleet run without planning: for the engine's rules, clusters need only a place and a verdict."""
+"""A fleet run without planning: the engine's rules need only each cluster's place and verdict."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 
 
-def make_run(tmp_path: Path, yaml_text: str, verdicts: dict[str, ClusterVerdict] | None = None) -> tuple[FleetRun, Path]:
+def make_run(
+    tmp_path: Path, yaml_text: str, verdicts: dict[str, ClusterVerdict] | None = None
+) -> tuple[FleetRun, Path]:
     spec_file = tmp_path / "fleet.yaml"
     spec_file.write_text(yaml_text)
     spec = load_fleet_spec(spec_file)
@@ -55,7 +57,13 @@ def make_run(tmp_path: Path, yaml_text: str, verdicts: dict[str, ClusterVerdict]
 class ScriptedLeaf:
     """Each cluster takes `minutes` of virtual time and ends as scripted; records overlap."""
 
-    def __init__(self, clock: VirtualClock, pool: TurnTakingPool, outcomes: dict[str, ClusterStatus] | None = None, minutes: float = 30) -> None:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        pool: TurnTakingPool,
+        outcomes: dict[str, ClusterStatus] | None = None,
+        minutes: float = 30,
+    ) -> None:
         self.pool, self.outcomes, self.minutes = pool, outcomes or {}, minutes
         self.started: list[tuple[str, float, bool]] = []
         self.running: set[str] = set()
@@ -77,13 +85,21 @@ class ScriptedLeaf:
         self.running.discard(cluster.name)
         status = self.outcomes.get(cluster.name, ClusterStatus.SUCCEEDED)
         if status is ClusterStatus.SOAKING and not soak_done:
-            return LeafResult(status, "control plane done", clock.now() + cluster.soak_after_control_plane_seconds)
+            return LeafResult(
+                status, "control plane done", clock.now() + cluster.soak_after_control_plane_seconds
+            )
         if status is ClusterStatus.SOAKING:
             status = ClusterStatus.SUCCEEDED
         return LeafResult(status, "scripted " + status.value)
 
 
-def engine(run: FleetRun, run_file: Path, clock: VirtualClock, outcomes: dict[str, ClusterStatus] | None = None, minutes: float = 30) -> tuple[LocalEngine, ScriptedLeaf]:
+def engine(
+    run: FleetRun,
+    run_file: Path,
+    clock: VirtualClock,
+    outcomes: dict[str, ClusterStatus] | None = None,
+    minutes: float = 30,
+) -> tuple[LocalEngine, ScriptedLeaf]:
     pool = TurnTakingPool(clock)
     leaf = ScriptedLeaf(clock, pool, outcomes, minutes)
     lines: list[str] = []

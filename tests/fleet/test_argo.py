@@ -17,6 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.fleet.builders import FLEET, make_run
 from upgrader.cli import app
 from upgrader.fleet.engines.argo import (
     WorkflowSchemaError,
@@ -29,18 +30,26 @@ from upgrader.fleet.engines.argo_status import workflow_state
 from upgrader.fleet.state import ClusterStatus
 from upgrader.plan import Plan, Verdict
 
-from tests.fleet.builders import FLEET, make_run
-
-TEXT = FLEET.replace("{allowed}", "1").replace(
-    "selector: env=prod", "selector: env=prod\n    beforeGates: [{name: cab}]"
-).replace("labels: {env: mgmt}}", "labels: {env: mgmt}, soakAfterControlPlane: 3h}")
+TEXT = (
+    FLEET.replace("{allowed}", "1")
+    .replace("selector: env=prod", "selector: env=prod\n    beforeGates: [{name: cab}]")
+    .replace("labels: {env: mgmt}}", "labels: {env: mgmt}, soakAfterControlPlane: 3h}")
+)
 
 
 def _plan(name: str) -> Plan:
     return Plan(
-        eksup_version="test", created_at="2026-01-01T00:00:00Z", cluster=name, region="eu-west-1",
-        current_version="1.30", target_version="1.31", node_strategy="blue-green",
-        runbook="eks-upgrade-blue-green", fingerprint="f", verdict=Verdict.READY, hops=["1.31"],
+        eksup_version="test",
+        created_at="2026-01-01T00:00:00Z",
+        cluster=name,
+        region="eu-west-1",
+        current_version="1.30",
+        target_version="1.31",
+        node_strategy="blue-green",
+        runbook="eks-upgrade-blue-green",
+        fingerprint="f",
+        verdict=Verdict.READY,
+        hops=["1.31"],
         node_replacements=1,
     )
 
@@ -84,8 +93,13 @@ def test_local_engine_and_workflow_encode_the_same_dag(tmp_path: Path) -> None:
     assert depends["soak-dev"] == "stage-dev"
     assert depends[gate_task("prod/before/cab")] == "soak-dev"
     assert depends["stage-prod"] == gate_task("prod/before/cab")
-    assert templates["soak-dev"]["suspend"] == {"duration": f"{run.stage('dev').after_wait_seconds}s"}
-    assert next(t for t in entry if t["name"] == gate_task("prod/before/cab"))["template"] == "approval"
+    assert templates["soak-dev"]["suspend"] == {
+        "duration": f"{run.stage('dev').after_wait_seconds}s"
+    }
+    assert (
+        next(t for t in entry if t["name"] == gate_task("prod/before/cab"))["template"]
+        == "approval"
+    )
     assert templates["approval"]["suspend"] == {}
     for stage in run.stages:
         assert templates[f"stage-{stage.name}"]["parallelism"] == stage.max_concurrency
@@ -95,7 +109,9 @@ def test_local_engine_and_workflow_encode_the_same_dag(tmp_path: Path) -> None:
             names = [t["name"] for t in tpl["dag"]["tasks"] if t["name"].startswith("cluster-")]
             assert names == [cluster_task(m) for m in group.members]
     dev = templates["group-dev-dev"]["dag"]["tasks"]
-    assert all(t.get("continueOn") == {"failed": True} for t in dev if t["name"].startswith("cluster-"))
+    assert all(
+        t.get("continueOn") == {"failed": True} for t in dev if t["name"].startswith("cluster-")
+    )
     tolerate = next(t for t in dev if t["name"] == "tolerate")
     assert "{{tasks.cluster-dev-a.status}}" in tolerate["arguments"]["parameters"][0]["value"]
     # The management cluster is an upstream: its failure is never tolerated.
@@ -112,8 +128,13 @@ def test_local_engine_and_workflow_encode_the_same_dag(tmp_path: Path) -> None:
 
 def test_tolerate_counts_failed_tasks() -> None:
     runner = CliRunner()
-    assert runner.invoke(app, ["fleet", "tolerate", "--allowed", "1", "Succeeded,Failed"]).exit_code == 0
-    assert runner.invoke(app, ["fleet", "tolerate", "--allowed", "1", "Failed,Error"]).exit_code == 1
+    assert (
+        runner.invoke(app, ["fleet", "tolerate", "--allowed", "1", "Succeeded,Failed"]).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["fleet", "tolerate", "--allowed", "1", "Failed,Error"]).exit_code == 1
+    )
 
 
 class ArgoDouble:
@@ -166,11 +187,17 @@ class ArgoDouble:
             return 404, {"code": 5, "message": "not found"}
         return 200, workflow
 
-    def set_node(self, name: str, display: str, phase: str, kind: str = "Pod", message: str = "") -> None:
+    def set_node(
+        self, name: str, display: str, phase: str, kind: str = "Pod", message: str = ""
+    ) -> None:
         workflow = next(iter(self.workflows.values()))
         workflow["status"]["nodes"][f"{name}-{display}"] = {
-            "id": f"{name}-{display}", "name": f"{name}.{display}", "displayName": display,
-            "type": kind, "phase": phase, "message": message,
+            "id": f"{name}-{display}",
+            "name": f"{name}.{display}",
+            "displayName": display,
+            "type": kind,
+            "phase": phase,
+            "message": message,
         }
 
 
@@ -190,7 +217,7 @@ def argo() -> Iterator[tuple[ArgoDouble, str]]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = _serve  # noqa: N815 (http.server's names)
 
         def log_message(self, *_: object) -> None:
             pass
@@ -212,7 +239,9 @@ def test_submit_status_approve_stop_resume_retry_through_the_argo_server(
     run, run_file = _run(tmp_path)
     runner = CliRunner()
     fleet = ["fleet"]
-    result = runner.invoke(app, [*fleet, "run", str(run_file), "--engine", "argo", "--server", url, "--yes"])
+    result = runner.invoke(
+        app, [*fleet, "run", str(run_file), "--engine", "argo", "--server", url, "--yes"]
+    )
     assert result.exit_code == 0, result.output
     name = run.run_id
     assert ("argo", name) in double.workflows
@@ -226,11 +255,14 @@ def test_submit_status_approve_stop_resume_retry_through_the_argo_server(
     assert status.exit_code == 0, status.output
     shown = {row["cluster"]: row for row in json.loads(status.output)["clusters"]}
     assert shown["mgmt"]["status"] == "succeeded"
-    assert shown["dev-a"]["status"] == "failed" and "drain refused" in shown["dev-a"]["reason"]
+    assert shown["dev-a"]["status"] == "failed"
+    assert "drain refused" in shown["dev-a"]["reason"]
     assert shown["prod"]["reason"] == "waits for approval prod/before/cab"
     assert json.loads(status.output)["waiting_gates"] == ["prod/before/cab"]
 
-    approved = runner.invoke(app, [*fleet, "approve", str(run_file), "--gate", "prod/before/cab", "--by", "cab"])
+    approved = runner.invoke(
+        app, [*fleet, "approve", str(run_file), "--gate", "prod/before/cab", "--by", "cab"]
+    )
     assert approved.exit_code == 0, approved.output
     assert double.calls[-1][1].endswith(f"/{name}/resume")
     assert double.calls[-1][2]["nodeFieldSelector"] == f"displayName={gate_task('prod/before/cab')}"
@@ -252,7 +284,9 @@ def test_submit_status_approve_stop_resume_retry_through_the_argo_server(
 def test_argo_out_writes_a_workflow_that_validates(tmp_path: Path) -> None:
     _, run_file = _run(tmp_path)
     out = tmp_path / "wf.yaml"
-    result = CliRunner().invoke(app, ["fleet", "run", str(run_file), "--engine", "argo", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["fleet", "run", str(run_file), "--engine", "argo", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     validate_workflow(yaml.safe_load(out.read_text()))
 
@@ -260,7 +294,17 @@ def test_argo_out_writes_a_workflow_that_validates(tmp_path: Path) -> None:
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     _, run_file = _run(tmp_path)
     result = CliRunner().invoke(
-        app, ["fleet", "run", str(run_file), "--engine", "argo", "--server", "http://127.0.0.1:9", "--yes"]
+        app,
+        [
+            "fleet",
+            "run",
+            str(run_file),
+            "--engine",
+            "argo",
+            "--server",
+            "http://127.0.0.1:9",
+            "--yes",
+        ],
     )
     assert result.exit_code == 1
     assert "cannot reach the Argo Server" in result.output

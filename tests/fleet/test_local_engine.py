@@ -1,17 +1,17 @@
 """The local engine's rules, each on virtual time with scripted clusters (no AWS, no sandbox):
 order, concurrency, fail-fast, maxAllowedFailures, stop/resume, skip, retry, gates, soaks,
-windows, plan-time verdicts. Semantics: Azure Fleet Manager update runs (notes/fleet.md §1.3-1.4)."""
+windows, plan-time verdicts. Semantics: Azure Fleet Manager update runs (its docs
+concepts-update-orchestration.md and update-strategies-gates-approvals.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fleet.builders import FLEET, engine, make_run
 from upgrader.exit_codes import ExitCode
 from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus, FleetJournal
 from upgrader.sandbox.clock import VirtualClock
-
-from tests.fleet.builders import FLEET, engine, make_run
 
 
 def test_stages_in_order_groups_bounded_and_parallel_work_overlaps(tmp_path: Path) -> None:
@@ -20,9 +20,11 @@ def test_stages_in_order_groups_bounded_and_parallel_work_overlaps(tmp_path: Pat
     start = clock.now()
     eng, leaf = engine(run, run_file, clock)
     outcome = eng.execute()
-    assert outcome.status == "completed" and outcome.exit_code is ExitCode.OK
+    assert outcome.status == "completed"
+    assert outcome.exit_code is ExitCode.OK
     names = [name for name, _, _ in leaf.started]
-    assert names[0] == "mgmt" and names[-1] == "prod"  # upstream first, prod last
+    assert names[0] == "mgmt"
+    assert names[-1] == "prod"
     assert leaf.max_running["dev"] == 2  # maxConcurrency 2 of 3
     starts = {name: at for name, at, _ in leaf.started}
     assert starts["dev-a"] == starts["dev-b"] < starts["dev-c"]
@@ -37,7 +39,8 @@ def test_fail_fast_in_flight_finish_and_nothing_new_starts(tmp_path: Path) -> No
     clock = VirtualClock()
     eng, leaf = engine(run, run_file, clock, {"dev-a": ClusterStatus.FAILED})
     outcome = eng.execute()
-    assert outcome.status == "failed" and outcome.exit_code is ExitCode.FAILED
+    assert outcome.status == "failed"
+    assert outcome.exit_code is ExitCode.FAILED
     assert "maxAllowedFailures 0" in outcome.reason
     state = FleetJournal(run_file).state()
     assert state.cluster("dev-b").status is ClusterStatus.SUCCEEDED  # was in flight: finished
@@ -48,7 +51,7 @@ def test_fail_fast_in_flight_finish_and_nothing_new_starts(tmp_path: Path) -> No
 
 def test_max_allowed_failures_is_honoured_and_reported(tmp_path: Path) -> None:
     run, run_file = make_run(tmp_path, FLEET.replace("{allowed}", "1"))
-    eng, leaf = engine(run, run_file, VirtualClock(), {"dev-a": ClusterStatus.FAILED})
+    eng, _leaf = engine(run, run_file, VirtualClock(), {"dev-a": ClusterStatus.FAILED})
     outcome = eng.execute()
     assert outcome.status == "completed-with-failures"
     assert outcome.exit_code is ExitCode.FAILED  # not every cluster is at the target
@@ -62,8 +65,14 @@ def test_percent_allowance_rounds_up_and_a_second_failure_fails(tmp_path: Path) 
     run, run_file = make_run(tmp_path, FLEET.replace("{allowed}", '"34%"'))
     assert run.stage("dev").allowed_failures == 2  # ceil(3 * 0.34)
     eng, _ = engine(
-        run, run_file, VirtualClock(),
-        {"dev-a": ClusterStatus.FAILED, "dev-b": ClusterStatus.FAILED, "dev-c": ClusterStatus.FAILED},
+        run,
+        run_file,
+        VirtualClock(),
+        {
+            "dev-a": ClusterStatus.FAILED,
+            "dev-b": ClusterStatus.FAILED,
+            "dev-c": ClusterStatus.FAILED,
+        },
     )
     assert eng.execute().status == "failed"
 
@@ -75,18 +84,24 @@ def test_an_upstream_failure_is_never_tolerated(tmp_path: Path) -> None:
     run, run_file = make_run(tmp_path, text)
     eng, leaf = engine(run, run_file, VirtualClock(), {"mgmt": ClusterStatus.FAILED})
     outcome = eng.execute()
-    assert outcome.status == "failed" and "upstream" in outcome.reason
+    assert outcome.status == "failed"
+    assert "upstream" in outcome.reason
     assert [n for n, _, _ in leaf.started] == ["mgmt"]
 
 
-def test_stop_lets_in_flight_finish_and_resume_starts_with_the_first_unprocessed(tmp_path: Path) -> None:
+def test_stop_lets_in_flight_finish_and_resume_starts_with_the_first_unprocessed(
+    tmp_path: Path,
+) -> None:
     run, run_file = make_run(tmp_path, FLEET.replace("{allowed}", "0"))
     clock = VirtualClock()
     eng, leaf = engine(run, run_file, clock)
     # Someone runs `eksup fleet stop` while dev-a and dev-b are upgrading.
-    leaf.before_finish["dev-b"] = lambda: FleetJournal(run_file).append(clock.now(), "stop-requested", by="oncall")
+    leaf.before_finish["dev-b"] = lambda: FleetJournal(run_file).append(
+        clock.now(), "stop-requested", by="oncall"
+    )
     outcome = eng.execute()
-    assert outcome.status == "stopped" and outcome.exit_code is ExitCode.STOPPED
+    assert outcome.status == "stopped"
+    assert outcome.exit_code is ExitCode.STOPPED
     assert "resume` starts with dev-c" in outcome.reason
     state = FleetJournal(run_file).state()
     assert state.cluster("dev-a").status is ClusterStatus.SUCCEEDED
@@ -99,7 +114,9 @@ def test_stop_lets_in_flight_finish_and_resume_starts_with_the_first_unprocessed
 def test_skip_a_cluster_and_a_group_with_a_reason(tmp_path: Path) -> None:
     run, run_file = make_run(tmp_path, FLEET.replace("{allowed}", "0"))
     journal = FleetJournal(run_file)
-    journal.append(0, "cluster-skipped", cluster="dev-b", reason="decommissioned (skipped by sre)", by="sre")
+    journal.append(
+        0, "cluster-skipped", cluster="dev-b", reason="decommissioned (skipped by sre)", by="sre"
+    )
     journal.append(0, "group-skipped", stage="prod", group="prod", reason="freeze (skipped by sre)")
     eng, leaf = engine(run, run_file, VirtualClock())
     assert eng.execute().status == "completed"
@@ -132,7 +149,8 @@ def test_approval_gate_stops_the_run_until_approved(tmp_path: Path) -> None:
     clock = VirtualClock()
     eng, leaf = engine(run, run_file, clock)
     outcome = eng.execute()
-    assert outcome.status == "stopped" and "prod/before/cab" in outcome.reason
+    assert outcome.status == "stopped"
+    assert "prod/before/cab" in outcome.reason
     journal = FleetJournal(run_file)
     assert journal.state().waiting_gates == ["prod/before/cab"]
     assert "prod" not in [n for n, _, _ in leaf.started]
@@ -157,7 +175,8 @@ def test_after_stage_soak_and_after_gate_run_together(tmp_path: Path) -> None:
     before = clock.now()
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"
-    assert leaf2.started[0][1] - before < 600 and soak_until < before
+    assert leaf2.started[0][1] - before < 600
+    assert soak_until < before
 
 
 def test_control_plane_soak_holds_the_nodes(tmp_path: Path) -> None:
@@ -193,11 +212,12 @@ def test_a_closed_window_stops_the_run_and_says_when_it_opens(tmp_path: Path) ->
     # The sandbox epoch is Thursday 2026-01-01 00:00 UTC: 01:00 in Paris.
     text = FLEET.replace("{allowed}", "0").replace(
         "selector: env=prod",
-        "selector: env=prod\n    window: {days: [sat], start: '02:00', end: '06:00', timezone: Europe/Paris}",
+        "selector: env=prod\n    window: {days: [sat], start: '02:00', end: '06:00', "
+        "timezone: Europe/Paris}",
     )
     run, run_file = make_run(tmp_path, text)
     clock = VirtualClock()
-    eng, leaf = engine(run, run_file, clock)
+    eng, _leaf = engine(run, run_file, clock)
     outcome = eng.execute()
     assert outcome.status == "stopped"
     assert "prod waits for its maintenance window (opens 2026-01-03 01:00 UTC)" in outcome.reason

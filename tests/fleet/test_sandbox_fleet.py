@@ -21,7 +21,8 @@ def test_demo_wave_stops_when_dev_b_fails_its_preflight() -> None:
     status = run_fleet_demo(Console(file=out, width=200))
     text = out.getvalue()
     assert status == "failed"
-    assert "dev-b: FAILED preflight" in text and "debug-shell" in text
+    assert "dev-b: FAILED preflight" in text
+    assert "debug-shell" in text
     assert "dev-a: succeeded" in text  # in flight when dev-b failed: it finished
     assert "prod-eu: started" not in text
     assert "waits for stage dev (failed)" in text
@@ -36,7 +37,8 @@ def test_fleet_plan_cli_on_the_sandbox_writes_a_run_matching_its_schema(tmp_path
         app, ["fleet", "plan", str(spec), "--sandbox", "--out", str(out), "--format", "markdown"]
     )
     assert result.exit_code == 0, result.output
-    assert "# Fleet runbook" in result.output and "## 3. Stage prod" in result.output
+    assert "# Fleet runbook" in result.output
+    assert "## 3. Stage prod" in result.output
     document = json.loads(out.read_text())
     jsonschema.validate(document, fleet_run_schema())
     by_name = {c["name"]: c for c in document["clusters"]}

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from upgrader.errors import UserError
-from upgrader.fleet.spec import allowance_of, concurrency_of, load_fleet_spec
-from upgrader.fleet.windows import is_open, next_open
-from upgrader.fleet.spec import Window
-
 from tests.fleet.builders import FLEET
+from upgrader.errors import UserError
+from upgrader.fleet.spec import Window, allowance_of, concurrency_of, load_fleet_spec
+from upgrader.fleet.windows import is_open, next_open
 
 GOOD = FLEET.replace("{allowed}", '"10%"')
 
@@ -26,14 +24,31 @@ def _load(tmp_path: Path, text: str) -> object:
     ("change", "expected"),
     [
         (("maxConcurrency: 2", "maxConcurency: 2"), ":14: stages.1.maxConcurency: Extra inputs"),
-        (("maxConcurrency: 2", "maxConcurrency: lots"), ":14: stages.1.maxConcurrency: Value error, 'lots'"),
-        (("upstream: mgmt}\n  - {name: dev-c", "upstream: nope}\n  - {name: dev-c"), ":6: clusters.2.upstream: no cluster named nope"),
-        (("selector: env=prod", "selector: env=nothing"), ":18: stages.2.selector: selects no cluster"),
-        (("afterStageWait: 2h", "afterStageWait: soon"), ":16: stages.1.afterStageWait: Value error"),
-        (('account: "111111111111"', 'account: "111"'), ":4: clusters.0.account: String should match"),
+        (
+            ("maxConcurrency: 2", "maxConcurrency: lots"),
+            ":14: stages.1.maxConcurrency: Value error, 'lots'",
+        ),
+        (
+            ("upstream: mgmt}\n  - {name: dev-c", "upstream: nope}\n  - {name: dev-c"),
+            ":6: clusters.2.upstream: no cluster named nope",
+        ),
+        (
+            ("selector: env=prod", "selector: env=nothing"),
+            ":18: stages.2.selector: selects no cluster",
+        ),
+        (
+            ("afterStageWait: 2h", "afterStageWait: soon"),
+            ":16: stages.1.afterStageWait: Value error",
+        ),
+        (
+            ('account: "111111111111"', 'account: "111"'),
+            ":4: clusters.0.account: String should match",
+        ),
     ],
 )
-def test_mistakes_name_file_line_and_field(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+def test_mistakes_name_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
     with pytest.raises(UserError) as error:
         _load(tmp_path, GOOD.replace(*change))
     assert str(error.value).startswith(str(tmp_path / "fleet.yaml") + expected), str(error.value)
@@ -51,7 +66,8 @@ def test_cluster_in_no_stage_and_upstream_after_downstream_are_refused(tmp_path:
 
 def test_bad_timezone_and_cycle(tmp_path: Path) -> None:
     text = GOOD.replace(
-        "selector: env=prod", "selector: env=prod\n    window: {start: '02:00', end: '04:00', timezone: Mars/Base}"
+        "selector: env=prod",
+        "selector: env=prod\n    window: {start: '02:00', end: '04:00', timezone: Mars/Base}",
     )
     with pytest.raises(UserError, match="not an IANA time zone"):
         _load(tmp_path, text)
@@ -76,9 +92,8 @@ def test_groups_split_a_stage_and_every_member_has_one_group(tmp_path: Path) -> 
     )
     with pytest.raises(UserError, match=r"stages.1.groups.1.selector: selects no cluster"):
         _load(tmp_path, text)
-    with pytest.raises(UserError, match="groups.1.selector: cluster dev-a is also in group a"):
+    with pytest.raises(UserError, match=r"groups\.1\.selector: cluster dev-a is also in group a"):
         _load(tmp_path, text.replace("'!tier'", "'tier=x'"))
-
 
 
 def test_windows_use_local_time_and_cross_midnight() -> None:

@@ -7,6 +7,7 @@ as `argo` does. Errors become one `EksupError` line naming the call and Argo's m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -37,14 +38,13 @@ class ArgoServer:
                 text = response.read().decode()
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
-            try:
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
                 detail = json.loads(detail).get("message", detail)
-            except (json.JSONDecodeError, AttributeError):
-                pass
             raise ArgoServerError(f"Argo Server {method} {path}: {error.code}: {detail}") from None
         except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
             raise ArgoServerError(
-                f"cannot reach the Argo Server at {self.base_url}: {getattr(error, 'reason', error)}"
+                f"cannot reach the Argo Server at {self.base_url}: {reason}"
             ) from None
         return json.loads(text) if text else {}
 

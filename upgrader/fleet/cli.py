@@ -162,10 +162,18 @@ def _server(record: dict[str, Any], server: str | None, token: str | None) -> An
     return ArgoServer(url, token)
 
 
-def _local(run: FleetRun, run_file: Path, sandbox: bool, yes: bool) -> None:
+def _local(run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: bool) -> None:
     from upgrader.fleet.engines.local import LocalEngine
+    from upgrader.fleet.state import FleetJournal
 
     cli = _cli()
+    journal = FleetJournal(run_file)
+    started = any(r["kind"] == "run-started" for r in journal.records())
+    if started and not resume:
+        raise RefusedError(
+            f"run {run.run_id} has started already ({journal.path}): "
+            f"`eksup fleet resume {run_file}` goes on from where it stopped"
+        )
     if not yes:
         question = (
             f"Upgrade {len(run.clusters)} clusters in {len(run.stages)} stages to "
@@ -220,7 +228,12 @@ def fleet_run(
     Exit code 0: every cluster upgraded or skipped; 1: a stage failed (or completed with
     tolerated failures); 3: refused; 4: stopped or waiting (approval, window): `fleet resume`.
     """
-    from upgrader.fleet.engines.argo import DEFAULT_IMAGE, render_workflow, validate_workflow
+    from upgrader.fleet.engines.argo import (
+        DEFAULT_IMAGE,
+        render_workflow,
+        schema_available,
+        validate_workflow,
+    )
 
     cli = _cli()
     with cli.reported_errors():
@@ -228,14 +241,17 @@ def fleet_run(
         if engine is Engine.LOCAL:
             if out is not None or server is not None:
                 raise UserError("--out and --server are for --engine argo")
-            _local(run, run_file, sandbox, yes)
+            _local(run, run_file, sandbox, yes, resume=False)
             return
         if (out is None) == (server is None):
             raise UserError("--engine argo needs --out FILE (GitOps) or --server URL (submit)")
         workflow = render_workflow(
             run, image=image or DEFAULT_IMAGE, namespace=namespace, service_account=service_account
         )
-        validate_workflow(workflow)
+        if schema_available():
+            validate_workflow(workflow)
+        else:
+            _log("eksup: warning: not checked against Argo's schema: install eksup[fleet] (hera)")
         if out is not None:
             import yaml
 
@@ -342,7 +358,8 @@ def fleet_approve(
                 )
             elif gate not in journal.state().waiting_gates:
                 raise RefusedError(
-                    f"gate {gate} is not waiting for approval (approving ahead of time would make it a formality)"
+                    f"gate {gate} is not waiting for approval (approving ahead of time would "
+                    "make it a formality)"
                 )
             journal.append(
                 0.0 if record else _now(), "gate-approved", gate=gate, by=who, comment=comment
@@ -429,7 +446,7 @@ def fleet_resume(
             _server(record, server, token).resume(record["namespace"], record["name"])
             cli.stdout.print(f"resumed Workflow {record['name']}", markup=False)
             return
-        _local(run, run_file, sandbox, yes)
+        _local(run, run_file, sandbox, yes, resume=True)
 
 
 @fleet_app.command("skip")
@@ -460,7 +477,8 @@ def fleet_skip(
                 ClusterStatus.SUCCEEDED,
             ):
                 raise RefusedError(
-                    f"cluster {cluster} is {journal.state().cluster(cluster).status.value}: too late to skip"
+                    f"cluster {cluster} is {journal.state().cluster(cluster).status.value}: "
+                    "too late to skip"
                 )
             journal.append(
                 _now(),
@@ -476,7 +494,8 @@ def fleet_skip(
         stage = run.stage(stage_name)
         if group_name not in {g.name for g in stage.groups}:
             raise UserError(
-                f"no group {group_name} in stage {stage_name}: one of {', '.join(g.name for g in stage.groups)}"
+                f"no group {group_name} in stage {stage_name}: one of "
+                + ", ".join(g.name for g in stage.groups)
             )
         journal.append(
             _now(),

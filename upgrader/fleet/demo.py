@@ -34,7 +34,9 @@ def run_fleet_demo(console: Console, number: int = 1) -> str:
         console.print(spec_file.read_text(encoding="utf-8"), markup=False, highlight=False)
         build_fleet_world(world)
         spec = load_fleet_spec(spec_file)
-        run = plan_fleet(spec, "fleet.yaml", sandbox_fleet_opener(world), TurnTakingPool(world.clock))
+        run = plan_fleet(
+            spec, "fleet.yaml", sandbox_fleet_opener(world), TurnTakingPool(world.clock)
+        )
         run_file = Path(scratch) / "run.json"
         run_file.write_text(run.to_json(), encoding="utf-8")
         console.print(plan_table(run))
@@ -55,5 +57,7 @@ def run_fleet_demo(console: Console, number: int = 1) -> str:
         )
         console.print("\n[bold]   eksup fleet status run.json[/]")
         journal = FleetJournal(run_file)
-        console.print(status_table(run, journal.state(), world.clock.now(), "run.fleet/journal.jsonl"))
+        console.print(
+            status_table(run, journal.state(), world.clock.now(), "run.fleet/journal.jsonl")
+        )
         return outcome.status

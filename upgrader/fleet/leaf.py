@@ -55,6 +55,7 @@ class LineReporter(NullReporter):
         self.log(f"{self.cluster}: done {step.id} ({seconds / 60:.1f} min): {detail}")
 
     def step_skipped(self, step: Step, reason: str) -> None:
+        del reason  # finished by an earlier run: nothing to say
         self.last = step.id
 
     def step_failed(self, step: Step, error: str) -> None:

@@ -94,13 +94,13 @@ def resolve_stages(spec: FleetSpec) -> tuple[Stage, ...]:
                 f"cluster {cluster.name} is in no stage: give it labels a stage selects",
             )
     order = {s.name: i for i, s in enumerate(stages)}
-    for s_index, stage in enumerate(stages):
-        for name in stage.members:
+    for s_index, resolved in enumerate(stages):
+        for name in resolved.members:
             up = spec.cluster(name).upstream
             if up is not None and order[placed[up]] >= s_index:
                 raise OrderError(
                     ("stages", s_index, "selector"),
-                    f"cluster {name} is in stage {stage.name} but its upstream {up} is in stage "
+                    f"cluster {name} is in stage {resolved.name} but its upstream {up} is in stage "
                     f"{placed[up]}: an upstream cluster is upgraded in an earlier stage",
                 )
     return tuple(stages)

@@ -28,11 +28,12 @@ from upgrader.fleet.run_doc import (
     RunStage,
 )
 from upgrader.fleet.spec import ClusterSpec, FleetSpec
+from upgrader.fleet.targets import Address
 from upgrader.plan import Plan
 from upgrader.targets import Target
 from upgrader.versions import default_catalog
 
-Opener = Callable[[ClusterSpec], AbstractContextManager[Target]]
+Opener = Callable[[Address], AbstractContextManager[Target]]
 POLL_SECONDS = 1.0
 AMI_NOTE = (
     "AMI release: managed node groups take the newest EKS AMI release of the target version in "
@@ -48,7 +49,7 @@ class _Planned:
 
 
 def resolve_target(spec: FleetSpec, now: float) -> str:
-    """`latest` is the newest version EKS offers today (the version catalog's), for every cluster."""
+    """`latest`: the newest version EKS offers today (the version catalog), for every cluster."""
     if spec.target != "latest":
         return spec.target
     today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()

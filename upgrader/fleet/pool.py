@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, TypeVar
 
 from upgrader.ports import Clock
@@ -26,11 +26,12 @@ T = TypeVar("T")
 
 
 class Pool(Protocol):
-    clock: Clock
+    @property
+    def clock(self) -> Clock: ...
 
     def spawn(self, work: Callable[[], T]) -> Future[T]: ...
 
-    def member(self) -> contextmanager[None]:  # type: ignore[valid-type]
+    def member(self) -> AbstractContextManager[None]:
         """The calling (coordinating) thread takes part for the duration."""
         ...
 

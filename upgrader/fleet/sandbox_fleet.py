@@ -13,8 +13,8 @@ the cluster's version from `demo_world`, so it follows the demo cluster's versio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +23,7 @@ import boto3
 from upgrader.adapters.aws_retry import RetryPolicy
 from upgrader.adapters.boto3_aws import Boto3Aws
 from upgrader.errors import UserError
-from upgrader.fleet.run_doc import RunCluster
-from upgrader.fleet.spec import ClusterSpec
+from upgrader.fleet.targets import Address
 from upgrader.kube import (
     LabelSelector,
     Pod,
@@ -209,12 +208,12 @@ def build_fleet_world(world: Sandbox, version: str = DEMO_VERSION) -> None:
     world.settle(120)
 
 
-def sandbox_fleet_opener(world: Sandbox) -> Any:
+def sandbox_fleet_opener(world: Sandbox) -> Callable[[Address], AbstractContextManager[Target]]:
     """Opens a cluster of the sandbox fleet by the address fleet.yaml gives it."""
     names = {m.name: m for m in MEMBERS}
 
     @contextmanager
-    def open_member(cluster: ClusterSpec | RunCluster) -> Iterator[Target]:
+    def open_member(cluster: Address) -> Iterator[Target]:
         member = names.get(cluster.name)
         if member is None or (member.account, member.region) != (cluster.account, cluster.region):
             raise UserError(

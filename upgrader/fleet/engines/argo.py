@@ -55,7 +55,7 @@ def _upstreams(run: FleetRun) -> set[str]:
     return {c.upstream for c in run.clusters if c.upstream}
 
 
-def _leaf_args(cluster: RunCluster, phase: str) -> list[str]:
+def _leaf_args(phase: str) -> list[str]:
     script = (
         'aws eks update-kubeconfig --name "$CLUSTER" --region "$REGION" '
         '${ROLE_ARN:+--role-arn "$ROLE_ARN"} --alias "$CLUSTER" --kubeconfig /tmp/kubeconfig '
@@ -94,7 +94,7 @@ def _cluster_container(
         "container": {
             "image": image,
             "command": ["sh", "-c"],
-            "args": _leaf_args(cluster, phase),
+            "args": _leaf_args(phase),
             "env": env,
         },
     }
@@ -267,6 +267,14 @@ def render_workflow(
 
 class WorkflowSchemaError(ValueError):
     pass
+
+
+def schema_available() -> bool:
+    try:
+        import hera.workflows.models  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def validate_workflow(document: dict[str, Any]) -> None:

@@ -21,13 +21,13 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from upgrader.exit_codes import ExitCode
 from upgrader.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
 from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 from upgrader.fleet.state import DONE, ClusterStatus, FleetJournal, FleetState
+from upgrader.fleet.targets import Address
 from upgrader.fleet.windows import is_open, next_open
 from upgrader.steps.base import Ports
 from upgrader.targets import Target
@@ -35,16 +35,7 @@ from upgrader.targets import Target
 POLL_SECONDS = 5.0  # how often the coordinator looks at its clusters and the journal
 
 
-class ClusterAddress(Protocol):
-    name: str
-    account: str
-    region: str
-    role_arn: str | None
-    context: str | None
-    kubeconfig: str | None
-
-
-Opener = Callable[[RunCluster], AbstractContextManager[Target]]
+Opener = Callable[[Address], AbstractContextManager[Target]]
 # One cluster's work: (cluster, plan file, soak already done) -> its result.
 Leaf = Callable[[RunCluster, Path, bool], LeafResult]
 
@@ -64,7 +55,7 @@ class FleetOutcome:
         }[self.status]
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     def __init__(self, outcome: FleetOutcome) -> None:
         self.outcome = outcome
 
@@ -102,7 +93,7 @@ class LocalEngine:
             try:
                 for stage in self.run.stages:
                     failures_allowed_used += self._stage(stage)
-            except _Stop as stop:
+            except _StopError as stop:
                 self.record("run-finished", status=stop.outcome.status, reason=stop.outcome.reason)
                 return stop.outcome
             if failures_allowed_used:
@@ -146,7 +137,7 @@ class LocalEngine:
         left = self._unprocessed(stage, state)
         if failed:
             self.record("stage-finished", stage=stage.name, outcome="failed", reason=why)
-            raise _Stop(
+            raise _StopError(
                 FleetOutcome(
                     "failed",
                     f"stage {stage.name} failed: {why}; clusters in flight finished, nothing "
@@ -155,7 +146,7 @@ class LocalEngine:
                 )
             )
         if state.stop_requested is not None and left:
-            raise _Stop(
+            raise _StopError(
                 FleetOutcome(
                     "stopped",
                     f"stopped by {state.stop_requested}; `eksup fleet resume` starts with "
@@ -163,7 +154,7 @@ class LocalEngine:
                 )
             )
         if left:
-            raise _Stop(FleetOutcome("stopped", self._waiting_reason(stage, state, left)))
+            raise _StopError(FleetOutcome("stopped", self._waiting_reason(stage, state, left)))
         self._after(stage, state)
         failures = _failures(stage.members, state)
         outcome = "completed-with-failures" if failures else "completed"
@@ -179,7 +170,7 @@ class LocalEngine:
             if gate not in state.waiting_gates:
                 self.record("gate-waiting", gate=gate)
         if waiting:
-            raise _Stop(
+            raise _StopError(
                 FleetOutcome(
                     "stopped",
                     f"{what} after approval: `eksup fleet approve RUN --gate {waiting[0]}`, then "
@@ -234,9 +225,7 @@ class LocalEngine:
         if any(g not in state.approved for g in group.before_gates):
             return False
         cluster = self.run.cluster(name)
-        if cluster.window is not None and not is_open(cluster.window, self.clock.now()):
-            return False
-        return True
+        return not (cluster.window is not None and not is_open(cluster.window, self.clock.now()))
 
     def _stage_of(self, name: str) -> str:
         return self.run.cluster(name).stage
@@ -282,14 +271,19 @@ class LocalEngine:
 
     def _upstream_ready(self, name: str, state: FleetState) -> bool:
         upstream = self.run.cluster(name).upstream
-        if upstream is None or state.cluster(upstream).status in DONE:
+        if upstream is None:
+            return True
+        status = state.cluster(upstream).status
+        at_target = self.run.cluster(upstream).verdict is ClusterVerdict.SKIPPED
+        # Skipped by a person is not at the target: the version has not passed the upstream.
+        if status is ClusterStatus.SUCCEEDED or (status is ClusterStatus.SKIPPED and at_target):
             return True
         self.record(
             "cluster-finished",
             cluster=name,
             outcome="failed",
             detail=f"not started: its upstream {upstream} did not reach "
-            f"{self.run.target_version} ({state.cluster(upstream).status.value}), and a "
+            f"{self.run.target_version} ({status.value}), and a "
             "version must pass the upstream first",
         )
         return False
