@@ -4,23 +4,20 @@ AssumeRole in moto) and two regions; the demo's wave stops as dev's fail-fast po
 from __future__ import annotations
 
 import json
-from io import StringIO
 from pathlib import Path
 
 import jsonschema
-from rich.console import Console
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.fleet.demo import run_fleet_demo
 from upgrader.fleet.run_doc import fleet_run_schema
 
 
 def test_demo_wave_stops_when_dev_b_fails_its_preflight() -> None:
-    out = StringIO()
-    status = run_fleet_demo(Console(file=out, width=200))
-    text = out.getvalue()
-    assert status == "failed"
+    result = CliRunner().invoke(app, ["demo", "--fleet"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "failed after" in text
     assert "dev-b: FAILED preflight" in text
     assert "debug-shell" in text
     assert "dev-a: succeeded" in text  # in flight when dev-b failed: it finished
