@@ -99,6 +99,7 @@ def engine(
     clock: VirtualClock,
     outcomes: dict[str, ClusterStatus] | None = None,
     minutes: float = 30,
+    **options: bool,
 ) -> tuple[LocalEngine, ScriptedLeaf]:
     pool = TurnTakingPool(clock)
     leaf = ScriptedLeaf(clock, pool, outcomes, minutes)
@@ -107,7 +108,9 @@ def engine(
     def opener(_cluster: RunCluster) -> object:
         raise AssertionError("the scripted leaf opens nothing")
 
-    eng = LocalEngine(run, run_file, opener, pool, log=lines.append, by="tester", leaf=leaf)  # type: ignore[arg-type]
+    eng = LocalEngine(
+        run, run_file, opener, pool, log=lines.append, by="tester", leaf=leaf, **options
+    )  # type: ignore[arg-type]
     return eng, leaf
 
 

@@ -225,3 +225,17 @@ def test_a_closed_window_stops_the_run_and_says_when_it_opens(tmp_path: Path) ->
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"
     assert [n for n, _, _ in leaf2.started] == ["prod"]
+
+
+def test_wait_for_windows_waits_on_the_clock_instead_of_stopping(tmp_path: Path) -> None:
+    text = FLEET.replace("{allowed}", "0").replace(
+        "selector: env=prod",
+        "selector: env=prod\n    window: {days: [sat], start: '02:00', end: '06:00', "
+        "timezone: Europe/Paris}",
+    )
+    run, run_file = make_run(tmp_path, text)
+    clock = VirtualClock()
+    eng, leaf = engine(run, run_file, clock, wait_for_windows=True)
+    assert eng.execute().status == "completed"
+    prod = next(at for name, at, _ in leaf.started if name == "prod")
+    assert 1767402000.0 <= prod < 1767402000.0 + 600  # Saturday 02:00 Paris, give or take a poll

@@ -162,7 +162,9 @@ def _server(record: dict[str, Any], server: str | None, token: str | None) -> An
     return ArgoServer(url, token)
 
 
-def _local(run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: bool) -> None:
+def _local(
+    run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: bool, wait: bool
+) -> None:
     from upgrader.fleet.engines.local import LocalEngine
     from upgrader.fleet.state import FleetJournal
 
@@ -182,7 +184,9 @@ def _local(run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: b
         if not cli._confirm(question):
             raise RefusedError("not confirmed; nothing was changed")
     with _world(sandbox) as (opener, pool):
-        outcome = LocalEngine(run, run_file, opener, pool, log=_log, by=_who()).execute()
+        outcome = LocalEngine(
+            run, run_file, opener, pool, log=_log, by=_who(), wait_for_windows=wait
+        ).execute()
     cli.stdout.print(
         f"fleet run {run.run_id} {outcome.status}: {outcome.reason}",
         markup=False,
@@ -221,6 +225,13 @@ def fleet_run(
         ),
     ] = "eksup-fleet",
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before the first change.")] = False,
+    wait_for_windows: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-windows",
+            help="local: wait for closed maintenance windows instead of stopping (exit 4).",
+        ),
+    ] = False,
     sandbox: SandboxFlag = False,
 ) -> None:
     """Execute a fleet run: stages in order, fail-fast unless maxAllowedFailures allows.
@@ -241,7 +252,7 @@ def fleet_run(
         if engine is Engine.LOCAL:
             if out is not None or server is not None:
                 raise UserError("--out and --server are for --engine argo")
-            _local(run, run_file, sandbox, yes, resume=False)
+            _local(run, run_file, sandbox, yes, resume=False, wait=wait_for_windows)
             return
         if (out is None) == (server is None):
             raise UserError("--engine argo needs --out FILE (GitOps) or --server URL (submit)")
@@ -435,6 +446,13 @@ def fleet_resume(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before the first change.")] = False,
     server: ServerOption = None,
     token: TokenOption = None,
+    wait_for_windows: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-windows",
+            help="local: wait for closed maintenance windows instead of stopping (exit 4).",
+        ),
+    ] = False,
     sandbox: SandboxFlag = False,
 ) -> None:
     """Go on with a stopped, failed or waiting run, from the first unprocessed cluster."""
@@ -446,7 +464,7 @@ def fleet_resume(
             _server(record, server, token).resume(record["namespace"], record["name"])
             cli.stdout.print(f"resumed Workflow {record['name']}", markup=False)
             return
-        _local(run, run_file, sandbox, yes, resume=True)
+        _local(run, run_file, sandbox, yes, resume=True, wait=wait_for_windows)
 
 
 @fleet_app.command("skip")

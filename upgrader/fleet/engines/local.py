@@ -33,6 +33,7 @@ from upgrader.steps.base import Ports
 from upgrader.targets import Target
 
 POLL_SECONDS = 5.0  # how often the coordinator looks at its clusters and the journal
+WINDOW_SLICE_SECONDS = 300.0  # waiting for a window, the journal is read this often
 
 
 Opener = Callable[[Address], AbstractContextManager[Target]]
@@ -76,8 +77,12 @@ class LocalEngine:
         by: str,
         poll_seconds: float = POLL_SECONDS,
         leaf: Leaf | None = None,
+        wait_for_windows: bool = False,
     ) -> None:
         self.leaf = leaf or self._leaf
+        # Off: a run whose next clusters wait for a window stops (exit 4) and says when it
+        # opens, for a scheduler to resume. On: the run waits, as Azure's update runs do.
+        self.wait_for_windows = wait_for_windows
         self.run, self.opener, self.pool, self.log, self.by = run, opener, pool, log, by
         self.journal = FleetJournal(run_file)
         self.poll = poll_seconds
@@ -130,6 +135,8 @@ class LocalEngine:
                 continue
             # Nothing in flight and nothing could start now.
             if not stopping and self._sleep_until_soaked(stage, state):
+                continue
+            if not stopping and self.wait_for_windows and self._sleep_until_window(stage, state):
                 continue
             break
         state = self.journal.state()
@@ -344,6 +351,23 @@ class LocalEngine:
         if not soaking:
             return False
         self.clock.sleep(max(0.0, min(soaking) - self.clock.now()))
+        return True
+
+    def _sleep_until_window(self, stage: RunStage, state: FleetState) -> bool:
+        now = self.clock.now()
+        opening = [
+            next_open(cluster.window, now)
+            for group in stage.groups
+            if all(g in state.approved for g in group.before_gates)
+            for name in group.members
+            if (cluster := self.run.cluster(name)).window is not None
+            and state.cluster(name).status in (ClusterStatus.PENDING, ClusterStatus.STOPPED)
+            and not is_open(cluster.window, now)
+        ]
+        if not opening:
+            return False
+        # In slices, so a stop request is seen while the run waits for days.
+        self.clock.sleep(min(WINDOW_SLICE_SECONDS, max(0.0, min(opening) - now)))
         return True
 
     def _unprocessed(self, stage: RunStage, state: FleetState) -> list[str]:
