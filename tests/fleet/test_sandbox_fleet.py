@@ -45,3 +45,52 @@ def test_fleet_plan_cli_on_the_sandbox_writes_a_run_matching_its_schema(tmp_path
     assert all(c["fingerprint"] for c in document["clusters"])
     # One version of each add-on for the whole fleet, both regions.
     assert {a["addon"] for a in document["addon_choices"]} >= {"kube-proxy", "vpc-cni"}
+
+
+def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
+    tmp_path: Path,
+) -> None:
+    from upgrader.fleet.leaf import run_cluster
+    from upgrader.fleet.planning import plan_fleet
+    from upgrader.fleet.pool import TurnTakingPool
+    from upgrader.fleet.sandbox_fleet import (
+        build_fleet_world,
+        example_fleet_yaml,
+        sandbox_fleet_opener,
+    )
+    from upgrader.fleet.spec import load_fleet_spec
+    from upgrader.fleet.state import ClusterStatus
+    from upgrader.sandbox.world import Sandbox
+    from upgrader.steps.base import Ports
+
+    spec_file = tmp_path / "fleet.yaml"
+    spec_file.write_text(
+        example_fleet_yaml().replace(
+            "    labels: {env: mgmt}\n", "    labels: {env: mgmt}\n    soakAfterControlPlane: 2h\n"
+        )
+    )
+    with Sandbox() as world:
+        build_fleet_world(world)
+        opener = sandbox_fleet_opener(world)
+        run = plan_fleet(
+            load_fleet_spec(spec_file), "fleet.yaml", opener, TurnTakingPool(world.clock)
+        )
+        mgmt = run.cluster("mgmt")
+        assert mgmt.soak_after_control_plane_seconds == 7200
+        plan_file = tmp_path / "mgmt.plan.json"
+        lines: list[str] = []
+        with opener(mgmt) as target:
+            ports = Ports(target.kube, target.control_plane, target.compute, world.clock)
+            first = run_cluster(run, mgmt, plan_file, ports, soak_done=False, log=lines.append)
+            assert first.status is ClusterStatus.SOAKING
+            assert first.soak_until == world.clock.now() + 7200
+            # The control plane is at the target, the nodes one minor behind: rollback stays open.
+            assert target.control_plane.describe_cluster("mgmt").version == run.target_version
+            assert {n.minor_version for n in target.kube.list_nodes()} == {mgmt.current_version}
+            world.clock.sleep(7200)
+            second = run_cluster(run, mgmt, plan_file, ports, soak_done=True, log=lines.append)
+            assert second.status is ClusterStatus.SUCCEEDED, lines
+            assert {n.minor_version for n in target.kube.list_nodes()} == {run.target_version}
+        # The cluster plan's own gate was approved in its journal as the fleet run's.
+        journal = (tmp_path / "mgmt.plan.journal.jsonl").read_text()
+        assert f"approved by fleet run {run.run_id}" in journal
