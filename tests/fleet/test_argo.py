@@ -30,6 +30,7 @@ from upgrader.fleet.engines.argo_status import workflow_state
 from upgrader.fleet.state import ClusterStatus
 from upgrader.plan import Plan, Verdict
 
+IMAGE = "registry.example/eksup:test"
 TEXT = (
     FLEET.replace("{allowed}", "1")
     .replace("selector: env=prod", "selector: env=prod\n    beforeGates: [{name: cab}]")
@@ -69,7 +70,7 @@ def _templates(wf: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_rendered_workflow_validates_against_argos_schema(tmp_path: Path) -> None:
     run, _ = _run(tmp_path)
-    workflow = render_workflow(run)
+    workflow = render_workflow(run, image=IMAGE)
     validate_workflow(workflow)
     broken = json.loads(json.dumps(workflow))
     broken["spec"]["templates"][0]["parallelizm"] = 2  # a field Argo does not have
@@ -83,7 +84,7 @@ def test_the_rendered_workflow_validates_against_argos_schema(tmp_path: Path) ->
 
 def test_local_engine_and_workflow_encode_the_same_dag(tmp_path: Path) -> None:
     run, _ = _run(tmp_path)
-    workflow = render_workflow(run)
+    workflow = render_workflow(run, image=IMAGE)
     templates = _templates(workflow)
     entry = templates["fleet"]["dag"]["tasks"]
     depends = {t["name"]: t.get("depends") for t in entry}
@@ -240,7 +241,19 @@ def test_submit_status_approve_stop_resume_retry_through_the_argo_server(
     runner = CliRunner()
     fleet = ["fleet"]
     result = runner.invoke(
-        app, [*fleet, "run", str(run_file), "--engine", "argo", "--server", url, "--yes"]
+        app,
+        [
+            *fleet,
+            "run",
+            str(run_file),
+            "--engine",
+            "argo",
+            "--server",
+            url,
+            "--yes",
+            "--image",
+            IMAGE,
+        ],
     )
     assert result.exit_code == 0, result.output
     name = run.run_id
@@ -285,7 +298,8 @@ def test_argo_out_writes_a_workflow_that_validates(tmp_path: Path) -> None:
     _, run_file = _run(tmp_path)
     out = tmp_path / "wf.yaml"
     result = CliRunner().invoke(
-        app, ["fleet", "run", str(run_file), "--engine", "argo", "--out", str(out)]
+        app,
+        ["fleet", "run", str(run_file), "--engine", "argo", "--out", str(out), "--image", IMAGE],
     )
     assert result.exit_code == 0, result.output
     validate_workflow(yaml.safe_load(out.read_text()))
@@ -304,6 +318,8 @@ def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
             "--server",
             "http://127.0.0.1:9",
             "--yes",
+            "--image",
+            IMAGE,
         ],
     )
     assert result.exit_code == 1

@@ -110,3 +110,6 @@ def test_argo_needs_out_or_server(tmp_path: Path) -> None:
     code, output = _run("run", str(run_file), "--engine", "argo")
     assert code == 1
     assert "--out FILE" in output
+    code, output = _run("run", str(run_file), "--engine", "argo", "--out", "wf.yaml")
+    assert code == 1
+    assert "--engine argo needs --image" in output

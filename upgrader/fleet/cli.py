@@ -216,7 +216,10 @@ def fleet_run(
     token: TokenOption = None,
     namespace: NamespaceOption = "argo",
     image: Annotated[
-        str, typer.Option("--image", help="argo: the eksup image the steps run.")
+        str,
+        typer.Option(
+            "--image", help="argo: the eksup image the steps run (deploy/fleet/Dockerfile)."
+        ),
     ] = "",
     service_account: Annotated[
         str,
@@ -240,7 +243,6 @@ def fleet_run(
     tolerated failures); 3: refused; 4: stopped or waiting (approval, window): `fleet resume`.
     """
     from upgrader.fleet.engines.argo import (
-        DEFAULT_IMAGE,
         render_workflow,
         schema_available,
         validate_workflow,
@@ -256,8 +258,13 @@ def fleet_run(
             return
         if (out is None) == (server is None):
             raise UserError("--engine argo needs --out FILE (GitOps) or --server URL (submit)")
+        if not image:
+            raise UserError(
+                "--engine argo needs --image: the eksup image its steps run (build "
+                "deploy/fleet/Dockerfile and push it to a registry the cluster can pull from)"
+            )
         workflow = render_workflow(
-            run, image=image or DEFAULT_IMAGE, namespace=namespace, service_account=service_account
+            run, image=image, namespace=namespace, service_account=service_account
         )
         if schema_available():
             validate_workflow(workflow)
@@ -282,7 +289,7 @@ def fleet_run(
         created = ArgoServer(server, token).create(namespace, workflow)
         name = created.get("metadata", {}).get("name", workflow["metadata"]["name"])
         FleetJournal(run_file).append(
-            0.0, "argo-submitted", server=server, namespace=namespace, name=name
+            _now(), "argo-submitted", server=server, namespace=namespace, name=name
         )
         cli.stdout.print(
             f"submitted Workflow {namespace}/{name}; `eksup fleet status {run_file}`",
@@ -372,9 +379,7 @@ def fleet_approve(
                     f"gate {gate} is not waiting for approval (approving ahead of time would "
                     "make it a formality)"
                 )
-            journal.append(
-                0.0 if record else _now(), "gate-approved", gate=gate, by=who, comment=comment
-            )
+            journal.append(_now(), "gate-approved", gate=gate, by=who, comment=comment)
             cli.stdout.print(f"{gate} approved by {who}", markup=False, highlight=False)
             return
         assert cluster is not None

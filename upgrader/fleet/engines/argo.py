@@ -32,7 +32,6 @@ from typing import Any
 
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 
-DEFAULT_IMAGE = "ghcr.io/eksup/eksup:latest"
 PLAN_PATH = "/work/plan.json"
 RUN_PATH = "/work/run.json"
 
@@ -206,7 +205,7 @@ def _group_template(
 def render_workflow(
     run: FleetRun,
     *,
-    image: str = DEFAULT_IMAGE,
+    image: str,
     namespace: str = "argo",
     service_account: str = "eksup-fleet",
 ) -> dict[str, Any]:
