@@ -45,6 +45,13 @@ def test_fleet_plan_cli_on_the_sandbox_writes_a_run_matching_its_schema(tmp_path
     assert all(c["fingerprint"] for c in document["clusters"])
     # One version of each add-on for the whole fleet, both regions.
     assert {a["addon"] for a in document["addon_choices"]} >= {"kube-proxy", "vpc-cni"}
+    # One AMI release for the managed node groups, read from each region's SSM, pinned.
+    (ami,) = document["ami_choices"]
+    assert ami["clusters"] == ["dev-a", "dev-b", "mgmt", "prod-eu"]
+    for cluster in document["clusters"]:
+        groups = [s for s in cluster["plan"]["steps"] if s["kind"] == "nodegroup-blue-green"]
+        assert groups
+        assert {s["params"]["release_version"] for s in groups} == {ami["release_version"]}
 
 
 def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
@@ -53,13 +60,13 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
     from upgrader.fleet.leaf import run_cluster
     from upgrader.fleet.planning import plan_fleet
     from upgrader.fleet.pool import TurnTakingPool
-    from upgrader.fleet.sandbox_fleet import (
+    from upgrader.fleet.spec import load_fleet_spec
+    from upgrader.fleet.state import ClusterStatus
+    from upgrader.sandbox.fleet_world import (
         build_fleet_world,
         example_fleet_yaml,
         sandbox_fleet_opener,
     )
-    from upgrader.fleet.spec import load_fleet_spec
-    from upgrader.fleet.state import ClusterStatus
     from upgrader.sandbox.world import Sandbox
     from upgrader.steps.base import Ports
 
@@ -91,6 +98,12 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
             second = run_cluster(run, mgmt, plan_file, ports, soak_done=True, log=lines.append)
             assert second.status is ClusterStatus.SUCCEEDED, lines
             assert {n.minor_version for n in target.kube.list_nodes()} == {run.target_version}
+            (release,) = {a.release_version for a in run.ami_choices}
+            groups = [
+                target.control_plane.describe_nodegroup("mgmt", name)
+                for name in target.control_plane.list_nodegroups("mgmt")
+            ]
+            assert {g.release_version for g in groups} == {release}
         # The cluster plan's own gate was approved in its journal as the fleet run's.
         journal = (tmp_path / "mgmt.plan.journal.jsonl").read_text()
         assert f"approved by fleet run {run.run_id}" in journal

@@ -11,10 +11,16 @@ from upgrader.errors import EksupError
 
 
 def assumed_session(
-    role_arn: str, region: str, *, profile: str | None = None, session_name: str = "eksup-fleet"
+    role_arn: str,
+    region: str,
+    *,
+    profile: str | None = None,
+    base: boto3.Session | None = None,
+    session_name: str = "eksup-fleet",
 ) -> boto3.Session:
-    """Temporary credentials for `role_arn` from the caller's own (profile, IRSA, Pod Identity)."""
-    base = boto3.Session(profile_name=profile, region_name=region)
+    """Temporary credentials for `role_arn` from the caller's own (profile, IRSA, Pod Identity,
+    or `base`: the sandbox's)."""
+    base = base or boto3.Session(profile_name=profile, region_name=region)
     sts: Any = base.client("sts")
     try:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,7 +75,7 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     """The clusters and the pool: the sandbox fleet on virtual time, or AWS on threads."""
     if sandbox:
         from upgrader.fleet.pool import TurnTakingPool
-        from upgrader.fleet.sandbox_fleet import build_fleet_world, sandbox_fleet_opener
+        from upgrader.sandbox.fleet_world import build_fleet_world, sandbox_fleet_opener
         from upgrader.sandbox.world import Sandbox
 
         with Sandbox() as world:
@@ -135,7 +136,7 @@ def fleet_schema() -> None:
 @fleet_app.command("example")
 def fleet_example() -> None:
     """Print the fleet.yaml of the sandbox fleet (a management and three workload clusters)."""
-    from upgrader.fleet.sandbox_fleet import example_fleet_yaml
+    from upgrader.sandbox.fleet_world import example_fleet_yaml
 
     sys.stdout.write(example_fleet_yaml())
 
@@ -174,7 +175,7 @@ def _local(
     if started and not resume:
         raise RefusedError(
             f"run {run.run_id} has started already ({journal.path}): "
-            f"`eksup fleet resume {run_file}` goes on from where it stopped"
+            f"`eksup fleet resume {_arg(run_file)}` goes on from where it stopped"
         )
     if not yes:
         question = (
@@ -194,6 +195,11 @@ def _local(
         soft_wrap=True,
     )
     raise typer.Exit(outcome.exit_code)
+
+
+def _arg(path: Path) -> str:
+    """A path as it is safe to paste into a shell."""
+    return shlex.quote(str(path))
 
 
 def _who() -> str:
@@ -292,7 +298,7 @@ def fleet_run(
             _now(), "argo-submitted", server=server, namespace=namespace, name=name
         )
         cli.stdout.print(
-            f"submitted Workflow {namespace}/{name}; `eksup fleet status {run_file}`",
+            f"submitted Workflow {namespace}/{name}; `eksup fleet status {_arg(run_file)}`",
             markup=False,
             highlight=False,
         )
@@ -389,7 +395,7 @@ def fleet_approve(
         _approve_cluster(run, run_file, cluster, who, comment)
         journal.append(_now(), "cluster-approved", cluster=cluster, by=who)
         cli.stdout.print(
-            f"{cluster}'s gate approved by {who}; `eksup fleet resume {run_file}`",
+            f"{cluster}'s gate approved by {who}; `eksup fleet resume {_arg(run_file)}`",
             markup=False,
             highlight=False,
         )
@@ -570,7 +576,8 @@ def fleet_retry(
                 _now(), "cluster-retry", cluster=name, stage=run.cluster(name).stage, by=_who()
             )
         cli.stdout.print(
-            f"will retry {', '.join(chosen)} with the same plan: `eksup fleet resume {run_file}`",
+            f"will retry {', '.join(chosen)} with the same plan: "
+            f"`eksup fleet resume {_arg(run_file)}`",
             markup=False,
         )
 

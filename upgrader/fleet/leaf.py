@@ -132,8 +132,7 @@ def run_cluster(
         if run.cluster_approval != "fleet" or approved_once:
             return LeafResult(
                 ClusterStatus.WAITING,
-                f"waits at its approval gate {result.waiting_for}: `eksup fleet approve "
-                f"--cluster {cluster.name}`",
+                f"waits at its approval gate {result.waiting_for} (clusterApproval: each)",
             )
         try:
             approve(

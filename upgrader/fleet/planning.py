@@ -21,6 +21,7 @@ from upgrader.fleet.order import Stage, resolve_stages
 from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import (
     AddonChoice,
+    AmiChoice,
     ClusterVerdict,
     FleetRun,
     RunCluster,
@@ -29,16 +30,14 @@ from upgrader.fleet.run_doc import (
 )
 from upgrader.fleet.spec import ClusterSpec, FleetSpec
 from upgrader.fleet.targets import Address
-from upgrader.plan import Plan
+from upgrader.plan import Plan, StepKind
 from upgrader.targets import Target
 from upgrader.versions import default_catalog
 
 Opener = Callable[[Address], AbstractContextManager[Target]]
 POLL_SECONDS = 1.0
-AMI_NOTE = (
-    "AMI release: managed node groups take the newest EKS AMI release of the target version in "
-    "their region when their step runs; eksup does not pin releaseVersion across regions yet."
-)
+MANAGED_STEPS = (StepKind.NODEGROUP_BLUE_GREEN, StepKind.NODEGROUP_IN_PLACE)
+RELEASE_SUFFIX = "/recommended/release_version"  # beside .../recommended/image_id (Amazon Linux)
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class _Planned:
     plan: Plan | None
     error: str | None
     addon_versions: dict[tuple[str, str], list[str]]  # (addon, k8s version) -> known versions
+    releases: dict[tuple[str, str], str]  # (k8s version, AMI type) -> this region's recommended
 
 
 def resolve_target(spec: FleetSpec, now: float) -> str:
@@ -78,9 +78,31 @@ def _plan_one(opener: Opener, cluster: ClusterSpec, target_version: str) -> _Pla
                 ]
                 for key in wanted
             }
-            return _Planned(plan, None, known)
+            return _Planned(plan, None, known, _releases(plan, target))
     except EksupError as error:
-        return _Planned(None, str(error), {})
+        return _Planned(None, str(error), {}, {})
+
+
+def _releases(plan: Plan, target: Target) -> dict[tuple[str, str], str]:
+    """The recommended AMI release of each managed group's hop in this cluster's region, read
+    from the public SSM parameter beside the AMI id (Amazon Linux; Bottlerocket has none)."""
+    found: dict[tuple[str, str], str] = {}
+    for step in plan.steps:
+        parameter, ami_type = step.params.get("ami_parameter"), step.params.get("ami_type")
+        if step.kind not in MANAGED_STEPS or not isinstance(parameter, str):
+            continue
+        if not isinstance(ami_type, str) or not parameter.endswith("/recommended/image_id"):
+            continue
+        key = (str(step.params.get("version")), ami_type)
+        if key in found:
+            continue
+        try:
+            found[key] = target.compute.get_parameter(
+                parameter.removesuffix("/recommended/image_id") + RELEASE_SUFFIX
+            )
+        except EksupError:
+            continue  # not published there: that group keeps EKS's default
+    return found
 
 
 def plan_fleet(
@@ -105,9 +127,10 @@ def plan_fleet(
             if running:
                 pool.clock.sleep(POLL_SECONDS)
     choices, notes = _consistent_addons(results)
+    ami_choices = _consistent_amis(results)
     placed = {m: (s, g.name) for s in stages for g in s.groups for m in g.members}
     clusters = [
-        _run_cluster(c, placed[c.name], results[c.name], target_version, choices)
+        _run_cluster(c, placed[c.name], results[c.name], target_version, (choices, ami_choices))
         for c in spec.clusters
     ]
     created = dt.datetime.fromtimestamp(pool.clock.now(), tz=dt.UTC)
@@ -125,7 +148,8 @@ def plan_fleet(
         stages=run_stages(stages),
         clusters=clusters,
         addon_choices=choices,
-        notes=[*notes, AMI_NOTE],
+        ami_choices=ami_choices,
+        notes=notes,
     )
 
 
@@ -134,7 +158,7 @@ def _run_cluster(
     where: tuple[Stage, str],
     planned: _Planned,
     target_version: str,
-    choices: list[AddonChoice],
+    choices: tuple[list[AddonChoice], list[AmiChoice]],
 ) -> RunCluster:
     plan = planned.plan
     if plan is None:
@@ -153,7 +177,7 @@ def _run_cluster(
             {f.check_id for f in plan.findings if f.severity == "warning" and f.status != "pass"}
         )
         verdict, reason = ClusterVerdict.READY, ("warnings: " + ", ".join(warned)) if warned else ""
-        plan = _pin_addons(plan, choices)
+        plan = _pin_amis(_pin_addons(plan, choices[0]), choices[1])
     return RunCluster(
         name=spec.name,
         account=spec.account,
@@ -216,6 +240,41 @@ def _consistent_addons(results: dict[str, _Planned]) -> tuple[list[AddonChoice],
             )
         )
     return choices, notes
+
+
+def _consistent_amis(results: dict[str, _Planned]) -> list[AmiChoice]:
+    """One AMI release per (Kubernetes version, AMI type): the oldest of the regions'
+    recommended releases, i.e. the newest one every region has published (EKS keeps older
+    releases available). Regions that agree need no choice; the note says when they did not."""
+    per_key: dict[tuple[str, str], dict[str, str]] = {}
+    for name, planned in sorted(results.items()):
+        for key, release in planned.releases.items():
+            per_key.setdefault(key, {})[name] = release
+    choices = []
+    for (version, ami_type), releases in sorted(per_key.items()):
+        release = min(releases.values(), key=_version_key)
+        newer = sorted({r for r in releases.values() if r != release})
+        choices.append(
+            AmiChoice(
+                kubernetes_version=version,
+                ami_type=ami_type,
+                release_version=release,
+                clusters=sorted(releases),
+                note=f"some regions recommend {', '.join(newer)}" if newer else "",
+            )
+        )
+    return choices
+
+
+def _pin_amis(plan: Plan, choices: list[AmiChoice]) -> Plan:
+    pinned = {(c.kubernetes_version, c.ami_type): c.release_version for c in choices}
+    steps = []
+    for step in plan.steps:
+        key = (str(step.params.get("version")), str(step.params.get("ami_type")))
+        release = pinned.get(key) if step.kind in MANAGED_STEPS else None
+        params = step.params if release is None else {**step.params, "release_version": release}
+        steps.append(step.model_copy(update={"params": params}))
+    return plan.model_copy(update={"steps": steps})
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 
 from rich.console import Group as RichGroup
 from rich.table import Table
@@ -62,11 +63,17 @@ def plan_table(run: FleetRun) -> RichGroup:
         f"Fleet run {run.run_id}: target {run.target_version}, {len(run.clusters)} clusters, "
         f"{len(run.stages)} stages",
         *tables,
+        *[
+            f"AMI release {a.release_version} for {a.ami_type} on {a.kubernetes_version}, every "
+            f"region" + (f" ({a.note})" if a.note else "")
+            for a in run.ami_choices
+        ],
         *run.notes,
     )
 
 
 def plan_markdown(run: FleetRun, run_file: str = "run.json") -> str:
+    run_file = shlex.quote(run_file)
     out = [
         f"# Fleet runbook: {run.run_id}",
         "",
@@ -108,6 +115,14 @@ def plan_markdown(run: FleetRun, run_file: str = "run.json") -> str:
             f"- {a.addon} on {a.kubernetes_version}: {a.version}"
             + (f" ({a.note})" if a.note else "")
             for a in run.addon_choices
+        ]
+        out.append("")
+    if run.ami_choices:
+        out += ["", "AMI releases of managed node groups, the same in every region:", ""]
+        out += [
+            f"- {a.ami_type} on {a.kubernetes_version}: {a.release_version}"
+            + (f" ({a.note})" if a.note else "")
+            for a in run.ami_choices
         ]
         out.append("")
     out += [f"- {note}" for note in run.notes]

@@ -88,6 +88,17 @@ class AddonChoice(_Doc):
     note: str = ""
 
 
+class AmiChoice(_Doc):
+    """One EKS AMI release for the managed node groups of one AMI type at one Kubernetes
+    version, the same in every region of the run (Azure Fleet Manager's `Consistent`)."""
+
+    kubernetes_version: str
+    ami_type: str
+    release_version: str
+    clusters: list[str]
+    note: str = ""
+
+
 class FleetRun(_Doc):
     schema_version: int = FLEET_SCHEMA_VERSION
     kind: str = "eksup-fleet-run"
@@ -100,6 +111,7 @@ class FleetRun(_Doc):
     stages: list[RunStage]
     clusters: list[RunCluster]
     addon_choices: list[AddonChoice] = Field(default_factory=list)
+    ami_choices: list[AmiChoice] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     def cluster(self, name: str) -> RunCluster:

@@ -27,6 +27,8 @@ from upgrader.yaml_lines import line_of, load_with_lines, validate_file
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Names end up in commands shown to people, gate ids and Argo task names: keep them plain.
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$"
 
 
 def parse_duration(value: object) -> int:
@@ -115,7 +117,7 @@ class Gate(_Model):
     """A person's approval (`eksup fleet approve RUN --gate NAME`), before or after."""
 
     type: Literal["approval"] = "approval"
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=NAME)
 
 
 class ClusterSpec(_Model):
@@ -142,7 +144,7 @@ class ClusterSpec(_Model):
 
 
 class GroupSpec(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=NAME)
     selector: str = ""
     max_concurrency: Quantity | None = None
     max_allowed_failures: Quantity | None = None
@@ -157,7 +159,7 @@ class GroupSpec(_Model):
 
 
 class StageSpec(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=NAME)
     selector: str = ""
     groups: tuple[GroupSpec, ...] = ()
     max_concurrency: Quantity | None = None

@@ -16,6 +16,7 @@ and both must be done (Azure's FAQ).
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -85,6 +86,7 @@ class LocalEngine:
         self.wait_for_windows = wait_for_windows
         self.run, self.opener, self.pool, self.log, self.by = run, opener, pool, log, by
         self.journal = FleetJournal(run_file)
+        self.run_arg = shlex.quote(str(run_file))  # in commands shown to a person
         self.poll = poll_seconds
         self.clock = pool.clock
 
@@ -94,17 +96,17 @@ class LocalEngine:
     def execute(self) -> FleetOutcome:
         with self.pool.member():
             self.record("run-started", by=self.by, engine="local")
-            failures_allowed_used = 0
+            tolerated = 0
             try:
                 for stage in self.run.stages:
-                    failures_allowed_used += self._stage(stage)
+                    tolerated += self._stage(stage)
             except _StopError as stop:
                 self.record("run-finished", status=stop.outcome.status, reason=stop.outcome.reason)
                 return stop.outcome
-            if failures_allowed_used:
+            if tolerated:
                 outcome = FleetOutcome(
                     "completed-with-failures",
-                    f"every stage completed, with {failures_allowed_used} failed cluster(s) "
+                    f"every stage completed, with {tolerated} failed cluster(s) "
                     "within maxAllowedFailures: see `eksup fleet status`",
                 )
             else:
@@ -180,8 +182,8 @@ class LocalEngine:
             raise _StopError(
                 FleetOutcome(
                     "stopped",
-                    f"{what} after approval: `eksup fleet approve RUN --gate {waiting[0]}`, then "
-                    "`eksup fleet resume RUN`",
+                    f"{what} after approval: `eksup fleet approve {self.run_arg} --gate "
+                    f"{waiting[0]}`, then `eksup fleet resume {self.run_arg}`",
                 )
             )
 
@@ -336,8 +338,11 @@ class LocalEngine:
                 )
                 self.log(f"{name}: soaking until {_when(result.soak_until)}")
                 continue
+            detail = result.detail
+            if result.status is ClusterStatus.WAITING:
+                detail += f": `eksup fleet approve {self.run_arg} --cluster {name}`"
             self.record(
-                "cluster-finished", cluster=name, outcome=result.status.value, detail=result.detail
+                "cluster-finished", cluster=name, outcome=result.status.value, detail=detail
             )
             self.log(f"{name}: {result.status.value}: {result.detail}")
 
@@ -393,7 +398,10 @@ class LocalEngine:
                     reasons.append(f"{name} waits for gate {gates[0]}")
                 else:
                     reasons.append(f"{name} {current.status.value}")
-        return f"stage {stage.name} waits: {'; '.join(reasons)}; then `eksup fleet resume RUN`"
+        return (
+            f"stage {stage.name} waits: {'; '.join(reasons)}; then "
+            f"`eksup fleet resume {self.run_arg}`"
+        )
 
     def _after(self, stage: RunStage, state: FleetState) -> None:
         gates = [g for grp in stage.groups for g in grp.after_gates] + stage.after_gates
@@ -404,8 +412,18 @@ class LocalEngine:
             self.log(f"stage {stage.name}: soaking until {_when(until)}")
         # The soak and the after-gates run at the same time; both must be done.
         self._gates(gates, f"stage {stage.name} completes")
-        if until is not None and until > self.clock.now():
-            self.clock.sleep(until - self.clock.now())
+        while until is not None and until > self.clock.now():
+            stopper = self.journal.state().stop_requested
+            if stopper is not None:
+                raise _StopError(
+                    FleetOutcome(
+                        "stopped",
+                        f"stopped by {stopper} while stage {stage.name} soaks (until "
+                        f"{_when(until)}); `eksup fleet resume {self.run_arg}` waits out the rest",
+                    )
+                )
+            # In slices, so a stop request is seen during a day-long soak.
+            self.clock.sleep(min(WINDOW_SLICE_SECONDS, until - self.clock.now()))
 
 
 def _failures(members: list[str], state: FleetState) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from upgrader.adapters.aws_retry import RetryPolicy
+from upgrader.adapters.boto3_assume import assumed_session
 from upgrader.adapters.boto3_aws import Boto3Aws
 from upgrader.errors import UserError
 from upgrader.fleet.targets import Address
@@ -104,23 +105,15 @@ def example_fleet_yaml(target: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _session(member_account: str, region: str) -> boto3.Session:
-    base = boto3.Session(
+def _base(region: str) -> boto3.Session:
+    return boto3.Session(
         aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
     )
-    return assumed_session(base, f"arn:aws:iam::{member_account}:role/{FLEET_ROLE}", region)
 
 
-def assumed_session(base: boto3.Session, role_arn: str, region: str) -> boto3.Session:
-    """The member account's session, as `eksup fleet` reaches a real one (STS AssumeRole)."""
-    sts: Any = base.client("sts")
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="eksup-fleet")["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
+def _session(member_account: str, region: str) -> boto3.Session:
+    role = f"arn:aws:iam::{member_account}:role/{FLEET_ROLE}"
+    return assumed_session(role, region, base=_base(region))
 
 
 def _build_member(world: Sandbox, member: FleetMember, version: str) -> None:
@@ -220,11 +213,11 @@ def sandbox_fleet_opener(world: Sandbox) -> Callable[[Address], AbstractContextM
                 f"the sandbox fleet has no cluster {cluster.name} in account {cluster.account} "
                 f"{cluster.region}: it holds {', '.join(names)} (`eksup fleet example`)"
             )
-        base = boto3.Session(
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=member.region
-        )
+        base = _base(member.region)
         session = (
-            assumed_session(base, cluster.role_arn, cluster.region) if cluster.role_arn else base
+            assumed_session(cluster.role_arn, cluster.region, base=base)
+            if cluster.role_arn
+            else base
         )
         aws = Boto3Aws(session=session, retry=RetryPolicy(sleep=world.clock.sleep))
         yield Target(
