@@ -27,6 +27,7 @@ from upgrader.fleet.engines.argo import (
     validate_workflow,
 )
 from upgrader.fleet.engines.argo_status import workflow_state
+from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus
 from upgrader.plan import Plan, Verdict
 
@@ -324,3 +325,24 @@ def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "cannot reach the Argo Server" in result.output
+
+
+def test_clusters_blocked_or_unreachable_at_plan_time_fail_their_task(tmp_path: Path) -> None:
+    run, _ = _run(tmp_path)
+    clusters = [
+        c.model_copy(update={"verdict": ClusterVerdict.UNREACHABLE, "plan": None, "reason": "x"})
+        if c.name == "dev-b"
+        else c.model_copy(update={"verdict": ClusterVerdict.SKIPPED})
+        if c.name == "dev-c"
+        else c
+        for c in run.clusters
+    ]
+    workflow = render_workflow(run.model_copy(update={"clusters": clusters}), image=IMAGE)
+    validate_workflow(workflow)
+    templates = _templates(workflow)
+    refused = templates[cluster_task("dev-b")]["container"]
+    assert refused["args"] == ['echo "$REASON" >&2; exit 1']
+    assert refused["env"][0]["value"] == "dev-b: unreachable at plan time: x"
+    names = [t["name"] for t in templates["group-dev-dev"]["dag"]["tasks"]]
+    assert cluster_task("dev-b") in names  # it counts, as in the local engine
+    assert cluster_task("dev-c") not in names  # at target: skipped, as in the local engine

@@ -107,7 +107,30 @@ def _run_for_leaf(run: FleetRun, cluster: RunCluster) -> str:
     return run.model_copy(update={"clusters": clusters}).to_json()
 
 
+def _refused_template(cluster: RunCluster, image: str) -> dict[str, Any]:
+    """A cluster blocked or unreachable at plan time fails its task at once, with the plan's
+    reason, so it counts against maxAllowedFailures as in the local engine (the reason travels
+    in an environment variable: never pasted into the shell line)."""
+    return {
+        "name": cluster_task(cluster.name),
+        "container": {
+            "image": image,
+            "command": ["sh", "-c"],
+            "args": ['echo "$REASON" >&2; exit 1'],
+            "env": [
+                {
+                    "name": "REASON",
+                    "value": f"{cluster.name}: {cluster.verdict.value} at plan time: "
+                    f"{cluster.reason}",
+                }
+            ],
+        },
+    }
+
+
 def _cluster_templates(run: FleetRun, cluster: RunCluster, image: str) -> list[dict[str, Any]]:
+    if cluster.verdict in (ClusterVerdict.BLOCKED, ClusterVerdict.UNREACHABLE):
+        return [_refused_template(cluster, image)]
     if not cluster.soak_after_control_plane_seconds:
         return [_cluster_container(run, cluster, "all", image)]
     base = cluster_task(cluster.name)
@@ -245,7 +268,7 @@ def render_workflow(
         entry += after
         previous = _all([t["name"] for t in after]) or sname
     for cluster in run.clusters:
-        if cluster.plan is not None and _runnable(run, cluster.name):
+        if _runnable(run, cluster.name):
             templates += _cluster_templates(run, cluster, image)
     return {
         "apiVersion": "argoproj.io/v1alpha1",
