@@ -104,7 +104,6 @@ def test_local_engine_and_workflow_encode_the_same_dag(tmp_path: Path) -> None:
     )
     assert templates["approval"]["suspend"] == {}
     for stage in run.stages:
-        assert templates[f"stage-{stage.name}"]["parallelism"] == stage.max_concurrency
         for group in stage.groups:
             tpl = templates[f"group-{stage.name}-{group.name}"]
             assert tpl["parallelism"] == group.max_concurrency
@@ -346,3 +345,30 @@ def test_clusters_blocked_or_unreachable_at_plan_time_fail_their_task(tmp_path: 
     names = [t["name"] for t in templates["group-dev-dev"]["dag"]["tasks"]]
     assert cluster_task("dev-b") in names  # it counts, as in the local engine
     assert cluster_task("dev-c") not in names  # at target: skipped, as in the local engine
+
+
+def test_a_stage_ceiling_is_kept_across_its_groups(tmp_path: Path) -> None:
+    # Argo counts a template's parallelism over its direct children: a stage DAG's limit
+    # counts groups (argo-workflows workflow/controller/node_counters.go), so the rendering
+    # splits the stage's ceiling over its groups.
+    text = TEXT.replace(
+        "    selector: env=dev\n",
+        "    selector: env=dev\n    groups:\n"
+        "      - {name: a, selector: 'tier in (a)', maxConcurrency: 2}\n"
+        "      - {name: b, selector: 'tier in (b)', maxConcurrency: 2}\n",
+    ).replace("labels: {env: dev}, upstream: mgmt}", "labels: {env: dev, tier: a}, upstream: mgmt}")
+    text = text.replace(
+        '{name: dev-c, account: "222222222222", region: eu-west-1, labels: {env: dev, tier: a}',
+        '{name: dev-c, account: "222222222222", region: eu-west-1, labels: {env: dev, tier: b}',
+    )
+    run, _ = make_run(tmp_path, text)
+    run = run.model_copy(
+        update={"clusters": [c.model_copy(update={"plan": _plan(c.name)}) for c in run.clusters]}
+    )
+    dev = run.stage("dev")
+    assert dev.max_concurrency == 2
+    assert [len(g.members) for g in dev.groups] == [2, 1]
+    templates = _templates(render_workflow(run, image=IMAGE))
+    shares = [templates[f"group-dev-{g}"]["parallelism"] for g in ("a", "b")]
+    assert shares == [1, 1]  # 1 + 1 = the stage's 2, though each group alone allows 2
+    assert templates["stage-dev"]["parallelism"] == 2

@@ -8,7 +8,8 @@ suspending.md, retries.md, fields.md):
 
 - stages: tasks of the entry DAG, each depending on the one before (layers);
 - groups: parallel tasks of a stage's DAG; clusters: tasks of a group's DAG;
-- maxConcurrency: template-level `parallelism` of the stage and of each group;
+- maxConcurrency: template-level `parallelism` of each group, and of the stage over its groups
+  (see `group_shares` for how a stage ceiling is kept across groups);
 - fail-fast: DAG `failFast` (Argo's default: no new task starts after a failure, running ones
   finish); maxAllowedFailures > 0: cluster tasks `continueOn: {failed: true}` and a `tolerate`
   task that fails the group when more of its clusters failed than allowed (the group's own
@@ -193,9 +194,30 @@ def _runnable(run: FleetRun, name: str) -> bool:
     return run.cluster(name).verdict is not ClusterVerdict.SKIPPED
 
 
+def group_shares(stage: RunStage) -> dict[str, int]:
+    """Each group's `parallelism`. Argo counts a template's parallelism over its own children
+    only (workflow/controller/node_counters.go: `node.BoundaryID == boundaryID`), so a stage
+    DAG's limit counts running groups, not the clusters inside them. A stage ceiling below the
+    sum of its groups' limits is therefore split across the groups, in order, each at least 1
+    (the stage template then lets at most `ceiling` groups run): never above the ceiling, though
+    capacity a finished group leaves is not handed on as the local engine does."""
+    shares = {g.name: 1 for g in stage.groups}
+    spare = stage.max_concurrency - len(stage.groups)
+    for group in stage.groups:
+        extra = max(0, min(group.max_concurrency - 1, spare))
+        shares[group.name] += extra
+        spare -= extra
+    return shares
+
+
 def _group_template(
-    run: FleetRun, stage: RunStage, group: RunGroup, image: str, templates: list[dict[str, Any]]
+    run: FleetRun,
+    stage: RunStage,
+    group: RunGroup,
+    image: str,
+    templates: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    shares = group_shares(stage)
     upstreams = _upstreams(run)
     before = _gate_tasks(group.before_gates, None)
     tasks: list[dict[str, Any]] = list(before)
@@ -220,7 +242,7 @@ def _group_template(
     dag: dict[str, Any] = {"tasks": tasks or [{"name": "nothing", "template": "approval-free"}]}
     return {
         "name": k8s_name(f"group-{stage.name}-{group.name}"),
-        "parallelism": group.max_concurrency,
+        "parallelism": shares[group.name],
         "dag": dag,
     }
 
@@ -255,7 +277,11 @@ def render_workflow(
                 {"name": k8s_name(f"group-{group.name}"), "template": template["name"]}
             )
         templates.append(
-            {"name": sname, "parallelism": stage.max_concurrency, "dag": {"tasks": group_tasks}}
+            {
+                "name": sname,
+                "parallelism": min(stage.max_concurrency, len(stage.groups)),
+                "dag": {"tasks": group_tasks},
+            }
         )
         after = []
         if stage.after_wait_seconds:
