@@ -372,3 +372,61 @@ def test_a_stage_ceiling_is_kept_across_its_groups(tmp_path: Path) -> None:
     shares = [templates[f"group-dev-{g}"]["parallelism"] for g in ("a", "b")]
     assert shares == [1, 1]  # 1 + 1 = the stage's 2, though each group alone allows 2
     assert templates["stage-dev"]["parallelism"] == 2
+
+
+def _argo_sequence(workflow: dict[str, Any]) -> list[tuple[str, str]]:
+    """The entry DAG in dependency order, as (kind, name) steps."""
+    tasks = {t["name"]: t for t in _templates(workflow)["fleet"]["dag"]["tasks"]}
+    order: list[str] = []
+    while len(order) < len(tasks):
+        ready = [
+            n
+            for n, t in tasks.items()
+            if n not in order
+            and all(d in order for d in (t.get("depends") or "").split(" && ") if d)
+        ]
+        order += sorted(ready)
+    steps = []
+    for name in order:
+        if name.startswith("stage-"):
+            steps.append(("stage", name.removeprefix("stage-")))
+        elif name.startswith("soak-"):
+            steps.append(("soak", name.removeprefix("soak-")))
+        else:
+            steps.append(("gate", name))
+    return steps
+
+
+def test_the_local_engine_walks_the_same_dag_as_the_workflow(tmp_path: Path) -> None:
+    from tests.fleet.builders import engine
+    from upgrader.fleet.state import FleetJournal
+    from upgrader.sandbox.clock import VirtualClock
+
+    run, run_file = _run(tmp_path)
+    clock = VirtualClock()
+    eng, leaf = engine(run, run_file, clock)
+    assert eng.execute().status == "stopped"  # at the change board's gate
+    FleetJournal(run_file).append(clock.now(), "gate-approved", gate="prod/before/cab", by="cab")
+    eng2, leaf2 = engine(run, run_file, clock)
+    assert eng2.execute().status == "completed"
+    local: list[tuple[str, str]] = []
+    for record in FleetJournal(run_file).records():
+        if record["kind"] == "cluster-started":
+            step = ("stage", run.cluster(record["cluster"]).stage)
+        elif record["kind"] == "stage-soak":
+            step = ("soak", record["stage"])
+        elif record["kind"] == "gate-waiting":
+            step = ("gate", gate_task(record["gate"]))
+        else:
+            continue
+        if step not in local:
+            local.append(step)
+    workflow = render_workflow(run, image=IMAGE)
+    assert local == _argo_sequence(workflow)
+    # The same concurrency: what the local pool reached is what each group template allows.
+    templates = _templates(workflow)
+    for stage in run.stages:
+        (group,) = stage.groups
+        assert templates[f"group-{stage.name}-{group.name}"]["parallelism"] == max(
+            leaf.max_running.get(stage.name, 0), leaf2.max_running.get(stage.name, 0)
+        )
