@@ -71,3 +71,25 @@ def test_one_ami_release_the_oldest_recommended_and_it_is_pinned() -> None:
     pinned = _pin_amis(_plan("a", "v1"), [choice])
     assert pinned.step("nodegroup-general-1.31").params["release_version"] == "1.31.2-20250115"
     assert "release_version" not in pinned.step("addons-1.31").params
+
+
+def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:
+    from upgrader.fleet.planning import _behind_upstreams
+    from upgrader.fleet.run_doc import ClusterVerdict, RunCluster
+
+    def cluster(name: str, verdict: ClusterVerdict, upstream: str | None = None) -> RunCluster:
+        return RunCluster(
+            name=name,
+            account="111111111111",
+            region="us-east-1",
+            upstream=upstream,
+            stage="s",
+            group="g",
+            verdict=verdict,
+        )
+
+    marked = _behind_upstreams(
+        [cluster("mgmt", ClusterVerdict.UNREACHABLE), cluster("dev", ClusterVerdict.READY, "mgmt")]
+    )
+    assert marked[1].reason == "will not start: its upstream mgmt is unreachable"
+    assert marked[1].verdict is ClusterVerdict.READY

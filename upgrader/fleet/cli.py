@@ -5,11 +5,14 @@ from __future__ import annotations
 import getpass
 import json
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -184,7 +187,7 @@ def _local(
         )
         if not cli._confirm(question):
             raise RefusedError("not confirmed; nothing was changed")
-    with _world(sandbox) as (opener, pool):
+    with _world(sandbox) as (opener, pool), _ctrl_c_stops(journal, pool.clock):
         outcome = LocalEngine(
             run, run_file, opener, pool, log=_log, by=_who(), wait_for_windows=wait
         ).execute()
@@ -195,6 +198,29 @@ def _local(
         soft_wrap=True,
     )
     raise typer.Exit(outcome.exit_code)
+
+
+@contextmanager
+def _ctrl_c_stops(journal: Any, clock: Any) -> Iterator[None]:
+    """The first Ctrl-C is `eksup fleet stop` (clusters in flight finish, nothing new starts);
+    a second one interrupts at once."""
+    asked: list[bool] = []
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+        journal.append(clock.now(), "stop-requested", by=f"{_who()} (Ctrl-C)")
+        _log("eksup: stopping: clusters in flight finish, nothing new starts (Ctrl-C again: now)")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (a test runner's worker, say)
+        return
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _arg(path: Path) -> str:

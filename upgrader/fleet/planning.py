@@ -133,6 +133,7 @@ def plan_fleet(
         _run_cluster(c, placed[c.name], results[c.name], target_version, (choices, ami_choices))
         for c in spec.clusters
     ]
+    clusters = _behind_upstreams(clusters)
     created = dt.datetime.fromtimestamp(pool.clock.now(), tz=dt.UTC)
     digest = hashlib.sha256(
         "".join(f"{c.name}:{c.fingerprint}" for c in clusters).encode()
@@ -196,6 +197,23 @@ def _run_cluster(
         fingerprint=plan.fingerprint if plan is not None else None,
         plan=plan,
     )
+
+
+def _behind_upstreams(clusters: list[RunCluster]) -> list[RunCluster]:
+    """Say so at plan time when a cluster's upstream cannot be upgraded: the run will stop at
+    the upstream's stage (an upstream's failure is never tolerated), so this one will not start."""
+    verdicts = {c.name: c.verdict for c in clusters}
+    stuck = (ClusterVerdict.BLOCKED, ClusterVerdict.UNREACHABLE)
+    marked = []
+    for cluster in clusters:
+        up = cluster.upstream
+        if up is not None and verdicts[up] in stuck and cluster.verdict is ClusterVerdict.READY:
+            note = f"will not start: its upstream {up} is {verdicts[up].value}"
+            reason = f"{note}; {cluster.reason}" if cluster.reason else note
+            marked.append(cluster.model_copy(update={"reason": reason}))
+        else:
+            marked.append(cluster)
+    return marked
 
 
 def _consistent_addons(results: dict[str, _Planned]) -> tuple[list[AddonChoice], list[str]]:
