@@ -85,12 +85,20 @@ def root(
 
 
 @app.command()
-def demo() -> None:
-    """The whole tool on the embedded sandbox: plan, approve and execute an upgrade, then a canary.
+def demo(
+    fleet: Annotated[bool, typer.Option("--fleet", help="Only the fleet wave.")] = False,
+) -> None:
+    """The whole tool on the embedded sandbox: plan, approve and execute an upgrade, a canary,
+    then a fleet wave (management -> dev -> prod) that stops when a cluster fails.
 
     Needs no AWS account and no cluster: everything runs in this process, on virtual time.
     """
     with reported_errors():
+        if fleet:
+            from upgrader.fleet.demo import run_fleet_demo
+
+            run_fleet_demo(stdout)
+            return
         from upgrader.sandbox.demo import run_demo
 
         run_demo(stdout)
@@ -973,6 +981,11 @@ def sandbox_serve(
 
     with reported_errors():
         daemon.serve(directory, rate)
+
+
+from upgrader.fleet.cli import fleet_app  # noqa: E402 (its commands import lazily)
+
+app.add_typer(fleet_app, name="fleet")
 
 
 def write_text(path: Path, text: str) -> None:

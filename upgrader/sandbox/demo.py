@@ -41,6 +41,9 @@ def run_demo(console: Console) -> None:
         execute_demo_plan(console, world, plan)
         console.print("\n[bold]4. A canary release of shop/web behind an ALB[/]")
         show_canary(console, world)
+    from upgrader.fleet.demo import run_fleet_demo
+
+    run_fleet_demo(console, 5)
 
 
 def show_canary(console: Console, world: Sandbox) -> None:

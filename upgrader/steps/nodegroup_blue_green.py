@@ -259,6 +259,7 @@ def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> Nodegr
         subnets=blue.subnets,
         scaling=blue.scaling,
         version=version,
+        release_version=p.ami.release_version if version is not None else None,
         ami_type=ami_type,
         capacity_type=blue.capacity_type or "ON_DEMAND",
         instance_types=blue.instance_types,

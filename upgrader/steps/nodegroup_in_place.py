@@ -82,7 +82,11 @@ def run_in_place(ctx: StepContext) -> StepResult:
             + f" (EKS replaces its nodes, {at_a_time} at a time)"
         )
         update = ctx.ports.control_plane.update_nodegroup_version(
-            name, p.nodegroup, version=version, launch_template_version=template_version
+            name,
+            p.nodegroup,
+            version=version,
+            launch_template_version=template_version,
+            release_version=p.ami.release_version if version is not None else None,
         )
         update_id = update.id
     else:

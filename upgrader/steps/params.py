@@ -127,10 +127,17 @@ class AddonsParams:
 class AmiParams:
     ami_id: str | None  # the recommended AMI at the hop, read from SSM at plan time
     ami_parameter: str | None  # the SSM parameter naming it, to read it again if needed
+    # A managed group's AMI release, pinned (a fleet run picks one for every region); None: EKS's
+    # newest when the step runs.
+    release_version: str | None = None
 
     @classmethod
     def of(cls, step: Step) -> AmiParams:
-        return cls(_opt_str(step, "ami_id"), _opt_str(step, "ami_parameter"))
+        return cls(
+            _opt_str(step, "ami_id"),
+            _opt_str(step, "ami_parameter"),
+            _opt_str(step, "release_version"),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,95 @@
+"""Choices made once for the whole fleet: one add-on version and one AMI release per
+Kubernetes version, whatever region each cluster is in (Azure Fleet Manager's `Consistent`
+node-image selection: the newest release every region has)."""
+
+from __future__ import annotations
+
+from upgrader.fleet.planning import _consistent_addons, _consistent_amis, _pin_amis, _Planned
+from upgrader.plan import AddonUpdate, Plan, Step, StepKind, Verdict
+
+
+def _plan(name: str, addon_target: str) -> Plan:
+    return Plan(
+        eksup_version="test",
+        created_at="2026-01-01T00:00:00Z",
+        cluster=name,
+        region="eu-west-1",
+        current_version="1.30",
+        target_version="1.31",
+        node_strategy="blue-green",
+        runbook="eks-upgrade-blue-green",
+        fingerprint="f",
+        verdict=Verdict.READY,
+        hops=["1.31"],
+        node_replacements=1,
+        steps=[
+            Step(
+                id="addons-1.31",
+                kind=StepKind.ADDONS,
+                target=name,
+                description="add-ons",
+                hop="1.31",
+                addon_updates=[
+                    AddonUpdate(
+                        name="coredns", current="v1.11.1", target=addon_target, path=[addon_target]
+                    )
+                ],
+            ),
+            Step(
+                id="nodegroup-general-1.31",
+                kind=StepKind.NODEGROUP_BLUE_GREEN,
+                target="general",
+                description="nodes",
+                params={"version": "1.31", "ami_type": "AL2023_x86_64_STANDARD"},
+            ),
+        ],
+    )
+
+
+def test_one_addon_version_every_region_offers_no_newer_than_any_plan_chose() -> None:
+    results = {
+        "a": _Planned(
+            _plan("a", "v1.11.4"), None, {("coredns", "1.31"): ["v1.11.3", "v1.11.4"]}, {}
+        ),
+        "b": _Planned(_plan("b", "v1.11.3"), None, {("coredns", "1.31"): ["v1.11.3"]}, {}),
+    }
+    choices, notes = _consistent_addons(results)
+    assert [(c.addon, c.version) for c in choices] == [("coredns", "v1.11.3")]
+    assert choices[0].note == "instead of v1.11.4"
+    assert notes == []
+
+
+def test_one_ami_release_the_oldest_recommended_and_it_is_pinned() -> None:
+    key = ("1.31", "AL2023_x86_64_STANDARD")
+    results = {
+        "a": _Planned(_plan("a", "v1"), None, {}, {key: "1.31.2-20250201"}),
+        "b": _Planned(_plan("b", "v1"), None, {}, {key: "1.31.2-20250115"}),
+    }
+    (choice,) = _consistent_amis(results)
+    assert choice.release_version == "1.31.2-20250115"
+    assert choice.note == "some regions recommend 1.31.2-20250201"
+    pinned = _pin_amis(_plan("a", "v1"), [choice])
+    assert pinned.step("nodegroup-general-1.31").params["release_version"] == "1.31.2-20250115"
+    assert "release_version" not in pinned.step("addons-1.31").params
+
+
+def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:
+    from upgrader.fleet.planning import _behind_upstreams
+    from upgrader.fleet.run_doc import ClusterVerdict, RunCluster
+
+    def cluster(name: str, verdict: ClusterVerdict, upstream: str | None = None) -> RunCluster:
+        return RunCluster(
+            name=name,
+            account="111111111111",
+            region="us-east-1",
+            upstream=upstream,
+            stage="s",
+            group="g",
+            verdict=verdict,
+        )
+
+    marked = _behind_upstreams(
+        [cluster("mgmt", ClusterVerdict.UNREACHABLE), cluster("dev", ClusterVerdict.READY, "mgmt")]
+    )
+    assert marked[1].reason == "will not start: its upstream mgmt is unreachable"
+    assert marked[1].verdict is ClusterVerdict.READY

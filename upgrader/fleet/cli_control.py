@@ -1,0 +1,324 @@
+"""`eksup fleet approve|stop|resume|skip|retry` and the hidden commands an Argo step runs:
+what acts on a fleet run once it exists. Registered on `fleet_app` by `upgrader.fleet.cli`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from upgrader.errors import RefusedError, UserError
+from upgrader.exit_codes import ExitCode
+from upgrader.fleet.cli import (
+    RunArgument,
+    SandboxFlag,
+    ServerOption,
+    TokenOption,
+    _arg,
+    _argo_record,
+    _cli,
+    _load,
+    _local,
+    _log,
+    _now,
+    _server,
+    _who,
+    fleet_app,
+)
+
+if TYPE_CHECKING:
+    from upgrader.fleet.run_doc import FleetRun
+
+
+@fleet_app.command("approve")
+def fleet_approve(
+    run_file: RunArgument,
+    gate: Annotated[
+        str | None, typer.Option("--gate", help="A fleet gate, e.g. prod/before/cab.")
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster", help="A cluster waiting at its own gate (clusterApproval: each)."
+        ),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who approves (default: the OS user).")
+    ] = None,
+    comment: Annotated[str, typer.Option("--comment", help="Why: a ticket, a review.")] = "",
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Approve a gate the run waits at; `eksup fleet resume` then goes on (Argo: at once)."""
+    from upgrader.fleet.engines.argo import gate_task
+    from upgrader.fleet.state import ClusterStatus, FleetJournal
+
+    cli = _cli()
+    with cli.reported_errors():
+        run = _load(run_file)
+        if (gate is None) == (cluster is None):
+            raise UserError("give --gate GATE or --cluster NAME")
+        who = by or _who()
+        journal = FleetJournal(run_file)
+        record = _argo_record(run_file)
+        if gate is not None:
+            if gate not in run.gates:
+                raise UserError(
+                    f"no gate {gate} in run {run.run_id}: one of {', '.join(run.gates) or 'none'}"
+                )
+            if record is not None:
+                _server(record, server, token).resume(
+                    record["namespace"], record["name"], f"displayName={gate_task(gate)}"
+                )
+            elif gate not in journal.state().waiting_gates:
+                raise RefusedError(
+                    f"gate {gate} is not waiting for approval (approving ahead of time would "
+                    "make it a formality)"
+                )
+            journal.append(_now(), "gate-approved", gate=gate, by=who, comment=comment)
+            cli.stdout.print(f"{gate} approved by {who}", markup=False, highlight=False)
+            return
+        assert cluster is not None
+        run.cluster(cluster)
+        if journal.state().cluster(cluster).status is not ClusterStatus.WAITING:
+            raise RefusedError(f"cluster {cluster} is not waiting at its approval gate")
+        _approve_cluster(run, run_file, cluster, who, comment)
+        journal.append(_now(), "cluster-approved", cluster=cluster, by=who)
+        cli.stdout.print(
+            f"{cluster}'s gate approved by {who}; `eksup fleet resume {_arg(run_file)}`",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _approve_cluster(run: FleetRun, run_file: Path, name: str, who: str, comment: str) -> None:
+    from upgrader.approval import approve, approver
+    from upgrader.fleet.leaf import cluster_plan_file
+    from upgrader.fleet.state import state_dir
+    from upgrader.fleet.targets import open_member
+
+    cluster = run.cluster(name)
+    assert cluster.plan is not None
+    plan_file = cluster_plan_file(state_dir(run_file), name)
+    with open_member(cluster) as target:
+        approve(
+            cluster.plan, plan_file, target.kube, target.clock, approver(who, comment), warn=_log
+        )
+
+
+@fleet_app.command("stop")
+def fleet_stop(
+    run_file: RunArgument,
+    hard: Annotated[
+        bool, typer.Option("--hard", help="argo: stop the Workflow (pods are stopped too).")
+    ] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Stop the run: clusters in flight finish, nothing new starts; `fleet resume` goes on."""
+    cli = _cli()
+    with cli.reported_errors():
+        _load(run_file)
+        from upgrader.fleet.state import FleetJournal
+
+        record = _argo_record(run_file)
+        journal = FleetJournal(run_file)
+        if record is not None:
+            argo = _server(record, server, token)
+            if hard:
+                argo.stop(record["namespace"], record["name"], f"eksup fleet stop by {_who()}")
+            else:
+                argo.suspend(record["namespace"], record["name"])
+        journal.append(_now(), "stop-requested", by=_who())
+        cli.stdout.print(
+            "stop requested: clusters in flight finish, nothing new starts", markup=False
+        )
+
+
+@fleet_app.command("resume")
+def fleet_resume(
+    run_file: RunArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before the first change.")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    wait_for_windows: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-windows",
+            help="local: wait for closed maintenance windows instead of stopping (exit 4).",
+        ),
+    ] = False,
+    sandbox: SandboxFlag = False,
+) -> None:
+    """Go on with a stopped, failed or waiting run, from the first unprocessed cluster."""
+    cli = _cli()
+    with cli.reported_errors():
+        run = _load(run_file)
+        record = _argo_record(run_file)
+        if record is not None:
+            _server(record, server, token).resume(record["namespace"], record["name"])
+            cli.stdout.print(f"resumed Workflow {record['name']}", markup=False)
+            return
+        _local(run, run_file, sandbox, yes, resume=True, wait=wait_for_windows)
+
+
+@fleet_app.command("skip")
+def fleet_skip(
+    run_file: RunArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the journal and status.")],
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="A cluster to leave out.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="STAGE.GROUP to leave out.")] = None,
+) -> None:
+    """Leave a cluster or a group out of the run, with a reason (local engine)."""
+    from upgrader.fleet.state import ClusterStatus, FleetJournal
+
+    cli = _cli()
+    with cli.reported_errors():
+        run = _load(run_file)
+        if _argo_record(run_file) is not None:
+            raise UserError("skip works on local runs; for a Workflow, re-plan without the cluster")
+        if (cluster is None) == (group is None) or not reason.strip():
+            raise UserError("give --cluster NAME or --group STAGE.GROUP, and --reason")
+        journal = FleetJournal(run_file)
+        who = _who()
+        if cluster is not None:
+            run.cluster(cluster)
+            if journal.state().cluster(cluster).status in (
+                ClusterStatus.RUNNING,
+                ClusterStatus.SUCCEEDED,
+            ):
+                raise RefusedError(
+                    f"cluster {cluster} is {journal.state().cluster(cluster).status.value}: "
+                    "too late to skip"
+                )
+            journal.append(
+                _now(),
+                "cluster-skipped",
+                cluster=cluster,
+                reason=f"{reason} (skipped by {who})",
+                by=who,
+            )
+            cli.stdout.print(f"{cluster} skipped: {reason}", markup=False)
+            return
+        assert group is not None
+        stage_name, _, group_name = group.partition(".")
+        stage = run.stage(stage_name)
+        if group_name not in {g.name for g in stage.groups}:
+            raise UserError(
+                f"no group {group_name} in stage {stage_name}: one of "
+                + ", ".join(g.name for g in stage.groups)
+            )
+        journal.append(
+            _now(),
+            "group-skipped",
+            stage=stage_name,
+            group=group_name,
+            reason=f"{reason} (skipped by {who})",
+        )
+        cli.stdout.print(f"group {group} skipped: {reason}", markup=False)
+
+
+@fleet_app.command("retry")
+def fleet_retry(
+    run_file: RunArgument,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="One failed cluster (default: all).")
+    ] = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Mark failed clusters to run again with the same plan (from their own journals); then
+    `eksup fleet resume`. Argo: retries the Workflow's failed nodes."""
+    from upgrader.fleet.state import ClusterStatus, FleetJournal
+
+    cli = _cli()
+    with cli.reported_errors():
+        run = _load(run_file)
+        record = _argo_record(run_file)
+        if record is not None:
+            _server(record, server, token).retry(record["namespace"], record["name"])
+            cli.stdout.print(
+                f"retrying the failed nodes of Workflow {record['name']}", markup=False
+            )
+            return
+        journal = FleetJournal(run_file)
+        state = journal.state()
+        failed = [
+            c.name for c in run.clusters if state.cluster(c.name).status is ClusterStatus.FAILED
+        ]
+        chosen = [cluster] if cluster else failed
+        if cluster and cluster not in failed:
+            raise RefusedError(
+                f"cluster {cluster} has not failed ({state.cluster(cluster).status.value})"
+            )
+        if not chosen:
+            raise RefusedError("no cluster of the run has failed")
+        for name in chosen:
+            journal.append(
+                _now(), "cluster-retry", cluster=name, stage=run.cluster(name).stage, by=_who()
+            )
+        cli.stdout.print(
+            f"will retry {', '.join(chosen)} with the same plan: "
+            f"`eksup fleet resume {_arg(run_file)}`",
+            markup=False,
+        )
+
+
+@fleet_app.command("execute-cluster", hidden=True)
+def fleet_execute_cluster(
+    run_file: RunArgument,
+    cluster: Annotated[str, typer.Option("--cluster")],
+    plan: Annotated[Path | None, typer.Option("--plan", help="The cluster's plan file.")] = None,
+    context: Annotated[str | None, typer.Option("--context")] = None,
+    phase: Annotated[str, typer.Option("--phase", help="all, control-plane or nodes.")] = "all",
+    yes: Annotated[bool, typer.Option("--yes")] = False,
+) -> None:
+    """One cluster of a fleet run (an Argo step): `eksup execute --resume --yes` plus the
+    fleet's approval of the cluster gate and the control-plane soak boundary."""
+    from upgrader.fleet.leaf import cluster_plan_file, run_cluster
+    from upgrader.fleet.state import ClusterStatus, state_dir
+    from upgrader.fleet.targets import open_member
+    from upgrader.steps.base import Ports
+
+    cli = _cli()
+    with cli.reported_errors():
+        if phase not in ("all", "control-plane", "nodes"):
+            raise UserError("--phase is all, control-plane or nodes")
+        if not yes:
+            raise RefusedError("a fleet step runs unattended: pass --yes")
+        run = _load(run_file)
+        member = run.cluster(cluster)
+        if context:
+            member = member.model_copy(update={"context": context})
+        if phase == "all":
+            member = member.model_copy(update={"soak_after_control_plane_seconds": 0})
+        plan_file = plan or cluster_plan_file(state_dir(run_file), cluster)
+        with open_member(member) as target:
+            ports = Ports(
+                target.kube,
+                target.control_plane,
+                target.compute,
+                target.clock,
+                target.kube_server_dry_run,
+            )
+            result = run_cluster(
+                run, member, plan_file, ports, soak_done=phase == "nodes", log=_log
+            )
+        cli.stdout.print(f"{cluster}: {result.status.value}: {result.detail}", markup=False)
+        ok = result.status in (ClusterStatus.SUCCEEDED, ClusterStatus.SOAKING)
+    raise typer.Exit(ExitCode.OK if ok else ExitCode.FAILED)
+
+
+@fleet_app.command("tolerate", hidden=True)
+def fleet_tolerate(
+    statuses: Annotated[str, typer.Argument(help="Comma-separated Argo task statuses.")],
+    allowed: Annotated[int, typer.Option("--allowed")] = 0,
+) -> None:
+    """Argo's failure budget: exit 1 when more tasks failed than allowed."""
+    failed = sum(1 for s in statuses.split(",") if s.strip() in ("Failed", "Error"))
+    verdict = "within" if failed <= allowed else "more than"
+    _cli().stdout.print(f"{failed} failed, {verdict} maxAllowedFailures {allowed}", markup=False)
+    raise typer.Exit(ExitCode.OK if failed <= allowed else ExitCode.FAILED)
