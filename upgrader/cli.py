@@ -639,7 +639,8 @@ def rollout_run(
 
     Resumes an unfinished rollout of the app after its last completed step.
     Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
-    2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments);
+    2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments)
+    or roll back (a gate fails now);
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
