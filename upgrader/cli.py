@@ -528,6 +528,26 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False, err=True)
 
 
+class PolicyFor(StrEnum):
+    PLAN = "plan"
+    DRY_RUN = "dry-run"
+    EXECUTE = "execute"
+    ROLLOUT = "rollout"
+
+
+@app.command("iam-policy")
+def iam_policy(
+    command: Annotated[
+        PolicyFor, typer.Argument(help="plan, dry-run (execute --dry-run), execute or rollout.")
+    ],
+) -> None:
+    """Print the IAM policy (JSON) a command needs, derived from the AWS calls eksup makes."""
+    from upgrader.adapters.iam_policy import policy_json
+
+    with reported_errors():
+        sys.stdout.write(policy_json(command.value))
+
+
 runbook_app = typer.Typer(help="The runbook templates plans are made from.", no_args_is_help=True)
 app.add_typer(runbook_app, name="runbook")
 
