@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,13 @@ test: lint typecheck unit
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of the safety core (config: [tool.mutmut] in pyproject.toml). Not in CI:
+# it costs minutes of CPU. MUTATE_JOBS bounds the worker processes on a shared machine.
+MUTATE_JOBS ?= 2
+mutate: $(VENV)/.installed-test
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants
