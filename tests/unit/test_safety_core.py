@@ -1097,3 +1097,75 @@ def test_a_bare_pod_that_appears_mid_drain_holds_its_node_and_is_refused(
     assert "default/bare on blue-2: has no controller" in str(refused.value)
     found = kube.get_pod("default", "bare")
     assert (found.node_name, found.is_terminating) == ("blue-2", False)  # never evicted
+
+
+# --- survivors of the first `make mutate` runs ---------------------------------------------------
+
+
+class _DeadHere:
+    """This host ("ci") knows pid 4242 is gone."""
+
+    def hostname(self) -> str:
+        return "ci"
+
+    def pid(self) -> int:
+        return 1
+
+    def is_eksup(self, pid: int) -> bool | None:
+        return False
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_and_the_notice_says_why(
+    kube: FakeCluster, clock: VirtualClock
+) -> None:
+    _theirs(kube, T0 - 10, holder="ci@ci pid 4242 run r-1")
+    lock = ClusterLock(kube, clock, "ci@ci pid 1 run r-2", processes=_DeadHere())
+    assert lock.processes.__class__ is _DeadHere
+    lock.acquire()
+    assert lock.notice == (
+        "took over lease kube-system/eksup-lock from 'ci@ci pid 4242 run r-1' (its process on "
+        "this host is gone; it was renewed 10s ago)"
+    )
+
+
+def test_without_a_process_table_given_the_lock_reads_this_hosts(
+    kube: FakeCluster, clock: VirtualClock
+) -> None:
+    _theirs(kube, T0 - 10)  # "them@b pid 3": not this host, so never provably dead
+    lock = ClusterLock(kube, clock, "me")
+    assert lock.processes is not None
+    assert lock.blocker() is not None
+
+
+def test_waiting_and_failing_start_false() -> None:
+    assert _state().waiting("g") is False
+    state = _state(_r(1, Phase.WAITING, "g"), _r(2, Phase.APPROVED, "g"))
+    assert state.waiting("g") is False
+    assert _state(_r(1, Phase.WAITING, "g")).waiting("g") is True
+
+
+def test_a_mirror_is_not_failing_until_a_write_fails(kube: FakeCluster) -> None:
+    mirror = ConfigMapMirror(kube, "prod", _Reports())
+    assert mirror.failing is False
+    mirror.write([])
+    assert mirror.failing is False
+
+
+def test_a_deep_journal_line_says_so(tmp_path: Path) -> None:
+    deep = "[" * 50 + "]" * 50
+    with pytest.raises(UserError) as bad:
+        parse_records(f"{deep}\n{deep}\n", "j")
+    assert str(bad.value) == "j:1: not a journal record (nested too deeply)"
+
+
+def test_a_journal_that_cannot_be_read_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "plan.journal.jsonl"
+    path.mkdir()
+    with pytest.raises(UserError) as bad:
+        load_records(path, None)
+    assert str(bad.value) == f"{path}: cannot read the journal: Is a directory"
+    path.rmdir()
+    path.write_text("x\ny\n")
+    with pytest.raises(UserError) as bad:
+        load_records(path, None)
+    assert str(bad.value).startswith(f"{path}:1: not a journal record")
