@@ -10,7 +10,7 @@ WHEELHOUSE := $(VENV)/wheelhouse
 # Two workers on the 2-core machines we run on; `make test PYTEST_WORKERS=auto` elsewhere.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit bench lock clean
+.PHONY: demo test lint typecheck unit bench lock mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,13 @@ lock: $(VENV)/.installed
 		--python-version 3.11 --generate-hashes --no-emit-package eksup --upgrade \
 		--quiet --output-file $(LOCK)
 
+# Mutation testing of the safety core (config: [tool.mutmut] in pyproject.toml). Not in CI:
+# it costs minutes of CPU. MUTATE_JOBS bounds the worker processes on a shared machine.
+MUTATE_JOBS ?= 2
+mutate: $(VENV)/.installed
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis dist mutants

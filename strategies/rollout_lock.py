@@ -8,12 +8,9 @@ who to ask.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
-
 from strategies.rollout_state import config_map_name
 from strategies.spec import RolloutSpec
+from upgrader import lock_holder
 from upgrader.errors import NotFoundError
 from upgrader.kube import Lease
 from upgrader.lock import ClusterLock
@@ -22,11 +19,7 @@ from upgrader.ports import Clock, Cluster
 
 def holder_name() -> str:
     """ "alice@laptop pid 4242": who a refusal or the rollout state names."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+    return lock_holder.holder_name()
 
 
 def rollout_lock(

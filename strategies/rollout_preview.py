@@ -15,7 +15,7 @@ from typing import Protocol
 
 from strategies.compute import Batch, ComputeRunner, rolling_bounds
 from strategies.experiment import ExperimentRoute, RouteReading
-from strategies.gates import Gate, GateResult
+from strategies.gates import Gate, GateResult, Verdict
 from strategies.gating import evaluate
 from strategies.providers import TrafficProvider
 from strategies.providers_header import HeaderRoute
@@ -60,7 +60,7 @@ class Preview:
 
     @property
     def blocked(self) -> bool:
-        return self.lock_blocker is not None
+        return self.lock_blocker is not None or bool(_failing(self.gates_now))
 
     def lines(self) -> list[str]:
         out = [
@@ -79,6 +79,7 @@ class Preview:
         if not self.steps:
             out.append("no step left to run")
         out.extend(_gate_lines(self.gates_now))
+        out.extend(_would_roll_back(self.gates_now))
         out.extend(self.after)
         out.append("dry run: nothing was changed")
         return out
@@ -140,6 +141,19 @@ def _gate_lines(results: tuple[GateResult, ...]) -> list[str]:
     return [f"gate {r.gate} now: {r.verdict.value} ({r.reason})" for r in results]
 
 
+def _failing(results: tuple[GateResult, ...]) -> tuple[GateResult, ...]:
+    """The gates that fail as read now. A run evaluates the same gates after its first move
+    and rolls back on a failure, so a dry run that exited 0 here would say yes to a run that
+    undoes itself at once (the dry run of `execute` exits 2 on a failing gate too)."""
+    return tuple(r for r in results if r.verdict is Verdict.FAIL)
+
+
+def _would_roll_back(results: tuple[GateResult, ...]) -> list[str]:
+    return [
+        f"a run would roll back: gate {r.gate} fails now ({r.reason})" for r in _failing(results)
+    ]
+
+
 # A/B and shadow ---------------------------------------------------------------------------
 
 
@@ -159,7 +173,11 @@ class ExperimentPreview:
 
     @property
     def blocked(self) -> bool:
-        return self.lock_blocker is not None or self.refusal is not None
+        return (
+            self.lock_blocker is not None
+            or self.refusal is not None
+            or bool(_failing(self.gates_now))
+        )
 
     def lines(self) -> list[str]:
         gates = ", ".join(self.gate_names) or "none"
@@ -173,6 +191,7 @@ class ExperimentPreview:
             f"bake: {self.pause_seconds:g}s, then gates: {gates}",
             *self.end,
             *_gate_lines(self.gates_now),
+            *_would_roll_back(self.gates_now),
             "dry run: nothing was changed",
         ]
 
@@ -236,10 +255,17 @@ class ComputePreview:
     gates_now: tuple[GateResult, ...]
     lock_blocker: str | None
     gated: int  # the first batch after which the gates decide
+    # The gates whose failure now says the run would fail: not a readiness gate of a
+    # candidate that has no pods yet (the first batch creates them).
+    telling: tuple[GateResult, ...] = ()
 
     @property
     def blocked(self) -> bool:
-        return self.lock_blocker is not None or self.refusal is not None
+        return (
+            self.lock_blocker is not None
+            or self.refusal is not None
+            or bool(_failing(self.telling))
+        )
 
     def lines(self) -> list[str]:
         out = [
@@ -257,6 +283,7 @@ class ComputePreview:
                 f"the gates read now (a run first decides on them after batch {self.gated}):"
             )
         out.extend(_gate_lines(self.gates_now))
+        out.extend(_would_roll_back(self.telling))
         out.append("dry run: nothing was changed")
         return out
 
@@ -310,6 +337,8 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
         )
         lines.append("  would call: " + ("; ".join(calls) or "nothing"))
         before = batch
+    gates_now = tuple(evaluate(g) for g in runner.gates)
+    not_yet = f"pod-readiness {namespace}/{candidate.name}" if not candidate.replicas else None
     return ComputePreview(
         app=f"{namespace}/{spec.app.name}",
         strategy=strategy.kind,
@@ -318,7 +347,8 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
         refusal=plan.refusal,
         batches=tuple(lines),
         gate_names=tuple(g.name for g in runner.gates),
-        gates_now=tuple(evaluate(g) for g in runner.gates),
+        gates_now=gates_now,
         lock_blocker=lock.blocker(),
         gated=2 if isinstance(strategy, Recreate) else 1,
+        telling=tuple(r for r in gates_now if r.gate != not_yet),
     )

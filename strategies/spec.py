@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from upgrader import loaders
 from upgrader.yaml_lines import validate_file
 
 Percent = Annotated[int, Field(ge=1, le=100)]
@@ -509,4 +510,4 @@ class RolloutSpec(_Model):
 
 def load_spec(path: Path) -> RolloutSpec:
     """Read and validate a rollout spec; a problem raises UserError `file:line: field: msg`."""
-    return validate_file(path, RolloutSpec)
+    return validate_file(path, RolloutSpec, loaders.SPEC, "rollout spec")

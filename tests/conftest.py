@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import time_machine
+from hypothesis import settings
 
 # Far past every support window in upgrader/data/eks_versions.yaml.
 WALL_CLOCK = dt.datetime(2034, 7, 1, 12, 0, tzinfo=dt.UTC)
@@ -33,3 +34,9 @@ def _no_served_sandbox_from_the_shell(tmp_path_factory: pytest.TempPathFactory) 
         for name in ("EKSUP_SANDBOX_CLOCK", "AWS_ENDPOINT_URL", "AWS_PROFILE", "KUBECONFIG"):
             patch.delenv(name, raising=False)
         yield
+
+
+# `make mutate` runs each test hundreds of times on a loaded machine: a per-example deadline
+# would fail a test for being slow, not wrong, and random examples would make a mutant's fate
+# differ between runs. Selected with --hypothesis-profile=mutate (pyproject's [tool.mutmut]).
+settings.register_profile("mutate", deadline=None, derandomize=True, print_blob=False)

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from upgrader import loaders
 from upgrader.consent import resume_command, resumed
-from upgrader.errors import EksupError, NotFoundError, RefusedError
+from upgrader.errors import EksupError, NotFoundError, RefusedError, UserError
 from upgrader.journal import (
     JOURNAL_NAMESPACE,
     ConfigMapMirror,
@@ -171,9 +172,9 @@ def _local(plan: Plan, path: Path) -> list[Record] | None:
     if not path.exists():
         return None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RefusedError(f"{path}: cannot read the journal: {error}") from None
+        text = loaders.read_text(path, loaders.JOURNAL, "journal")
+    except UserError as error:
+        raise RefusedError(str(error)) from None
     records = parse_records(text, str(path))
     identity = JournalState(tuple(records)).plan_identity
     if identity is not None and identity != (plan.fingerprint, plan.created_at):

@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from upgrader import __version__
 from upgrader.cli_help import hide_flag_types
+from upgrader.cli_numbers import SECONDS, WEEK, within
 from upgrader.console import fit
 from upgrader.errors import EksupError, UserError
 from upgrader.exit_codes import ExitCode
@@ -51,16 +52,20 @@ stderr = Console(stderr=True)
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn eksup's own errors into one line on stderr and the documented exit code."""
+    from upgrader.interrupts import Terminated, sigterm_interrupts
+
     try:
-        yield
+        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: the Lease is released
+            yield
     except EksupError as error:
         # escape: a message may hold brackets (`eksup[sandbox]`) that are not rich markup.
         stderr.print(
             f"[bold red]eksup: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        stderr.print("eksup: interrupted", highlight=False)
+    except KeyboardInterrupt as error:
+        why = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted"
+        stderr.print(f"eksup: {why}", highlight=False)
         raise typer.Exit(ExitCode.STOPPED) from None
 
 
@@ -177,6 +182,7 @@ def plan(
             "--drain-timeout",
             help="Seconds a drain may take (default: config, 900); raised per node group to "
             "twice its PDB budget bound.",
+            callback=within(0, above=True, high=WEEK, unit=SECONDS),
         ),
     ] = None,
     max_unavailable: Annotated[
@@ -316,10 +322,20 @@ def execute(
         bool, typer.Option("--delete-emptydir-data", help="Also evict pods with emptyDir data.")
     ] = False,
     grace_period: Annotated[
-        int | None, typer.Option("--grace-period", help="Seconds; default: each pod's own.")
+        int | None,
+        typer.Option(
+            "--grace-period",
+            help="Seconds; default: each pod's own.",
+            callback=within(0, high=WEEK, unit=SECONDS),
+        ),
     ] = None,
     max_grace_period: Annotated[
-        int | None, typer.Option("--max-grace-period", help="Cap on each pod's own grace.")
+        int | None,
+        typer.Option(
+            "--max-grace-period",
+            help="Cap on each pod's own grace.",
+            callback=within(0, high=WEEK, unit=SECONDS),
+        ),
     ] = None,
     surge: Annotated[
         bool,
@@ -615,6 +631,26 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False, err=True)
 
 
+class PolicyFor(StrEnum):
+    PLAN = "plan"
+    DRY_RUN = "dry-run"
+    EXECUTE = "execute"
+    ROLLOUT = "rollout"
+
+
+@app.command("iam-policy")
+def iam_policy(
+    command: Annotated[
+        PolicyFor, typer.Argument(help="plan, dry-run (execute --dry-run), execute or rollout.")
+    ],
+) -> None:
+    """Print the IAM policy (JSON) a command needs, derived from the AWS calls eksup makes."""
+    from upgrader.adapters.iam_policy import policy_json
+
+    with reported_errors():
+        sys.stdout.write(policy_json(command.value))
+
+
 runbook_app = typer.Typer(help="The runbook templates plans are made from.", no_args_is_help=True)
 app.add_typer(runbook_app, name="runbook")
 
@@ -757,7 +793,8 @@ def rollout_run(
 
     Resumes an unfinished rollout of the app after its last completed step.
     Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
-    2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments);
+    2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments)
+    or roll back (a gate fails now);
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
@@ -788,7 +825,10 @@ def rollout_status(
         bool, typer.Option("--watch", help="Poll until the rollout ends (or --timeout).")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds --watch waits at most.")
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds --watch waits at most.", callback=within(0, unit=SECONDS)
+        ),
     ] = None,
     output_format: Annotated[
         StatusFormat, typer.Option("--format", help="text or json.")
@@ -939,12 +979,16 @@ SandboxDirOption = Annotated[
     ),
 ]
 DEFAULT_SANDBOX_DIR = Path(".eksup/sandbox")
+RATE = within(0, above=True, high=10_000)  # virtual s per real s; the tickers need > 0
 
 
 @sandbox_app.command("up")
 def sandbox_up(
     directory: SandboxDirOption = DEFAULT_SANDBOX_DIR,
-    rate: Annotated[float, typer.Option("--rate", help="Virtual seconds per real second.")] = 10.0,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", help="Virtual seconds per real second.", callback=RATE),
+    ] = 10.0,
 ) -> None:
     """Serve the demo cluster on loopback, in the background: its Kubernetes API and AWS (moto)."""
     from upgrader.sandbox import daemon
@@ -974,7 +1018,9 @@ def sandbox_down(directory: SandboxDirOption = DEFAULT_SANDBOX_DIR) -> None:
 @sandbox_app.command("serve", hidden=True)
 def sandbox_serve(
     directory: SandboxDirOption = DEFAULT_SANDBOX_DIR,
-    rate: Annotated[float, typer.Option("--rate")] = 10.0,
+    rate: Annotated[float, typer.Option("--rate", callback=RATE)] = 10.0,
+    # Only on the command line, where `sandbox down` looks for it: proof the pid is ours.
+    token: Annotated[str, typer.Option("--token")] = "",  # noqa: ARG001
 ) -> None:
     """Serve in the foreground (what `up` starts)."""
     from upgrader.sandbox import daemon

@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from upgrader import loaders
 from upgrader.errors import UserError
 from upgrader.yaml_lines import validate_file
 
@@ -132,14 +132,9 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         path = candidate
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot read the config: {error}") from None
-    try:
-        empty = yaml.safe_load(text) is None  # nothing but comments, or nothing at all
-    except yaml.YAMLError:
-        empty = False  # validate_file reports it, with its line
-    if empty:
+    text = loaders.read_text(path, loaders.CONFIG, "config")
+    # Nothing but comments, or nothing at all: the defaults. A bad file is reported here, with
+    # its line, by the bounded loader (a plain safe_load would hang on an alias bomb).
+    if loaders.load_yaml(text, path, loaders.CONFIG) is None:
         return Config()
-    return validate_file(path, Config)
+    return validate_file(path, Config, loaders.CONFIG, "config")

@@ -53,6 +53,7 @@ from upgrader.journal import (
     merge_approvals,
 )
 from upgrader.lock import ClusterLock
+from upgrader.lock_holder import holder_name
 from upgrader.plan import Plan, Step, StepKind
 from upgrader.reporter import Reporter
 from upgrader.steps import HANDLERS
@@ -230,7 +231,7 @@ def execute(
         mirror=None if options.dry_run else mirror,
         earlier=earlier,
     )
-    holder = options.holder or f"eksup {run_id}"
+    holder = options.holder or holder_name(run_id)
     lock = ClusterLock(
         ports.cluster,
         ports.clock,
@@ -263,6 +264,8 @@ def execute(
                 raise RefusedError("not confirmed; nothing was changed")
         lock.acquire()
         run.lock = lock
+        if lock.notice is not None:
+            reporter.warning(lock.notice)
     try:
         return _run_steps(run, state, should_stop, checks, recorder)
     finally:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from upgrader import loaders
 from upgrader.errors import EksupError, NotFoundError, UserError
 from upgrader.kube import ConfigMap
 from upgrader.ports import Clock, Cluster
@@ -94,18 +95,28 @@ class Record:
 
     @classmethod
     def from_json(cls, line: str) -> Record:
+        # Bounded: a record is flat, so anything nested deeper is not one (json.loads would
+        # recurse once per level and end in RecursionError).
+        if loaders.json_depth_error(line, loaders.JOURNAL.max_depth) is not None:
+            raise ValueError("nested too deeply")
         raw = json.loads(line)
         if not isinstance(raw, dict) or raw.get("v") != JOURNAL_VERSION:
             raise ValueError(f"not a version {JOURNAL_VERSION} journal record")
+        step = raw.get("step")
+        if step is not None and not isinstance(step, str):
+            raise TypeError("step is not a string")
+        data = raw.get("data") or {}
+        if not isinstance(data, dict):
+            raise TypeError("data is not an object")
         return cls(
             run=str(raw["run"]),
             seq=int(raw["seq"]),
             at=float(raw["at"]),
             phase=Phase(raw["phase"]),
-            step=raw.get("step"),
+            step=step,
             outcome=str(raw.get("outcome", "")),
             detail=str(raw.get("detail", "")),
-            data={str(k): str(v) for k, v in dict(raw.get("data") or {}).items()},
+            data={str(k): str(v) for k, v in data.items()},
         )
 
 
@@ -117,7 +128,7 @@ def parse_records(text: str, source: str) -> list[Record]:
     for number, line in enumerate(lines, start=1):
         try:
             records.append(Record.from_json(line))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, OverflowError) as error:
             if number == len(lines):
                 break
             raise UserError(f"{source}:{number}: not a journal record ({error})") from None
@@ -378,10 +389,7 @@ def load_records(path: Path, mirror: ConfigMapMirror | None) -> tuple[list[Recor
     """The journal's earlier records and where they came from: the local file when it exists,
     else the cluster's ConfigMap (a run begun on another machine), else nothing."""
     if path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise UserError(f"{path}: cannot read the journal: {error}") from None
+        text = loaders.read_text(path, loaders.JOURNAL, "journal")  # bounded, UTF-8 or one line
         return parse_records(text, str(path)), str(path)
     if mirror is not None:
         records = mirror.read()

@@ -5,7 +5,9 @@ the cluster rather than on a machine, so it also stops a colleague's laptop or a
 holder renews it while it waits (every `renew_every_seconds`); a crashed holder stops renewing
 and its lease goes stale after `duration_seconds`. A stale lease is still not taken silently:
 only with an explicit option (`--take-over-lock`), because "stale" may only mean that the
-other run's machine lost its network for a while.
+other run's machine lost its network for a while. The exception is a holder this host can prove
+dead (same host, its PID gone: a cancelled CI job, a kill -9): its lease is taken over at once,
+fresh or stale, and the run says so (`lock_holder`).
 
 The same lock, under another name and namespace, keeps two rollouts of one app apart
 (`strategies.rollout_lock`).
@@ -17,6 +19,7 @@ from dataclasses import replace
 
 from upgrader.errors import ConflictError, NotFoundError, PermanentError, RefusedError
 from upgrader.kube import Lease
+from upgrader.lock_holder import LocalProcesses, Processes, ago, dead_here, when
 from upgrader.ports import Clock, Cluster
 
 LOCK_NAMESPACE = "kube-system"
@@ -28,10 +31,9 @@ class LockLostError(PermanentError):
 
 
 def describe(lease: Lease, now: float) -> str:
-    age = now - lease.renewed_at
     return (
-        f"held by {lease.holder!r} since {lease.acquired_at:.0f} (epoch s), renewed {age:.0f}s "
-        f"ago, for {lease.duration_seconds}s"
+        f"held by {lease.holder!r} since {when(lease.acquired_at, now)}, renewed "
+        f"{ago(now - lease.renewed_at)}, for {lease.duration_seconds}s"
     )
 
 
@@ -48,6 +50,7 @@ class ClusterLock:
         namespace: str = LOCK_NAMESPACE,
         name: str = LOCK_NAME,
         what: str = "cluster",  # what the lease locks, for the refusal ("rollout of shop/web")
+        processes: Processes | None = None,  # this host's processes, to prove a holder dead
     ) -> None:
         self.namespace = namespace
         self.name = name
@@ -58,7 +61,10 @@ class ClusterLock:
         self.duration_seconds = duration_seconds
         self.renew_every_seconds = renew_every_seconds
         self.take_over_stale = take_over_stale
+        self.processes = processes or LocalProcesses()
         self._lease: Lease | None = None
+        # Set by `acquire` when it took the lease from another holder: what to tell the user.
+        self.notice: str | None = None
 
     @property
     def held(self) -> bool:
@@ -75,6 +81,8 @@ class ClusterLock:
     def _refusal(self, lease: Lease) -> str | None:
         now = self.clock.now()
         if lease.holder == self.holder:
+            return None
+        if dead_here(lease.holder, self.processes):
             return None
         if not lease.expired(now):
             return (
@@ -106,6 +114,16 @@ class ClusterLock:
         refusal = self._refusal(lease)
         if refusal is not None:
             raise RefusedError(refusal)
+        if lease.holder != self.holder:
+            why = (
+                "its process on this host is gone"
+                if dead_here(lease.holder, self.processes)
+                else "--take-over-lock"
+            )
+            self.notice = (
+                f"took over lease {self.namespace}/{self.name} from {lease.holder!r} ({why}; "
+                f"it was renewed {ago(now - lease.renewed_at)})"
+            )
         taken = replace(
             lease,
             holder=self.holder,

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from upgrader import loaders
 from upgrader.errors import UserError
 from upgrader.snapshot import ApiUsage, UsageSource
 
@@ -60,17 +61,32 @@ def _manifest_files(root: Path) -> Iterator[Path]:
 
 def _scan_file(path: Path, shown: str) -> tuple[list[ApiUsage], str | None]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return [], f"{shown}: cannot read: {error}"
+        text = loaders.decode(_read_bounded(path, shown), shown)
+    except OSError as error:
+        return [], f"{shown}: cannot read: {error.strerror or error}"
+    except UserError as error:
+        return [], str(error)
     return usages_in_text(text, shown, UsageSource.MANIFEST)
+
+
+def _read_bounded(path: Path, shown: str) -> bytes:
+    limit = loaders.MANIFEST.max_bytes
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UserError(f"{shown}: larger than {limit // loaders.MIB} MiB; not read")
+    return data
 
 
 def usages_in_text(text: str, where: str, source: UsageSource) -> tuple[list[ApiUsage], str | None]:
     """The apiVersion/kind of every document in a multi-document YAML text, and the first
     problem (`where:line: ...`) if it stopped early."""
     usages: list[ApiUsage] = []
-    loader = yaml.SafeLoader(text)
+    # Bounded: depth, recursive aliases and alias expansion are capped (see `loaders`).
+    try:
+        loader = loaders.loader_for(loaders.MANIFEST)(text)
+    except yaml.YAMLError as error:  # a control character, refused before any document
+        return usages, loaders.yaml_problem(error, where, text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -80,11 +96,12 @@ def usages_in_text(text: str, where: str, source: UsageSource) -> tuple[list[Api
             document = loader.construct_document(node)
             usages.extend(_usages(document, f"{where}:{line}", source))
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         hint = "; render Helm templates with `helm template` first" if "{{" in text else ""
-        return usages, f"{where}{at}: not valid YAML: {problem}{hint}"
+        return usages, loaders.yaml_problem(error, where, text) + hint
+    except ValueError as error:  # a scalar that resolves to a bad timestamp: `2024-13-45`
+        return usages, f"{where}: not valid YAML: {error}"
+    except RecursionError:  # defence in depth: the depth cap should make this unreachable
+        return usages, f"{where}: not valid YAML: nested too deeply"
     finally:
         loader.dispose()
     return usages, None

@@ -8,13 +8,13 @@ aws/kubectl commands, so the Markdown rendering is a runbook an on-call engineer
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from upgrader import loaders
 from upgrader.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -206,14 +206,9 @@ class Plan(_Document):
 
 def load_plan(path: Path) -> Plan:
     """Read a plan file; any problem is one line naming the file and what to do."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such plan file; create one with `eksup plan --out`") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot read the plan: {error}") from None
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    if not path.exists():
+        raise UserError(f"{path}: no such plan file; create one with `eksup plan --out`")
+    raw = loaders.load_json(path, loaders.PLAN, "plan")  # bounded: size, depth, UTF-8
     if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
         raise UserError(
             f"{path}: plan schema version {raw.get('schema_version')} is not supported by this "

@@ -180,13 +180,17 @@ def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False)
 
 
 @contextmanager
-def _locked(wired: _Wired, confirm: Confirm | None, question: str) -> Iterator[None]:
-    with _holding(wired.lock, confirm, question):
+def _locked(
+    wired: _Wired, confirm: Confirm | None, question: str, log: Log | None = None
+) -> Iterator[None]:
+    with _holding(wired.lock, confirm, question, log):
         yield
 
 
 @contextmanager
-def _holding(lock: ClusterLock, confirm: Confirm | None, question: str) -> Iterator[None]:
+def _holding(
+    lock: ClusterLock, confirm: Confirm | None, question: str, log: Log | None = None
+) -> Iterator[None]:
     """Refuse if another run holds the app, ask (unless `confirm` is None), hold the lease."""
     blocker = lock.blocker()
     if blocker is not None:
@@ -194,6 +198,8 @@ def _holding(lock: ClusterLock, confirm: Confirm | None, question: str) -> Itera
     if confirm is not None and not confirm(question):
         raise RefusedError("not confirmed; nothing was changed")
     lock.acquire()
+    if lock.notice is not None and log is not None:
+        log(lock.notice)
     try:
         yield
     finally:
@@ -214,7 +220,7 @@ def run_rollout(
     """Run or resume; `confirm=None` means --yes."""
     spec = _checked_spec(spec_file)
     if is_experiment(spec):
-        return _run_experiment(spec, ports, confirm=confirm, take_over_lock=take_over_lock)
+        return _run_experiment(spec, ports, confirm=confirm, take_over_lock=take_over_lock, log=log)
     if isinstance(spec.strategy, COMPUTE_STRATEGIES):
         return _run_compute(spec, ports, confirm=confirm, log=log, take_over_lock=take_over_lock)
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
@@ -237,7 +243,7 @@ def run_rollout(
         )
     if zero:
         question = f"{zero}. {question}"
-    with _locked(wired, confirm, question):
+    with _locked(wired, confirm, question, log):
         return runner.run()
 
 
@@ -253,7 +259,7 @@ def _run_compute(
     runner = _compute_runner(spec, ports, log)
     lock = _app_lock(spec, ports, take_over_lock)
     question = f"Replace {_app(spec)} with the candidate ({describe_compute(spec)})?"
-    with _holding(lock, confirm, question):
+    with _holding(lock, confirm, question, log):
         return runner.run()
 
 
@@ -292,7 +298,12 @@ def _experiment_runner(spec: RolloutSpec, ports: RolloutPorts) -> ExperimentRunn
 
 
 def _run_experiment(
-    spec: RolloutSpec, ports: RolloutPorts, *, confirm: Confirm | None, take_over_lock: bool
+    spec: RolloutSpec,
+    ports: RolloutPorts,
+    *,
+    confirm: Confirm | None,
+    take_over_lock: bool,
+    log: Log | None = None,
 ) -> ExperimentReport:
     """A/B and shadow: route on, bake, gates, then the route's end (not journaled: a run that
     dies mid-way is ended by `rollout abort`, which removes the route)."""
@@ -300,7 +311,7 @@ def _run_experiment(
     lock = _app_lock(spec, ports, take_over_lock)
     what = "route matching requests" if isinstance(spec.strategy, AbTest) else "mirror traffic"
     question = f"{what.capitalize()} of {_app(spec)} to the candidate ({spec.strategy.kind})?"
-    with _holding(lock, confirm, question):
+    with _holding(lock, confirm, question, log):
         return runner.run()
 
 

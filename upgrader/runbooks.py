@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from upgrader import loaders
 from upgrader.errors import UserError
 from upgrader.plan import StepKind
 from upgrader.yaml_lines import load_with_lines, validate_file
@@ -106,8 +107,8 @@ def runbook_dir() -> Path:
 
 
 def load_runbook_file(path: Path) -> Runbook:
-    runbook = validate_file(path, Runbook)
-    _, lines = load_with_lines(path)
+    runbook = validate_file(path, Runbook, loaders.RUNBOOK, "runbook")
+    _, lines = load_with_lines(path, loaders.RUNBOOK, "runbook")
     if runbook.id != path.stem:
         raise UserError(
             f"{path}:{lines.get(('id',), 1)}: id: {runbook.id!r} must match the file name "

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.constructor import SafeConstructor
 
+from upgrader import loaders
 from upgrader.errors import UserError
 
 Path_ = tuple[str | int, ...]
@@ -26,6 +26,8 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _problem("a key must be a plain value", key_node)
             key = _scalar(key_node)
             lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = _index(value_node, (*path, key), lines)
@@ -36,28 +38,33 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
 
 
 def _scalar(node: yaml.Node) -> Any:
-    """A leaf (or a key) as the safe loader builds it. Constructing it from the composed node
-    costs microseconds; serializing it back to text and loading that cost a plan ~1 s."""
-    return SafeConstructor().construct_object(node, deep=True)
+    # Constructed from the node itself: re-serialising a plain scalar such as `(` to parse it
+    # again fails, and a bad timestamp (`2024-13-45`) raises ValueError, not a YAMLError.
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except ValueError as error:
+        raise _problem(str(error), node) from None
 
 
-def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
-    """Parse one YAML document; returns the data and the line of every path in it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error.strerror or error}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise UserError(f"{path}{where}: not valid YAML: {problem}") from None
+def _problem(problem: str, node: yaml.Node) -> yaml.YAMLError:
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+def load_with_lines(
+    path: Path, limits: loaders.Limits = loaders.CONFIG, what: str = "file"
+) -> tuple[Any, dict[Path_, int]]:
+    """Parse one YAML document; returns the data and the line of every path in it.
+
+    Read within `limits` (size, depth, no aliases by default): see `loaders`."""
+    text = loaders.read_text(path, limits, what)
+    node = loaders.compose_yaml(text, path, limits)
     if node is None:
         raise UserError(f"{path}: the file is empty")
     lines: dict[Path_, int] = {}
-    return _index(node, (), lines), lines
+    try:
+        return _index(node, (), lines), lines
+    except yaml.YAMLError as error:
+        raise UserError(loaders.yaml_problem(error, path, text)) from None
 
 
 def line_of(loc: Sequence[str | int], lines: dict[Path_, int]) -> int:
@@ -68,9 +75,11 @@ def line_of(loc: Sequence[str | int], lines: dict[Path_, int]) -> int:
     return lines.get(parts, 1)
 
 
-def validate_file(path: Path, model: type[M]) -> M:
+def validate_file(
+    path: Path, model: type[M], limits: loaders.Limits = loaders.CONFIG, what: str = "file"
+) -> M:
     """Load `path` into `model`; the first problem becomes `file:line: field: message`."""
-    data, lines = load_with_lines(path)
+    data, lines = load_with_lines(path, limits, what)
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -4,6 +4,9 @@ import base64
 import gzip
 import json
 
+import pytest
+
+from upgrader.adapters import kubernetes_usage as usage
 from upgrader.adapters.kubernetes_usage import (
     decode_helm_release,
     deployed_releases,
@@ -71,3 +74,21 @@ def test_helm_release_secrets_decode_to_the_newest_deployed_revision() -> None:
 def test_a_secret_that_is_not_a_release_is_skipped() -> None:
     assert decode_helm_release("not base64 !!") is None
     assert decode_helm_release(base64.b64encode(b"plain").decode()) is None
+
+
+def test_a_release_that_inflates_past_the_limit_is_skipped_unread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A gzip bomb in a Secret labelled owner=helm (issue 12, item 5): never inflated past the
+    # limit, skipped like any unreadable release.
+    monkeypatch.setattr(usage, "RELEASE_LIMIT", 1000)
+    bomb = base64.b64encode(base64.b64encode(gzip.compress(b'{"a": "' + b"0" * 5000 + b'"}')))
+    assert decode_helm_release(bomb.decode()) is None
+    small = base64.b64encode(base64.b64encode(gzip.compress(b'{"name": "web"}')))
+    assert decode_helm_release(small.decode()) == {"name": "web"}
+
+
+def test_a_release_nested_too_deep_is_skipped() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    data = base64.b64encode(base64.b64encode(gzip.compress(deep))).decode()
+    assert decode_helm_release(data) is None

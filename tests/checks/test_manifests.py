@@ -96,7 +96,7 @@ def test_a_single_file_can_be_given(tmp_path: Path) -> None:
 def test_undecodable_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
     (error,) = scan_manifests(tmp_path).errors
-    assert error.startswith("bin.yaml: cannot read")
+    assert error.startswith("bin.yaml:1: not UTF-8 text (byte 0xff at column 1)")
 
 
 def test_a_missing_directory_is_the_users_error(tmp_path: Path) -> None:

@@ -262,6 +262,19 @@ def test_dry_run_prints_each_change_and_changes_nothing(canary: World) -> None:
     assert "scale stable Deployment shop/web-stable from 3 to 0" in stdout
 
 
+def test_dry_run_with_a_failing_gate_exits_2_and_changes_nothing(canary: World) -> None:
+    canary.sandbox.boto3_client("cloudwatch").set_alarm_state(
+        AlarmName=ALARM, StateValue="ALARM", StateReason="5xx"
+    )
+    code, stdout, _ = canary.run("run", "--dry-run")
+    # The real run moves 10 % and rolls back at once (test_a_firing_alarm_rolls_back...).
+    assert code == 2
+    assert f"a run would roll back: gate cloudwatch-alarm {ALARM} fails now" in stdout
+    assert canary.weights() == (100, 0)
+    assert not canary.has_state()
+    assert not [a for a in canary.kube.actions if a.verb not in ("get", "list")]
+
+
 # ------------------------------------------------------------------------- the lock
 
 

@@ -165,16 +165,21 @@ def test_ab_dry_run_says_a_run_would_refuse_a_priority_below_the_spec_rule_and_e
     assert world.writes() == []
 
 
-def test_ab_dry_run_shows_a_firing_alarm_as_the_gate_now(alb_ab: tuple[World, str]) -> None:
-    world, _ = alb_ab
+def test_ab_dry_run_with_a_firing_alarm_exits_2(alb_ab: tuple[World, str]) -> None:
+    world, rule = alb_ab
     world.sandbox.boto3_client("cloudwatch").set_alarm_state(
         AlarmName=ALARM, StateValue="ALARM", StateReason="5xx"
     )
+    before = listener_rules(world, rule)
 
     code, stdout, _ = world.run("--dry-run")
 
-    assert code == 0  # the gates decide during the run; the dry run says what they say now
+    # The run would turn the route on, read the gate and take the route off at once: the dry
+    # run must not say yes to that (issue 12, item 7; `execute --dry-run` exits 2 likewise).
+    assert code == 2
     assert f"gate cloudwatch-alarm {ALARM} now: fail" in stdout
+    assert f"a run would roll back: gate cloudwatch-alarm {ALARM} fails now" in stdout
+    assert listener_rules(world, rule) == before
     assert world.writes() == []
 
 
@@ -327,6 +332,27 @@ def test_recreate_prints_its_two_moves_and_scales_nothing(sandbox: Sandbox, tmp_
     assert "batch 3" not in stdout
     assert "bounds" not in stdout
     assert "the gates read now (a run first decides on them after batch 2):" in stdout
+    assert _replicas(world) == (3, 0)
+    assert world.writes() == []
+
+
+def test_rolling_dry_run_with_a_failing_gate_exits_2(sandbox: Sandbox, tmp_path: Path) -> None:
+    world = _compute(sandbox, tmp_path, "{kind: rolling}")
+    world.spec.write_text(
+        world.spec.read_text().replace(
+            "gates: [", "gates: [{kind: cloudwatch-alarm, alarms: [no-such-alarm]}, "
+        )
+    )
+
+    code, stdout, _ = world.run("--dry-run")
+
+    assert code == 2
+    assert (
+        "a run would roll back: gate cloudwatch-alarm no-such-alarm fails now "
+        "(alarm not found: no-such-alarm)" in stdout
+    )
+    # The candidate's readiness gate reads "no pods" before batch 1 creates them: not a reason.
+    assert "gate pod-readiness shop/web-candidate fails now" not in stdout
     assert _replicas(world) == (3, 0)
     assert world.writes() == []
 

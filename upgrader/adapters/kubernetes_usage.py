@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import re
 import zlib
@@ -19,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from upgrader.kube import DeprecatedApiRequest, HelmRelease
+from upgrader.loaders import json_depth_error
 
 METRIC = "apiserver_requested_deprecated_apis"
 _SERIES = re.compile(r"^" + METRIC + r"\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
@@ -44,16 +44,38 @@ def parse_deprecated_api_metric(text: str) -> list[DeprecatedApiRequest]:
     return sorted(found, key=lambda r: (r.group, r.version, r.resource, r.subresource))
 
 
+# Bytes. A Secret holds at most 1 MiB; gzip can inflate that a thousandfold (a "zip bomb" in a
+# Secret anyone with create rights on Secrets could label owner=helm). Real releases are far
+# below this, even with large CRDs in their manifests.
+RELEASE_LIMIT = 64 * 1024 * 1024
+_RELEASE_DEPTH = 200  # a release's JSON (values included) is never nested this deep
+
+
 def decode_helm_release(secret_data: str) -> dict[str, Any] | None:
-    """The release JSON from a Secret's `data.release`, or None when it is not one."""
+    """The release JSON from a Secret's `data.release`, or None when it is not one (or one
+    that would inflate or nest past the limits: skipped, like any unreadable release)."""
     try:
         helm_encoded = base64.b64decode(secret_data)
         compressed = base64.b64decode(helm_encoded)
-        raw = gzip.decompress(compressed) if compressed[:2] == b"\x1f\x8b" else compressed
-        release = json.loads(raw)
-    except (binascii.Error, OSError, EOFError, zlib.error, ValueError):
+        raw = _gunzip(compressed) if compressed[:2] == b"\x1f\x8b" else compressed
+        if raw is None:
+            return None
+        text = raw.decode("utf-8")
+        if json_depth_error(text, _RELEASE_DEPTH) is not None:
+            return None
+        release = json.loads(text)
+    except (binascii.Error, OSError, EOFError, zlib.error, ValueError, RecursionError):
         return None
     return release if isinstance(release, dict) else None
+
+
+def _gunzip(data: bytes) -> bytes | None:
+    """gzip-decompressed `data`, or None past RELEASE_LIMIT (never inflated further)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(data, RELEASE_LIMIT + 1)
+    if len(out) > RELEASE_LIMIT or inflater.unconsumed_tail:
+        return None
+    return out
 
 
 def deployed_releases(releases: Iterable[dict[str, Any]]) -> list[HelmRelease]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,6 +34,9 @@ DEFAULT_DIRECTORY = Path(".eksup/sandbox")
 # Where `--sandbox` looks for a served sandbox (and `sandbox up|down|status` by default).
 DIRECTORY_VARIABLE = "EKSUP_SANDBOX_DIR"
 STARTUP_SECONDS = 60.0
+# After both servers answer, `up` watches the process this long before saying "up": a server
+# that crashes right after binding (a ticker failing) must be reported, not announced.
+SETTLE_SECONDS = 1.0
 
 
 def sandbox_directory() -> Path:
@@ -75,14 +79,48 @@ def _pid_path(directory: Path) -> Path:
     return directory / "pid"
 
 
-def _running_pid(directory: Path) -> int | None:
+def _pid_file(directory: Path) -> tuple[int, str] | None:
+    """(pid, token) from the pid file; None when there is none or it is not ours."""
     try:
-        pid = int(_pid_path(directory).read_text().strip())
-    except (OSError, ValueError):
+        raw = json.loads(_pid_path(directory).read_text())
+        pid, token = int(raw["pid"]), str(raw["token"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return (pid, token) if pid > 0 and token else None
+
+
+def _command_line(pid: int) -> str | None:
+    """The process's command line, or None when it cannot be read (no such process)."""
     try:
-        os.kill(pid, 0)
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
+        pass
+    try:  # no /proc (macOS): ps has the same answer
+        shown = subprocess.run(
+            ["ps", "-o", "args=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return shown.stdout.strip() or None
+
+
+def _running_pid(directory: Path) -> int | None:
+    """The sandbox's pid when its process provably runs: the random token `up` wrote in the pid
+    file is on that process's command line. A stale pid file (the sandbox died, the pid was
+    reused by an unrelated program) names a process that lacks the token, so nothing here ever
+    signals or reports a stranger."""
+    found = _pid_file(directory)
+    if found is None:
+        return None
+    pid, token = found
+    command = _command_line(pid)
+    if command is None or f"--token {token}" not in command:
         return None
     return pid
 
@@ -141,25 +179,49 @@ def up(directory: Path, rate: float) -> str:
     (directory / "kubeconfig").unlink(missing_ok=True)
     (directory / "aws.env").unlink(missing_ok=True)
     log = (directory / "server.log").open("w")
+    token = secrets.token_hex(16)
     command = [sys.executable, "-m", "upgrader.cli", "sandbox", "serve"]
-    command += ["--dir", str(directory), "--rate", str(rate)]
+    command += ["--dir", str(directory), "--rate", str(rate), "--token", token]
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    _pid_path(directory).write_text(f"{process.pid}\n")
+    _pid_path(directory).write_text(json.dumps({"pid": process.pid, "token": token}) + "\n")
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         url = server_url(directory)
         aws_url = aws_env(directory).get("AWS_ENDPOINT_URL")
         if url and aws_url and api_version(url) and aws_answers(aws_url):
-            return _usage(directory, process.pid, url, aws_url)
+            if _settled(process, url, aws_url):
+                return _usage(directory, process.pid, url, aws_url)
+            break
         if process.poll() is not None:
             break
         time.sleep(0.2)
     with contextlib.suppress(OSError):
         process.kill()
     _pid_path(directory).unlink(missing_ok=True)
-    raise UserError(f"the sandbox did not start; see {directory / 'server.log'}")
+    raise UserError(
+        f"the sandbox did not start{_last_words(directory)}; see {directory / 'server.log'}"
+    )
+
+
+def _settled(process: subprocess.Popen[bytes], url: str, aws_url: str) -> bool:
+    """The server still runs, and answers, a moment after it first answered."""
+    end = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return process.poll() is None and bool(api_version(url)) and aws_answers(aws_url)
+
+
+def _last_words(directory: Path) -> str:
+    """The server log's last line (its error), for the one-line failure."""
+    try:
+        lines = (directory / "server.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f" ({lines[-1].strip()[:200]})" if lines else ""
 
 
 def _usage(directory: Path, pid: int, url: str, aws_url: str) -> str:
@@ -192,8 +254,12 @@ def status(directory: Path) -> str:
 def down(directory: Path) -> str:
     pid = _running_pid(directory)
     if pid is None:
+        # Stale (or hand-written) pid file: its pid is not provably our sandbox; never signal
+        # it (it may since belong to anything), only forget it.
+        stale = _pid_path(directory).exists()
         _pid_path(directory).unlink(missing_ok=True)
-        return f"no sandbox runs in {directory}"
+        note = " (removed a stale pid file; no process was signalled)" if stale else ""
+        return f"no sandbox runs in {directory}{note}"
     os.kill(pid, signal.SIGTERM)
     for _ in range(50):
         if _running_pid(directory) is None:
