@@ -8,18 +8,18 @@
   to PDBs, each refused eviction retried every 10 s.
 
 Both skip what kubectl skips (DaemonSet and mirror pods, pods already terminating) with the same
-rules as eksup (`upgrader.drain_rules`), so they differ from eksup only in scheduling.
+rules as eksup (`upgrader.drain.rules`), so they differ from eksup only in scheduling.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from upgrader.drain_rules import DrainOptions, Verdict, decide
-from upgrader.errors import EvictionBlockedError, NotFoundError
-from upgrader.kube import OwnerKind, Pod
+from upgrader.core.errors import EvictionBlockedError, NotFoundError
+from upgrader.core.kube import OwnerKind, Pod
+from upgrader.drain.rules import DrainOptions, Verdict, decide
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 TICK_SECONDS = 1.0  # kubectl's wait-for-delete poll interval
 KUBECTL_RETRY_SECONDS = 5.0

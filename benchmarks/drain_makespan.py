@@ -29,9 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.drain_baselines import occupying, parallel_drain, serial_drain
-from upgrader.drain import Drain, DrainSettings
-from upgrader.drain_surge import SurgedDrain
-from upgrader.kube import (
+from upgrader.core.kube import (
     NODEGROUP_LABEL,
     IntOrPercent,
     LabelSelector,
@@ -45,9 +43,11 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
+from upgrader.drain.drainer import Drain, DrainSettings
+from upgrader.drain.surge import SurgedDrain
 from upgrader.sandbox.clock import ScheduledEvent, VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
-from upgrader.sandbox.node_groups import NodeTemplate
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.node_groups import NodeTemplate
 
 BLUE = "blue"
 GREEN = "green"

@@ -13,7 +13,7 @@ import sys
 import time
 import tracemalloc
 
-from upgrader.kube import (
+from upgrader.core.kube import (
     LabelSelector,
     PodDisruptionBudget,
     PodSpec,
@@ -23,8 +23,8 @@ from upgrader.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
-from upgrader.sandbox.node_groups import NodeTemplate
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.node_groups import NodeTemplate
 
 NODE_GROUPS = 10
 REPLICAS = 100

@@ -15,9 +15,7 @@ import datetime as dt
 import resource
 import time
 
-from upgrader.checks import CheckContext
-from upgrader.discovery import discover
-from upgrader.kube import (
+from upgrader.core.kube import (
     LabelSelector,
     PodDisruptionBudget,
     PodSpec,
@@ -27,7 +25,9 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.planner import plan_cluster
+from upgrader.plan.checks import CheckContext
+from upgrader.plan.discovery import discover
+from upgrader.plan.planner import plan_cluster
 from upgrader.sandbox.world import Sandbox
 from upgrader.versions import default_catalog
 

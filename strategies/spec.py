@@ -21,8 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from upgrader import loaders
-from upgrader.yaml_lines import validate_file
+from upgrader.core import loaders
+from upgrader.core.yaml_lines import validate_file
 
 Percent = Annotated[int, Field(ge=1, le=100)]
 Seconds = Annotated[float, Field(ge=0)]

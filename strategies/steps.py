@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from strategies.spec import BlueGreen, Canary, Strategy
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 
 TOTAL = 100
 

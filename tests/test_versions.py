@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 from upgrader.versions import (
     DATA_FILE,
     DATA_PACKAGE,

@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from upgrader.errors import PermanentError, UserError
+from upgrader.core.errors import PermanentError, UserError
 
 __all__ = [
     "AddonMinimum",

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from upgrader.adapters.aws_retry import RetryPolicy
-from upgrader.adapters.boto3_aws import Boto3Aws
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.adapters.aws.retry import RetryPolicy
 
 REGION = "us-east-1"
 

@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
-from tests.adapters import test_kubernetes_convert as convert_cases
-from upgrader.adapters import kubernetes_convert as convert
-from upgrader.adapters import kubernetes_wire as wire
-from upgrader.adapters.kubernetes_client import KubernetesCluster, list_all
-from upgrader.kube import WorkloadKind
+from tests.adapters.kubernetes import test_convert as convert_cases
+from upgrader.adapters.kubernetes import convert, wire
+from upgrader.adapters.kubernetes.client import KubernetesCluster, list_all
+from upgrader.core.kube import WorkloadKind
+from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
-from upgrader.sandbox.kube_server import KubeServer
 from upgrader.sandbox.world import Sandbox
 
 PAIRS: dict[str, Callable[[Any], Any]] = {

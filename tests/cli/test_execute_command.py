@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.plan_files import edit_plan
 from upgrader.cli import app
-from upgrader.journal import Phase, Record, journal_path_for
+from upgrader.core.run.journal import Phase, Record, journal_path_for
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.journal import journal_path_for
+from upgrader.core.run.journal import journal_path_for
 
 
 def run(*args: str) -> tuple[int, str, str]:

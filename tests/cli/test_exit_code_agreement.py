@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.exit_codes import ExitCode
+from upgrader.core.exit_codes import ExitCode
 from upgrader.sandbox.demo_world import DEMO_VERSION
 from upgrader.versions import KubeVersion, default_catalog
 

@@ -16,16 +16,16 @@ from botocore.client import BaseClient
 from typer.testing import CliRunner
 
 from tests.cli.test_rollout_command import Shared, _world, shared  # noqa: F401 (a fixture)
-from upgrader.adapters.aws_retry import AwsCall
-from upgrader.adapters.iam_policy import (
+from upgrader.adapters.aws.iam_policy import (
     IAM_PREFIX,
     adapter_actions,
     command_actions,
     is_read,
     policy,
 )
+from upgrader.adapters.aws.retry import AwsCall
 from upgrader.cli import app
-from upgrader.sandbox.demo_canary import ALARM
+from upgrader.usecases.demo_canary import ALARM
 
 _inside = threading.local()
 

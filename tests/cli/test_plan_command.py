@@ -13,9 +13,9 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.plan import Plan, load_plan
-from upgrader.sandbox import moto_eks
+from upgrader.plan.document import Plan, load_plan
 from upgrader.sandbox.demo_world import DEMO_VERSION
+from upgrader.sandbox.eks import extension as moto_eks
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from upgrader import targets
 from upgrader.cli import app
-from upgrader.sandbox.moto_eks import settings
+from upgrader.sandbox.eks.extension import settings
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases import targets
 
 CLUSTER = "prod"
 SUBNETS = ["subnet-0a", "subnet-0b"]

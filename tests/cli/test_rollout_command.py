@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from strategies.rollout_state import Actor, Journal
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.aws import ForwardRule, TargetHealth
+from strategies.run.state import Actor, Journal
+from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.cli import app
-from upgrader.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
-from upgrader.rollouts import RolloutPorts
-from upgrader.sandbox.demo_canary import ALARM, _alb
+from upgrader.core.aws import ForwardRule, TargetHealth
+from upgrader.core.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
-from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.demo_canary import ALARM, _alb
+from upgrader.usecases.rollouts import RolloutPorts
 
 NAMESPACE = "shop"
 

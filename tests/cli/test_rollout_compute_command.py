@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from tests.strategies.compute_world import RecordedCluster, RecordingClock, with_room
 from tests.strategies.world import NAMESPACE, deployment
 from upgrader.cli import app
-from upgrader.kube import WorkloadKind
-from upgrader.sandbox.kube_server import KubeServer
+from upgrader.core.kube import WorkloadKind
+from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.world import Sandbox
 
 RATE = 50.0  # virtual seconds per real second

@@ -17,12 +17,12 @@ from tests.strategies.compute_world import with_room
 from tests.strategies.test_shadow import gateway_cluster
 from tests.strategies.world import NAMESPACE, deployment
 from upgrader.cli import app
-from upgrader.kube import HTTPRoute, Lease, WorkloadKind
-from upgrader.rollouts import RolloutPorts
-from upgrader.sandbox.demo_canary import ALARM, _alb
+from upgrader.core.kube import HTTPRoute, Lease, WorkloadKind
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
-from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.demo_canary import ALARM, _alb
+from upgrader.usecases.rollouts import RolloutPorts
 
 WRITES = {"create", "update", "patch", "delete"}
 GATEWAY_TRAFFIC = (

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.kube import NODEGROUP_LABEL
+from upgrader.core.kube import NODEGROUP_LABEL
 from upgrader.sandbox.daemon import aws_env, server_url
 
 # What a user's shell might hold that would point eksup elsewhere than the sandbox.

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 from upgrader.sandbox import daemon
 
 

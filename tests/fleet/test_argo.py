@@ -29,7 +29,7 @@ from upgrader.fleet.engines.argo import (
 from upgrader.fleet.engines.argo_status import workflow_state
 from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus
-from upgrader.plan import Plan, Verdict
+from upgrader.plan.document import Plan, Verdict
 
 IMAGE = "registry.example/eksup:test"
 TEXT = (

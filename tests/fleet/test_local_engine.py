@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fleet.builders import FLEET, engine, make_run
-from upgrader.exit_codes import ExitCode
+from upgrader.core.exit_codes import ExitCode
 from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus, FleetJournal
 from upgrader.sandbox.clock import VirtualClock

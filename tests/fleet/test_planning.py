@@ -5,7 +5,7 @@ node-image selection: the newest release every region has)."""
 from __future__ import annotations
 
 from upgrader.fleet.planning import _consistent_addons, _consistent_amis, _pin_amis, _Planned
-from upgrader.plan import AddonUpdate, Plan, Step, StepKind, Verdict
+from upgrader.plan.document import AddonUpdate, Plan, Step, StepKind, Verdict
 
 
 def _plan(name: str, addon_target: str) -> Plan:

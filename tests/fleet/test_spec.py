@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.fleet.builders import FLEET
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 from upgrader.fleet.spec import Window, allowance_of, concurrency_of, load_fleet_spec
 from upgrader.fleet.windows import is_open, next_open
 

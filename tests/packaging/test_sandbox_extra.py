@@ -47,7 +47,7 @@ def _modules_outside_the_sandbox() -> list[str]:
 
 def test_nothing_outside_the_sandbox_imports_moto_when_imported() -> None:
     modules = _modules_outside_the_sandbox()
-    assert "upgrader.adapters.boto3_aws" in modules  # what `eksup plan --cluster` runs on
+    assert "upgrader.adapters.aws.adapter" in modules  # what `eksup plan --cluster` runs on
     done = _python(
         "import importlib, json\n"
         f"for name in {modules!r}:\n"

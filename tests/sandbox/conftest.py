@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from upgrader.kube import (
+from upgrader.core.kube import (
     NODEGROUP_LABEL,
     IntOrPercent,
     LabelSelector,
@@ -24,7 +24,7 @@ from upgrader.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.clock import SANDBOX_EPOCH, VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 MI = 2**20
 GI = 2**30

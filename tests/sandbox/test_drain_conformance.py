@@ -19,16 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from upgrader.drain import (
-    Drain,
-    DrainRefusedError,
-    DrainSettings,
-    DrainTimeoutError,
-    existing_daemonsets,
-)
-from upgrader.drain_rules import DrainOptions, Verdict, decide_all
-from upgrader.errors import EvictionBlockedError, MultiplePdbsError, PermanentError
-from upgrader.kube import (
+from tests.sandbox.apiserver.test_kubectl import KUBECTL, TICKER_RATE
+from upgrader.core.errors import EvictionBlockedError, MultiplePdbsError, PermanentError
+from upgrader.core.kube import (
     MATCH_NOTHING,
     MIRROR_POD_ANNOTATION,
     NODEGROUP_LABEL,
@@ -46,12 +39,19 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
+from upgrader.drain.drainer import (
+    Drain,
+    DrainRefusedError,
+    DrainSettings,
+    DrainTimeoutError,
+    existing_daemonsets,
+)
+from upgrader.drain.rules import DrainOptions, Verdict, decide_all
+from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
-from upgrader.sandbox.kube_server import KubeServer
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 from .drain_conformance_cases import CASES, NULL, Case, Group
-from .test_kube_server_kubectl import KUBECTL, TICKER_RATE
 
 GI = 2**30
 MI = 2**20

@@ -8,7 +8,7 @@ kubelet it started with, so only a restart moves it to a new control-plane versi
 
 from __future__ import annotations
 
-from upgrader.kube import (
+from upgrader.core.kube import (
     FARGATE_COMPUTE_LABEL,
     LabelSelector,
     PodSpec,
@@ -18,8 +18,8 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.sandbox.moto_eks import settings
-from upgrader.sandbox.node_groups import FARGATE_PROVISION_SECONDS
+from upgrader.sandbox.cluster.node_groups import FARGATE_PROVISION_SECONDS
+from upgrader.sandbox.eks.extension import settings
 from upgrader.sandbox.world import SANDBOX_ACCOUNT, Sandbox
 
 MIB = 2**20

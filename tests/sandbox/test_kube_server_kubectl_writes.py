@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.kube_server_fixtures import Served, serve
-from tests.sandbox.test_kube_server_kubectl import KUBECTL, TICKER_RATE, kubectl
+from tests.sandbox.apiserver.fixtures import Served, serve
+from tests.sandbox.apiserver.test_kubectl import KUBECTL, TICKER_RATE, kubectl
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="no kubectl binary")
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from upgrader.kube import NODEGROUP_LABEL, OwnerRef, Pod, PodSpec, Resources
+from upgrader.core.kube import NODEGROUP_LABEL, OwnerRef, Pod, PodSpec, Resources
 from upgrader.sandbox.world import Sandbox
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from strategies.spec import RolloutSpec
 from tests.strategies.world import NAMESPACE, deployment
-from upgrader.errors import ServiceUnavailableError
-from upgrader.kube import NODEGROUP_LABEL, Node, PodTemplate, Resources, Workload, WorkloadKind
+from upgrader.core.errors import ServiceUnavailableError
+from upgrader.core.kube import NODEGROUP_LABEL, Node, PodTemplate, Resources, Workload, WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 GI = 2**30
 

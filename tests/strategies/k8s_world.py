@@ -18,7 +18,7 @@ import pytest
 
 from strategies.spec import RolloutSpec
 from tests.strategies.world import NAMESPACE, Alb, Shared
-from upgrader.kube import (
+from upgrader.core.kube import (
     ALB_ACTIONS_ANNOTATION_PREFIX,
     ALB_CONDITIONS_ANNOTATION_PREFIX,
     USE_ANNOTATION_PORT,
@@ -34,7 +34,7 @@ from upgrader.kube import (
 )
 from upgrader.sandbox.alb_controller import FakeAlbController
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 INGRESS = "web"
 ACTION = "web-rollout"

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from strategies.experiment import build_experiment, end_experiment
-from strategies.runner import RolloutStatus
+from strategies.ab_shadow import build_experiment, end_experiment
+from strategies.canary import RolloutStatus
 from strategies.spec import RolloutSpec
 from tests.strategies.world import Alb, Shared, alb_spec, put_alarm, set_alarm
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.adapters.boto3_traffic import condition_input
-from upgrader.aws import Alarm
-from upgrader.dry_run import DryRunLoadBalancers, Recorder
-from upgrader.errors import ConflictError, UserError
-from upgrader.reporter import NullReporter
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.adapters.aws.traffic import condition_input
+from upgrader.core.aws import Alarm
+from upgrader.core.errors import ConflictError, UserError
+from upgrader.execute.dry_run import DryRunLoadBalancers, Recorder
+from upgrader.execute.reporter import NullReporter
 from upgrader.sandbox.clock import VirtualClock
 
 COOKIE = {"kind": "ab", "header": "Cookie", "values": ["*variant=b*"], "pause_seconds": 60}

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.rollouts import RolloutPorts
-from upgrader.sandbox.demo_canary import ALARM, _alb
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
-from upgrader.sandbox.fake_cluster import FakeCluster
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.demo_canary import ALARM, _alb
+from upgrader.usecases.rollouts import RolloutPorts
 
 
 def run(*args: str, world: Sandbox | None = None) -> tuple[int, str, str]:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from strategies.experiment import ExperimentRunner, end_experiment, route_for
-from strategies.providers_gateway_ab import header_match
-from strategies.runner import RolloutStatus
+from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
+from strategies.canary import RolloutStatus
 from strategies.spec import RolloutSpec
+from strategies.traffic.gateway_header import header_match
 from tests.strategies.test_shadow import (
     API_MATCH,
     CANDIDATE,
@@ -19,10 +19,10 @@ from tests.strategies.test_shadow import (
     gateway_cluster,
     spec,
 )
-from upgrader.errors import UserError
-from upgrader.kube import BackendRef, HTTPRouteRule
+from upgrader.core.errors import UserError
+from upgrader.core.kube import BackendRef, HTTPRouteRule
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from strategies.experiment import build_experiment, end_experiment, plan_lines, route_for
-from strategies.providers import refusal
-from strategies.runner import RolloutStatus
+from strategies.ab_shadow import build_experiment, end_experiment, plan_lines, route_for
+from strategies.canary import RolloutStatus
+from strategies.traffic.routers import refusal
 from tests.strategies.k8s_world import (
     AB_ACTION,
     AB_ACTIONS,
@@ -30,15 +30,15 @@ from tests.strategies.k8s_world import (
 )
 from tests.strategies.test_ab import AlarmAfter
 from tests.strategies.world import NAMESPACE, Alb, Shared, put_alarm
-from upgrader.aws import Alarm
 from upgrader.cli import app
-from upgrader.dry_run import DryRunCluster, Recorder
-from upgrader.errors import UserError
-from upgrader.exit_codes import ExitCode
-from upgrader.reporter import NullReporter
-from upgrader.rollouts import RolloutPorts
+from upgrader.core.aws import Alarm
+from upgrader.core.errors import UserError
+from upgrader.core.exit_codes import ExitCode
+from upgrader.execute.dry_run import DryRunCluster, Recorder
+from upgrader.execute.reporter import NullReporter
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.usecases.rollouts import RolloutPorts
 
 __all__ = ["ab_ingress_world"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strategies.rollout_liveness import process_gone
+from strategies.run.liveness import process_gone
 
 
 def test_a_holder_on_this_machine_whose_process_is_gone_is_dead() -> None:

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from tests.strategies.world import NAMESPACE, RECORD
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.errors import RefusedError
-from upgrader.rollouts import RolloutPorts, abort_rollout, read_status, run_rollout
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.core.errors import RefusedError
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.usecases.rollouts import RolloutPorts, abort_rollout, read_status, run_rollout
 
 EQUAL = "Route 53 answers with each record equally"
 

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from strategies.experiment import ExperimentRunner, end_experiment, route_for
-from strategies.gates import GateResult, Verdict
-from strategies.providers_gateway import GatewayWeightsProvider
-from strategies.runner import RolloutRunner, RolloutStatus, build_runner
+from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
+from strategies.canary import RolloutRunner, RolloutStatus, build_runner
+from strategies.gates.kinds import GateResult, Verdict
 from strategies.spec import RolloutSpec
-from upgrader.adapters.kubernetes_gateway import http_route, rules_to_k8s
-from upgrader.dry_run import DryRunCluster, Recorder
-from upgrader.errors import ConflictError, UserError
-from upgrader.kube import BackendRef, HTTPRoute, HTTPRouteRule, RequestMirror, Service
-from upgrader.reporter import NullReporter
+from strategies.traffic.gateway import GatewayWeightsProvider
+from upgrader.adapters.kubernetes.gateway import http_route, rules_to_k8s
+from upgrader.core.errors import ConflictError, UserError
+from upgrader.core.kube import BackendRef, HTTPRoute, HTTPRouteRule, RequestMirror, Service
+from upgrader.execute.dry_run import DryRunCluster, Recorder
+from upgrader.execute.reporter import NullReporter
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 NS = "shop"
 STABLE = BackendRef("web-stable", 80)

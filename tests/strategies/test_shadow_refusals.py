@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from strategies.experiment import route_for
-from strategies.providers import provider_for, refusal
+from strategies.ab_shadow import route_for
 from strategies.spec import RolloutSpec
-from upgrader.errors import UserError
+from strategies.traffic.routers import provider_for, refusal
+from upgrader.core.errors import UserError
 from upgrader.sandbox.clock import VirtualClock
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{}/1"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from strategies.gates import gates_for
-from strategies.providers import provider_for
+from strategies.gates.kinds import gates_for
 from strategies.spec import AlbTraffic, Canary, NoData, load_spec
-from upgrader.errors import UserError
+from strategies.traffic.routers import provider_for
+from upgrader.core.errors import UserError
 from upgrader.sandbox.clock import VirtualClock
 
 RULE = (
@@ -139,7 +139,7 @@ def test_target_health_through_the_ingress_defaults_to_the_candidate_group(
         ),
         ("{kind: shadow}", "route53", "Route 53 answers each DNS query with one record"),
         ("{kind: ab, header: x-beta, values: ['1']}", "route53", "never sees HTTP headers"),
-        # A/B on an ALB works, through strategies.experiment: it moves no weights.
+        # A/B on an ALB works, through strategies.ab_shadow: it moves no weights.
         (
             "{kind: ab, header: x-beta, values: ['1']}",
             "alb",

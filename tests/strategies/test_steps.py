@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies.providers import ALB_MAX_WEIGHT, ROUTE53_MAX_WEIGHT, listener_of
 from strategies.spec import BlueGreen, Canary, Linear
 from strategies.steps import ALL_CANDIDATE, Step, steps_for
+from strategies.traffic.routers import ALB_MAX_WEIGHT, ROUTE53_MAX_WEIGHT, listener_of
 
 increasing_to_100 = st.sets(st.integers(1, 99), max_size=8).map(lambda s: (*sorted(s), 100))
 canaries = st.one_of(

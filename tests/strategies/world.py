@@ -16,11 +16,11 @@ import pytest
 from moto import mock_aws
 
 from strategies.spec import RolloutSpec
-from upgrader.adapters.aws_retry import RetryPolicy
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.adapters.aws.retry import RetryPolicy
+from upgrader.core.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 REGION = "us-east-1"
 NAMESPACE = "shop"

@@ -1,7 +1,7 @@
 """Issue 12, item 1: every command eksup shows a person is safe to paste.
 
 Names come from the cluster, and AWS allows `;$(){}` in some (an Auto Scaling group may be
-called `legacy;touch${IFS}pwned;#`). Every command is built by `upgrader.shell`; these tests
+called `legacy;touch${IFS}pwned;#`). Every command is built by `upgrader.core.shell`; these tests
 parse each rendered line back with `shlex.split` (POSIX shell rules) and check that the hostile
 name is one word, exactly, and, for lines with no placeholder left for a person, run them in
 bash against stub `aws`/`kubectl` programs to prove that nothing else runs.
@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.planning.builders import REGION, snapshot
+from tests.plan.builders import REGION, snapshot
 from upgrader.cli import app
-from upgrader.plan import Plan, StepKind
-from upgrader.planner import make_plan
-from upgrader.render_plan import render_markdown
-from upgrader.shell import command, comment, fill_command, md_text
+from upgrader.core.shell import command, comment, fill_command, md_text
+from upgrader.plan.document import Plan, StepKind
+from upgrader.plan.planner import make_plan
+from upgrader.render.plan import render_markdown
 
 HOSTILE = [
     "legacy;touch${IFS}pwned;#",

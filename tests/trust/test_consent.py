@@ -1,13 +1,14 @@
-"""Issue 12, item 4: `--resume` continues with the first run's consent (`upgrader.consent`)."""
+"""Issue 12, item 4: `--resume` continues with the first run's consent
+(`upgrader.execute.consent`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import shlex
 
-from upgrader.consent import consent_data, resume_command, resumed
-from upgrader.journal import Phase, Record
-from upgrader.steps.base import ExecuteOptions, Timeouts
+from upgrader.core.run.journal import Phase, Record
+from upgrader.execute.consent import consent_data, resume_command, resumed
+from upgrader.execute.steps.base import ExecuteOptions, Timeouts
 
 
 def _started(options: ExecuteOptions, run: str = "r-1", seq: int = 1) -> Record:

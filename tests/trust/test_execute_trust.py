@@ -19,14 +19,14 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.plan_files import edit_plan
-from upgrader import targets
-from upgrader.admission import region_for
 from upgrader.cli import app
-from upgrader.errors import RefusedError
-from upgrader.journal import journal_path_for
-from upgrader.plan import load_plan
+from upgrader.core.errors import RefusedError
+from upgrader.core.run.journal import journal_path_for
+from upgrader.plan.document import load_plan
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, DEMO_VERSION, build_demo_world
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases import targets
+from upgrader.usecases.admission import region_for
 from upgrader.versions import KubeVersion
 
 # lead: sandbox target. The demo cluster's next minor, whatever version the sandbox starts at.

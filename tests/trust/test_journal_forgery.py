@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.worlds import Runner, build_world, control_plane, hand_plan, step
-from upgrader.engine import RunStatus
-from upgrader.errors import RefusedError
-from upgrader.journal import Phase, Record, append_records, parse_records
-from upgrader.plan import Plan, StepKind
+from tests.execute.worlds import Runner, build_world, control_plane, hand_plan, step
+from upgrader.core.errors import RefusedError
+from upgrader.core.run.journal import Phase, Record, append_records, parse_records
+from upgrader.execute.engine import RunStatus
+from upgrader.plan.document import Plan, StepKind
 from upgrader.sandbox.world import Sandbox
 
 

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from upgrader.errors import EksupError
+from upgrader.core.errors import EksupError
 
 
 class ArgoServerError(EksupError):

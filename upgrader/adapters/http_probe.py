@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from upgrader.errors import ServiceUnavailableError, UserError
+from upgrader.core.errors import ServiceUnavailableError, UserError
 
 _USER_AGENT = "eksup-rollout-probe"
 

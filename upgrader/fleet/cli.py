@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from upgrader.errors import RefusedError, UserError
-from upgrader.exit_codes import ExitCode
+from upgrader.core.errors import RefusedError, UserError
+from upgrader.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from upgrader.fleet.planning import Opener
@@ -78,14 +78,14 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     """The clusters and the pool: the sandbox fleet on virtual time, or AWS on threads."""
     if sandbox:
         from upgrader.fleet.pool import TurnTakingPool
-        from upgrader.sandbox.fleet_world import build_fleet_world, sandbox_fleet_opener
+        from upgrader.fleet.sandbox_world import build_fleet_world, sandbox_fleet_opener
         from upgrader.sandbox.world import Sandbox
 
         with Sandbox() as world:
             build_fleet_world(world)
             yield sandbox_fleet_opener(world), TurnTakingPool(world.clock)
         return
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.clock import SystemClock
     from upgrader.fleet.pool import ThreadPool
     from upgrader.fleet.targets import open_member
 
@@ -139,7 +139,7 @@ def fleet_schema() -> None:
 @fleet_app.command("example")
 def fleet_example() -> None:
     """Print the fleet.yaml of the sandbox fleet (a management and three workload clusters)."""
-    from upgrader.sandbox.fleet_world import example_fleet_yaml
+    from upgrader.fleet.sandbox_world import example_fleet_yaml
 
     sys.stdout.write(example_fleet_yaml())
 
@@ -341,7 +341,7 @@ def fleet_status(
 ) -> None:
     """Where the run stands, per stage, with the reason for every pending, skipped or failed
     cluster: from the local journal, or the Workflow's status for a run submitted to Argo."""
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.clock import SystemClock
     from upgrader.fleet.render import status_json, status_table
     from upgrader.fleet.state import FleetJournal
 
@@ -367,7 +367,7 @@ def fleet_status(
 
 
 def _now() -> float:
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.clock import SystemClock
 
     return SystemClock().now()
 

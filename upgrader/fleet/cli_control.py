@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from upgrader.errors import RefusedError, UserError
-from upgrader.exit_codes import ExitCode
+from upgrader.core.errors import RefusedError, UserError
+from upgrader.core.exit_codes import ExitCode
 from upgrader.fleet.cli import (
     RunArgument,
     SandboxFlag,
@@ -93,10 +93,10 @@ def fleet_approve(
 
 
 def _approve_cluster(run: FleetRun, run_file: Path, name: str, who: str, comment: str) -> None:
-    from upgrader.approval import approve, approver
     from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
     from upgrader.fleet.targets import open_member
+    from upgrader.usecases.approve import approve, approver
 
     cluster = run.cluster(name)
     assert cluster.plan is not None
@@ -278,10 +278,10 @@ def fleet_execute_cluster(
 ) -> None:
     """One cluster of a fleet run (an Argo step): `eksup execute --resume --yes` plus the
     fleet's approval of the cluster gate and the control-plane soak boundary."""
+    from upgrader.execute.steps.base import Ports
     from upgrader.fleet.leaf import cluster_plan_file, run_cluster
     from upgrader.fleet.state import ClusterStatus, state_dir
     from upgrader.fleet.targets import open_member
-    from upgrader.steps.base import Ports
 
     cli = _cli()
     with cli.reported_errors():

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from upgrader.errors import EksupError
+from upgrader.core.errors import EksupError
+from upgrader.core.run.journal import journal_path_for
+from upgrader.execute.reporter import NullReporter
+from upgrader.execute.steps.base import ExecuteOptions, Ports
 from upgrader.fleet.run_doc import FleetRun, RunCluster
 from upgrader.fleet.state import ClusterStatus
-from upgrader.journal import journal_path_for
-from upgrader.plan import Plan, Step, StepKind
-from upgrader.reporter import NullReporter
-from upgrader.steps.base import ExecuteOptions, Ports
+from upgrader.plan.document import Plan, Step, StepKind
 
 NODE_STEPS = frozenset(
     {
@@ -89,8 +89,8 @@ def run_cluster(
     log: Callable[[str], None],
 ) -> LeafResult:
     """Run (or resume) one cluster's plan; never raises eksup's errors, returns them."""
-    from upgrader.approval import Approver, approve
-    from upgrader.engine import RunStatus, execute
+    from upgrader.execute.engine import RunStatus, execute
+    from upgrader.usecases.approve import Approver, approve
 
     plan = cluster.plan
     if plan is None:

@@ -1,6 +1,6 @@
 """`eksup fleet plan`: plan every cluster (read-only, a bounded number at once) and freeze a run.
 
-Each cluster is planned by the single-cluster use case (`upgrader.planning.plan_target`), so a
+Each cluster is planned by the single-cluster use case (`upgrader.usecases.plan.plan_target`), so a
 fleet plan shows exactly what `eksup plan` would for each cluster. A cluster that cannot be read
 is `unreachable`, one with a blocking finding `blocked`, one already at the target `skipped`;
 none of these stops the others from being planned.
@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from upgrader import __version__
-from upgrader.errors import EksupError, UserError
+from upgrader.core.errors import EksupError, UserError
 from upgrader.fleet.order import Stage, resolve_stages
 from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import (
@@ -30,8 +30,8 @@ from upgrader.fleet.run_doc import (
 )
 from upgrader.fleet.spec import ClusterSpec, FleetSpec
 from upgrader.fleet.targets import Address
-from upgrader.plan import Plan, StepKind
-from upgrader.targets import Target
+from upgrader.plan.document import Plan, StepKind
+from upgrader.usecases.targets import Target
 from upgrader.versions import default_catalog
 
 Opener = Callable[[Address], AbstractContextManager[Target]]
@@ -60,7 +60,7 @@ def resolve_target(spec: FleetSpec, now: float) -> str:
 
 
 def _plan_one(opener: Opener, cluster: ClusterSpec, target_version: str) -> _Planned:
-    from upgrader.planning import plan_target
+    from upgrader.usecases.plan import plan_target
 
     try:
         with opener(cluster) as target:

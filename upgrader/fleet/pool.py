@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, TypeVar
 
-from upgrader.ports import Clock
+from upgrader.core.ports import Clock
 
 T = TypeVar("T")
 

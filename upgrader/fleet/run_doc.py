@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 from upgrader.fleet.spec import Window
-from upgrader.plan import Plan
+from upgrader.plan.document import Plan
 
 FLEET_SCHEMA_VERSION = 1
 

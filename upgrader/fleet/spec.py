@@ -1,7 +1,7 @@
 """fleet.yaml: the clusters of a fleet and the order they are upgraded in.
 
 Validated once, immutable, every problem one line `fleet.yaml:LINE: field: message` (the same
-reporting as runbooks and .eksup.yaml, `upgrader.yaml_lines`). The shape follows Azure
+reporting as runbooks and .eksup.yaml, `upgrader.core.yaml_lines`). The shape follows Azure
 Kubernetes Fleet Manager's update strategies (stages in order, groups in parallel,
 maxConcurrency, maxAllowedFailures, after-stage waits, approval gates) and GKE rollout
 sequencing (a version soaks upstream before it reaches downstream clusters).
@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
+from upgrader.core.yaml_lines import line_of, load_with_lines, validate_file
 from upgrader.fleet.selectors import parse_selector
-from upgrader.yaml_lines import line_of, load_with_lines, validate_file
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

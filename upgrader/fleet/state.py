@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from upgrader.errors import UserError
+from upgrader.core.errors import UserError
 
 
 class ClusterStatus(StrEnum):

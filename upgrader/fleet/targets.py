@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from upgrader.targets import Target
+from upgrader.usecases.targets import Target
 
 
 class Address(Protocol):
@@ -26,10 +26,10 @@ class Address(Protocol):
 
 @contextmanager
 def open_member(cluster: Address, profile: str | None = None) -> Iterator[Target]:
-    from upgrader.adapters.boto3_assume import assumed_session
-    from upgrader.adapters.boto3_aws import Boto3Aws
-    from upgrader.adapters.kubernetes_client import KubernetesCluster
-    from upgrader.adapters.system_clock import SystemClock
+    from upgrader.adapters.aws.adapter import Boto3Aws
+    from upgrader.adapters.aws.assume import assumed_session
+    from upgrader.adapters.clock import SystemClock
+    from upgrader.adapters.kubernetes.client import KubernetesCluster
 
     if cluster.role_arn:
         aws = Boto3Aws(session=assumed_session(cluster.role_arn, cluster.region, profile=profile))

@@ -23,13 +23,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.adapters.boto3_traffic import condition_input
-from upgrader.errors import EksupError
-from upgrader.kube import ALB_ACTIONS_ANNOTATION_PREFIX, ALB_CONDITIONS_ANNOTATION_PREFIX, Ingress
-from upgrader.ports import LoadBalancers
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.adapters.aws.traffic import condition_input
+from upgrader.core.errors import EksupError
+from upgrader.core.kube import (
+    ALB_ACTIONS_ANNOTATION_PREFIX,
+    ALB_CONDITIONS_ANNOTATION_PREFIX,
+    Ingress,
+)
+from upgrader.core.ports import LoadBalancers
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 # The real controller's reconcile after an Ingress event usually takes a few seconds.
 DEFAULT_RECONCILE_SECONDS = 5.0

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from upgrader.sandbox import moto_eks_catalog as catalog
+from upgrader.sandbox.eks import catalog
 
 AMAZON_LINUX_IMAGE = "/aws/service/eks/optimized-ami/{version}/{path}/recommended/image_id"
 AMAZON_LINUX_RELEASE = "/aws/service/eks/optimized-ami/{version}/{path}/recommended/release_version"

@@ -27,8 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from upgrader.adapters.system_clock import SANDBOX_CLOCK_VARIABLE
-from upgrader.errors import RefusedError, UserError
+from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
+from upgrader.core.errors import RefusedError, UserError
 
 DEFAULT_DIRECTORY = Path(".eksup/sandbox")
 # Where `--sandbox` looks for a served sandbox (and `sandbox up|down|status` by default).
@@ -273,7 +273,7 @@ def serve(directory: Path, rate: float) -> None:
     """Build the demo cluster and serve it until SIGTERM (what `up` runs in the background)."""
     from upgrader.sandbox.demo_world import DEMO_CLUSTER
     from upgrader.sandbox.mixed_world import build_chosen_world
-    from upgrader.sandbox.sandbox_servers import SandboxServers
+    from upgrader.sandbox.servers import SandboxServers
     from upgrader.sandbox.world import Sandbox
 
     stop = threading.Event()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from upgrader.kube import (
+from upgrader.core.kube import (
     LabelSelector,
     Pod,
     PodDisruptionBudget,

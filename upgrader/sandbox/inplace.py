@@ -20,15 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from upgrader.drain_rules import DrainOptions, Verdict, decide_all
-from upgrader.errors import EvictionBlockedError, MultiplePdbsError, NotFoundError
-from upgrader.sandbox.moto_eks_backend import eks_backend
-from upgrader.sandbox.moto_eks_models import FAILED, SUCCESSFUL
-from upgrader.sandbox.moto_eks_world import NodegroupFacts
-from upgrader.sandbox.node_groups import NodeTemplate
+from upgrader.core.errors import EvictionBlockedError, MultiplePdbsError, NotFoundError
+from upgrader.drain.rules import DrainOptions, Verdict, decide_all
+from upgrader.sandbox.cluster.node_groups import NodeTemplate
+from upgrader.sandbox.eks.backend import eks_backend
+from upgrader.sandbox.eks.models import FAILED, SUCCESSFUL
+from upgrader.sandbox.eks.state import NodegroupFacts
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.fake_cluster import FakeCluster
+    from upgrader.sandbox.cluster.fake_cluster import FakeCluster
     from upgrader.sandbox.world import Sandbox
 
 ROUND_SECONDS = 5.0  # how often the simulated EKS workflow looks again

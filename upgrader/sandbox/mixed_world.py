@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from upgrader.errors import UserError
-from upgrader.kube import (
+from upgrader.core.errors import UserError
+from upgrader.core.kube import (
     LabelSelector,
     PodDisruptionBudget,
     PodSpec,
@@ -24,7 +24,7 @@ from upgrader.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.sandbox.asg_nodes import LABEL_TAG
+from upgrader.sandbox.cluster.asg_nodes import LABEL_TAG
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.world import SANDBOX_ACCOUNT, Sandbox
 

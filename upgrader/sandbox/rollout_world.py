@@ -24,11 +24,18 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
-from upgrader.kube import LabelSelector, PodSpec, PodTemplate, Resources, Workload, WorkloadKind
-from upgrader.rollouts import RolloutPorts
-from upgrader.sandbox.demo_canary import ALARM, _alb
+from upgrader.core.kube import (
+    LabelSelector,
+    PodSpec,
+    PodTemplate,
+    Resources,
+    Workload,
+    WorkloadKind,
+)
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.demo_canary import ALARM, _alb
+from upgrader.usecases.rollouts import RolloutPorts
 
 _SEED = 20261206  # any constant: it only has to stay the same
 ZONE_NAME = "example.com"

@@ -20,19 +20,19 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from upgrader.adapters.aws_retry import RetryPolicy
-from upgrader.adapters.boto3_aws import Boto3Aws
-from upgrader.kube import NODEGROUP_LABEL, Taint, TaintEffect
-from upgrader.sandbox import moto_eks
-from upgrader.sandbox.asg_nodes import NODE_GONE_SECONDS, AsgNodes
+from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.adapters.aws.retry import RetryPolicy
+from upgrader.core.kube import NODEGROUP_LABEL, Taint, TaintEffect
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.fake_cluster import FakeCluster
-from upgrader.sandbox.fargate_nodes import FargateProfiles
+from upgrader.sandbox.cluster.asg_nodes import NODE_GONE_SECONDS, AsgNodes
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.sandbox.cluster.fargate_nodes import FargateProfiles
+from upgrader.sandbox.cluster.instance_types import instance_type
+from upgrader.sandbox.cluster.node_groups import NodeTemplate
+from upgrader.sandbox.eks import extension as moto_eks
+from upgrader.sandbox.eks.state import NodegroupFacts, settings
 from upgrader.sandbox.inplace import start_in_place_update
-from upgrader.sandbox.instance_types import instance_type
-from upgrader.sandbox.moto_eks_world import NodegroupFacts, settings
-from upgrader.sandbox.node_groups import NodeTemplate
 
 SANDBOX_ACCOUNT = "123456789012"
 _EKS_EFFECTS = {

@@ -23,15 +23,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from upgrader.exit_codes import ExitCode
+from upgrader.core.exit_codes import ExitCode
+from upgrader.execute.steps.base import Ports
 from upgrader.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
 from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 from upgrader.fleet.state import DONE, ClusterStatus, FleetJournal, FleetState
 from upgrader.fleet.targets import Address
 from upgrader.fleet.windows import is_open, next_open
-from upgrader.steps.base import Ports
-from upgrader.targets import Target
+from upgrader.usecases.targets import Target
 
 POLL_SECONDS = 5.0  # how often the coordinator looks at its clusters and the journal
 WINDOW_SLICE_SECONDS = 300.0  # waiting for a window, the journal is read this often

@@ -1,0 +1,1 @@
+"""Gates between rollout steps, and deciding on a set of them."""

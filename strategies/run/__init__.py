@@ -1,0 +1,1 @@
+"""A rollout run's lock, its state ConfigMap and its report."""

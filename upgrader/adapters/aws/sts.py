@@ -1,0 +1,19 @@
+"""`CallerIdentity` on boto3: who these credentials are (STS GetCallerIdentity).
+
+`eksup approve` records the caller's ARN as the approver by default: a name the person cannot
+type differently from who they are, unlike an OS user name.
+"""
+
+from __future__ import annotations
+
+from upgrader.adapters.aws.clients import AwsClients
+
+
+class Boto3CallerIdentity:
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+
+    def caller_arn(self) -> str:
+        sts = self.clients.sts
+        response = self.clients.call_sts(sts.get_caller_identity)
+        return str(response["Arn"])

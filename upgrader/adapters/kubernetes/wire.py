@@ -1,0 +1,391 @@
+"""Kubernetes objects straight from their JSON (the wire form) into eksup's values
+(`upgrader.core.kube`).
+
+Bulk reads (every pod, node, budget and workload of a cluster) skip the kubernetes client's
+model classes: building a model per object and then converting it cost about 1.4 ms and several
+kilobytes of short-lived objects per pod, which for 150,000 pods is minutes and gigabytes.
+Decoding the JSON page and converting each dict at once keeps one page alive at a time.
+
+The rules are the same as `kubernetes_convert` (which still serves single reads and writes
+through the client's models); `tests/adapters/test_kubernetes_wire.py` decodes the JSON of the
+same objects both ways and requires equal results, so the two cannot drift apart.
+Missing fields take the API server's defaults, as the models' None does there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from upgrader.core.kube import (
+    MATCH_NOTHING,
+    LabelSelector,
+    Node,
+    NodeAffinity,
+    OwnerRef,
+    Pod,
+    PodDisruptionBudget,
+    PodPhase,
+    PodSpec,
+    PodTemplate,
+    Resources,
+    SelectorRequirement,
+    Service,
+    Taint,
+    TaintEffect,
+    Toleration,
+    TopologySpread,
+    Volume,
+    Workload,
+    WorkloadKind,
+    parse_cpu,
+    parse_memory,
+)
+
+Json = Mapping[str, Any]
+_EMPTY: Json = {}
+_DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
+
+
+def _map(value: Json | None, key: str) -> Json:
+    found = value.get(key) if value else None
+    return found if isinstance(found, Mapping) else _EMPTY
+
+
+def _list(value: Json | None, key: str) -> list[Any]:
+    found = value.get(key) if value else None
+    return found if isinstance(found, list) else []
+
+
+def epoch(stamp: str | None) -> float:
+    """RFC 3339 ("2026-01-01T00:00:00Z", fractions or not) as epoch seconds; 0 if absent."""
+    return datetime.fromisoformat(stamp).timestamp() if stamp else 0.0
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+# selectors, taints, tolerations ----------------------------------------------------------------
+
+
+def label_selector(selector: Json | None, *, null_matches_nothing: bool = False) -> LabelSelector:
+    if selector is None:
+        return MATCH_NOTHING if null_matches_nothing else LabelSelector()
+    return LabelSelector(
+        match_labels=_strings(selector.get("matchLabels")),
+        match_expressions=_requirements(selector.get("matchExpressions")),
+    )
+
+
+def _requirements(requirements: Iterable[Json] | None) -> tuple[SelectorRequirement, ...]:
+    return tuple(
+        SelectorRequirement(r["key"], r["operator"], tuple(r.get("values") or ()))
+        for r in requirements or ()
+    )
+
+
+def taint(source: Json) -> Taint:
+    return Taint(
+        key=source["key"], effect=TaintEffect(source["effect"]), value=source.get("value") or ""
+    )
+
+
+def toleration(source: Json) -> Toleration:
+    effect = source.get("effect")
+    return Toleration(
+        key=source.get("key") or "",
+        operator=source.get("operator") or "Equal",
+        value=source.get("value") or "",
+        effect=TaintEffect(effect) if effect else None,
+        toleration_seconds=source.get("tolerationSeconds"),
+    )
+
+
+def node_affinity(spec: Json) -> NodeAffinity:
+    """Required node-selector terms only; matchFields is left out (see kubernetes_convert)."""
+    required = _map(
+        _map(_map(spec, "affinity"), "nodeAffinity"),
+        "requiredDuringSchedulingIgnoredDuringExecution",
+    )
+    if not required:
+        return NodeAffinity()
+    return NodeAffinity(
+        terms=tuple(
+            _requirements(term.get("matchExpressions"))
+            for term in _list(required, "nodeSelectorTerms")
+        )
+    )
+
+
+# pods -------------------------------------------------------------------------------------------
+
+
+def _requests(requests: Json | None) -> Resources:
+    requests = requests or _EMPTY
+    return Resources(
+        cpu_millis=parse_cpu(requests["cpu"]) if "cpu" in requests else 0,
+        memory_bytes=parse_memory(requests["memory"]) if "memory" in requests else 0,
+    )
+
+
+def _container_requests(container: Json) -> Resources:
+    return _requests(_map(_map(container, "resources"), "requests"))
+
+
+def _peak(a: Resources, b: Resources) -> Resources:
+    return Resources(max(a.cpu_millis, b.cpu_millis), max(a.memory_bytes, b.memory_bytes), 0)
+
+
+def pod_requests(spec: Json) -> Resources:
+    """kube-scheduler's effective request; the rules are `kubernetes_convert.pod_requests`'."""
+    sidecars = Resources()
+    init_peak = Resources()
+    for container in _list(spec, "initContainers"):
+        requests = _container_requests(container)
+        if container.get("restartPolicy") == "Always":
+            sidecars = sidecars + requests
+            init_peak = _peak(init_peak, sidecars)
+        else:
+            init_peak = _peak(init_peak, sidecars + requests)
+    app = sum((_container_requests(c) for c in _list(spec, "containers")), Resources()) + sidecars
+    total = _peak(app, init_peak)
+    pod_level = _map(_map(spec, "resources"), "requests")
+    if pod_level:
+        level = _requests(pod_level)
+        total = Resources(
+            level.cpu_millis or total.cpu_millis, level.memory_bytes or total.memory_bytes
+        )
+    return total + _requests(_map(spec, "overhead")) + Resources(pods=1)
+
+
+def volume(source: Json) -> Volume:
+    claim = source.get("persistentVolumeClaim")
+    return Volume(
+        name=source["name"],
+        empty_dir=source.get("emptyDir") is not None,
+        host_path=source.get("hostPath") is not None,
+        persistent_claim=claim.get("claimName") if claim is not None else None,
+    )
+
+
+def pod_spec(spec: Json | None) -> PodSpec:
+    if spec is None:
+        return PodSpec()
+    grace = spec.get("terminationGracePeriodSeconds")
+    return PodSpec(
+        requests=pod_requests(spec),
+        tolerations=tuple(toleration(t) for t in _list(spec, "tolerations")),
+        node_selector=_strings(spec.get("nodeSelector")),
+        node_affinity=node_affinity(spec),
+        volumes=tuple(volume(v) for v in _list(spec, "volumes")),
+        termination_grace_seconds=grace if grace is not None else _DEFAULT_GRACE_SECONDS,
+        has_readiness_probe=any(
+            c.get("readinessProbe") is not None for c in _list(spec, "containers")
+        ),
+        priority_class=spec.get("priorityClassName") or "",
+        topology_spread=tuple(
+            TopologySpread(c["topologyKey"], c["maxSkew"], c["whenUnsatisfiable"])
+            for c in _list(spec, "topologySpreadConstraints")
+        ),
+    )
+
+
+def owner(references: Iterable[Json]) -> OwnerRef | None:
+    """The controlling owner; failing that, the first owner (marked as not controlling)."""
+    references = list(references)
+    for ref in references:
+        if ref.get("controller"):
+            return OwnerRef(kind=ref["kind"], name=ref["name"], controller=True)
+    if references:
+        return OwnerRef(kind=references[0]["kind"], name=references[0]["name"], controller=False)
+    return None
+
+
+def _phase(phase: str | None) -> PodPhase:
+    try:
+        return PodPhase(phase or PodPhase.PENDING.value)
+    except ValueError:
+        return PodPhase.PENDING  # "Unknown": neither running nor finished
+
+
+def pod(source: Json) -> Pod:
+    meta, spec, status = _map(source, "metadata"), source.get("spec"), _map(source, "status")
+    conditions = _list(status, "conditions")
+    ready_condition = next((c for c in conditions if c.get("type") == "Ready"), None)
+    ready = ready_condition is not None and ready_condition.get("status") == "True"
+    ready_since = ready_condition.get("lastTransitionTime") if ready and ready_condition else None
+    deleted = meta.get("deletionTimestamp")
+    return Pod(
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        uid=meta.get("uid") or "",
+        labels=_strings(meta.get("labels")),
+        annotations=_strings(meta.get("annotations")),
+        owner=owner(_list(meta, "ownerReferences")),
+        node_name=spec.get("nodeName") if spec is not None else None,
+        phase=_phase(status.get("phase")),
+        ready=ready,
+        deletion_timestamp=epoch(deleted) if deleted is not None else None,
+        spec=pod_spec(spec),
+        restart_count=sum(c.get("restartCount", 0) for c in _list(status, "containerStatuses")),
+        created_at=epoch(meta.get("creationTimestamp")),
+        ready_since=epoch(ready_since) if ready_since is not None else None,
+    )
+
+
+# nodes ------------------------------------------------------------------------------------------
+
+
+def node(source: Json) -> Node:
+    meta, spec, status = _map(source, "metadata"), _map(source, "spec"), _map(source, "status")
+    allocatable = _map(status, "allocatable")
+    return Node(
+        name=meta.get("name") or "",
+        labels=_strings(meta.get("labels")),
+        taints=tuple(taint(t) for t in _list(spec, "taints")),
+        unschedulable=bool(spec.get("unschedulable")),
+        ready=any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in _list(status, "conditions")
+        ),
+        kubelet_version=_map(status, "nodeInfo").get("kubeletVersion") or "",
+        allocatable=Resources(
+            cpu_millis=parse_cpu(allocatable["cpu"]) if "cpu" in allocatable else 0,
+            memory_bytes=parse_memory(allocatable["memory"]) if "memory" in allocatable else 0,
+            pods=int(allocatable.get("pods", "0")),
+        ),
+        created_at=epoch(meta.get("creationTimestamp")),
+        provider_id=spec.get("providerID") or "",
+    )
+
+
+# disruption budgets and services ----------------------------------------------------------------
+
+
+def pod_disruption_budget(source: Json) -> PodDisruptionBudget:
+    meta, spec, status = _map(source, "metadata"), _map(source, "spec"), _map(source, "status")
+    return PodDisruptionBudget(
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        # policy/v1: a null selector selects nothing, an empty one every pod of the namespace.
+        selector=label_selector(spec.get("selector"), null_matches_nothing=True),
+        min_available=spec.get("minAvailable"),
+        max_unavailable=spec.get("maxUnavailable"),
+        unhealthy_pod_eviction_policy=spec.get("unhealthyPodEvictionPolicy") or "IfHealthyBudget",
+        current_healthy=status.get("currentHealthy") or 0,
+        desired_healthy=status.get("desiredHealthy") or 0,
+        disruptions_allowed=status.get("disruptionsAllowed") or 0,
+        expected_pods=status.get("expectedPods") or 0,
+    )
+
+
+def service(source: Json) -> Service:
+    meta, spec = _map(source, "metadata"), _map(source, "spec")
+    return Service(
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        selector=_strings(spec.get("selector")),
+        type=spec.get("type") or "ClusterIP",
+        annotations=_strings(meta.get("annotations")),
+    )
+
+
+# workloads --------------------------------------------------------------------------------------
+
+
+def pod_template(template: Json | None) -> PodTemplate:
+    if template is None:
+        return PodTemplate()
+    meta = _map(template, "metadata")
+    return PodTemplate(
+        labels=_strings(meta.get("labels")),
+        annotations=_strings(meta.get("annotations")),
+        spec=pod_spec(template.get("spec")),
+    )
+
+
+def _workload(
+    kind: WorkloadKind,
+    source: Json,
+    *,
+    replicas: int | None,
+    ready: int | None,
+    available: int | None,
+    observed_generation: int | None,
+) -> Workload:
+    meta, spec = _map(source, "metadata"), _map(source, "spec")
+    generation = meta.get("generation") or 1
+    return Workload(
+        kind=kind,
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        selector=label_selector(spec.get("selector")),
+        template=pod_template(spec.get("template")),
+        replicas=replicas,
+        ready_replicas=ready or 0,
+        available_replicas=available or 0,
+        owner=owner(_list(meta, "ownerReferences")),
+        labels=_strings(meta.get("labels")),
+        annotations=_strings(meta.get("annotations")),
+        generation=generation,
+        # Not observed yet: one behind, so "has the controller caught up?" reads false.
+        observed_generation=(
+            observed_generation if observed_generation is not None else generation - 1
+        ),
+    )
+
+
+def _replicas(replicas: int | None) -> int:
+    return replicas if replicas is not None else 1  # the API server's default
+
+
+def _replicated(kind: WorkloadKind) -> Callable[[Json], Workload]:
+    def decode(source: Json) -> Workload:
+        spec, status = _map(source, "spec"), _map(source, "status")
+        return _workload(
+            kind,
+            source,
+            replicas=_replicas(spec.get("replicas")),
+            ready=status.get("readyReplicas"),
+            available=status.get("availableReplicas"),
+            observed_generation=status.get("observedGeneration"),
+        )
+
+    return decode
+
+
+def daemon_set(source: Json) -> Workload:
+    status = _map(source, "status")
+    return _workload(
+        WorkloadKind.DAEMON_SET,
+        source,
+        replicas=None,
+        ready=status.get("numberReady"),
+        available=status.get("numberAvailable"),
+        observed_generation=status.get("observedGeneration"),
+    )
+
+
+def job(source: Json) -> Workload:
+    """A Job's `replicas` is its parallelism; Jobs have no observedGeneration."""
+    spec, status = _map(source, "spec"), _map(source, "status")
+    ready = status.get("ready")
+    return _workload(
+        WorkloadKind.JOB,
+        source,
+        replicas=_replicas(spec.get("parallelism")),
+        ready=ready,
+        available=ready,
+        observed_generation=_map(source, "metadata").get("generation") or 1,
+    )
+
+
+WORKLOADS: Mapping[WorkloadKind, Callable[[Json], Workload]] = {
+    WorkloadKind.DEPLOYMENT: _replicated(WorkloadKind.DEPLOYMENT),
+    WorkloadKind.STATEFUL_SET: _replicated(WorkloadKind.STATEFUL_SET),
+    WorkloadKind.REPLICA_SET: _replicated(WorkloadKind.REPLICA_SET),
+    WorkloadKind.DAEMON_SET: daemon_set,
+    WorkloadKind.JOB: job,
+}

@@ -1,0 +1,1 @@
+"""Draining nodes: kubectl's eviction rules, the PDB-aware schedule, surge, estimates."""

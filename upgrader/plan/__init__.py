@@ -1,0 +1,1 @@
+"""The plan: discovery -> snapshot -> checks/ -> planner -> the Plan document."""

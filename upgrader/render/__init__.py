@@ -1,0 +1,1 @@
+"""Pure renderings of plans, runbooks and run status for people and CI."""

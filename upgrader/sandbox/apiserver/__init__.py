@@ -1,0 +1,1 @@
+"""The FakeCluster served over HTTP as a Kubernetes API server."""

@@ -1,0 +1,421 @@
+"""What an on-call engineer does to the sandbox with kubectl beyond reading it: create, apply,
+scale, patch and delete Deployments, StatefulSets, Services, ConfigMaps and PDBs, and the
+printed columns of `kubectl get deploy/sts/pdb/cm`, so the world of an incident can be built by
+hand and an upgrade replayed on it.
+
+Requests are what kubectl 1.37 sends: `create`/`apply` (client-side) GET the object, then POST
+it (`?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`); a second `apply` PATCHes
+a strategic merge patch; `scale` PATCHes the `/scale` subresource with `{"spec":{"replicas":N}}`
+and reads an autoscaling/v1 Scale back; `delete` sends DELETE with
+`propagationPolicy=Background` semantics by default. Only the fields the fake models are read
+(the pod template's labels, requests, nodeSelector, tolerations, grace period and readiness
+probe); the rest of the manifest is accepted and dropped, as a real server keeps but the fake
+has no use for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from upgrader.core.errors import UserError
+from upgrader.core.kube import (
+    ConfigMap,
+    LabelSelector,
+    PodDisruptionBudget,
+    PodSpec,
+    PodTemplate,
+    Resources,
+    SelectorRequirement,
+    Service,
+    TaintEffect,
+    Toleration,
+    Workload,
+    WorkloadKind,
+    parse_cpu,
+    parse_memory,
+)
+from upgrader.sandbox.apiserver import objects
+
+if TYPE_CHECKING:
+    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+
+Json = dict[str, Any]
+_EFFECTS = {e.value: e for e in TaintEffect}
+_WRITABLE = {"deployments": WorkloadKind.DEPLOYMENT, "statefulsets": WorkloadKind.STATEFUL_SET}
+
+
+class BadRequestError(UserError):
+    """The manifest cannot be read (HTTP 400/422)."""
+
+
+def _selector(wire: Mapping[str, Any] | None) -> LabelSelector:
+    wire = wire or {}
+    return LabelSelector(
+        {str(k): str(v) for k, v in (wire.get("matchLabels") or {}).items()},
+        tuple(
+            SelectorRequirement(
+                str(e.get("key", "")),
+                str(e.get("operator", "")),
+                tuple(str(v) for v in e.get("values") or ()),
+            )
+            for e in wire.get("matchExpressions") or ()
+        ),
+    )
+
+
+def _requests(containers: Sequence[Mapping[str, Any]]) -> Resources:
+    cpu = memory = 0
+    for container in containers:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        cpu += parse_cpu(requests["cpu"]) if "cpu" in requests else 0
+        memory += parse_memory(requests["memory"]) if "memory" in requests else 0
+    return Resources(cpu, memory, 1)
+
+
+def _toleration(wire: Mapping[str, Any]) -> Toleration:
+    effect = wire.get("effect")
+    return Toleration(
+        key=str(wire.get("key", "")),
+        operator=str(wire.get("operator", "Equal")),
+        value=str(wire.get("value", "")),
+        effect=_EFFECTS.get(str(effect)) if effect else None,
+        toleration_seconds=wire.get("tolerationSeconds"),
+    )
+
+
+def parse_template(wire: Mapping[str, Any]) -> PodTemplate:
+    meta = wire.get("metadata") or {}
+    spec = wire.get("spec") or {}
+    containers = spec.get("containers") or []
+    if not containers:
+        raise BadRequestError("spec.template.spec.containers: Required value")
+    return PodTemplate(
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        spec=PodSpec(
+            requests=_requests(containers),
+            tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or ()),
+            node_selector={str(k): str(v) for k, v in (spec.get("nodeSelector") or {}).items()},
+            termination_grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
+            has_readiness_probe=any("readinessProbe" in c for c in containers),
+        ),
+    )
+
+
+def parse_workload(body: Mapping[str, Any], kind: WorkloadKind, namespace: str) -> Workload:
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    name = str(meta.get("name") or "")
+    if not name:
+        raise BadRequestError("metadata.name: Required value")
+    selector = _selector(spec.get("selector"))
+    template = parse_template(spec.get("template") or {})
+    if selector.is_empty or not selector.matches(template.labels):
+        raise BadRequestError(
+            "spec.template.metadata.labels: Invalid value: `selector` does not match template "
+            "`labels`"
+        )
+    return Workload(
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        selector=selector,
+        template=template,
+        replicas=int(spec.get("replicas", 1)),
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+    )
+
+
+def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    if "minAvailable" in spec and "maxUnavailable" in spec:
+        raise BadRequestError(
+            "spec: Invalid value: minAvailable and maxUnavailable cannot both be set"
+        )
+    return PodDisruptionBudget(
+        namespace=namespace,
+        name=str(meta.get("name") or ""),
+        selector=_selector(spec.get("selector")),
+        min_available=spec.get("minAvailable"),
+        max_unavailable=spec.get("maxUnavailable"),
+        unhealthy_pod_eviction_policy=str(
+            spec.get("unhealthyPodEvictionPolicy") or "IfHealthyBudget"
+        ),
+    )
+
+
+def parse_service(body: Mapping[str, Any], namespace: str) -> Service:
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    return Service(
+        namespace=namespace,
+        name=str(meta.get("name") or ""),
+        selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
+        type=str(spec.get("type") or "ClusterIP"),
+        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+    )
+
+
+# -- printed columns ---------------------------------------------------------------------------
+
+
+def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Json:
+    """kubectl's columns (pkg/printers/internalversion/printers.go: deploymentColumnDefinitions,
+    statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
+    now = api.now()
+    kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
+    age = objects.age(now - api.created_at)
+    rows = []
+    for w in workloads:
+        wire = api._workload_json(w)
+        status = wire["status"]
+        if kind is WorkloadKind.DAEMON_SET:
+            n = w.ready_replicas
+            cells: list[Any] = [w.name, n, n, w.ready_replicas, n, w.available_replicas]
+            cells += [_node_selector(w), age]
+        elif kind is WorkloadKind.STATEFUL_SET:
+            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", age]
+        else:
+            updated = status.get("updatedReplicas", w.replicas)
+            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", updated, w.available_replicas, age]
+        cells += ["main", "public.ecr.aws/sandbox/app:1", _selector_text(w.selector)]
+        rows.append((cells, wire))
+    if kind is WorkloadKind.DAEMON_SET:
+        head = ["Name", "Desired", "Current", "Ready", "Up-to-date", "Available"]
+        columns = [(c, 0) for c in [*head, "Node Selector", "Age"]]
+    elif kind is WorkloadKind.STATEFUL_SET:
+        columns = [("Name", 0), ("Ready", 0), ("Age", 0)]
+    else:
+        columns = [(c, 0) for c in ("Name", "Ready", "Up-to-date", "Available", "Age")]
+    columns += [("Containers", 1), ("Images", 1), ("Selector", 1)]
+    return objects.table(columns, rows, cont)
+
+
+def _node_selector(workload: Workload) -> str:
+    selector = workload.template.spec.node_selector
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
+def _selector_text(selector: LabelSelector) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.match_labels.items())) or "<none>"
+
+
+def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
+    age = objects.age(api.now() - api.created_at)
+    columns = [
+        ("Name", 0),
+        ("Min Available", 0),
+        ("Max Unavailable", 0),
+        ("Allowed Disruptions", 0),
+        ("Age", 0),
+    ]
+    rows = [
+        (
+            [
+                b.name,
+                "N/A" if b.min_available is None else str(b.min_available),
+                "N/A" if b.max_unavailable is None else str(b.max_unavailable),
+                b.disruptions_allowed,
+                age,
+            ],
+            objects.pod_disruption_budget(b, api.created_at),
+        )
+        for b in pdbs
+    ]
+    return objects.table(columns, rows, cont)
+
+
+def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
+    age = objects.age(api.now() - api.created_at)
+    rows = [([c.name, len(c.data), age], objects.config_map(c, api.created_at)) for c in maps]
+    return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
+
+
+# -- handlers (called like KubeApi methods, routed by WRITE_ROUTES) -----------------------------
+
+
+def get_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    namespace, name = args
+    found = [b for b in self.cluster.list_pdbs(namespace) if b.name == name]
+    if not found:
+        from upgrader.core.errors import NotFoundError
+
+        raise NotFoundError(f'poddisruptionbudgets.policy "{name}" not found')
+    if request.wants_table:
+        return _ok(pdb_table(self, found, ""))
+    return _ok(objects.pod_disruption_budget(found[0], self.created_at))
+
+
+def create_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    pdb = parse_pdb(request.json(), args[0])
+    self.cluster.add_pdb(pdb)
+    return _ok(objects.pod_disruption_budget(pdb, self.created_at), 201)
+
+
+def delete_pdb(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+    self.cluster.delete_pdb(args[0], args[1])
+    return _ok(objects.status(200, "Success", f'poddisruptionbudget "{args[1]}" deleted'))
+
+
+def create_workload(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    namespace, resource = args
+    kind = _writable(resource)
+    workload = parse_workload(request.json(), kind, namespace)
+    self.cluster.add_workload(workload)
+    workload = self.cluster.get_workload(kind, namespace, workload.name)
+    return _ok(self._workload_json(workload), 201)
+
+
+def delete_workload(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+    namespace, resource, name = args
+    self.cluster.delete_workload(_writable(resource), namespace, name)
+    return _ok(objects.status(200, "Success", f"{resource} {name} deleted"))
+
+
+def get_scale(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+    namespace, resource, name = args
+    return _ok(_scale(self.cluster.get_workload(_writable(resource), namespace, name)))
+
+
+def patch_scale(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    namespace, resource, name = args
+    replicas = (request.json().get("spec") or {}).get("replicas")
+    kind = _writable(resource)
+    if replicas is None:
+        raise BadRequestError("spec.replicas: Required value")
+    workload = self.cluster.scale_workload(kind, namespace, name, int(replicas))
+    return _ok(_scale(workload))
+
+
+def create_service(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    service = parse_service(request.json(), args[0])
+    if (args[0], service.name) in {(v.namespace, v.name) for v in self.cluster.list_services()}:
+        from upgrader.core.errors import ConflictError
+
+        raise ConflictError(f'services "{service.name}" already exists')
+    self.cluster.add_service(service)
+    return _ok(objects.service(service, self.created_at), 201)
+
+
+def delete_service(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+    self.cluster.delete_service(args[0], args[1])
+    return _ok(objects.status(200, "Success", f'service "{args[1]}" deleted'))
+
+
+def list_config_maps(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    maps = self.cluster.list_config_maps(args[0] if args else None)
+    if request.wants_table:
+        return _ok(config_map_table(self, maps, ""))
+    wire = (objects.config_map(c, self.created_at) for c in maps)
+    return _ok(objects.object_list("ConfigMapList", "v1", wire))
+
+
+def delete_config_map(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+    self.cluster.delete_config_map(args[0], args[1])
+    return _ok(objects.status(200, "Success", f'configmap "{args[1]}" deleted'))
+
+
+def _writable(resource: str) -> WorkloadKind:
+    kind = _WRITABLE.get(resource)
+    if kind is None:
+        raise BadRequestError(
+            f"the sandbox creates, scales and deletes only {', '.join(_WRITABLE)}"
+        )
+    return kind
+
+
+def _scale(workload: Workload) -> Json:
+    return {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {"name": workload.name, "namespace": workload.namespace},
+        "spec": {"replicas": workload.replicas},
+        "status": {
+            "replicas": workload.replicas,
+            "selector": _selector_text(workload.selector),
+        },
+    }
+
+
+def _ok(value: Json, code: int = 200) -> Response:
+    from upgrader.sandbox.apiserver.api import _json
+
+    return _json(code, value)
+
+
+WRITE_ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", get_pdb),
+    ("POST", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", create_pdb),
+    ("DELETE", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", delete_pdb),
+    ("POST", "/apis/apps/v1/namespaces/{ns}/{resource}", create_workload),
+    ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),
+    ("GET", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", get_scale),
+    ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", patch_scale),
+    ("POST", "/api/v1/namespaces/{ns}/services", create_service),
+    ("DELETE", "/api/v1/namespaces/{ns}/services/{name}", delete_service),
+    ("GET", "/api/v1/configmaps", list_config_maps),
+    ("GET", "/api/v1/namespaces/{ns}/configmaps", list_config_maps),
+    ("DELETE", "/api/v1/namespaces/{ns}/configmaps/{name}", delete_config_map),
+]
+
+
+# -- OpenAPI v3: only what tells kubectl the server validates fields itself ------------------
+
+
+def _group_path(group_version: str) -> str:
+    return "api/v1" if group_version == "v1" else f"apis/{group_version}"
+
+
+def openapi_root(_: KubeApi, __: Request, ___: Sequence[str]) -> Response:
+    """`kubectl apply/create` first asks /openapi/v3 whether the server takes
+    `fieldValidation` (k8s.io/cli-runtime pkg/resource/query_param_verifier_v3.go); without an
+    answer it falls back to client-side validation, which needs every schema."""
+    from upgrader.sandbox.apiserver import discovery
+
+    versions = ["v1", *discovery.GROUPS]
+    paths = {
+        _group_path(gv): {"serverRelativeURL": f"/openapi/v3/{_group_path(gv)}?hash=sandbox"}
+        for gv in versions
+    }
+    return _ok({"paths": paths})
+
+
+def openapi_group(_: KubeApi, __: Request, args: Sequence[str]) -> Response:
+    """One group version's document: each resource's PATCH names its kind and accepts
+    `fieldValidation`, which is all the verifier reads."""
+    from upgrader.sandbox.apiserver import discovery
+
+    group_version = "v1" if args[0] == "v1" else f"{args[0]}/{args[1]}"
+    resources = (
+        discovery.core_resources()
+        if group_version == "v1"
+        else discovery.group_resources(group_version)
+    )
+    if resources is None:
+        from upgrader.core.errors import NotFoundError
+
+        raise NotFoundError(f"no OpenAPI document for {group_version}")
+    group, _sep, version = group_version.rpartition("/")
+    parameters = [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}]
+    paths: Json = {}
+    for resource in resources["resources"]:
+        name = resource["name"]
+        if "/" in name:
+            continue
+        scope = "/namespaces/{namespace}" if resource["namespaced"] else ""
+        gvk = {"group": group, "version": version, "kind": resource["kind"]}
+        operation = {"x-kubernetes-group-version-kind": gvk, "parameters": parameters}
+        prefix = f"/{_group_path(group_version)}{scope}/{name}"
+        paths[prefix] = {"post": operation}
+        paths[f"{prefix}/{{name}}"] = {"patch": operation, "put": operation}
+    return _ok({"openapi": "3.0.0", "info": {"title": "sandbox", "version": "v1"}, "paths": paths})
+
+
+WRITE_ROUTES += [
+    ("GET", "/openapi/v3", openapi_root),
+    ("GET", "/openapi/v3/api/{version}", openapi_group),
+    ("GET", "/openapi/v3/apis/{group}/{version}", openapi_group),
+]

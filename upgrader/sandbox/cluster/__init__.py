@@ -1,0 +1,1 @@
+"""FakeCluster: the Kubernetes world simulated on a virtual clock."""

@@ -1,0 +1,1 @@
+"""moto's EKS extension: the EKS calls and behaviour moto lacks."""

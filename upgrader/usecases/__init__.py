@@ -1,0 +1,1 @@
+"""What each command does: wire a target's ports, lock, confirm, call the domain."""
