@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from strategies.canary import RolloutStatus
 from strategies.gates.decide import GateFailedError, GateTally, await_gates
 from strategies.gates.kinds import Gate, GateResult, gates_for
+from strategies.run.report import RolloutStatus
 from strategies.spec import (
     AbTest,
     AlbIngressTraffic,

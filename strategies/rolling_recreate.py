@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from strategies.canary import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.gates.decide import GateFailedError, GateTally, await_gates
 from strategies.gates.kinds import Gate, GateResult, gates_for
+from strategies.run.report import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.spec import BlueGreen, Recreate, Rolling, RolloutSpec
 from strategies.steps import Weights
 from strategies.traffic.routers import refusal

@@ -748,7 +748,7 @@ def _rollout_ports_for(
     if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
         yield _rollout_ports(ctx, region, profile, context)
         return
-    from upgrader.sandbox.rollout_world import sandbox_rollout_ports
+    from upgrader.usecases.rollout_world import sandbox_rollout_ports
 
     with sandbox_rollout_ports() as ports:
         yield ports
@@ -964,7 +964,7 @@ app.add_typer(sandbox_app, name="sandbox")
 def sandbox_needs_its_extra() -> None:
     # No docstring: it would replace the group's help. One line on how to install the
     # `sandbox` extra, before any command below imports it.
-    from upgrader.cli.sandbox_extra import require_sandbox
+    from upgrader.core.sandbox_extra import require_sandbox
 
     with reported_errors():
         require_sandbox()

@@ -106,16 +106,11 @@ def sandbox_target(world: Sandbox, cluster: str) -> Target:
 def _served_sandbox_target(served: ServedSandbox, cluster: str) -> Target:
     """The real adapters, aimed at `eksup sandbox up`'s servers by its files alone: the user's
     shell (AWS_PROFILE, KUBECONFIG, ...) plays no part."""
-    import boto3
-
     from upgrader.adapters.aws.adapter import Boto3Aws
     from upgrader.adapters.clock import ServedSandboxClock
     from upgrader.adapters.kubernetes.client import KubernetesCluster
 
-    session = boto3.Session(
-        aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=served.region
-    )
-    aws = Boto3Aws(session=session, region=served.region, endpoint_url=served.aws_url)
+    aws = Boto3Aws.with_static_keys(served.region, served.aws_url, key="sandbox")
     clock = ServedSandboxClock(served.clock_url)
     kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig), clock=clock)
     return Target(

@@ -60,6 +60,15 @@ class Boto3Aws(
             )
         )
 
+    @classmethod
+    def with_static_keys(cls, region: str, endpoint_url: str, key: str) -> Boto3Aws:
+        """An AWS of fixed keys at `endpoint_url` (a served sandbox): no profile, no
+        credentials and no config from the user's environment take part."""
+        session = boto3.Session(
+            aws_access_key_id=key, aws_secret_access_key=key, region_name=region
+        )
+        return cls(session=session, region=region, endpoint_url=endpoint_url)
+
 
 if TYPE_CHECKING:
     # mypy proves here that Boto3Aws satisfies every AWS port.
