@@ -22,13 +22,10 @@ traffic moved by weights) and say which needs fewer node replacements.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import yaml
 
 from upgrader import __version__
 from upgrader.core.aws import AddonVersion, Nodegroup
@@ -52,7 +49,15 @@ from upgrader.plan.document import (
 )
 from upgrader.plan.drain_estimate import estimate_drain
 from upgrader.plan.fingerprint import fingerprint, fingerprint_facts
-from upgrader.plan.runbooks import Command, Repeat, Runbook, RunbookStep, fill, get_runbook
+from upgrader.plan.runbooks import (
+    Command,
+    Repeat,
+    Runbook,
+    RunbookStep,
+    fill,
+    get_runbook,
+    shared_steps,
+)
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind
 from upgrader.versions import KubeVersion, NodeKind, VersionCatalog, default_catalog
 
@@ -309,145 +314,12 @@ def addon_updates(
 
 # -- templates -----------------------------------------------------------------------------------
 
-# Step kinds the shipped runbooks have no template for yet. They are templates all the same
-# (validated RunbookStep data, filled like the rest), kept here until the runbooks carry them;
-# a runbook that defines a step of the same kind wins.
-_FALLBACK_TEMPLATES = """
-- id: self-managed
-  kind: self-managed-group
-  title: Replace the nodes of self-managed group {nodegroup} at {hop}
-  repeat: per-hop-nodegroup
-  verifies: [pdb-zero-disruptions, bare-pods, surge-capacity]
-  description: >-
-    Give Auto Scaling group {nodegroup} a launch template version with the EKS-optimized AMI
-    for {hop} ({ami_id}) and double its capacity so new nodes join at {hop}; suspend its Launch,
-    ReplaceUnhealthy and AZRebalance processes; taint ({taint}) and cordon the old nodes; drain
-    them within every PodDisruptionBudget (timeout {drain_timeout}); terminate them, decrementing
-    the desired capacity; resume the processes.
-  preconditions:
-    - The subnets of {nodegroup} have free IPs, and the vCPU quota room, for the extra nodes.
-  actions:
-    - tool: aws
-      run: >-
-        aws ec2 create-launch-template-version --region {region} --launch-template-id
-        {launch_template} --source-version {launch_template_version} --launch-template-data
-        '{{"ImageId":"{ami_id}"}}'
-    - tool: aws
-      run: >-
-        aws autoscaling update-auto-scaling-group --region {region} --auto-scaling-group-name
-        {nodegroup} --launch-template LaunchTemplateId={launch_template},Version='$Latest'
-        --desired-capacity <twice the current>
-    - tool: aws
-      run: >-
-        aws autoscaling suspend-processes --region {region} --auto-scaling-group-name
-        {nodegroup} --scaling-processes Launch ReplaceUnhealthy AZRebalance
-      note: once the new nodes are Ready.
-    - tool: kubectl
-      run: kubectl taint nodes <old nodes of {nodegroup}> {taint}
-    - tool: kubectl
-      run: kubectl cordon <old nodes of {nodegroup}>
-    - tool: kubectl
-      run: kubectl drain <old nodes of {nodegroup}> --ignore-daemonsets --timeout={drain_timeout}
-    - tool: aws
-      run: >-
-        aws autoscaling terminate-instance-in-auto-scaling-group --region {region}
-        --instance-id <old instance id> --should-decrement-desired-capacity
-    - tool: aws
-      run: >-
-        aws autoscaling resume-processes --region {region} --auto-scaling-group-name
-        {nodegroup} --scaling-processes Launch ReplaceUnhealthy AZRebalance
-  verify:
-    - tool: kubectl
-      run: kubectl get nodes -o wide
-      note: every node of {nodegroup} runs {hop}.
-  rollback:
-    - tool: kubectl
-      run: kubectl uncordon <old nodes of {nodegroup}>
-      note: >-
-        before the drain started; afterwards they stay cordoned and the journal says how to go on.
-    - tool: kubectl
-      run: kubectl taint nodes <old nodes of {nodegroup}> {taint}-
-    - tool: aws
-      run: >-
-        aws autoscaling update-auto-scaling-group --region {region} --auto-scaling-group-name
-        {nodegroup} --launch-template
-        LaunchTemplateId={launch_template},Version={launch_template_version}
-        --desired-capacity <the capacity before>
-    - tool: aws
-      run: >-
-        aws autoscaling resume-processes --region {region} --auto-scaling-group-name
-        {nodegroup} --scaling-processes Launch ReplaceUnhealthy AZRebalance
-
-- id: karpenter
-  kind: karpenter-drift
-  title: Let Karpenter replace node pool {nodegroup} at {hop}
-  repeat: per-hop-nodegroup
-  verifies: [pdb-zero-disruptions, bare-pods]
-  description: >-
-    Karpenter replaces drifted nodes itself, within the pool's disruption budgets and every
-    PodDisruptionBudget; eksup evicts nothing. An amiSelectorTerms alias (al2023@latest or
-    al2023@vYYYYMMDD) is resolved at the control plane's version, so the control-plane update
-    already drifted the nodes and EC2NodeClass {node_class} is left alone; id, name or tag
-    terms are replaced by the id of the EKS-optimized AMI for {hop} (its SSM parameter, for the
-    class's amiFamily), after the previous terms are journaled. Then watch the NodeClaims turn
-    over until every node of pool {nodegroup} runs {hop}.
-  actions:
-    - tool: kubectl
-      run: kubectl get ec2nodeclass {node_class} -o jsonpath='{{.spec.amiSelectorTerms}}'
-      note: with an alias, skip to the verification; keep the output for the rollback.
-    - tool: aws
-      run: >-
-        aws ssm get-parameter --region {region} --name
-        /aws/service/eks/optimized-ami/{hop}/amazon-linux-2023/x86_64/standard/recommended/image_id
-        --query Parameter.Value --output text
-      note: the parameter of the class's amiFamily and the nodes' architecture (AL2023 x86_64 here).
-    - tool: kubectl
-      run: >-
-        kubectl patch ec2nodeclass {node_class} --type merge -p
-        '{{"spec":{{"amiSelectorTerms":[{{"id":"<AMI id for {hop}>"}}]}}}}'
-  verify:
-    - tool: kubectl
-      run: kubectl get nodeclaims -l karpenter.sh/nodepool={nodegroup}
-      note: none Drifted, none deleting.
-    - tool: kubectl
-      run: kubectl get nodes -l karpenter.sh/nodepool={nodegroup} -o wide
-      note: every node runs {hop}.
-  rollback:
-    - tool: kubectl
-      run: >-
-        kubectl patch ec2nodeclass {node_class} --type merge -p
-        '{{"spec":{{"amiSelectorTerms":<the previous terms>}}}}'
-      note: Karpenter drifts the nodes back; the journal holds the previous terms.
-
-- id: fargate
-  kind: fargate-restart
-  title: Restart the Fargate pods at {hop}
-  repeat: per-hop
-  verifies: [pdb-zero-disruptions, bare-pods]
-  description: >-
-    A Fargate pod keeps the kubelet it started with, and AWS wants it on the control plane's
-    minor before the next upgrade: restart every workload with pods on Fargate (a rolling
-    restart, within its PodDisruptionBudgets) so its pods come back at {hop}.
-  actions:
-    - tool: kubectl
-      run: kubectl rollout restart <workload on Fargate>
-  verify:
-    - tool: kubectl
-      run: kubectl get nodes -l eks.amazonaws.com/compute-type=fargate -o wide
-      note: every Fargate node runs {hop}.
-"""
 
 _UNIT_STEP_KINDS = {
     NodeOwnerKind.SELF_MANAGED: StepKind.SELF_MANAGED_GROUP,
     NodeOwnerKind.KARPENTER: StepKind.KARPENTER_DRIFT,
     NodeOwnerKind.FARGATE: StepKind.FARGATE_RESTART,
 }
-
-
-@functools.cache
-def _fallback_templates() -> dict[StepKind, RunbookStep]:
-    raw = yaml.safe_load(_FALLBACK_TEMPLATES)
-    return {t.kind: t for t in (RunbookStep.model_validate(item) for item in raw)}
 
 
 @dataclass(frozen=True)
@@ -477,7 +349,7 @@ def _shape(runbook: Runbook) -> _Shape:
             f"runbook {runbook.id!r} must have exactly one node group step "
             "(nodegroup-blue-green or nodegroup-in-place)"
         )
-    extra = [t for k, t in _fallback_templates().items() if k not in kinds]
+    extra = [t for k, t in shared_steps().items() if k not in kinds]
     return _Shape(runbook.steps[:first], [*block, *extra], runbook.steps[last + 1 :], managed[0])
 
 

@@ -106,6 +106,22 @@ def runbook_dir() -> Path:
     return shipped if shipped.is_dir() else RUNBOOK_DIR
 
 
+class SharedSteps(_Template):
+    """Step templates for runbooks that lack a step of their kind (`runbooks/shared/`)."""
+
+    steps: list[RunbookStep] = Field(min_length=1)
+
+
+SHARED_STEPS = Path("shared") / "node-owner-steps.yaml"
+
+
+@cache
+def shared_steps() -> dict[StepKind, RunbookStep]:
+    """The node-owner steps (self-managed, Karpenter, Fargate) every upgrade runbook gets."""
+    path = runbook_dir() / SHARED_STEPS
+    return {step.kind: step for step in validate_file(path, SharedSteps).steps}
+
+
 def load_runbook_file(path: Path) -> Runbook:
     runbook = validate_file(path, Runbook, loaders.RUNBOOK, "runbook")
     _, lines = load_with_lines(path, loaders.RUNBOOK, "runbook")
