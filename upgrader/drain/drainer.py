@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import (
     EvictionBlockedError,
     EvictionDeniedError,
@@ -49,7 +50,7 @@ DEFAULT_STARTUP_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class DrainSettings:
-    timeout_seconds: float = 1800.0  # per drain; 30 min is EKS's own patience, doubled
+    timeout_seconds: float = DEFAULT_DRAIN_TIMEOUT_SECONDS  # per drain (why: core.defaults)
     poll_seconds: float = 2.0  # how often budgets and pods are re-read
     grace_period_seconds: int | None = None  # None: each pod's own
     max_grace_period_seconds: int | None = None  # caps the pod's own grace period

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from upgrader import __version__
 from upgrader.core.aws import AddonVersion, Nodegroup
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
 from upgrader.core.kube import KARPENTER_NODECLASS_LABEL, Node, WorkloadKind
 from upgrader.core.shell import Raw, command, comment, fill_command, quote
@@ -76,8 +77,6 @@ __all__ = [
 
 # The taint put on blue nodes so nothing new lands there while they drain (issue 4's default).
 DEFAULT_TAINT = "eksup.io/upgrade=blue:NoSchedule"
-# Seconds. What an EKS managed node group update allows a node before PodEvictionFailure.
-DEFAULT_DRAIN_TIMEOUT_SECONDS = 900
 # A drain is given at least twice its budget bound: start-up times vary, and replacements queue
 # behind each other on a fresh green group.
 DRAIN_TIMEOUT_MARGIN = 2.0

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from upgrader.core.aws import LaunchTemplateRef, Nodegroup, NodegroupSpec
+from upgrader.core.defaults import drain_timeout
 from upgrader.core.errors import NotFoundError, RefusedError
 from upgrader.core.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
 from upgrader.drain.drainer import (
@@ -73,7 +74,7 @@ def drain_settings(ctx: StepContext, timeout: float, taint: Taint) -> DrainSetti
     """The step's drain, as the execute flags shape it; a --disable-eviction deletion is
     journaled before it is made."""
     return DrainSettings(
-        timeout_seconds=ctx.options.drain_timeout_seconds or timeout,
+        timeout_seconds=drain_timeout(ctx.options.drain_timeout_seconds, timeout),
         poll_seconds=ctx.options.drain_poll_seconds,
         grace_period_seconds=ctx.options.grace_period_seconds,
         max_grace_period_seconds=ctx.options.max_grace_period_seconds,
@@ -141,9 +142,10 @@ def run_blue_green(ctx: StepContext) -> StepResult:
     else:
         if not drain_started:
             ctx.remember(DRAIN_STARTED, "true")
+        timeout = drain_timeout(ctx.options.drain_timeout_seconds, p.drain_timeout_seconds)
         ctx.intend(
             f"drain {len(nodes)} nodes of {p.blue} within their PodDisruptionBudgets "
-            f"(timeout {ctx.options.drain_timeout_seconds or p.drain_timeout_seconds:.0f}s)"
+            f"(timeout {timeout:.0f}s)"
         )
         moved = _drain(ctx, p, taint, options)
         ctx.reporter.info(f"drained {p.blue}: {moved}")

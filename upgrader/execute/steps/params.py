@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from upgrader.core.aws import UpdateConfig
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
 from upgrader.core.kube import Taint, TaintEffect, WorkloadKind
 from upgrader.plan.document import ParamValue, Plan, Step, StepKind
 
 DEFAULT_TAINT = "eksup.io/upgrade=blue:NoSchedule"
-DEFAULT_DRAIN_TIMEOUT_SECONDS = 900.0  # what an EKS managed node group update allows a node
 REPLACES_TAG = "eksup.io/replaces"
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from upgrader.core import loaders
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
 from upgrader.core.yaml_lines import validate_file
 
@@ -45,10 +46,9 @@ class Thresholds(_Model):
         "place new control-plane network interfaces during an upgrade.",
     )
     drain_timeout_seconds: int = Field(
-        default=900,
+        default=DEFAULT_DRAIN_TIMEOUT_SECONDS,
         gt=0,
-        description="Seconds a node may take to drain. 900 s is what an EKS managed node group "
-        "update allows a node before it fails with PodEvictionFailure.",
+        description="Seconds a node may take to drain (default: upgrader.core.defaults).",
     )
     min_replicas: int = Field(
         default=2,

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from upgrader.core.defaults import drain_timeout
 from upgrader.core.errors import UserError
 from upgrader.plan.checks.config import Config, Thresholds
 from upgrader.plan.snapshot import ClusterSnapshot
@@ -40,9 +41,7 @@ class CheckContext:
 
     @property
     def drain_timeout(self) -> int:
-        if self.drain_timeout_seconds is not None:
-            return self.drain_timeout_seconds
-        return self.thresholds.drain_timeout_seconds
+        return int(drain_timeout(self.drain_timeout_seconds, self.thresholds.drain_timeout_seconds))
 
     @property
     def target_version(self) -> KubeVersion | None:
