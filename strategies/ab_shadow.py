@@ -31,7 +31,7 @@ from strategies.spec import (
     RolloutSpec,
     Shadow,
 )
-from strategies.traffic.routers import refusal
+from strategies.traffic.factory import refusal
 from upgrader.core.errors import EksupError, UserError
 from upgrader.core.ports import Clock, Cluster, LoadBalancers, Metrics
 

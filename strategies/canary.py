@@ -28,7 +28,8 @@ from strategies.run.report import RolloutReport, RolloutStatus, ScaleDown, Weigh
 from strategies.run.state import Actor, Journal, Phase, Request, RolloutState
 from strategies.spec import COMPUTE_STRATEGIES, RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Step, Weights, steps_for
-from strategies.traffic.routers import TrafficProvider, provider_for
+from strategies.traffic.base import TrafficProvider
+from strategies.traffic.factory import provider_for
 from upgrader.core.errors import EksupError, NotFoundError, PermanentError, RefusedError, UserError
 from upgrader.core.kube import WorkloadKind
 from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics

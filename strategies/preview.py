@@ -22,7 +22,7 @@ from strategies.run.state import Journal, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import Step, Weights, steps_for
 from strategies.traffic.alb_header import HeaderRoute
-from strategies.traffic.routers import TrafficProvider
+from strategies.traffic.base import TrafficProvider
 from upgrader.core.errors import EksupError, UserError
 from upgrader.core.kube import WorkloadKind
 from upgrader.core.ports import Cluster

@@ -23,7 +23,7 @@ from strategies.gates.kinds import Gate, GateResult, gates_for
 from strategies.run.report import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.spec import BlueGreen, Recreate, Rolling, RolloutSpec
 from strategies.steps import Weights
-from strategies.traffic.routers import refusal
+from strategies.traffic.factory import refusal
 from upgrader.core.errors import EksupError, NotFoundError, UserError
 from upgrader.core.kube import Workload, WorkloadKind, resolve_int_or_percent
 from upgrader.core.ports import Clock, Cluster, HttpProbe, LoadBalancers, Metrics

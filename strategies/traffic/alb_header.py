@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from strategies.ab_shadow import RouteReading
 from strategies.spec import AbTest, AlbTraffic
-from strategies.traffic.routers import listener_of
+from strategies.traffic.alb import listener_of
 from upgrader.core.aws import ForwardRule
 from upgrader.core.errors import ConflictError, NotFoundError, UserError
 from upgrader.core.ports import LoadBalancers

@@ -16,7 +16,7 @@ from dataclasses import replace
 from strategies.ab_shadow import RouteReading
 from strategies.spec import GatewayTraffic, ServiceBackend, Shadow
 from strategies.steps import Weights
-from strategies.traffic.routers import NotConvergedError
+from strategies.traffic.base import NotConvergedError
 from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import BackendRef, HTTPRoute, HTTPRouteRule, RequestMirror
 from upgrader.core.ports import Clock, Cluster

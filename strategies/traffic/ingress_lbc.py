@@ -22,14 +22,8 @@ from typing import Any
 
 from strategies.spec import AbTest, AlbIngressTraffic, AlbTraffic, RolloutSpec, Shadow
 from strategies.steps import Weights
-from strategies.traffic.routers import (
-    ALB_MAX_WEIGHT,
-    INSYNC_POLL_SECONDS,
-    AlbProvider,
-    NotConvergedError,
-    _check_limit,
-    listener_of,
-)
+from strategies.traffic.alb import ALB_MAX_WEIGHT, AlbProvider, listener_of
+from strategies.traffic.base import INSYNC_POLL_SECONDS, NotConvergedError, _check_limit
 from upgrader.core.errors import UserError
 from upgrader.core.kube import ALB_ACTIONS_ANNOTATION_PREFIX, USE_ANNOTATION_PORT, Ingress
 from upgrader.core.ports import Clock, Cluster, LoadBalancers
@@ -257,7 +251,7 @@ def _short(arn: str) -> str:
 
 def ingress_refusal(spec: RolloutSpec) -> str | None:
     """Why this strategy cannot run through the LBC's Ingress annotations, or None."""
-    from strategies.traffic.routers import MIRROR_ADVICE
+    from strategies.traffic.base import MIRROR_ADVICE
 
     if isinstance(spec.strategy, Shadow):
         return f"ALB cannot mirror traffic; {MIRROR_ADVICE}"

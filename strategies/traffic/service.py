@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from strategies.spec import App, Canary, RolloutSpec, ServiceTraffic
 from strategies.steps import TOTAL, Weights, steps_for
-from strategies.traffic.routers import INSYNC_POLL_SECONDS, NotConvergedError, _check_limit
+from strategies.traffic.base import INSYNC_POLL_SECONDS, NotConvergedError, _check_limit
 from upgrader.core.errors import UserError
 from upgrader.core.kube import Workload, WorkloadKind
 from upgrader.core.ports import Clock, Cluster
@@ -282,7 +282,7 @@ def service_refusal(spec: RolloutSpec) -> str | None:
     traffic, strategy = spec.traffic, spec.strategy
     assert isinstance(traffic, ServiceTraffic)
     if isinstance(strategy, Shadow):
-        from strategies.traffic.routers import MIRROR_ADVICE
+        from strategies.traffic.base import MIRROR_ADVICE
 
         return f"a Service sends each connection to one pod; it cannot mirror; {MIRROR_ADVICE}"
     if isinstance(strategy, AbTest):

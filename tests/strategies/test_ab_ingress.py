@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from strategies.ab_shadow import build_experiment, end_experiment, plan_lines, route_for
 from strategies.canary import RolloutStatus
-from strategies.traffic.routers import refusal
+from strategies.traffic.factory import refusal
 from tests.strategies.k8s_world import (
     AB_ACTION,
     AB_ACTIONS,

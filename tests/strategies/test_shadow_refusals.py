@@ -9,7 +9,7 @@ import pytest
 
 from strategies.ab_shadow import route_for
 from strategies.spec import RolloutSpec
-from strategies.traffic.routers import provider_for, refusal
+from strategies.traffic.factory import provider_for, refusal
 from upgrader.core.errors import UserError
 from upgrader.sandbox.clock import VirtualClock
 

@@ -8,7 +8,7 @@ import pytest
 
 from strategies.gates.kinds import gates_for
 from strategies.spec import AlbTraffic, Canary, NoData, load_spec
-from strategies.traffic.routers import provider_for
+from strategies.traffic.factory import provider_for
 from upgrader.core.errors import UserError
 from upgrader.sandbox.clock import VirtualClock
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from strategies.spec import BlueGreen, Canary, Linear
 from strategies.steps import ALL_CANDIDATE, Step, steps_for
-from strategies.traffic.routers import ALB_MAX_WEIGHT, ROUTE53_MAX_WEIGHT, listener_of
+from strategies.traffic.alb import ALB_MAX_WEIGHT, listener_of
+from strategies.traffic.route53 import ROUTE53_MAX_WEIGHT
 
 increasing_to_100 = st.sets(st.integers(1, 99), max_size=8).map(lambda s: (*sorted(s), 100))
 canaries = st.one_of(

@@ -41,7 +41,8 @@ from strategies.run.report import RolloutReport
 from strategies.run.state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.spec import COMPUTE_STRATEGIES, AbTest, NoTraffic, RolloutSpec, load_spec
 from strategies.steps import Weights, steps_for
-from strategies.traffic.routers import TrafficProvider, no_switch, provider_for, refusal
+from strategies.traffic.base import TrafficProvider
+from strategies.traffic.factory import no_switch, provider_for, refusal
 from strategies.traffic.service import warnings_for
 from upgrader.core.errors import EksupError, RefusedError, UserError
 from upgrader.core.exit_codes import ExitCode

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from strategies.spec import AlbTraffic, Route53Traffic
 from strategies.steps import Weights
-from strategies.traffic.routers import AlbProvider, Route53Provider
+from strategies.traffic.alb import AlbProvider
+from strategies.traffic.route53 import Route53Provider
 from tests.strategies.world import RECORD, Alb, alb_spec, route53_spec
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.sandbox.clock import VirtualClock

@@ -12,8 +12,8 @@ from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
+from strategies.traffic.factory import provider_for, refusal
 from strategies.traffic.ingress_lbc import AlbIngressProvider, pending
-from strategies.traffic.routers import provider_for, refusal
 from tests.strategies.k8s_world import (
     ACTION,
     ANNOTATION,

@@ -6,7 +6,8 @@ import pytest
 
 from strategies.spec import AlbTraffic, Route53Traffic
 from strategies.steps import Weights
-from strategies.traffic.routers import AlbProvider, Route53Provider
+from strategies.traffic.alb import AlbProvider
+from strategies.traffic.route53 import Route53Provider
 from tests.strategies.world import RECORD, Alb
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.core.errors import UserError

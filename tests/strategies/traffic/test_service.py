@@ -13,7 +13,7 @@ from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
-from strategies.traffic.routers import provider_for, refusal
+from strategies.traffic.factory import provider_for, refusal
 from strategies.traffic.service import (
     ReplicaRatioProvider,
     ServiceSelectorProvider,
