@@ -40,8 +40,9 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 # pytest's exit 5 means it collected no test: a failure here, named so nobody wonders.
+# --dist loadfile: a file's tests share one worker, as some share a module-scoped world.
 unit: $(VENV)/.installed
-	EKSUP_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/pytest -q -n $(PYTEST_WORKERS) \
+	EKSUP_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
 		--durations=10; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no test: failing" >&2; fi; \
 	exit $$status

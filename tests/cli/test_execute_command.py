@@ -74,7 +74,7 @@ def test_status_shows_the_run_from_its_journal(plan_file: Path) -> None:
     code, stdout, _ = run("status", str(plan_file), "--gantt")
     assert code == 0
     assert stdout.startswith("```mermaid\ngantt")
-    assert "control-plane-1.30 :" in stdout
+    assert "control-plane-1.30 (r-" in stdout  # one bar per run that worked on the step
 
 
 def test_status_before_any_run(tmp_path: Path, plan_file: Path) -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from upgrader.cli import app
 from upgrader.sandbox.demo_world import build_demo_world
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollout_world import build_rollout_world
+from upgrader.sandbox.rollout_world import build_rollout_world
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rollouts"
 KINDS = {
@@ -50,7 +50,7 @@ def test_the_sandbox_examples_carry_the_sandbox_ids() -> None:
         canary["stable_target_group"],
         canary["candidate_target_group"],
     ) == (ids.rule_arn, ids.stable_target_group, ids.candidate_target_group), (
-        "regenerate the ids with `python -m upgrader.usecases.rollout_world`"
+        "regenerate the ids with `python -m upgrader.sandbox.rollout_world`"
     )
     route53 = yaml.safe_load((EXAMPLES / "blue-green-route53.yaml").read_text())["traffic"]
     assert route53["zone_id"] == ids.zone_id

@@ -107,8 +107,12 @@ RS = OwnerRef("ReplicaSet", "web-1")
 @pytest.mark.parametrize(
     ("fields", "options", "verdict", "reason"),
     [
-        ({"deletion_timestamp": 5.0, "owner": None}, DrainOptions(), Verdict.SKIP,
-         "already being deleted"),
+        # A terminating managed pod is waited for; a terminating bare one is refused as any bare
+        # pod is (kubectl's unreplicatedFilter runs whatever the deletion timestamp).
+        ({"deletion_timestamp": 5.0, "owner": RS}, DrainOptions(), Verdict.SKIP,
+         "already being deleted; the drain waits for it"),
+        ({"deletion_timestamp": 5.0, "owner": None}, DrainOptions(), Verdict.REFUSE,
+         "has no controller, so nothing recreates it (allow with --force)"),
         ({"owner": OwnerRef("DaemonSet", "ds")}, DrainOptions(), Verdict.SKIP,
          "DaemonSet-managed; it stays until the node goes"),
         ({"annotations": {MIRROR_POD_ANNOTATION: "x"}}, DrainOptions(), Verdict.SKIP,
@@ -767,6 +771,7 @@ def test_a_mirror_that_cannot_be_read_is_an_error_not_an_empty_journal(kube: Fak
 
 # --- the drain --------------------------------------------------------------------------------
 
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import (
     EvictionBlockedError,
     MultiplePdbsError,
@@ -838,7 +843,10 @@ def _blue_drain(kube: FakeCluster, clock: VirtualClock, **settings: object) -> D
 
 def test_drain_defaults() -> None:
     settings = DrainSettings()
-    assert (settings.timeout_seconds, settings.poll_seconds) == (1800.0, 2.0)
+    assert (settings.timeout_seconds, settings.poll_seconds) == (
+        DEFAULT_DRAIN_TIMEOUT_SECONDS,
+        2.0,
+    )
     assert (settings.grace_period_seconds, settings.max_grace_period_seconds) == (None, None)
     assert (settings.unbudgeted_limit, settings.taint) == (50, None)
     assert settings.options == DrainOptions()
@@ -854,6 +862,12 @@ def test_a_drain_cordons_taints_evicts_and_reports(clock: VirtualClock) -> None:
     kube.add_pdb(
         PodDisruptionBudget("default", "web", LabelSelector({"app": "web"}), max_unavailable=1)
     )
+    # The DaemonSet exists (kubectl refuses pods of a DaemonSet that does not) but selects no
+    # node, so its one pod is the one added by hand.
+    nowhere = PodTemplate({"app": "ds"}, spec=PodSpec(node_selector={"nowhere": "true"}))
+    kube.add_workload(
+        Workload(WorkloadKind.DAEMON_SET, "default", "ds", LabelSelector({"app": "ds"}), nowhere)
+    )
     kube.add_pod(Pod("default", "ds", "", owner=OwnerRef("DaemonSet", "ds"), node_name="blue-1"))
     clock.sleep(30)
     on_blue = sorted(
@@ -863,7 +877,12 @@ def test_a_drain_cordons_taints_evicts_and_reports(clock: VirtualClock) -> None:
 
     class Watch:
         def drain_progress(
-            self, nodes: int, pods_left: int, evicted: int, waiting: dict[str, list[str]]
+            self,
+            nodes: int,
+            pods_left: int,
+            evicted: int,
+            waiting: dict[str, list[str]],
+            tally: object = None,
         ) -> None:
             progress.append((nodes, pods_left, evicted, waiting))
 
@@ -914,7 +933,9 @@ def test_a_drain_without_a_taint_only_cordons(clock: VirtualClock) -> None:
     assert writes == [("patch", "blue-1")]  # blue-1's taint; both were cordoned
 
 
-def test_a_budget_at_zero_times_out_naming_the_pdb_and_its_budget(clock: VirtualClock) -> None:
+def test_a_budget_that_can_never_allow_stops_the_drain_naming_it(clock: VirtualClock) -> None:
+    """minAvailable 1 of 1 pod: no amount of waiting moves it (issue 11, item 3), so the drain
+    stops at its first look instead of spending its whole timeout."""
     kube = _blue_world(clock)
     kube.set_unschedulable("green-1", True)  # so the pod starts on a blue node
     _workload(kube, "db", 1, WorkloadKind.STATEFUL_SET)
@@ -929,13 +950,16 @@ def test_a_budget_at_zero_times_out_naming_the_pdb_and_its_budget(clock: Virtual
     with pytest.raises(DrainTimeoutError) as timed_out:
         _blue_drain(kube, clock, timeout_seconds=60.0, poll_seconds=7.0).run()
     assert str(timed_out.value) == (
-        f"drain timed out after 60s; still there: {pod.key} on {pod.node_name} held by PDB "
-        "default/db (0 disruptions allowed)"
+        f"drain stopped: waiting cannot move what is left; still there: {pod.key} on "
+        f"{pod.node_name} held by PDB default/db (0 disruptions allowed) [PDB db can never allow "
+        "an eviction (minAvailable 1 of 1 pods)]"
     )
     report = timed_out.value.report
-    assert report.stuck == [StuckPod(pod.key, pod.node_name or "", "default/db", 0, "")]
+    assert [(s.pod, s.pdb, s.disruptions_allowed) for s in report.stuck] == [
+        (pod.key, "default/db", 0)
+    ]
     assert report.finished_at == clock.now()
-    assert start + 60 <= clock.now() < start + 67  # polls of 7 s until the deadline
+    assert start < clock.now() < start + 60  # well before the deadline
     assert report.evicted == []
 
 
@@ -1057,22 +1081,30 @@ def test_the_drain_waits_for_replacements_to_be_ready(clock: VirtualClock) -> No
 
 
 def test_at_the_deadline_unready_replacements_are_what_is_stuck(clock: VirtualClock) -> None:
-    drain = Drain(None, clock, list)  # type: ignore[arg-type]
+    kube = FakeCluster(clock)
+    # A StatefulSet whose replacement cannot start anywhere: it is not Ready.
+    nowhere = PodTemplate({"app": "db"}, spec=PodSpec(node_selector={"nowhere": "true"}))
+    kube.add_workload(
+        Workload(WorkloadKind.STATEFUL_SET, "ns", "db", LabelSelector({"app": "db"}), nowhere, 1)
+    )
+    drain = Drain(kube, clock, list)
     drain._displaced = {(WorkloadKind.STATEFUL_SET, "ns", "db")}
     index = PdbIndex([])
-    assert drain._stuck([], [], index) == [
-        StuckPod("StatefulSet/ns/db", "", None, None, "replacements not Ready")
-    ]
+    (replacement,) = drain._stuck([], [], index, [])
+    assert replacement.pod == "StatefulSet/ns/db"
+    assert replacement.reason.startswith("0/1 Ready; Pending, no room")
     terminating = Pod("ns", "t", "u", node_name="n1")
-    assert drain._stuck([], [terminating], index) == [
-        StuckPod("ns/t", "n1", None, None, "terminating")
+    assert [(s.pod, s.node, s.cause) for s in drain._stuck([], [terminating], index, [])] == [
+        ("ns/t", "n1", "terminating")
     ]
     twice = Candidate(Pod("ns", "p", "u"), ("ns/a", "ns/b"), 1)
     free = Candidate(Pod("ns", "f", "u", node_name="n2"), (), 1)
-    assert drain._stuck([twice, free], [], index) == [
-        StuckPod("ns/p", "", None, None, "matches several PDBs"),
-        StuckPod("ns/f", "n2", None, None, ""),
-    ]
+    both = PdbIndex(
+        [PodDisruptionBudget("ns", n, LabelSelector({}), max_unavailable=1) for n in ("a", "b")]
+    )
+    stuck = drain._stuck([twice, free], [], both, [])
+    assert [(s.pod, s.node, s.pdb) for s in stuck] == [("ns/p", "", None), ("ns/f", "n2", None)]
+    assert "several" in stuck[0].reason
 
 
 def test_a_bare_pod_that_appears_mid_drain_holds_its_node_and_is_refused(
@@ -1173,10 +1205,10 @@ def test_the_counts_of_more_start_after_five_refusals_and_ten_stuck_pods() -> No
     stuck = [StuckPod(f"ns/p{i:02}", "n", None, None, "") for i in range(11)]
     assert str(DrainTimeoutError(DrainReport(stuck=stuck), 5)).endswith("ns/p09 on n (and 1 more)")
     assert str(DrainTimeoutError(DrainReport(stuck=stuck[:10]), 5)).endswith("ns/p09 on n")
-    drain = Drain(None, None, list)  # type: ignore[arg-type]
-    assert drain._stuck([], [Pod("ns", "t", "u")], PdbIndex([])) == [
-        StuckPod("ns/t", "", None, None, "terminating")
-    ]
+    drain = Drain(FakeCluster(VirtualClock()), VirtualClock(), list)
+    assert [
+        (s.pod, s.cause) for s in drain._stuck([], [Pod("ns", "t", "u")], PdbIndex([]), [])
+    ] == [("ns/t", "terminating")]
 
 
 def test_pods_on_other_nodes_neither_refuse_nor_get_evicted(clock: VirtualClock) -> None:
@@ -1194,21 +1226,19 @@ def test_pods_on_other_nodes_neither_refuse_nor_get_evicted(clock: VirtualClock)
 
 
 def test_the_deadline_is_inclusive(clock: VirtualClock) -> None:
+    # A pod that takes 1000 s to stop holds the drain until its deadline: waiting could help,
+    # so the drain waits, and stops exactly at the deadline (not one poll later).
     kube = _blue_world(clock)
-    kube.add_pod(
-        Pod(
-            "default",
-            "held",
-            "",
-            labels={"app": "h"},
-            owner=OwnerRef("ReplicaSet", "h"),
-            node_name="blue-1",
-        )
+    kube.set_unschedulable("green-1", True)
+    slow = PodTemplate(
+        {"app": "h"},
+        spec=PodSpec(requests=Resources(100, 2**26, 1), termination_grace_seconds=1000),
     )
-    kube.add_pdb(
-        PodDisruptionBudget("default", "h", LabelSelector({"app": "h"}), max_unavailable=0)
+    kube.add_workload(
+        Workload(WorkloadKind.DEPLOYMENT, "default", "h", LabelSelector({"app": "h"}), slow, 1)
     )
     clock.sleep(30)
+    kube.set_unschedulable("green-1", False)
     start = clock.now()
     with pytest.raises(DrainTimeoutError):
         _blue_drain(kube, clock, timeout_seconds=60.0, poll_seconds=10.0).run()
@@ -1249,7 +1279,9 @@ def test_pods_without_a_budget_go_at_the_settings_rate(clock: VirtualClock) -> N
     rounds: list[int] = []
 
     class Watch:
-        def drain_progress(self, nodes: int, left: int, evicted: int, waiting: object) -> None:
+        def drain_progress(
+            self, nodes: int, left: int, evicted: int, waiting: object, tally: object = None
+        ) -> None:
             rounds.append(evicted)
 
     Drain(
@@ -1275,7 +1307,12 @@ def test_progress_names_the_pdb_holding_pods_back(clock: VirtualClock) -> None:
 
     class Watch:
         def drain_progress(
-            self, nodes: int, left: int, evicted: int, waiting: dict[str, list[str]]
+            self,
+            nodes: int,
+            left: int,
+            evicted: int,
+            waiting: dict[str, list[str]],
+            tally: object = None,
         ) -> None:
             waits.append(waiting)
 

@@ -34,10 +34,26 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Demo worlds: they build on the sandbox, live beside the use cases they drive, and are imported
+# only by `eksup demo`; without the extra, importing them is the one-line hint, nothing else.
+SANDBOX_WORLDS = frozenset(
+    {
+        "upgrader.usecases.demo",
+        "upgrader.usecases.demo_canary",
+        "upgrader.fleet.demo",
+        "upgrader.fleet.sandbox_world",
+    }
+)
+
+
 def _modules_outside_the_sandbox() -> list[str]:
     names = []
     for package in (upgrader, strategies):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if module.name.endswith(".__main__"):
+                continue  # `python -m` entry points run the CLI when imported
+            if module.name in SANDBOX_WORLDS:
+                continue
             if module.name != "upgrader.sandbox" and not module.name.startswith(
                 "upgrader.sandbox."
             ):
@@ -57,6 +73,20 @@ def test_nothing_outside_the_sandbox_imports_moto_when_imported() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize("name", sorted(SANDBOX_WORLDS))
+def test_a_demo_world_without_the_extra_is_the_one_line_hint(name: str) -> None:
+    done = _python(
+        "import importlib\n"
+        "from upgrader.core.sandbox_extra import SandboxNotInstalledError\n"
+        "try:\n"
+        f"    importlib.import_module({name!r})\n"
+        "except SandboxNotInstalledError as error:\n"
+        "    print(error)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'eksup[sandbox]'" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -748,7 +748,7 @@ def _rollout_ports_for(
     if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
         yield _rollout_ports(ctx, region, profile, context)
         return
-    from upgrader.usecases.rollout_world import sandbox_rollout_ports
+    from upgrader.sandbox.rollout_world import sandbox_rollout_ports
 
     with sandbox_rollout_ports() as ports:
         yield ports

@@ -33,6 +33,7 @@ import botocore.session
 
 from upgrader.adapters.aws import compute as boto3_compute
 from upgrader.adapters.aws import eks as boto3_eks
+from upgrader.adapters.aws import sts as boto3_sts
 from upgrader.adapters.aws import traffic as boto3_traffic
 
 # boto3 client name -> IAM service prefix (CloudWatch signs as "monitoring", IAM says cloudwatch).
@@ -44,18 +45,20 @@ IAM_PREFIX = {
     "elbv2": "elasticloadbalancing",
     "route53": "route53",
     "cloudwatch": "cloudwatch",
+    "sts": "sts",
 }
 _READ_VERBS = ("Describe", "List", "Get")
 
 # Each command's adapter classes, and whether it may change anything through them.
 COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "plan": (("Boto3ControlPlane", "Boto3Compute"), False),
+    # Boto3CallerIdentity: who approves (sts:GetCallerIdentity, which IAM never denies).
+    "plan": (("Boto3ControlPlane", "Boto3Compute", "Boto3CallerIdentity"), False),
     # Reads, plus EC2's DryRun checks (a launch template version it would create).
-    "dry-run": (("Boto3ControlPlane", "Boto3Compute"), False),
-    "execute": (("Boto3ControlPlane", "Boto3Compute"), True),
+    "dry-run": (("Boto3ControlPlane", "Boto3Compute", "Boto3CallerIdentity"), False),
+    "execute": (("Boto3ControlPlane", "Boto3Compute", "Boto3CallerIdentity"), True),
     "rollout": (("Boto3LoadBalancers", "Boto3Dns", "Boto3Metrics"), True),
 }
-_MODULES: tuple[ModuleType, ...] = (boto3_eks, boto3_compute, boto3_traffic)
+_MODULES: tuple[ModuleType, ...] = (boto3_eks, boto3_compute, boto3_traffic, boto3_sts)
 
 IMPLIED: dict[str, tuple[str, ...]] = {"eks:CreateNodegroup": ("iam:PassRole",)}
 

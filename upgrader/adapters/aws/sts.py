@@ -15,5 +15,6 @@ class Boto3CallerIdentity:
 
     def caller_arn(self) -> str:
         sts = self.clients.sts
-        response = self.clients.call_sts(sts.get_caller_identity)
+        # A lambda, not the bound method: `eksup iam-policy` reads the call off this line.
+        response = self.clients.call_sts(lambda: sts.get_caller_identity())  # noqa: PLW0108
         return str(response["Arn"])

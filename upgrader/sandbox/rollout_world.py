@@ -11,7 +11,7 @@ run, independent of whatever the demo world created before. The demo cluster get
 - the hosted zone `example.com` with weighted records `web.example.com` `blue` (100, stable)
   and `green` (0, candidate).
 
-`python -m upgrader.usecases.rollout_world` prints the ids the examples must carry; a test
+`python -m upgrader.sandbox.rollout_world` prints the ids the examples must carry; a test
 checks that they still agree.
 """
 
