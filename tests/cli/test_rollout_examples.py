@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from upgrader.cli import app
 from upgrader.sandbox.demo_world import build_demo_world
-from upgrader.sandbox.world import Sandbox
 from upgrader.sandbox.rollout_world import build_rollout_world
+from upgrader.sandbox.world import Sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rollouts"
 KINDS = {
