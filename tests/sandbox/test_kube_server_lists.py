@@ -83,11 +83,18 @@ def test_a_malformed_continue_token_is_400() -> None:
 def test_only_the_newest_snapshots_are_kept() -> None:
     pages = ListPages(kept=2)
     items = [(i, {"i": i}) for i in range(3)]
-    tokens = [pages.page("q", revision, lambda: items, 1, "")[1] for revision in (1, 2, 3)]
-    assert pages.page("q", 3, lambda: [], 1, tokens[2])[0] == items[1:2]
-    assert pages.page("q", 2, lambda: [], 1, tokens[1])[0] == items[1:2]
+
+    def at(revision: int) -> Any:
+        return lambda: (revision, lambda: items)
+
+    def unused() -> Any:
+        raise AssertionError("a continued page takes no new snapshot")
+
+    tokens = [pages.page("q", at(revision), 1, "")[1] for revision in (1, 2, 3)]
+    assert pages.page("q", unused, 1, tokens[2])[0] == items[1:2]
+    assert pages.page("q", unused, 1, tokens[1])[0] == items[1:2]
     with pytest.raises(ContinueError) as dropped:
-        pages.page("q", 1, lambda: [], 1, tokens[0])
+        pages.page("q", unused, 1, tokens[0])
     assert dropped.value.expired
 
 

@@ -268,10 +268,12 @@ class KubeApi:
         if _is_watch(request):
             table = self._node_table if request.wants_table else None
             return self._watch(request, "nodes", "Node", "v1", matches=matches, table=table)
-        revision, state = self.feed.snapshot("nodes")
-        items, cont, revision = self._paged(
-            request, revision, lambda: [i for i in state.values() if matches(i[0])]
-        )
+
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot("nodes")
+            return revision, lambda: [i for i in state.values() if matches(i[0])]
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
             return _listed(self._node_table([n for n, _ in items], cont), revision)
         return _list_response("NodeList", "v1", revision, items, cont)
@@ -369,18 +371,22 @@ class KubeApi:
         if _is_watch(request):
             table = self._pod_table if request.wants_table else None
             return self._watch(request, "pods", "Pod", "v1", matches=matches, table=table)
-        revision, state = self.feed.snapshot("pods")
         node_name = next((v for f, op, v in checks if f == "spec.nodeName" and op == "="), None)
 
-        def build() -> list[lists.Item]:
-            if namespace is None and node_name is None:
-                candidates: Iterable[lists.Item] = state.values()
-            else:  # the cluster's indexes pick the candidates; the snapshot has their state
-                keys = (p.key for p in self.cluster.list_pods(namespace, node_name))
-                candidates = (state[k] for k in keys if k in state)
-            return [i for i in candidates if matches(i[0])]
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot("pods")
 
-        items, cont, revision = self._paged(request, revision, build)
+            def build() -> list[lists.Item]:
+                if namespace is None and node_name is None:
+                    candidates: Iterable[lists.Item] = state.values()
+                else:  # the cluster's indexes pick the candidates; the snapshot has their state
+                    keys = (p.key for p in self.cluster.list_pods(namespace, node_name))
+                    candidates = (state[k] for k in keys if k in state)
+                return [i for i in candidates if matches(i[0])]
+
+            return revision, build
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
             return _listed(self._pod_table([p for p, _ in items], cont), revision)
         return _list_response("PodList", "v1", revision, items, cont)
@@ -446,10 +452,12 @@ class KubeApi:
             return self._watch(
                 request, resource, kind.value, api_version, matches=matches, table=None
             )
-        revision, state = self.feed.snapshot(resource)
-        items, cont, revision = self._paged(
-            request, revision, lambda: [i for i in state.values() if matches(i[0])]
-        )
+
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot(resource)
+            return revision, lambda: [i for i in state.values() if matches(i[0])]
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
             return _listed(workload_table(self, [w for w, _ in items], cont), revision)
         return _list_response(f"{kind.value}List", api_version, revision, items, cont)
@@ -578,10 +586,10 @@ class KubeApi:
         return _json(200, objects.object_list("SecretList", "v1", page, cont))
 
     def _paged(
-        self, request: Request, revision: int, build: Callable[[], list[lists.Item]]
+        self, request: Request, fresh: Callable[[], tuple[int, Callable[[], list[lists.Item]]]]
     ) -> tuple[Sequence[lists.Item], str, int]:
-        """A page of the list the request names, at `revision` (`build` makes the whole list), or of
-        the snapshot the request's continue token names."""
+        """A page of the list the request names: of a fresh snapshot (`fresh` gives its
+        revision and a builder of the list), or of the snapshot the continue token names."""
         query = "&".join(
             f"{k}={request.query.get(k, '')}" for k in ("fieldSelector", "labelSelector")
         )
@@ -589,8 +597,7 @@ class KubeApi:
             limit = int(request.query.get("limit") or 0)
             return self._pages.page(
                 f"{request.path}?{query}",
-                revision,
-                build,
+                fresh,
                 limit,
                 request.query.get("continue", ""),
             )

@@ -90,14 +90,14 @@ class ListPages:
     def page(
         self,
         query: str,
-        revision: int,
-        build: Callable[[], Sequence[Item]],
+        fresh: Callable[[], tuple[int, Callable[[], Sequence[Item]]]],
         limit: int,
         token: str,
     ) -> tuple[Sequence[Item], str, int]:
         """One page of the list `query` names: its items, the next continue token ("" on the
-        last page) and the revision the page shows. Without a token the list is the one `build`
-        makes at `revision`; with one, the snapshot the token names."""
+        last page) and the revision the page shows. Without a token, `fresh()` gives the current
+        revision and a builder of the whole list at it; with one, the snapshot the token names
+        is read and `fresh` is not called (a continued page costs no snapshot of the world)."""
         if token:
             revision, start = decode_token(token)
             with self._lock:
@@ -108,6 +108,7 @@ class ListPages:
                 raise ContinueError(EXPIRED_CONTINUE, expired=True)
         else:
             start = 0
+            revision, build = fresh()
             if limit <= 0:
                 return build(), "", revision  # one page: nothing to keep for later
             with self._lock:
