@@ -122,10 +122,12 @@ def measure(nodes: int, pods: int, workdir: Path) -> None:
                     f"{cpu:.1f} s CPU in kubectl, exit {code}"
                 )
             out = workdir / f"plan-{nodes}.json"
+            peak_file = workdir / "eksup-peak-kb"
             command = [
                 sys.executable,
                 "-m",
-                "upgrader.cli",
+                "benchmarks.measured_cli",
+                str(peak_file),
                 "plan",
                 "--to",
                 TARGET,
@@ -138,7 +140,10 @@ def measure(nodes: int, pods: int, workdir: Path) -> None:
                 "--out",
                 str(out),
             ]
-            wall, cpu, rss, code = _run(command, env, workdir / "plan-stdout.json")
+            wall, cpu, _, code = _run(command, env, workdir / "plan-stdout.json")
+            # Not the child's ru_maxrss: that counts this process's size at fork (see
+            # measured_cli); eksup's own high-water mark is what the target is about.
+            rss = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
             steps = len(json.loads(out.read_text()).get("steps", [])) if out.exists() else 0
             print(f"eksup plan: exit {code}, {steps} steps, {cpu:.1f} s CPU in the eksup process")
             print(
