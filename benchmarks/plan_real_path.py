@@ -41,8 +41,8 @@ TARGET_MIB = 1536
 TARGET = "1.32"
 DEFAULT_SIZES = ("1000x30000", "5000x150000")
 MIB = 2**20
-# What `kubectl get -o json` holds per 6 KB pod before it prints (measured here: ~16.8 GiB
-# with ~100,000 of 150,000 pods read), with a margin.
+# What `kubectl get -o json` holds per 6 KB pod before it prints, with a margin: on 150,000
+# pods it had reached 16.8 GiB, still reading, when it was stopped after 284 s (2026-12-06).
 KUBECTL_JSON_KIB_PER_POD = 200
 
 
@@ -128,7 +128,7 @@ def measure(nodes: int, pods: int, workdir: Path) -> None:
                 needed = len(state) * KUBECTL_JSON_KIB_PER_POD
                 if needed > _available_kib():
                     # -o json holds every pod twice over before printing; -o name decodes the
-                    # same pages chunk by chunk (measured: 16.8 GiB at ~100,000 pods for -o json).
+                    # same pages chunk by chunk (see KUBECTL_JSON_KIB_PER_POD).
                     output = "name"
                     print(
                         f"kubectl -o json would need ~{needed / 2**20:.0f} GiB here, more than "
