@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import drain_makespan, plan_at_scale
+from benchmarks import drain_makespan, plan_at_scale, plan_real_path
 
 
 def main() -> int:
     print("== plan on a 5,000-node / 150,000-pod sandbox cluster ==", flush=True)
     plan_at_scale.main([])
+    print(
+        "\n== eksup plan through the real adapters (HTTP to the sandbox servers), "
+        "production-sized pods ==",
+        flush=True,
+    )
+    plan_real_path.main([])
     print("\n== drain makespan: 100-node / 3,000-pod blue group to green ==", flush=True)
     drain_makespan.main([])
     return 0

@@ -112,16 +112,19 @@ def main(argv: list[str] | None = None) -> None:
             catalog=catalog,
         )
         discovered = time.perf_counter() - started
+        cpu_started = time.process_time()
         today = dt.datetime.fromtimestamp(world.clock.now(), tz=dt.UTC).date()
         plan = plan_cluster(snapshot, CheckContext(target="1.32", catalog=catalog, today=today))
         total = time.perf_counter() - started
+        planned_cpu = time.process_time() - cpu_started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"pods: {len(snapshot.pods)}, nodes: {len(snapshot.nodes)}, steps: {len(plan.steps)}")
     planned = total - discovered
     print(f"discovery (from the in-memory FakeCluster): {discovered:.2f} s")
     print(
-        f"checks + plan: {planned:.2f} s (target < {TARGET_SECONDS:.0f} s)"
+        f"checks + plan: {planned:.2f} s wall, {planned_cpu:.2f} s CPU (a loaded machine "
+        f"stretches the wall time; target < {TARGET_SECONDS:.0f} s)"
         f"{_missed(planned, TARGET_SECONDS)}"
     )
     print(

@@ -17,11 +17,13 @@ itself at that many virtual seconds per real second (see `kube_server`).
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
 from upgrader.sandbox.apiserver.server import KubeServer
+from upgrader.core.kube import Pod
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -37,11 +39,12 @@ class SandboxServers:
         moto: bool = False,
         region: str = "us-east-1",
         eks_cluster: str | None = None,
+        pod_json: Callable[[Pod], dict[str, Any]] | None = None,
     ) -> None:
         self.clock = clock
         self.directory = directory
         self.region = region
-        self.kube = KubeServer(cluster, clock)
+        self.kube = KubeServer(cluster, clock, pod_json=pod_json)
         self._ticker_rate = ticker_rate
         self._with_moto = moto
         self._eks_cluster = eks_cluster

@@ -19,7 +19,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,6 +41,7 @@ from upgrader.sandbox.apiserver import discovery, objects, watch
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.cluster.label_selector import parse_label_selector
+from upgrader.sandbox import kube_server_lists as lists
 
 Json = dict[str, Any]
 _EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
@@ -141,16 +142,25 @@ _Handler = Callable[["KubeApi", Request, Sequence[str]], Response]
 
 class KubeApi:
     """The routes. `created_at` is when the server started: the age of objects the domain does
-    not date (workloads, PDBs, services, config maps)."""
+    not date (workloads, PDBs, services, config maps). `pod_json` renders a pod's wire JSON in
+    lists and watches (the benchmarks pad it to a production pod's size)."""
 
-    def __init__(self, cluster: FakeCluster, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        cluster: FakeCluster,
+        now: Callable[[], float],
+        *,
+        pod_json: Callable[[Pod], Json] = objects.pod,
+    ) -> None:
         self.cluster = cluster
         self.now = now
         self.created_at = now()
         self._write_lock = threading.Lock()
+        node_wires, pod_wires = lists.WireCache(objects.node), lists.WireCache(pod_json)
+        self._pages = lists.ListPages()
         snapshots: dict[str, Callable[[], watch.Snapshot]] = {
-            "nodes": lambda: {n.name: (n, objects.node(n)) for n in cluster.list_nodes()},
-            "pods": lambda: {p.key: (p, objects.pod(p)) for p in cluster.list_pods()},
+            "nodes": lambda: node_wires.snapshot((n.name, n) for n in cluster.list_nodes()),
+            "pods": lambda: pod_wires.snapshot((p.key, p) for p in cluster.list_pods()),
         }
         for resource, kind in objects.WORKLOAD_RESOURCES.items():
             snapshots[resource] = functools.partial(self._workload_snapshot, kind)
@@ -256,14 +266,15 @@ class KubeApi:
         if _is_watch(request):
             table = self._node_table if request.wants_table else None
             return self._watch(request, "nodes", "Node", "v1", matches=matches, table=table)
-        revision = self.feed.sync("nodes")
-        nodes = [n for n in self.cluster.list_nodes() if matches(n)]
-        page, cont = _page(nodes, request)
+
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot("nodes")
+            return revision, lambda: [i for i in state.values() if matches(i[0])]
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
-            return _listed(self._node_table(page, cont), revision)
-        return _listed(
-            objects.object_list("NodeList", "v1", map(objects.node, page), cont), revision
-        )
+            return _listed(self._node_table([n for n, _ in items], cont), revision)
+        return _list_response("NodeList", "v1", revision, items, cont)
 
     def get_node(self, request: Request, args: Sequence[str]) -> Response:
         node = self.cluster.get_node(args[0])
@@ -358,13 +369,25 @@ class KubeApi:
         if _is_watch(request):
             table = self._pod_table if request.wants_table else None
             return self._watch(request, "pods", "Pod", "v1", matches=matches, table=table)
-        revision = self.feed.sync("pods")
         node_name = next((v for f, op, v in checks if f == "spec.nodeName" and op == "="), None)
-        pods = self.cluster.list_pods(namespace=namespace, node_name=node_name)
-        page, cont = _page([p for p in pods if matches(p)], request)
+
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot("pods")
+
+            def build() -> list[lists.Item]:
+                if namespace is None and node_name is None:
+                    candidates: Iterable[lists.Item] = state.values()
+                else:  # the cluster's indexes pick the candidates; the snapshot has their state
+                    keys = (p.key for p in self.cluster.list_pods(namespace, node_name))
+                    candidates = (state[k] for k in keys if k in state)
+                return [i for i in candidates if matches(i[0])]
+
+            return revision, build
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
-            return _listed(self._pod_table(page, cont), revision)
-        return _listed(objects.object_list("PodList", "v1", map(objects.pod, page), cont), revision)
+            return _listed(self._pod_table([p for p, _ in items], cont), revision)
+        return _list_response("PodList", "v1", revision, items, cont)
 
     def get_pod(self, request: Request, args: Sequence[str]) -> Response:
         pod = self.cluster.get_pod(args[0], args[1])
@@ -427,13 +450,15 @@ class KubeApi:
             return self._watch(
                 request, resource, kind.value, api_version, matches=matches, table=None
             )
-        revision = self.feed.sync(resource)
-        items = self.cluster.list_workloads(kind, namespace[0] if namespace else None)
-        page, cont = _page([w for w in items if matches(w)], request)
+
+        def fresh() -> tuple[int, Callable[[], list[lists.Item]]]:
+            revision, state = self.feed.snapshot(resource)
+            return revision, lambda: [i for i in state.values() if matches(i[0])]
+
+        items, cont, revision = self._paged(request, fresh)
         if request.wants_table:
-            return _listed(workload_table(self, page, cont), revision)
-        wire = (self._workload_json(w) for w in page)
-        return _listed(objects.object_list(f"{kind.value}List", api_version, wire, cont), revision)
+            return _listed(workload_table(self, [w for w, _ in items], cont), revision)
+        return _list_response(f"{kind.value}List", api_version, revision, items, cont)
 
     def get_workload(self, request: Request, args: Sequence[str]) -> Response:
         namespace, resource, name = args
@@ -557,6 +582,29 @@ class KubeApi:
         ]
         page, cont = _page(secrets, request)
         return _json(200, objects.object_list("SecretList", "v1", page, cont))
+
+    def _paged(
+        self, request: Request, fresh: Callable[[], tuple[int, Callable[[], list[lists.Item]]]]
+    ) -> tuple[Sequence[lists.Item], str, int]:
+        """A page of the list the request names: of a fresh snapshot (`fresh` gives its
+        revision and a builder of the list), or of the snapshot the continue token names."""
+        query = "&".join(
+            f"{k}={request.query.get(k, '')}" for k in ("fieldSelector", "labelSelector")
+        )
+        try:
+            limit = int(request.query.get("limit") or 0)
+            return self._pages.page(
+                f"{request.path}?{query}",
+                fresh,
+                limit,
+                request.query.get("continue", ""),
+            )
+        except ValueError as e:
+            raise _HttpError(400, "BadRequest", f"bad limit: {e}") from e
+        except lists.ContinueError as e:
+            if e.expired:
+                raise _HttpError(410, "Expired", str(e)) from e
+            raise _HttpError(400, "BadRequest", str(e)) from e
 
     # watches ----------------------------------------------------------------------------------
 
@@ -701,6 +749,13 @@ def _page(items: Sequence[Any], request: Request) -> tuple[Sequence[Any], str]:
 
 def _is_watch(request: Request) -> bool:
     return request.query.get("watch", "") in ("true", "1")
+
+
+def _list_response(
+    kind: str, api_version: str, revision: int, items: Sequence[lists.Item], cont: str
+) -> Response:
+    """A list of cached wire objects, dumped straight to bytes."""
+    return Response(200, lists.list_body(kind, api_version, revision, (w for _, w in items), cont))
 
 
 def _listed(document: Json, revision: int) -> Response:

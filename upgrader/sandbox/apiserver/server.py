@@ -25,14 +25,17 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+from upgrader.core.kube import Pod
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
+Json = dict[str, Any]
 DEFAULT_TICK_SECONDS = 0.05  # real seconds between two ticker advances
 # Where clients read the sandbox's virtual time (`ServedSandboxClock`): not a Kubernetes path.
 CLOCK_PATH = "/eksup-sandbox/clock"
@@ -121,10 +124,11 @@ class KubeServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        pod_json: Callable[[Pod], Json] | None = None,
     ) -> None:
         self.cluster = cluster
         self.clock = clock
-        self.api = KubeApi(cluster, clock.now)
+        self.api = KubeApi(cluster, clock.now, **({"pod_json": pod_json} if pod_json else {}))
         self.requests: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)

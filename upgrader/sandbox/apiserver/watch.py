@@ -76,6 +76,12 @@ class ChangeFeed:
 
     def sync(self, resource: str) -> int:
         """Snapshot `resource` now, record what changed, and return the current revision."""
+        return self.snapshot(resource)[0]
+
+    def snapshot(self, resource: str) -> tuple[int, Mapping[str, tuple[Any, Json]]]:
+        """Snapshot `resource` now, record what changed, and return the current revision with
+        every object as of that revision (key -> (value, wire), in the cluster's list order).
+        The mapping is never changed afterwards: a later sync makes a new one."""
         # One sync at a time: a snapshot applied after a newer one would replay old states.
         with self._syncing:
             current = dict(self._snapshots[resource]())
@@ -84,7 +90,7 @@ class ChangeFeed:
                 self._state[resource] = current
                 if previous is not None:
                     self._record(resource, previous, current)
-                return self._revision
+                return self._revision, current
 
     def current(self, resource: str) -> tuple[int, list[tuple[str, Any, Json]]]:
         """The revision and every object of `resource` as of a fresh snapshot."""
@@ -104,7 +110,9 @@ class ChangeFeed:
             before = previous.get(key)
             if before is None:
                 found.append(("ADDED", key, value, wire))
-            elif before[1] != wire:
+            elif before[0] is not value and before[1] != wire:
+                # Values are immutable: the same object renders the same JSON, so only a
+                # replaced value needs its JSON compared.
                 found.append(("MODIFIED", key, value, wire))
         for key, (value, wire) in previous.items():
             if key not in current:
