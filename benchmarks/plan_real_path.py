@@ -32,8 +32,8 @@ from pathlib import Path
 
 from benchmarks.plan_at_scale import CLUSTER, build
 from benchmarks.production_pods import production_pod
-from upgrader.sandbox.kube_server_api import KubeApi, Request
-from upgrader.sandbox.sandbox_servers import SandboxServers
+from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.servers import SandboxServers
 from upgrader.sandbox.world import Sandbox
 
 TARGET_SECONDS = 30.0

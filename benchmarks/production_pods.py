@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from upgrader.kube import Pod
-from upgrader.sandbox import kube_server_objects as objects
+from upgrader.core.kube import Pod
+from upgrader.sandbox.apiserver import objects
 
 Json = dict[str, Any]
 

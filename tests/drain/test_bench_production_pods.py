@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from benchmarks.production_pods import production_pod
-from tests.sandbox.kube_server_fixtures import build_world
-from upgrader.adapters import kubernetes_wire as wire
-from upgrader.sandbox import kube_server_objects as objects
+from tests.sandbox.apiserver.fixtures import build_world
+from upgrader.adapters.kubernetes import wire
+from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.api import KubeApi, Request
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.kube_server_api import KubeApi, Request
 
 
 def test_padded_pods_decode_to_the_same_pods_and_are_production_sized() -> None:

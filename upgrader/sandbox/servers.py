@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
-from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.core.kube import Pod
+from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 

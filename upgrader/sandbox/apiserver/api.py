@@ -37,11 +37,10 @@ from upgrader.core.errors import (
     UserError,
 )
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
-from upgrader.sandbox.apiserver import discovery, objects, watch
+from upgrader.sandbox.apiserver import discovery, lists, objects, watch
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.cluster.label_selector import parse_label_selector
-from upgrader.sandbox import kube_server_lists as lists
 
 Json = dict[str, Any]
 _EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."

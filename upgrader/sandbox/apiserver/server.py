@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
 from upgrader.core.kube import Pod
+from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from upgrader.kube import Pod
-from upgrader.sandbox import kube_server_objects as objects
+from tests.sandbox.apiserver.fixtures import build_world
+from upgrader.core.kube import Pod
+from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.apiserver.lists import ContinueError, ListPages, WireCache, encode_token
 from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.kube_server_api import KubeApi, Request
-from upgrader.sandbox.kube_server_lists import ContinueError, ListPages, WireCache, encode_token
-
-from .kube_server_fixtures import build_world
 
 
 def _get(api: KubeApi, target: str) -> tuple[int, Any]:
