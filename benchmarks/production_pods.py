@@ -170,14 +170,8 @@ _SPEC_EXTRAS: Json = {
     "serviceAccountName": "app",
     "preemptionPolicy": "PreemptLowerPriority",
     "priority": 0,
-    "topologySpreadConstraints": [
-        {
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": {"app.kubernetes.io/part-of": "shop"}},
-        }
-    ],
+    # No topologySpreadConstraints: eksup reads them (placement), and padding adds only what
+    # eksup ignores, so a padded pod decodes to the same pod.
 }
 
 
