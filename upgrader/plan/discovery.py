@@ -76,6 +76,7 @@ def discover(
     manifests_dir: Path | None = None,
     region: str | None = None,
     catalog: VersionCatalog | None = None,
+    cluster: EksCluster | None = None,
 ) -> ClusterSnapshot:
     """Read `cluster_name` through the ports into a snapshot (reads only).
 
@@ -85,7 +86,8 @@ def discover(
     """
     catalog = catalog or default_catalog()
     name = cluster_name
-    cluster = describe_cluster(control_plane, name, region)
+    # `cluster`: the caller already described it (to resolve `--to next`); not read twice.
+    cluster = cluster or describe_cluster(control_plane, name, region)
     versions = versions_to_read(catalog, cluster.version, target_version)
     reads = _Reads()
 

@@ -38,8 +38,8 @@ def plan_target(
     facts = read_version_facts(target.control_plane, default_catalog())
     catalog = facts.catalog
     today = dt.datetime.fromtimestamp(target.clock.now(), tz=dt.UTC).date()
-    current = describe_cluster(target.control_plane, target.cluster_name, target.region).version
-    to = resolve_target(to, current, facts, today)
+    cluster = describe_cluster(target.control_plane, target.cluster_name, target.region)
+    to = resolve_target(to, cluster.version, facts, today)
     snapshot = discover(
         target.cluster_name,
         target.control_plane,
@@ -52,6 +52,7 @@ def plan_target(
         manifests_dir=manifests,
         region=target.region,
         catalog=catalog,
+        cluster=cluster,
     )
     snapshot = replace(snapshot, version_facts_source=facts.source, version_facts=facts.notes)
     context = CheckContext(
