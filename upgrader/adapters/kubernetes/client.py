@@ -45,7 +45,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
-from upgrader.adapters.kubernetes import convert, gateway, usage, wire
+from upgrader.adapters.kubernetes import convert, gateway, informer, usage, wire
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -154,6 +154,17 @@ def list_decoded(
 ) -> list[ItemT]:
     """Like `list_all`, but each page is read as raw JSON and decoded straight into eksup's
     values (`kubernetes_wire`): no client model objects, one page of dicts alive at a time."""
+    return list_decoded_at(list_call, decode, page_size=page_size, **query)[0]
+
+
+def list_decoded_at(
+    list_call: Callable[..., Any],
+    decode: Callable[[Mapping[str, Any]], ItemT],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    **query: Any,
+) -> tuple[list[ItemT], str]:
+    """`list_decoded` and the list's resourceVersion, where a watch of it starts."""
     for attempt in (1, 2):
         items: list[ItemT] = []
         token: str | None = None
@@ -165,9 +176,10 @@ def list_decoded(
                     )
                     page = json.loads(response.data)
                     items.extend(decode(item) for item in page.get("items") or ())
-                    next_token = (page.get("metadata") or {}).get("continue")
+                    meta = page.get("metadata") or {}
+                    next_token = meta.get("continue")
                     if not next_token:
-                        return items
+                        return items, str(meta.get("resourceVersion") or "")
                     if next_token == token:
                         raise ServiceUnavailableError(
                             f"the API server repeated continue token {token!r}; refusing to loop"
@@ -321,6 +333,7 @@ class KubernetesCluster:
         self.coordination = CoordinationV1Api(api_client)
         self.custom = CustomObjectsApi(api_client)
         self.networking = NetworkingV1Api(api_client)
+        self.informers: informer.Informers | None = None  # while `watching()` is open
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
             WorkloadKind.DEPLOYMENT: _WorkloadApi(
                 "deployments.apps",
@@ -441,6 +454,47 @@ class KubernetesCluster:
         with self._errors("list", verb_resource):
             return list_decoded(list_call, decode, page_size=self.page_size, **query)
 
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Reads of nodes, pods, budgets and workloads from informers (`kubernetes_informer`)
+        until the block ends; a nested call shares the outer one's."""
+        if self.informers is not None:
+            yield
+            return
+        sources = {
+            informer.NODES: informer.Source("nodes", self.core.list_node, wire.node, _name),
+            informer.PODS: informer.Source(
+                "pods",
+                self.core.list_pod_for_all_namespaces,
+                wire.pod,
+                _key,
+                {"node": lambda p: p.node_name or "", "namespace": _namespace},
+            ),
+            _PDBS: informer.Source(
+                _PDBS,
+                self.policy.list_pod_disruption_budget_for_all_namespaces,
+                wire.pod_disruption_budget,
+                _key,
+                {"namespace": _namespace},
+            ),
+        }
+        for kind, api in self._workloads.items():
+            sources[api.resource] = informer.Source(
+                api.resource,
+                api.list_all_namespaces,
+                wire.WORKLOADS[kind],
+                _namespaced_name,
+                {"namespace": _namespace},
+            )
+        self.informers = informer.Informers(
+            sources, self._errors, list_decoded_at, page_size=self.page_size
+        )
+        try:
+            yield
+        finally:
+            self.informers.close()
+            self.informers = None
+
     def server_version(self) -> str:
         with self._errors("get", "version"):
             return VersionApi(self.api_client).get_code().git_version
@@ -448,6 +502,10 @@ class KubernetesCluster:
     # nodes
 
     def list_nodes(self, label_selector: str | None = None) -> list[Node]:
+        if self.informers is not None:
+            cached = self.informers.select("nodes", label_selector=label_selector)
+            if cached is not None:
+                return cached
         query = {"label_selector": label_selector} if label_selector else {}
         return self._list_decoded("nodes", self.core.list_node, wire.node, **query)
 
@@ -460,7 +518,10 @@ class KubernetesCluster:
 
     def _patch_node(self, name: str, body: dict[str, Any]) -> Node:
         with self._errors("patch", "nodes", name):
-            return convert.node(self.core.patch_node(name, body))
+            node = convert.node(self.core.patch_node(name, body))
+        if self.informers is not None:
+            self.informers.put("nodes", node)
+        return node
 
     def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
         # null, not false, on uncordon: as kubectl sends it, leaving the field unset.
@@ -533,6 +594,13 @@ class KubernetesCluster:
         node_name: str | None = None,
         label_selector: str | None = None,
     ) -> list[Pod]:
+        if self.informers is not None:
+            index = ("node", node_name or "") if node_name is not None else None
+            if index is None and namespace is not None:
+                index = ("namespace", namespace)
+            cached = self.informers.select("pods", index=index, label_selector=label_selector)
+            if cached is not None:
+                return [p for p in cached if namespace is None or p.namespace == namespace]
         query: dict[str, Any] = {}
         if node_name is not None:
             query["field_selector"] = f"spec.nodeName={node_name}"
@@ -551,6 +619,7 @@ class KubernetesCluster:
             return convert.pod(self.core.read_namespaced_pod(name, namespace))
 
     def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
+        key = f"{namespace}/{name}"
         body = V1Eviction(
             metadata=V1ObjectMeta(name=name, namespace=namespace),
             delete_options=(
@@ -559,16 +628,25 @@ class KubernetesCluster:
                 else None
             ),
         )
-        with self._errors("create", "pods/eviction", f"{namespace}/{name}"):
+        informers = self.informers
+        before = informers.before_pod_change(key, eviction=True) if informers else {}
+        with self._errors("create", "pods/eviction", key):
             self.core.create_namespaced_pod_eviction(name, namespace, body)
+        if informers is not None:
+            informers.changed(before)
 
     def delete_pod(
         self, namespace: str, name: str, grace_period_seconds: int | None = None
     ) -> None:
-        with self._errors("delete", "pods", f"{namespace}/{name}"):
+        key = f"{namespace}/{name}"
+        informers = self.informers
+        before = informers.before_pod_change(key, eviction=False) if informers else {}
+        with self._errors("delete", "pods", key):
             self.core.delete_namespaced_pod(
                 name, namespace, grace_period_seconds=grace_period_seconds
             )
+        if informers is not None:
+            informers.changed(before)
 
     # workloads
 
@@ -579,6 +657,12 @@ class KubernetesCluster:
         found: list[Workload] = []
         for each in kinds:
             api, decode = self._workloads[each], wire.WORKLOADS[each]
+            if self.informers is not None:
+                index = ("namespace", namespace) if namespace is not None else None
+                cached = self.informers.select(api.resource, index=index)
+                if cached is not None:
+                    found += cached
+                    continue
             if namespace is None:
                 found += self._list_decoded(api.resource, api.list_all_namespaces, decode)
             else:
@@ -589,6 +673,11 @@ class KubernetesCluster:
 
     def get_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
         api = self._workloads[kind]
+        if self.informers is not None:
+            target = f"{api.resource} {namespace}/{name}"
+            cached = self.informers.get(api.resource, f"{namespace}/{name}", target)
+            if cached is not None:
+                return cast(Workload, cached)
         with self._errors("get", api.resource, f"{namespace}/{name}"):
             return api.convert(api.read(name, namespace))
 
@@ -625,6 +714,11 @@ class KubernetesCluster:
     # disruption budgets and services
 
     def list_pdbs(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
+        if self.informers is not None:
+            index = ("namespace", namespace) if namespace is not None else None
+            cached = self.informers.select(_PDBS, index=index)
+            if cached is not None:
+                return cached
         resource, decode = "poddisruptionbudgets.policy", wire.pod_disruption_budget
         if namespace is None:
             return self._list_decoded(
@@ -884,6 +978,25 @@ class KubernetesCluster:
     def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
         query = {"label_selector": f"{KARPENTER_NODEPOOL_LABEL}={node_pool}"} if node_pool else {}
         return [_node_claim(i) for i in self._custom_list(KARPENTER_GROUP, "nodeclaims", **query)]
+
+
+_PDBS = informer.PDBS
+
+
+def _name(value: Any) -> str:
+    return str(value.name)
+
+
+def _key(value: Any) -> str:
+    return str(value.key)
+
+
+def _namespace(value: Any) -> str:
+    return str(value.namespace)
+
+
+def _namespaced_name(value: Any) -> str:
+    return f"{value.namespace}/{value.name}"
 
 
 def _taint_key(taint: Taint) -> tuple[str, str]:
