@@ -229,7 +229,11 @@ def test_a_drains_reads_come_from_watches_and_see_its_own_eviction_at_once(
         assert kube.list_nodes(label_selector="kubernetes.io/hostname=node-2")[0].unschedulable
         replica_set = web.owner.name if web.owner else ""
         assert kube.get_workload(WorkloadKind.REPLICA_SET, "default", replica_set).replicas == 2
-        assert _lists(served, start) == []
+        # A surge scales a Deployment up, then reads it back to restore it: never the old value.
+        kube.list_workloads(WorkloadKind.DEPLOYMENT)
+        kube.scale_workload(WorkloadKind.DEPLOYMENT, "default", "web", 3)
+        assert kube.get_workload(WorkloadKind.DEPLOYMENT, "default", "web").replicas == 3
+        assert _lists(served, start) == ["/apis/apps/v1/deployments?limit=500"]
     # Closed: reads are requests again.
     start = len(served.server.requests)
     kube.list_pdbs()

@@ -520,7 +520,7 @@ class KubernetesCluster:
         with self._errors("patch", "nodes", name):
             node = convert.node(self.core.patch_node(name, body))
         if self.informers is not None:
-            self.informers.put("nodes", node)
+            self.informers.wrote(informer.NODES, name, node)
         return node
 
     def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
@@ -686,7 +686,10 @@ class KubernetesCluster:
     ) -> Workload:
         api = self._workloads[kind]
         with self._errors("patch", api.resource, f"{namespace}/{name}"):
-            return api.convert(api.patch(name, namespace, body))
+            workload = api.convert(api.patch(name, namespace, body))
+        if self.informers is not None:
+            self.informers.wrote(api.resource, f"{namespace}/{name}", workload)
+        return workload
 
     def scale_workload(
         self, kind: WorkloadKind, namespace: str, name: str, replicas: int

@@ -20,8 +20,11 @@ applied an event for that pod, as client-go controllers wait for their own creat
 deletions to be observed (kubernetes/pkg/controller/controller_utils.go,
 ControllerExpectations); after the eviction of a Ready pod, the next read of budgets waits for
 those covering it too, whose status the Eviction API writes before it deletes the pod
-(pkg/registry/core/pod/storage/eviction.go, checkAndDecrement). A node written through the
-adapter is put into the store at once.
+(pkg/registry/core/pod/storage/eviction.go, checkAndDecrement). After a node or workload is
+patched, the next read of its kind waits for its event when the server's answer differs from
+the cached object (when they agree, the cache is already current and no event may come: a
+patch that changes nothing makes none). A surged drain that scaled a Deployment up thus never
+reads the replicas it had before.
 
 When a resource cannot be watched (RBAC allows list but not watch, the connection drops and
 does not come back), its reads go to the API server directly, as without `watching()`.
@@ -136,6 +139,11 @@ class Store:
     def touches(self, key: str) -> int:
         with self.changed:
             return self._touches.get(key, 0)
+
+    def current(self, key: str) -> tuple[Any | None, int]:
+        """The object and its touches, read together."""
+        with self.changed:
+            return self._items.get(key), self._touches.get(key, 0)
 
     def wait_touched(self, expected: Mapping[str, int], timeout: float) -> bool:
         """Wait until every key has seen more events than `expected` says; False on timeout."""
@@ -375,11 +383,15 @@ class Informers:
             for key, touches in keys.items():
                 expected.setdefault(key, touches)
 
-    def put(self, resource: str, value: Any) -> None:
-        """The server's answer to a write, into the store at once (a later event replaces it)."""
+    def wrote(self, resource: str, key: str, answer: Any) -> None:
+        """The server answered a patch of `key` with `answer`: unless the cache agrees, the
+        next read waits for the event that will make it agree."""
         reflector = self._reflectors.get(resource)
-        if reflector is not None and reflector.usable:
-            reflector.store.apply("MODIFIED", value)
+        if reflector is None or not reflector.usable:
+            return
+        cached, touches = reflector.store.current(key)
+        if cached != answer:
+            self._expected.setdefault(resource, {}).setdefault(key, touches)
 
     def select(
         self,
