@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import gc
 import json
 import os
@@ -22,30 +23,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import urllib3
 from kubernetes import config as kube_config
-from kubernetes.client import (
-    ApiClient,
-    AppsV1Api,
-    AutoscalingV2Api,
-    BatchV1Api,
-    Configuration,
-    CoordinationV1Api,
-    CoreV1Api,
-    CustomObjectsApi,
-    NetworkingV1Api,
-    PolicyV1Api,
-    V1DeleteOptions,
-    V1Eviction,
-    V1ListMeta,
-    V1Node,
-    V1ObjectMeta,
-    V1Taint,
-    VersionApi,
-)
+from kubernetes.client import ApiClient, Configuration, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
-from upgrader.adapters.kubernetes import convert, gateway, informer, usage, wire
+from upgrader.adapters.kubernetes import convert, gateway, informer, raw, usage, wire
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -86,7 +69,22 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 
+# Model and API classes are imported where they are used: importing them costs a second of CPU
+# (their pydantic models), which commands that only list (decoded raw, `wire`) never pay.
 if TYPE_CHECKING:
+    from kubernetes.client import (
+        AppsV1Api,
+        AutoscalingV2Api,
+        BatchV1Api,
+        CoordinationV1Api,
+        CoreV1Api,
+        CustomObjectsApi,
+        NetworkingV1Api,
+        PolicyV1Api,
+        V1ListMeta,
+        V1Node,
+    )
+
     from upgrader.core.ports import Clock, Cluster
 
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -279,8 +277,8 @@ class _WorkloadApi(Generic[ModelT]):
     """The calls and conversion for one workload kind."""
 
     resource: str
-    list_all_namespaces: Callable[..., ListPage[ModelT]]
-    list_namespaced: Callable[..., ListPage[ModelT]]
+    list_all_namespaces: Callable[..., Any]  # raw: what `list_decoded` and watches call
+    list_namespaced: Callable[..., Any]
     read: Callable[[str, str], ModelT]
     patch: Callable[[str, str, dict[str, Any]], ModelT]
     convert: Callable[[ModelT], Workload]
@@ -325,57 +323,76 @@ class KubernetesCluster:
         # base64 PEM like EKS's certificateAuthority.data; None without one (plain HTTP,
         # or insecure-skip-tls-verify).
         self.ca_data = _ca_data(api_client.configuration.ssl_ca_cert)
-        self.core = CoreV1Api(api_client)
-        self.apps = AppsV1Api(api_client)
-        self.batch = BatchV1Api(api_client)
-        self.policy = PolicyV1Api(api_client)
-        self.autoscaling = AutoscalingV2Api(api_client)
-        self.coordination = CoordinationV1Api(api_client)
-        self.custom = CustomObjectsApi(api_client)
-        self.networking = NetworkingV1Api(api_client)
         self.informers: informer.Informers | None = None  # while `watching()` is open
+        # Bulk reads go by path (`kubernetes_raw`); the generated API classes, costly to
+        # import, are built on first use by the calls that need models.
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
-            WorkloadKind.DEPLOYMENT: _WorkloadApi(
-                "deployments.apps",
-                self.apps.list_deployment_for_all_namespaces,
-                self.apps.list_namespaced_deployment,
-                self.apps.read_namespaced_deployment,
-                self.apps.patch_namespaced_deployment,
-                convert.deployment,
-            ),
-            WorkloadKind.STATEFUL_SET: _WorkloadApi(
-                "statefulsets.apps",
-                self.apps.list_stateful_set_for_all_namespaces,
-                self.apps.list_namespaced_stateful_set,
-                self.apps.read_namespaced_stateful_set,
-                self.apps.patch_namespaced_stateful_set,
-                convert.stateful_set,
-            ),
-            WorkloadKind.DAEMON_SET: _WorkloadApi(
-                "daemonsets.apps",
-                self.apps.list_daemon_set_for_all_namespaces,
-                self.apps.list_namespaced_daemon_set,
-                self.apps.read_namespaced_daemon_set,
-                self.apps.patch_namespaced_daemon_set,
-                convert.daemon_set,
-            ),
-            WorkloadKind.REPLICA_SET: _WorkloadApi(
-                "replicasets.apps",
-                self.apps.list_replica_set_for_all_namespaces,
-                self.apps.list_namespaced_replica_set,
-                self.apps.read_namespaced_replica_set,
-                self.apps.patch_namespaced_replica_set,
-                convert.replica_set,
-            ),
-            WorkloadKind.JOB: _WorkloadApi(
-                "jobs.batch",
-                self.batch.list_job_for_all_namespaces,
-                self.batch.list_namespaced_job,
-                self.batch.read_namespaced_job,
-                self.batch.patch_namespaced_job,
-                convert.job,
-            ),
+            kind: _WorkloadApi(
+                f"{plural}.{group}",
+                raw.RawList(api_client, f"/apis/{group}/v1/{plural}"),
+                raw.RawList(api_client, f"/apis/{group}/v1/namespaces/{{namespace}}/{plural}"),
+                self._generated(api, f"read_namespaced_{singular}"),
+                self._generated(api, f"patch_namespaced_{singular}"),
+                conversion,
+            )
+            for kind, (group, plural, api, singular, conversion) in _WORKLOAD_CALLS.items()
         }
+
+    def _generated(self, api: str, method: str) -> Callable[..., Any]:
+        """A generated API class's method, the class imported on the first call."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(getattr(self, api), method)(*args, **kwargs)
+
+        return call
+
+    @functools.cached_property
+    def core(self) -> CoreV1Api:
+        from kubernetes.client import CoreV1Api
+
+        return CoreV1Api(self.api_client)
+
+    @functools.cached_property
+    def apps(self) -> AppsV1Api:
+        from kubernetes.client import AppsV1Api
+
+        return AppsV1Api(self.api_client)
+
+    @functools.cached_property
+    def batch(self) -> BatchV1Api:
+        from kubernetes.client import BatchV1Api
+
+        return BatchV1Api(self.api_client)
+
+    @functools.cached_property
+    def policy(self) -> PolicyV1Api:
+        from kubernetes.client import PolicyV1Api
+
+        return PolicyV1Api(self.api_client)
+
+    @functools.cached_property
+    def autoscaling(self) -> AutoscalingV2Api:
+        from kubernetes.client import AutoscalingV2Api
+
+        return AutoscalingV2Api(self.api_client)
+
+    @functools.cached_property
+    def coordination(self) -> CoordinationV1Api:
+        from kubernetes.client import CoordinationV1Api
+
+        return CoordinationV1Api(self.api_client)
+
+    @functools.cached_property
+    def custom(self) -> CustomObjectsApi:
+        from kubernetes.client import CustomObjectsApi
+
+        return CustomObjectsApi(self.api_client)
+
+    @functools.cached_property
+    def networking(self) -> NetworkingV1Api:
+        from kubernetes.client import NetworkingV1Api
+
+        return NetworkingV1Api(self.api_client)
 
     @classmethod
     def from_kubeconfig(
@@ -462,17 +479,17 @@ class KubernetesCluster:
             yield
             return
         sources = {
-            informer.NODES: informer.Source("nodes", self.core.list_node, wire.node, _name),
+            informer.NODES: informer.Source("nodes", self._raw("/api/v1/nodes"), wire.node, _name),
             informer.PODS: informer.Source(
                 "pods",
-                self.core.list_pod_for_all_namespaces,
+                self._raw("/api/v1/pods"),
                 wire.pod,
                 _key,
                 {"node": lambda p: p.node_name or "", "namespace": _namespace},
             ),
             _PDBS: informer.Source(
                 _PDBS,
-                self.policy.list_pod_disruption_budget_for_all_namespaces,
+                self._raw(_PDB_PATH),
                 wire.pod_disruption_budget,
                 _key,
                 {"namespace": _namespace},
@@ -495,6 +512,9 @@ class KubernetesCluster:
             self.informers.close()
             self.informers = None
 
+    def _raw(self, path: str) -> raw.RawList:
+        return raw.RawList(self.api_client, path)
+
     def server_version(self) -> str:
         with self._errors("get", "version"):
             return VersionApi(self.api_client).get_code().git_version
@@ -507,7 +527,7 @@ class KubernetesCluster:
             if cached is not None:
                 return cached
         query = {"label_selector": label_selector} if label_selector else {}
-        return self._list_decoded("nodes", self.core.list_node, wire.node, **query)
+        return self._list_decoded("nodes", self._raw("/api/v1/nodes"), wire.node, **query)
 
     def get_node(self, name: str) -> Node:
         return convert.node(self._read_node(name))
@@ -528,6 +548,8 @@ class KubernetesCluster:
         return self._patch_node(name, {"spec": {"unschedulable": True if unschedulable else None}})
 
     def add_taint(self, name: str, taint: Taint) -> Node:
+        from kubernetes.client import V1Taint
+
         def change(taints: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
             same = [t for t in taints if (t.get("key"), t.get("effect")) == _taint_key(taint)]
             if same and same[0].get("value", "") == taint.value:
@@ -560,6 +582,8 @@ class KubernetesCluster:
     ) -> Node:
         """Read the node, change its taint list, and write the whole list back (a strategic
         merge patch replaces `taints` whole), guarded by the resourceVersion that was read."""
+        from kubernetes.client import V1ObjectMeta
+
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             current = self._read_node(name)
             taints = [
@@ -607,11 +631,9 @@ class KubernetesCluster:
         if label_selector:
             query["label_selector"] = label_selector
         if namespace is None:
-            return self._list_decoded(
-                "pods", self.core.list_pod_for_all_namespaces, wire.pod, **query
-            )
+            return self._list_decoded("pods", self._raw("/api/v1/pods"), wire.pod, **query)
         return self._list_decoded(
-            "pods", self.core.list_namespaced_pod, wire.pod, namespace=namespace, **query
+            "pods", self._raw(_NAMESPACED_PODS), wire.pod, namespace=namespace, **query
         )
 
     def get_pod(self, namespace: str, name: str) -> Pod:
@@ -619,6 +641,8 @@ class KubernetesCluster:
             return convert.pod(self.core.read_namespaced_pod(name, namespace))
 
     def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
+        from kubernetes.client import V1DeleteOptions, V1Eviction, V1ObjectMeta
+
         key = f"{namespace}/{name}"
         body = V1Eviction(
             metadata=V1ObjectMeta(name=name, namespace=namespace),
@@ -724,20 +748,16 @@ class KubernetesCluster:
                 return cached
         resource, decode = "poddisruptionbudgets.policy", wire.pod_disruption_budget
         if namespace is None:
-            return self._list_decoded(
-                resource, self.policy.list_pod_disruption_budget_for_all_namespaces, decode
-            )
+            return self._list_decoded(resource, self._raw(_PDB_PATH), decode)
         return self._list_decoded(
-            resource, self.policy.list_namespaced_pod_disruption_budget, decode, namespace=namespace
+            resource, self._raw(_NAMESPACED_PDBS), decode, namespace=namespace
         )
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
         if namespace is None:
-            return self._list_decoded(
-                "services", self.core.list_service_for_all_namespaces, wire.service
-            )
+            return self._list_decoded("services", self._raw("/api/v1/services"), wire.service)
         return self._list_decoded(
-            "services", self.core.list_namespaced_service, wire.service, namespace=namespace
+            "services", self._raw(_NAMESPACED_SERVICES), wire.service, namespace=namespace
         )
 
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
@@ -775,6 +795,8 @@ class KubernetesCluster:
     ) -> Service:
         """Replace the selector exactly: a merge patch alone would keep old keys, so keys that
         go away are sent as null; the read resourceVersion guards against a concurrent edit."""
+        from kubernetes.client import V1ObjectMeta
+
         target = f"{namespace}/{name}"
         with self._errors("get", "services", target):
             current = self.core.read_namespaced_service(name, namespace)
@@ -984,6 +1006,24 @@ class KubernetesCluster:
 
 
 _PDBS = informer.PDBS
+_PDB_PATH = "/apis/policy/v1/poddisruptionbudgets"
+_NAMESPACED_PDBS = "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
+_NAMESPACED_PODS = "/api/v1/namespaces/{namespace}/pods"
+_NAMESPACED_SERVICES = "/api/v1/namespaces/{namespace}/services"
+# kind -> (API group, plural, generated API attribute, singular in its method names, conversion)
+_WORKLOAD_CALLS: dict[WorkloadKind, tuple[str, str, str, str, Callable[[Any], Workload]]] = {
+    WorkloadKind.DEPLOYMENT: ("apps", "deployments", "apps", "deployment", convert.deployment),
+    WorkloadKind.STATEFUL_SET: (
+        "apps",
+        "statefulsets",
+        "apps",
+        "stateful_set",
+        convert.stateful_set,
+    ),
+    WorkloadKind.DAEMON_SET: ("apps", "daemonsets", "apps", "daemon_set", convert.daemon_set),
+    WorkloadKind.REPLICA_SET: ("apps", "replicasets", "apps", "replica_set", convert.replica_set),
+    WorkloadKind.JOB: ("batch", "jobs", "batch", "job", convert.job),
+}
 
 
 def _name(value: Any) -> str:
