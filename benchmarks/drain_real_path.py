@@ -74,29 +74,38 @@ def main(argv: list[str] | None = None) -> None:
             results[mode] = measure(mode, args.rate, Path(workdir))
             r = results[mode]
             minutes = r["virtual_seconds"] / 60
+            rounds = max(r["rounds"], 1)
             label = "re-listing each round" if mode == "poll" else "watching (informers)"
             print(
                 f"{label}: {r['evicted']:.0f} evicted, {r['refused']:.0f} evictions refused, "
-                f"{r['virtual_seconds']:.0f} s of drain, {r['rounds'] / minutes:.1f} rounds/min; "
-                f"{r['requests'] / minutes:.0f} requests/min "
-                f"(lists/gets {r.get('requests list/get', 0) / minutes:.0f}, "
+                f"{r['virtual_seconds']:.0f} s of drain in {r['rounds']:.0f} rounds "
+                f"({r['rounds'] / minutes:.1f}/min); per minute of drain: "
+                f"{r['requests'] / minutes:.0f} requests "
+                f"(lists/gets {r.get('requests list/get', 0) / minutes:.1f}, "
                 f"watches {r.get('requests watch', 0) / minutes:.1f}, "
-                f"writes {r.get('requests write', 0) / minutes:.0f}); "
-                f"client CPU {r['cpu'] / minutes:.2f} s/min ({r['cpu']:.1f} s in all)",
+                f"writes {r.get('requests write', 0) / minutes:.0f}), "
+                f"client CPU {r['cpu'] / minutes:.2f} s; per round: "
+                f"{r.get('requests list/get', 0) / rounds:.1f} reads, "
+                f"{r['cpu'] / rounds:.3f} s CPU",
                 flush=True,
             )
     poll, watch = results["poll"], results["watch"]
-    per_min = {m: results[m]["virtual_seconds"] / 60 for m in MODES}
-    reads = {m: results[m].get("requests list/get", 0) / per_min[m] for m in MODES}
-    cpu = {m: results[m]["cpu"] / per_min[m] for m in MODES}
+    # A round every 2 s is what the drain asks for; the sandbox server, not the client, sets
+    # the pace above (it renders and filters production-sized pods in Python), so the figures
+    # at that pace are per round times 30.
+    per_round = {
+        m: results[m].get("requests list/get", 0) / max(results[m]["rounds"], 1) for m in MODES
+    }
+    cpu_round = {m: results[m]["cpu"] / max(results[m]["rounds"], 1) for m in MODES}
     print(
-        f"watching vs re-listing, per minute of drain: reads {reads['watch']:.0f} vs "
-        f"{reads['poll']:.0f}, client CPU {cpu['watch']:.2f} s vs {cpu['poll']:.2f} s "
-        "(target, issue 13: follow changes through watches, no re-list per round; "
-        "reads must not grow with rounds)"
+        f"at a round every 2 s (30/min): re-listing {per_round['poll'] * 30:.0f} reads/min and "
+        f"{cpu_round['poll'] * 30:.1f} s client CPU/min; watching "
+        f"{per_round['watch'] * 30:.1f} reads/min (its initial lists, spread over the drain) "
+        f"and at most {cpu_round['watch'] * 30:.1f} s CPU/min (events cost per change, not per "
+        "round). Target (issue 13): reads that do not grow with rounds"
         + (
             "  ** TARGET MISSED **"
-            if watch.get("requests list/get", 0) >= poll.get("requests list/get", 0)
+            if watch.get("requests list/get", 0) >= poll.get("requests list/get", 0) / 10
             else ""
         )
     )
