@@ -165,6 +165,11 @@ class KubeApi:
             snapshots[resource] = functools.partial(self._workload_snapshot, kind)
         snapshots["poddisruptionbudgets"] = self._pdb_snapshot
         self.feed = watch.ChangeFeed(snapshots, version=lambda: cluster.changes)
+        # A workload's JSON is its value's alone (but a Deployment's): rendered once per value.
+        self._workload_wires = {
+            kind: lists.WireCache(functools.partial(objects.workload, created_at=self.created_at))
+            for kind in WorkloadKind
+        }
         self._routes: list[tuple[str, list[str], _Handler]] = []
         for method, pattern, handler in _ROUTES:
             self._routes.append((method, pattern.strip("/").split("/"), handler))
@@ -473,10 +478,10 @@ class KubeApi:
         return _json(200, self._workload_json(workload))
 
     def _workload_snapshot(self, kind: WorkloadKind) -> watch.Snapshot:
-        return {
-            f"{w.namespace}/{w.name}": (w, self._workload_json(w))
-            for w in self.cluster.list_workloads(kind)
-        }
+        workloads = ((f"{w.namespace}/{w.name}", w) for w in self.cluster.list_workloads(kind))
+        if kind is WorkloadKind.DEPLOYMENT:  # its JSON counts its ReplicaSets': not cacheable
+            return {key: (w, self._workload_json(w)) for key, w in workloads}
+        return self._workload_wires[kind].snapshot(workloads)
 
     def _pdb_snapshot(self) -> watch.Snapshot:
         return {
