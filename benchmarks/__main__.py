@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import drain_makespan, plan_at_scale, plan_real_path
+from benchmarks import drain_makespan, drain_real_path, plan_at_scale, plan_real_path
 
 
 def main() -> int:
@@ -18,6 +18,12 @@ def main() -> int:
     plan_real_path.main([])
     print("\n== drain makespan: 100-node / 3,000-pod blue group to green ==", flush=True)
     drain_makespan.main([])
+    print(
+        "\n== drain through the real adapters (HTTP to the sandbox server), 3,000-pod group: "
+        "re-listing vs watching ==",
+        flush=True,
+    )
+    drain_real_path.main([])
     return 0
 
 

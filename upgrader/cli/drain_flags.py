@@ -18,7 +18,7 @@ def drain_flags(
         raise UserError("--skip-wait-for-delete-timeout must be 0 (wait) or more seconds")
     if pod_selector is not None:
         # The same grammar the API server accepts; a typo must not drain everything.
-        from upgrader.sandbox.cluster.label_selector import parse_label_selector
+        from upgrader.core.label_selector import parse_label_selector
 
         if not pod_selector.strip():
             raise UserError("--pod-selector is empty: give a label selector, e.g. app=web")

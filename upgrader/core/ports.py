@@ -10,6 +10,7 @@ Errors crossing a port are `upgrader.core.errors` types only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from upgrader.core.aws import (
@@ -79,6 +80,12 @@ class Cluster(Protocol):
 
     def server_version(self) -> str:
         """The API server's gitVersion, e.g. "v1.29.8-eks-a737599"."""
+        ...
+
+    def watching(self) -> AbstractContextManager[None]:
+        """While open, the reads a drain repeats (nodes, pods, budgets, workloads) are answered
+        from watches (client-go's informers: list once, then follow changes) instead of a list
+        request each. An in-memory cluster is always current: a no-op there."""
         ...
 
     # nodes

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -420,6 +421,9 @@ class DryRunCluster:
     # reads
     def server_version(self) -> str:
         return self.inner.server_version()
+
+    def watching(self) -> AbstractContextManager[None]:
+        return self.inner.watching()
 
     def list_nodes(self, label_selector: str | None = None) -> list[Node]:
         return self.inner.list_nodes(label_selector)

@@ -6,7 +6,7 @@ import pytest
 
 from upgrader.core.errors import UserError
 from upgrader.core.kube import LabelSelector, SelectorRequirement
-from upgrader.sandbox.cluster.label_selector import LabelSelectorError, parse_label_selector
+from upgrader.core.label_selector import LabelSelectorError, parse_label_selector
 
 LABELS = {"app": "web", "tier": "front", "version": "7"}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import gc
 import json
 import os
@@ -22,30 +23,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import urllib3
 from kubernetes import config as kube_config
-from kubernetes.client import (
-    ApiClient,
-    AppsV1Api,
-    AutoscalingV2Api,
-    BatchV1Api,
-    Configuration,
-    CoordinationV1Api,
-    CoreV1Api,
-    CustomObjectsApi,
-    NetworkingV1Api,
-    PolicyV1Api,
-    V1DeleteOptions,
-    V1Eviction,
-    V1ListMeta,
-    V1Node,
-    V1ObjectMeta,
-    V1Taint,
-    VersionApi,
-)
+from kubernetes.client import ApiClient, Configuration, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
-from upgrader.adapters.kubernetes import convert, gateway, usage, wire
+from upgrader.adapters.kubernetes import convert, gateway, informer, raw, usage, wire
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -86,7 +69,22 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 
+# Model and API classes are imported where they are used: importing them costs a second of CPU
+# (their pydantic models), which commands that only list (decoded raw, `wire`) never pay.
 if TYPE_CHECKING:
+    from kubernetes.client import (
+        AppsV1Api,
+        AutoscalingV2Api,
+        BatchV1Api,
+        CoordinationV1Api,
+        CoreV1Api,
+        CustomObjectsApi,
+        NetworkingV1Api,
+        PolicyV1Api,
+        V1ListMeta,
+        V1Node,
+    )
+
     from upgrader.core.ports import Clock, Cluster
 
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -154,6 +152,17 @@ def list_decoded(
 ) -> list[ItemT]:
     """Like `list_all`, but each page is read as raw JSON and decoded straight into eksup's
     values (`kubernetes_wire`): no client model objects, one page of dicts alive at a time."""
+    return list_decoded_at(list_call, decode, page_size=page_size, **query)[0]
+
+
+def list_decoded_at(
+    list_call: Callable[..., Any],
+    decode: Callable[[Mapping[str, Any]], ItemT],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    **query: Any,
+) -> tuple[list[ItemT], str]:
+    """`list_decoded` and the list's resourceVersion, where a watch of it starts."""
     for attempt in (1, 2):
         items: list[ItemT] = []
         token: str | None = None
@@ -165,9 +174,10 @@ def list_decoded(
                     )
                     page = json.loads(response.data)
                     items.extend(decode(item) for item in page.get("items") or ())
-                    next_token = (page.get("metadata") or {}).get("continue")
+                    meta = page.get("metadata") or {}
+                    next_token = meta.get("continue")
                     if not next_token:
-                        return items
+                        return items, str(meta.get("resourceVersion") or "")
                     if next_token == token:
                         raise ServiceUnavailableError(
                             f"the API server repeated continue token {token!r}; refusing to loop"
@@ -267,8 +277,8 @@ class _WorkloadApi(Generic[ModelT]):
     """The calls and conversion for one workload kind."""
 
     resource: str
-    list_all_namespaces: Callable[..., ListPage[ModelT]]
-    list_namespaced: Callable[..., ListPage[ModelT]]
+    list_all_namespaces: Callable[..., Any]  # raw: what `list_decoded` and watches call
+    list_namespaced: Callable[..., Any]
     read: Callable[[str, str], ModelT]
     patch: Callable[[str, str, dict[str, Any]], ModelT]
     convert: Callable[[ModelT], Workload]
@@ -313,56 +323,76 @@ class KubernetesCluster:
         # base64 PEM like EKS's certificateAuthority.data; None without one (plain HTTP,
         # or insecure-skip-tls-verify).
         self.ca_data = _ca_data(api_client.configuration.ssl_ca_cert)
-        self.core = CoreV1Api(api_client)
-        self.apps = AppsV1Api(api_client)
-        self.batch = BatchV1Api(api_client)
-        self.policy = PolicyV1Api(api_client)
-        self.autoscaling = AutoscalingV2Api(api_client)
-        self.coordination = CoordinationV1Api(api_client)
-        self.custom = CustomObjectsApi(api_client)
-        self.networking = NetworkingV1Api(api_client)
+        self.informers: informer.Informers | None = None  # while `watching()` is open
+        # Bulk reads go by path (`kubernetes_raw`); the generated API classes, costly to
+        # import, are built on first use by the calls that need models.
         self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
-            WorkloadKind.DEPLOYMENT: _WorkloadApi(
-                "deployments.apps",
-                self.apps.list_deployment_for_all_namespaces,
-                self.apps.list_namespaced_deployment,
-                self.apps.read_namespaced_deployment,
-                self.apps.patch_namespaced_deployment,
-                convert.deployment,
-            ),
-            WorkloadKind.STATEFUL_SET: _WorkloadApi(
-                "statefulsets.apps",
-                self.apps.list_stateful_set_for_all_namespaces,
-                self.apps.list_namespaced_stateful_set,
-                self.apps.read_namespaced_stateful_set,
-                self.apps.patch_namespaced_stateful_set,
-                convert.stateful_set,
-            ),
-            WorkloadKind.DAEMON_SET: _WorkloadApi(
-                "daemonsets.apps",
-                self.apps.list_daemon_set_for_all_namespaces,
-                self.apps.list_namespaced_daemon_set,
-                self.apps.read_namespaced_daemon_set,
-                self.apps.patch_namespaced_daemon_set,
-                convert.daemon_set,
-            ),
-            WorkloadKind.REPLICA_SET: _WorkloadApi(
-                "replicasets.apps",
-                self.apps.list_replica_set_for_all_namespaces,
-                self.apps.list_namespaced_replica_set,
-                self.apps.read_namespaced_replica_set,
-                self.apps.patch_namespaced_replica_set,
-                convert.replica_set,
-            ),
-            WorkloadKind.JOB: _WorkloadApi(
-                "jobs.batch",
-                self.batch.list_job_for_all_namespaces,
-                self.batch.list_namespaced_job,
-                self.batch.read_namespaced_job,
-                self.batch.patch_namespaced_job,
-                convert.job,
-            ),
+            kind: _WorkloadApi(
+                f"{plural}.{group}",
+                raw.RawList(api_client, f"/apis/{group}/v1/{plural}"),
+                raw.RawList(api_client, f"/apis/{group}/v1/namespaces/{{namespace}}/{plural}"),
+                self._generated(api, f"read_namespaced_{singular}"),
+                self._generated(api, f"patch_namespaced_{singular}"),
+                conversion,
+            )
+            for kind, (group, plural, api, singular, conversion) in _WORKLOAD_CALLS.items()
         }
+
+    def _generated(self, api: str, method: str) -> Callable[..., Any]:
+        """A generated API class's method, the class imported on the first call."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(getattr(self, api), method)(*args, **kwargs)
+
+        return call
+
+    @functools.cached_property
+    def core(self) -> CoreV1Api:
+        from kubernetes.client import CoreV1Api
+
+        return CoreV1Api(self.api_client)
+
+    @functools.cached_property
+    def apps(self) -> AppsV1Api:
+        from kubernetes.client import AppsV1Api
+
+        return AppsV1Api(self.api_client)
+
+    @functools.cached_property
+    def batch(self) -> BatchV1Api:
+        from kubernetes.client import BatchV1Api
+
+        return BatchV1Api(self.api_client)
+
+    @functools.cached_property
+    def policy(self) -> PolicyV1Api:
+        from kubernetes.client import PolicyV1Api
+
+        return PolicyV1Api(self.api_client)
+
+    @functools.cached_property
+    def autoscaling(self) -> AutoscalingV2Api:
+        from kubernetes.client import AutoscalingV2Api
+
+        return AutoscalingV2Api(self.api_client)
+
+    @functools.cached_property
+    def coordination(self) -> CoordinationV1Api:
+        from kubernetes.client import CoordinationV1Api
+
+        return CoordinationV1Api(self.api_client)
+
+    @functools.cached_property
+    def custom(self) -> CustomObjectsApi:
+        from kubernetes.client import CustomObjectsApi
+
+        return CustomObjectsApi(self.api_client)
+
+    @functools.cached_property
+    def networking(self) -> NetworkingV1Api:
+        from kubernetes.client import NetworkingV1Api
+
+        return NetworkingV1Api(self.api_client)
 
     @classmethod
     def from_kubeconfig(
@@ -441,6 +471,50 @@ class KubernetesCluster:
         with self._errors("list", verb_resource):
             return list_decoded(list_call, decode, page_size=self.page_size, **query)
 
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Reads of nodes, pods, budgets and workloads from informers (`kubernetes_informer`)
+        until the block ends; a nested call shares the outer one's."""
+        if self.informers is not None:
+            yield
+            return
+        sources = {
+            informer.NODES: informer.Source("nodes", self._raw("/api/v1/nodes"), wire.node, _name),
+            informer.PODS: informer.Source(
+                "pods",
+                self._raw("/api/v1/pods"),
+                wire.pod,
+                _key,
+                {"node": lambda p: p.node_name or "", "namespace": _namespace},
+            ),
+            _PDBS: informer.Source(
+                _PDBS,
+                self._raw(_PDB_PATH),
+                wire.pod_disruption_budget,
+                _key,
+                {"namespace": _namespace},
+            ),
+        }
+        for kind, api in self._workloads.items():
+            sources[api.resource] = informer.Source(
+                api.resource,
+                api.list_all_namespaces,
+                wire.WORKLOADS[kind],
+                _namespaced_name,
+                {"namespace": _namespace},
+            )
+        self.informers = informer.Informers(
+            sources, self._errors, list_decoded_at, page_size=self.page_size
+        )
+        try:
+            yield
+        finally:
+            self.informers.close()
+            self.informers = None
+
+    def _raw(self, path: str) -> raw.RawList:
+        return raw.RawList(self.api_client, path)
+
     def server_version(self) -> str:
         with self._errors("get", "version"):
             return VersionApi(self.api_client).get_code().git_version
@@ -448,8 +522,12 @@ class KubernetesCluster:
     # nodes
 
     def list_nodes(self, label_selector: str | None = None) -> list[Node]:
+        if self.informers is not None:
+            cached = self.informers.select("nodes", label_selector=label_selector)
+            if cached is not None:
+                return cached
         query = {"label_selector": label_selector} if label_selector else {}
-        return self._list_decoded("nodes", self.core.list_node, wire.node, **query)
+        return self._list_decoded("nodes", self._raw("/api/v1/nodes"), wire.node, **query)
 
     def get_node(self, name: str) -> Node:
         return convert.node(self._read_node(name))
@@ -460,13 +538,18 @@ class KubernetesCluster:
 
     def _patch_node(self, name: str, body: dict[str, Any]) -> Node:
         with self._errors("patch", "nodes", name):
-            return convert.node(self.core.patch_node(name, body))
+            node = convert.node(self.core.patch_node(name, body))
+        if self.informers is not None:
+            self.informers.wrote(informer.NODES, name, node)
+        return node
 
     def set_unschedulable(self, name: str, unschedulable: bool) -> Node:
         # null, not false, on uncordon: as kubectl sends it, leaving the field unset.
         return self._patch_node(name, {"spec": {"unschedulable": True if unschedulable else None}})
 
     def add_taint(self, name: str, taint: Taint) -> Node:
+        from kubernetes.client import V1Taint
+
         def change(taints: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
             same = [t for t in taints if (t.get("key"), t.get("effect")) == _taint_key(taint)]
             if same and same[0].get("value", "") == taint.value:
@@ -499,6 +582,8 @@ class KubernetesCluster:
     ) -> Node:
         """Read the node, change its taint list, and write the whole list back (a strategic
         merge patch replaces `taints` whole), guarded by the resourceVersion that was read."""
+        from kubernetes.client import V1ObjectMeta
+
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             current = self._read_node(name)
             taints = [
@@ -533,17 +618,22 @@ class KubernetesCluster:
         node_name: str | None = None,
         label_selector: str | None = None,
     ) -> list[Pod]:
+        if self.informers is not None:
+            index = ("node", node_name or "") if node_name is not None else None
+            if index is None and namespace is not None:
+                index = ("namespace", namespace)
+            cached = self.informers.select("pods", index=index, label_selector=label_selector)
+            if cached is not None:
+                return [p for p in cached if namespace is None or p.namespace == namespace]
         query: dict[str, Any] = {}
         if node_name is not None:
             query["field_selector"] = f"spec.nodeName={node_name}"
         if label_selector:
             query["label_selector"] = label_selector
         if namespace is None:
-            return self._list_decoded(
-                "pods", self.core.list_pod_for_all_namespaces, wire.pod, **query
-            )
+            return self._list_decoded("pods", self._raw("/api/v1/pods"), wire.pod, **query)
         return self._list_decoded(
-            "pods", self.core.list_namespaced_pod, wire.pod, namespace=namespace, **query
+            "pods", self._raw(_NAMESPACED_PODS), wire.pod, namespace=namespace, **query
         )
 
     def get_pod(self, namespace: str, name: str) -> Pod:
@@ -551,6 +641,9 @@ class KubernetesCluster:
             return convert.pod(self.core.read_namespaced_pod(name, namespace))
 
     def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
+        from kubernetes.client import V1DeleteOptions, V1Eviction, V1ObjectMeta
+
+        key = f"{namespace}/{name}"
         body = V1Eviction(
             metadata=V1ObjectMeta(name=name, namespace=namespace),
             delete_options=(
@@ -559,16 +652,25 @@ class KubernetesCluster:
                 else None
             ),
         )
-        with self._errors("create", "pods/eviction", f"{namespace}/{name}"):
+        informers = self.informers
+        before = informers.before_pod_change(key, eviction=True) if informers else {}
+        with self._errors("create", "pods/eviction", key):
             self.core.create_namespaced_pod_eviction(name, namespace, body)
+        if informers is not None:
+            informers.changed(before)
 
     def delete_pod(
         self, namespace: str, name: str, grace_period_seconds: int | None = None
     ) -> None:
-        with self._errors("delete", "pods", f"{namespace}/{name}"):
+        key = f"{namespace}/{name}"
+        informers = self.informers
+        before = informers.before_pod_change(key, eviction=False) if informers else {}
+        with self._errors("delete", "pods", key):
             self.core.delete_namespaced_pod(
                 name, namespace, grace_period_seconds=grace_period_seconds
             )
+        if informers is not None:
+            informers.changed(before)
 
     # workloads
 
@@ -579,6 +681,12 @@ class KubernetesCluster:
         found: list[Workload] = []
         for each in kinds:
             api, decode = self._workloads[each], wire.WORKLOADS[each]
+            if self.informers is not None:
+                index = ("namespace", namespace) if namespace is not None else None
+                cached = self.informers.select(api.resource, index=index)
+                if cached is not None:
+                    found += cached
+                    continue
             if namespace is None:
                 found += self._list_decoded(api.resource, api.list_all_namespaces, decode)
             else:
@@ -589,6 +697,11 @@ class KubernetesCluster:
 
     def get_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
         api = self._workloads[kind]
+        if self.informers is not None:
+            target = f"{api.resource} {namespace}/{name}"
+            cached = self.informers.get(api.resource, f"{namespace}/{name}", target)
+            if cached is not None:
+                return cast(Workload, cached)
         with self._errors("get", api.resource, f"{namespace}/{name}"):
             return api.convert(api.read(name, namespace))
 
@@ -597,7 +710,10 @@ class KubernetesCluster:
     ) -> Workload:
         api = self._workloads[kind]
         with self._errors("patch", api.resource, f"{namespace}/{name}"):
-            return api.convert(api.patch(name, namespace, body))
+            workload = api.convert(api.patch(name, namespace, body))
+        if self.informers is not None:
+            self.informers.wrote(api.resource, f"{namespace}/{name}", workload)
+        return workload
 
     def scale_workload(
         self, kind: WorkloadKind, namespace: str, name: str, replicas: int
@@ -625,22 +741,23 @@ class KubernetesCluster:
     # disruption budgets and services
 
     def list_pdbs(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
+        if self.informers is not None:
+            index = ("namespace", namespace) if namespace is not None else None
+            cached = self.informers.select(_PDBS, index=index)
+            if cached is not None:
+                return cached
         resource, decode = "poddisruptionbudgets.policy", wire.pod_disruption_budget
         if namespace is None:
-            return self._list_decoded(
-                resource, self.policy.list_pod_disruption_budget_for_all_namespaces, decode
-            )
+            return self._list_decoded(resource, self._raw(_PDB_PATH), decode)
         return self._list_decoded(
-            resource, self.policy.list_namespaced_pod_disruption_budget, decode, namespace=namespace
+            resource, self._raw(_NAMESPACED_PDBS), decode, namespace=namespace
         )
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
         if namespace is None:
-            return self._list_decoded(
-                "services", self.core.list_service_for_all_namespaces, wire.service
-            )
+            return self._list_decoded("services", self._raw("/api/v1/services"), wire.service)
         return self._list_decoded(
-            "services", self.core.list_namespaced_service, wire.service, namespace=namespace
+            "services", self._raw(_NAMESPACED_SERVICES), wire.service, namespace=namespace
         )
 
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:
@@ -678,6 +795,8 @@ class KubernetesCluster:
     ) -> Service:
         """Replace the selector exactly: a merge patch alone would keep old keys, so keys that
         go away are sent as null; the read resourceVersion guards against a concurrent edit."""
+        from kubernetes.client import V1ObjectMeta
+
         target = f"{namespace}/{name}"
         with self._errors("get", "services", target):
             current = self.core.read_namespaced_service(name, namespace)
@@ -884,6 +1003,43 @@ class KubernetesCluster:
     def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
         query = {"label_selector": f"{KARPENTER_NODEPOOL_LABEL}={node_pool}"} if node_pool else {}
         return [_node_claim(i) for i in self._custom_list(KARPENTER_GROUP, "nodeclaims", **query)]
+
+
+_PDBS = informer.PDBS
+_PDB_PATH = "/apis/policy/v1/poddisruptionbudgets"
+_NAMESPACED_PDBS = "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
+_NAMESPACED_PODS = "/api/v1/namespaces/{namespace}/pods"
+_NAMESPACED_SERVICES = "/api/v1/namespaces/{namespace}/services"
+# kind -> (API group, plural, generated API attribute, singular in its method names, conversion)
+_WORKLOAD_CALLS: dict[WorkloadKind, tuple[str, str, str, str, Callable[[Any], Workload]]] = {
+    WorkloadKind.DEPLOYMENT: ("apps", "deployments", "apps", "deployment", convert.deployment),
+    WorkloadKind.STATEFUL_SET: (
+        "apps",
+        "statefulsets",
+        "apps",
+        "stateful_set",
+        convert.stateful_set,
+    ),
+    WorkloadKind.DAEMON_SET: ("apps", "daemonsets", "apps", "daemon_set", convert.daemon_set),
+    WorkloadKind.REPLICA_SET: ("apps", "replicasets", "apps", "replica_set", convert.replica_set),
+    WorkloadKind.JOB: ("batch", "jobs", "batch", "job", convert.job),
+}
+
+
+def _name(value: Any) -> str:
+    return str(value.name)
+
+
+def _key(value: Any) -> str:
+    return str(value.key)
+
+
+def _namespace(value: Any) -> str:
+    return str(value.namespace)
+
+
+def _namespaced_name(value: Any) -> str:
+    return f"{value.namespace}/{value.name}"
 
 
 def _taint_key(taint: Taint) -> tuple[str, str]:

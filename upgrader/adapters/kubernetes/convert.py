@@ -10,35 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-
-from kubernetes.client import (
-    V1ConfigMap,
-    V1Container,
-    V1DaemonSet,
-    V1Deployment,
-    V1Ingress,
-    V1IngressBackend,
-    V1Job,
-    V1LabelSelector,
-    V1Lease,
-    V1LeaseSpec,
-    V1Node,
-    V1NodeSelectorRequirement,
-    V1ObjectMeta,
-    V1OwnerReference,
-    V1Pod,
-    V1PodDisruptionBudget,
-    V1PodSpec,
-    V1PodStatus,
-    V1PodTemplateSpec,
-    V1ReplicaSet,
-    V1Service,
-    V1StatefulSet,
-    V1Taint,
-    V1Toleration,
-    V1Volume,
-    V2HorizontalPodAutoscaler,
-)
+from typing import TYPE_CHECKING
 
 from upgrader.core.kube import (
     MATCH_NOTHING,
@@ -70,6 +42,34 @@ from upgrader.core.kube import (
     parse_memory,
 )
 
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        V1ConfigMap,
+        V1Container,
+        V1DaemonSet,
+        V1Deployment,
+        V1Ingress,
+        V1IngressBackend,
+        V1Job,
+        V1LabelSelector,
+        V1Lease,
+        V1Node,
+        V1NodeSelectorRequirement,
+        V1ObjectMeta,
+        V1OwnerReference,
+        V1Pod,
+        V1PodDisruptionBudget,
+        V1PodSpec,
+        V1PodTemplateSpec,
+        V1ReplicaSet,
+        V1Service,
+        V1StatefulSet,
+        V1Taint,
+        V1Toleration,
+        V1Volume,
+        V2HorizontalPodAutoscaler,
+    )
+
 _DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
 
 
@@ -82,6 +82,8 @@ def from_epoch(seconds: float) -> datetime:
 
 
 def _meta(metadata: V1ObjectMeta | None) -> V1ObjectMeta:
+    from kubernetes.client import V1ObjectMeta  # models load on first use
+
     return metadata if metadata is not None else V1ObjectMeta()
 
 
@@ -253,6 +255,8 @@ def _phase(phase: str | None) -> PodPhase:
 
 
 def pod(source: V1Pod) -> Pod:
+    from kubernetes.client import V1PodStatus  # models load on first use
+
     meta = _meta(source.metadata)
     status = source.status if source.status is not None else V1PodStatus()
     ready_condition = next((c for c in status.conditions or () if c.type == "Ready"), None)
@@ -494,6 +498,8 @@ def job(source: V1Job) -> Workload:
 
 
 def lease(source: V1Lease) -> Lease:
+    from kubernetes.client import V1LeaseSpec  # models load on first use
+
     meta = _meta(source.metadata)
     spec = source.spec if source.spec is not None else V1LeaseSpec()
     return Lease(
@@ -508,6 +514,8 @@ def lease(source: V1Lease) -> Lease:
 
 
 def lease_to_k8s(value: Lease) -> V1Lease:
+    from kubernetes.client import V1Lease, V1LeaseSpec, V1ObjectMeta  # models load on first use
+
     return V1Lease(
         metadata=V1ObjectMeta(
             name=value.name,
@@ -534,6 +542,8 @@ def config_map(source: V1ConfigMap) -> ConfigMap:
 
 
 def config_map_to_k8s(value: ConfigMap) -> V1ConfigMap:
+    from kubernetes.client import V1ConfigMap, V1ObjectMeta  # models load on first use
+
     return V1ConfigMap(
         metadata=V1ObjectMeta(
             name=value.name,

@@ -35,7 +35,18 @@ def run_drain(
     observer: DrainObserver,
 ) -> DrainReport:
     """The step's drain: plain, or (with `--surge`) surged with its originals journaled. A
-    surged drain that fails, or ends, leaves no recorded surge raised."""
+    surged drain that fails, or ends, leaves no recorded surge raised. Its rounds read the
+    cluster from watches (`Cluster.watching`), not with a list of everything each time."""
+    with ctx.ports.cluster.watching():
+        return _drain(ctx, nodes, settings, observer)
+
+
+def _drain(
+    ctx: StepContext,
+    nodes: Callable[[], list[Node]],
+    settings: DrainSettings,
+    observer: DrainObserver,
+) -> DrainReport:
     cluster, clock = ctx.ports.cluster, ctx.ports.clock
     if not ctx.options.surge or ctx.dry_run:
         return Drain(cluster, clock, nodes, settings, observer).run()

@@ -37,10 +37,10 @@ from upgrader.core.errors import (
     UserError,
 )
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
+from upgrader.core.label_selector import parse_label_selector
 from upgrader.sandbox.apiserver import discovery, lists, objects, watch
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-from upgrader.sandbox.cluster.label_selector import parse_label_selector
 
 Json = dict[str, Any]
 _EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
@@ -163,7 +163,13 @@ class KubeApi:
         }
         for resource, kind in objects.WORKLOAD_RESOURCES.items():
             snapshots[resource] = functools.partial(self._workload_snapshot, kind)
-        self.feed = watch.ChangeFeed(snapshots)
+        snapshots["poddisruptionbudgets"] = self._pdb_snapshot
+        self.feed = watch.ChangeFeed(snapshots, version=lambda: cluster.changes)
+        # A workload's JSON is its value's alone (but a Deployment's): rendered once per value.
+        self._workload_wires = {
+            kind: lists.WireCache(functools.partial(objects.workload, created_at=self.created_at))
+            for kind in WorkloadKind
+        }
         self._routes: list[tuple[str, list[str], _Handler]] = []
         for method, pattern, handler in _ROUTES:
             self._routes.append((method, pattern.strip("/").split("/"), handler))
@@ -175,7 +181,12 @@ class KubeApi:
             handler, args = found
             if request.method != "GET" and request.query.get("dryRun") == "All":
                 return self._dry_run(request, parts)
-            return self._call(handler, request, args)
+            if request.method == "GET":
+                return self._call(handler, request, args)
+            try:
+                return self._call(handler, request, args)
+            finally:
+                self.feed.nudge()  # watchers see a client's own change without a poll's delay
         known = any(len(p) == len(parts) and _matches(p, parts) for _, p, _ in self._routes)
         if known:
             return _json(
@@ -467,9 +478,15 @@ class KubeApi:
         return _json(200, self._workload_json(workload))
 
     def _workload_snapshot(self, kind: WorkloadKind) -> watch.Snapshot:
+        workloads = ((f"{w.namespace}/{w.name}", w) for w in self.cluster.list_workloads(kind))
+        if kind is WorkloadKind.DEPLOYMENT:  # its JSON counts its ReplicaSets': not cacheable
+            return {key: (w, self._workload_json(w)) for key, w in workloads}
+        return self._workload_wires[kind].snapshot(workloads)
+
+    def _pdb_snapshot(self) -> watch.Snapshot:
         return {
-            f"{w.namespace}/{w.name}": (w, self._workload_json(w))
-            for w in self.cluster.list_workloads(kind)
+            b.key: (b, objects.pod_disruption_budget(b, self.created_at))
+            for b in self.cluster.list_pdbs()
         }
 
     def _workload_json(self, workload: Workload) -> Json:
@@ -505,7 +522,19 @@ class KubeApi:
         return _json(200, self._workload_json(workload))
 
     def list_pdbs(self, request: Request, args: Sequence[str]) -> Response:
-        pdbs = self.cluster.list_pdbs(args[0] if args else None)
+        namespace = args[0] if args else None
+        if _is_watch(request):
+            return self._watch(
+                request,
+                "poddisruptionbudgets",
+                "PodDisruptionBudget",
+                "policy/v1",
+                matches=lambda b: namespace is None or b.namespace == namespace,
+                table=None,
+            )
+        # The revision first: a change after it reaches a watch started from it.
+        revision = self.feed.sync("poddisruptionbudgets")
+        pdbs = self.cluster.list_pdbs(namespace)
         page, cont = _page(pdbs, request)
         if request.wants_table:
             now = self.now()
@@ -531,7 +560,8 @@ class KubeApi:
             ]
             return _json(200, objects.table(columns, rows, cont))
         wire = (objects.pod_disruption_budget(b, self.created_at) for b in page)
-        return _json(200, objects.object_list("PodDisruptionBudgetList", "policy/v1", wire, cont))
+        document = objects.object_list("PodDisruptionBudgetList", "policy/v1", wire, cont)
+        return _listed(document, revision)
 
     def list_services(self, request: Request, args: Sequence[str]) -> Response:
         services = self.cluster.list_services(args[0] if args else None)
@@ -636,6 +666,8 @@ class KubeApi:
 
         initial: list[bytes] = []
         streaming_list = request.query.get("sendInitialEvents") == "true"
+        # Not on Table watches (kubectl get -w): only plain objects carry a bookmark here.
+        bookmarks = request.query.get("allowWatchBookmarks") == "true" and table is None
         if since is None or streaming_list:
             # No resourceVersion: the current objects first, as synthetic ADDED events.
             revision, items = self.feed.current(resource)
@@ -646,15 +678,22 @@ class KubeApi:
             ]
             if streaming_list:
                 initial.append(
-                    watch.event_line("BOOKMARK", watch.bookmark(kind, api_version, revision))
+                    watch.event_line(
+                        "BOOKMARK",
+                        watch.bookmark(kind, api_version, revision, initial_events_end=True),
+                    )
                 )
             since = revision
 
         def stream(since: int) -> Iterator[bytes]:
             yield from initial
             try:
-                for event in self.feed.events(resource, since, deadline):
-                    if matches(event.value):
+                for event in self.feed.events(resource, since, deadline, bookmarks=bookmarks):
+                    if event.type == "BOOKMARK":
+                        yield watch.event_line(
+                            "BOOKMARK", watch.bookmark(kind, api_version, event.revision)
+                        )
+                    elif matches(event.value):
                         yield watch.event_line(
                             event.type, render(event.value, event.wire, event.revision)
                         )

@@ -8,6 +8,18 @@ snapshot as an ADDED, MODIFIED or DELETED event. Snapshots are taken when a list
 event, as they may from a real API server whose watch cache compacted them; clients that watch
 (kubectl, informers) only rely on seeing the latest state.
 
+With `version` (the FakeCluster's change counter), a snapshot of a world that has not changed
+since the resource's last one is skipped: an idle 150,000-pod world costs the poller nothing.
+`nudge()` (the server calls it after every write) wakes the poller at once, so a client's own
+change reaches its watch without waiting out `poll_seconds`.
+
+Bookmarks: a watch asked with `allowWatchBookmarks=true` gets a BOOKMARK event, an object of
+the watched kind holding only the revision it has been sent up to, every `bookmark_seconds`
+and once more as it ends at its deadline, as the apiserver's watch cache does (cacher.go,
+`defaultBookmarkFrequency = time.Minute`, "in addition to sending a bookmark right before watch
+deadline"). A client that resumes from a bookmark skips events of other resources and
+everything its selector filtered out.
+
 resourceVersions: a list carries the feed revision; an event's object carries the revision of
 that event, so a client that re-watches from the last object it saw resumes where it stopped.
 A resourceVersion older than the retained history gets the 410 Expired ERROR event, on which
@@ -30,13 +42,14 @@ Json = dict[str, Any]
 Snapshot = Mapping[str, tuple[Any, Json]]  # key -> (domain value, wire JSON)
 DEFAULT_POLL_SECONDS = 0.1
 DEFAULT_HISTORY = 20_000
+DEFAULT_BOOKMARK_SECONDS = 60.0  # the apiserver's defaultBookmarkFrequency
 IDLE_WAKEUP_SECONDS = 1.0  # how often an idle watch checks its deadline and the server
 
 
 @dataclass(frozen=True)
 class WatchEvent:
     revision: int
-    type: str  # ADDED, MODIFIED, DELETED
+    type: str  # ADDED, MODIFIED, DELETED; BOOKMARK (no key, no value) when asked for
     resource: str
     key: str
     value: Any
@@ -56,9 +69,16 @@ class ChangeFeed:
         *,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         history: int = DEFAULT_HISTORY,
+        version: Callable[[], int] | None = None,
+        bookmark_seconds: float = DEFAULT_BOOKMARK_SECONDS,
     ) -> None:
         self._snapshots = dict(snapshots)
         self._poll_seconds = poll_seconds
+        self._version = version
+        self._seen_version: dict[str, int] = {}  # resource -> `version` at its last snapshot
+        self.bookmark_seconds = bookmark_seconds
+        self._nudged = threading.Event()
+        self.snapshots_taken = 0  # for tests and the benchmarks: snapshots not skipped
         self._changed = threading.Condition()
         self._syncing = threading.Lock()
         self._revision = 1
@@ -84,7 +104,16 @@ class ChangeFeed:
         The mapping is never changed afterwards: a later sync makes a new one."""
         # One sync at a time: a snapshot applied after a newer one would replay old states.
         with self._syncing:
+            # Read before the snapshot: a change made while it is taken moves the version past
+            # what is recorded here, so the next call takes another.
+            version = self._version() if self._version is not None else None
+            if version is not None and self._seen_version.get(resource) == version:
+                with self._changed:
+                    return self._revision, self._state[resource]
             current = dict(self._snapshots[resource]())
+            self.snapshots_taken += 1
+            if version is not None:
+                self._seen_version[resource] = version
             with self._changed:
                 previous = self._state.get(resource)
                 self._state[resource] = current
@@ -125,10 +154,13 @@ class ChangeFeed:
         if found:
             self._changed.notify_all()
 
-    def events(self, resource: str, since: int, deadline: float) -> Iterator[WatchEvent]:
+    def events(
+        self, resource: str, since: int, deadline: float, *, bookmarks: bool = False
+    ) -> Iterator[WatchEvent]:
         """Events of `resource` after revision `since`, as they come, until `deadline` (a
         time.monotonic() value) or `close()`. Raises ExpiredError at once when `since` is older
-        than the history. Closing the iterator (a client went away) ends the watch."""
+        than the history. Closing the iterator (a client went away) ends the watch. With
+        `bookmarks`, a BOOKMARK every `bookmark_seconds` and one at the deadline."""
         with self._changed:
             if since < self._oldest:
                 raise ExpiredError(f"too old resource version: {since} ({self._oldest})")
@@ -136,7 +168,11 @@ class ChangeFeed:
             self._start_poller()
         try:
             seen = since
+            next_bookmark = time.monotonic() + self.bookmark_seconds
             while not self._closed:
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    next_bookmark = time.monotonic() + self.bookmark_seconds
+                    yield WatchEvent(seen, "BOOKMARK", resource, "", None, {})
                 with self._changed:
                     # Revisions are consecutive, so the first unseen event's index is known.
                     first = self._events[0].revision if self._events else seen + 1
@@ -144,11 +180,18 @@ class ChangeFeed:
                     if not batch:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
-                            return
-                        self._changed.wait(min(remaining, IDLE_WAKEUP_SECONDS))
+                            break
+                        wait = min(remaining, IDLE_WAKEUP_SECONDS)
+                        if bookmarks:
+                            wait = min(wait, max(0.0, next_bookmark - time.monotonic()))
+                        self._changed.wait(wait)
                         continue
                 seen = batch[-1].revision
                 yield from (e for e in batch if e.resource == resource)
+            else:
+                return  # closed: the server is stopping, no last bookmark
+            if bookmarks:
+                yield WatchEvent(seen, "BOOKMARK", resource, "", None, {})
         finally:
             with self._changed:
                 self._watching[resource] -= 1
@@ -169,13 +212,19 @@ class ChangeFeed:
                     return
             for resource in watched:
                 self.sync(resource)
-            time.sleep(self._poll_seconds)
+            self._nudged.wait(self._poll_seconds)
+            self._nudged.clear()
+
+    def nudge(self) -> None:
+        """Something changed (a write was served): snapshot the watched resources now."""
+        self._nudged.set()
 
     def close(self) -> None:
         """End every watch (the server is stopping)."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
+        self._nudged.set()
 
 
 def event_line(event_type: str, obj: Json) -> bytes:
@@ -189,16 +238,15 @@ def with_revision(wire: Json, revision: int) -> Json:
     return {**wire, "metadata": meta}
 
 
-def bookmark(kind: str, api_version: str, revision: int) -> Json:
-    """The BOOKMARK that ends a streaming list's initial events."""
-    return {
-        "kind": kind,
-        "apiVersion": api_version,
-        "metadata": {
-            "resourceVersion": str(revision),
-            "annotations": {"k8s.io/initial-events-end": "true"},
-        },
-    }
+def bookmark(
+    kind: str, api_version: str, revision: int, *, initial_events_end: bool = False
+) -> Json:
+    """A BOOKMARK's object: only the kind and the revision sent up to; the one that ends a
+    streaming list's initial events says so in an annotation."""
+    meta: Json = {"resourceVersion": str(revision)}
+    if initial_events_end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"kind": kind, "apiVersion": api_version, "metadata": meta}
 
 
 def expired_status(message: str) -> Json:

@@ -22,7 +22,7 @@ import functools
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -61,6 +61,7 @@ from upgrader.core.kube import (
     Workload,
     WorkloadKind,
 )
+from upgrader.core.label_selector import parse_label_selector
 from upgrader.drain.eviction_rules import Verdict, can_ignore_pdb, decide_eviction
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.actions import Action, ActionLog, Reactor
@@ -83,7 +84,6 @@ from upgrader.sandbox.cluster.disruption import (
     live_disruptions,
     pdb_status,
 )
-from upgrader.sandbox.cluster.label_selector import parse_label_selector
 from upgrader.sandbox.cluster.node_groups import (
     FARGATE_PROVISION_SECONDS,
     FargatePlacer,
@@ -117,6 +117,7 @@ _CONTROLLERS: dict[WorkloadKind, type[Controller]] = {
     WorkloadKind.DAEMON_SET: DaemonSetController,
     WorkloadKind.JOB: JobController,
 }
+_READ_VERBS = frozenset({"get", "list"})  # port calls that do not count in `changes`
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # generateName's suffix alphabet
 _SUFFIX_SCRAMBLER = 7_368_787  # prime, so coprime to 27**5
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
@@ -208,6 +209,7 @@ class FakeCluster:
         self._version = server_version
         self._lock = threading.RLock()
         self._depth = 0
+        self._changes = 0  # see `changes`
         self._outbox: list[tuple[float, Callable[[], None]]] = []
         self._buckets: dict[float, list[tuple[_PodCallback, str, str]]] = {}
         self._pass_requested = False
@@ -252,6 +254,10 @@ class FakeCluster:
     def server_version(self) -> str:
         with self._api("get", "version"):
             return self._version
+
+    def watching(self) -> AbstractContextManager[None]:
+        """Always current: every read is answered from the world itself."""
+        return nullcontext()
 
     def list_nodes(self, label_selector: str | None = None) -> list[Node]:
         with self._api("list", "nodes"):
@@ -617,6 +623,13 @@ class FakeCluster:
             self._log.remove_reactors()
 
     @property
+    def changes(self) -> int:
+        """A counter that moves on every change (and on some calls that change nothing, never
+        on a read): equal values mean an unchanged world, so the sandbox server's watch feed
+        skips its snapshot (`ChangeFeed`'s `version`)."""
+        return self._changes
+
+    @property
     def stats(self) -> ClusterStats:
         with self._lock:
             c = self._counters
@@ -927,13 +940,16 @@ class FakeCluster:
     # ------------------------------------------------------------------ locking and time
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the lock; hand the events queued meanwhile to the clock once it is released."""
+    def _locked(self, *, changing: bool = True) -> Iterator[None]:
+        """Hold the lock; hand the events queued meanwhile to the clock once it is released.
+        `changing` (anything but a read) counts in `changes`."""
         self._lock.acquire()
         self._depth += 1
         try:
             yield
         finally:
+            if changing:
+                self._changes += 1
             self._depth -= 1
             due: list[tuple[float, Callable[[], None]]] = []
             if self._depth == 0:
@@ -976,7 +992,7 @@ class FakeCluster:
     @contextmanager
     def _api(self, verb: str, resource: str, namespace: str = "", name: str = "") -> Iterator[None]:
         """A port call: logged, offered to the reactors, then run under the lock."""
-        with self._locked():
+        with self._locked(changing=verb not in _READ_VERBS):
             self._log.record(Action(verb, resource, namespace, name))
             yield
 

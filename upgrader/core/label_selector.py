@@ -1,7 +1,8 @@
 """Label-selector strings, as `kubectl -l` and `?labelSelector=` take them, as `LabelSelector`s.
 
 The `Cluster` port filters with strings ("app=web,tier in (a,b),!legacy"), because that is what
-the Kubernetes API accepts; the fake cluster needs the same grammar to answer the same way.
+the Kubernetes API accepts; the fake cluster and the informer cache (which answer such reads
+themselves) need the same grammar to answer the same way.
 Supported, as in apimachinery's `labels.Parse`: `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
 `k notin (a,b)`, `k` (exists), `!k` (does not exist), and `k>n` / `k<n`.
 """
