@@ -25,7 +25,7 @@ _CORE: tuple[_Resource, ...] = (
     ("configmaps", True, "ConfigMap", ("cm",), ("create", "delete", "get", "list", "update")),
     ("secrets", True, "Secret", (), _READ),
     ("events", True, "Event", ("ev",), _READ),
-    ("namespaces", False, "Namespace", ("ns",), _READ),
+    ("namespaces", False, "Namespace", ("ns",), ("create", "get", "list")),
 )
 GROUPS: dict[str, tuple[_Resource, ...]] = {
     "apps/v1": (

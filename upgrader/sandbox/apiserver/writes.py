@@ -167,9 +167,9 @@ def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Js
     statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
     now = api.now()
     kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
-    age = objects.age(now - api.created_at)
     rows = []
     for w in workloads:
+        age = objects.age(now - (w.created_at or api.created_at))
         wire = api._workload_json(w)
         status = wire["status"]
         if kind is WorkloadKind.DAEMON_SET:
@@ -204,7 +204,7 @@ def _selector_text(selector: LabelSelector) -> str:
 
 
 def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
-    age = objects.age(api.now() - api.created_at)
+    now = api.now()
     columns = [
         ("Name", 0),
         ("Min Available", 0),
@@ -219,7 +219,7 @@ def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> J
                 "N/A" if b.min_available is None else str(b.min_available),
                 "N/A" if b.max_unavailable is None else str(b.max_unavailable),
                 b.disruptions_allowed,
-                age,
+                objects.age(now - (b.created_at or api.created_at)),
             ],
             objects.pod_disruption_budget(b, api.created_at),
         )
@@ -229,8 +229,14 @@ def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> J
 
 
 def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
-    age = objects.age(api.now() - api.created_at)
-    rows = [([c.name, len(c.data), age], objects.config_map(c, api.created_at)) for c in maps]
+    now = api.now()
+    rows = [
+        (
+            [c.name, len(c.data), objects.age(now - (c.created_at or api.created_at))],
+            objects.config_map(c, api.created_at),
+        )
+        for c in maps
+    ]
     return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
 
 

@@ -540,10 +540,13 @@ class FakeCluster:
 
     def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
         with self._api("patch", "configmaps", config_map.namespace, config_map.name):
+            before = self._config_maps.get((config_map.namespace, config_map.name))
             stored = replace(
                 config_map,
                 data=_frozen(config_map.data),
                 resource_version=str(next(self._serial)),
+                # an update keeps the creation time of the object it replaces
+                created_at=before.created_at if before else self._clock.now(),
             )
             self._config_maps[(config_map.namespace, config_map.name)] = stored
             return stored
@@ -719,6 +722,7 @@ class FakeCluster:
             key = (workload.kind, workload.namespace, workload.name)
             if key in self._controllers:
                 raise ConflictError(f"{workload.kind.value} {workload.namespace}/{workload.name}")
+            workload = replace(workload, created_at=workload.created_at or self._clock.now())
             ctrl: Controller
             if workload.kind is WorkloadKind.JOB:
                 ctrl = JobController(workload, startup_seconds, run_seconds)
@@ -756,7 +760,7 @@ class FakeCluster:
         with self._locked():
             if pdb.key in self._budgets:
                 raise ConflictError(f'poddisruptionbudgets "{pdb.name}" already exists')
-            budget = _Budget(pdb)
+            budget = _Budget(replace(pdb, created_at=pdb.created_at or self._clock.now()))
             self._budgets[pdb.key] = budget
             self._budgets_by_namespace.setdefault(pdb.namespace, []).append(budget)
             for group in self._label_groups.get(pdb.namespace, {}).values():
@@ -804,7 +808,9 @@ class FakeCluster:
     def add_service(self, service: Service) -> None:
         with self._locked():
             self._services[(service.namespace, service.name)] = replace(
-                service, selector=_frozen(service.selector)
+                service,
+                selector=_frozen(service.selector),
+                created_at=service.created_at or self._clock.now(),
             )
 
     # -- deletions (kubectl delete on the sandbox server) --------------------------------------
@@ -1319,6 +1325,7 @@ class FakeCluster:
 
     def _apply(self, changes: Changes) -> None:
         for ctrl in changes.new_controllers:
+            ctrl.created_at = ctrl.created_at or self._clock.now()
             self._controllers[ctrl.key] = ctrl
         for new in changes.create:
             self._create(new)
