@@ -37,7 +37,7 @@ from upgrader.core.errors import (
     UserError,
 )
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
-from upgrader.sandbox.apiserver import discovery, lists, objects, protobuf, watch
+from upgrader.sandbox.apiserver import apply, discovery, lists, objects, protobuf, watch
 from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
@@ -66,6 +66,7 @@ class Request:
     accept: str = ""
     content_type: str = ""
     body: bytes = b""
+    user_agent: str = ""
 
     @classmethod
     def parse(
@@ -80,6 +81,7 @@ class Request:
             accept=headers.get("Accept", ""),
             content_type=headers.get("Content-Type", ""),
             body=body,
+            user_agent=headers.get("User-Agent", ""),
         )
 
     def json(self) -> Json:
@@ -160,6 +162,7 @@ class KubeApi:
         self.now = now
         self.created_at = now()
         self.namespaces = Namespaces()
+        self.managed = apply.ManagedFields()
         self._write_lock = threading.Lock()
         node_wires, pod_wires = lists.WireCache(objects.node), lists.WireCache(pod_json)
         self._pages = lists.ListPages()
@@ -175,6 +178,24 @@ class KubeApi:
             self._routes.append((method, pattern.strip("/").split("/"), handler))
 
     def handle(self, request: Request) -> Response:
+        """Route the request; writes record their manager's fields (`apply`), and a single
+        object is answered with its managedFields."""
+        parts = [p for p in request.path.strip("/").split("/") if p]
+        if request.method == "PATCH" and request.content_type.startswith(apply.APPLY_CONTENT_TYPE):
+            if request.query.get("dryRun") == "All":
+                return self._dry_run(request, parts)
+            return apply.server_side_apply(self, request, parts, self._dispatch)
+        response = self._dispatch(request)
+        if response.code >= 300 or response.stream is not None or not parts:
+            return response
+        if request.method != "GET" and request.query.get("dryRun") != "All":
+            apply.record_update(self, request, parts, response)
+        return apply.with_managed_fields(response, self.managed.entries(apply.object_key(parts)[0]))
+
+    def has_route(self, method: str, parts: Sequence[str]) -> bool:
+        return self._route(method, parts) is not None
+
+    def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.path.strip("/").split("/") if p]
         found = self._route(request.method, parts)
         if found is not None:
