@@ -29,7 +29,9 @@ Json = dict[str, Any]
 MAGIC = b"k8s\x00"
 
 # A field: (JSON name, type). A type is a scalar name, a message name (a key of MESSAGES),
-# "[]"+type for a repeated field, or "map:"+type for map<string, type>.
+# "[]"+type for a repeated field, or "map:"+type for map<string, type>. "int*" and "bool*" are
+# Go pointer fields, whose zero is a value; a plain int or bool is written even when zero and,
+# as JSON's omitempty would, left out here.
 _Fields = Mapping[int, tuple[str, str]]
 
 _META: _Fields = {
@@ -53,34 +55,34 @@ MESSAGES: dict[str, _Fields] = {
         1: ("kind", "string"),
         3: ("name", "string"),
         4: ("uid", "string"),
-        6: ("controller", "bool"),
-        7: ("blockOwnerDeletion", "bool"),
+        6: ("controller", "bool*"),
+        7: ("blockOwnerDeletion", "bool*"),
     },
     "LabelSelector": {1: ("matchLabels", "map:string"), 2: ("matchExpressions", "[]Requirement")},
     "Requirement": {1: ("key", "string"), 2: ("operator", "string"), 3: ("values", "[]string")},
     "DeleteOptions": {
-        1: ("gracePeriodSeconds", "int"),
-        3: ("orphanDependents", "bool"),
+        1: ("gracePeriodSeconds", "int*"),
+        3: ("orphanDependents", "bool*"),
         4: ("propagationPolicy", "string"),
         5: ("dryRun", "[]string"),
     },
     # k8s.io/api apps/v1/generated.proto
     "Deployment": {1: ("metadata", "ObjectMeta"), 2: ("spec", "DeploymentSpec")},
     "DeploymentSpec": {
-        1: ("replicas", "int"),
+        1: ("replicas", "int*"),
         2: ("selector", "LabelSelector"),
         3: ("template", "PodTemplateSpec"),
         4: ("strategy", "DeploymentStrategy"),
         5: ("minReadySeconds", "int"),
-        6: ("revisionHistoryLimit", "int"),
+        6: ("revisionHistoryLimit", "int*"),
         7: ("paused", "bool"),
-        9: ("progressDeadlineSeconds", "int"),
+        9: ("progressDeadlineSeconds", "int*"),
     },
     "DeploymentStrategy": {1: ("type", "string"), 2: ("rollingUpdate", "RollingUpdate")},
     "RollingUpdate": {1: ("maxUnavailable", "IntOrString"), 2: ("maxSurge", "IntOrString")},
     "StatefulSet": {1: ("metadata", "ObjectMeta"), 2: ("spec", "StatefulSetSpec")},
     "StatefulSetSpec": {
-        1: ("replicas", "int"),
+        1: ("replicas", "int*"),
         2: ("selector", "LabelSelector"),
         3: ("template", "PodTemplateSpec"),
         5: ("serviceName", "string"),
@@ -91,7 +93,7 @@ MESSAGES: dict[str, _Fields] = {
     "PodSpec": {
         2: ("containers", "[]Container"),
         3: ("restartPolicy", "string"),
-        4: ("terminationGracePeriodSeconds", "int"),
+        4: ("terminationGracePeriodSeconds", "int*"),
         7: ("nodeSelector", "map:string"),
         22: ("tolerations", "[]Toleration"),
     },
@@ -117,7 +119,7 @@ MESSAGES: dict[str, _Fields] = {
         2: ("operator", "string"),
         3: ("value", "string"),
         4: ("effect", "string"),
-        5: ("tolerationSeconds", "int"),
+        5: ("tolerationSeconds", "int*"),
     },
     "Service": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ServiceSpec")},
     "ServiceSpec": {
@@ -138,7 +140,7 @@ MESSAGES: dict[str, _Fields] = {
         1: ("metadata", "ObjectMeta"),
         2: ("data", "map:string"),
         3: ("binaryData", "map:bytes"),
-        4: ("immutable", "bool"),
+        4: ("immutable", "bool*"),
     },
     "Secret": {
         1: ("metadata", "ObjectMeta"),
@@ -248,12 +250,13 @@ def _time(data: bytes) -> str | None:
 
 
 def _scalar(kind: str, value: int | bytes) -> Any:
-    if kind == "int":
+    if kind in ("int", "int*"):
         if not isinstance(value, int):
             raise ProtobufError("a length-delimited field where a varint was expected")
-        return _signed(value)
-    if kind == "bool":
-        return bool(value)
+        number = _signed(value)
+        return None if number == 0 and kind == "int" else number
+    if kind in ("bool", "bool*"):
+        return None if not value and kind == "bool" else bool(value)
     raw = _as_bytes(value)
     readers: dict[str, Callable[[bytes], Any]] = {
         "string": lambda b: b.decode(),
