@@ -44,20 +44,30 @@ class Namespaces:
             return dict(self._created)
 
 
-def _in_use(api: KubeApi) -> set[str]:
+def _in_use(api: KubeApi) -> dict[str, float]:
+    """The namespaces objects name, each dated by its oldest object (the built-in ones by the
+    oldest object of all: they came with the cluster)."""
     cluster = api.cluster
-    names = set(BUILT_IN)
-    names.update(p.namespace for p in cluster.list_pods())
-    names.update(w.namespace for w in cluster.list_workloads())
-    names.update(b.namespace for b in cluster.list_pdbs())
-    names.update(s.namespace for s in cluster.list_services())
-    names.update(c.namespace for c in cluster.list_config_maps())
-    return names
+    born: dict[str, float] = {}
+    dated = [
+        *((p.namespace, p.created_at) for p in cluster.list_pods()),
+        *((w.namespace, w.created_at) for w in cluster.list_workloads()),
+        *((b.namespace, b.created_at) for b in cluster.list_pdbs()),
+        *((s.namespace, s.created_at) for s in cluster.list_services()),
+        *((c.namespace, c.created_at) for c in cluster.list_config_maps()),
+    ]
+    for namespace, stamp in dated:
+        when = stamp or api.created_at
+        born[namespace] = min(born.get(namespace, when), when)
+    first = min(born.values(), default=api.created_at)
+    for namespace in BUILT_IN:
+        born[namespace] = min(born.get(namespace, first), first)
+    return born
 
 
 def _all(api: KubeApi) -> dict[str, float]:
     created = api.namespaces.created()
-    known = dict.fromkeys(_in_use(api) - set(created), api.created_at)
+    known = {n: t for n, t in _in_use(api).items() if n not in created}
     return dict(sorted({**known, **created}.items()))
 
 
@@ -105,6 +115,12 @@ def get_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Respon
     return _json(200, _wire(name, items[name]))
 
 
+def patch_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    """Accepted for an existing namespace (`kubectl apply` of a manifest that names one); the
+    fake keeps no namespace labels or annotations, so nothing changes."""
+    return get_namespace(api, request, args)
+
+
 def create_namespace(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
     from upgrader.sandbox.apiserver.api import _json
 
@@ -120,4 +136,5 @@ NAMESPACE_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/namespaces", list_namespaces),
     ("POST", "/api/v1/namespaces", create_namespace),
     ("GET", "/api/v1/namespaces/{name}", get_namespace),
+    ("PATCH", "/api/v1/namespaces/{name}", patch_namespace),
 ]

@@ -16,6 +16,7 @@ has no use for.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from upgrader.core.errors import UserError
@@ -261,6 +262,29 @@ def create_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response
     return _ok(objects.pod_disruption_budget(pdb, self.created_at), 201)
 
 
+def patch_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    """A merge patch of the spec (policy/v1 PDB specs are mutable). The fake replaces the budget,
+    keeping its creation time; what the Eviction API admitted but the disruption controller has
+    not yet seen (`disruptedPods`) starts afresh."""
+    namespace, name = args
+    found = [b for b in self.cluster.list_pdbs(namespace) if b.name == name]
+    if not found:
+        from upgrader.core.errors import NotFoundError
+
+        raise NotFoundError(f'poddisruptionbudgets.policy "{name}" not found')
+    wire = objects.pod_disruption_budget(found[0], self.created_at)
+    spec = dict(wire["spec"])
+    for key, value in (request.json().get("spec") or {}).items():
+        if value is None:
+            spec.pop(key, None)
+        else:
+            spec[key] = value
+    updated = parse_pdb({"metadata": wire["metadata"], "spec": spec}, namespace)
+    self.cluster.delete_pdb(namespace, name)
+    self.cluster.add_pdb(replace(updated, created_at=found[0].created_at))
+    return get_pdb(self, request, args)
+
+
 def delete_pdb(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
     self.cluster.delete_pdb(args[0], args[1])
     return _ok(objects.status(200, "Success", f'poddisruptionbudget "{args[1]}" deleted'))
@@ -355,6 +379,7 @@ def _ok(value: Json, code: int = 200) -> Response:
 WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", get_pdb),
     ("POST", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", create_pdb),
+    ("PATCH", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", patch_pdb),
     ("DELETE", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", delete_pdb),
     ("POST", "/apis/apps/v1/namespaces/{ns}/{resource}", create_workload),
     ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),
