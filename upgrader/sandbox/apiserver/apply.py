@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from upgrader.core import loaders
+from upgrader.core.errors import UserError
 from upgrader.sandbox.apiserver import objects, protobuf
 
 if TYPE_CHECKING:
@@ -305,9 +305,10 @@ def server_side_apply(
         )
         return _json(422, objects.status(422, "Invalid", message))
     try:
-        intent = yaml.safe_load(request.body.decode() or "{}")
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        return _json(400, objects.status(400, "BadRequest", f"the apply body is not YAML: {e}"))
+        text = loaders.decode(request.body, "the apply body") or "{}"
+        intent = loaders.load_yaml(text, "the apply body", loaders.MANIFEST)
+    except UserError as e:
+        return _json(400, objects.status(400, "BadRequest", str(e)))
     if not isinstance(intent, dict):
         return _json(400, objects.status(400, "BadRequest", "the apply body is not an object"))
     key, subresource = object_key(parts)
