@@ -131,6 +131,7 @@ def test_a_standard_policy_cluster_is_refused_a_rollback_into_extended_support()
             resourcesVpcConfig={"subnetIds": SUBNETS},
             upgradePolicy={"supportType": "STANDARD"},
         )
+        world.existing_cluster("prod")
         assert world.aws.describe_cluster("prod").support_type == "STANDARD"
         world.aws.update_cluster_version("prod", "1.30")
         world.clock.sleep(settings.cluster_update_seconds)

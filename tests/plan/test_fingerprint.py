@@ -34,12 +34,21 @@ def test_a_node_group_version_change_changes_it() -> None:
 def test_control_plane_addon_and_kubelet_changes_change_it() -> None:
     snap = snapshot("1.29")
     changes = [
-        replace(snap, cluster=replace(snap.cluster, platform_version="eks.9")),
+        replace(snap, cluster=replace(snap.cluster, version="1.30")),
         replace(snap, addons=(replace(snap.addons[0], version="v9.9.9-eksbuild.1"),)),
         replace(snap, nodes=(replace(snap.nodes[0], kubelet_version="v1.30.1"), *snap.nodes[1:])),
         replace(snap, nodes=snap.nodes[1:]),
     ]
     assert len({fingerprint(s) for s in changes} | {fingerprint(snap)}) == len(changes) + 1
+
+
+def test_a_platform_version_eks_moved_by_itself_does_not_change_it() -> None:
+    """EKS upgrades every cluster to the latest platform version of its minor on its own
+    (docs.aws.amazon.com/eks/latest/userguide/platform-versions.html): an approved plan must not
+    go stale because a few weeks passed."""
+    snap = snapshot("1.29")
+    moved = replace(snap, cluster=replace(snap.cluster, platform_version="eks.31"))
+    assert fingerprint(moved) == fingerprint(snap)
 
 
 def test_pods_do_not_change_it() -> None:

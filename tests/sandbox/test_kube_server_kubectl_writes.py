@@ -10,6 +10,7 @@ Columns: kubectl's printers (k8s.io/kubernetes pkg/printers/internalversion/prin
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from tests.sandbox.apiserver.fixtures import Served, serve
 from tests.sandbox.apiserver.test_kubectl import KUBECTL, TICKER_RATE, kubectl
+from upgrader.sandbox.apiserver import objects
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="no kubectl binary")
 
@@ -164,3 +166,66 @@ def test_nodes_and_pods_have_addresses_of_their_own(served: Served, tmp_path: Pa
     pods = _ok(served, tmp_path, "get", "pods", "-A", "-o", "wide").splitlines()[1:]
     pod_ips = [line.split()[6] for line in pods if line.split()[6] != "<none>"]
     assert len(set(pod_ips)) == len(pod_ips) > 3
+
+
+SSA_MANIFEST = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ledger-api, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ledger-api}}
+  template:
+    metadata: {labels: {app: ledger-api}}
+    spec:
+      containers:
+      - {name: main, image: public.ecr.aws/shop/ledger-api:1}
+"""
+
+
+def test_generators_server_side_apply_and_ages(served: Served, tmp_path: Path) -> None:
+    """kubectl's generator commands send protobuf: client-go's generated clients for built-in
+    kinds prefer it (k8s.io/client-go gentype/type.go `PrefersProtobuf`) and fall back to JSON
+    on a 415 only from CBOR (rest/client.go `UnsupportedMediaType`), so the server must read
+    it. Server-side apply and its conflicts follow
+    https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts; an object's
+    age counts from its creation on the sandbox clock, not from the server's start."""
+    assert "namespace/shop created" in _ok(served, tmp_path, "create", "namespace", "shop")
+    assert "AlreadyExists" in kubectl(served, tmp_path, "create", "namespace", "shop").stderr
+    assert _ok(served, tmp_path, "get", "ns", "shop").splitlines()[1].split()[:2] == [
+        "shop",
+        "Active",
+    ]
+    for args, line in (
+        (("deployment", "cart", "--image=nginx", "--replicas=2"), "deployment.apps/cart created"),
+        (("configmap", "flags", "--from-literal=beta=on"), "configmap/flags created"),
+        (("service", "clusterip", "cart", "--tcp=80:8080"), "service/cart created"),
+        (("pdb", "cart", "--selector=app=cart", "--min-available=1"), "cart created"),
+    ):
+        assert line in _ok(served, tmp_path, "create", *args, "-n", "shop")
+    _until(served, tmp_path, "cart   2/2", "get", "deploy", "-n", "shop")
+    assert "beta" in _ok(served, tmp_path, "get", "cm", "flags", "-n", "shop", "-o", "yaml")
+
+    stamp = "{.metadata.creationTimestamp}"
+    born = _ok(served, tmp_path, "get", "deploy", "cart", "-n", "shop", "-o", f"jsonpath={stamp}")
+    world = _ok(served, tmp_path, "get", "deploy", "web", "-o", f"jsonpath={stamp}")
+    assert world < born <= objects.timestamp(served.clock.now())
+
+    manifest = tmp_path / "ledger.yaml"
+    manifest.write_text(SSA_MANIFEST)
+    ssa = ("apply", "--server-side", "-f", str(manifest))
+    assert "serverside-applied" in _ok(served, tmp_path, *ssa)
+    assert "serverside-applied" in _ok(served, tmp_path, *ssa)  # idempotent
+    _ok(served, tmp_path, "scale", "deployment/ledger-api", "-n", "shop", "--replicas=4")
+    manifest.write_text(SSA_MANIFEST.replace("replicas: 2", "replicas: 3"))
+    refused = kubectl(served, tmp_path, *ssa)
+    assert refused.returncode == 1
+    assert 'conflict with "kubectl"' in refused.stderr
+    assert ".spec.replicas" in refused.stderr
+    _ok(served, tmp_path, *ssa, "--force-conflicts")
+    _until(served, tmp_path, "ledger-api   3/3", "get", "deploy", "-n", "shop")
+    get = ("get", "deploy", "ledger-api", "-n", "shop", "-o", "json", "--show-managed-fields")
+    shown = json.loads(_ok(served, tmp_path, *get))
+    (applied,) = [e for e in shown["metadata"]["managedFields"] if e["operation"] == "Apply"]
+    assert applied["manager"] == "kubectl"
+    assert "f:replicas" in applied["fieldsV1"]["f:spec"]

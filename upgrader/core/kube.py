@@ -362,6 +362,7 @@ class Workload:
     annotations: Mapping[str, str] = field(default_factory=dict)
     generation: int = 1
     observed_generation: int = 1
+    created_at: float = 0.0  # metadata.creationTimestamp; 0 when the source does not say
 
     @property
     def key(self) -> str:
@@ -398,6 +399,7 @@ class PodDisruptionBudget:
     # status.disruptedPods: pods the Eviction API admitted and the controller has not yet seen
     # go (eviction.go checkAndDecrement adds them; disruption.go buildDisruptedPodMap drops them)
     disrupted_pods: tuple[str, ...] = ()
+    created_at: float = 0.0  # metadata.creationTimestamp; 0 when the source does not say
 
     @property
     def key(self) -> str:
@@ -411,6 +413,7 @@ class Service:
     selector: Mapping[str, str] = field(default_factory=dict)
     type: str = "ClusterIP"
     annotations: Mapping[str, str] = field(default_factory=dict)
+    created_at: float = 0.0  # metadata.creationTimestamp; 0 when the source does not say
 
 
 ALB_ACTIONS_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/actions."
@@ -488,6 +491,7 @@ class ConfigMap:
     name: str
     data: Mapping[str, str] = field(default_factory=dict)
     resource_version: str = ""
+    created_at: float = 0.0  # metadata.creationTimestamp; 0 when the source does not say
 
 
 @dataclass(frozen=True)

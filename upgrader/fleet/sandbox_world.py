@@ -132,6 +132,7 @@ def _build_member(world: Sandbox, member: FleetMember, version: str) -> None:
         roleArn=f"arn:aws:iam::{member.account}:role/eks-cluster",
         resourcesVpcConfig={"subnetIds": subnets},
     )
+    world.existing_cluster(member.name, member.account, member.region)
     world.kube(member.name).set_server_version(kubelet_version(version))
     for addon in ("vpc-cni", "coredns", "kube-proxy"):
         listing = eks.describe_addon_versions(addonName=addon, kubernetesVersion=version)

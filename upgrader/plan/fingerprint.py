@@ -4,8 +4,8 @@ A plan is only right for the cluster it was made from: if someone upgraded a nod
 one, or moved an add-on by hand since, the steps (and their idempotency checks) may do the wrong
 thing. `execute` takes a fresh snapshot, calls `fingerprint` on it, and compares.
 
-What goes in is exactly what the plan's steps depend on: the control plane's version and
-platform version, every managed node group's name, version, AMI release and status, every
+What goes in is exactly what the plan's steps depend on: the control plane's version, every
+managed node group's name, version, AMI release and status, every
 self-managed group's image, the add-ons' versions, and each node's name and kubelet version.
 Pods are left out on purpose: they churn every minute, and no step's shape depends on them
 (the drain re-reads them anyway). Facts are serialised as sorted, canonical JSON and hashed
@@ -32,11 +32,11 @@ def fingerprint_facts(snapshot: ClusterSnapshot) -> Facts:
     """The facts the fingerprint hashes, as plain JSON-able values (useful to diff two states)."""
     cluster = snapshot.cluster
     return {
-        "cluster": {
-            "name": cluster.name,
-            "version": cluster.version,
-            "platform_version": cluster.platform_version,
-        },
+        # Not the platform version: EKS moves every cluster to the latest platform version of
+        # its minor by itself, every few weeks, without an update anyone asked for (docs:
+        # platform-versions.html), and no step depends on it. In the fingerprint it would make
+        # an approved plan stale for no change a reviewer could act on.
+        "cluster": {"name": cluster.name, "version": cluster.version},
         "nodegroups": sorted(
             [g.name, g.version, g.release_version, g.status] for g in snapshot.nodegroups
         ),
@@ -80,11 +80,11 @@ def diff_facts(before: Facts, after: Facts) -> list[str]:
     a reviewer cares about: control plane, node groups, add-ons, Fargate, nodes."""
     changes: list[str] = []
     old_cluster, new_cluster = _mapping(before.get("cluster")), _mapping(after.get("cluster"))
-    for key, label in (("version", "control plane"), ("platform_version", "platform version")):
-        if old_cluster.get(key) != new_cluster.get(key):
-            changes.append(
-                f"{label} now {new_cluster.get(key)}, plan made at {old_cluster.get(key)}"
-            )
+    if old_cluster.get("version") != new_cluster.get("version"):
+        changes.append(
+            f"control plane now {new_cluster.get('version')}, "
+            f"plan made at {old_cluster.get('version')}"
+        )
     changes += _keyed(
         "managed node group",
         before.get("nodegroups"),

@@ -31,6 +31,7 @@ from upgrader.sandbox.cluster.fargate_nodes import FargateProfiles
 from upgrader.sandbox.cluster.instance_types import instance_type
 from upgrader.sandbox.cluster.node_groups import NodeTemplate
 from upgrader.sandbox.eks import extension as moto_eks
+from upgrader.sandbox.eks.backend import eks_backend
 from upgrader.sandbox.eks.state import NodegroupFacts, settings
 from upgrader.sandbox.inplace import start_in_place_update
 
@@ -141,7 +142,14 @@ class Sandbox:
             roleArn=f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/eks-cluster",
             resourcesVpcConfig={"subnetIds": subnets},
         )
+        self.existing_cluster(name)
         self.kube(name).set_server_version(kubelet_version(version))
+
+    def existing_cluster(
+        self, name: str, account: str = SANDBOX_ACCOUNT, region: str | None = None
+    ) -> None:
+        """A world's clusters existed before its story starts: ACTIVE, not CREATING."""
+        eks_backend(region or self.region, account).created_before_start(name)
 
     def install_addons(self, cluster: str, version: str, names: Sequence[str]) -> None:
         """Install each add-on at the version EKS gives as default for `version`."""

@@ -66,6 +66,7 @@ def world(aws: Boto3Aws, clock: VirtualClock) -> World:
         resourcesVpcConfig={"subnetIds": list(subnets), "securityGroupIds": ["sg-1"]},
         tags={"team": "platform"},
     )
+    clock.sleep(settings.cluster_create_seconds)  # CREATING until the control plane is up
     return World(role=role, subnets=(subnets[0], subnets[1]))
 
 
@@ -97,7 +98,7 @@ def test_describe_cluster(aws: Boto3Aws, world: World) -> None:
     assert cluster.role_arn == world.role
     assert cluster.tags == {"team": "platform"}
     assert cluster.endpoint.startswith("https://")
-    assert cluster.created_at == settings.clock.now()
+    assert cluster.created_at == settings.clock.now() - settings.cluster_create_seconds
     assert cluster.health_issues == ()
 
 

@@ -109,6 +109,7 @@ def test_eks_errors_carry_their_type_and_message() -> None:
             roleArn="arn:aws:iam::123456789012:role/eks",
             resourcesVpcConfig={"subnetIds": ["subnet-0a"]},
         )
+        moto_eks.eks_backend("us-east-1").created_before_start("prod")
         with pytest.raises(ClientError) as raised:
             eks.update_cluster_version(name="prod", version="1.99")
     response = raised.value.response

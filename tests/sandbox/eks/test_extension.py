@@ -24,6 +24,7 @@ from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.eks import catalog as moto_eks_catalog
 from upgrader.sandbox.eks import extension as moto_eks
 from upgrader.sandbox.eks.extension import NodegroupFacts, NoHooks, eks_backend, settings
+from upgrader.sandbox.eks.versions import platform_version
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
@@ -55,9 +56,11 @@ def clock() -> Iterator[VirtualClock]:
 
 def make_cluster(eks: EKSClient, name: str = "prod", version: str | None = "1.29") -> Any:
     extra = {"version": version} if version else {}
-    return eks.create_cluster(
+    created = eks.create_cluster(
         name=name, roleArn=ROLE, resourcesVpcConfig={"subnetIds": SUBNETS}, **extra
     )["cluster"]
+    eks_backend(REGION).created_before_start(name)  # a cluster that already runs
+    return created
 
 
 def make_nodegroup(
@@ -99,10 +102,12 @@ def test_one_minor_update_succeeds_after_the_delay(eks: EKSClient, clock: Virtua
         "Successful"
     )
     cluster = eks.describe_cluster(name="prod")["cluster"]
+    # The new minor at its latest platform version on this date, not eks.1 (docs:
+    # eks/latest/userguide/platform-versions.html).
     assert (cluster["status"], cluster["version"], cluster["platformVersion"]) == (
         "ACTIVE",
         "1.30",
-        "eks.1",
+        platform_version("1.30", clock.now()),
     )
     assert eks.list_updates(name="prod")["updateIds"] == [update["id"]]
 
@@ -674,6 +679,7 @@ def test_the_control_plane_moves_up_one_minor_or_back_the_last_one(
         with mock_aws():
             backend = eks_backend(REGION)
             backend.create_cluster("prod", ROLE, {"subnetIds": SUBNETS}, version="1.24")
+            backend.created_before_start("prod")
             seen = [backend.describe_cluster("prod").version]
             for action, argument in steps:
                 if action == "sleep":

@@ -45,6 +45,7 @@ def make_cluster(eks: EKSClient, version: str = "1.29") -> None:
     eks.create_cluster(
         name="prod", version=version, roleArn=ROLE, resourcesVpcConfig={"subnetIds": SUBNETS}
     )
+    eks_backend(REGION).created_before_start("prod")  # a cluster that already runs
 
 
 def update(eks: EKSClient, clock: VirtualClock, version: str, **extra: Any) -> Any:

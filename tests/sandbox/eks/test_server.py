@@ -14,6 +14,7 @@ from moto.server import ThreadedMotoServer
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.eks import extension as moto_eks
 from upgrader.sandbox.eks.extension import eks_backend, settings
+from upgrader.sandbox.eks.versions import PLATFORM_RELEASE_DAYS, platform_version
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
@@ -51,13 +52,32 @@ def test_core_calls_through_the_server(server: str) -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    eks.create_cluster(
+    created = eks.create_cluster(
         name="prod", version="1.29", roleArn=ROLE, resourcesVpcConfig={"subnetIds": ["s-1"]}
-    )
+    )["cluster"]
+    # EKS: CreateCluster answers CREATING and the cluster takes no node group or update until
+    # it is ACTIVE (API reference, CreateCluster / Cluster.status). A new cluster runs the
+    # latest platform version of its minor (docs: eks/latest/userguide/platform-versions.html).
+    assert created["status"] == "CREATING"
+    assert created["platformVersion"] == platform_version("1.29", clock.now())
+    assert created["platformVersion"] != "eks.1"  # 1.29 had been out two years on this date
+    with pytest.raises(eks.exceptions.InvalidRequestException):
+        eks.create_nodegroup(
+            clusterName="prod", nodegroupName="ng-a", nodeRole=ROLE, subnets=["s-1"]
+        )
+    with pytest.raises(eks.exceptions.ResourceInUseException):
+        eks.update_cluster_version(name="prod", version="1.30")
+    clock.sleep(settings.cluster_create_seconds)
+    assert eks.describe_cluster(name="prod")["cluster"]["status"] == "ACTIVE"
     eks.create_nodegroup(clusterName="prod", nodegroupName="ng-a", nodeRole=ROLE, subnets=["s-1"])
+    assert eks.describe_nodegroup(clusterName="prod", nodegroupName="ng-a")["nodegroup"][
+        "status"
+    ] == ("CREATING")
     clock.sleep(settings.nodegroup_create_seconds)
 
     update = eks.update_cluster_version(name="prod", version="1.30")["update"]
+    params = {p["type"]: p["value"] for p in update["params"]}
+    assert params["PlatformVersion"] == platform_version("1.30", clock.now())
     with pytest.raises(eks.exceptions.ResourceInUseException):
         eks.update_cluster_version(name="prod", version="1.30")
     assert eks.describe_cluster(name="prod")["cluster"]["status"] == "UPDATING"
@@ -65,6 +85,12 @@ def test_core_calls_through_the_server(server: str) -> None:
     assert eks.describe_update(name="prod", updateId=update["id"])["update"]["status"] == (
         "Successful"
     )
+    # The new minor at its latest platform version; EKS then moves it up by itself over time.
+    upgraded = eks.describe_cluster(name="prod")["cluster"]["platformVersion"]
+    assert upgraded == params["PlatformVersion"]
+    clock.sleep(PLATFORM_RELEASE_DAYS * 86400)
+    later = eks.describe_cluster(name="prod")["cluster"]["platformVersion"]
+    assert int(later.removeprefix("eks.")) == int(upgraded.removeprefix("eks.")) + 1
     with pytest.raises(eks.exceptions.InvalidParameterException):
         eks.update_cluster_version(name="prod", version="1.32")
 
@@ -86,6 +112,7 @@ def test_core_calls_through_the_server(server: str) -> None:
     eks.create_cluster(
         name="prod", version="1.29", roleArn=ROLE, resourcesVpcConfig={"subnetIds": ["s-1"]}
     )
+    clock.sleep(settings.cluster_create_seconds)
     assert eks.update_cluster_version(name="prod", version="1.30")["update"]["status"] == (
         "InProgress"
     )

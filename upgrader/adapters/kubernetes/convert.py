@@ -331,6 +331,7 @@ def pod_disruption_budget(source: V1PodDisruptionBudget) -> PodDisruptionBudget:
         desired_healthy=(status.desired_healthy or 0) if status is not None else 0,
         disruptions_allowed=(status.disruptions_allowed or 0) if status is not None else 0,
         expected_pods=(status.expected_pods or 0) if status is not None else 0,
+        created_at=epoch(meta.creation_timestamp),
     )
 
 
@@ -343,6 +344,7 @@ def service(source: V1Service) -> Service:
         selector=dict((spec.selector if spec is not None else None) or {}),
         type=(spec.type if spec is not None else None) or "ClusterIP",
         annotations=dict(meta.annotations or {}),
+        created_at=epoch(meta.creation_timestamp),
     )
 
 
@@ -423,6 +425,7 @@ def _workload(
         labels=dict(meta.labels or {}),
         annotations=dict(meta.annotations or {}),
         generation=generation,
+        created_at=epoch(meta.creation_timestamp),
         # Not observed yet: one behind, so "has the controller caught up?" reads false.
         observed_generation=(
             observed_generation if observed_generation is not None else generation - 1
@@ -538,6 +541,7 @@ def config_map(source: V1ConfigMap) -> ConfigMap:
         name=meta.name or "",
         data=dict(source.data or {}),
         resource_version=meta.resource_version or "",
+        created_at=epoch(meta.creation_timestamp),
     )
 
 

@@ -278,6 +278,7 @@ def pod_disruption_budget(source: Json) -> PodDisruptionBudget:
         desired_healthy=status.get("desiredHealthy") or 0,
         disruptions_allowed=status.get("disruptionsAllowed") or 0,
         expected_pods=status.get("expectedPods") or 0,
+        created_at=epoch(meta.get("creationTimestamp")),
     )
 
 
@@ -289,6 +290,7 @@ def service(source: Json) -> Service:
         selector=_strings(spec.get("selector")),
         type=spec.get("type") or "ClusterIP",
         annotations=_strings(meta.get("annotations")),
+        created_at=epoch(meta.get("creationTimestamp")),
     )
 
 
@@ -330,6 +332,7 @@ def _workload(
         labels=_strings(meta.get("labels")),
         annotations=_strings(meta.get("annotations")),
         generation=generation,
+        created_at=epoch(meta.get("creationTimestamp")),
         # Not observed yet: one behind, so "has the controller caught up?" reads false.
         observed_generation=(
             observed_generation if observed_generation is not None else generation - 1

@@ -38,7 +38,8 @@ from upgrader.core.errors import (
 )
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.apiserver import discovery, lists, objects, watch
+from upgrader.sandbox.apiserver import apply, discovery, lists, objects, protobuf, watch
+from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -65,6 +66,7 @@ class Request:
     accept: str = ""
     content_type: str = ""
     body: bytes = b""
+    user_agent: str = ""
 
     @classmethod
     def parse(
@@ -79,6 +81,7 @@ class Request:
             accept=headers.get("Accept", ""),
             content_type=headers.get("Content-Type", ""),
             body=body,
+            user_agent=headers.get("User-Agent", ""),
         )
 
     def json(self) -> Json:
@@ -86,7 +89,10 @@ class Request:
         if not self.body:
             return {}
         if "protobuf" in self.content_type:
-            raise _HttpError(415, "UnsupportedMediaType", "protobuf bodies are not supported")
+            try:
+                return protobuf.decode(self.body)
+            except protobuf.ProtobufError as e:
+                raise _HttpError(415, "UnsupportedMediaType", str(e)) from e
         try:
             value = json.loads(self.body)
         except ValueError as e:
@@ -140,9 +146,10 @@ _Handler = Callable[["KubeApi", Request, Sequence[str]], Response]
 
 
 class KubeApi:
-    """The routes. `created_at` is when the server started: the age of objects the domain does
-    not date (workloads, PDBs, services, config maps). `pod_json` renders a pod's wire JSON in
-    lists and watches (the benchmarks pad it to a production pod's size)."""
+    """The routes. `created_at` is when the server started: the age of an object whose source
+    gave it no creation time (the FakeCluster dates what it creates by its clock). `pod_json`
+    renders a pod's wire JSON in lists and watches (the benchmarks pad it to a production pod's
+    size)."""
 
     def __init__(
         self,
@@ -154,6 +161,8 @@ class KubeApi:
         self.cluster = cluster
         self.now = now
         self.created_at = now()
+        self.namespaces = Namespaces()
+        self.managed = apply.ManagedFields()
         self._write_lock = threading.Lock()
         node_wires, pod_wires = lists.WireCache(objects.node), lists.WireCache(pod_json)
         self._pages = lists.ListPages()
@@ -175,6 +184,24 @@ class KubeApi:
             self._routes.append((method, pattern.strip("/").split("/"), handler))
 
     def handle(self, request: Request) -> Response:
+        """Route the request; writes record their manager's fields (`apply`), and a single
+        object is answered with its managedFields."""
+        parts = [p for p in request.path.strip("/").split("/") if p]
+        if request.method == "PATCH" and request.content_type.startswith(apply.APPLY_CONTENT_TYPE):
+            if request.query.get("dryRun") == "All":
+                return self._dry_run(request, parts)
+            return apply.server_side_apply(self, request, parts, self._dispatch)
+        response = self._dispatch(request)
+        if response.code >= 300 or response.stream is not None or not parts:
+            return response
+        if request.method != "GET" and request.query.get("dryRun") != "All":
+            apply.record_update(self, request, parts, response)
+        return apply.with_managed_fields(response, self.managed.entries(apply.object_key(parts)[0]))
+
+    def has_route(self, method: str, parts: Sequence[str]) -> bool:
+        return self._route(method, parts) is not None
+
+    def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.path.strip("/").split("/") if p]
         found = self._route(request.method, parts)
         if found is not None:
@@ -407,7 +434,7 @@ class KubeApi:
 
     def delete_pod(self, request: Request, args: Sequence[str]) -> Response:
         grace = request.query.get("gracePeriodSeconds")
-        if grace is None and request.body and "protobuf" not in request.content_type:
+        if grace is None and request.body:
             grace = request.json().get("gracePeriodSeconds")
         pod = self.cluster.get_pod(args[0], args[1])
         self.cluster.delete_pod(args[0], args[1], int(grace) if grace is not None else None)
@@ -552,7 +579,7 @@ class KubeApi:
                         "N/A" if b.min_available is None else str(b.min_available),
                         "N/A" if b.max_unavailable is None else str(b.max_unavailable),
                         b.disruptions_allowed,
-                        objects.age(now - self.created_at),
+                        objects.age(now - (b.created_at or self.created_at)),
                     ],
                     objects.pod_disruption_budget(b, self.created_at),
                 )
@@ -915,4 +942,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     ("PATCH", "/apis/batch/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     *WRITE_ROUTES,
+    *NAMESPACE_ROUTES,
 ]

@@ -25,7 +25,7 @@ _CORE: tuple[_Resource, ...] = (
     ("configmaps", True, "ConfigMap", ("cm",), ("create", "delete", "get", "list", "update")),
     ("secrets", True, "Secret", (), _READ),
     ("events", True, "Event", ("ev",), _READ),
-    ("namespaces", False, "Namespace", ("ns",), _READ),
+    ("namespaces", False, "Namespace", ("ns",), ("create", "get", "list", "patch")),
 )
 GROUPS: dict[str, tuple[_Resource, ...]] = {
     "apps/v1": (
@@ -41,7 +41,7 @@ GROUPS: dict[str, tuple[_Resource, ...]] = {
             True,
             "PodDisruptionBudget",
             ("pdb",),
-            ("create", "delete", *_READ),
+            ("create", "delete", "patch", *_READ),
         ),
     ),
     "coordination.k8s.io/v1": (

@@ -16,6 +16,7 @@ has no use for.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from upgrader.core.errors import UserError
@@ -167,9 +168,9 @@ def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Js
     statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
     now = api.now()
     kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
-    age = objects.age(now - api.created_at)
     rows = []
     for w in workloads:
+        age = objects.age(now - (w.created_at or api.created_at))
         wire = api._workload_json(w)
         status = wire["status"]
         if kind is WorkloadKind.DAEMON_SET:
@@ -204,7 +205,7 @@ def _selector_text(selector: LabelSelector) -> str:
 
 
 def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
-    age = objects.age(api.now() - api.created_at)
+    now = api.now()
     columns = [
         ("Name", 0),
         ("Min Available", 0),
@@ -219,7 +220,7 @@ def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> J
                 "N/A" if b.min_available is None else str(b.min_available),
                 "N/A" if b.max_unavailable is None else str(b.max_unavailable),
                 b.disruptions_allowed,
-                age,
+                objects.age(now - (b.created_at or api.created_at)),
             ],
             objects.pod_disruption_budget(b, api.created_at),
         )
@@ -229,8 +230,14 @@ def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> J
 
 
 def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
-    age = objects.age(api.now() - api.created_at)
-    rows = [([c.name, len(c.data), age], objects.config_map(c, api.created_at)) for c in maps]
+    now = api.now()
+    rows = [
+        (
+            [c.name, len(c.data), objects.age(now - (c.created_at or api.created_at))],
+            objects.config_map(c, api.created_at),
+        )
+        for c in maps
+    ]
     return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
 
 
@@ -253,6 +260,29 @@ def create_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response
     pdb = parse_pdb(request.json(), args[0])
     self.cluster.add_pdb(pdb)
     return _ok(objects.pod_disruption_budget(pdb, self.created_at), 201)
+
+
+def patch_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+    """A merge patch of the spec (policy/v1 PDB specs are mutable). The fake replaces the budget,
+    keeping its creation time; what the Eviction API admitted but the disruption controller has
+    not yet seen (`disruptedPods`) starts afresh."""
+    namespace, name = args
+    found = [b for b in self.cluster.list_pdbs(namespace) if b.name == name]
+    if not found:
+        from upgrader.core.errors import NotFoundError
+
+        raise NotFoundError(f'poddisruptionbudgets.policy "{name}" not found')
+    wire = objects.pod_disruption_budget(found[0], self.created_at)
+    spec = dict(wire["spec"])
+    for key, value in (request.json().get("spec") or {}).items():
+        if value is None:
+            spec.pop(key, None)
+        else:
+            spec[key] = value
+    updated = parse_pdb({"metadata": wire["metadata"], "spec": spec}, namespace)
+    self.cluster.delete_pdb(namespace, name)
+    self.cluster.add_pdb(replace(updated, created_at=found[0].created_at))
+    return get_pdb(self, request, args)
 
 
 def delete_pdb(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
@@ -349,6 +379,7 @@ def _ok(value: Json, code: int = 200) -> Response:
 WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", get_pdb),
     ("POST", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", create_pdb),
+    ("PATCH", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", patch_pdb),
     ("DELETE", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}", delete_pdb),
     ("POST", "/apis/apps/v1/namespaces/{ns}/{resource}", create_workload),
     ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),

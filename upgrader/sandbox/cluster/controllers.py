@@ -160,6 +160,7 @@ class Controller:
         self.annotations = _frozen(workload.annotations)
         self.owner = workload.owner
         self.generation = 1
+        self.created_at = workload.created_at
         self.startup_seconds = startup_seconds
         self.run_seconds = run_seconds
         self.pods: dict[str, None] = {}  # keys of the pods it owns, oldest first
@@ -237,6 +238,7 @@ class Controller:
             annotations=self.annotations,
             generation=self.generation,
             observed_generation=self.generation,
+            created_at=self.created_at,
         )
 
     def _new_pod(self, name: str | None = None, node: str | None = None) -> NewPod:

@@ -546,10 +546,13 @@ class FakeCluster:
 
     def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
         with self._api("patch", "configmaps", config_map.namespace, config_map.name):
+            before = self._config_maps.get((config_map.namespace, config_map.name))
             stored = replace(
                 config_map,
                 data=_frozen(config_map.data),
                 resource_version=str(next(self._serial)),
+                # an update keeps the creation time of the object it replaces
+                created_at=before.created_at if before else self._stamp(),
             )
             self._config_maps[(config_map.namespace, config_map.name)] = stored
             return stored
@@ -732,6 +735,7 @@ class FakeCluster:
             key = (workload.kind, workload.namespace, workload.name)
             if key in self._controllers:
                 raise ConflictError(f"{workload.kind.value} {workload.namespace}/{workload.name}")
+            workload = replace(workload, created_at=workload.created_at or self._stamp())
             ctrl: Controller
             if workload.kind is WorkloadKind.JOB:
                 ctrl = JobController(workload, startup_seconds, run_seconds)
@@ -769,7 +773,7 @@ class FakeCluster:
         with self._locked():
             if pdb.key in self._budgets:
                 raise ConflictError(f'poddisruptionbudgets "{pdb.name}" already exists')
-            budget = _Budget(pdb)
+            budget = _Budget(replace(pdb, created_at=pdb.created_at or self._stamp()))
             self._budgets[pdb.key] = budget
             self._budgets_by_namespace.setdefault(pdb.namespace, []).append(budget)
             for group in self._label_groups.get(pdb.namespace, {}).values():
@@ -817,7 +821,9 @@ class FakeCluster:
     def add_service(self, service: Service) -> None:
         with self._locked():
             self._services[(service.namespace, service.name)] = replace(
-                service, selector=_frozen(service.selector)
+                service,
+                selector=_frozen(service.selector),
+                created_at=service.created_at or self._stamp(),
             )
 
     # -- deletions (kubectl delete on the sandbox server) --------------------------------------
@@ -1103,6 +1109,10 @@ class FakeCluster:
     def _budgets_in(self, namespace: str) -> list[_Budget]:
         return self._budgets_by_namespace.get(namespace, [])
 
+    def _stamp(self) -> float:
+        """A creation time: metav1.Time has whole seconds, so the wire and the fake agree."""
+        return float(int(self._clock.now()))
+
     def _new_uid(self) -> str:
         serial = next(self._serial)
         return f"{serial:08x}-0000-4000-8000-{serial:012x}"
@@ -1335,6 +1345,7 @@ class FakeCluster:
 
     def _apply(self, changes: Changes) -> None:
         for ctrl in changes.new_controllers:
+            ctrl.created_at = ctrl.created_at or self._stamp()
             self._controllers[ctrl.key] = ctrl
         for new in changes.create:
             self._create(new)

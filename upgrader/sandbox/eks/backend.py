@@ -43,14 +43,12 @@ from upgrader.sandbox.eks.models import (
 from upgrader.sandbox.eks.rollback import (
     VERSION_ROLLBACK,
     check_rollback,
-    last_version_change,
     rollback_open_to,
 )
 from upgrader.sandbox.eks.rules import check_no_cluster_update, check_upgrade_readiness
 from upgrader.sandbox.eks.state import settings
+from upgrader.sandbox.eks.versions import platform_version
 
-# A new minor starts at its first platform version.
-FIRST_PLATFORM_VERSION = "eks.1"
 DEFAULT_UPDATE_CONFIG = {"maxUnavailable": 1}
 _ROLE_ARN = re.compile(r"arn:(?P<partition>.+):iam::[0-9]{12}:role/.+")
 
@@ -181,6 +179,11 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         cluster.updates[update.id] = update
         return update.describe()
 
+    def created_before_start(self, name: str) -> None:
+        """For world builders: the cluster existed before the sandbox's story starts, so it is
+        ACTIVE now rather than CREATING for `settings.cluster_create_seconds`."""
+        self._cluster(name).ready_at = now()
+
     def describe_cluster(self, name: str) -> Cluster:
         return self._cluster(name)
 
@@ -199,6 +202,7 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         cluster = self._cluster(name)
         if same := replayed(cluster.updates, client_request_token):
             return same.describe()
+        check_no_cluster_update(cluster, "VersionUpdate")
         if busy := running(cluster.updates):
             raise in_use(
                 f"Cannot VersionUpdate because cluster {name} currently has update "
@@ -229,10 +233,10 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         delay = settings.cluster_update_seconds
         update = Update(
             type="VersionUpdate",
-            params=[("Version", version), ("PlatformVersion", FIRST_PLATFORM_VERSION)],
+            params=[("Version", version), ("PlatformVersion", platform_version(version, now()))],
             created=now(),
             completes=now() + delay,
-            effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
+            effects={"version": version},
             token=client_request_token,
             from_values={"version": current, "platformVersion": cluster.platformVersion},
         )
@@ -242,17 +246,14 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         self, cluster: Cluster, version: str, token: str | None, force: bool
     ) -> dict[str, Any]:
         check_rollback(cluster, version, force)
-        change = last_version_change(cluster)
-        # EKS restores the previous minor's platform version (the latest, on AWS).
-        platform = (change.from_values if change else {}).get(
-            "platformVersion", FIRST_PLATFORM_VERSION
-        )
+        # EKS restores the previous minor at its latest platform version.
+        platform = platform_version(version, now())
         update = Update(
             type=VERSION_ROLLBACK,
             params=[("Version", version), ("PlatformVersion", platform)],
             created=now(),
             completes=now() + settings.cluster_update_seconds,
-            effects={"version": version, "platformVersion": platform},
+            effects={"version": version},
             token=token,
             from_values={"version": cluster.version, "platformVersion": cluster.platformVersion},
         )
@@ -275,10 +276,10 @@ class SandboxEKSBackend(AddonsAndInsights, moto_models.EKSBackend):
         version = catalog.version_of(catalog.minor(current) + 1)
         update = Update(
             type="VersionUpdate",
-            params=[("Version", version), ("PlatformVersion", FIRST_PLATFORM_VERSION)],
+            params=[("Version", version), ("PlatformVersion", platform_version(version, now()))],
             created=now(),
             completes=now() + settings.cluster_update_seconds,
-            effects={"version": version, "platformVersion": FIRST_PLATFORM_VERSION},
+            effects={"version": version},
             from_values={"version": current, "platformVersion": cluster.platformVersion},
             automatic=support_ended,
         )

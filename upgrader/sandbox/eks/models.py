@@ -20,6 +20,7 @@ from moto.eks import models as moto_models
 from moto.moto_api._internal import mock_random
 
 from upgrader.sandbox.eks.state import NodegroupFacts, settings
+from upgrader.sandbox.eks.versions import platform_version
 
 IN_PROGRESS = "InProgress"
 SUCCESSFUL = "Successful"
@@ -135,11 +136,15 @@ class Cluster(moto_models.Cluster):
         self.insights: dict[str, Insight] = {}
         super().__init__(**kwargs)
         self.created_at = timestamp(created)
+        # CreateCluster answers CREATING; the control plane is ACTIVE some minutes later.
+        self.ready_at = created + settings.cluster_create_seconds
 
     # moto's __init__ assigns status, version and platformVersion: the setters keep those as
     # the values at rest, which the getters show while no update says otherwise.
     @property
     def status(self) -> str:
+        if self._status == "ACTIVE" and now() < self.ready_at:
+            return "CREATING"
         return "UPDATING" if running(self.updates) else self._status
 
     @status.setter
@@ -156,7 +161,8 @@ class Cluster(moto_models.Cluster):
 
     @property
     def platformVersion(self) -> str:  # noqa: N802 (moto's attribute name, read by the serializer)
-        return applied(self.updates, "platformVersion", self._platform_version)
+        """The latest platform version of the current minor: EKS moves clusters to it itself."""
+        return platform_version(self.version, now())
 
     @platformVersion.setter
     def platformVersion(self, value: str) -> None:  # noqa: N802

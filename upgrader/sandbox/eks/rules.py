@@ -61,7 +61,12 @@ def check_upgrade_readiness(cluster: Cluster, version: str, force: bool) -> None
 
 
 def check_no_cluster_update(cluster: Cluster, kind: str) -> None:
-    """Refuse a cluster update of `kind` while another cluster update runs."""
+    """Refuse a cluster update of `kind` while another cluster update runs, or while the
+    cluster is still being created (EKS: ResourceInUseException until it is ACTIVE)."""
+    if cluster.status == "CREATING":
+        raise in_use(
+            f"Cannot {kind} because cluster {cluster.name} is in CREATING state", cluster.name
+        )
     if busy := running(cluster.updates):
         raise in_use(
             f"Cannot {kind} because cluster {cluster.name} currently has update {busy.id} "

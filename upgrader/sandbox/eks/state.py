@@ -102,6 +102,8 @@ class EksSettings:
 
     clock: TimeSource = field(default_factory=SystemTime)
     hooks: EksWorldHooks | None = None
+    # CreateCluster until the control plane is ACTIVE: AWS takes about 10 minutes.
+    cluster_create_seconds: float = 600.0
     # Control plane minor update: AWS takes about 8-10 minutes.
     cluster_update_seconds: float = 540.0
     # Managed node group create (ASG, instances, join): a few minutes on AWS.

@@ -80,7 +80,7 @@ def describe_cluster_versions(
         {
             "clusterVersion": entry.version,
             "clusterType": "eks",
-            "defaultPlatformVersion": "eks.1",
+            "defaultPlatformVersion": platform_version(entry.version, now),
             "defaultVersion": entry.version == default,
             "releaseDate": _epoch(entry.release),
             "endOfStandardSupportDate": _epoch(entry.end_of_standard),
@@ -96,6 +96,24 @@ def describe_cluster_versions(
         and (version_status is None or status == version_status)
     ]
     return _page(rows, max_results, next_token)
+
+
+# How often the sandbox's EKS publishes a new platform version of a minor. AWS gives no schedule
+# ("Amazon EKS releases new platform versions periodically", docs: platform-versions.html); its
+# published history shows one every few weeks, so four weeks is the sandbox's assumption.
+PLATFORM_RELEASE_DAYS = 28
+
+
+def platform_version(version: str, now: float) -> str:
+    """The latest platform version of `version` on the date `now`: eks.1 on the minor's release
+    day, one more every PLATFORM_RELEASE_DAYS. EKS creates clusters at it and moves existing
+    clusters of that minor up to it by itself (docs: platform-versions.html), so it is also
+    what a cluster shows after a version update, a rollback, or simply time passing."""
+    entry = next((e for e in calendar() if e.version == version), None)
+    if entry is None:
+        return "eks.1"
+    today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
+    return f"eks.{1 + max(0, (today - entry.release).days) // PLATFORM_RELEASE_DAYS}"
 
 
 def _patch(version: str) -> str:
