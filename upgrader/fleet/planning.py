@@ -28,7 +28,7 @@ from upgrader.fleet.run_doc import (
     RunGroup,
     RunStage,
 )
-from upgrader.fleet.spec import ClusterSpec, FleetSpec
+from upgrader.fleet.spec import ClusterSpec, ExecuteSettings, FleetSpec
 from upgrader.fleet.targets import Address
 from upgrader.plan.document import Plan, StepKind
 from upgrader.usecases.targets import Target
@@ -59,12 +59,15 @@ def resolve_target(spec: FleetSpec, now: float) -> str:
     return available[-1]
 
 
-def _plan_one(opener: Opener, cluster: ClusterSpec, target_version: str) -> _Planned:
+def _plan_one(
+    opener: Opener, cluster: ClusterSpec, target_version: str, settings: ExecuteSettings | None
+) -> _Planned:
     from upgrader.usecases.plan import plan_target
 
+    drain_timeout = settings.drain_timeout if settings is not None else None
     try:
         with opener(cluster) as target:
-            plan = plan_target(target, target_version)
+            plan = plan_target(target, target_version, drain_timeout=drain_timeout)
             wanted = {
                 (u.name, step.hop or plan.target_version)
                 for step in plan.steps
@@ -118,7 +121,9 @@ def plan_fleet(
             while waiting and len(running) < spec.plan_concurrency:
                 cluster = waiting.pop(0)
                 running[cluster.name] = pool.spawn(
-                    lambda c=cluster: _plan_one(opener, c, target_version)  # type: ignore[misc]
+                    lambda c=cluster: _plan_one(  # type: ignore[misc]
+                        opener, c, target_version, spec.execute_settings(c.name)
+                    )
                 )
             for name, future in list(running.items()):
                 if future.done():
@@ -130,7 +135,14 @@ def plan_fleet(
     ami_choices = _consistent_amis(results)
     placed = {m: (s, g.name) for s in stages for g in s.groups for m in g.members}
     clusters = [
-        _run_cluster(c, placed[c.name], results[c.name], target_version, (choices, ami_choices))
+        _run_cluster(
+            c,
+            placed[c.name],
+            results[c.name],
+            target_version,
+            (choices, ami_choices),
+            settings=spec.execute_settings(c.name),
+        )
         for c in spec.clusters
     ]
     clusters = _behind_upstreams(clusters)
@@ -160,6 +172,8 @@ def _run_cluster(
     planned: _Planned,
     target_version: str,
     choices: tuple[list[AddonChoice], list[AmiChoice]],
+    *,
+    settings: ExecuteSettings | None = None,
 ) -> RunCluster:
     plan = planned.plan
     if plan is None:
@@ -191,6 +205,7 @@ def _run_cluster(
         group=where[1],
         soak_after_control_plane_seconds=spec.soak_after_control_plane or 0,
         window=spec.window or where[0].window,
+        execute=settings,
         verdict=verdict,
         reason=reason,
         current_version=plan.current_version if plan is not None else None,

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upgrader.core.errors import UserError
-from upgrader.fleet.spec import Window
+from upgrader.fleet.spec import ExecuteSettings, Window
 from upgrader.plan.document import Plan
 
 FLEET_SCHEMA_VERSION = 1
@@ -71,6 +71,9 @@ class RunCluster(_Doc):
     group: str
     soak_after_control_plane_seconds: int = 0
     window: Window | None = None
+    execute: ExecuteSettings | None = Field(
+        default=None, description="fleet.yaml's execute options for this cluster."
+    )
     verdict: ClusterVerdict
     reason: str = ""
     current_version: str | None = None
