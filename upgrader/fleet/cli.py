@@ -92,6 +92,13 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     yield open_member, ThreadPool(SystemClock())
 
 
+@contextmanager
+def _members(sandbox: bool) -> Iterator[Opener]:
+    """How to reach one cluster of the fleet at a time, outside a run (skip, approve)."""
+    with _world(sandbox) as (opener, _pool):
+        yield opener
+
+
 @fleet_app.command("plan")
 def fleet_plan(
     spec_file: Annotated[Path, typer.Argument(help="fleet.yaml")],
@@ -350,10 +357,12 @@ def fleet_status(
         run = _load(run_file)
         record = _argo_record(run_file)
         if record is not None:
-            from upgrader.fleet.engines.argo_status import workflow_state
+            from upgrader.fleet.engines.argo_status import with_requested_skips, workflow_state
 
             workflow = _server(record, server, token).get(record["namespace"], record["name"])
-            state = workflow_state(run, workflow)
+            state = with_requested_skips(
+                workflow_state(run, workflow), FleetJournal(run_file).state()
+            )
             source = f"Workflow {record['namespace']}/{record['name']}"
         else:
             journal = FleetJournal(run_file)
