@@ -51,6 +51,7 @@ def fleet_approve(
     comment: Annotated[str, typer.Option("--comment", help="Why: a ticket, a review.")] = "",
     server: ServerOption = None,
     token: TokenOption = None,
+    sandbox: SandboxFlag = False,
 ) -> None:
     """Approve a gate the run waits at; `eksup fleet resume` then goes on (Argo: at once)."""
     from upgrader.fleet.engines.argo import gate_task
@@ -85,7 +86,7 @@ def fleet_approve(
         run.cluster(cluster)
         if journal.state().cluster(cluster).status is not ClusterStatus.WAITING:
             raise RefusedError(f"cluster {cluster} is not waiting at its approval gate")
-        _approve_cluster(run, run_file, cluster, who, comment)
+        _approve_cluster(run, run_file, cluster, who, comment, sandbox)
         journal.append(_now(), "cluster-approved", cluster=cluster, by=who)
         cli.stdout.print(
             f"{cluster}'s gate approved by {who}; `eksup fleet resume {_arg(run_file)}`",
@@ -94,16 +95,19 @@ def fleet_approve(
         )
 
 
-def _approve_cluster(run: FleetRun, run_file: Path, name: str, who: str, comment: str) -> None:
+def _approve_cluster(
+    run: FleetRun, run_file: Path, name: str, who: str, comment: str, sandbox: bool
+) -> None:
+    """The cluster plan's own gate, approved as `eksup approve` would: in its journal and in
+    the cluster's copy of it."""
     from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
-    from upgrader.fleet.targets import open_member
     from upgrader.usecases.approve import approve, approver
 
     cluster = run.cluster(name)
     assert cluster.plan is not None
     plan_file = cluster_plan_file(state_dir(run_file), name)
-    with open_member(cluster) as target:
+    with _members(sandbox) as opener, opener(cluster) as target:
         approve(
             cluster.plan, plan_file, target.kube, target.clock, approver(who, comment), warn=_log
         )
