@@ -92,8 +92,11 @@ class AddonChoice(_Doc):
 
 
 class AmiChoice(_Doc):
-    """One EKS AMI release for the managed node groups of one AMI type at one Kubernetes
-    version, the same in every region of the run (Azure Fleet Manager's `Consistent`)."""
+    """One EKS AMI release (Amazon Linux or Bottlerocket) for one AMI type at one Kubernetes
+    version, the same in every region of the run (Azure Fleet Manager's `Consistent`): managed
+    node groups are pinned to it (their releaseVersion). Self-managed groups run the image id
+    their region recommended at plan time (a run note says when its release differs); custom
+    AMIs are not chosen (a note names them)."""
 
     kubernetes_version: str
     ami_type: str
