@@ -29,6 +29,12 @@ def test_demo_builds_the_sandbox_and_shows_it() -> None:
     canary = result.output[result.output.index("A canary release") :]
     assert re.search(r"│\s*4\s*│\s*0\s*│\s*100\s*│", canary)
     assert "web: succeeded after 4/4 steps" in canary
+    # ... and ends with the fleet wave: management, then dev (dev-b fails its pre-flight, dev
+    # is fail-fast), and prod never starts.
+    wave = result.output[result.output.index("stage management") :]
+    assert "dev-b: FAILED preflight" in wave
+    assert "prod-eu: started" not in wave
+    assert "waits for stage dev (failed)" in wave
 
 
 def test_version_and_help_need_no_sdk() -> None:

@@ -93,3 +93,73 @@ def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:
     )
     assert marked[1].reason == "will not start: its upstream mgmt is unreachable"
     assert marked[1].verdict is ClusterVerdict.READY
+
+
+def test_bottlerocket_and_amazon_linux_releases_are_read_beside_their_image_ids() -> None:
+    from types import SimpleNamespace
+
+    from upgrader.fleet.planning import _launch_template_notes, _releases, release_parameter
+    from upgrader.sandbox.aws_seed import public_parameters
+    from upgrader.sandbox.eks import catalog
+
+    # AWS's public parameters (docs: retrieve-ami-id.html, retrieve-ami-id-bottlerocket.html).
+    bottlerocket = "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_id"
+    amazon_linux = (
+        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    )
+    assert release_parameter(bottlerocket) == bottlerocket.replace("image_id", "image_version")
+    assert release_parameter(amazon_linux) == amazon_linux.replace("image_id", "release_version")
+    assert release_parameter("/my/team/golden-ami") is None
+
+    def step(step_id: str, kind: StepKind, ami_type: str, parameter: str | None) -> Step:
+        params = {"version": "1.31", "ami_type": ami_type, "ami_parameter": parameter}
+        return Step(id=step_id, kind=kind, target=step_id, description="nodes", params=params)
+
+    plan = _plan("a", "v1").model_copy(
+        update={
+            "steps": [
+                step("br", StepKind.NODEGROUP_BLUE_GREEN, "BOTTLEROCKET_x86_64", bottlerocket),
+                step("asg", StepKind.SELF_MANAGED_GROUP, "AL2023_x86_64_STANDARD", amazon_linux),
+                step("golden", StepKind.SELF_MANAGED_GROUP, "CUSTOM", None),
+            ]
+        }
+    )
+
+    def region(name: str, releases: dict[str, str] | None = None) -> _Planned:
+        values = {**public_parameters(name), **(releases or {})}
+        compute = SimpleNamespace(get_parameter=values.__getitem__)
+        return _Planned(plan, None, {}, _releases(plan, SimpleNamespace(compute=compute)))  # type: ignore[arg-type]
+
+    newer = "1.31.13-20260301"
+    results = {
+        "eu": region("eu-west-1"),
+        "us": region("us-east-1", {amazon_linux.replace("image_id", "release_version"): newer}),
+    }
+    expected = catalog.ami_releases()["1.31"]
+    assert results["eu"].releases == {
+        ("1.31", "BOTTLEROCKET_x86_64"): expected.bottlerocket,
+        ("1.31", "AL2023_x86_64_STANDARD"): expected.al2023,
+    }
+    choices = _consistent_amis(results)
+    by_type = {c.ami_type: c.release_version for c in choices}
+    assert by_type == {
+        "BOTTLEROCKET_x86_64": expected.bottlerocket,
+        "AL2023_x86_64_STANDARD": expected.al2023,
+    }
+    pinned = _pin_amis(plan, choices)
+    assert pinned.step("br").params["release_version"] == expected.bottlerocket  # managed: pinned
+    assert "release_version" not in pinned.step("asg").params  # a launch template: by image id
+    notes = _launch_template_notes(results, choices)
+    assert any(n.startswith("us: asg gets image") and newer in n for n in notes), notes
+    assert not any(n.startswith("eu: asg") for n in notes)
+    assert "eu: golden runs a custom AMI: no release is chosen for it" in " ".join(notes)
+
+
+def test_bottlerocket_releases_order_by_os_version_not_by_commit() -> None:
+    key = ("1.31", "BOTTLEROCKET_x86_64")
+    results = {
+        "a": _Planned(_plan("a", "v1"), None, {}, {key: "1.52.0-00000001"}),
+        "b": _Planned(_plan("b", "v1"), None, {}, {key: "1.50.0-ffffffff"}),
+    }
+    (choice,) = _consistent_amis(results)
+    assert choice.release_version == "1.50.0-ffffffff"

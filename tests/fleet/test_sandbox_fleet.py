@@ -71,10 +71,14 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
     from upgrader.sandbox.world import Sandbox
 
     spec_file = tmp_path / "fleet.yaml"
+    dev_b = "    roleArn: arn:aws:iam::210987654321:role/eksup-fleet\n    labels: {env: dev}\n"
     spec_file.write_text(
-        example_fleet_yaml().replace(
+        example_fleet_yaml()
+        .replace(
             "    labels: {env: mgmt}\n", "    labels: {env: mgmt}\n    soakAfterControlPlane: 2h\n"
         )
+        # dev-b's bare pod: fleet.yaml's execute options are what `execute --force` would be.
+        .replace(dev_b, dev_b + "    execute: {force: true, drainTimeout: 45m}\n")
     )
     with Sandbox() as world:
         build_fleet_world(world)
@@ -104,6 +108,24 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
                 for name in target.control_plane.list_nodegroups("mgmt")
             ]
             assert {g.release_version for g in groups} == {release}
+        # dev-b's execute options: its drain timeout planned, --force given to its execute,
+        # so the pre-flight that refuses its bare pod without --force lets it go.
+        dev_b_run = run.cluster("dev-b")
+        drains = [s for s in dev_b_run.plan.steps if "drain_timeout_seconds" in s.params]  # type: ignore[union-attr]
+        assert drains
+        assert {s.params["drain_timeout_seconds"] for s in drains} >= {2700}
+        with opener(dev_b_run) as target:
+            ports = Ports(target.kube, target.control_plane, target.compute, world.clock)
+            done = run_cluster(
+                run,
+                dev_b_run,
+                tmp_path / "dev-b.plan.json",
+                ports,
+                soak_done=False,
+                log=lines.append,
+            )
+            assert done.status is ClusterStatus.SUCCEEDED, lines
+            assert "debug-shell" not in {p.name for p in target.kube.list_pods()}
         # The cluster plan's own gate was approved in its journal as the fleet run's.
         journal = (tmp_path / "mgmt.plan.journal.jsonl").read_text()
         assert f"approved by fleet run {run.run_id}" in journal

@@ -42,6 +42,7 @@ SANDBOX_WORLDS = frozenset(
         "upgrader.usecases.demo_canary",
         "upgrader.fleet.demo",
         "upgrader.fleet.sandbox_world",
+        "upgrader.fleet.served",
     }
 )
 

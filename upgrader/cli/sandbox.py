@@ -45,12 +45,15 @@ def sandbox_up(
         float,
         typer.Option("--rate", help="Virtual seconds per real second.", callback=RATE),
     ] = 10.0,
+    fleet: Annotated[
+        bool, typer.Option("--fleet", help="Serve the sandbox fleet (`eksup fleet example`).")
+    ] = False,
 ) -> None:
     """Serve the demo cluster on loopback, in the background: its Kubernetes API and AWS (moto)."""
     from upgrader.sandbox import daemon
 
     with reported_errors():
-        stdout.print(daemon.up(directory, rate), highlight=False, soft_wrap=True)
+        stdout.print(daemon.up(directory, rate, fleet=fleet), highlight=False, soft_wrap=True)
 
 
 @sandbox_app.command("status")
@@ -77,9 +80,15 @@ def sandbox_serve(
     rate: Annotated[float, typer.Option("--rate", callback=RATE)] = 10.0,
     # Only on the command line, where `sandbox down` looks for it: proof the pid is ours.
     token: Annotated[str, typer.Option("--token")] = "",  # noqa: ARG001
+    fleet: Annotated[bool, typer.Option("--fleet")] = False,
 ) -> None:
     """Serve in the foreground (what `up` starts)."""
     from upgrader.sandbox import daemon
 
     with reported_errors():
-        daemon.serve(directory, rate)
+        if fleet:
+            from upgrader.fleet.served import serve_fleet
+
+            serve_fleet(directory, rate)
+        else:
+            daemon.serve(directory, rate)

@@ -33,7 +33,12 @@ fleet_app = typer.Typer(
 
 RunArgument = Annotated[Path, typer.Argument(help="The fleet run `eksup fleet plan --out` wrote.")]
 SandboxFlag = Annotated[
-    bool, typer.Option("--sandbox", help="Use the embedded sandbox fleet (`eksup fleet example`).")
+    bool,
+    typer.Option(
+        "--sandbox",
+        help="Use the sandbox fleet (`eksup fleet example`): served by `eksup sandbox up "
+        "--fleet` when it runs, else embedded for this command.",
+    ),
 ]
 ServerOption = Annotated[
     str | None,
@@ -77,7 +82,17 @@ def _log(line: str) -> None:
 def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     """The clusters and the pool: the sandbox fleet on virtual time, or AWS on threads."""
     if sandbox:
-        from upgrader.fleet.pool import TurnTakingPool
+        from upgrader.adapters.clock import ServedSandboxClock
+        from upgrader.fleet.pool import ThreadPool, TurnTakingPool
+        from upgrader.sandbox.daemon import running_sandbox, sandbox_directory, served_fleet
+
+        served = running_sandbox(sandbox_directory())
+        if served is not None and served_fleet(served.directory):
+            from upgrader.fleet.served import served_fleet_opener
+
+            # `eksup sandbox up --fleet`: one world that every command sees and changes.
+            yield served_fleet_opener(served), ThreadPool(ServedSandboxClock(served.clock_url))
+            return
         from upgrader.fleet.sandbox_world import build_fleet_world, sandbox_fleet_opener
         from upgrader.sandbox.world import Sandbox
 
@@ -85,11 +100,19 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
             build_fleet_world(world)
             yield sandbox_fleet_opener(world), TurnTakingPool(world.clock)
         return
-    from upgrader.adapters.clock import SystemClock
+    from upgrader.adapters.clock import clock_from_environment
     from upgrader.fleet.pool import ThreadPool
     from upgrader.fleet.targets import open_member
 
-    yield open_member, ThreadPool(SystemClock())
+    # A shell that sourced a served sandbox's aws.env lives on the sandbox's clock.
+    yield open_member, ThreadPool(clock_from_environment())
+
+
+@contextmanager
+def _members(sandbox: bool) -> Iterator[Opener]:
+    """How to reach one cluster of the fleet at a time, outside a run (skip, approve)."""
+    with _world(sandbox) as (opener, _pool):
+        yield opener
 
 
 @fleet_app.command("plan")
@@ -350,10 +373,12 @@ def fleet_status(
         run = _load(run_file)
         record = _argo_record(run_file)
         if record is not None:
-            from upgrader.fleet.engines.argo_status import workflow_state
+            from upgrader.fleet.engines.argo_status import with_requested_skips, workflow_state
 
             workflow = _server(record, server, token).get(record["namespace"], record["name"])
-            state = workflow_state(run, workflow)
+            state = with_requested_skips(
+                workflow_state(run, workflow), FleetJournal(run_file).state()
+            )
             source = f"Workflow {record['namespace']}/{record['name']}"
         else:
             journal = FleetJournal(run_file)

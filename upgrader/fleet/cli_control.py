@@ -3,8 +3,9 @@ what acts on a fleet run once it exists. Registered on `fleet_app` by `upgrader.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +22,7 @@ from upgrader.fleet.cli import (
     _load,
     _local,
     _log,
+    _members,
     _now,
     _server,
     _who,
@@ -49,6 +51,7 @@ def fleet_approve(
     comment: Annotated[str, typer.Option("--comment", help="Why: a ticket, a review.")] = "",
     server: ServerOption = None,
     token: TokenOption = None,
+    sandbox: SandboxFlag = False,
 ) -> None:
     """Approve a gate the run waits at; `eksup fleet resume` then goes on (Argo: at once)."""
     from upgrader.fleet.engines.argo import gate_task
@@ -83,7 +86,7 @@ def fleet_approve(
         run.cluster(cluster)
         if journal.state().cluster(cluster).status is not ClusterStatus.WAITING:
             raise RefusedError(f"cluster {cluster} is not waiting at its approval gate")
-        _approve_cluster(run, run_file, cluster, who, comment)
+        _approve_cluster(run, run_file, cluster, who, comment, sandbox)
         journal.append(_now(), "cluster-approved", cluster=cluster, by=who)
         cli.stdout.print(
             f"{cluster}'s gate approved by {who}; `eksup fleet resume {_arg(run_file)}`",
@@ -92,16 +95,19 @@ def fleet_approve(
         )
 
 
-def _approve_cluster(run: FleetRun, run_file: Path, name: str, who: str, comment: str) -> None:
+def _approve_cluster(
+    run: FleetRun, run_file: Path, name: str, who: str, comment: str, sandbox: bool
+) -> None:
+    """The cluster plan's own gate, approved as `eksup approve` would: in its journal and in
+    the cluster's copy of it."""
     from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
-    from upgrader.fleet.targets import open_member
     from upgrader.usecases.approve import approve, approver
 
     cluster = run.cluster(name)
     assert cluster.plan is not None
     plan_file = cluster_plan_file(state_dir(run_file), name)
-    with open_member(cluster) as target:
+    with _members(sandbox) as opener, opener(cluster) as target:
         approve(
             cluster.plan, plan_file, target.kube, target.clock, approver(who, comment), warn=_log
         )
@@ -171,54 +177,81 @@ def fleet_skip(
         str | None, typer.Option("--cluster", help="A cluster to leave out.")
     ] = None,
     group: Annotated[str | None, typer.Option("--group", help="STAGE.GROUP to leave out.")] = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    sandbox: SandboxFlag = False,
 ) -> None:
-    """Leave a cluster or a group out of the run, with a reason (local engine)."""
+    """Leave a cluster or a group out of the run, with a reason. On Argo the cluster is marked
+    in its own cluster and its step skips it when it starts (a failed one: `fleet retry`)."""
     from upgrader.fleet.state import ClusterStatus, FleetJournal
 
     cli = _cli()
     with cli.reported_errors():
         run = _load(run_file)
-        if _argo_record(run_file) is not None:
-            raise UserError("skip works on local runs; for a Workflow, re-plan without the cluster")
         if (cluster is None) == (group is None) or not reason.strip():
             raise UserError("give --cluster NAME or --group STAGE.GROUP, and --reason")
         journal = FleetJournal(run_file)
+        record = _argo_record(run_file)
+        state = journal.state()
+        if record is not None:
+            from upgrader.fleet.engines.argo_status import workflow_state
+
+            argo = _server(record, server, token)
+            state = workflow_state(run, argo.get(record["namespace"], record["name"]))
         who = _who()
         if cluster is not None:
+            names = [cluster]
             run.cluster(cluster)
-            if journal.state().cluster(cluster).status in (
-                ClusterStatus.RUNNING,
-                ClusterStatus.SUCCEEDED,
-            ):
-                raise RefusedError(
-                    f"cluster {cluster} is {journal.state().cluster(cluster).status.value}: "
-                    "too late to skip"
+        else:
+            assert group is not None
+            stage_name, _, group_name = group.partition(".")
+            stage = run.stage(stage_name)
+            found = [g for g in stage.groups if g.name == group_name]
+            if not found:
+                raise UserError(
+                    f"no group {group_name} in stage {stage_name}: one of "
+                    + ", ".join(g.name for g in stage.groups)
                 )
-            journal.append(
-                _now(),
-                "cluster-skipped",
-                cluster=cluster,
-                reason=f"{reason} (skipped by {who})",
-                by=who,
+            names = found[0].members
+        late = [
+            n
+            for n in names
+            if state.cluster(n).status in (ClusterStatus.RUNNING, ClusterStatus.SUCCEEDED)
+        ]
+        if cluster is not None and late:
+            raise RefusedError(
+                f"cluster {cluster} is {state.cluster(cluster).status.value}: too late to skip"
             )
+        why = f"{reason} (skipped by {who})"
+        if record is not None:
+            _mark_skipped(run, [n for n in names if n not in late], why, sandbox)
+        if cluster is not None:
+            journal.append(_now(), "cluster-skipped", cluster=cluster, reason=why, by=who)
             cli.stdout.print(f"{cluster} skipped: {reason}", markup=False)
             return
         assert group is not None
-        stage_name, _, group_name = group.partition(".")
-        stage = run.stage(stage_name)
-        if group_name not in {g.name for g in stage.groups}:
-            raise UserError(
-                f"no group {group_name} in stage {stage_name}: one of "
-                + ", ".join(g.name for g in stage.groups)
-            )
         journal.append(
             _now(),
             "group-skipped",
-            stage=stage_name,
-            group=group_name,
-            reason=f"{reason} (skipped by {who})",
+            stage=group.partition(".")[0],
+            group=group.partition(".")[2],
+            reason=why,
         )
+        if record is not None:
+            for name in names:
+                if name not in late:
+                    journal.append(_now(), "cluster-skipped", cluster=name, reason=why, by=who)
         cli.stdout.print(f"group {group} skipped: {reason}", markup=False)
+
+
+def _mark_skipped(run: FleetRun, names: list[str], why: str, sandbox: bool) -> None:
+    """Mark each cluster in its own cluster, where its Argo step looks before it starts."""
+    from upgrader.fleet.engines.argo_guard import write_skip_marker
+
+    with _members(sandbox) as opener:
+        for name in names:
+            with opener(run.cluster(name)) as target:
+                write_skip_marker(target.kube, run, name, why)
 
 
 @fleet_app.command("retry")
@@ -274,13 +307,22 @@ def fleet_execute_cluster(
     plan: Annotated[Path | None, typer.Option("--plan", help="The cluster's plan file.")] = None,
     context: Annotated[str | None, typer.Option("--context")] = None,
     phase: Annotated[str, typer.Option("--phase", help="all, control-plane or nodes.")] = "all",
+    workflow: Annotated[
+        str | None,
+        typer.Option("--workflow", help="NAMESPACE/NAME of the Workflow this step runs in."),
+    ] = None,
+    outcome_file: Annotated[
+        Path | None, typer.Option("--outcome-file", help="Where to write the step's outcome.")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes")] = False,
 ) -> None:
-    """One cluster of a fleet run (an Argo step): `eksup execute --resume --yes` plus the
-    fleet's approval of the cluster gate and the control-plane soak boundary."""
+    """One cluster of a fleet run (an Argo step): the fleet's rules (skip, allowances,
+    upstream) read from its own Workflow, then `eksup execute --resume --yes` plus the fleet's
+    approval of the cluster gate and the control-plane soak boundary."""
     from upgrader.execute.steps.base import Ports
-    from upgrader.fleet.leaf import cluster_plan_file, run_cluster
-    from upgrader.fleet.state import ClusterStatus, state_dir
+    from upgrader.fleet.engines.argo_step import argo_step, step_ok
+    from upgrader.fleet.leaf import cluster_plan_file
+    from upgrader.fleet.state import state_dir
     from upgrader.fleet.targets import open_member
 
     cli = _cli()
@@ -289,6 +331,7 @@ def fleet_execute_cluster(
             raise UserError("--phase is all, control-plane or nodes")
         if not yes:
             raise RefusedError("a fleet step runs unattended: pass --yes")
+        read = _workflow_reader(workflow)
         run = _load(run_file)
         member = run.cluster(cluster)
         if context:
@@ -304,21 +347,47 @@ def fleet_execute_cluster(
                 target.clock,
                 target.kube_server_dry_run,
             )
-            result = run_cluster(
-                run, member, plan_file, ports, soak_done=phase == "nodes", log=_log
+            verdict = argo_step(
+                run,
+                member,
+                plan_file,
+                ports,
+                soak_done=phase == "nodes",
+                read_workflow=read,
+                log=_log,
             )
-        cli.stdout.print(f"{cluster}: {result.status.value}: {result.detail}", markup=False)
-        ok = result.status in (ClusterStatus.SUCCEEDED, ClusterStatus.SOAKING)
-    raise typer.Exit(ExitCode.OK if ok else ExitCode.FAILED)
+        if outcome_file is not None:
+            outcome_file.write_text(verdict.outcome, encoding="utf-8")
+        cli.stdout.print(f"{cluster}: {verdict.outcome}", markup=False)
+    raise typer.Exit(ExitCode.OK if step_ok(verdict) else ExitCode.FAILED)
+
+
+def _workflow_reader(workflow: str | None) -> Callable[[], dict[str, Any]] | None:
+    if workflow is None:
+        return None
+    namespace, _, name = workflow.partition("/")
+    if not namespace or not name:
+        raise UserError(f"--workflow {workflow!r}: give NAMESPACE/NAME")
+    from upgrader.adapters.argo_workflow import read_own_workflow
+
+    return lambda: read_own_workflow(namespace, name)
 
 
 @fleet_app.command("tolerate", hidden=True)
 def fleet_tolerate(
-    statuses: Annotated[str, typer.Argument(help="Comma-separated Argo task statuses.")],
+    statuses: Annotated[
+        str, typer.Argument(help="Comma-separated Argo task statuses, or groups' failure counts.")
+    ],
     allowed: Annotated[int, typer.Option("--allowed")] = 0,
+    count_file: Annotated[
+        Path | None, typer.Option("--count-file", help="Write the number of failures here.")
+    ] = None,
 ) -> None:
     """Argo's failure budget: exit 1 when more tasks failed than allowed."""
-    failed = sum(1 for s in statuses.split(",") if s.strip() in ("Failed", "Error"))
+    tokens = [s.strip() for s in statuses.split(",") if s.strip()]
+    failed = sum(int(t) if t.isdigit() else t in ("Failed", "Error") for t in tokens)
+    if count_file is not None:
+        count_file.write_text(str(failed), encoding="utf-8")
     verdict = "within" if failed <= allowed else "more than"
     _cli().stdout.print(f"{failed} failed, {verdict} maxAllowedFailures {allowed}", markup=False)
     raise typer.Exit(ExitCode.OK if failed <= allowed else ExitCode.FAILED)

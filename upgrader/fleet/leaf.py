@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from upgrader.core.errors import EksupError
@@ -75,6 +75,25 @@ def boundary_step(plan: Plan) -> str | None:
     return None
 
 
+def execute_options(run: FleetRun, cluster: RunCluster) -> ExecuteOptions:
+    """`eksup execute --resume --yes` with fleet.yaml's execute settings for this cluster (its
+    drain timeout went into its plan)."""
+    options = ExecuteOptions(resume=True, yes=True, holder=f"eksup fleet {run.run_id}")
+    settings = cluster.execute
+    if settings is None:
+        return options
+    return replace(
+        options,
+        force=settings.force,
+        delete_emptydir_data=settings.delete_emptydir_data,
+        pod_selector=settings.pod_selector,
+        grace_period_seconds=settings.grace_period,
+        max_grace_period_seconds=settings.max_grace_period,
+        skip_wait_for_delete_timeout_seconds=settings.skip_wait_for_delete_timeout,
+        surge=settings.surge,
+    )
+
+
 def cluster_plan_file(directory: Path, cluster: str) -> Path:
     return directory / f"{cluster}.plan.json"
 
@@ -102,7 +121,7 @@ def run_cluster(
         None if soak_done or not cluster.soak_after_control_plane_seconds else (boundary_step(plan))
     )
     reporter = LineReporter(cluster.name, log)
-    options = ExecuteOptions(resume=True, yes=True, holder=f"eksup fleet {run.run_id}")
+    options = execute_options(run, cluster)
     approved_once = False
     while True:
         try:

@@ -28,7 +28,7 @@ from upgrader.fleet.run_doc import (
     RunGroup,
     RunStage,
 )
-from upgrader.fleet.spec import ClusterSpec, FleetSpec
+from upgrader.fleet.spec import ClusterSpec, ExecuteSettings, FleetSpec
 from upgrader.fleet.targets import Address
 from upgrader.plan.document import Plan, StepKind
 from upgrader.usecases.targets import Target
@@ -37,7 +37,11 @@ from upgrader.versions import default_catalog
 Opener = Callable[[Address], AbstractContextManager[Target]]
 POLL_SECONDS = 1.0
 MANAGED_STEPS = (StepKind.NODEGROUP_BLUE_GREEN, StepKind.NODEGROUP_IN_PLACE)
+AL_IMAGE_SUFFIX = "/recommended/image_id"
 RELEASE_SUFFIX = "/recommended/release_version"  # beside .../recommended/image_id (Amazon Linux)
+BOTTLEROCKET_PREFIX = "/aws/service/bottlerocket/"
+BOTTLEROCKET_IMAGE_SUFFIX = "/latest/image_id"
+BOTTLEROCKET_VERSION_SUFFIX = "/latest/image_version"
 
 
 @dataclass(frozen=True)
@@ -59,12 +63,15 @@ def resolve_target(spec: FleetSpec, now: float) -> str:
     return available[-1]
 
 
-def _plan_one(opener: Opener, cluster: ClusterSpec, target_version: str) -> _Planned:
+def _plan_one(
+    opener: Opener, cluster: ClusterSpec, target_version: str, settings: ExecuteSettings | None
+) -> _Planned:
     from upgrader.usecases.plan import plan_target
 
+    drain_timeout = settings.drain_timeout if settings is not None else None
     try:
         with opener(cluster) as target:
-            plan = plan_target(target, target_version)
+            plan = plan_target(target, target_version, drain_timeout=drain_timeout)
             wanted = {
                 (u.name, step.hop or plan.target_version)
                 for step in plan.steps
@@ -83,23 +90,36 @@ def _plan_one(opener: Opener, cluster: ClusterSpec, target_version: str) -> _Pla
         return _Planned(None, str(error), {}, {})
 
 
+def release_parameter(image_parameter: str) -> str | None:
+    """The public SSM parameter with the release of the AMI `image_parameter` names: Amazon
+    Linux's `.../recommended/release_version`, Bottlerocket's `.../latest/image_version` (its OS
+    version, which EKS takes as a managed node group's releaseVersion). None for anything else
+    (a custom AMI has no public release)."""
+    if image_parameter.endswith(AL_IMAGE_SUFFIX):
+        return image_parameter.removesuffix(AL_IMAGE_SUFFIX) + RELEASE_SUFFIX
+    if image_parameter.startswith(BOTTLEROCKET_PREFIX) and image_parameter.endswith(
+        BOTTLEROCKET_IMAGE_SUFFIX
+    ):
+        return image_parameter.removesuffix(BOTTLEROCKET_IMAGE_SUFFIX) + BOTTLEROCKET_VERSION_SUFFIX
+    return None
+
+
 def _releases(plan: Plan, target: Target) -> dict[tuple[str, str], str]:
-    """The recommended AMI release of each managed group's hop in this cluster's region, read
-    from the public SSM parameter beside the AMI id (Amazon Linux; Bottlerocket has none)."""
+    """The recommended AMI release of each node group's hop in this cluster's region (managed
+    and self-managed; Amazon Linux and Bottlerocket), read from the public SSM parameter beside
+    the AMI id."""
     found: dict[tuple[str, str], str] = {}
     for step in plan.steps:
         parameter, ami_type = step.params.get("ami_parameter"), step.params.get("ami_type")
-        if step.kind not in MANAGED_STEPS or not isinstance(parameter, str):
+        if step.kind not in (*MANAGED_STEPS, StepKind.SELF_MANAGED_GROUP):
             continue
-        if not isinstance(ami_type, str) or not parameter.endswith("/recommended/image_id"):
+        if not isinstance(parameter, str) or not isinstance(ami_type, str):
             continue
-        key = (str(step.params.get("version")), ami_type)
-        if key in found:
+        key, where = (str(step.params.get("version")), ami_type), release_parameter(parameter)
+        if key in found or where is None:
             continue
         try:
-            found[key] = target.compute.get_parameter(
-                parameter.removesuffix("/recommended/image_id") + RELEASE_SUFFIX
-            )
+            found[key] = target.compute.get_parameter(where)
         except EksupError:
             continue  # not published there: that group keeps EKS's default
     return found
@@ -118,7 +138,9 @@ def plan_fleet(
             while waiting and len(running) < spec.plan_concurrency:
                 cluster = waiting.pop(0)
                 running[cluster.name] = pool.spawn(
-                    lambda c=cluster: _plan_one(opener, c, target_version)  # type: ignore[misc]
+                    lambda c=cluster: _plan_one(  # type: ignore[misc]
+                        opener, c, target_version, spec.execute_settings(c.name)
+                    )
                 )
             for name, future in list(running.items()):
                 if future.done():
@@ -128,9 +150,17 @@ def plan_fleet(
                 pool.clock.sleep(POLL_SECONDS)
     choices, notes = _consistent_addons(results)
     ami_choices = _consistent_amis(results)
+    notes += _launch_template_notes(results, ami_choices)
     placed = {m: (s, g.name) for s in stages for g in s.groups for m in g.members}
     clusters = [
-        _run_cluster(c, placed[c.name], results[c.name], target_version, (choices, ami_choices))
+        _run_cluster(
+            c,
+            placed[c.name],
+            results[c.name],
+            target_version,
+            (choices, ami_choices),
+            settings=spec.execute_settings(c.name),
+        )
         for c in spec.clusters
     ]
     clusters = _behind_upstreams(clusters)
@@ -160,6 +190,8 @@ def _run_cluster(
     planned: _Planned,
     target_version: str,
     choices: tuple[list[AddonChoice], list[AmiChoice]],
+    *,
+    settings: ExecuteSettings | None = None,
 ) -> RunCluster:
     plan = planned.plan
     if plan is None:
@@ -191,6 +223,7 @@ def _run_cluster(
         group=where[1],
         soak_after_control_plane_seconds=spec.soak_after_control_plane or 0,
         window=spec.window or where[0].window,
+        execute=settings,
         verdict=verdict,
         reason=reason,
         current_version=plan.current_version if plan is not None else None,
@@ -270,7 +303,7 @@ def _consistent_amis(results: dict[str, _Planned]) -> list[AmiChoice]:
             per_key.setdefault(key, {})[name] = release
     choices = []
     for (version, ami_type), releases in sorted(per_key.items()):
-        release = min(releases.values(), key=_version_key)
+        release = min(releases.values(), key=_release_key)
         newer = sorted({r for r in releases.values() if r != release})
         choices.append(
             AmiChoice(
@@ -284,6 +317,33 @@ def _consistent_amis(results: dict[str, _Planned]) -> list[AmiChoice]:
     return choices
 
 
+def _launch_template_notes(results: dict[str, _Planned], choices: list[AmiChoice]) -> list[str]:
+    """What the fleet cannot choose, said in the run: a self-managed group's launch template
+    names its AMI by id, a region's own, so each runs the image its region recommended at plan
+    time (pinned in its plan); and a custom AMI is its owner's to update."""
+    chosen = {(c.kubernetes_version, c.ami_type): c.release_version for c in choices}
+    notes = []
+    for name, planned in sorted(results.items()):
+        for step in planned.plan.steps if planned.plan else []:
+            if step.kind not in (*MANAGED_STEPS, StepKind.SELF_MANAGED_GROUP):
+                continue
+            key = (str(step.params.get("version")), str(step.params.get("ami_type")))
+            if not step.params.get("ami_parameter"):
+                notes.append(
+                    f"{name}: {step.target} runs a custom AMI: no release is chosen for it "
+                    "(its launch template's image is its owner's to update)"
+                )
+            elif step.kind is StepKind.SELF_MANAGED_GROUP and key in chosen:
+                release = planned.releases.get(key)
+                if release is not None and release != chosen[key]:
+                    notes.append(
+                        f"{name}: {step.target} gets image {step.params.get('ami_id')} (release "
+                        f"{release}, its region's recommended at plan time), not {chosen[key]}: "
+                        "a launch template names an AMI by id, per region"
+                    )
+    return notes
+
+
 def _pin_amis(plan: Plan, choices: list[AmiChoice]) -> Plan:
     pinned = {(c.kubernetes_version, c.ami_type): c.release_version for c in choices}
     steps = []
@@ -293,6 +353,13 @@ def _pin_amis(plan: Plan, choices: list[AmiChoice]) -> Plan:
         params = step.params if release is None else {**step.params, "release_version": release}
         steps.append(step.model_copy(update={"params": params}))
     return plan.model_copy(update={"steps": steps})
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    """Amazon Linux `1.31.2-20250201` orders by kubelet then date; Bottlerocket
+    `1.50.0-8e21d4c5` by its OS version (the suffix is a commit, not an order)."""
+    version, _, suffix = release.partition("-")
+    return _version_key(release if suffix.isdigit() else version)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ from rich.console import Group as RichGroup
 from rich.table import Table
 
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunStage
+from upgrader.fleet.spec import ExecuteSettings
 from upgrader.fleet.state import ClusterStatus, FleetState
 from upgrader.fleet.windows import describe, is_open, next_open
 
@@ -132,9 +133,33 @@ def plan_markdown(run: FleetRun, run_file: str = "run.json") -> str:
             continue
         out.append(f"### {c.name} ({c.current_version} -> {run.target_version}, {c.verdict.value})")
         out.append("")
+        if c.execute is not None:
+            out += [f"Executed with {execute_flags(c.execute)}.", ""]
         out += [f"1. `{s.id}`: {s.title or s.description}" for s in c.plan.steps]
         out.append("")
     return "\n".join(out)
+
+
+def execute_flags(settings: ExecuteSettings) -> str:
+    """fleet.yaml's execute settings as the `eksup execute` flags they stand for."""
+    flags = ["--resume", "--yes"]
+    flags += ["--force"] if settings.force else []
+    flags += ["--delete-emptydir-data"] if settings.delete_emptydir_data else []
+    flags += ["--surge"] if settings.surge else []
+    for flag, value in (
+        ("--pod-selector", settings.pod_selector),
+        ("--grace-period", settings.grace_period),
+        ("--max-grace-period", settings.max_grace_period),
+        ("--skip-wait-for-delete-timeout", settings.skip_wait_for_delete_timeout or None),
+    ):
+        if value is not None:
+            flags += [flag, shlex.quote(str(value))]
+    planned = (
+        f" (drain timeout {settings.drain_timeout}s, planned)"
+        if settings.drain_timeout is not None
+        else ""
+    )
+    return "`eksup execute PLAN " + " ".join(flags) + "`" + planned
 
 
 def _when(at: float | None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upgrader.core.errors import UserError
-from upgrader.fleet.spec import Window
+from upgrader.fleet.spec import ExecuteSettings, Window
 from upgrader.plan.document import Plan
 
 FLEET_SCHEMA_VERSION = 1
@@ -71,6 +71,9 @@ class RunCluster(_Doc):
     group: str
     soak_after_control_plane_seconds: int = 0
     window: Window | None = None
+    execute: ExecuteSettings | None = Field(
+        default=None, description="fleet.yaml's execute options for this cluster."
+    )
     verdict: ClusterVerdict
     reason: str = ""
     current_version: str | None = None
@@ -89,8 +92,11 @@ class AddonChoice(_Doc):
 
 
 class AmiChoice(_Doc):
-    """One EKS AMI release for the managed node groups of one AMI type at one Kubernetes
-    version, the same in every region of the run (Azure Fleet Manager's `Consistent`)."""
+    """One EKS AMI release (Amazon Linux or Bottlerocket) for one AMI type at one Kubernetes
+    version, the same in every region of the run (Azure Fleet Manager's `Consistent`): managed
+    node groups are pinned to it (their releaseVersion). Self-managed groups run the image id
+    their region recommended at plan time (a run note says when its release differs); custom
+    AMIs are not chosen (a note names them)."""
 
     kubernetes_version: str
     ami_type: str

@@ -72,7 +72,8 @@ def fleet_target_version() -> str:
 def example_fleet_yaml(target: str | None = None) -> str:
     """The fleet.yaml of the sandbox fleet: what `eksup fleet example` prints."""
     lines = [
-        "# The sandbox fleet: eksup fleet plan fleet.yaml --sandbox --out run.json",
+        "# The sandbox fleet: eksup fleet plan fleet.yaml --sandbox --out run.json, or, with",
+        "# `eksup sandbox up --fleet` and its aws.env sourced: eksup fleet plan fleet.yaml ...",
         f'target: "{target or fleet_target_version()}"',
         "clusters:",
     ]
@@ -82,6 +83,7 @@ def example_fleet_yaml(target: str | None = None) -> str:
             f"  - name: {m.name}",
             f'    account: "{m.account}"',
             f"    region: {m.region}",
+            f"    context: {m.name}",
             f"    roleArn: arn:aws:iam::{m.account}:role/{FLEET_ROLE}",
             f"    labels: {{{labels}}}",
         ]

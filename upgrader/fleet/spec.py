@@ -120,6 +120,47 @@ class Gate(_Model):
     name: str = Field(pattern=NAME)
 
 
+class ExecuteSettings(_Model):
+    """How each cluster's `eksup execute` drains, as its flags spell it (`eksup execute --help`).
+
+    `--disable-eviction` is not offered: an unattended fleet step never deletes past a
+    PodDisruptionBudget."""
+
+    drain_timeout: Duration | None = Field(
+        default=None,
+        description="Planned drain timeout per node group (`eksup plan --drain-timeout`); a "
+        "drain still gets at least twice its budget bound.",
+    )
+    force: bool = Field(default=False, description="Also evict pods no controller owns.")
+    delete_emptydir_data: bool = Field(default=False, description="Also evict emptyDir pods.")
+    pod_selector: str | None = Field(default=None, description="Drain only these pods.")
+    grace_period: Duration | None = None
+    max_grace_period: Duration | None = None
+    skip_wait_for_delete_timeout: Duration = 0
+    surge: bool = False
+
+    @field_validator("pod_selector")
+    @classmethod
+    def _pod_selector(cls, value: str | None) -> str | None:
+        from upgrader.sandbox.cluster.label_selector import parse_label_selector
+
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("empty: give a label selector, e.g. app=web, or leave it out")
+        try:
+            parse_label_selector(value)
+        except UserError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    def merged_over(self, default: ExecuteSettings | None) -> ExecuteSettings:
+        """These settings over the fleet's defaults: a field set here wins."""
+        if default is None:
+            return self
+        return default.model_copy(update=self.model_dump(exclude_unset=True))
+
+
 class ClusterSpec(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
     account: str = Field(pattern=r"^\d{12}$", description="The AWS account id.")
@@ -141,6 +182,9 @@ class ClusterSpec(_Model):
         "rollback stays open while the nodes are one minor behind.",
     )
     window: Window | None = None
+    execute: ExecuteSettings | None = Field(
+        default=None, description="This cluster's execute options, over the fleet's `execute`."
+    )
 
 
 class GroupSpec(_Model):
@@ -185,11 +229,18 @@ class FleetSpec(_Model):
         "cluster waits at its own gate for `eksup fleet approve --cluster`.",
     )
     plan_concurrency: int = Field(default=8, ge=1, le=64, description="Clusters read at once.")
+    execute: ExecuteSettings | None = Field(
+        default=None, description="Execute options for every cluster (each may override)."
+    )
     clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
     stages: tuple[StageSpec, ...] = Field(min_length=1)
 
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
+
+    def execute_settings(self, name: str) -> ExecuteSettings | None:
+        own = self.cluster(name).execute
+        return own.merged_over(self.execute) if own is not None else self.execute
 
 
 def load_fleet_spec(path: Path) -> FleetSpec:

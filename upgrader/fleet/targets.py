@@ -28,14 +28,14 @@ class Address(Protocol):
 def open_member(cluster: Address, profile: str | None = None) -> Iterator[Target]:
     from upgrader.adapters.aws.adapter import Boto3Aws
     from upgrader.adapters.aws.assume import assumed_session
-    from upgrader.adapters.clock import SystemClock
+    from upgrader.adapters.clock import clock_from_environment
     from upgrader.adapters.kubernetes.client import KubernetesCluster
 
     if cluster.role_arn:
         aws = Boto3Aws(session=assumed_session(cluster.role_arn, cluster.region, profile=profile))
     else:
         aws = Boto3Aws(region=cluster.region, profile=profile)
-    clock = SystemClock()
+    clock = clock_from_environment()  # a served sandbox's own date, else the wall clock
     kube = KubernetesCluster.from_kubeconfig(cluster.kubeconfig, cluster.context, clock=clock)
     yield Target(
         cluster_name=cluster.name,

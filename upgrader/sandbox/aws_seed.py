@@ -23,6 +23,8 @@ from upgrader.sandbox.eks import catalog
 AMAZON_LINUX_IMAGE = "/aws/service/eks/optimized-ami/{version}/{path}/recommended/image_id"
 AMAZON_LINUX_RELEASE = "/aws/service/eks/optimized-ami/{version}/{path}/recommended/release_version"
 BOTTLEROCKET_IMAGE = "/aws/service/bottlerocket/aws-k8s-{version}/{arch}/latest/image_id"
+# Beside it, Bottlerocket's OS version, which is a managed node group's releaseVersion.
+BOTTLEROCKET_VERSION = "/aws/service/bottlerocket/aws-k8s-{version}/{arch}/latest/image_version"
 
 # amiType -> (path segment in the parameter name, AMI family, EC2 architecture)
 AMAZON_LINUX_PATHS: dict[str, tuple[str, catalog.AmiFamily, str]] = {
@@ -46,7 +48,7 @@ class PublicImage:
     name: str
     architecture: str
     release_version: str
-    release_parameter: str | None  # Amazon Linux also publishes the release version
+    release_parameter: str | None  # the release version, published beside the image id
 
 
 def image_id(region: str, parameter: str) -> str:
@@ -84,7 +86,7 @@ def public_images(region: str) -> list[PublicImage]:
                     name=f"bottlerocket-aws-k8s-{version}-{arch}-v{releases.bottlerocket}",
                     architecture=arch,
                     release_version=releases.bottlerocket,
-                    release_parameter=None,
+                    release_parameter=BOTTLEROCKET_VERSION.format(version=version, arch=arch),
                 )
             )
     return images
@@ -138,7 +140,7 @@ def _release_dates(images: list[PublicImage]) -> dict[str, datetime]:
     # Amazon Linux releases end in their build date (1.30.14-20251209); date their parameters so.
     dates = {}
     for image in images:
-        if image.release_parameter:
+        if image.release_parameter and image.release_version[-8:].isdigit():
             built = datetime.strptime(image.release_version[-8:], "%Y%m%d").replace(tzinfo=UTC)
             dates[image.parameter] = dates[image.release_parameter] = built
     return dates

@@ -31,6 +31,8 @@ from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
 from upgrader.core.errors import RefusedError, UserError
 
 DEFAULT_DIRECTORY = Path(".eksup/sandbox")
+# Written last by a served fleet (`sandbox up --fleet`, upgrader.fleet.served): its clusters.
+FLEET_MARK = "fleet"
 # Where `--sandbox` looks for a served sandbox (and `sandbox up|down|status` by default).
 DIRECTORY_VARIABLE = "EKSUP_SANDBOX_DIR"
 STARTUP_SECONDS = 60.0
@@ -169,8 +171,17 @@ def api_version(url: str) -> str | None:
         return None
 
 
-def up(directory: Path, rate: float) -> str:
-    """Start the sandbox in the background; returns what to tell the user."""
+def served_fleet(directory: Path) -> list[str]:
+    """The clusters of the fleet served from `directory`, [] when it serves the demo cluster."""
+    try:
+        return (directory / FLEET_MARK).read_text().split()
+    except OSError:
+        return []
+
+
+def up(directory: Path, rate: float, *, fleet: bool = False) -> str:
+    """Start the sandbox (the demo cluster, or with `fleet` the sandbox fleet) in the
+    background; returns what to tell the user."""
     if (pid := _running_pid(directory)) is not None:
         raise RefusedError(
             f"a sandbox already runs (pid {pid}) in {directory}; `eksup sandbox down`"
@@ -178,10 +189,12 @@ def up(directory: Path, rate: float) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "kubeconfig").unlink(missing_ok=True)
     (directory / "aws.env").unlink(missing_ok=True)
+    (directory / FLEET_MARK).unlink(missing_ok=True)
     log = (directory / "server.log").open("w")
     token = secrets.token_hex(16)
     command = [sys.executable, "-m", "upgrader.cli", "sandbox", "serve"]
     command += ["--dir", str(directory), "--rate", str(rate), "--token", token]
+    command += ["--fleet"] if fleet else []
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -190,7 +203,8 @@ def up(directory: Path, rate: float) -> str:
     while time.monotonic() < deadline:
         url = server_url(directory)
         aws_url = aws_env(directory).get("AWS_ENDPOINT_URL")
-        if url and aws_url and api_version(url) and aws_answers(aws_url):
+        ready = not fleet or bool(served_fleet(directory))
+        if ready and url and aws_url and api_version(url) and aws_answers(aws_url):
             if _settled(process, url, aws_url):
                 return _usage(directory, process.pid, url, aws_url)
             break
@@ -226,6 +240,15 @@ def _last_words(directory: Path) -> str:
 
 def _usage(directory: Path, pid: int, url: str, aws_url: str) -> str:
     exports = "\n".join(f"  export {k}={v}" for k, v in aws_env(directory).items())
+    if clusters := served_fleet(directory):
+        return (
+            f"sandbox fleet up (pid {pid}): clusters {', '.join(clusters)} (one Kubernetes API "
+            f"each, a context per cluster), AWS (moto) at {aws_url}\n"
+            f"{exports}\n"
+            f"(or: source {(directory / 'aws.env').resolve()})\n"
+            "then: eksup fleet example > fleet.yaml; eksup fleet plan fleet.yaml --out run.json; "
+            "eksup fleet run run.json"
+        )
     return (
         f"sandbox up (pid {pid}): Kubernetes API at {url}, AWS (moto) at {aws_url}\n"
         f"  export KUBECONFIG={(directory / 'kubeconfig').resolve()}\n"

@@ -67,7 +67,7 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
     """The served sandbox when one runs (one world that every command sees and changes), else
     a fresh embedded demo world that lives as long as this command."""
     from upgrader.core.errors import UserError
-    from upgrader.sandbox.daemon import running_sandbox, sandbox_directory
+    from upgrader.sandbox.daemon import running_sandbox, sandbox_directory, served_fleet
     from upgrader.sandbox.demo_world import DEMO_CLUSTER
     from upgrader.sandbox.mixed_world import build_chosen_world
     from upgrader.sandbox.world import Sandbox
@@ -77,6 +77,12 @@ def _sandbox_target(cluster: str | None) -> Iterator[Target]:
             f"the sandbox holds one cluster, {DEMO_CLUSTER!r}; drop --cluster {cluster}"
         )
     served = running_sandbox(sandbox_directory())
+    if served is not None and served_fleet(served.directory):
+        raise UserError(
+            f"the sandbox served from {served.directory} is the fleet (`sandbox up --fleet`), "
+            "not the demo cluster: use `eksup fleet ... --sandbox`, or `eksup sandbox down` "
+            "then `eksup sandbox up`"
+        )
     if served is not None:
         yield _served_sandbox_target(served, DEMO_CLUSTER)
         return

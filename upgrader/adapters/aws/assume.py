@@ -17,11 +17,12 @@ def assumed_session(
     profile: str | None = None,
     base: boto3.Session | None = None,
     session_name: str = "eksup-fleet",
+    endpoint_url: str | None = None,
 ) -> boto3.Session:
     """Temporary credentials for `role_arn` from the caller's own (profile, IRSA, Pod Identity,
-    or `base`: the sandbox's)."""
+    or `base`: the sandbox's; `endpoint_url`: a served sandbox's STS)."""
     base = base or boto3.Session(profile_name=profile, region_name=region)
-    sts: Any = base.client("sts")
+    sts: Any = base.client("sts", endpoint_url=endpoint_url)
     try:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     except (ClientError, BotoCoreError) as error:

@@ -11,12 +11,16 @@ suspending.md, retries.md, fields.md):
 - maxConcurrency: template-level `parallelism` of each group, and of the stage over its groups
   (see `group_shares` for how a stage ceiling is kept across groups);
 - fail-fast: DAG `failFast` (Argo's default: no new task starts after a failure, running ones
-  finish); maxAllowedFailures > 0: cluster tasks `continueOn: {failed: true}` and a `tolerate`
-  task that fails the group when more of its clusters failed than allowed (the group's own
-  allowance, or the stage's when the stage has no groups; a stage-wide count across several
-  groups is enforced by the local engine only). An upstream cluster's
-  failure is never tolerated (its downstream clusters could not be upgraded after it) - the
-  local engine applies the same rule;
+  finish); maxAllowedFailures > 0: cluster tasks `continueOn: {failed: true}`, a `tolerate`
+  task that fails the group when more of its clusters failed than allowed, and, when the groups
+  together may tolerate more than their stage, a stage `tolerate` over the groups' counts. Each
+  cluster's step first reads its own Workflow and asks the local engine's rules
+  (`upgrader.fleet.policy`, see `argo_guard`): once its stage is over an allowance it does not
+  start, as in the local engine. An upstream cluster's failure is never tolerated (its
+  downstream clusters could not be upgraded after it), and a downstream step does not start
+  before its upstream reached the target;
+- skip: `eksup fleet skip` marks the cluster in its own cluster; its step reads the mark and
+  ends `skipped` without changing anything (a failed one: after `eksup fleet retry`);
 - approvals: `suspend: {}` tasks named after the gate, resumed by `eksup fleet approve`
   (PUT .../resume with a nodeFieldSelector on the task's displayName);
 - soaks: `suspend: {duration}` (after a stage; per cluster between control plane and nodes);
@@ -34,6 +38,8 @@ from typing import Any
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 
 PLAN_PATH = "/work/plan.json"
+FAILED_PATH = "/tmp/failed"  # the tolerate task writes its count here
+OUTCOME_PATH = "/tmp/outcome"  # in the step container (argo_guard)
 RUN_PATH = "/work/run.json"
 
 
@@ -61,7 +67,7 @@ def _leaf_args(phase: str) -> list[str]:
         '${ROLE_ARN:+--role-arn "$ROLE_ARN"} --alias "$CLUSTER" --kubeconfig /tmp/kubeconfig '
         "&& KUBECONFIG=/tmp/kubeconfig exec eksup fleet execute-cluster "
         f'{RUN_PATH} --plan {PLAN_PATH} --cluster "$CLUSTER" --context "$CLUSTER" '
-        f"--phase {phase} --yes"
+        f'--phase {phase} --workflow "$WORKFLOW" --outcome-file {OUTCOME_PATH} --yes'
     )
     return [script]
 
@@ -74,6 +80,8 @@ def _cluster_container(
         {"name": "CLUSTER", "value": cluster.name},
         {"name": "REGION", "value": cluster.region},
         {"name": "AWS_REGION", "value": cluster.region},
+        # The step reads its own Workflow to apply the fleet's rules before it starts.
+        {"name": "WORKFLOW", "value": "{{workflow.namespace}}/{{workflow.name}}"},
     ]
     if cluster.role_arn:
         env.append({"name": "ROLE_ARN", "value": cluster.role_arn})
@@ -85,6 +93,9 @@ def _cluster_container(
                 {"name": "plan", "path": PLAN_PATH, "raw": {"data": cluster.plan.to_json()}},
                 {"name": "run", "path": RUN_PATH, "raw": {"data": _run_for_leaf(run, cluster)}},
             ]
+        },
+        "outputs": {
+            "parameters": [{"name": "outcome", "valueFrom": {"path": OUTCOME_PATH, "default": ""}}]
         },
         "retryStrategy": {
             "limit": "2",
@@ -157,16 +168,27 @@ def _cluster_templates(run: FleetRun, cluster: RunCluster, image: str) -> list[d
 def _tolerate_task(
     name: str, members: list[str], allowed: int, depends: str, image: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A task that fails when more of `members` failed than `allowed`; `members` are Argo
+    expressions that give a task status or a count of failures."""
     template = {
         "name": name,
         "inputs": {"parameters": [{"name": "statuses"}]},
+        "outputs": {
+            "parameters": [{"name": "failed", "valueFrom": {"path": FAILED_PATH, "default": "0"}}]
+        },
         "container": {
             "image": image,
             "command": ["eksup", "fleet", "tolerate"],
-            "args": ["--allowed", str(allowed), "{{inputs.parameters.statuses}}"],
+            "args": [
+                "--allowed",
+                str(allowed),
+                "--count-file",
+                FAILED_PATH,
+                "{{inputs.parameters.statuses}}",
+            ],
         },
     }
-    statuses = ",".join(f"{{{{tasks.{cluster_task(m)}.status}}}}" for m in members)
+    statuses = ",".join(members)
     task = {
         "name": "tolerate",
         "template": name,
@@ -223,6 +245,7 @@ def _group_template(
     tasks: list[dict[str, Any]] = list(before)
     members = [m for m in group.members if _runnable(run, m)]
     tolerated = group.allowed_failures > 0
+    outputs: dict[str, Any] | None = None
     for name in members:
         task: dict[str, Any] = {"name": cluster_task(name), "template": cluster_task(name)}
         if before:
@@ -234,17 +257,38 @@ def _group_template(
     if tolerated and members:
         name = k8s_name(f"tolerate-{stage.name}-{group.name}")
         depends = " && ".join(f"({t}.Succeeded || {t}.Failed)" for t in ends)
-        template, task = _tolerate_task(name, members, group.allowed_failures, depends, image)
+        statuses = [f"{{{{tasks.{cluster_task(m)}.status}}}}" for m in members]
+        template, task = _tolerate_task(name, statuses, group.allowed_failures, depends, image)
         templates.append(template)
         tasks.append(task)
         ends = ["tolerate"]
+        outputs = {
+            "parameters": [
+                {
+                    "name": "failed",
+                    "valueFrom": {"parameter": "{{tasks.tolerate.outputs.parameters.failed}}"},
+                }
+            ]
+        }
     tasks += _gate_tasks(group.after_gates, _all(ends))
     dag: dict[str, Any] = {"tasks": tasks or [{"name": "nothing", "template": "approval-free"}]}
-    return {
+    template = {
         "name": k8s_name(f"group-{stage.name}-{group.name}"),
         "parallelism": shares[group.name],
         "dag": dag,
     }
+    if outputs is not None:
+        template["outputs"] = outputs
+    return template
+
+
+def stage_wide_check(stage: RunStage) -> bool:
+    """Whether a stage needs its own count across groups: only when its groups together may
+    tolerate more failures than the stage does (otherwise the groups' checks are enough)."""
+    tolerating = [g for g in stage.groups if g.allowed_failures > 0]
+    return len(stage.groups) > 1 and (
+        sum(min(g.allowed_failures, len(g.members)) for g in tolerating) > stage.allowed_failures
+    )
 
 
 def render_workflow(
@@ -270,12 +314,22 @@ def render_workflow(
             task["depends"] = stage_depends
         entry.append(task)
         group_tasks = []
+        counted = []
         for group in stage.groups:
             template = _group_template(run, stage, group, image, templates)
             templates.append(template)
-            group_tasks.append(
-                {"name": k8s_name(f"group-{group.name}"), "template": template["name"]}
-            )
+            task_name = k8s_name(f"group-{group.name}")
+            group_tasks.append({"name": task_name, "template": template["name"]})
+            if "outputs" in template:
+                counted.append(f"{{{{tasks.{task_name}.outputs.parameters.failed}}}}")
+        if stage_wide_check(stage):
+            # The stage's own allowance across its groups: each group reports its failures
+            # (a group over its own allowance has failed the stage already, fail-fast).
+            name = k8s_name(f"tolerate-{stage.name}")
+            depends = " && ".join(t["name"] for t in group_tasks)
+            template, task = _tolerate_task(name, counted, stage.allowed_failures, depends, image)
+            templates.append(template)
+            group_tasks.append(task)
         templates.append(
             {
                 "name": sname,

@@ -25,6 +25,41 @@ _PHASES = {
 }
 
 
+_OUTCOMES = {
+    "skipped": ClusterStatus.SKIPPED,
+    "not-started": ClusterStatus.PENDING,
+    "failed": ClusterStatus.FAILED,
+}
+
+
+def _outcome(nodes: list[dict[str, Any]], task: str) -> str | None:
+    """The `outcome` output of a cluster's step (its control-plane step when it soaks), when
+    the step set one that changes what Argo's phase says."""
+    steps = (task, f"{task}-control-plane", f"{task}-nodes")
+    for node in nodes:
+        if node.get("templateName") not in steps or node.get("type") != "Pod":
+            continue
+        for parameter in (node.get("outputs") or {}).get("parameters") or []:
+            value = str(parameter.get("value") or "")
+            if parameter.get("name") == "outcome" and value.split(": ", 1)[0] in _OUTCOMES:
+                return value
+    return None
+
+
+def with_requested_skips(state: FleetState, journal: FleetState) -> FleetState:
+    """`eksup fleet skip` on an Argo run is marked in the cluster and applied by its step when
+    it starts: until then, say so."""
+    for name, local in journal.clusters.items():
+        if local.status is not ClusterStatus.SKIPPED:
+            continue
+        current = state.cluster(name)
+        if current.status is ClusterStatus.PENDING:
+            current.status, current.reason = ClusterStatus.SKIPPED, local.reason
+        elif current.status is ClusterStatus.FAILED:
+            current.reason += f"; skip requested ({local.reason}): `eksup fleet retry` applies it"
+    return state
+
+
 def workflow_state(run: FleetRun, workflow: dict[str, Any]) -> FleetState:
     status = workflow.get("status") or {}
     nodes = list((status.get("nodes") or {}).values())
@@ -42,6 +77,12 @@ def workflow_state(run: FleetRun, workflow: dict[str, Any]) -> FleetState:
             continue
         current.status = _PHASES.get(node.get("phase", ""), ClusterStatus.PENDING)
         current.reason = node.get("message", "")
+        outcome = _outcome(nodes, cluster_task(cluster.name))
+        if outcome is not None:
+            # What the step itself said (argo_guard): skipped, not started, refused.
+            word, _, why = outcome.partition(": ")
+            current.status = _OUTCOMES.get(word, current.status)
+            current.reason = why
         current.attempts = (
             sum(
                 1

@@ -26,6 +26,7 @@ from pathlib import Path
 from upgrader.core.exit_codes import ExitCode
 from upgrader.execute.steps.base import Ports
 from upgrader.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
+from upgrader.fleet.policy import failures, policy_failed, upstream_blocker
 from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 from upgrader.fleet.state import DONE, ClusterStatus, FleetJournal, FleetState
@@ -204,24 +205,7 @@ class LocalEngine:
                 )
 
     def _policy_failed(self, stage: RunStage, state: FleetState) -> tuple[bool, str]:
-        total = _failures(stage.members, state)
-        upstreams = {c.upstream for c in self.run.clusters if c.upstream}
-        for name in stage.members:
-            if name in upstreams and state.cluster(name).status is ClusterStatus.FAILED:
-                # Never tolerated: the clusters downstream of it could not follow.
-                return True, f"{name} failed and is the upstream of other clusters"
-        for group in stage.groups:
-            count = _failures(group.members, state)
-            if count > group.allowed_failures:
-                return True, (
-                    f"group {group.name} has {count} failed cluster(s), more than its "
-                    f"maxAllowedFailures {group.allowed_failures}"
-                )
-        if total > stage.allowed_failures:
-            return True, (
-                f"{total} failed cluster(s), more than maxAllowedFailures {stage.allowed_failures}"
-            )
-        return False, ""
+        return policy_failed(self.run, stage, state)
 
     def _launchable(self, group: RunGroup, state: FleetState, name: str) -> bool:
         current = state.cluster(name)
@@ -279,22 +263,10 @@ class LocalEngine:
                 self.record("gate-waiting", gate=gate)
 
     def _upstream_ready(self, name: str, state: FleetState) -> bool:
-        upstream = self.run.cluster(name).upstream
-        if upstream is None:
+        blocker = upstream_blocker(self.run, name, state)
+        if blocker is None:
             return True
-        status = state.cluster(upstream).status
-        at_target = self.run.cluster(upstream).verdict is ClusterVerdict.SKIPPED
-        # Skipped by a person is not at the target: the version has not passed the upstream.
-        if status is ClusterStatus.SUCCEEDED or (status is ClusterStatus.SKIPPED and at_target):
-            return True
-        self.record(
-            "cluster-finished",
-            cluster=name,
-            outcome="failed",
-            detail=f"not started: its upstream {upstream} did not reach "
-            f"{self.run.target_version} ({status.value}), and a "
-            "version must pass the upstream first",
-        )
+        self.record("cluster-finished", cluster=name, outcome="failed", detail=blocker)
         return False
 
     def _start(self, name: str, state: FleetState) -> Future[LeafResult]:
@@ -426,5 +398,4 @@ class LocalEngine:
             self.clock.sleep(min(WINDOW_SLICE_SECONDS, until - self.clock.now()))
 
 
-def _failures(members: list[str], state: FleetState) -> int:
-    return sum(1 for m in members if state.cluster(m).status is ClusterStatus.FAILED)
+_failures = failures
