@@ -142,7 +142,7 @@ class ExecuteSettings(_Model):
     @field_validator("pod_selector")
     @classmethod
     def _pod_selector(cls, value: str | None) -> str | None:
-        from upgrader.sandbox.cluster.label_selector import parse_label_selector
+        from upgrader.core.label_selector import parse_label_selector
 
         if value is None:
             return None
