@@ -21,6 +21,7 @@ from upgrader.adapters.aws.retry import (
     botocore_config,
     translate_botocore_error,
 )
+from upgrader.adapters.aws.sessions import new_session
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -82,7 +83,7 @@ class AwsClients:
     def _session_locked(self) -> boto3.Session:
         if self._session is None:
             try:
-                self._session = boto3.Session(profile_name=self._profile, region_name=self._region)
+                self._session = new_session(profile_name=self._profile, region_name=self._region)
             except BotoCoreError as e:
                 raise translate_botocore_error(e) from e
         return self._session
