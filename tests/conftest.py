@@ -9,6 +9,7 @@ whatever day CI runs. `time.monotonic()` is left alone: timeouts of real waits s
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +41,13 @@ def _no_served_sandbox_from_the_shell(tmp_path_factory: pytest.TempPathFactory) 
 # would fail a test for being slow, not wrong, and random examples would make a mutant's fate
 # differ between runs. Selected with --hypothesis-profile=mutate (pyproject's [tool.mutmut]).
 settings.register_profile("mutate", deadline=None, derandomize=True, print_blob=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_disk_flushes() -> Iterator[None]:
+    """The journal fsyncs every record; on a loaded CI disk each flush costs ~10 ms and tests
+    cannot observe durability anyway. tests/core/test_journal_durability.py checks the
+    flush happens, with the real call spied."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda _fd: None)
+        yield

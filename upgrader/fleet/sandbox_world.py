@@ -23,6 +23,7 @@ import boto3
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.adapters.aws.assume import assumed_session
 from upgrader.adapters.aws.retry import RetryPolicy
+from upgrader.adapters.aws.sessions import new_session
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
     LabelSelector,
@@ -108,7 +109,7 @@ def example_fleet_yaml(target: str | None = None) -> str:
 
 
 def _base(region: str) -> boto3.Session:
-    return boto3.Session(
+    return new_session(
         aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
     )
 

@@ -16,6 +16,7 @@ itself at that many virtual seconds per real second (see `kube_server`).
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -97,6 +98,8 @@ class SandboxServers:
         from upgrader.sandbox.eks import extension as moto_eks
 
         moto_eks.install()  # before the server's first EKS request: it builds its routes then
+        # Only the EKS-optimized AMIs the sandbox registers, not moto's thousands (world.py).
+        os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
         moto_eks.settings.clock = self.clock
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()

@@ -15,6 +15,7 @@ from upgrader.adapters.aws.clients import AwsClients
 from upgrader.adapters.aws.compute import Boto3Compute
 from upgrader.adapters.aws.eks import Boto3ControlPlane
 from upgrader.adapters.aws.retry import RetryPolicy
+from upgrader.adapters.aws.sessions import new_session
 from upgrader.adapters.aws.sts import Boto3CallerIdentity
 from upgrader.adapters.aws.traffic import Boto3Dns, Boto3LoadBalancers, Boto3Metrics
 
@@ -64,9 +65,7 @@ class Boto3Aws(
     def with_static_keys(cls, region: str, endpoint_url: str, key: str) -> Boto3Aws:
         """An AWS of fixed keys at `endpoint_url` (a served sandbox): no profile, no
         credentials and no config from the user's environment take part."""
-        session = boto3.Session(
-            aws_access_key_id=key, aws_secret_access_key=key, region_name=region
-        )
+        session = new_session(aws_access_key_id=key, aws_secret_access_key=key, region_name=region)
         return cls(session=session, region=region, endpoint_url=endpoint_url)
 
 

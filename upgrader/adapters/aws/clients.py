@@ -21,6 +21,7 @@ from upgrader.adapters.aws.retry import (
     botocore_config,
     translate_botocore_error,
 )
+from upgrader.adapters.aws.sessions import new_session
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -63,6 +64,9 @@ class AwsClients:
         # boto3 Sessions are not thread-safe for building clients; drains run in threads.
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        # Facts that never change once read, shared by the adapters built on these clients:
+        # instance id -> AMI id (an instance keeps its image for life).
+        self.instance_images: dict[str, str] = {}
         # One retrying caller per IAM action prefix, so errors name "eks:DescribeCluster" and
         # not botocore's signing names ("monitoring" for CloudWatch).
         self.call_eks = AwsCall("eks", self.retry)
@@ -82,7 +86,7 @@ class AwsClients:
     def _session_locked(self) -> boto3.Session:
         if self._session is None:
             try:
-                self._session = boto3.Session(profile_name=self._profile, region_name=self._region)
+                self._session = new_session(profile_name=self._profile, region_name=self._region)
             except BotoCoreError as e:
                 raise translate_botocore_error(e) from e
         return self._session

@@ -185,10 +185,13 @@ class Boto3Compute:
         return [auto_scaling_group_from_aws(group, image_ids) for group in groups]
 
     def _image_ids(self, instance_ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(instance_ids), _INSTANCE_BATCH):
-            found.update(self._image_ids_batch(instance_ids[start : start + _INSTANCE_BATCH]))
-        return found
+        # An instance's AMI never changes, and a roll polls its group every few seconds: each
+        # instance is described once, not once a poll.
+        known = self.clients.instance_images
+        unknown = [i for i in instance_ids if i not in known]
+        for start in range(0, len(unknown), _INSTANCE_BATCH):
+            known.update(self._image_ids_batch(unknown[start : start + _INSTANCE_BATCH]))
+        return {i: known[i] for i in instance_ids if i in known}
 
     def _image_ids_batch(self, instance_ids: list[str]) -> dict[str, str]:
         ec2 = self.clients.ec2
