@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-import boto3
-
 from upgrader.fleet.sandbox_world import MEMBERS, build_fleet_world
 from upgrader.fleet.targets import Address
 from upgrader.sandbox.apiserver.server import KubeServer
@@ -107,12 +105,13 @@ def served_fleet_opener(
     its files alone (the user's shell plays no part), each cluster by its own context."""
     from upgrader.adapters.aws.adapter import Boto3Aws
     from upgrader.adapters.aws.assume import assumed_session
+    from upgrader.adapters.aws.sessions import new_session
     from upgrader.adapters.clock import ServedSandboxClock
     from upgrader.adapters.kubernetes.client import KubernetesCluster
 
     @contextmanager
     def open_member(cluster: Address) -> Iterator[Target]:
-        base = boto3.Session(
+        base = new_session(
             aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=cluster.region
         )
         session = (
