@@ -114,8 +114,12 @@ def run_self_managed(ctx: StepContext) -> StepResult:
         ) from error
     _suspend(ctx, p.group, _group(ctx, p.group), [LAUNCH])
 
+    # Launches are suspended, so no instance joins the old set while it drains: its ids are read
+    # once, not once a drain round (the drain re-reads the nodes, which go with their instances).
+    old_ids = {i.id for i in _old(_group(ctx, p.group), image)}
+
     def old_nodes_now() -> list[Node]:
-        return _nodes_of(ctx, {i.id for i in _old(_group(ctx, p.group), image)})
+        return _nodes_of(ctx, old_ids)
 
     nodes = old_nodes_now()
     taint_and_cordon(ctx, f"old nodes of {p.group}", nodes, taint)
@@ -463,8 +467,10 @@ def _run_wave(ctx: StepContext, waves: _Waves, number: int) -> str | None:
     _suspend_launch(ctx, name)
     doomed = set(chosen)
 
+    live = {i.id for i in _live(_group(ctx, name))} & doomed
+
     def nodes() -> list[Node]:
-        live = {i.id for i in _live(_group(ctx, name))} & doomed
+        # Launches are suspended: the wave's instances are read once (see _roll_one).
         return _nodes_of(ctx, live)
 
     what = f"old nodes of {name} (wave {number})"
