@@ -77,6 +77,7 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -632,6 +633,11 @@ class KubernetesCluster:
             )
         return self._list_decoded(
             resource, self.policy.list_namespaced_pod_disruption_budget, decode, namespace=namespace
+        )
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        return self._list_decoded(
+            "persistentvolumes", self.core.list_persistent_volume, wire.persistent_volume
         )
 
     def list_services(self, namespace: str | None = None) -> list[Service]:

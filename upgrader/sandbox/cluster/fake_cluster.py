@@ -51,6 +51,7 @@ from upgrader.core.kube import (
     NodeClass,
     NodePool,
     OwnerRef,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     PodPhase,
@@ -232,6 +233,7 @@ class FakeCluster:
         self._label_groups: dict[str, dict[int, _LabelGroup]] = {}  # namespace, id(labels)
         self._owners: dict[str, Controller] = {}  # pod key -> the controller that made it
         self._services: dict[tuple[str, str], Service] = {}
+        self._volumes: dict[str, PersistentVolume] = {}
         # HPA -> the replicas its metrics recommend; it keeps its target there, within bounds
         self._hpas: dict[tuple[str, str], tuple[HorizontalPodAutoscaler, int]] = {}
         self._deprecated_requests: list[DeprecatedApiRequest] = []
@@ -416,6 +418,10 @@ class FakeCluster:
                 for key, budget in sorted(self._budgets.items())
                 if namespace is None or budget.spec.namespace == namespace
             ]
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        with self._api("list", "persistentvolumes"):
+            return [self._volumes[name] for name in sorted(self._volumes)]
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
         with self._api("list", "services", namespace or ""):
@@ -750,6 +756,16 @@ class FakeCluster:
             if target is not None and target in self._nodes:
                 self._bind(pod.key, target)
             return self._pods[pod.key]
+
+    def add_persistent_volume(self, volume: PersistentVolume) -> PersistentVolume:
+        """A PersistentVolume, bound to `volume.claim` as the PV controller would have bound it
+        (the fake keeps no PersistentVolumeClaim objects: a pod's claim is found through the
+        volume's claimRef)."""
+        with self._locked():
+            if volume.name in self._volumes:
+                raise ConflictError(f'persistentvolumes "{volume.name}" already exists')
+            self._volumes[volume.name] = volume
+            return volume
 
     def add_pdb(self, pdb: PodDisruptionBudget) -> None:
         """A PodDisruptionBudget; its status fields are ignored and computed from the pods."""
