@@ -73,7 +73,7 @@ def test_a_zone_only_blue_covers_stops_the_last_replacement() -> None:
     assert problem is not None
     assert "after 2 of 3 pods move" in problem
     assert "a 1, b 1, c 0 (blue only)" in problem
-    assert "green has no node in c" in problem
+    assert "no node that can take them is in c" in problem
 
 
 def test_a_larger_max_skew_lets_them_through() -> None:

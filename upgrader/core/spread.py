@@ -160,7 +160,7 @@ class _Domains:
             else f"the least loaded domain holds {self.floor()}"
         )
         lacking = sorted(self.domains - self.takers)
-        where = f"; green has no node in {', '.join(lacking)}" if lacking else ""
+        where = f"; no node that can take them is in {', '.join(lacking)}" if lacking else ""
         return (
             f"topologySpreadConstraint on {c.topology_key} (maxSkew {c.max_skew}, "
             f"DoNotSchedule): after {moved} of {total} pods move, the next one's replacement "

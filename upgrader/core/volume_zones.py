@@ -5,8 +5,9 @@ The rule is the scheduler's VolumeBinding filter for bound claims (kubernetes
 pkg/scheduler/framework/plugins/volumebinding/binder.go, `checkBoundClaims`): every bound
 PersistentVolume's `spec.nodeAffinity.required` must match the node's labels
 (`CheckNodeAffinity`), or the node is refused with "node(s) had volume node affinity
-conflict". The EBS CSI driver writes that affinity with `topology.ebs.csi.aws.com/zone` (older
-releases) or `topology.kubernetes.io/zone`; in-tree EBS volumes with the zone labels.
+conflict". The EBS CSI driver writes that affinity with its own key,
+`topology.ebs.csi.aws.com/zone`, or the well-known `topology.kubernetes.io/zone`; in-tree EBS
+volumes with the zone labels.
 
 A green node that has just joined may not carry `topology.ebs.csi.aws.com/zone` yet: the EBS
 CSI node plugin adds it when it registers on the node. It always takes the node's own zone, so

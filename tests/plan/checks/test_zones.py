@@ -107,7 +107,7 @@ def test_a_zone_spread_over_a_zone_green_lacks_blocks_the_plan() -> None:
     assert finding.objects == ("default/web",)
     assert "after 2 of 3 pods move" in finding.message
     assert "us-east-1c 0 (blue only)" in finding.message
-    assert "green has no node in us-east-1c" in finding.message
+    assert "no node that can take them is in us-east-1c" in finding.message
     assert "raise maxSkew" in finding.remedy
 
 

@@ -47,6 +47,7 @@ from upgrader.core.kube import (
     Ingress,
     Lease,
     Node,
+    NodeAffinity,
     NodeClaim,
     NodeClass,
     NodePool,
@@ -55,6 +56,7 @@ from upgrader.core.kube import (
     Pod,
     PodDisruptionBudget,
     PodPhase,
+    PodSpec,
     RouteParentStatus,
     Service,
     Taint,
@@ -1225,17 +1227,38 @@ class FakeCluster:
         for key in list(self._unbound):
             pod = self._pods[key]
             pinned = self._pinned.get(key)
-            shape = (pod.spec, pinned)
+            spec = self._with_volume_affinity(pod) if self._volumes else pod.spec
+            shape = (spec, pinned)
             if shape in hopeless:
                 continue
             if pinned is None:
-                target = self._scheduler.choose(pod.spec)
+                target = self._scheduler.choose(spec)
             else:
-                target = pinned if self._scheduler.fits(pod.spec, pinned) else None
+                target = pinned if self._scheduler.fits(spec, pinned) else None
             if target is None:
                 hopeless.add(shape)
             else:
                 self._bind(key, target)
+
+    def _with_volume_affinity(self, pod: Pod) -> PodSpec:
+        """The pod's spec with its bound PersistentVolumes' node affinity ANDed into its own:
+        the scheduler's VolumeBinding filter refuses nodes a bound volume cannot reach (an EBS
+        volume's zone; pkg/scheduler/framework/plugins/volumebinding, checkBoundClaims)."""
+        affinity = pod.spec.node_affinity
+        for volume in pod.spec.volumes:
+            if not volume.persistent_claim:
+                continue
+            claim = f"{pod.namespace}/{volume.persistent_claim}"
+            pv = next((v for v in self._volumes.values() if v.claim == claim), None)
+            if pv is None or pv.phase != "Bound" or not pv.node_affinity.terms:
+                continue
+            mine = affinity.terms or ((),)
+            affinity = NodeAffinity(
+                tuple(a + b for a in mine for b in pv.node_affinity.terms)  # (A or B) and (C or D)
+            )
+        if affinity is pod.spec.node_affinity:
+            return pod.spec
+        return replace(pod.spec, node_affinity=affinity)
 
     def _bind(self, key: str, node_name: str) -> None:
         pod = self._pods[key]
