@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from upgrader.core.aws import Nodegroup
 from upgrader.core.kube import Node, PersistentVolume, Pod
 from upgrader.core.placement import NodeShape, green_shapes
 from upgrader.core.spread import Placed, hard_spreads, spread_problem
@@ -24,7 +25,7 @@ from upgrader.plan.checks.capacity import _replaced_groups, _zones
 from upgrader.plan.checks.context import CheckContext, NodeStrategy
 from upgrader.plan.checks.findings import Finding, Severity, fail, passed
 from upgrader.plan.checks.registry import check, denied_finding
-from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read, is_daemon_pod
+from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
 
 ZONAL_PLACEMENT = "zonal-placement"
 _ACCEPT = (
@@ -107,6 +108,21 @@ def spread_findings(
     return findings
 
 
+def _green_zones(
+    snapshot: ClusterSnapshot, owner: NodeOwner, group: Nodegroup | None
+) -> tuple[str, ...]:
+    """The zones green's nodes land in: a managed group's subnets' (cloned), a self-managed
+    group's Auto Scaling group's subnets' now (its new instances launch there, wherever the
+    old ones did). Empty when unknown: each blue node's own zone then stands for green."""
+    if group is not None:
+        return _zones(snapshot, group)
+    smg = next((g for g in snapshot.self_managed_groups if g.name == owner.name), None)
+    if smg is None:
+        return ()
+    known = [snapshot.subnet_by_id[s] for s in smg.asg.subnets if s in snapshot.subnet_by_id]
+    return tuple(sorted({s.availability_zone for s in known}))
+
+
 def _placed(snapshot: ClusterSnapshot, nodes: Sequence[Node], *, blue: bool) -> list[Placed]:
     return [
         Placed(
@@ -145,7 +161,7 @@ def zonal_placement(snapshot: ClusterSnapshot, context: CheckContext) -> list[Fi
         moving = moving_pods([p for n in blue for p in snapshot.pods_by_node.get(n.name, ())])
         if not moving:
             continue
-        shapes = green_shapes(group, blue, _zones(snapshot, group))
+        shapes = green_shapes(group, blue, _green_zones(snapshot, owner, group))
         name_of = {p.key: snapshot.workload_name(p) for p in moving}
         findings.extend(volume_findings(str(owner), moving, by_claim, shapes, name_of))
         if any(hard_spreads(p) for p in moving):
