@@ -55,7 +55,10 @@ def _blue(
     spread: TopologySpread | None = None, zones: str = "abc"
 ) -> tuple[list[Pod], list[Placed]]:
     pods = [_pod(f"web-{z}", spread) for z in zones]
-    placed = [Placed(_node(f"blue-{z}", z), (p,), takes_pods=False) for z, p in zip(zones, pods)]
+    placed = [
+        Placed(_node(f"blue-{z}", z), (p,), takes_pods=False)
+        for z, p in zip(zones, pods, strict=True)
+    ]
     return pods, placed
 
 
@@ -165,7 +168,7 @@ def test_node_taints_policy_honor_leaves_untolerated_nodes_out() -> None:
         pods, _ = _blue(spread)
         blue = [
             Placed(NodeShape(f"blue-{z}", {ZONE: z}, (tainted,)), (p,), takes_pods=False)
-            for z, p in zip("abc", pods)
+            for z, p in zip("abc", pods, strict=True)
         ]
         problem = spread_problem(pods, blue, [], [_node("green", z) for z in "ab"])
         assert (problem is not None) is stuck, policy
