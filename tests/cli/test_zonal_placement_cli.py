@@ -5,6 +5,8 @@ three zones running a Deployment whose zone spread asks for 4 domains (`minDomai
 self-managed Auto Scaling group whose old instance runs in us-east-1a, next to the EBS volume
 its pod uses, while the group now launches only into us-east-1b and us-east-1c. Both would leave
 pods Pending with the old nodes cordoned; the plan must be NOT READY and name them.
+The same world holds a Deployment whose pods are bound but never start (Pending, item 4), under
+a budget at 0 because of them: that budget must not block the plan.
 The rules: PodTopologySpread (kubernetes pkg/scheduler/framework/plugins/podtopologyspread/
 filtering.go, `minMatchNum`) and VolumeBinding (plugins/volumebinding/binder.go,
 `checkBoundClaims`).
@@ -22,6 +24,7 @@ from upgrader.core.kube import (
     LabelSelector,
     NodeAffinity,
     PersistentVolume,
+    PodDisruptionBudget,
     PodSpec,
     PodTemplate,
     Resources,
@@ -118,6 +121,12 @@ def build_zonal_world(world: Sandbox) -> None:
         volumes=(Volume("data", persistent_claim="data-ledger"),),
     )
     kube.add_workload(_deployment("reporting", "ledger", ledger, 1), startup_seconds=5)
+    # Item 4: a Deployment whose image cannot be pulled; its budget is at 0 only because of it.
+    broken = PodSpec(requests=Resources(100, 64 * MIB, 1), node_selector={"workload": "general"})
+    kube.add_workload(_deployment("shop", "broken", broken, 2), startup_seconds=5, starts=False)
+    kube.add_pdb(
+        PodDisruptionBudget("shop", "broken-pdb", LabelSelector({"app": "broken"}), min_available=1)
+    )
     world.settle(120)
 
 
@@ -147,3 +156,7 @@ def test_the_plan_is_not_ready_and_names_both_zonal_problems() -> None:
     ledger = found[("reporting/ledger",)]
     assert "PersistentVolume pv-ledger (claim reporting/data-ledger)" in ledger["message"]
     assert "subnet in the volume's zone" in ledger["remedy"]
+    # The broken Deployment's pods are bound and Pending: the Eviction API lets them go without
+    # their budget (eviction.go canIgnorePDB), so a budget at 0 because of them blocks nothing.
+    budgets = [f for f in plan["findings"] if f["check_id"] == "pdb-zero-disruptions"]
+    assert all(f["status"] == "pass" for f in budgets), budgets

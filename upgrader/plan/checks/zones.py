@@ -13,7 +13,7 @@ labels and taints); the other nodes of the cluster stay where they are, count, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from upgrader.core.aws import Nodegroup
 from upgrader.core.kube import Node, PersistentVolume, Pod
@@ -51,14 +51,14 @@ def volume_findings(
     moving: Sequence[Pod],
     by_claim: dict[str, PersistentVolume],
     shapes: Sequence[NodeShape],
-    name_of: dict[str, str],
+    name_of: Callable[[Pod], str],
 ) -> list[Finding]:
     """One blocking finding per workload whose volumes pin pods where green makes no node."""
     problems: dict[str, list[str]] = {}
     for pod in moving:
         problem = volume_problem(pod, bound_volumes(pod, by_claim), shapes)
         if problem is not None:
-            problems.setdefault(name_of[pod.key], []).append(problem)
+            problems.setdefault(name_of(pod), []).append(problem)
     findings = []
     for workload, found in sorted(problems.items()):
         more = f" (and {plural(len(found) - 1, 'more pod')} alike)" if len(found) > 1 else ""
@@ -81,13 +81,13 @@ def spread_findings(
     moving: Sequence[Pod],
     nodes: tuple[Sequence[Placed], Sequence[Placed]],
     shapes: Sequence[NodeShape],
-    name_of: dict[str, str],
+    name_of: Callable[[Pod], str],
 ) -> list[Finding]:
     """One blocking finding per workload whose DoNotSchedule spread stops its replacements."""
     groups: dict[tuple[str, object], list[Pod]] = {}
     for pod in moving:
         if hard_spreads(pod):
-            groups.setdefault((name_of[pod.key], pod.spec.topology_spread), []).append(pod)
+            groups.setdefault((name_of(pod), pod.spec.topology_spread), []).append(pod)
     findings = []
     blue, others = nodes
     for (workload, _), pods in sorted(groups.items(), key=lambda item: item[0][0]):
@@ -159,12 +159,15 @@ def zonal_placement(snapshot: ClusterSnapshot, context: CheckContext) -> list[Fi
             else None
         )
         moving = moving_pods([p for n in blue for p in snapshot.pods_by_node.get(n.name, ())])
-        if not moving:
-            continue
+        claims = bool(by_claim) and any(v.persistent_claim for p in moving for v in p.spec.volumes)
+        spreads = any(hard_spreads(p) for p in moving)
+        if not (claims or spreads):
+            continue  # the common case at scale: nothing ties these pods to a zone
         shapes = green_shapes(group, blue, _green_zones(snapshot, owner, group))
-        name_of = {p.key: snapshot.workload_name(p) for p in moving}
-        findings.extend(volume_findings(str(owner), moving, by_claim, shapes, name_of))
-        if any(hard_spreads(p) for p in moving):
+        name_of = snapshot.workload_name
+        if claims:
+            findings.extend(volume_findings(str(owner), moving, by_claim, shapes, name_of))
+        if spreads:
             names = {n.name for n in blue}
             others = [n for n in snapshot.nodes if n.name not in names]
             nodes = (_placed(snapshot, blue, blue=True), _placed(snapshot, others, blue=False))
