@@ -186,3 +186,11 @@ def test_match_label_keys_narrow_the_count_to_the_pods_own_values() -> None:
         others = [Placed(_node("old-c", "c"), (_pod("web-old", spread, labels=old),), False)]
         problem = spread_problem(pods, blue, others, [_node("green", z) for z in "ab"])
         assert (problem is not None) is stuck, keys
+
+
+def test_under_honor_blue_drops_out_once_cordoned_even_if_read_before_the_cordon() -> None:
+    """The plan reads blue before eksup cordons it; the cordon's node.kubernetes.io/unschedulable
+    taint will be there during the drain, so under Honor blue is no domain then."""
+    spread = _spread(node_taints_policy="Honor")
+    pods, blue = _blue(spread)  # untainted blue nodes, as the plan sees them
+    assert spread_problem(pods, blue, [], [_node("green", z) for z in "ab"]) is None

@@ -35,11 +35,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from upgrader.core.kube import Pod, TaintEffect, TopologySpread
+from upgrader.core.kube import Pod, Taint, TaintEffect, TopologySpread
 from upgrader.core.placement import NodeShape, constraint_misses
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 DO_NOT_SCHEDULE = "DoNotSchedule"
+# What a cordoned node carries while it drains (the node lifecycle controller's
+# TaintNodesByCondition): under nodeTaintsPolicy Honor, blue stops being a domain for pods that
+# do not tolerate it, even when the plan reads blue before the cordon.
+CORDONED = Taint("node.kubernetes.io/unschedulable", TaintEffect.NO_SCHEDULE)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,8 @@ def _replay(
     leaving: Counter[str] = Counter()  # moving pods per blue domain
     for placed, is_blue in [(b, True) for b in blue] + [(o, False) for o in others]:
         shape = placed.shape
+        if is_blue and CORDONED not in shape.taints:
+            shape = NodeShape(shape.name, shape.labels, (*shape.taints, CORDONED))
         if not _eligible(constraint, keys, pod, shape):
             continue
         value = shape.labels[key]
