@@ -30,6 +30,7 @@ from upgrader.core.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     Node,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -101,6 +102,9 @@ class StaticCluster:
         return list(self.pdbs)
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
+        return []
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
         return []
 
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:

@@ -149,6 +149,7 @@ def test_one_list_call_per_kind(world: Sandbox) -> None:
         "list_workloads": 1,
         "list_pdbs": 1,
         "list_services": 1,
+        "list_persistent_volumes": 1,  # zonal-placement: EBS volumes' zones
         "deprecated_api_requests": 1,
         "helm_releases": 1,
     }

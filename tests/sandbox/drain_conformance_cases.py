@@ -44,6 +44,7 @@ class Group:
     not_ready: int = 0  # the first pods by name fail their readiness probe
     finished: str = ""  # "Succeeded" / "Failed": every pod of the group has finished
     terminating: bool = False  # every pod of the group is already being deleted
+    never_starts: bool = False  # bound to the node, Pending: its containers never start
     empty_dir: bool = False
     pinned: bool = True
     api: tuple[str, ...] = ()  # ok / 429 / 500, per pod in name order; () = not asked
@@ -372,5 +373,13 @@ CASES: tuple[Case, ...] = (
         (_web(final="goes"),),
         (Budget("pdb", max_unavailable=0),),
         flags=("--disable-eviction",),
+    ),
+    # -- pods bound to the node that never started -----------------------------------------
+    Case(
+        "50",
+        f"{EVICTION} canIgnorePDB: a Pending pod bound to the node (its image never pulled) is "
+        "deleted without the budget, even at maxUnavailable 0",
+        (_web(1, never_starts=True, api=("ok",)),),
+        (Budget("pdb", max_unavailable=0),),
     ),
 )

@@ -114,6 +114,7 @@ def _add_group(cluster: FakeCluster, case: Case, group: Group) -> None:
             ),
             startup_seconds=5.0,
             run_seconds=NEVER if kind is WorkloadKind.JOB else None,
+            starts=not group.never_starts,
         )
         return
     owner = _OWNERS.get(group.kind)

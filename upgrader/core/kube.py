@@ -262,11 +262,20 @@ class Volume:
 @dataclass(frozen=True)
 class TopologySpread:
     """A topologySpreadConstraint, as far as placement needs it: with DoNotSchedule, a node
-    without the topology key's label is not eligible (the scheduler's PodTopologySpread)."""
+    without the topology key's label is not eligible, and a domain may not exceed the least
+    loaded one by more than `max_skew` (the scheduler's PodTopologySpread; see
+    upgrader/core/spread.py). The defaults are the API's: a missing minDomains is 1, a missing
+    nodeAffinityPolicy is Honor, a missing nodeTaintsPolicy is Ignore; a null labelSelector
+    (None) matches no pod."""
 
     topology_key: str
     max_skew: int = 1
     when_unsatisfiable: str = "DoNotSchedule"  # or ScheduleAnyway
+    label_selector: LabelSelector | None = None
+    min_domains: int = 1
+    node_affinity_policy: str = "Honor"  # or Ignore
+    node_taints_policy: str = "Ignore"  # or Honor
+    match_label_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -328,6 +337,18 @@ class Pod:
     @property
     def is_mirror(self) -> bool:
         return MIRROR_POD_ANNOTATION in self.annotations
+
+
+@dataclass(frozen=True)
+class PersistentVolume:
+    """A PersistentVolume, as far as placement needs it: the claim it is bound to and the
+    nodes it can be used from (spec.nodeAffinity.required; an EBS volume names its zone)."""
+
+    name: str
+    claim: str | None = None  # "namespace/name" of spec.claimRef while the volume is Bound
+    node_affinity: NodeAffinity = NodeAffinity()
+    driver: str = ""  # spec.csi.driver ("ebs.csi.aws.com"); "" for in-tree volumes
+    phase: str = "Bound"
 
 
 class WorkloadKind(StrEnum):

@@ -11,8 +11,8 @@ The filters are the scheduler's (kubernetes pkg/scheduler/framework/plugins): No
 (nodeSelector and required node affinity), TaintToleration (NoSchedule and NoExecute taints),
 NodeResourcesFit (requests and the pod count against allocatable), NodeUnschedulable, and the
 part of PodTopologySpread a node alone decides (a DoNotSchedule constraint's topology key must
-be one of its labels). Skew across zones, and volumes' node affinity (an EBS volume's zone),
-are not checked here.
+be one of its labels). Skew across zones is upgrader/core/spread.py's rule, and volumes' node
+affinity (an EBS volume's zone) upgrader/core/volume_zones.py's.
 Preferences (preferred affinity, PreferNoSchedule) never keep a pod off a node and are ignored.
 """
 
@@ -34,7 +34,13 @@ from upgrader.core.kube import (
 )
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+# The first is the one every node gets; green takes its own zone in each of them it carries
+# (the EBS CSI node plugin labels a node with its zone under its own key too).
+ZONE_LABELS = (
+    "topology.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/zone",
+    "topology.ebs.csi.aws.com/zone",
+)
 CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
 # Labels that name one node, or the AMI it booted from: a green node never shares them.
 NODE_SPECIFIC_LABELS = frozenset(

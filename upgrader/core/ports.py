@@ -47,6 +47,7 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -149,6 +150,11 @@ class Cluster(Protocol):
 
     # disruption budgets and services
     def list_pdbs(self, namespace: str | None = None) -> list[PodDisruptionBudget]: ...
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        """Every PersistentVolume (cluster-scoped): a bound one names its claim and the nodes
+        it can be used from (an EBS volume's zone)."""
+        ...
+
     def list_services(self, namespace: str | None = None) -> list[Service]: ...
     def get_service(self, namespace: str, name: str) -> Service:
         """Raises NotFoundError."""

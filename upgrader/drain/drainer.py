@@ -191,6 +191,10 @@ class Drain:
         self.report = DrainReport()
         self._refused_nodes: set[str] = set()
         self._displaced: set[tuple[WorkloadKind, str, str]] = set()
+        # Each displaced workload's Ready replicas just before its first pod went: the drain
+        # waits for that again, not for more (a pod bound but never started, Pending, left no
+        # Ready replica to restore; kubectl drain does not wait for replacements at all).
+        self._ready_before: dict[tuple[WorkloadKind, str, str], int] = {}
         self._estimate: float | None = None
         self._pending = 0  # displaced workloads not Ready yet, as last read
         self._denied: dict[str, str] = {}  # pod key -> the webhook's refusal
@@ -347,6 +351,7 @@ class Drain:
                 f"delete pod {pod.key} on {pod.node_name} without the Eviction API "
                 "(--disable-eviction: no PodDisruptionBudget is asked)"
             )
+        self._note_ready_before(pod)
         try:
             self.cluster.delete_pod(pod.namespace, pod.name, self._grace(pod))
         except NotFoundError:
@@ -360,6 +365,7 @@ class Drain:
         if self.settings.disable_eviction:
             self._delete(pod)
             return
+        self._note_ready_before(pod)
         try:
             self.cluster.evict_pod(pod.namespace, pod.name, self._grace(pod))
         except NotFoundError:
@@ -380,14 +386,26 @@ class Drain:
         if owner is not None:
             self._displaced.add(owner)
 
+    def _note_ready_before(self, pod: Pod) -> None:
+        owner = _workload_of(pod)
+        if owner is None or owner in self._ready_before:
+            return
+        try:
+            self._ready_before[owner] = self.cluster.get_workload(*owner).ready_replicas
+        except NotFoundError:
+            return
+
     def _replacements_ready(self) -> bool:
         pending = 0
-        for kind, namespace, name in self._displaced:
+        for key in self._displaced:
             try:
-                workload = self.cluster.get_workload(kind, namespace, name)
+                workload = self.cluster.get_workload(*key)
             except NotFoundError:
                 continue
-            if workload.replicas is not None and workload.ready_replicas < workload.replicas:
+            if workload.replicas is None:
+                continue
+            wanted = min(workload.replicas, self._ready_before.get(key, workload.replicas))
+            if workload.ready_replicas < wanted:
                 pending += 1
         self._pending = pending
         return pending == 0

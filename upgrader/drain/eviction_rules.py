@@ -23,10 +23,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from upgrader.core.kube import Pod, PodDisruptionBudget, PodPhase
+from upgrader.core.eviction import (
+    ALWAYS_ALLOW,
+    IF_HEALTHY_BUDGET,
+    can_ignore_pdb,
+    unhealthy_goes_free,
+)
+from upgrader.core.kube import Pod, PodDisruptionBudget
 
-ALWAYS_ALLOW = "AlwaysAllow"
-IF_HEALTHY_BUDGET = "IfHealthyBudget"
+# The rules a single pod decides live in core (the plan's checks use them too); re-exported.
+__all__ = [
+    "ALWAYS_ALLOW",
+    "IF_HEALTHY_BUDGET",
+    "Verdict",
+    "can_ignore_pdb",
+    "covers",
+    "decide_eviction",
+    "never_allows",
+    "unhealthy_goes_free",
+]
 
 
 class Verdict(StrEnum):
@@ -39,20 +54,6 @@ class Verdict(StrEnum):
 def covers(pdb: PodDisruptionBudget, pod: Pod) -> bool:
     """getPodDisruptionBudgets' test: same namespace, selector matches (`{}` matches all)."""
     return pod.namespace == pdb.namespace and pdb.selector.matches(pod.labels)
-
-
-def can_ignore_pdb(pod: Pod) -> bool:
-    """Finished, Pending or already terminating pods are deleted without asking any budget."""
-    return pod.phase is not PodPhase.RUNNING or pod.deletion_timestamp is not None
-
-
-def unhealthy_goes_free(pod: Pod, pdb: PodDisruptionBudget) -> bool:
-    """A not-Ready pod the API lets go without lowering the budget (either policy)."""
-    if pod.ready:
-        return False
-    if pdb.unhealthy_pod_eviction_policy == ALWAYS_ALLOW:
-        return True
-    return pdb.current_healthy >= pdb.desired_healthy and pdb.desired_healthy > 0
 
 
 def decide_eviction(pod: Pod, budgets: Sequence[PodDisruptionBudget]) -> Verdict:

@@ -65,6 +65,7 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -455,6 +456,9 @@ class DryRunCluster:
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
         return self.inner.list_services(namespace)
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        return self.inner.list_persistent_volumes()
 
     def get_service(self, namespace: str, name: str) -> Service:
         return self.inner.get_service(namespace, name)

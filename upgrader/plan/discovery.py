@@ -121,6 +121,7 @@ def discover(
     workloads = reads.attempt(Read.WORKLOADS, kube.list_workloads) or []
     pdbs = reads.attempt(Read.PDBS, kube.list_pdbs) or []
     services = reads.attempt(Read.SERVICES, kube.list_services) or []
+    volumes = reads.attempt(Read.PERSISTENT_VOLUMES, kube.list_persistent_volumes) or []
 
     scan = scan_manifests(manifests_dir) if manifests_dir is not None else None
     usages, sources, errors = _api_usage(kube, reads)
@@ -146,6 +147,7 @@ def discover(
         workloads=tuple(workloads),
         pdbs=tuple(pdbs),
         services=tuple(services),
+        persistent_volumes=tuple(volumes),
         api_usage=tuple(usages),
         api_usage_sources=frozenset(sources),
         manifest_errors=tuple(errors),

@@ -39,6 +39,7 @@ from upgrader.core.kube import (
     NODEGROUP_LABEL,
     Node,
     OwnerKind,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -73,6 +74,7 @@ class Read(StrEnum):
     PODS = "pods"  # list pods, all namespaces
     WORKLOADS = "workloads"  # list deployments, statefulsets, daemonsets, replicasets, jobs
     PDBS = "pdbs"  # list poddisruptionbudgets
+    PERSISTENT_VOLUMES = "persistent-volumes"  # list persistentvolumes
     SERVICES = "services"  # list services
     DEPRECATED_API_METRICS = "deprecated-api-metrics"  # get /metrics on the API server
     HELM_RELEASES = "helm-releases"  # list secrets with label owner=helm
@@ -183,6 +185,7 @@ class ClusterSnapshot:
     workloads: tuple[Workload, ...] = ()
     pdbs: tuple[PodDisruptionBudget, ...] = ()
     services: tuple[Service, ...] = ()
+    persistent_volumes: tuple[PersistentVolume, ...] = ()
     api_usage: tuple[ApiUsage, ...] = ()  # from the metric, --manifests and Helm releases
     # The sources discovery actually read: an empty `api_usage` proves nothing about a source
     # that was never looked at, so removed-apis reports the metric and Helm as not assessed

@@ -60,6 +60,7 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     Service,
@@ -751,6 +752,11 @@ class KubernetesCluster:
             return self._list_decoded(resource, self._raw(_PDB_PATH), decode)
         return self._list_decoded(
             resource, self._raw(_NAMESPACED_PDBS), decode, namespace=namespace
+        )
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        return self._list_decoded(
+            "persistentvolumes", self.core.list_persistent_volume, wire.persistent_volume
         )
 
     def list_services(self, namespace: str | None = None) -> list[Service]:

@@ -226,7 +226,18 @@ def pod_spec(spec: V1PodSpec | None) -> PodSpec:
         has_readiness_probe=any(c.readiness_probe is not None for c in spec.containers),
         priority_class=spec.priority_class_name or "",
         topology_spread=tuple(
-            TopologySpread(c.topology_key, c.max_skew, c.when_unsatisfiable)
+            TopologySpread(
+                c.topology_key,
+                c.max_skew,
+                c.when_unsatisfiable,
+                label_selector=label_selector(c.label_selector)
+                if c.label_selector is not None
+                else None,
+                min_domains=c.min_domains or 1,
+                node_affinity_policy=c.node_affinity_policy or "Honor",
+                node_taints_policy=c.node_taints_policy or "Ignore",
+                match_label_keys=tuple(c.match_label_keys or ()),
+            )
             for c in spec.topology_spread_constraints or ()
         ),
     )

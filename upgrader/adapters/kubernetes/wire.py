@@ -24,6 +24,7 @@ from upgrader.core.kube import (
     Node,
     NodeAffinity,
     OwnerRef,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     PodPhase,
@@ -185,10 +186,42 @@ def pod_spec(spec: Json | None) -> PodSpec:
             c.get("readinessProbe") is not None for c in _list(spec, "containers")
         ),
         priority_class=spec.get("priorityClassName") or "",
-        topology_spread=tuple(
-            TopologySpread(c["topologyKey"], c["maxSkew"], c["whenUnsatisfiable"])
-            for c in _list(spec, "topologySpreadConstraints")
+        topology_spread=tuple(topology_spread(c) for c in _list(spec, "topologySpreadConstraints")),
+    )
+
+
+def topology_spread(source: Json) -> TopologySpread:
+    """The API's defaults for what is missing: minDomains 1, nodeAffinityPolicy Honor,
+    nodeTaintsPolicy Ignore; a missing labelSelector is null (it matches no pod)."""
+    selector = source.get("labelSelector")
+    return TopologySpread(
+        source["topologyKey"],
+        source["maxSkew"],
+        source["whenUnsatisfiable"],
+        label_selector=label_selector(selector) if selector is not None else None,
+        min_domains=source.get("minDomains") or 1,
+        node_affinity_policy=source.get("nodeAffinityPolicy") or "Honor",
+        node_taints_policy=source.get("nodeTaintsPolicy") or "Ignore",
+        match_label_keys=tuple(source.get("matchLabelKeys") or ()),
+    )
+
+
+def persistent_volume(source: Json) -> PersistentVolume:
+    """A PersistentVolume: its bound claim (spec.claimRef) and required node affinity."""
+    spec = _map(source, "spec")
+    ref = _map(spec, "claimRef")
+    required = _map(_map(spec, "nodeAffinity"), "required")
+    return PersistentVolume(
+        name=_map(source, "metadata")["name"],
+        claim=f"{ref['namespace']}/{ref['name']}" if ref.get("name") else None,
+        node_affinity=NodeAffinity(
+            terms=tuple(
+                _requirements(term.get("matchExpressions"))
+                for term in _list(required, "nodeSelectorTerms")
+            )
         ),
+        driver=_map(spec, "csi").get("driver") or "",
+        phase=_map(source, "status").get("phase") or "Pending",
     )
 
 

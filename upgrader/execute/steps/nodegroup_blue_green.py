@@ -389,7 +389,31 @@ def _displaced(ctx: StepContext, nodes: list[Node], options: DrainOptions) -> li
     text = ",".join(f"{k.value}/{ns}/{n}" for k, ns, n in ordered)
     if ordered and text != earlier:
         ctx.remember("displaced", text)
+    _remember_ready_before(ctx, ordered)
     return ordered
+
+
+def _remember_ready_before(ctx: StepContext, workloads: list[_Workload]) -> None:
+    """Each displaced workload's Ready replicas before the drain, remembered once: the step
+    waits for that much again, not for more (a pod that never started was not Ready before)."""
+    known = _ready_before(ctx)
+    new = {}
+    for kind, namespace, name in workloads:
+        key = f"{kind.value}/{namespace}/{name}"
+        if key in known:
+            continue
+        try:
+            new[key] = ctx.ports.cluster.get_workload(kind, namespace, name).ready_replicas
+        except NotFoundError:
+            continue
+    if new and not ctx.dry_run:
+        merged = {**known, **new}
+        ctx.remember("ready_before", ",".join(f"{k}={v}" for k, v in sorted(merged.items())))
+
+
+def _ready_before(ctx: StepContext) -> dict[str, int]:
+    text = ctx.recall("ready_before") or ""
+    return {k: int(v) for k, _, v in (item.rpartition("=") for item in text.split(",") if item)}
 
 
 def _drain(ctx: StepContext, p: BlueGreenParams, taint: Taint, options: DrainOptions) -> str:
@@ -471,6 +495,7 @@ def _verify_empty(ctx: StepContext, blue: str, options: DrainOptions) -> None:
 def _wait_workloads(ctx: StepContext, workloads: list[_Workload]) -> None:
     cluster = ctx.ports.cluster
     behind: list[str] = []
+    before = _ready_before(ctx)
 
     def ready() -> bool:
         behind.clear()
@@ -479,7 +504,12 @@ def _wait_workloads(ctx: StepContext, workloads: list[_Workload]) -> None:
                 workload = cluster.get_workload(kind, namespace, name)
             except NotFoundError:
                 continue  # a ReplicaSet replaced by a rollout meanwhile
-            if workload.replicas is not None and workload.ready_replicas < workload.replicas:
+            if workload.replicas is None:
+                continue
+            wanted = min(
+                workload.replicas, before.get(f"{kind.value}/{namespace}/{name}", workload.replicas)
+            )
+            if workload.ready_replicas < wanted:
                 behind.append(
                     f"{kind.value} {namespace}/{name} {workload.ready_replicas}/{workload.replicas}"
                 )

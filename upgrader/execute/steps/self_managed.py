@@ -47,6 +47,7 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.green_placement import moving_off, named, placement_problems
 from upgrader.execute.steps.nodegroup_blue_green import drain_options, drain_settings
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.execute.steps.params import SelfManagedParams, parse_taint
@@ -60,6 +61,7 @@ TEMPLATE_VERSION = "launch_template_version"
 ORIGINAL_TEMPLATE_VERSION = "original_launch_template_version"
 TARGET_IMAGE = "target_image"
 TERMINATING = "terminating"
+PLACEMENT_CHECKED = "placement_checked"  # the new nodes take every pod that moves
 SURGE = "surge"  # "<desired before>,<desired surged>,<old instances then>"
 WAVES = "waves"  # "<desired before>,<room>": the group rolls in waves of `room` instances
 WAVE = "wave"  # "wave-<n>" = "<desired surged>;<old instances then>;<chosen old ids>"
@@ -122,6 +124,14 @@ def run_self_managed(ctx: StepContext) -> StepResult:
         return _nodes_of(ctx, old_ids)
 
     nodes = old_nodes_now()
+    _check_placement(
+        ctx,
+        p.group,
+        image,
+        nodes,
+        memo=PLACEMENT_CHECKED,
+        undo=lambda: _undo_surge(ctx, p.group, image),
+    )
     taint_and_cordon(ctx, f"old nodes of {p.group}", nodes, taint)
     if ctx.dry_run:
         ctx.reporter.action(f"drain {len(nodes)} old nodes of {p.group}", dry_run=True)
@@ -290,6 +300,38 @@ def _drain(
             f"To go on: {go_on}"
         ) from error
     return drain_summary(report)
+
+
+def _check_placement(
+    ctx: StepContext,
+    name: str,
+    image: str,
+    old: list[Node],
+    *,
+    memo: str,
+    undo: Callable[[], str],
+) -> None:
+    """Before the first cordon of `old`: every pod their drain moves must be able to run on a
+    Ready new node of the group (green_placement's rules). Else the surge is undone and the
+    step refused, naming what the new nodes lack. Checked once: a resumed run whose nodes
+    were cordoned already goes on with the drain."""
+    if ctx.dry_run or ctx.recall(memo):
+        return
+    new = {i.id for i in _live(_group(ctx, name)) if i.image_id == image}
+    green = [n for n in _nodes_of(ctx, new) if n.ready]
+    cluster, options = ctx.ports.cluster, drain_options(ctx)
+    moving = [p for n in old for p in moving_off(cluster.list_pods(node_name=n.name), options)]
+    problems = placement_problems(ctx, green, old, moving)
+    if problems:
+        undone = undo()
+        raise StepFailedError(
+            f"refused before cordoning the old nodes of {name}: pods they run cannot run on any "
+            f"Ready new node of {name}: {named(problems)}. Nothing was cordoned or evicted; "
+            f"rolled back: {undone}. To go on: give the launch template what they need "
+            "(--node-labels or --register-with-taints in its user data, subnets in the zones "
+            "they need) or change the workloads, then --resume"
+        )
+    ctx.remember(memo, "true")
 
 
 def _terminate_old(ctx: StepContext, name: str, image: str) -> None:
@@ -474,6 +516,17 @@ def _run_wave(ctx: StepContext, waves: _Waves, number: int) -> str | None:
         return _nodes_of(ctx, live)
 
     what = f"old nodes of {name} (wave {number})"
+    _check_placement(
+        ctx,
+        name,
+        image,
+        nodes(),
+        memo=f"{key}-placement",
+        undo=lambda: (
+            # The first wave's new nodes are all the new nodes: they go, as after a surge.
+            _undo_surge(ctx, name, image) if number == 1 else _undo_wave(ctx, name, image, number)
+        ),
+    )
     taint_and_cordon(ctx, what, nodes(), taint)
     todo = nodes()
     if ctx.dry_run:

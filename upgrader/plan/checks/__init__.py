@@ -4,9 +4,9 @@
     findings = run_checks(snapshot, CheckContext(target="1.31", catalog=default_catalog(),
                                                  today=date.today()))
 
-Each theme module (versions, nodes, addons, apis, aws_health, disruption, capacity, ownership)
-registers its checks with `@check`; `all_checks()` lists them, and docs/checks.md documents
-every id. Ids are stable: configs suppress by them and CI may grep for them.
+Each theme module (versions, nodes, addons, apis, aws_health, disruption, capacity, zones,
+ownership) registers its checks with `@check`; `all_checks()` lists them, and docs/checks.md
+documents every id. Ids are stable: configs suppress by them and CI may grep for them.
 """
 
 from upgrader.plan.checks.context import CheckContext, NodeStrategy

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from upgrader.core.eviction import goes_free
 from upgrader.core.kube import PodDisruptionBudget, WorkloadKind, resolve_int_or_percent
 from upgrader.plan.checks._common import is_moved_by_drain, plural, unique_sorted
 from upgrader.plan.checks.context import CheckContext
@@ -53,8 +54,14 @@ def pdb_zero_disruptions(snapshot: ClusterSnapshot, _context: CheckContext) -> l
         expected = pdb.expected_pods or len(matched)
         if blocks_by_spec(pdb, expected):
             by_spec.append(pdb.key)
-        # Status is only trusted once the disruption controller has counted the pods.
-        elif pdb.expected_pods > 0 and pdb.disruptions_allowed <= 0:
+        # Status is only trusted once the disruption controller has counted the pods. A budget
+        # at 0 holds only pods that need it: Pending ones (bound or not), finished, terminating
+        # and not-Ready pods the policy lets go are evicted without it (core/eviction.py).
+        elif (
+            pdb.expected_pods > 0
+            and pdb.disruptions_allowed <= 0
+            and not all(goes_free(p, pdb) for p in matched)
+        ):
             by_status.append(pdb.key)
     findings = []
     if by_spec:

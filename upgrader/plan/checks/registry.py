@@ -34,6 +34,7 @@ _MODULES = (
     "aws_health",
     "disruption",
     "capacity",
+    "zones",
     "ownership",
 )
 

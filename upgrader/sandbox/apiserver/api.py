@@ -590,6 +590,12 @@ class KubeApi:
         document = objects.object_list("PodDisruptionBudgetList", "policy/v1", wire, cont)
         return _listed(document, revision)
 
+    def list_persistent_volumes(self, request: Request, _: Sequence[str]) -> Response:
+        volumes = self.cluster.list_persistent_volumes()
+        page, cont = _page(volumes, request)
+        wire = (objects.persistent_volume(v, self.created_at) for v in page)
+        return _json(200, objects.object_list("PersistentVolumeList", "v1", wire, cont))
+
     def list_services(self, request: Request, args: Sequence[str]) -> Response:
         services = self.cluster.list_services(args[0] if args else None)
         page, cont = _page(services, request)
@@ -912,6 +918,7 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("GET", "/api/v1/namespaces/{ns}/pods/{name}", KubeApi.get_pod),
     ("DELETE", "/api/v1/namespaces/{ns}/pods/{name}", KubeApi.delete_pod),
     ("POST", "/api/v1/namespaces/{ns}/pods/{name}/eviction", KubeApi.evict_pod),
+    ("GET", "/api/v1/persistentvolumes", KubeApi.list_persistent_volumes),
     ("GET", "/api/v1/services", KubeApi.list_services),
     ("GET", "/api/v1/namespaces/{ns}/services", KubeApi.list_services),
     ("GET", "/api/v1/namespaces/{ns}/services/{name}", KubeApi.get_service),

@@ -24,6 +24,7 @@ _CORE: tuple[_Resource, ...] = (
     ("services", True, "Service", ("svc",), ("create", "delete", "get", "list", "patch")),
     ("configmaps", True, "ConfigMap", ("cm",), ("create", "delete", "get", "list", "update")),
     ("secrets", True, "Secret", (), _READ),
+    ("persistentvolumes", False, "PersistentVolume", ("pv",), ("list",)),
     ("events", True, "Event", ("ev",), _READ),
     ("namespaces", False, "Namespace", ("ns",), ("create", "get", "list", "patch")),
 )

@@ -30,6 +30,7 @@ from upgrader.core.kube import (
     Lease,
     Node,
     OwnerRef,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     PodPhase,
@@ -38,6 +39,7 @@ from upgrader.core.kube import (
     Service,
     Taint,
     TaintEffect,
+    TopologySpread,
     Workload,
     WorkloadKind,
 )
@@ -260,6 +262,27 @@ def pod_spec(spec: PodSpec, node_name: str | None = None) -> Json:
         wire["volumes"] = volumes
     if spec.priority_class:
         wire["priorityClassName"] = spec.priority_class
+    if spec.topology_spread:
+        wire["topologySpreadConstraints"] = [topology_spread(c) for c in spec.topology_spread]
+    return wire
+
+
+def topology_spread(value: TopologySpread) -> Json:
+    wire: Json = {
+        "topologyKey": value.topology_key,
+        "maxSkew": value.max_skew,
+        "whenUnsatisfiable": value.when_unsatisfiable,
+    }
+    if value.label_selector is not None:
+        wire["labelSelector"] = label_selector(value.label_selector) or {}
+    if value.min_domains != 1:
+        wire["minDomains"] = value.min_domains
+    if value.node_affinity_policy != "Honor":
+        wire["nodeAffinityPolicy"] = value.node_affinity_policy
+    if value.node_taints_policy != "Ignore":
+        wire["nodeTaintsPolicy"] = value.node_taints_policy
+    if value.match_label_keys:
+        wire["matchLabelKeys"] = list(value.match_label_keys)
     return wire
 
 
@@ -307,6 +330,44 @@ def pod(value: Pod) -> Json:
         "metadata": meta,
         "spec": pod_spec(value.spec, value.node_name),
         "status": status,
+    }
+
+
+def persistent_volume(value: PersistentVolume, created_at: float) -> Json:
+    """A bound PV as the PV controller leaves it: claimRef, the required node affinity the
+    provisioner wrote (an EBS volume's zone), the CSI driver."""
+    spec: Json = {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}}
+    if value.claim:
+        namespace, name = value.claim.split("/", 1)
+        spec["claimRef"] = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "namespace": namespace,
+            "name": name,
+        }
+    if value.driver:
+        spec["csi"] = {"driver": value.driver, "volumeHandle": f"vol-{uid_for(value.name)[:17]}"}
+    if value.node_affinity.terms:
+        spec["nodeAffinity"] = {
+            "required": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [_requirement(r.key, r.operator, r.values) for r in term]}
+                    for term in value.node_affinity.terms
+                ]
+            }
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": _metadata(
+            value.name,
+            None,
+            uid=uid_for("pv", value.name),
+            created_at=created_at,
+            resource_version=version_of(value),
+        ),
+        "spec": spec,
+        "status": {"phase": value.phase},
     }
 
 

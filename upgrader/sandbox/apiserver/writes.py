@@ -8,9 +8,9 @@ it (`?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`); a second 
 a strategic merge patch; `scale` PATCHes the `/scale` subresource with `{"spec":{"replicas":N}}`
 and reads an autoscaling/v1 Scale back; `delete` sends DELETE with
 `propagationPolicy=Background` semantics by default. Only the fields the fake models are read
-(the pod template's labels, requests, nodeSelector, tolerations, grace period and readiness
-probe); the rest of the manifest is accepted and dropped, as a real server keeps but the fake
-has no use for.
+(the pod template's labels, requests, nodeSelector, required node affinity, tolerations,
+volumes, topology spread constraints, grace period and readiness probe); the rest of the
+manifest is accepted and dropped, as a real server keeps but the fake has no use for.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
     ConfigMap,
@@ -100,6 +101,12 @@ def parse_template(wire: Mapping[str, Any]) -> PodTemplate:
             node_selector={str(k): str(v) for k, v in (spec.get("nodeSelector") or {}).items()},
             termination_grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
             has_readiness_probe=any("readinessProbe" in c for c in containers),
+            # Placement's inputs (zones, volumes), read as the real adapter reads them.
+            node_affinity=codec.node_affinity(spec),
+            volumes=tuple(codec.volume(v) for v in spec.get("volumes") or ()),
+            topology_spread=tuple(
+                codec.topology_spread(c) for c in spec.get("topologySpreadConstraints") or ()
+            ),
         ),
     )
 

@@ -47,13 +47,16 @@ from upgrader.core.kube import (
     Ingress,
     Lease,
     Node,
+    NodeAffinity,
     NodeClaim,
     NodeClass,
     NodePool,
     OwnerRef,
+    PersistentVolume,
     Pod,
     PodDisruptionBudget,
     PodPhase,
+    PodSpec,
     RouteParentStatus,
     Service,
     Taint,
@@ -234,6 +237,10 @@ class FakeCluster:
         self._label_groups: dict[str, dict[int, _LabelGroup]] = {}  # namespace, id(labels)
         self._owners: dict[str, Controller] = {}  # pod key -> the controller that made it
         self._services: dict[tuple[str, str], Service] = {}
+        self._volumes: dict[str, PersistentVolume] = {}
+        # Pods, and workloads' pods, whose containers never start: bound, they stay Pending.
+        self._never_start: set[str] = set()
+        self._never_start_workloads: set[_ControllerKey] = set()
         # HPA -> the replicas its metrics recommend; it keeps its target there, within bounds
         self._hpas: dict[tuple[str, str], tuple[HorizontalPodAutoscaler, int]] = {}
         self._deprecated_requests: list[DeprecatedApiRequest] = []
@@ -422,6 +429,10 @@ class FakeCluster:
                 for key, budget in sorted(self._budgets.items())
                 if namespace is None or budget.spec.namespace == namespace
             ]
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]:
+        with self._api("list", "persistentvolumes"):
+            return [self._volumes[name] for name in sorted(self._volumes)]
 
     def list_services(self, namespace: str | None = None) -> list[Service]:
         with self._api("list", "services", namespace or ""):
@@ -729,8 +740,12 @@ class FakeCluster:
         workload: Workload,
         startup_seconds: float = DEFAULT_STARTUP_SECONDS,
         run_seconds: float | None = None,
+        *,
+        starts: bool = True,
     ) -> None:
-        """Create a controller; it creates its pods. `run_seconds` is a Job pod's run time."""
+        """Create a controller; it creates its pods. `run_seconds` is a Job pod's run time.
+        `starts=False`: none of its pods' containers ever start (a bad image): each stays
+        Pending on the node it was bound to, never Ready (see `add_pod`)."""
         with self._locked():
             key = (workload.kind, workload.namespace, workload.name)
             if key in self._controllers:
@@ -742,11 +757,18 @@ class FakeCluster:
             else:
                 ctrl = _CONTROLLERS[workload.kind](workload, startup_seconds)
             self._controllers[key] = ctrl
+            if not starts:
+                self._never_start_workloads.add(key)
             self._apply(ctrl.sync(self._view()))
 
-    def add_pod(self, pod: Pod, startup_seconds: float = DEFAULT_STARTUP_SECONDS) -> Pod:
+    def add_pod(
+        self, pod: Pod, startup_seconds: float = DEFAULT_STARTUP_SECONDS, *, starts: bool = True
+    ) -> Pod:
         """A pod no controller owns (even if `owner` says otherwise): never recreated. A pod
-        with `node_name` is bound there directly, as a static or pre-bound pod would be."""
+        with `node_name` is bound there directly, as a static or pre-bound pod would be.
+        `starts=False`: its containers never start (an image that cannot be pulled, a volume
+        that never mounts): once bound it stays Pending with spec.nodeName set, never Ready,
+        as `kubectl get pods` shows ContainerCreating."""
         with self._locked():
             if pod.key in self._pods:
                 raise ConflictError(f'pods "{pod.name}" already exists')
@@ -763,10 +785,22 @@ class FakeCluster:
                 created_at=self._clock.now(),
             )
             self._startup[pod.key] = startup_seconds
+            if not starts:
+                self._never_start.add(pod.key)
             self._insert(pod)
             if target is not None and target in self._nodes:
                 self._bind(pod.key, target)
             return self._pods[pod.key]
+
+    def add_persistent_volume(self, volume: PersistentVolume) -> PersistentVolume:
+        """A PersistentVolume, bound to `volume.claim` as the PV controller would have bound it
+        (the fake keeps no PersistentVolumeClaim objects: a pod's claim is found through the
+        volume's claimRef)."""
+        with self._locked():
+            if volume.name in self._volumes:
+                raise ConflictError(f'persistentvolumes "{volume.name}" already exists')
+            self._volumes[volume.name] = volume
+            return volume
 
     def add_pdb(self, pdb: PodDisruptionBudget) -> None:
         """A PodDisruptionBudget; its status fields are ignored and computed from the pods."""
@@ -1235,26 +1269,66 @@ class FakeCluster:
         for key in list(self._unbound):
             pod = self._pods[key]
             pinned = self._pinned.get(key)
-            shape = (pod.spec, pinned)
+            spec = self._with_volume_affinity(pod) if self._volumes else pod.spec
+            shape = (spec, pinned)
             if shape in hopeless:
                 continue
             if pinned is None:
-                target = self._scheduler.choose(pod.spec)
+                target = self._scheduler.choose(spec)
             else:
-                target = pinned if self._scheduler.fits(pod.spec, pinned) else None
+                target = pinned if self._scheduler.fits(spec, pinned) else None
             if target is None:
                 hopeless.add(shape)
             else:
                 self._bind(key, target)
 
+    def _never_starts(self, ctrl: Controller, namespace: str) -> bool:
+        """Whether `ctrl`'s pods never start: it, or the Deployment that owns it (a ReplicaSet
+        makes a Deployment's pods), was added with `starts=False`."""
+        if not self._never_start_workloads:
+            return False
+        if (ctrl.kind, namespace, ctrl.name) in self._never_start_workloads:
+            return True
+        owner = ctrl.owner
+        return owner is not None and (
+            (WorkloadKind.DEPLOYMENT, namespace, owner.name) in self._never_start_workloads
+        )
+
+    def _with_volume_affinity(self, pod: Pod) -> PodSpec:
+        """The pod's spec with its bound PersistentVolumes' node affinity ANDed into its own:
+        the scheduler's VolumeBinding filter refuses nodes a bound volume cannot reach (an EBS
+        volume's zone; pkg/scheduler/framework/plugins/volumebinding, checkBoundClaims)."""
+        affinity = pod.spec.node_affinity
+        for volume in pod.spec.volumes:
+            if not volume.persistent_claim:
+                continue
+            claim = f"{pod.namespace}/{volume.persistent_claim}"
+            pv = next((v for v in self._volumes.values() if v.claim == claim), None)
+            if pv is None or pv.phase != "Bound" or not pv.node_affinity.terms:
+                continue
+            mine = affinity.terms or ((),)
+            affinity = NodeAffinity(
+                tuple(a + b for a in mine for b in pv.node_affinity.terms)  # (A or B) and (C or D)
+            )
+        if affinity is pod.spec.node_affinity:
+            return pod.spec
+        return replace(pod.spec, node_affinity=affinity)
+
     def _bind(self, key: str, node_name: str) -> None:
         pod = self._pods[key]
         self._scheduler.reserve(node_name, pod.spec.requests)
-        self._pods[key] = _evolve(pod, node_name=node_name, phase=PodPhase.RUNNING)
+        ctrl = self._owner_of(pod)
+        # A bound pod is Pending until its containers start; one that never starts stays so.
+        stuck = key in self._never_start or (
+            ctrl is not None and self._never_starts(ctrl, pod.namespace)
+        )
+        phase = PodPhase.PENDING if stuck else PodPhase.RUNNING
+        self._pods[key] = _evolve(pod, node_name=node_name, phase=phase)
         self._pods_by_node.setdefault(node_name, {})[key] = None
         del self._unbound[key]
         self._pinned.pop(key, None)
-        ctrl = self._owner_of(pod)
+        if stuck:
+            return
         startup = ctrl.startup_seconds if ctrl is not None else self._startup[key]
         self._after(startup, self._on_started, key, pod.uid)
 
