@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from strategies.gates.decide import GateFailedError, GateTally, await_gates
 from strategies.gates.kinds import Gate, GateResult, gates_for
@@ -31,41 +30,13 @@ from strategies.spec import (
     RolloutSpec,
     Shadow,
 )
-from strategies.traffic.factory import refusal
+from strategies.traffic.base import RouteReading, SwitchRoute
+from strategies.traffic.factory import route_for
 from upgrader.core.errors import EksupError, UserError
 from upgrader.core.ports import Clock, Cluster, LoadBalancers, Metrics
 
 # Between two read-backs of a route change that has not shown up yet.
 READ_BACK_POLL_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class RouteReading:
-    """A route as read from the service: exactly as eksup writes it (`on`), without any trace
-    of it (`off`), or neither (a change still propagating, or someone else's edit)."""
-
-    on: bool
-    off: bool
-    detail: str
-
-
-class ExperimentRoute(Protocol):
-    """Turns one experiment's route on and off, and reads it back."""
-
-    @property
-    def name(self) -> str: ...
-
-    def describe_on(self) -> str:
-        """The exact change `turn_on` makes, for plans and dry runs."""
-        ...
-
-    def describe_off(self) -> str: ...
-
-    def turn_on(self) -> None: ...
-
-    def turn_off(self) -> None: ...
-
-    def read(self) -> RouteReading: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +95,7 @@ class _State:
 
 class ExperimentRunner:
     def __init__(
-        self, spec: RolloutSpec, *, route: ExperimentRoute, gates: Sequence[Gate], clock: Clock
+        self, spec: RolloutSpec, *, route: SwitchRoute, gates: Sequence[Gate], clock: Clock
     ) -> None:
         if not isinstance(spec.strategy, AbTest | Shadow):
             raise UserError(f"the {spec.strategy.kind} strategy moves weights: use RolloutRunner")
@@ -263,38 +234,6 @@ class ExperimentRunner:
 def is_experiment(spec: RolloutSpec) -> bool:
     """A/B and shadow: strategies that route or copy traffic instead of moving weights."""
     return isinstance(spec.strategy, AbTest | Shadow)
-
-
-def route_for(
-    spec: RolloutSpec, *, load_balancers: LoadBalancers, cluster: Cluster | None
-) -> ExperimentRoute:
-    """The route an A/B or shadow spec names; refuses the pairs that cannot work."""
-    from strategies.traffic.alb_header import HeaderRoute
-    from strategies.traffic.gateway import MirrorRoute
-    from strategies.traffic.gateway_header import HeaderMatchRoute
-
-    reason = refusal(spec)
-    if reason is not None:
-        raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
-    strategy, traffic = spec.strategy, spec.traffic
-    if isinstance(strategy, AbTest) and isinstance(traffic, AlbTraffic):
-        return HeaderRoute(load_balancers, traffic, strategy)
-    if isinstance(strategy, AbTest) and isinstance(traffic, AlbIngressTraffic):
-        from strategies.traffic.ingress_lbc_header import IngressHeaderRoute
-
-        if cluster is None:
-            raise UserError("ab on alb-ingress changes an Ingress: it needs a cluster")
-        return IngressHeaderRoute(cluster, load_balancers, traffic, strategy, spec.app.namespace)
-    if isinstance(traffic, GatewayTraffic):
-        if cluster is None:
-            raise UserError(
-                f"{strategy.kind} on gateway-api changes an HTTPRoute: it needs a cluster"
-            )
-        if isinstance(strategy, Shadow):
-            return MirrorRoute(cluster, traffic, strategy, spec.app.namespace)
-        if isinstance(strategy, AbTest):
-            return HeaderMatchRoute(cluster, traffic, strategy, spec.app.namespace)
-    raise UserError(f"{strategy.kind} on {traffic.provider} is not implemented yet")
 
 
 def build_experiment(

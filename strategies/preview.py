@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from strategies.ab_shadow import ExperimentRoute, RouteReading
 from strategies.canary import scale_down_delay
 from strategies.gates.decide import evaluate
 from strategies.gates.kinds import Gate, GateResult, Verdict
@@ -22,7 +21,7 @@ from strategies.run.state import Journal, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import Step, Weights, steps_for
 from strategies.traffic.alb_header import HeaderRoute
-from strategies.traffic.base import TrafficProvider
+from strategies.traffic.base import RouteReading, SwitchRoute, TrafficProvider
 from upgrader.core.errors import EksupError, UserError
 from upgrader.core.kube import WorkloadKind
 from upgrader.core.ports import Cluster
@@ -197,7 +196,7 @@ class ExperimentPreview:
 
 
 def preview_experiment(
-    spec: RolloutSpec, *, route: ExperimentRoute, gates: tuple[Gate, ...], lock: ClusterLock
+    spec: RolloutSpec, *, route: SwitchRoute, gates: tuple[Gate, ...], lock: ClusterLock
 ) -> ExperimentPreview:
     """What `ExperimentRunner.run` would do from the route as read now."""
     strategy = spec.strategy
