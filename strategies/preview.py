@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from strategies.canary import scale_down_delay
 from strategies.gates.decide import evaluate
 from strategies.gates.kinds import Gate, GateResult, Verdict
-from strategies.rolling_recreate import Batch, ComputeRunner, rolling_bounds
+from strategies.registry import steps_for
+from strategies.rolling import Batch, rolling_bounds
+from strategies.run.pods import ComputeRunner
 from strategies.run.state import Journal, RolloutState
+from strategies.run.weights import scale_down_delay
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
-from strategies.steps import Step, Weights, steps_for
+from strategies.steps import Step, Weights
 from strategies.traffic.alb_header import HeaderRoute
 from strategies.traffic.base import RouteReading, SwitchRoute, TrafficProvider
 from upgrader.core.errors import EksupError, UserError

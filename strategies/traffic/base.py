@@ -22,9 +22,9 @@ weights of `strategies.steps` (percentages) and know their service's limits, its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from strategies.steps import Weights
+from strategies.steps import RouteKind, Weights
 from upgrader.core.errors import PermanentError, UserError
 
 # Between two GetChange polls; a change is usually INSYNC within 60 s.
@@ -43,9 +43,6 @@ class RouteReading:
     on: bool
     off: bool
     detail: str
-
-
-RouteKind = Literal["header", "mirror"]
 
 
 class TrafficRouter(Protocol):

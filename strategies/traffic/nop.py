@@ -9,8 +9,8 @@ refused once, with the reason.
 
 from __future__ import annotations
 
-from strategies.steps import ALL_STABLE, TOTAL, Weights
-from strategies.traffic.base import RouteKind, RouteReading
+from strategies.steps import ALL_STABLE, TOTAL, RouteKind, Weights
+from strategies.traffic.base import RouteReading
 from upgrader.core.errors import UserError
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from strategies.steps import TOTAL, Weights
-from strategies.traffic.base import RouteKind, RouteReading, SwitchRoute, TrafficProvider
+from strategies.steps import TOTAL, RouteKind, Weights
+from strategies.traffic.base import RouteReading, SwitchRoute, TrafficProvider
 from upgrader.core.errors import UserError
 
 _WHAT = {"weights": "move weights", "header": "route by header", "mirror": "mirror requests"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import build_experiment, end_experiment
-from strategies.canary import RolloutStatus
+from strategies.run.routes import build_experiment, end_experiment
+from strategies.run.weights import RolloutStatus
 from strategies.spec import RolloutSpec
 from tests.strategies.world import Alb, Shared, alb_spec, put_alarm, set_alarm
 from upgrader.adapters.aws.adapter import Boto3Aws

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
-from strategies.canary import RolloutStatus
+from strategies.run.routes import ExperimentRunner, end_experiment
+from strategies.run.weights import RolloutStatus
 from strategies.spec import RolloutSpec
+from strategies.traffic.factory import route_for
 from strategies.traffic.gateway_header import header_match
 from tests.strategies.test_shadow import (
     API_MATCH,

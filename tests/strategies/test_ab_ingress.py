@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from strategies.ab_shadow import build_experiment, end_experiment, plan_lines, route_for
-from strategies.canary import RolloutStatus
-from strategies.traffic.factory import refusal
+from strategies.run.routes import build_experiment, end_experiment, plan_lines
+from strategies.run.weights import RolloutStatus
+from strategies.traffic.factory import refusal, route_for
 from tests.strategies.k8s_world import (
     AB_ACTION,
     AB_ACTIONS,

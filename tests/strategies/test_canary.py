@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
 from strategies.gates.kinds import Verdict
+from strategies.run.weights import RolloutRunner, RolloutStatus, build_runner
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
 from tests.strategies.world import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from strategies.canary import RolloutStatus
-from strategies.rolling_recreate import build_compute_runner
+from strategies.run.pods import build_compute_runner
+from strategies.run.weights import RolloutStatus
 from tests.strategies.compute_world import RecordedCluster, RecordingClock, compute_spec, with_room
 from tests.strategies.world import NAMESPACE, deployment
 from upgrader.adapters.aws.adapter import Boto3Aws

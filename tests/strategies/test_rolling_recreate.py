@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from strategies.canary import RolloutReport, RolloutStatus, build_runner
 from strategies.gates.kinds import gates_for
-from strategies.rolling_recreate import Batch, build_compute_runner, rolling_batches, rolling_bounds
+from strategies.rolling import Batch, rolling_batches, rolling_bounds
+from strategies.run.pods import build_compute_runner
+from strategies.run.weights import RolloutReport, RolloutStatus, build_runner
 from strategies.spec import Rolling, RolloutSpec
 from tests.strategies.compute_world import (
     FakeProbe,

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
 from strategies.gates.kinds import GateResult, Verdict
+from strategies.run.routes import ExperimentRunner, end_experiment
+from strategies.run.weights import RolloutRunner, RolloutStatus, build_runner
 from strategies.spec import RolloutSpec
+from strategies.traffic.factory import route_for
 from strategies.traffic.gateway import GatewayWeightsProvider
 from upgrader.adapters.kubernetes.gateway import http_route, rules_to_k8s
 from upgrader.core.errors import ConflictError, UserError

@@ -27,8 +27,8 @@ from upgrader.core.exit_codes import ExitCode
 from upgrader.render.console import fit
 
 if TYPE_CHECKING:
-    from strategies.ab_shadow import ExperimentReport
     from strategies.run.report import RolloutReport
+    from strategies.run.routes import ExperimentReport
     from upgrader.plan.document import Plan
     from upgrader.usecases.rollouts import RolloutPorts
 
@@ -759,7 +759,7 @@ def _log_change(line: str) -> None:
 
 
 def _print_report(report: RolloutReport | ExperimentReport) -> None:
-    from strategies.ab_shadow import ExperimentReport
+    from strategies.run.routes import ExperimentReport
 
     stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
     if isinstance(report, ExperimentReport):

@@ -2,14 +2,14 @@
 100 with an alarm gate, the weights read back from ELBv2 after every step.
 
 The load balancer, target groups and alarm are made in moto; the candidate Deployment in the
-FakeCluster; the rollout itself is `strategies.canary`, exactly as `eksup rollout` will run it.
+FakeCluster; the rollout itself is `strategies.run.weights`, exactly as `eksup rollout` will run it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from strategies.canary import RolloutReport, build_runner
+from strategies.run.weights import RolloutReport, build_runner
 from strategies.spec import RolloutSpec
 from upgrader.core.kube import (
     LabelSelector,

@@ -23,7 +23,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from strategies.ab_shadow import (
+from strategies.gates.kinds import Gate, gates_for
+from strategies.preview import Shown, preview, preview_compute, preview_experiment
+from strategies.registry import steps_for
+from strategies.run.liveness import free_dead_holder, process_gone
+from strategies.run.lock import holder_name, live_holder, rollout_lock
+from strategies.run.pods import ComputeRunner, build_compute_runner, describe_compute
+from strategies.run.report import RolloutReport
+from strategies.run.routes import (
     ExperimentReport,
     ExperimentRunner,
     build_experiment,
@@ -31,16 +38,10 @@ from strategies.ab_shadow import (
     is_experiment,
     plan_lines,
 )
-from strategies.canary import CHECK_EVERY_SECONDS, RolloutRunner
-from strategies.gates.kinds import Gate, gates_for
-from strategies.preview import Shown, preview, preview_compute, preview_experiment
-from strategies.rolling_recreate import ComputeRunner, build_compute_runner, describe_compute
-from strategies.run.liveness import free_dead_holder, process_gone
-from strategies.run.lock import holder_name, live_holder, rollout_lock
-from strategies.run.report import RolloutReport
 from strategies.run.state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
+from strategies.run.weights import CHECK_EVERY_SECONDS, RolloutRunner
 from strategies.spec import COMPUTE_STRATEGIES, AbTest, NoTraffic, RolloutSpec, load_spec
-from strategies.steps import Weights, steps_for
+from strategies.steps import Weights
 from strategies.traffic.base import TrafficProvider
 from strategies.traffic.factory import no_switch, provider_for, refusal
 from strategies.traffic.service import warnings_for

@@ -14,7 +14,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from strategies.gates.kinds import CloudWatchMetricGate, GateResult, Verdict
-from strategies.rolling_recreate import AbortError, run_gates
+from strategies.run.pods import AbortError, run_gates
 from strategies.spec import Gate, MetricGate
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.sandbox.clock import VirtualClock

@@ -13,7 +13,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from strategies.gates.kinds import GateResult, HttpProbeGate, PodReadinessGate, Verdict
-from strategies.rolling_recreate import AbortError, run_gates
+from strategies.run.pods import AbortError, run_gates
 from strategies.spec import Gate
 from strategies.spec import HttpProbeGate as HttpProbeSpec
 from strategies.spec import PodReadinessGate as PodsSpec

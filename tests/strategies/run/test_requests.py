@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
 from strategies.run.state import Actor, Journal, Request
+from strategies.run.weights import RolloutRunner, RolloutStatus, build_runner
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
 from tests.strategies.world import NAMESPACE, Alb, alb_spec, put_alarm, replicas, route53_spec

@@ -8,8 +8,8 @@ from typing import cast
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
+from strategies.run.weights import RolloutRunner, RolloutStatus
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
 from strategies.traffic.factory import provider_for, refusal

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
+from strategies.run.weights import RolloutRunner, RolloutStatus
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
 from strategies.traffic.factory import provider_for, refusal

@@ -20,55 +20,29 @@ from dataclasses import dataclass, field
 
 from strategies.gates.decide import GateFailedError, GateTally, await_gates
 from strategies.gates.kinds import Gate, GateResult, gates_for
+from strategies.registry import steps_of
+from strategies.rolling import Batch, rolling_batches, rolling_bounds
 from strategies.run.report import RolloutReport, RolloutStatus, ScaleDown, WeightChange
 from strategies.spec import BlueGreen, Recreate, Rolling, RolloutSpec
-from strategies.steps import Weights
+from strategies.steps import (
+    Analysis,
+    AwaitGone,
+    AwaitReady,
+    AwaitRoom,
+    Pause,
+    RolloutStep,
+    Scale,
+    Weights,
+)
 from strategies.traffic.factory import refusal
 from upgrader.core.errors import EksupError, NotFoundError, UserError
-from upgrader.core.kube import Workload, WorkloadKind, resolve_int_or_percent
+from upgrader.core.kube import Workload, WorkloadKind
 from upgrader.core.ports import Clock, Cluster, HttpProbe, LoadBalancers, Metrics
 
 # Between two reads of a Deployment's Ready count; also the resolution of recreate's downtime.
 READY_POLL_SECONDS = 1.0
 
 _DEPLOYMENT = WorkloadKind.DEPLOYMENT
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Desired replicas of each side after one batch of a rolling update."""
-
-    stable: int
-    candidate: int
-
-
-def rolling_bounds(replicas: int, strategy: Rolling) -> tuple[int, int]:
-    """(max surge, max unavailable) in pods, resolved as a Deployment resolves them: surge
-    percentages round up, unavailability ones down, and both 0 means one unavailable."""
-    surge = resolve_int_or_percent(strategy.max_surge, replicas, round_up=True)
-    unavailable = resolve_int_or_percent(strategy.max_unavailable, replicas, round_up=False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return surge, unavailable
-
-
-def rolling_batches(replicas: int, surge: int, unavailable: int) -> list[Batch]:
-    """The batches from (replicas, 0) to (0, replicas), assuming each batch's pods are Ready
-    before the next one: stable shrinks by what the Ready count can lose, then the candidate
-    grows into the room the surge leaves."""
-    if replicas <= 0:
-        return []
-    if surge == 0 and unavailable == 0:
-        raise UserError("max_surge and max_unavailable must not both be 0")
-    min_ready = max(replicas - unavailable, 0)
-    stable, candidate = replicas, 0
-    batches: list[Batch] = []
-    while stable > 0 or candidate < replicas:
-        ready = stable + candidate
-        stable -= min(stable, max(ready - min_ready, 0))
-        candidate = max(candidate, min(replicas, replicas + surge - stable))
-        batches.append(Batch(stable, candidate))
-    return batches
 
 
 class AbortError(Exception):
@@ -217,17 +191,23 @@ class ComputeRunner:
         now = self.clock.now()
         state = _State(now, now + self.spec.deadlines.total_seconds, original)
         state.history.append(WeightChange(now, 0, Weights(original, 0)))
-        batches = list(plan.batches)
+        total = len(plan.batches)
+        steps = steps_of(self.strategy, original)
+        # A batch is done once its last step is: the journal's and the report's count.
+        last = {step.number: index for index, step in enumerate(steps)}
+        give_up = self._give_up(state)
         try:
-            if isinstance(self.strategy, Recreate):
-                self._recreate(state)
-            else:
-                self._rolling(state, batches)
+            for index, step in enumerate(steps):
+                if index == 0 or step.number != steps[index - 1].number:
+                    give_up = self._give_up(state)
+                self._do(state, step, give_up)
+                if last[step.number] == index:
+                    state.batches_done = step.number
         except AbortError as abort:
-            return self._roll_back(state, abort, len(batches))
+            return self._roll_back(state, abort, total)
         except EksupError as error:
-            return self._roll_back(state, AbortError(str(error)), len(batches))
-        return self._report(state, RolloutStatus.SUCCEEDED, "", None, len(batches))
+            return self._roll_back(state, AbortError(str(error)), total)
+        return self._report(state, RolloutStatus.SUCCEEDED, "", None, total)
 
     def _batches(self, original: int) -> list[Batch]:
         if isinstance(self.strategy, Recreate):
@@ -237,27 +217,44 @@ class ComputeRunner:
 
     # ---------------------------------------------------------------- strategies
 
-    def _rolling(self, state: _State, batches: list[Batch]) -> None:
-        assert isinstance(self.strategy, Rolling)
-        _, unavailable = rolling_bounds(state.original, self.strategy)
-        min_ready = max(state.original - unavailable, 0)
-        for number, batch in enumerate(batches, start=1):
-            give_up = self._give_up(state)
-            # Down first: the batch is sized so the Ready count stays above the bound; up
-            # second: the surge room is counted after the scale-down.
-            self._wait_for_room(state, number, batch.stable, min_ready, give_up)
-            self._scale(state, number, self.stable, batch.stable)
-            self._scale(state, number, self.candidate, batch.candidate)
-            wait_ready(
-                self.cluster,
-                self.clock,
-                self.namespace,
-                self.candidate,
-                batch.candidate,
-                give_up=give_up,
+    def _do(self, state: _State, step: RolloutStep, give_up: float) -> None:
+        number = step.number
+        if isinstance(step, AwaitRoom):
+            self._wait_for_room(state, number, step.stable_after, step.min_ready, give_up)
+        elif isinstance(step, Scale):
+            name = self.stable if step.side == "stable" else self.candidate
+            self._scale(
+                state, number, name, state.original if step.replicas is None else step.replicas
             )
-            self._bake_and_gate(state, number)
-            state.batches_done = number
+        elif isinstance(step, AwaitGone):
+            gone = self._get(self.stable if step.side == "stable" else self.candidate)
+            wait_gone(
+                self.cluster, self.clock, gone, give_up, on_poll=lambda: self._watch_downtime(state)
+            )
+        elif isinstance(step, AwaitReady):
+            name = self.stable if step.side == "stable" else self.candidate
+            want = state.original if step.replicas is None else step.replicas
+            # Recreate's downtime ends with the first Ready candidate pod, not the last.
+            while isinstance(self.strategy, Recreate) and self._watch_downtime(state):
+                if self.clock.now() + READY_POLL_SECONDS > give_up:
+                    raise AbortError(f"{self.namespace}/{name}: no pod Ready in time")
+                self.clock.sleep(READY_POLL_SECONDS)
+            wait_ready(self.cluster, self.clock, self.namespace, name, want, give_up=give_up)
+        elif isinstance(step, Pause):
+            if self.clock.now() + step.seconds > state.deadline:
+                raise AbortError(f"batch {number}: the rollout deadline passed during the pause")
+            self.clock.sleep(step.seconds)
+        elif isinstance(step, Analysis):
+            run_gates(
+                self.gates,
+                self.clock,
+                give_up=self._give_up(state),
+                label=step.label,
+                failures=state.failures,
+                results=state.results,
+            )
+        else:
+            raise UserError(f"{self.strategy.kind} cannot run a {type(step).__name__} step")
 
     def _wait_for_room(
         self, state: _State, number: int, stable_after: int, min_ready: int, give_up: float
@@ -279,32 +276,6 @@ class ComputeRunner:
                 )
             self.clock.sleep(READY_POLL_SECONDS)
 
-    def _recreate(self, state: _State) -> None:
-        give_up = self._give_up(state)
-        stable = self._get(self.stable)
-        self._scale(state, 1, self.stable, 0)
-        wait_gone(
-            self.cluster, self.clock, stable, give_up, on_poll=lambda: self._watch_downtime(state)
-        )
-        state.batches_done = 1
-        give_up = self._give_up(state)
-        self._scale(state, 2, self.candidate, state.original)
-        # Downtime ends with the first Ready candidate pod, not the last.
-        while self._watch_downtime(state):
-            if self.clock.now() + READY_POLL_SECONDS > give_up:
-                raise AbortError(f"{self.namespace}/{self.candidate}: no pod Ready in time")
-            self.clock.sleep(READY_POLL_SECONDS)
-        wait_ready(
-            self.cluster,
-            self.clock,
-            self.namespace,
-            self.candidate,
-            state.original,
-            give_up=give_up,
-        )
-        self._bake_and_gate(state, 2)
-        state.batches_done = 2
-
     def _watch_downtime(self, state: _State) -> bool:
         """Account the time with no Ready pod on either side; True while there is none."""
         ready = sum(self._get(name).ready_replicas for name in (self.stable, self.candidate))
@@ -317,20 +288,6 @@ class ComputeRunner:
             state.downtime += now - state.zero_ready_since
             state.zero_ready_since = None
         return False
-
-    def _bake_and_gate(self, state: _State, number: int) -> None:
-        pause = self.strategy.pause_seconds
-        if self.clock.now() + pause > state.deadline:
-            raise AbortError(f"batch {number}: the rollout deadline passed during the pause")
-        self.clock.sleep(pause)
-        run_gates(
-            self.gates,
-            self.clock,
-            give_up=self._give_up(state),
-            label=f"batch {number}",
-            failures=state.failures,
-            results=state.results,
-        )
 
     # ---------------------------------------------------------------- endings
 
@@ -476,19 +433,11 @@ def build_compute_runner(
 
 
 def describe_compute(spec: RolloutSpec) -> str:
-    """What `rollout plan` says of a rolling or recreate spec (it reads nothing, so the batch
-    sizes are given as the bounds they resolve from at run time)."""
-    app, strategy = spec.app, spec.strategy
-    moves = f"{app.namespace}/{app.stable.deployment} -> {app.candidate.deployment}"
-    if isinstance(strategy, Rolling):
-        return (
-            f"rolling {moves}: batches within max_surge {strategy.max_surge} and "
-            f"max_unavailable {strategy.max_unavailable} of stable's replicas, each Ready "
-            f"then gated after {strategy.pause_seconds:.0f}s; traffic follows the pods"
-        )
-    if isinstance(strategy, Recreate):
-        return (
-            f"recreate {moves}: stable to 0 and gone, then the candidate up to stable's "
-            "replicas, Ready then gated; the app is down in between (the report says how long)"
-        )
-    raise UserError(f"the {strategy.kind} strategy moves traffic, not pods")
+    """What `rollout plan` says of a rolling or recreate spec (each strategy's own words)."""
+    from strategies import recreate, rolling
+
+    if isinstance(spec.strategy, Rolling):
+        return rolling.describe(spec)
+    if isinstance(spec.strategy, Recreate):
+        return recreate.describe(spec)
+    raise UserError(f"the {spec.strategy.kind} strategy moves traffic, not pods")

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 
 from strategies.gates.decide import GateFailedError, GateTally, await_gates
 from strategies.gates.kinds import Gate, GateResult, gates_for
+from strategies.registry import steps_of
 from strategies.run.report import RolloutStatus
 from strategies.spec import (
     AbTest,
-    AlbIngressTraffic,
-    AlbTraffic,
-    GatewayTraffic,
     RolloutSpec,
     Shadow,
 )
+from strategies.steps import Analysis, Pause, RolloutStep, SetRoute
 from strategies.traffic.base import RouteReading, SwitchRoute
 from strategies.traffic.factory import route_for
 from upgrader.core.errors import EksupError, UserError
@@ -111,20 +110,30 @@ class ExperimentRunner:
         # Reading first proves the spec matches the service before anything changes.
         found = self.route.read()
         state.history.append(RouteEvent(now, "found", found.detail))
+        steps = steps_of(self.strategy)
+        ends_off = isinstance(steps[-1], SetRoute) and not steps[-1].on
         try:
-            self._gate(state, "before the route")
-            self._turn_on(state)
-            self._bake(state)
-            self._gate(state, f"after {self.strategy.pause_seconds:g}s")
+            for step in steps[:-1] if ends_off else steps:
+                self._do(state, step)
         except _StopError as stop:
             return self._stop(state, stop)
-        if isinstance(self.strategy, Shadow):
+        if ends_off:
             return self._end_shadow(state)
         state.notes.append(
             f"the A/B route stays on ({self.route.describe_on()}); "
             "`eksup rollout abort SPEC` removes it"
         )
         return self._report(state, RolloutStatus.SUCCEEDED, "", None, route_on=True)
+
+    def _do(self, state: _State, step: RolloutStep) -> None:
+        if isinstance(step, Analysis):
+            self._gate(state, step.label)
+        elif isinstance(step, SetRoute) and step.on:
+            self._turn_on(state)
+        elif isinstance(step, Pause):
+            self._bake(state)
+        else:
+            raise UserError(f"{self.strategy.kind} cannot run a {type(step).__name__} step")
 
     # ---------------------------------------------------------------- phases
 
@@ -269,61 +278,7 @@ def end_experiment(
 
 
 def plan_lines(spec: RolloutSpec) -> list[tuple[str, str]]:
-    """What `rollout plan` shows for A/B and shadow: each phase and what it routes or mirrors.
-    Reads nothing, so the ALB priority is described, not chosen."""
-    strategy, traffic = spec.strategy, spec.traffic
-    lines: list[tuple[str, str]] = [("gates", "evaluated before anything changes")]
-    if isinstance(strategy, AbTest) and isinstance(traffic, AlbTraffic):
-        where = (
-            f"priority {strategy.priority}"
-            if strategy.priority is not None
-            else "priority just above the spec's rule"
-        )
-        lines.append(
-            (
-                "route on",
-                f"new ALB rule ({where}) on the listener of {traffic.rule_arn}: when "
-                f"{strategy.header} matches {' or '.join(strategy.values)} (and the spec rule's "
-                f"conditions), forward to {traffic.candidate_target_group}; all other requests "
-                "stay on stable; read back",
-            )
-        )
-    elif isinstance(strategy, AbTest) and isinstance(traffic, AlbIngressTraffic):
-        lines.append(
-            (
-                "route on",
-                f"Ingress {spec.app.namespace}/{traffic.ingress}: conditions.{traffic.ab_action} "
-                f"= {strategy.header} matches {' or '.join(strategy.values)}, "
-                f"actions.{traffic.ab_action} = forward to {traffic.candidate_service}; all other "
-                f"requests stay on stable; read back on ELBv2 rule {traffic.ab_rule_arn}",
-            )
-        )
-    elif isinstance(strategy, AbTest) and isinstance(traffic, GatewayTraffic):
-        lines.append(
-            (
-                "route on",
-                f"HTTPRoute {traffic.namespace or spec.app.namespace}/{traffic.route}: a new "
-                f"rule with the matches of the rules forwarding to {traffic.stable_backend.service}"
-                f", each also matching {strategy.header} on {' or '.join(strategy.values)}, "
-                f"forwarding to {traffic.candidate_backend.service}:"
-                f"{traffic.candidate_backend.port}; all other requests stay on stable; read "
-                "back, accepted",
-            )
-        )
-    elif isinstance(strategy, Shadow) and isinstance(traffic, GatewayTraffic):
-        namespace = traffic.namespace or spec.app.namespace
-        lines.append(
-            (
-                "mirror on",
-                f"HTTPRoute {namespace}/{traffic.route}: RequestMirror {strategy.mirror_percent}% "
-                f"of the rule forwarding to {traffic.stable_backend.service}:"
-                f"{traffic.stable_backend.port} to {traffic.candidate_backend.service}:"
-                f"{traffic.candidate_backend.port} (answers dropped); read back, accepted",
-            )
-        )
-    lines.append(("bake", f"{strategy.pause_seconds:g}s, then the gates decide"))
-    if isinstance(strategy, Shadow):
-        lines.append(("end", "mirror removed and read back, whatever the outcome"))
-    else:
-        lines.append(("end", "passed: route stays (rollout abort removes it); failed: removed"))
-    return lines
+    """What `rollout plan` shows for A/B and shadow (each strategy's own lines)."""
+    from strategies import ab, shadow
+
+    return ab.plan_lines(spec) if isinstance(spec.strategy, AbTest) else shadow.plan_lines(spec)
