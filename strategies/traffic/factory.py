@@ -119,7 +119,7 @@ def _weights_part(
     spec: RolloutSpec,
     *,
     load_balancers: LoadBalancers,
-    dns: Dns,
+    dns: Dns | None,
     clock: Clock,
     cluster: Cluster | None,
 ) -> TrafficProvider:
@@ -156,6 +156,8 @@ def _weights_part(
     if isinstance(spec.traffic, NoTraffic):
         raise UserError(no_switch(spec))
     assert isinstance(spec.traffic, Route53Traffic)
+    if dns is None:
+        raise UserError("route53 traffic changes Route 53 records: it needs the Route 53 API")
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)
 
 
@@ -195,8 +197,8 @@ def router_for(
     spec: RolloutSpec,
     *,
     load_balancers: LoadBalancers,
-    dns: Dns,
     clock: Clock,
+    dns: Dns | None = None,
     cluster: Cluster | None = None,
 ) -> TrafficRouter:
     """The router the spec names, with the parts its strategy drives: weights for canary and

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from strategies.gates.kinds import gates_for
+from strategies.loop import build_runner
 from strategies.rolling import Batch, rolling_batches, rolling_bounds
-from strategies.run.pods import build_compute_runner
-from strategies.run.weights import RolloutReport, RolloutStatus, build_runner
+from strategies.run.report import RolloutReport, RolloutStatus
 from strategies.spec import Rolling, RolloutSpec
 from tests.strategies.compute_world import (
     FakeProbe,
@@ -176,7 +176,7 @@ def test_every_scale_is_logged_before_it_is_made(
         assert replicas(kube, name.split("/")[1]) == before
         lines.append(line)
 
-    runner = build_compute_runner(
+    runner = build_runner(
         compute_spec({"kind": "recreate"}),
         metrics=aws,
         load_balancers=aws,

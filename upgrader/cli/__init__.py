@@ -27,8 +27,7 @@ from upgrader.core.exit_codes import ExitCode
 from upgrader.render.console import fit
 
 if TYPE_CHECKING:
-    from strategies.run.report import RolloutReport
-    from strategies.run.routes import ExperimentReport
+    from strategies.run.report import ExperimentReport, RolloutReport
     from upgrader.plan.document import Plan
     from upgrader.usecases.rollouts import RolloutPorts
 
@@ -759,7 +758,7 @@ def _log_change(line: str) -> None:
 
 
 def _print_report(report: RolloutReport | ExperimentReport) -> None:
-    from strategies.run.routes import ExperimentReport
+    from strategies.run.report import ExperimentReport
 
     stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
     if isinstance(report, ExperimentReport):
