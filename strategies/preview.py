@@ -4,7 +4,7 @@ Weights (canary, blue-green): reads the live weights, the rollout state (where a
 resume) and the lock, evaluates each gate once (gates only observe), and says, step by step,
 the exact change the provider would make. A/B and shadow: reads the route and says the change
 that turns it on and the one that ends it. Rolling and recreate: reads both Deployments and
-says each batch's scale calls, as the runner plans them. Writes nothing: no weights, no route,
+says each batch's scale calls, as the step loop sizes them. Writes nothing: no weights, no route,
 no ConfigMap, no lease, no scaling.
 """
 
@@ -13,19 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from strategies.ab_shadow import ExperimentRoute, RouteReading
-from strategies.canary import scale_down_delay
 from strategies.gates.decide import evaluate
 from strategies.gates.kinds import Gate, GateResult, Verdict
-from strategies.rolling_recreate import Batch, ComputeRunner, rolling_bounds
+from strategies.registry import steps_for
+from strategies.rolling import Batch, rolling_batches, rolling_bounds
+from strategies.run.deployments import Deployments
 from strategies.run.state import Journal, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
-from strategies.steps import Step, Weights, steps_for
+from strategies.steps import RouteKind, Step, Weights
 from strategies.traffic.alb_header import HeaderRoute
-from strategies.traffic.base import TrafficProvider
+from strategies.traffic.base import RouteReading, TrafficRouter
 from upgrader.core.errors import EksupError, UserError
 from upgrader.core.kube import WorkloadKind
-from upgrader.core.ports import Cluster
+from upgrader.core.ports import Clock, Cluster
 from upgrader.core.run.lock import ClusterLock
 
 
@@ -41,7 +41,7 @@ class Shown(Protocol):
 @dataclass(frozen=True)
 class PlannedStep:
     step: Step
-    change: str  # the provider's describe_change
+    change: str  # the router's describe_weights
 
 
 @dataclass(frozen=True)
@@ -96,36 +96,36 @@ class Preview:
 def preview(
     spec: RolloutSpec,
     *,
-    provider: TrafficProvider,
+    router: TrafficRouter,
     gates: tuple[Gate, ...],
     journal: Journal,
     lock: ClusterLock,
     cluster: Cluster,
 ) -> Preview:
-    live = provider.read()
+    live = router.read_weights()
     state = journal.read()
     resume_after = state.step if state is not None and state.resumable else 0
     steps = steps_for(spec.strategy)[resume_after:]
     return Preview(
         app=f"{spec.app.namespace}/{spec.app.name}",
         strategy=spec.strategy.kind,
-        provider=provider.name,
+        provider=router.name,
         live=live,
         state=state,
         resume_after=resume_after,
-        steps=tuple(PlannedStep(s, provider.describe_change(s.weights)) for s in steps),
+        steps=tuple(PlannedStep(s, router.describe_weights(s.weights)) for s in steps),
         gate_names=tuple(g.name for g in gates),
         gates_now=tuple(evaluate(g) for g in gates),
         lock_blocker=lock.blocker(),
-        after=tuple(_after(spec, provider, cluster)),
+        after=tuple(_after(spec, router, cluster)),
     )
 
 
-def _after(spec: RolloutSpec, provider: TrafficProvider, cluster: Cluster) -> list[str]:
+def _after(spec: RolloutSpec, router: TrafficRouter, cluster: Cluster) -> list[str]:
     stable = spec.app.stable.deployment
     if stable is None:
         return ["after the last step: the stable side is left as it is (no Deployment named)"]
-    delay = max(provider.drain_seconds, scale_down_delay(spec))
+    delay = max(router.drain_seconds, float(getattr(spec.strategy, "scale_down_delay_seconds", 0)))
     name = f"{spec.app.namespace}/{stable}"
     try:
         replicas = cluster.get_workload(WorkloadKind.DEPLOYMENT, spec.app.namespace, stable)
@@ -197,25 +197,29 @@ class ExperimentPreview:
 
 
 def preview_experiment(
-    spec: RolloutSpec, *, route: ExperimentRoute, gates: tuple[Gate, ...], lock: ClusterLock
+    spec: RolloutSpec, *, router: TrafficRouter, gates: tuple[Gate, ...], lock: ClusterLock
 ) -> ExperimentPreview:
-    """What `ExperimentRunner.run` would do from the route as read now."""
+    """What the step loop would do from the route as read now."""
     strategy = spec.strategy
     assert isinstance(strategy, AbTest | Shadow)
-    found = route.read()
+    kind: RouteKind = "header" if isinstance(strategy, AbTest) else "mirror"
+    found = router.read_route(kind)
     refusal = None
     if found.on:
         # The runner writes nothing for a route that already reads on.
         turn_on = "route on: it reads on already; no call, only the read-back"
     else:
-        turn_on = f"route on: would call: {route.describe_on()}; then read back until on"
+        turn_on = (
+            f"route on: would call: {router.describe_route(kind, True)}; then read back until on"
+        )
+        route = getattr(router, "header", None)
         if isinstance(route, HeaderRoute):
             # The ALB rule's priority is chosen from the listener's rules at run time.
             try:
                 turn_on += f"\n  the rule would get {route.planned_priority()} (as read now)"
             except UserError as error:
                 refusal = str(error)
-    off = route.describe_off()
+    off = router.describe_route(kind, False)
     end: tuple[str, ...]
     if isinstance(strategy, Shadow):
         end = (f"end, whatever the outcome: would call: {off}; then read back until gone",)
@@ -228,7 +232,7 @@ def preview_experiment(
     return ExperimentPreview(
         app=f"{spec.app.namespace}/{spec.app.name}",
         strategy=strategy.kind,
-        route=route.name,
+        route=router.name,
         found=found,
         turn_on=turn_on,
         end=end,
@@ -288,12 +292,21 @@ class ComputePreview:
         return out
 
 
-def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePreview:
-    """What `ComputeRunner.run` would do from both Deployments as read now: its own plan."""
-    spec, strategy = runner.spec, runner.strategy
-    plan = runner.plan()
+def preview_compute(
+    spec: RolloutSpec, cluster: Cluster, clock: Clock, *, gates: tuple[Gate, ...], lock: ClusterLock
+) -> ComputePreview:
+    """What the step loop would do from both Deployments as read now: the batches it would
+    size from them, or why it would refuse to start."""
+    strategy = spec.strategy
+    assert isinstance(strategy, Rolling | Recreate)
+    plan = Deployments(spec, cluster, clock).plan()
+    batches: list[Batch] = []
+    if plan.refusal is None and isinstance(strategy, Recreate):
+        batches = [Batch(0, 0), Batch(0, plan.original)]
+    elif plan.refusal is None and isinstance(strategy, Rolling):
+        batches = rolling_batches(plan.original, *rolling_bounds(plan.original, strategy))
     namespace = spec.app.namespace
-    gates = ", ".join(g.name for g in runner.gates) or "none"
+    names = ", ".join(g.name for g in gates) or "none"
     bounds = None
     if isinstance(strategy, Rolling) and plan.refusal is None:
         surge, unavailable = rolling_bounds(plan.original, strategy)
@@ -310,7 +323,7 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
     )
     lines: list[str] = []
     before = Batch(plan.original, 0)
-    for number, batch in enumerate(plan.batches, start=1):
+    for number, batch in enumerate(batches, start=1):
         calls = [
             f"scale Deployment {namespace}/{name} {was} -> {now}"
             for name, was, now in (
@@ -324,12 +337,12 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
         elif isinstance(strategy, Recreate):
             then = (
                 f"wait until {batch.candidate} Ready (down until the first), pause "
-                f"{strategy.pause_seconds:g}s, then gates: {gates}"
+                f"{strategy.pause_seconds:g}s, then gates: {names}"
             )
         else:
             then = (
                 f"wait until {batch.candidate} candidate pods Ready, pause "
-                f"{strategy.pause_seconds:g}s, then gates: {gates}"
+                f"{strategy.pause_seconds:g}s, then gates: {names}"
             )
         lines.append(
             f"batch {number}: stable {before.stable} -> {batch.stable}, candidate "
@@ -337,7 +350,7 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
         )
         lines.append("  would call: " + ("; ".join(calls) or "nothing"))
         before = batch
-    gates_now = tuple(evaluate(g) for g in runner.gates)
+    gates_now = tuple(evaluate(g) for g in gates)
     not_yet = f"pod-readiness {namespace}/{candidate.name}" if not candidate.replicas else None
     return ComputePreview(
         app=f"{namespace}/{spec.app.name}",
@@ -346,7 +359,7 @@ def preview_compute(runner: ComputeRunner, *, lock: ClusterLock) -> ComputePrevi
         bounds=bounds,
         refusal=plan.refusal,
         batches=tuple(lines),
-        gate_names=tuple(g.name for g in runner.gates),
+        gate_names=tuple(g.name for g in gates),
         gates_now=gates_now,
         lock_blocker=lock.blocker(),
         gated=2 if isinstance(strategy, Recreate) else 1,

@@ -1,4 +1,9 @@
-"""Pure step generators: the weights a strategy goes through, with the pause after each.
+"""The typed steps every strategy is made of, and the weights they go through.
+
+A strategy (`strategies/<name>.py`) turns a spec into an ordered list of these steps; one loop
+runs them over the app's `TrafficRouter` (the no-op one for strategies that move pods). Each
+step carries `number`, the step of the rollout it belongs to as people count them (0: before
+the first change; -1: on the way back to stable).
 
 Weights are percentages of the traffic (stable + candidate = 100 on every step). Both traffic
 providers take them as they are: an ALB forward weight is 0-999 and a Route 53 weight 0-255,
@@ -9,9 +14,10 @@ compares them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from strategies.spec import BlueGreen, Canary, Strategy
 from upgrader.core.errors import UserError
 
 TOTAL = 100
@@ -48,6 +54,93 @@ ALL_STABLE = Weights(stable=TOTAL, candidate=0)
 ALL_CANDIDATE = Weights(stable=0, candidate=TOTAL)
 
 
+Side = Literal["stable", "candidate"]
+RouteKind = Literal["header", "mirror"]
+
+
+@dataclass(frozen=True)
+class SetWeights:
+    """Set the router's weights and read them back until they show."""
+
+    number: int
+    weights: Weights
+
+
+@dataclass(frozen=True)
+class SetRoute:
+    """Turn the header route (A/B) or the mirror route (shadow) on or off, read back."""
+
+    number: int
+    kind: RouteKind
+    on: bool
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Scale one side's Deployment; `replicas` None means as many as stable has now."""
+
+    number: int
+    side: Side
+    replicas: int | None
+
+
+@dataclass(frozen=True)
+class AwaitRoom:
+    """Rolling: wait until scaling stable down to `stable_after` keeps `min_ready` pods Ready."""
+
+    number: int
+    stable_after: int
+    min_ready: int
+
+
+@dataclass(frozen=True)
+class AwaitReady:
+    """Wait until the side has `replicas` Ready pods (None: as many as it asks for)."""
+
+    number: int
+    side: Side
+    replicas: int | None
+
+
+@dataclass(frozen=True)
+class AwaitGone:
+    """Wait until no pod of the side is left, terminating ones included."""
+
+    number: int
+    side: Side
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Bake: let the step's traffic run this long before the gates decide."""
+
+    number: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Evaluate every gate until all pass; a gate at its failure limit aborts."""
+
+    number: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Scale the side that no longer gets traffic to 0, after the drain delay (`delay`: the
+    strategy's own, on top of the router's)."""
+
+    number: int
+    side: Side
+    delay: float = 0.0
+
+
+RolloutStep = (
+    SetWeights | SetRoute | Scale | AwaitRoom | AwaitReady | AwaitGone | Pause | Analysis | Retire
+)
+
+
 @dataclass(frozen=True)
 class Step:
     """Set `weights`, then wait `pause_seconds` before the gates decide."""
@@ -63,29 +156,12 @@ def split(candidate_percent: int) -> Weights:
     return Weights(stable=TOTAL - candidate_percent, candidate=candidate_percent)
 
 
-def canary_steps(strategy: Canary) -> list[Step]:
-    """Explicit steps, or `percent` more every `every_seconds` up to 100 (the last step may be
-    smaller: linear 30% is 30, 60, 90, 100)."""
-    if strategy.steps is not None:
-        percents = list(strategy.steps)
-        pause = strategy.pause_seconds
-    else:
-        assert strategy.linear is not None  # the spec guarantees one of the two
-        increment = strategy.linear.percent
-        percents = [*range(increment, TOTAL, increment), TOTAL]
-        pause = strategy.linear.every_seconds
-    return [Step(i, split(p), pause) for i, p in enumerate(percents, start=1)]
-
-
-def blue_green_steps(strategy: BlueGreen) -> list[Step]:
-    """One switch: everything to the candidate at once."""
-    return [Step(1, ALL_CANDIDATE, strategy.pause_seconds)]
-
-
-def steps_for(strategy: Strategy) -> list[Step]:
-    """The traffic steps of a weight-based strategy; shadow and A/B do not move weights."""
-    if isinstance(strategy, Canary):
-        return canary_steps(strategy)
-    if isinstance(strategy, BlueGreen):
-        return blue_green_steps(strategy)
-    raise UserError(f"the {strategy.kind} strategy does not move traffic by weight")
+def weight_steps(steps: Sequence[RolloutStep]) -> list[Step]:
+    """The weight changes of a typed sequence, each with the pause that follows it: what a
+    plan's table and a dry run show of canary and blue/green."""
+    found: list[Step] = []
+    pauses = {step.number: step.seconds for step in steps if isinstance(step, Pause)}
+    for step in steps:
+        if isinstance(step, SetWeights) and step.number > 0:
+            found.append(Step(step.number, step.weights, pauses.get(step.number, 0.0)))
+    return found

@@ -64,3 +64,41 @@ class RolloutReport:
         if self.downtime_seconds is not None:
             line += f"; downtime {self.downtime_seconds:.0f}s"
         return line
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    at: float
+    change: str  # "found", "on", "off"
+    detail: str  # as read back
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    app: str
+    strategy: str  # "ab" or "shadow"
+    status: RolloutStatus
+    history: tuple[RouteEvent, ...]
+    route_on: bool  # as last read back
+    reason: str = ""
+    failed_gate: str | None = None
+    culprits: tuple[str, ...] = ()
+    gate_results: tuple[GateResult, ...] = ()
+    notes: tuple[str, ...] = ()
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    def summary(self) -> str:
+        outcome = {
+            RolloutStatus.SUCCEEDED: "gates passed",
+            RolloutStatus.ROLLED_BACK: "stopped, route removed",
+            RolloutStatus.FAILED: "stopped, route NOT confirmed removed",
+        }[self.status]
+        line = f"{self.app}: {self.strategy} {self.status.value} ({outcome})"
+        if self.history:
+            line += f"; {self.history[-1].detail}"
+        if self.failed_gate:
+            line += f"; gate {self.failed_gate}"
+        if self.reason:
+            line += f": {self.reason}"
+        return "\n".join([line, *self.notes])

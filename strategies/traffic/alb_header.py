@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from strategies.ab_shadow import RouteReading
 from strategies.spec import AbTest, AlbTraffic
 from strategies.traffic.alb import listener_of
+from strategies.traffic.base import RouteReading
 from upgrader.core.aws import ForwardRule
 from upgrader.core.errors import ConflictError, NotFoundError, UserError
 from upgrader.core.ports import LoadBalancers

@@ -1,5 +1,6 @@
-"""`provider_for` builds the router a spec names and refuses the pairs that cannot work, with
-the reason and what to use instead."""
+"""`router_for` builds the `TrafficRouter` a spec names (the `NopRouter` when it names none)
+and refuses the pairs that cannot work, with the reason and what to use instead. `provider_for`
+and `route_for` build one part of a service's router: its weights, or its header/mirror route."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ from strategies.spec import (
     GatewayTraffic,
     NoTraffic,
     RolloutSpec,
+    Route53Traffic,
     ServiceTraffic,
     Shadow,
 )
 from strategies.traffic.alb import AlbProvider
-from strategies.traffic.base import HEADER_ADVICE, MIRROR_ADVICE, TrafficProvider
+from strategies.traffic.base import (
+    HEADER_ADVICE,
+    MIRROR_ADVICE,
+    SwitchRoute,
+    TrafficProvider,
+    TrafficRouter,
+)
+from strategies.traffic.nop import NopRouter
 from strategies.traffic.route53 import Route53Provider
+from strategies.traffic.router import ServiceRouter
 from upgrader.core.errors import UserError
 from upgrader.core.ports import Clock, Cluster, Dns, LoadBalancers
 
@@ -94,10 +104,25 @@ def provider_for(
     if reason is not None:
         raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
     if isinstance(spec.strategy, Shadow | AbTest):
-        raise UserError(
-            f"the {spec.strategy.kind} strategy routes or mirrors requests rather than moving "
-            "weights: `eksup rollout run` starts it and `eksup rollout abort` ends it"
-        )
+        raise UserError(_moves_no_weights(spec))
+    return _weights_part(spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster)
+
+
+def _moves_no_weights(spec: RolloutSpec) -> str:
+    return (
+        f"the {spec.strategy.kind} strategy routes or mirrors requests rather than moving "
+        "weights: `eksup rollout run` starts it and `eksup rollout abort` ends it"
+    )
+
+
+def _weights_part(
+    spec: RolloutSpec,
+    *,
+    load_balancers: LoadBalancers,
+    dns: Dns | None,
+    clock: Clock,
+    cluster: Cluster | None,
+) -> TrafficProvider:
     if isinstance(spec.traffic, AlbIngressTraffic | ServiceTraffic):
         if cluster is None:
             raise UserError(
@@ -130,4 +155,75 @@ def provider_for(
         )
     if isinstance(spec.traffic, NoTraffic):
         raise UserError(no_switch(spec))
+    assert isinstance(spec.traffic, Route53Traffic)
+    if dns is None:
+        raise UserError("route53 traffic changes Route 53 records: it needs the Route 53 API")
     return Route53Provider(dns, clock, spec.traffic, spec.deadlines.converge_seconds)
+
+
+def route_for(
+    spec: RolloutSpec, *, load_balancers: LoadBalancers, cluster: Cluster | None
+) -> SwitchRoute:
+    """The route an A/B or shadow spec names; refuses the pairs that cannot work."""
+    from strategies.traffic.alb_header import HeaderRoute
+    from strategies.traffic.gateway import MirrorRoute
+    from strategies.traffic.gateway_header import HeaderMatchRoute
+
+    reason = refusal(spec)
+    if reason is not None:
+        raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
+    strategy, traffic = spec.strategy, spec.traffic
+    if isinstance(strategy, AbTest) and isinstance(traffic, AlbTraffic):
+        return HeaderRoute(load_balancers, traffic, strategy)
+    if isinstance(strategy, AbTest) and isinstance(traffic, AlbIngressTraffic):
+        from strategies.traffic.ingress_lbc_header import IngressHeaderRoute
+
+        if cluster is None:
+            raise UserError("ab on alb-ingress changes an Ingress: it needs a cluster")
+        return IngressHeaderRoute(cluster, load_balancers, traffic, strategy, spec.app.namespace)
+    if isinstance(traffic, GatewayTraffic):
+        if cluster is None:
+            raise UserError(
+                f"{strategy.kind} on gateway-api changes an HTTPRoute: it needs a cluster"
+            )
+        if isinstance(strategy, Shadow):
+            return MirrorRoute(cluster, traffic, strategy, spec.app.namespace)
+        if isinstance(strategy, AbTest):
+            return HeaderMatchRoute(cluster, traffic, strategy, spec.app.namespace)
+    raise UserError(f"{strategy.kind} on {traffic.provider} is not implemented yet")
+
+
+def router_for(
+    spec: RolloutSpec,
+    *,
+    load_balancers: LoadBalancers,
+    clock: Clock,
+    dns: Dns | None = None,
+    cluster: Cluster | None = None,
+) -> TrafficRouter:
+    """The router the spec names, with the parts its strategy drives: weights for canary and
+    blue/green, the header route for A/B, the mirror for shadow, nothing for rolling and
+    recreate (the `NopRouter`). Raises UserError for a pair that cannot work."""
+    reason = refusal(spec)
+    if reason is not None:
+        raise UserError(f"{spec.strategy.kind} on {spec.traffic.provider}: {reason}")
+    strategy, provider = spec.strategy, spec.traffic.provider
+    if isinstance(spec.traffic, NoTraffic):
+        return NopRouter(no_switch(spec))
+    cannot: dict[str, str] = {}
+    weights = header = mirror = None
+    if isinstance(strategy, AbTest | Shadow):
+        cannot["weights"] = _moves_no_weights(spec)
+    else:
+        weights = _weights_part(
+            spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster
+        )
+    if isinstance(strategy, AbTest):
+        header = route_for(spec, load_balancers=load_balancers, cluster=cluster)
+    else:
+        cannot["header"] = _NO_HEADER.get(provider, f"the {strategy.kind} spec routes no header")
+    if isinstance(strategy, Shadow):
+        mirror = route_for(spec, load_balancers=load_balancers, cluster=cluster)
+    else:
+        cannot["mirror"] = _NO_MIRROR.get(provider, f"the {strategy.kind} spec mirrors nothing")
+    return ServiceRouter(provider, weights, header, mirror, cannot)

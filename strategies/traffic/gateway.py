@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from strategies.ab_shadow import RouteReading
 from strategies.spec import GatewayTraffic, ServiceBackend, Shadow
 from strategies.steps import Weights
-from strategies.traffic.base import NotConvergedError
+from strategies.traffic.base import NotConvergedError, RouteReading
 from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import BackendRef, HTTPRoute, HTTPRouteRule, RequestMirror
 from upgrader.core.ports import Clock, Cluster

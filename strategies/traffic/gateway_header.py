@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from strategies.ab_shadow import RouteReading
 from strategies.spec import AbTest, GatewayTraffic
+from strategies.traffic.base import RouteReading
 from strategies.traffic.gateway import RouteEditor, accepted, caught_up
 from upgrader.core.errors import UserError
 from upgrader.core.kube import HTTPRoute, HTTPRouteRule

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from strategies.ab_shadow import RouteReading
 from strategies.spec import AbTest, AlbIngressTraffic
 from strategies.traffic.alb import listener_of
 from strategies.traffic.alb_header import condition_key
+from strategies.traffic.base import RouteReading
 from strategies.traffic.ingress_lbc import forward_action, parse_forward_action
 from upgrader.core.aws import ForwardRule
 from upgrader.core.errors import UserError

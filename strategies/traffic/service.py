@@ -13,8 +13,9 @@ split is approximate, and long-lived connections stay where they are until they 
 
 from __future__ import annotations
 
+from strategies.registry import steps_for
 from strategies.spec import App, Canary, RolloutSpec, ServiceTraffic
-from strategies.steps import TOTAL, Weights, steps_for
+from strategies.steps import TOTAL, Weights
 from strategies.traffic.base import INSYNC_POLL_SECONDS, NotConvergedError, _check_limit
 from upgrader.core.errors import UserError
 from upgrader.core.kube import Workload, WorkloadKind

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
+from strategies.registry import steps_for
 from strategies.spec import Shadow
-from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights, split, steps_for
+from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights, split
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
     MIRROR_POD_ANNOTATION,

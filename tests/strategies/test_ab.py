@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import build_experiment, end_experiment
-from strategies.canary import RolloutStatus
+from strategies.loop import build_runner, end_route
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
 from tests.strategies.world import Alb, Shared, alb_spec, put_alarm, set_alarm
 from upgrader.adapters.aws.adapter import Boto3Aws
@@ -56,7 +56,7 @@ def test_ab_adds_a_cookie_rule_just_above_the_spec_rule_and_keeps_it(
     put_alarm(aws, "web-5xx")
     spec = ab_spec(alb)
 
-    report = build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+    report = build_runner(spec, load_balancers=aws, metrics=aws, clock=clock).run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     assert report.route_on
@@ -82,7 +82,7 @@ def test_ab_adds_a_cookie_rule_just_above_the_spec_rule_and_keeps_it(
     assert any("rollout abort" in note for note in report.notes)
 
     # `rollout abort` ends the experiment: the rule is deleted and read back gone.
-    message = end_experiment(spec, load_balancers=aws, cluster=None, clock=clock)
+    message = end_route(spec, load_balancers=aws, cluster=None, clock=clock)
 
     assert "route off" in message
     assert header_rule(aws, alb) is None
@@ -93,9 +93,9 @@ def test_a_second_run_finds_the_rule_instead_of_adding_another(
 ) -> None:
     put_alarm(aws, "web-5xx")
     spec = ab_spec(alb)
-    build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+    build_runner(spec, load_balancers=aws, metrics=aws, clock=clock).run()
 
-    report = build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+    report = build_runner(spec, load_balancers=aws, metrics=aws, clock=clock).run()
 
     assert report.status is RolloutStatus.SUCCEEDED
     assert len(rules(aws, alb.listener)) == 2
@@ -108,7 +108,7 @@ def test_a_failed_gate_removes_the_rule_and_reads_it_back_gone(
     metrics = AlarmAfter(aws, clock, "web-5xx", at=clock.now() + 30)
     spec = ab_spec(alb)
 
-    report = build_experiment(spec, load_balancers=aws, metrics=metrics, clock=clock).run()
+    report = build_runner(spec, load_balancers=aws, metrics=metrics, clock=clock).run()
 
     assert report.status is RolloutStatus.ROLLED_BACK, report.summary()
     assert report.failed_gate == "cloudwatch-alarm web-5xx"
@@ -124,7 +124,7 @@ def test_an_alarm_before_the_start_changes_nothing(
 ) -> None:
     put_alarm(aws, "web-5xx", "ALARM")
 
-    report = build_experiment(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock).run()
+    report = build_runner(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock).run()
 
     assert report.status is RolloutStatus.ROLLED_BACK
     assert "before the route" in report.reason
@@ -134,7 +134,7 @@ def test_an_alarm_before_the_start_changes_nothing(
 def test_a_given_priority_is_used(aws: Boto3Aws, alb: Alb, clock: VirtualClock) -> None:
     put_alarm(aws, "web-5xx")
 
-    build_experiment(ab_spec(alb, priority=4), load_balancers=aws, metrics=aws, clock=clock).run()
+    build_runner(ab_spec(alb, priority=4), load_balancers=aws, metrics=aws, clock=clock).run()
 
     rule = header_rule(aws, alb)
     assert rule is not None
@@ -152,7 +152,7 @@ def test_no_free_priority_above_the_spec_rule_is_refused(
         Actions=[{"Type": "forward", "TargetGroupArn": alb.stable}],
     )
 
-    experiment = build_experiment(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock)
+    experiment = build_runner(ab_spec(alb), load_balancers=aws, metrics=aws, clock=clock)
 
     with pytest.raises(UserError, match=r"no free ALB priority just above the spec's rule \(10\)"):
         experiment.run()
@@ -164,7 +164,7 @@ def test_a_priority_after_the_spec_rule_is_refused(
 ) -> None:
     put_alarm(aws, "web-5xx")
 
-    experiment = build_experiment(
+    experiment = build_runner(
         ab_spec(alb, priority=20), load_balancers=aws, metrics=aws, clock=clock
     )
 
@@ -188,7 +188,7 @@ def test_on_a_listener_default_action_the_rule_goes_after_every_rule(
         },
     )
 
-    report = build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+    report = build_runner(spec, load_balancers=aws, metrics=aws, clock=clock).run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     rule = header_rule(aws, alb)
@@ -203,7 +203,7 @@ def test_too_many_condition_values_are_refused_before_aws(
     put_alarm(aws, "web-5xx")
     values = ["*a*", "*b*", "*c*", "*d*", "*e*"]  # + the spec rule's path: 6 of at most 5
 
-    experiment = build_experiment(
+    experiment = build_runner(
         ab_spec(alb, values=values), load_balancers=aws, metrics=aws, clock=clock
     )
 
@@ -219,7 +219,7 @@ def test_dry_run_records_the_rule_and_reads_it_back_from_the_overlay(
     recorder = Recorder(NullReporter())
     lbs = DryRunLoadBalancers(aws, recorder)
 
-    report = build_experiment(ab_spec(alb), load_balancers=lbs, metrics=aws, clock=clock).run()
+    report = build_runner(ab_spec(alb), load_balancers=lbs, metrics=aws, clock=clock).run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     assert [(c.service, c.action) for c in recorder.calls] == [("elbv2", "CreateRule")]
@@ -234,7 +234,7 @@ def test_the_spec_rule_missing_is_a_user_error(
     aws.clients.elbv2.delete_rule(RuleArn=alb.rule)
 
     with pytest.raises(UserError, match="not found on listener"):
-        build_experiment(spec, load_balancers=aws, metrics=aws, clock=clock).run()
+        build_runner(spec, load_balancers=aws, metrics=aws, clock=clock).run()
 
 
 def test_a_taken_priority_is_a_conflict(aws: Boto3Aws, alb: Alb) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
-from strategies.canary import RolloutStatus
+from strategies.loop import StepLoop, end_route
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
+from strategies.traffic.factory import route_for, router_for
 from strategies.traffic.gateway_header import header_match
 from tests.strategies.test_shadow import (
     API_MATCH,
@@ -38,11 +39,9 @@ COOKIE: dict[str, Any] = {
 }
 
 
-def runner(
-    the_spec: RolloutSpec, kube: FakeCluster, clock: VirtualClock, probe: Probe
-) -> ExperimentRunner:
-    route = route_for(the_spec, load_balancers=None, cluster=kube)  # type: ignore[arg-type]
-    return ExperimentRunner(the_spec, route=route, gates=[probe], clock=clock)
+def runner(the_spec: RolloutSpec, kube: FakeCluster, clock: VirtualClock, probe: Probe) -> StepLoop:
+    router = router_for(the_spec, load_balancers=None, dns=None, clock=clock, cluster=kube)  # type: ignore[arg-type]
+    return StepLoop(the_spec, router=router, gates=[probe], clock=clock, cluster=kube)
 
 
 def ab_rule() -> HTTPRouteRule:
@@ -76,7 +75,7 @@ def test_ab_adds_a_header_match_rule_after_the_stable_rule_and_keeps_it(
     assert rules[2].backend_refs == (BackendRef("docs", 8080),)
     assert any("rollout abort" in note for note in report.notes)
 
-    end_experiment(the_spec, load_balancers=None, cluster=kube, clock=clock)  # type: ignore[arg-type]
+    end_route(the_spec, load_balancers=None, cluster=kube, clock=clock)  # type: ignore[arg-type]
 
     assert len(kube.get_http_route(NS, "web").rules) == 2
 

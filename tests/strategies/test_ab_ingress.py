@@ -13,9 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from strategies.ab_shadow import build_experiment, end_experiment, plan_lines, route_for
-from strategies.canary import RolloutStatus
-from strategies.traffic.factory import refusal
+from strategies.ab import plan_lines
+from strategies.loop import build_runner, end_route
+from strategies.run.report import RolloutStatus
+from strategies.traffic.factory import refusal, route_for
 from tests.strategies.k8s_world import (
     AB_ACTION,
     AB_ACTIONS,
@@ -80,7 +81,7 @@ def test_ab_on_puts_the_cookie_match_on_the_ab_rule_and_keeps_it_until_abort(
     spec = ab_ingress_spec(alb, ab_ingress_world.ab_rule)
     world = ab_ingress_world
 
-    report = build_experiment(
+    report = build_runner(
         spec, load_balancers=shared.aws, metrics=shared.aws, clock=clock, cluster=world.kube
     ).run()
 
@@ -108,7 +109,7 @@ def test_ab_on_puts_the_cookie_match_on_the_ab_rule_and_keeps_it_until_abort(
     assert world.controller.errors == []
 
     # `rollout abort`: the path forwards to stable again and reads back so on ELBv2.
-    message = end_experiment(spec, load_balancers=shared.aws, cluster=world.kube, clock=clock)
+    message = end_route(spec, load_balancers=shared.aws, cluster=world.kube, clock=clock)
 
     assert "route off" in message
     assert "no A/B on path" in message
@@ -122,12 +123,12 @@ def test_a_second_run_finds_the_route_on_and_changes_nothing(
     put_alarm(shared.aws, "web-5xx")
     spec = ab_ingress_spec(alb, ab_ingress_world.ab_rule)
     kube = ab_ingress_world.kube
-    build_experiment(
+    build_runner(
         spec, load_balancers=shared.aws, metrics=shared.aws, clock=clock, cluster=kube
     ).run()
     reconciles = ab_ingress_world.controller.reconciles
 
-    report = build_experiment(
+    report = build_runner(
         spec, load_balancers=shared.aws, metrics=shared.aws, clock=clock, cluster=kube
     ).run()
 
@@ -143,7 +144,7 @@ def test_a_failed_gate_turns_the_route_off_and_reads_it_back(
     metrics = AlarmAfter(shared.aws, clock, "web-5xx", at=clock.now() + 30)
     spec = ab_ingress_spec(alb, ab_ingress_world.ab_rule)
 
-    report = build_experiment(
+    report = build_runner(
         spec, load_balancers=shared.aws, metrics=metrics, clock=clock, cluster=ab_ingress_world.kube
     ).run()
 
@@ -162,7 +163,7 @@ def test_a_controller_that_does_not_reconcile_stops_the_run_with_the_route_repor
     world = ab_ingress_world
     world.controller.stop()
 
-    report = build_experiment(
+    report = build_runner(
         spec, load_balancers=shared.aws, metrics=shared.aws, clock=clock, cluster=world.kube
     ).run()
 
@@ -204,7 +205,7 @@ def test_a_failed_gate_with_the_controller_down_reports_the_route_still_on(
     metrics = StopControllerThenAlarm(world, shared.aws, clock, "web-5xx", clock.now() + 30)
     spec = ab_ingress_spec(alb, world.ab_rule)
 
-    report = build_experiment(
+    report = build_runner(
         spec, load_balancers=shared.aws, metrics=metrics, clock=clock, cluster=world.kube
     ).run()
 
@@ -215,7 +216,7 @@ def test_a_failed_gate_with_the_controller_down_reports_the_route_still_on(
     assert forwards_to(world.ab_rule_now(shared)) == [alb.candidate]
     # Once the controller is back, abort finds the Ingress asking for stable and confirms it.
     world.controller.start()
-    assert "route off" in end_experiment(
+    assert "route off" in end_route(
         spec, load_balancers=shared.aws, cluster=world.kube, clock=clock
     )
     assert_off(world, shared, alb)
@@ -227,13 +228,13 @@ def test_abort_while_the_controller_is_down_says_the_route_is_not_confirmed_off(
     put_alarm(shared.aws, "web-5xx")
     spec = ab_ingress_spec(alb, ab_ingress_world.ab_rule)
     world = ab_ingress_world
-    build_experiment(
+    build_runner(
         spec, load_balancers=shared.aws, metrics=shared.aws, clock=clock, cluster=world.kube
     ).run()
     world.controller.stop()
 
     with pytest.raises(UserError, match="route not confirmed off"):
-        end_experiment(spec, load_balancers=shared.aws, cluster=world.kube, clock=clock)
+        end_route(spec, load_balancers=shared.aws, cluster=world.kube, clock=clock)
 
     assert forwards_to(world.ab_rule_now(shared)) == [alb.candidate]
 
@@ -247,7 +248,7 @@ def test_a_spec_without_the_ab_path_is_refused_before_any_change(
 
     assert f"traffic.{missing}" in (refusal(spec) or "")
     with pytest.raises(UserError, match=f"ab on alb-ingress: A/B needs traffic.{missing}"):
-        build_experiment(
+        build_runner(
             spec,
             load_balancers=shared.aws,
             metrics=shared.aws,
@@ -263,7 +264,7 @@ def test_an_ingress_without_the_ab_path_is_refused_before_any_change(
     put_alarm(shared.aws, "web-5xx")
     world = make_ab_ingress_world(shared, alb, cluster, clock, ab_path=False)
     before = world.kube.get_ingress(NAMESPACE, INGRESS).annotations
-    runner = build_experiment(
+    runner = build_runner(
         ab_ingress_spec(alb, world.ab_rule),
         load_balancers=shared.aws,
         metrics=shared.aws,
@@ -274,7 +275,7 @@ def test_an_ingress_without_the_ab_path_is_refused_before_any_change(
     with pytest.raises(UserError, match=f"no path whose backend is service {AB_ACTION}"):
         runner.run()
     with pytest.raises(UserError, match=f"no path whose backend is service {AB_ACTION}"):
-        end_experiment(
+        end_route(
             ab_ingress_spec(alb, world.ab_rule),
             load_balancers=shared.aws,
             cluster=world.kube,
@@ -290,7 +291,7 @@ def test_an_ab_rule_after_the_main_rule_is_refused(
     put_alarm(shared.aws, "web-5xx")
     late = ab_path_rule(shared, alb, priority=20)
     ab_ingress_world.controller.bind_action(NAMESPACE, INGRESS, AB_ACTION, late)
-    runner = build_experiment(
+    runner = build_runner(
         ab_ingress_spec(alb, late),
         load_balancers=shared.aws,
         metrics=shared.aws,
@@ -308,7 +309,7 @@ def test_an_ab_rule_on_another_path_is_refused(
 ) -> None:
     put_alarm(shared.aws, "web-5xx")
     other = ab_path_rule(shared, alb, priority=4, path="/beta/*")
-    runner = build_experiment(
+    runner = build_runner(
         ab_ingress_spec(alb, other),
         load_balancers=shared.aws,
         metrics=shared.aws,
@@ -330,7 +331,7 @@ def test_the_ab_path_annotations_are_eksups_a_run_overwrites_them(
     clock.sleep(10)
     assert "source-ip" in conditions(ab_ingress_world.ab_rule_now(shared))
 
-    report = build_experiment(
+    report = build_runner(
         ab_ingress_spec(alb, ab_ingress_world.ab_rule),
         load_balancers=shared.aws,
         metrics=shared.aws,

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
 from strategies.gates.kinds import Verdict
+from strategies.loop import StepLoop, build_runner
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
 from tests.strategies.world import (
@@ -28,7 +29,7 @@ from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 def _runner(
     spec: RolloutSpec, aws: Boto3Aws, clock: VirtualClock, cluster: FakeCluster | None = None
-) -> RolloutRunner:
+) -> StepLoop:
     return build_runner(
         spec, load_balancers=aws, dns=aws, metrics=aws, clock=clock, cluster=cluster
     )

@@ -1,17 +1,22 @@
-"""The rolling/recreate dry run and the run go by one plan (`ComputeRunner.plan`): the batches
-it lists from the live Deployments are the ones the run then makes, and planning scales nothing."""
+"""The rolling/recreate dry run and the run go by one read (`Deployments.plan`) and one sizing
+(the strategy's typed steps): the batches are the ones the run then makes, and planning scales
+nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from strategies.canary import RolloutStatus
-from strategies.rolling_recreate import build_compute_runner
+from strategies.loop import build_runner
+from strategies.run.deployments import Deployments
+from strategies.run.report import RolloutStatus
+from strategies.steps import Scale
 from tests.strategies.compute_world import RecordedCluster, RecordingClock, compute_spec, with_room
 from tests.strategies.world import NAMESPACE, deployment
 from upgrader.adapters.aws.adapter import Boto3Aws
+from upgrader.core.errors import UserError
 from upgrader.core.kube import WorkloadKind
 
 WRITES = {"create", "update", "patch", "delete"}
@@ -43,17 +48,25 @@ def kube(clock: RecordingClock) -> RecordedCluster:
 def test_the_planned_batches_are_the_ones_the_run_makes(
     strategy: dict[str, Any], aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
 ) -> None:
-    runner = build_compute_runner(
+    runner = build_runner(
         compute_spec(strategy),
         metrics=aws,
         load_balancers=aws,
+        dns=aws,
         clock=clock,
         cluster=kube,
         http=None,
     )
     kube.clear_actions()
 
-    plan = runner.plan()
+    plan = Deployments(runner.spec, kube, clock).plan()
+    # The desired replicas after each batch, as the loop's typed steps size them.
+    desired = {"stable": plan.original, "candidate": 0}
+    planned: dict[int, tuple[int, int]] = {}
+    for step in runner.plan:
+        if isinstance(step, Scale) and step.replicas is not None:
+            desired[step.side] = step.replicas
+            planned[step.number] = (desired["stable"], desired["candidate"])
 
     assert plan.refusal is None
     assert plan.original == 5
@@ -62,11 +75,10 @@ def test_the_planned_batches_are_the_ones_the_run_makes(
     report = runner.run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
-    assert report.steps_total == len(plan.batches)
-    # The desired replicas after each batch, as the run recorded them.
+    assert report.steps_total == len(planned)
     after_batch = {c.step: (c.weights.stable, c.weights.candidate) for c in report.history}
-    assert [after_batch[n] for n in range(1, len(plan.batches) + 1)] == [
-        (b.stable, b.candidate) for b in plan.batches
+    assert [after_batch[n] for n in range(1, len(planned) + 1)] == [
+        planned[n] for n in range(1, len(planned) + 1)
     ]
 
 
@@ -74,17 +86,14 @@ def test_the_plan_refuses_what_the_run_refuses(
     aws: Boto3Aws, clock: RecordingClock, kube: RecordedCluster
 ) -> None:
     kube.scale_workload(WorkloadKind.DEPLOYMENT, NAMESPACE, "web-candidate", 1)
-    runner = build_compute_runner(
-        compute_spec({"kind": "rolling"}),
-        metrics=aws,
-        load_balancers=aws,
-        clock=clock,
-        cluster=kube,
-        http=None,
+    spec = compute_spec({"kind": "rolling"})
+    runner = build_runner(
+        spec, metrics=aws, load_balancers=aws, dns=aws, clock=clock, cluster=kube, http=None
     )
 
-    plan = runner.plan()
+    plan = Deployments(spec, kube, clock).plan()
 
-    assert plan.batches == ()
     assert plan.refusal is not None
     assert "already has 1 replicas; scale it to 0 first" in plan.refusal
+    with pytest.raises(UserError, match=re.escape(plan.refusal)):
+        runner.run()

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from strategies.canary import RolloutReport, RolloutStatus, build_runner
 from strategies.gates.kinds import gates_for
-from strategies.rolling_recreate import Batch, build_compute_runner, rolling_batches, rolling_bounds
+from strategies.loop import build_runner
+from strategies.rolling import Batch, rolling_batches, rolling_bounds
+from strategies.run.report import RolloutReport, RolloutStatus
 from strategies.spec import Rolling, RolloutSpec
 from tests.strategies.compute_world import (
     FakeProbe,
@@ -175,7 +176,7 @@ def test_every_scale_is_logged_before_it_is_made(
         assert replicas(kube, name.split("/")[1]) == before
         lines.append(line)
 
-    runner = build_compute_runner(
+    runner = build_runner(
         compute_spec({"kind": "recreate"}),
         metrics=aws,
         load_balancers=aws,

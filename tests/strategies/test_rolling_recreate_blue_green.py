@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pytest
 from pydantic import ValidationError
 
-from strategies.canary import RolloutStatus, build_runner
+from strategies.loop import build_runner
+from strategies.run.report import RolloutStatus
 from strategies.spec import NoTraffic
 from tests.strategies.compute_world import compute_spec, unschedulable, with_room
 from tests.strategies.world import (

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import ExperimentRunner, end_experiment, route_for
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
 from strategies.gates.kinds import GateResult, Verdict
+from strategies.loop import StepLoop, build_runner, end_route
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
+from strategies.traffic.factory import route_for, router_for
 from strategies.traffic.gateway import GatewayWeightsProvider
+from strategies.traffic.router import ServiceRouter
 from upgrader.adapters.kubernetes.gateway import http_route, rules_to_k8s
 from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import BackendRef, HTTPRoute, HTTPRouteRule, RequestMirror, Service
@@ -96,9 +98,9 @@ class Probe:
         return GateResult(self.name, Verdict.PASS)
 
 
-def runner(the_spec: RolloutSpec, kube: Any, clock: VirtualClock, probe: Probe) -> ExperimentRunner:
-    route = route_for(the_spec, load_balancers=None, cluster=kube)  # type: ignore[arg-type]
-    return ExperimentRunner(the_spec, route=route, gates=[probe], clock=clock)
+def runner(the_spec: RolloutSpec, kube: Any, clock: VirtualClock, probe: Probe) -> StepLoop:
+    router = router_for(the_spec, load_balancers=None, dns=None, clock=clock, cluster=kube)  # type: ignore[arg-type]
+    return StepLoop(the_spec, router=router, gates=[probe], clock=clock, cluster=kube)
 
 
 def test_shadow_mirrors_during_the_bake_and_always_removes_the_mirror(
@@ -177,7 +179,7 @@ def test_abort_removes_a_mirror_left_on(kube: FakeCluster, clock: VirtualClock) 
     route.turn_on()
     assert route.read().on
 
-    message = end_experiment(the_spec, load_balancers=None, cluster=kube, clock=clock)  # type: ignore[arg-type]
+    message = end_route(the_spec, load_balancers=None, cluster=kube, clock=clock)  # type: ignore[arg-type]
 
     assert "route off" in message
     assert kube.get_http_route(NS, "web").rules[0].mirrors == ()
@@ -238,7 +240,8 @@ def test_a_canary_on_httproute_backend_weights(kube: FakeCluster, clock: Virtual
     the_spec = spec({"kind": "canary", "steps": [10, 50, 100], "pause_seconds": 60})
     provider = GatewayWeightsProvider(kube, clock, the_spec.traffic, NS)  # type: ignore[arg-type]
 
-    report = RolloutRunner(the_spec, provider=provider, gates=[], clock=clock).run()
+    router = ServiceRouter("gateway-api", weights=provider)
+    report = StepLoop(the_spec, router=router, gates=[], clock=clock).run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
     assert [c.weights.candidate for c in report.history] == [0, 10, 50, 100]
@@ -267,7 +270,7 @@ def test_build_runner_wires_httproute_weights_with_the_cluster(
     )
     report = built.run()
 
-    assert isinstance(built, RolloutRunner)
+    assert isinstance(built, StepLoop)
     assert report.status is RolloutStatus.SUCCEEDED
     assert kube.get_http_route(NS, "web").rules[0].backend_refs[1].weight == 100
 

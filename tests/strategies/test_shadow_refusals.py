@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from strategies.ab_shadow import route_for
 from strategies.spec import RolloutSpec
-from strategies.traffic.factory import provider_for, refusal
+from strategies.traffic.factory import provider_for, refusal, route_for
 from upgrader.core.errors import UserError
 from upgrader.sandbox.clock import VirtualClock
 

@@ -139,7 +139,7 @@ def test_target_health_through_the_ingress_defaults_to_the_candidate_group(
         ),
         ("{kind: shadow}", "route53", "Route 53 answers each DNS query with one record"),
         ("{kind: ab, header: x-beta, values: ['1']}", "route53", "never sees HTTP headers"),
-        # A/B on an ALB works, through strategies.ab_shadow: it moves no weights.
+        # A/B on an ALB works, through strategies.run.routes: it moves no weights.
         (
             "{kind: ab, header: x-beta, values: ['1']}",
             "alb",

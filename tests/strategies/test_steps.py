@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from strategies.registry import steps_for
 from strategies.spec import BlueGreen, Canary, Linear
-from strategies.steps import ALL_CANDIDATE, Step, steps_for
+from strategies.steps import ALL_CANDIDATE, Step
 from strategies.traffic.alb import ALB_MAX_WEIGHT, listener_of
 from strategies.traffic.route53 import ROUTE53_MAX_WEIGHT
 

@@ -17,8 +17,7 @@ from upgrader.cli.output import confirm, reported_errors, stderr, stdout
 from upgrader.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from strategies.ab_shadow import ExperimentReport
-    from strategies.run.report import RolloutReport
+    from strategies.run.report import ExperimentReport, RolloutReport
     from upgrader.usecases.rollouts import RolloutPorts
 
 rollout_app = typer.Typer(
@@ -81,7 +80,7 @@ def _log_change(line: str) -> None:
 
 
 def _print_report(report: RolloutReport | ExperimentReport) -> None:
-    from strategies.ab_shadow import ExperimentReport
+    from strategies.run.report import ExperimentReport
 
     stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
     if isinstance(report, ExperimentReport):

@@ -2,14 +2,15 @@
 100 with an alarm gate, the weights read back from ELBv2 after every step.
 
 The load balancer, target groups and alarm are made in moto; the candidate Deployment in the
-FakeCluster; the rollout itself is `strategies.canary`, exactly as `eksup rollout` will run it.
+FakeCluster; the rollout itself is `strategies.loop`, exactly as `eksup rollout` will run it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from strategies.canary import RolloutReport, build_runner
+from strategies.loop import build_runner
+from strategies.run.report import RolloutReport
 from strategies.spec import RolloutSpec
 from upgrader.core.kube import (
     LabelSelector,
@@ -124,4 +125,6 @@ def run_demo_canary(world: Sandbox) -> RolloutReport:
         clock=world.clock,
         cluster=kube,
     )
-    return runner.run()
+    report = runner.run()
+    assert isinstance(report, RolloutReport)  # a canary moves weights
+    return report

@@ -23,26 +23,19 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from strategies.ab_shadow import (
-    ExperimentReport,
-    ExperimentRunner,
-    build_experiment,
-    end_experiment,
-    is_experiment,
-    plan_lines,
-)
-from strategies.canary import CHECK_EVERY_SECONDS, RolloutRunner
+from strategies import ab, recreate, rolling, shadow
 from strategies.gates.kinds import Gate, gates_for
+from strategies.loop import CHECK_EVERY_SECONDS, StepLoop
 from strategies.preview import Shown, preview, preview_compute, preview_experiment
-from strategies.rolling_recreate import ComputeRunner, build_compute_runner, describe_compute
+from strategies.registry import steps_for
 from strategies.run.liveness import free_dead_holder, process_gone
 from strategies.run.lock import holder_name, live_holder, rollout_lock
-from strategies.run.report import RolloutReport
+from strategies.run.report import ExperimentReport, RolloutReport
 from strategies.run.state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
-from strategies.spec import COMPUTE_STRATEGIES, AbTest, NoTraffic, RolloutSpec, load_spec
-from strategies.steps import Weights, steps_for
-from strategies.traffic.base import TrafficProvider
-from strategies.traffic.factory import no_switch, provider_for, refusal
+from strategies.spec import AbTest, NoTraffic, Recreate, Rolling, RolloutSpec, Shadow, load_spec
+from strategies.steps import Weights
+from strategies.traffic.base import TrafficRouter
+from strategies.traffic.factory import no_switch, provider_for, refusal, router_for
 from strategies.traffic.service import warnings_for
 from upgrader.core.errors import EksupError, RefusedError, UserError
 from upgrader.core.exit_codes import ExitCode
@@ -92,22 +85,30 @@ def _checked_spec(spec_file: Path) -> RolloutSpec:
 
 def describe_rollout(spec_file: Path) -> RenderableType:
     spec = _checked_spec(spec_file)
-    if is_experiment(spec):
-        return _describe_experiment(spec)
-    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
-        gates = ", ".join(gate.kind for gate in spec.gates) or "none"
-        return Text(f"{describe_compute(spec)}\ngates: {gates}")
-    steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
+    gates = ", ".join(gate.kind for gate in spec.gates) or "none"
+    strategy = spec.strategy
+    if isinstance(strategy, AbTest | Shadow):
+        # A/B and shadow move no weights: the plan says what is routed or mirrored, and when.
+        table = Table(title=f"{spec.app.namespace}/{spec.app.name}: {strategy.kind}")
+        table.add_column("phase")
+        table.add_column("what")
+        lines = ab.plan_lines(spec) if isinstance(strategy, AbTest) else shadow.plan_lines(spec)
+        for phase, what in lines:
+            table.add_row(phase, Text(what))
+        return Group(Text(f"traffic: {spec.traffic.provider}; gates: {gates}"), table)
+    if isinstance(strategy, Rolling | Recreate):
+        what = rolling.describe(spec) if isinstance(strategy, Rolling) else recreate.describe(spec)
+        return Text(f"{what}\ngates: {gates}")
+    steps = Table(title=f"{spec.app.namespace}/{spec.app.name}: {strategy.kind}")
     for column in ("step", "stable %", "candidate %", "pause"):
         steps.add_column(column)
-    for step in steps_for(spec.strategy):
+    for step in steps_for(strategy):
         steps.add_row(
             str(step.number),
             str(step.weights.stable),
             str(step.weights.candidate),
             f"{step.pause_seconds:.0f}s",
         )
-    gates = ", ".join(gate.kind for gate in spec.gates) or "none"
     warnings = [Text(f"warning: {w}", style="yellow") for w in warnings_for(spec)]
     return Group(
         Text(f"traffic: {spec.traffic.provider}; gates: {gates}"),
@@ -116,32 +117,20 @@ def describe_rollout(spec_file: Path) -> RenderableType:
     )
 
 
-def _describe_experiment(spec: RolloutSpec) -> RenderableType:
-    """A/B and shadow move no weights: the plan says what is routed or mirrored, and when."""
-    table = Table(title=f"{spec.app.namespace}/{spec.app.name}: {spec.strategy.kind}")
-    table.add_column("phase")
-    table.add_column("what")
-    for phase, what in plan_lines(spec):
-        table.add_row(phase, Text(what))
-    gates = ", ".join(gate.kind for gate in spec.gates) or "none"
-    return Group(Text(f"traffic: {spec.traffic.provider}; gates: {gates}"), table)
-
-
 @dataclass
 class _Wired:
     spec: RolloutSpec
     ports: RolloutPorts
-    provider: TrafficProvider
+    router: TrafficRouter
     journal: Journal
     lock: ClusterLock
     who: str
 
-    def runner(self, log: Log) -> RolloutRunner:
-        gates = _gates(self.spec, self.ports)
-        return RolloutRunner(
+    def runner(self, log: Log) -> StepLoop:
+        return StepLoop(
             self.spec,
-            provider=self.provider,
-            gates=gates,
+            router=self.router,
+            gates=_gates(self.spec, self.ports),
             clock=self.ports.clock,
             cluster=self.ports.cluster,
             journal=self.journal,
@@ -165,9 +154,22 @@ def _gates(spec: RolloutSpec, ports: RolloutPorts) -> Sequence[Gate]:
     )
 
 
-def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False) -> _Wired:
+def _wire(
+    spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False, weights: bool = True
+) -> _Wired:
+    """The spec wired to its router, journal and lock. `weights`: the command moves weights
+    (promote, abort, rollback, status), which A/B, shadow, rolling and recreate refuse with
+    the reason and what to use instead."""
     spec = _checked_spec(spec_file)
-    provider = provider_for(
+    if weights:
+        provider_for(
+            spec,
+            load_balancers=ports.load_balancers,
+            dns=ports.dns,
+            clock=ports.clock,
+            cluster=ports.cluster,
+        )
+    router = router_for(
         spec,
         load_balancers=ports.load_balancers,
         dns=ports.dns,
@@ -177,22 +179,15 @@ def _wire(spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False)
     journal = Journal(ports.cluster, spec.app.namespace, spec.app.name)
     who = holder_name()
     lock = rollout_lock(ports.cluster, ports.clock, spec, who, take_over_stale=take_over_lock)
-    return _Wired(spec, ports, provider, journal, lock, who)
+    return _Wired(spec, ports, router, journal, lock, who)
 
 
 @contextmanager
 def _locked(
     wired: _Wired, confirm: Confirm | None, question: str, log: Log | None = None
 ) -> Iterator[None]:
-    with _holding(wired.lock, confirm, question, log):
-        yield
-
-
-@contextmanager
-def _holding(
-    lock: ClusterLock, confirm: Confirm | None, question: str, log: Log | None = None
-) -> Iterator[None]:
     """Refuse if another run holds the app, ask (unless `confirm` is None), hold the lease."""
+    lock = wired.lock
     blocker = lock.blocker()
     if blocker is not None:
         raise RefusedError(blocker)
@@ -210,6 +205,26 @@ def _holding(
 # ------------------------------------------------------------------------------- commands
 
 
+def _question(wired: _Wired, loop: StepLoop) -> str:
+    spec, app = wired.spec, _app(wired.spec)
+    if loop.route is not None:
+        what = "route matching requests" if loop.route == "header" else "mirror traffic"
+        return f"{what.capitalize()} of {app} to the candidate ({spec.strategy.kind})?"
+    if loop.moves_pods:
+        moves = rolling.describe(spec) if isinstance(spec.strategy, Rolling) else None
+        return f"Replace {app} with the candidate ({moves or recreate.describe(spec)})?"
+    current = wired.journal.read()
+    where = (
+        f"resume after step {current.step} of {len(loop.steps)}"
+        if current is not None and current.resumable
+        else f"{len(loop.steps)} steps"
+    )
+    return (
+        f"Move production traffic of {app} to the candidate "
+        f"({spec.strategy.kind} on {wired.router.name}, {where})?"
+    )
+
+
 def run_rollout(
     spec_file: Path,
     ports: RolloutPorts,
@@ -218,24 +233,10 @@ def run_rollout(
     log: Log,
     take_over_lock: bool = False,
 ) -> RolloutReport | ExperimentReport:
-    """Run or resume; `confirm=None` means --yes."""
-    spec = _checked_spec(spec_file)
-    if is_experiment(spec):
-        return _run_experiment(spec, ports, confirm=confirm, take_over_lock=take_over_lock, log=log)
-    if isinstance(spec.strategy, COMPUTE_STRATEGIES):
-        return _run_compute(spec, ports, confirm=confirm, log=log, take_over_lock=take_over_lock)
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    """Run or resume any strategy through the one step loop; `confirm=None` means --yes."""
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, weights=False)
     runner = wired.runner(log)
-    current = wired.journal.read()
-    where = (
-        f"resume after step {current.step} of {len(runner.steps)}"
-        if current is not None and current.resumable
-        else f"{len(runner.steps)} steps"
-    )
-    question = (
-        f"Move production traffic of {_app(wired.spec)} to the candidate "
-        f"({wired.spec.strategy.kind} on {wired.provider.name}, {where})?"
-    )
+    question = _question(wired, runner)
     zero = _zero_sum_note(wired)
     if zero and confirm is None:
         raise RefusedError(
@@ -248,89 +249,23 @@ def run_rollout(
         return runner.run()
 
 
-def _run_compute(
-    spec: RolloutSpec,
-    ports: RolloutPorts,
-    *,
-    confirm: Confirm | None,
-    log: Log,
-    take_over_lock: bool,
-) -> RolloutReport:
-    """Rolling and recreate: pods move, not weights; under the app's lease like the others."""
-    runner = _compute_runner(spec, ports, log)
-    lock = _app_lock(spec, ports, take_over_lock)
-    question = f"Replace {_app(spec)} with the candidate ({describe_compute(spec)})?"
-    with _holding(lock, confirm, question, log):
-        return runner.run()
-
-
-def _app_lock(spec: RolloutSpec, ports: RolloutPorts, take_over_lock: bool) -> ClusterLock:
-    return rollout_lock(
-        ports.cluster, ports.clock, spec, holder_name(), take_over_stale=take_over_lock
-    )
-
-
 def _quiet(_: str) -> None:
     """A dry run logs no change: it makes none."""
 
 
-def _compute_runner(spec: RolloutSpec, ports: RolloutPorts, log: Log = _quiet) -> ComputeRunner:
-    """Rolling and recreate wired the same for a run and its dry run."""
-    return build_compute_runner(
-        spec,
-        metrics=ports.metrics,
-        load_balancers=ports.load_balancers,
-        clock=ports.clock,
-        cluster=ports.cluster,
-        http=ports.http,
-        log=log,
-    )
-
-
-def _experiment_runner(spec: RolloutSpec, ports: RolloutPorts) -> ExperimentRunner:
-    """A/B and shadow wired the same for a run and its dry run."""
-    return build_experiment(
-        spec,
-        load_balancers=ports.load_balancers,
-        metrics=ports.metrics,
-        clock=ports.clock,
-        cluster=ports.cluster,
-    )
-
-
-def _run_experiment(
-    spec: RolloutSpec,
-    ports: RolloutPorts,
-    *,
-    confirm: Confirm | None,
-    take_over_lock: bool,
-    log: Log | None = None,
-) -> ExperimentReport:
-    """A/B and shadow: route on, bake, gates, then the route's end (not journaled: a run that
-    dies mid-way is ended by `rollout abort`, which removes the route)."""
-    runner = _experiment_runner(spec, ports)
-    lock = _app_lock(spec, ports, take_over_lock)
-    what = "route matching requests" if isinstance(spec.strategy, AbTest) else "mirror traffic"
-    question = f"{what.capitalize()} of {_app(spec)} to the candidate ({spec.strategy.kind})?"
-    with _holding(lock, confirm, question, log):
-        return runner.run()
-
-
 def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
     """`rollout run --dry-run`: each strategy wired as its run wires it, read, not run."""
-    spec = _checked_spec(spec_file)
-    if is_experiment(spec) or isinstance(spec.strategy, COMPUTE_STRATEGIES):
-        lock = _app_lock(spec, ports, take_over_lock=False)
-        if is_experiment(spec):
-            runner = _experiment_runner(spec, ports)
-            return preview_experiment(spec, route=runner.route, gates=runner.gates, lock=lock)
-        return preview_compute(_compute_runner(spec, ports), lock=lock)
-    wired = _wire(spec_file, ports)
-    gates = _gates(wired.spec, ports)
+    wired = _wire(spec_file, ports, weights=False)
+    gates = tuple(_gates(wired.spec, ports))
+    loop = wired.runner(_quiet)
+    if loop.route is not None:
+        return preview_experiment(wired.spec, router=wired.router, gates=gates, lock=wired.lock)
+    if loop.moves_pods:
+        return preview_compute(wired.spec, ports.cluster, ports.clock, gates=gates, lock=wired.lock)
     return preview(
         wired.spec,
-        provider=wired.provider,
-        gates=tuple(gates),
+        router=wired.router,
+        gates=gates,
         journal=wired.journal,
         lock=wired.lock,
         cluster=ports.cluster,
@@ -344,7 +279,7 @@ def promote_rollout(
     confirm: Confirm | None,
     log: Log,
     take_over_lock: bool = False,
-) -> RolloutReport | str:
+) -> RolloutReport | ExperimentReport | str:
     """Skip the remaining steps; a run in progress is asked to do it (returns a message)."""
     wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
     question = f"Send ALL production traffic of {_app(wired.spec)} to the candidate now?"
@@ -390,14 +325,11 @@ def abort_rollout(
     spec_file: Path, ports: RolloutPorts, *, log: Log, take_over_lock: bool = False
 ) -> str:
     """All traffic on stable now, never refused for a lock: the safety action."""
-    spec = _checked_spec(spec_file)
-    if is_experiment(spec):
-        # A/B and shadow: remove the route (the header rule, the mirror) and read it back.
-        return end_experiment(
-            spec, load_balancers=ports.load_balancers, cluster=ports.cluster, clock=ports.clock
-        )
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, weights=False)
     runner = wired.runner(log)
+    if runner.route is not None:
+        # A/B and shadow: remove the route (the header rule, the mirror) and read it back.
+        return runner.end_route()
     app = _app(wired.spec)
     before = _zero_sum_note(wired)
     if before:
@@ -408,7 +340,7 @@ def abort_rollout(
         # The request first: a weight the run writes after our switch is then undone by it.
         wired.journal.request(Request.ABORT, wired.actor())
         report = runner.abort(wired.actor(), record=False)
-        on_stable = f"all traffic on stable ({wired.provider.name} reads {report.final_weights})"
+        on_stable = f"all traffic on stable ({wired.router.name} reads {report.final_weights})"
         if _live_run_takes_it(wired, holder):
             return (
                 f"{app}: {on_stable}; the run of {holder.holder} took the abort and scales the "
@@ -427,7 +359,7 @@ def abort_rollout(
             report = runner.abort(wired.actor(), retire=unfinished)
             if unfinished:
                 wired.journal.clear_request()
-    return f"{app}: all traffic on stable ({wired.provider.name} reads {report.final_weights})"
+    return f"{app}: all traffic on stable ({wired.router.name} reads {report.final_weights})"
 
 
 def _finish_for_the_dead(wired: _Wired, log: Log) -> None:
@@ -466,10 +398,10 @@ def zero_sum_text(weights: Weights) -> str:
 
 
 def _zero_sum_note(wired: _Wired) -> str:
-    if wired.provider.name != "route53":
+    if wired.router.name != "route53":
         return ""
     try:
-        live = wired.provider.read()
+        live = wired.router.read_weights()
     except EksupError:
         return ""
     return zero_sum_text(live) if live.total == 0 else ""
@@ -546,7 +478,7 @@ def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
     live: Weights | None = None
     error = ""
     try:
-        live = wired.provider.read()
+        live = wired.router.read_weights()
     except EksupError as failure:
         error = str(failure)
     lock = ""
@@ -555,9 +487,7 @@ def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
         lock = describe(lease, ports.clock.now())
     except EksupError:
         pass
-    return StatusView(
-        _app(wired.spec), wired.journal.read(), live, error, lock, wired.provider.name
-    )
+    return StatusView(_app(wired.spec), wired.journal.read(), live, error, lock, wired.router.name)
 
 
 def watch_status(

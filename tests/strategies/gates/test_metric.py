@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from strategies.gates.decide import GateTally
 from strategies.gates.kinds import CloudWatchMetricGate, GateResult, Verdict
-from strategies.rolling_recreate import AbortError, run_gates
+from strategies.run.outcome import AbortError, analyse
 from strategies.spec import Gate, MetricGate
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.sandbox.clock import VirtualClock
@@ -126,7 +127,7 @@ def test_a_paused_gate_waits_for_data_then_passes(aws: Boto3Aws, clock: VirtualC
     gate = CloudWatchMetricGate(aws, clock, _gate(metric, no_data="pause", interval_seconds=30))
     results: list[GateResult] = []
 
-    run_gates([gate], clock, give_up=start + 600, label="batch 1", failures={}, results=results)
+    analyse([gate], clock, give_up=start + 600, label="batch 1", tally=GateTally(results, {}))
 
     # Checked at +0, +30, +60 (nothing yet) and +90 (the datapoint has arrived).
     assert [r.verdict for r in results] == [Verdict.PAUSE] * 3 + [Verdict.PASS]
@@ -139,9 +140,7 @@ def test_a_paused_gate_without_data_aborts_at_the_deadline(
     gate = CloudWatchMetricGate(aws, clock, _gate(_metric(), no_data="pause"))
 
     with pytest.raises(AbortError, match="deadline passed waiting on cloudwatch-metric"):
-        run_gates(
-            [gate], clock, give_up=clock.now() + 100, label="batch 1", failures={}, results=[]
-        )
+        analyse([gate], clock, give_up=clock.now() + 100, label="batch 1", tally=GateTally([], {}))
 
 
 def test_failures_below_the_limit_are_rechecked_until_the_window_clears(
@@ -157,13 +156,12 @@ def test_failures_below_the_limit_are_rechecked_until_the_window_clears(
     results: list[GateResult] = []
     failures: dict[str, int] = {}
 
-    run_gates(
+    analyse(
         [CloudWatchMetricGate(aws, clock, spec)],
         clock,
         give_up=start + 600,
         label="batch 1",
-        failures=failures,
-        results=results,
+        tally=GateTally(results, failures),
     )
 
     assert [r.verdict for r in results] == [Verdict.FAIL, Verdict.FAIL, Verdict.PASS]
@@ -176,13 +174,12 @@ def test_the_failure_limit_aborts(aws: Boto3Aws, clock: VirtualClock) -> None:
     spec = _gate(metric, window_seconds=600, failure_limit=2, interval_seconds=30)
 
     with pytest.raises(AbortError, match=r"failure 2 of 2"):
-        run_gates(
+        analyse(
             [CloudWatchMetricGate(aws, clock, spec)],
             clock,
             give_up=clock.now() + 600,
             label="batch 1",
-            failures={},
-            results=[],
+            tally=GateTally([], {}),
         )
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from strategies.gates.decide import GateTally
 from strategies.gates.kinds import GateResult, HttpProbeGate, PodReadinessGate, Verdict
-from strategies.rolling_recreate import AbortError, run_gates
+from strategies.run.outcome import AbortError, analyse
 from strategies.spec import Gate
 from strategies.spec import HttpProbeGate as HttpProbeSpec
 from strategies.spec import PodReadinessGate as PodsSpec
@@ -236,7 +237,7 @@ def test_starting_pods_are_rechecked_within_the_failure_limit(
     gate = _pods_gate(kube, failure_limit=3, interval_seconds=3)
     results: list[GateResult] = []
 
-    run_gates([gate], clock, give_up=clock.now() + 60, label="b", failures={}, results=results)
+    analyse([gate], clock, give_up=clock.now() + 60, label="b", tally=GateTally(results, {}))
 
     # Not Ready at +0 and +3, Ready at +6 (5 s start-up): two failures, under the limit.
     assert [r.verdict for r in results] == [Verdict.FAIL, Verdict.FAIL, Verdict.PASS]
@@ -249,7 +250,7 @@ def test_a_probe_recovering_within_the_failure_limit_passes(clock: VirtualClock)
     results: list[GateResult] = []
     start = clock.now()
 
-    run_gates([gate], clock, give_up=start + 60, label="b", failures={}, results=results)
+    analyse([gate], clock, give_up=start + 60, label="b", tally=GateTally(results, {}))
 
     assert [r.verdict for r in results] == [Verdict.FAIL, Verdict.FAIL, Verdict.PASS]
     assert clock.now() - start == pytest.approx(20)
@@ -259,4 +260,4 @@ def test_a_probe_failing_up_to_its_limit_aborts(clock: VirtualClock) -> None:
     gate = HttpProbeGate(FakeProbe(None, 500), _probe_spec(failure_limit=2, interval_seconds=10))
 
     with pytest.raises(AbortError, match=r"500, expected 200 \(failure 2 of 2\)"):
-        run_gates([gate], clock, give_up=clock.now() + 60, label="b", failures={}, results=[])
+        analyse([gate], clock, give_up=clock.now() + 60, label="b", tally=GateTally([], {}))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus, build_runner
+from strategies.loop import StepLoop, build_runner
+from strategies.run.report import RolloutStatus
 from strategies.run.state import Actor, Journal, Request
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
@@ -21,7 +22,7 @@ from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 def _runner(
     spec: RolloutSpec, aws: Boto3Aws, clock: VirtualClock, cluster: FakeCluster, **kw: object
-) -> RolloutRunner:
+) -> StepLoop:
     return build_runner(
         spec,
         load_balancers=aws,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from strategies.canary import RolloutStatus, build_runner
+from strategies.loop import build_runner
+from strategies.run.report import RolloutStatus
 from strategies.steps import Weights
 from tests.strategies.world import NAMESPACE, Alb, alb_spec, put_alarm
 from upgrader.adapters.aws.adapter import Boto3Aws

@@ -8,12 +8,14 @@ from typing import cast
 
 import pytest
 
-from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
+from strategies.loop import StepLoop
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
 from strategies.traffic.factory import provider_for, refusal
 from strategies.traffic.ingress_lbc import AlbIngressProvider, pending
+from strategies.traffic.router import ServiceRouter
 from tests.strategies.k8s_world import (
     ACTION,
     ANNOTATION,
@@ -52,12 +54,18 @@ class Probe:
 
 def _runner(
     spec: RolloutSpec, world: IngressWorld, shared: Shared, clock: VirtualClock, probe: Probe
-) -> RolloutRunner:
+) -> StepLoop:
     provider = provider_for(
         spec, load_balancers=shared.aws, dns=shared.aws, clock=clock, cluster=world.kube
     )
     gates = [*gates_for(spec, metrics=shared.aws, load_balancers=shared.aws), probe]
-    return RolloutRunner(spec, provider=provider, gates=gates, clock=clock, cluster=world.kube)
+    return StepLoop(
+        spec,
+        router=ServiceRouter(spec.traffic.provider, weights=provider),
+        gates=gates,
+        clock=clock,
+        cluster=world.kube,
+    )
 
 
 def test_canary_through_the_ingress_reads_every_step_back_from_elbv2(

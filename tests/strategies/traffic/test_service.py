@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from strategies.canary import RolloutRunner, RolloutStatus
 from strategies.gates.kinds import GateResult, Verdict, gates_for
+from strategies.loop import StepLoop
+from strategies.run.report import RolloutStatus
 from strategies.spec import RolloutSpec
 from strategies.steps import Weights
 from strategies.traffic.factory import provider_for, refusal
+from strategies.traffic.router import ServiceRouter
 from strategies.traffic.service import (
     ReplicaRatioProvider,
     ServiceSelectorProvider,
@@ -63,12 +65,18 @@ class Probe:
 
 def _runner(
     spec: RolloutSpec, kube: FakeCluster, shared: Shared, clock: VirtualClock, probe: Probe
-) -> RolloutRunner:
+) -> StepLoop:
     provider = provider_for(
         spec, load_balancers=shared.aws, dns=shared.aws, clock=clock, cluster=kube
     )
     gates = [*gates_for(spec, metrics=shared.aws, load_balancers=shared.aws), probe]
-    return RolloutRunner(spec, provider=provider, gates=gates, clock=clock, cluster=kube)
+    return StepLoop(
+        spec,
+        router=ServiceRouter(spec.traffic.provider, weights=provider),
+        gates=gates,
+        clock=clock,
+        cluster=kube,
+    )
 
 
 def _provider(spec: RolloutSpec, kube: FakeCluster, shared: Shared) -> object:
