@@ -34,6 +34,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 from upgrader.core import loaders
@@ -78,6 +79,12 @@ class Record:
     data: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        return self._line
+
+    @cached_property
+    def _line(self) -> str:
+        # The ConfigMap mirror writes the whole journal after every record: each record's line
+        # is made once (records are immutable).
         return json.dumps(
             {
                 "v": JOURNAL_VERSION,
