@@ -41,8 +41,10 @@ typecheck: $(VENV)/.installed
 
 # pytest's exit 5 means it collected no test: a failure here, named so nobody wonders.
 # --dist loadfile: a file's tests share one worker, as some share a module-scoped world.
+# Bytecode caches on even where the shell turns them off: each worker, and each `eksup` the
+# tests start, would otherwise compile the project (and pytest re-rewrite every test module).
 unit: $(VENV)/.installed
-	EKSUP_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
+	env -u PYTHONDONTWRITEBYTECODE EKSUP_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
 		--durations=10; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no test: failing" >&2; fi; \
 	exit $$status
