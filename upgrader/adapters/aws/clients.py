@@ -64,9 +64,6 @@ class AwsClients:
         # boto3 Sessions are not thread-safe for building clients; drains run in threads.
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
-        # Facts that never change once read, shared by the adapters built on these clients:
-        # instance id -> AMI id (an instance keeps its image for life).
-        self.instance_images: dict[str, str] = {}
         # One retrying caller per IAM action prefix, so errors name "eks:DescribeCluster" and
         # not botocore's signing names ("monitoring" for CloudWatch).
         self.call_eks = AwsCall("eks", self.retry)

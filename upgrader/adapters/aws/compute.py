@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from upgrader.adapters.aws.clients import AwsClients
@@ -184,10 +185,14 @@ class Boto3Compute:
         )
         return [auto_scaling_group_from_aws(group, image_ids) for group in groups]
 
-    def _image_ids(self, instance_ids: list[str]) -> dict[str, str]:
+    @cached_property
+    def _instance_images(self) -> dict[str, str]:
         # An instance's AMI never changes, and a roll polls its group every few seconds: each
-        # instance is described once, not once a poll.
-        known = self.clients.instance_images
+        # instance is described once, not once a poll. (Lazy: Boto3Aws runs one base __init__.)
+        return {}
+
+    def _image_ids(self, instance_ids: list[str]) -> dict[str, str]:
+        known = self._instance_images
         unknown = [i for i in instance_ids if i not in known]
         for start in range(0, len(unknown), _INSTANCE_BATCH):
             known.update(self._image_ids_batch(unknown[start : start + _INSTANCE_BATCH]))
