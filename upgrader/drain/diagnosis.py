@@ -43,8 +43,8 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class DrainFacts:
-    """What the drain read, for the diagnosis: every pod of the namespaces concerned, the
-    nodes being drained, and the others (green) with the requests already placed on them."""
+    """What the drain read, for the diagnosis: every pod (those of any namespace take room on
+    green), the nodes being drained, and the others (green)."""
 
     pods: Sequence[Pod]
     draining: frozenset[str]

@@ -152,13 +152,15 @@ def preflight_refusals(
     node_names: list[str],
     options: DrainOptions,
     pod_selector: str | None = None,
+    now: float | None = None,
 ) -> list[PodDecision]:
-    """Every pod on these nodes that the drain would refuse; reads only."""
+    """Every pod on these nodes that the drain would refuse; reads only. `now` dates deletions
+    for --skip-wait-for-delete-timeout (None: no deletion is old enough to skip)."""
     found: list[PodDecision] = []
     daemonsets = existing_daemonsets(cluster)
     for name in node_names:
         pods = cluster.list_pods(node_name=name, label_selector=pod_selector)
-        found.extend(refusals(decide_all(pods, options, daemonsets)))
+        found.extend(refusals(decide_all(pods, options, daemonsets, now)))
     return found
 
 
@@ -207,7 +209,11 @@ class Drain:
         # Refusals first: a drain that cannot finish must not leave the nodes cordoned.
         listed = self.list_nodes()
         refused = preflight_refusals(
-            self.cluster, [n.name for n in listed], settings.options, settings.pod_selector
+            self.cluster,
+            [n.name for n in listed],
+            settings.options,
+            settings.pod_selector,
+            self.clock.now(),
         )
         if refused:
             raise DrainRefusedError(refused)
@@ -397,7 +403,7 @@ class Drain:
 
     def _replacements_ready(self) -> bool:
         pending = 0
-        for key in self._displaced:
+        for key in sorted(self._displaced):  # sorted: the same calls each run
             try:
                 workload = self.cluster.get_workload(*key)
             except NotFoundError:
@@ -419,10 +425,10 @@ class Drain:
         if self._refused_nodes:
             raise DrainRefusedError(refusals(decisions))
 
-    def _facts(self, candidates: list[Candidate], nodes: list[Node]) -> DrainFacts:
-        namespaces = {c.pod.namespace for c in candidates}
-        namespaces |= {ns for _, ns, _ in self._displaced}
-        pods = [p for ns in sorted(namespaces) for p in self.cluster.list_pods(namespace=ns)]
+    def _facts(self, nodes: list[Node]) -> DrainFacts:
+        # Every pod, not only those of the namespaces concerned: the room left on green is
+        # taken by pods of any namespace. One read, when the drain stops.
+        pods = self.cluster.list_pods()
         return DrainFacts(pods, frozenset(n.name for n in nodes), self.cluster.list_nodes())
 
     def _hopeless(
@@ -455,7 +461,7 @@ class Drain:
         index: PdbIndex,
         nodes: list[Node],
     ) -> list[StuckPod]:
-        facts = self._facts(candidates, nodes)
+        facts = self._facts(nodes)
         stuck = []
         for c in candidates:
             pdb = c.pdbs[0] if len(c.pdbs) == 1 else None

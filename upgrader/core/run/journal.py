@@ -278,7 +278,8 @@ class ConfigMapMirror:
             found = self.cluster.get_config_map(JOURNAL_NAMESPACE, self.name)
         except NotFoundError:
             return []
-        return parse_records(found.data.get(JOURNAL_KEY, ""), f"configmap {self.name}")
+        text = found.data.get(JOURNAL_KEY)
+        return parse_records(text, f"configmap {self.name}") if text is not None else []
 
 
 def _mirror_text(records: list[Record]) -> str:
@@ -368,9 +369,10 @@ class Journal:
 
 def append_records(path: Path, records: Iterable[Record]) -> None:
     """Append records to a journal file, fsynced."""
-    with path.open("a", encoding="utf-8") as handle:
+    # Bytes, encoded here: a text handle's encoding would be one more setting to get right.
+    with path.open("ab") as handle:
         for record in records:
-            handle.write(record.to_json() + "\n")
+            handle.write((record.to_json() + "\n").encode())
         handle.flush()
         # The record must survive a SIGKILL or a power cut right after the action it names.
         os.fsync(handle.fileno())
