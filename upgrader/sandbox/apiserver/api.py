@@ -38,6 +38,7 @@ from upgrader.core.errors import (
 )
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.sandbox.apiserver import discovery, lists, objects, watch
+from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.cluster.label_selector import parse_label_selector
@@ -876,4 +877,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     ("PATCH", "/apis/batch/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     *WRITE_ROUTES,
+    *NETWORKING_ROUTES,
 ]
