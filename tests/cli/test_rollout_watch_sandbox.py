@@ -13,6 +13,7 @@ the run in a thread through the real adapters, and the watch through the CLI.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,14 @@ SPEC = Path("examples/rollouts/blue-green-route53.yaml")
 RATE = 200.0
 
 
-@pytest.mark.slow  # real servers: the run's HTTP round trips take seconds of wall time
-def test_status_watch_follows_a_sandbox_run_to_its_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
+    """The demo world with the examples' resources, served as `eksup sandbox serve` serves
+    it (both servers, a ticker), shared by this module's tests: each uses other resources."""
     with Sandbox() as world:
         build_demo_world(world)
         build_rollout_world(world)
-        directory = tmp_path / "sandbox"
+        directory = tmp_path_factory.mktemp("sandbox")
         with SandboxServers(
             world.kube(DEMO_CLUSTER),
             world.clock,
@@ -52,32 +53,36 @@ def test_status_watch_follows_a_sandbox_run_to_its_end(
             eks_cluster=DEMO_CLUSTER,
         ) as servers:
             assert servers.aws_endpoint_url is not None
-            served = ServedSandbox(
+            yield ServedSandbox(
                 directory,
                 servers.kube.url,
                 servers.aws_endpoint_url,
                 world.region,
                 servers.kube.clock_url,
             )
-            # `sandbox up` proves its process by a token in a pid file; these servers run in
-            # this process, so `--sandbox` is pointed at them directly.
-            monkeypatch.setattr(daemon, "running_sandbox", lambda _: served)
-            outcome: list[str] = []
 
-            def run() -> None:
-                report = run_rollout(
-                    SPEC, served_rollout_ports(served), confirm=None, log=lambda _: None
-                )
-                outcome.append(report.status.value)
 
-            started = threading.Thread(target=run, daemon=True)
-            started.start()
-            result = CliRunner().invoke(
-                app,
-                ["rollout", "status", str(SPEC), "--sandbox", "--watch", "--timeout", "3600"],
-                env={"COLUMNS": "200"},
-            )
-            started.join(timeout=60)
+@pytest.mark.slow  # real servers: the run's HTTP round trips take seconds of wall time
+def test_status_watch_follows_a_sandbox_run_to_its_end(
+    served: ServedSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sandbox up` proves its process by a token in a pid file; these servers run in this
+    # process, so `--sandbox` is pointed at them directly.
+    monkeypatch.setattr(daemon, "running_sandbox", lambda _: served)
+    outcome: list[str] = []
+
+    def run() -> None:
+        report = run_rollout(SPEC, served_rollout_ports(served), confirm=None, log=lambda _: None)
+        outcome.append(report.status.value)
+
+    started = threading.Thread(target=run, daemon=True)
+    started.start()
+    result = CliRunner().invoke(
+        app,
+        ["rollout", "status", str(SPEC), "--sandbox", "--watch", "--timeout", "3600"],
+        env={"COLUMNS": "200"},
+    )
+    started.join(timeout=60)
 
     assert outcome == ["succeeded"]
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -85,6 +90,29 @@ def test_status_watch_follows_a_sandbox_run_to_its_end(
     # It refreshed: more than one state on the way, and the last is the end.
     assert len(shown) >= 2, result.stdout
     assert "succeeded" in shown[-1], result.stdout
+
+
+@pytest.mark.slow
+def test_the_ab_and_shadow_examples_run_on_the_served_sandbox(
+    served: ServedSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real kubernetes client: the Ingress patched over HTTP reaches the fake Load
+    Balancer Controller, the HTTPRoute replaced over HTTP is accepted by its Gateway."""
+    monkeypatch.setattr(daemon, "running_sandbox", lambda _: served)
+    runner = CliRunner()
+    ab = "examples/rollouts/ab-ingress.yaml"
+    result = runner.invoke(app, ["rollout", "run", ab, "--sandbox", "--yes"])
+    assert result.exit_code == 0, result.stderr
+    assert "Cookie ~ *variant=b* -> k8s-shop-web-candidate" in result.stdout
+    # The A/B route stays on after a passed bake; a later command, from anywhere, ends it.
+    result = runner.invoke(app, ["rollout", "abort", ab, "--sandbox"])
+    assert result.exit_code == 0, result.stderr
+    assert "Cookie ~ *variant=b* -> k8s-shop-web)" in result.stdout
+
+    shadow = "examples/rollouts/shadow-gateway.yaml"
+    result = runner.invoke(app, ["rollout", "run", shadow, "--sandbox", "--yes"])
+    assert result.exit_code == 0, result.stderr
+    assert "no mirror on HTTPRoute shop/web generation 3" in result.stdout
 
 
 def test_status_on_a_sandbox_that_is_not_served_says_how_to_serve_one() -> None:
