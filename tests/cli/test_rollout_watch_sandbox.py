@@ -20,10 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.sandbox import daemon
+from upgrader.sandbox import rollout_ports
 from upgrader.sandbox.daemon import ServedSandbox
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
-from upgrader.sandbox.rollout_world import build_rollout_world, served_rollout_ports
+from upgrader.sandbox.rollout_ports import served_rollout_ports
+from upgrader.sandbox.rollout_world import build_rollout_world
 from upgrader.sandbox.servers import SandboxServers
 from upgrader.sandbox.world import Sandbox
 from upgrader.usecases.rollouts import run_rollout
@@ -68,7 +69,7 @@ def test_status_watch_follows_a_sandbox_run_to_its_end(
 ) -> None:
     # `sandbox up` proves its process by a token in a pid file; these servers run in this
     # process, so `--sandbox` is pointed at them directly.
-    monkeypatch.setattr(daemon, "running_sandbox", lambda _: served)
+    monkeypatch.setattr(rollout_ports, "running_sandbox", lambda _: served)
     outcome: list[str] = []
 
     def run() -> None:
@@ -98,7 +99,7 @@ def test_the_ab_and_shadow_examples_run_on_the_served_sandbox(
 ) -> None:
     """Through the real kubernetes client: the Ingress patched over HTTP reaches the fake Load
     Balancer Controller, the HTTPRoute replaced over HTTP is accepted by its Gateway."""
-    monkeypatch.setattr(daemon, "running_sandbox", lambda _: served)
+    monkeypatch.setattr(rollout_ports, "running_sandbox", lambda _: served)
     runner = CliRunner()
     ab = "examples/rollouts/ab-ingress.yaml"
     result = runner.invoke(app, ["rollout", "run", ab, "--sandbox", "--yes"])

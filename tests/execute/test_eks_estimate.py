@@ -75,7 +75,8 @@ def test_every_eks_wait_of_a_plain_run_carries_an_estimate(
     result = runner.run(_two_hops(), reporter=PlainReporter(out, small_world.clock))
     assert result.status is RunStatus.SUCCEEDED, result.summary()
     waits = [line for line in out.getvalue().splitlines() if "EKS update" in line]
-    assert waits and all("; estimate ~" in line for line in waits), waits
+    assert waits
+    assert all("; estimate ~" in line for line in waits), waits
     first = _first(waits, r"control plane \S+ -> 1\.29")
     assert first.endswith("estimate ~10m00s (typical control-plane)"), first
     # The second hop is judged by the first: the sandbox's EKS takes 9 minutes (540 s), read
