@@ -63,15 +63,22 @@ def _rollout_ports(
 
 @contextmanager
 def _rollout_ports_for(
-    ctx: typer.Context, sandbox: bool, region: str | None, profile: str | None, context: str | None
+    ctx: typer.Context,
+    sandbox: bool,
+    region: str | None,
+    profile: str | None,
+    context: str | None,
+    *,
+    served_only: bool = False,
 ) -> Iterator[RolloutPorts]:
-    """`--sandbox`: the demo cluster with the example specs' ALB, zone and Deployments."""
+    """`--sandbox`: the served sandbox, else (run only) the demo cluster with the example
+    specs' resources, embedded; see `upgrader.sandbox.rollout_ports`."""
     if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
         yield _rollout_ports(ctx, region, profile, context)
         return
-    from upgrader.sandbox.rollout_world import sandbox_rollout_ports
+    from upgrader.sandbox.rollout_ports import sandbox_rollout_ports
 
-    with sandbox_rollout_ports() as ports:
+    with sandbox_rollout_ports(served_only=served_only) as ports:
         yield ports
 
 
@@ -157,6 +164,7 @@ def rollout_status(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
 
@@ -175,8 +183,10 @@ def rollout_status(
         for line in view.lines():
             stdout.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    with reported_errors():
-        ports = _rollout_ports(ctx, region, profile, context)
+    with (
+        reported_errors(),
+        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
+    ):
         if watch:
             code = watch_status(spec_file, ports, timeout=timeout, show=show)
         else:
@@ -201,6 +211,7 @@ def rollout_promote(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Skip the remaining steps: all traffic to the candidate now, read back; retire stable.
 
@@ -208,10 +219,13 @@ def rollout_promote(
     """
     from upgrader.usecases.rollouts import promote_rollout
 
-    with reported_errors():
+    with (
+        reported_errors(),
+        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
+    ):
         outcome = promote_rollout(
             spec_file,
-            _rollout_ports(ctx, region, profile, context),
+            ports,
             confirm=None if yes else confirm,
             log=_log_change,
             take_over_lock=take_over_lock,
@@ -232,15 +246,19 @@ def rollout_rollback(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Undo a finished rollout: scale stable back up, wait until Ready, then all traffic back
     to stable in one change, read back; the candidate is scaled down after the drain delay."""
     from upgrader.usecases.rollouts import rollback_rollout
 
-    with reported_errors():
+    with (
+        reported_errors(),
+        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
+    ):
         report = rollback_rollout(
             spec_file,
-            _rollout_ports(ctx, region, profile, context),
+            ports,
             confirm=None if yes else confirm,
             log=_log_change,
             take_over_lock=take_over_lock,
@@ -257,6 +275,7 @@ def rollout_abort(
     region: RegionOption = None,
     profile: ProfileOption = None,
     context: ContextOption = None,
+    sandbox: SandboxOption = False,
 ) -> None:
     """Send all traffic back to stable now, and confirm it by reading the weights back.
 
@@ -265,9 +284,13 @@ def rollout_abort(
 
     with reported_errors():
         check_abortable(spec_file)
+    with (
+        reported_errors(),
+        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
+    ):
         message = abort_rollout(
             spec_file,
-            _rollout_ports(ctx, region, profile, context),
+            ports,
             log=_log_change,
             take_over_lock=take_over_lock,
         )

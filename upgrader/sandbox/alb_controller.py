@@ -10,6 +10,14 @@ It also honours `conditions.<name>` on a rule bound to action `<name>`: the rule
 become the ones it had when bound (the path's host and path) plus the annotation's, as the
 real controller adds them to a path's own; without the annotation, the path's alone again.
 
+`provision` plays the controller's first reconcile of an Ingress, for a world that has none
+yet: one ALB per Ingress, a listener on :80, a target group per Service port, and one rule per
+path in the Ingress's order at priorities 1, 2, ... with the path's host and path as conditions
+and, for a `use-annotation` backend, the `actions.<name>` annotation's forward (the LBC's
+`buildListenerRules`, pkg/ingress/model_build_listener_rules.go: ImplementationSpecific paths
+keep their order, priorities count up from 1). Targets are not registered: no gate of the
+examples reads them.
+
 It reconciles `reconcile_seconds` after a change, on the shared virtual clock, so a provider
 has to wait for convergence as it does against the real one; `stop()` makes it a controller
 that is down (crash-looping, evicted, no IAM permission): changes pile up unapplied, which is
@@ -29,6 +37,7 @@ from upgrader.core.errors import EksupError
 from upgrader.core.kube import (
     ALB_ACTIONS_ANNOTATION_PREFIX,
     ALB_CONDITIONS_ANNOTATION_PREFIX,
+    USE_ANNOTATION_PORT,
     Ingress,
 )
 from upgrader.core.ports import LoadBalancers
@@ -39,6 +48,19 @@ from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 DEFAULT_RECONCILE_SECONDS = 5.0
 
 _IngressKey = tuple[str, str]
+_LISTENER_PORT = 80
+
+
+@dataclass(frozen=True)
+class ProvisionedAlb:
+    """What `provision` made for one Ingress: the ALB, its listener, the rule of each path (by
+    the path's backend Service, which is the action name for `use-annotation` paths) and the
+    target group of each Service."""
+
+    load_balancer: str
+    listener: str
+    rules: dict[str, str]
+    target_groups: dict[str, str]
 
 
 @dataclass
@@ -58,6 +80,7 @@ class FakeAlbController:
         elbv2: Any = None,
     ) -> None:
         self._lbs = load_balancers
+        self._cluster = cluster
         # Conditions are no weight: the LoadBalancers port has no call for them (eksup never
         # sets one through the LBC's ALB), so the controller uses the ELBv2 client itself.
         if elbv2 is None and isinstance(load_balancers, Boto3Aws):
@@ -89,6 +112,68 @@ class FakeAlbController:
         if self._elbv2 is not None and ":listener-rule/" in rule_arn:
             rule = self._elbv2.describe_rules(RuleArns=[rule_arn])["Rules"][0]
             self._path_conditions[rule_arn] = [condition_input(c) for c in rule["Conditions"]]
+
+    def provision(
+        self, namespace: str, name: str, *, subnets: list[str], vpc: str
+    ) -> ProvisionedAlb:
+        """Build the Ingress's ALB as the controller's first reconcile would, and bind it."""
+        ingress = self._cluster.get_ingress(namespace, name)
+        elbv2 = self._elbv2
+        lb = elbv2.create_load_balancer(Name=_alb_name(namespace, name), Subnets=subnets)
+        lb_arn = str(lb["LoadBalancers"][0]["LoadBalancerArn"])
+        groups: dict[str, str] = {}
+        for service, port in _services(ingress):
+            if (namespace, service, port) in self._target_groups:
+                groups[service] = self._target_groups[(namespace, service, port)]
+                continue
+            created = elbv2.create_target_group(
+                Name=_alb_name(namespace, service), Protocol="HTTP", Port=80, VpcId=vpc
+            )
+            groups[service] = str(created["TargetGroups"][0]["TargetGroupArn"])
+            self.bind_service(namespace, service, port, groups[service])
+        listener = str(
+            elbv2.create_listener(
+                LoadBalancerArn=lb_arn,
+                Protocol="HTTP",
+                Port=_LISTENER_PORT,
+                # No default backend: the controller answers 404 itself.
+                DefaultActions=[
+                    {
+                        "Type": "fixed-response",
+                        "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"},
+                    }
+                ],
+            )["Listeners"][0]["ListenerArn"]
+        )
+        rules: dict[str, str] = {}
+        paths = [b for b in ingress.backends if b.path]
+        for priority, backend in enumerate(paths, start=1):
+            if backend.port == USE_ANNOTATION_PORT:
+                text = ingress.annotations.get(ALB_ACTIONS_ANNOTATION_PREFIX + backend.service)
+                if text is None:
+                    raise ValueError(
+                        f"{ingress.key}: path {backend.path} uses annotation "
+                        f"actions.{backend.service}, which the Ingress lacks"
+                    )
+                weights = self._weights(namespace, text)
+            else:
+                weights = {groups[backend.service]: 1}
+            rule = elbv2.create_rule(
+                ListenerArn=listener,
+                Priority=priority,
+                Conditions=_path_conditions(backend.host, backend.path),
+                Actions=[_forward(weights)],
+            )["Rules"][0]
+            rules[backend.service] = str(rule["RuleArn"])
+            if backend.port == USE_ANNOTATION_PORT:
+                self.bind_action(namespace, name, backend.service, rules[backend.service])
+        # Conditions annotations, as any later change would apply them.
+        key = (namespace, name)
+        if key in self._owned:
+            self._latest[key] = ingress
+            self._due.add(key)
+            self._reconcile(key)
+        return ProvisionedAlb(lb_arn, listener, rules, groups)
 
     def stop(self) -> None:
         """The controller is down: nothing is reconciled until `start`."""
@@ -185,3 +270,46 @@ def _elbv2_form(value: Any) -> Any:
     if isinstance(value, list):
         return [_elbv2_form(item) for item in value]
     return value
+
+
+def _alb_name(namespace: str, name: str) -> str:
+    """`k8s-<namespace>-<name>`, within ELBv2's 32 characters (the real controller adds a hash
+    of the group; the sandbox has one Ingress per name)."""
+    return f"k8s-{namespace}-{name}"[:32].rstrip("-")
+
+
+def _services(ingress: Ingress) -> list[tuple[str, str]]:
+    """Each (Service, port) the Ingress sends to: its paths' and its forward annotations'."""
+    found: dict[tuple[str, str], None] = {}
+    for backend in ingress.backends:
+        if backend.port != USE_ANNOTATION_PORT:
+            found[(backend.service, backend.port)] = None
+    for key, text in sorted(ingress.annotations.items()):
+        if not key.startswith(ALB_ACTIONS_ANNOTATION_PREFIX):
+            continue
+        action = json.loads(text)
+        for group in (action.get("forwardConfig") or {}).get("targetGroups") or ():
+            if group.get("serviceName"):
+                found[(str(group["serviceName"]), str(group["servicePort"]))] = None
+    return list(found)
+
+
+def _path_conditions(host: str, path: str) -> list[dict[str, Any]]:
+    """A path with `*` or `?` is taken as ImplementationSpecific (ALB wildcards, as written);
+    another as Prefix: "/" becomes "/*", "/a" becomes "/a" and "/a/*"."""
+    conditions: list[dict[str, Any]] = []
+    if host:
+        conditions.append({"Field": "host-header", "HostHeaderConfig": {"Values": [host]}})
+    if "*" in path or "?" in path:
+        values = [path]
+    elif path == "/":
+        values = ["/*"]
+    else:
+        values = [path.rstrip("/"), path.rstrip("/") + "/*"]
+    conditions.append({"Field": "path-pattern", "PathPatternConfig": {"Values": values}})
+    return conditions
+
+
+def _forward(weights: dict[str, int]) -> dict[str, Any]:
+    groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights.items()]
+    return {"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}

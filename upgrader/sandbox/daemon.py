@@ -296,6 +296,7 @@ def serve(directory: Path, rate: float) -> None:
     """Build the demo cluster and serve it until SIGTERM (what `up` runs in the background)."""
     from upgrader.sandbox.demo_world import DEMO_CLUSTER
     from upgrader.sandbox.mixed_world import build_chosen_world
+    from upgrader.sandbox.rollout_world import build_rollout_world
     from upgrader.sandbox.servers import SandboxServers
     from upgrader.sandbox.world import Sandbox
 
@@ -303,6 +304,8 @@ def serve(directory: Path, rate: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Sandbox() as world:
         build_chosen_world(world)  # EKSUP_SANDBOX_WORLD: demo (default) or mixed
+        # What the example rollout specs name, so `rollout run|status --sandbox` work here.
+        build_rollout_world(world)
         servers = SandboxServers(
             world.kube(DEMO_CLUSTER),
             world.clock,

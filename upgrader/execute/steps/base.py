@@ -21,6 +21,13 @@ from upgrader.core.aws import EksUpdate, UpdateStatus
 from upgrader.core.errors import EksupError, PermanentError, RefusedError, TemporaryError
 from upgrader.core.ports import Clock, Cluster, Compute, ControlPlane
 from upgrader.core.run.journal import Journal, Phase
+from upgrader.execute.eks_estimate import (
+    UpdateEstimate,
+    UpdateKind,
+    estimate,
+    per_round,
+    record_key,
+)
 from upgrader.execute.progress import TICK_SECONDS
 from upgrader.execute.reporter import Reporter
 from upgrader.plan.document import Plan, Step
@@ -225,10 +232,17 @@ def wait_for_update(
     timeout: float,
     nodegroup: str | None = None,
     addon: str | None = None,
+    kind: UpdateKind | None = None,
+    rounds: int = 1,
 ) -> EksUpdate:
     """Poll an EKS update until it ends; Failed or Cancelled is a StepFailedError with the
-    update's own errors."""
-    return wait_for_eks_update(
+    update's own errors. The progress line carries an estimate: this run's last update of the
+    same `kind` (per batch: `rounds` for a node group), else the typical one; a successful
+    update's duration is kept in the journal for the next wait of its kind."""
+    kind = kind or update_kind(nodegroup, addon)
+    expected = estimate(kind, rounds, ctx.recall_global(record_key(kind)))
+    started = ctx.waiter.clock.now()
+    update = wait_for_eks_update(
         ctx.ports.control_plane,
         ctx.cluster_name,
         ctx.waiter,
@@ -237,7 +251,24 @@ def wait_for_update(
         timeout=timeout,
         nodegroup=nodegroup,
         addon=addon,
+        estimate=expected,
     )
+    if not ctx.dry_run and update.status is UpdateStatus.SUCCESSFUL:
+        now = ctx.waiter.clock.now()
+        # EKS's own createdAt spans a crash and a --resume; our start does not.
+        began = update.created_at if 0 < update.created_at <= started else started
+        ctx.remember_global(record_key(kind), per_round(now - began, rounds))
+    return update
+
+
+def update_kind(nodegroup: str | None, addon: str | None) -> UpdateKind:
+    if addon is not None:
+        return UpdateKind.ADDON
+    return UpdateKind.NODEGROUP if nodegroup is not None else UpdateKind.CONTROL_PLANE
+
+
+def _typical(kind: UpdateKind) -> UpdateEstimate:
+    return estimate(kind)
 
 
 RESUME_HINT = "fix the cause, then re-run with --resume (the step starts a new update)"
@@ -254,9 +285,12 @@ def wait_for_eks_update(
     nodegroup: str | None = None,
     addon: str | None = None,
     hint: str = RESUME_HINT,
+    estimate: UpdateEstimate | None = None,
 ) -> EksUpdate:
     """`wait_for_update` for callers outside a plan's step (e.g. `upgrader.usecases.rollback`);
-    `hint` ends the failure message with what to do next."""
+    `hint` ends the failure message with what to do next; `estimate` defaults to the typical
+    duration of the update's kind."""
+    expected = estimate or _typical(update_kind(nodegroup, addon))
     seen: list[EksUpdate] = []
 
     def finished() -> bool:
@@ -266,7 +300,7 @@ def wait_for_eks_update(
 
     def reason() -> str:
         status = seen[-1].status.value if seen else "not read yet"
-        return f"{what}: EKS update {update_id} is {status}"
+        return f"{what}: EKS update {update_id} is {status}; {expected.text()}"
 
     waiter.until(finished, reason=reason, timeout=timeout, poll=15.0, max_poll=60.0)
     if not seen:  # a dry run whose single read failed transiently

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 
-from upgrader.core.aws import UpdateConfig, UpdateStatus
+from upgrader.core.aws import Nodegroup, UpdateConfig, UpdateStatus
 from upgrader.core.errors import NotFoundError
+from upgrader.execute.eks_estimate import UpdateKind, batches
 from upgrader.execute.steps.base import (
     PreconditionError,
     StepContext,
@@ -98,6 +99,7 @@ def run_in_place(ctx: StepContext) -> StepResult:
         what=f"node group {p.nodegroup} -> {p.version}",
         timeout=ctx.options.timeouts.nodegroup_update,
         nodegroup=p.nodegroup,
+        rounds=_rounds(group, p.max_unavailable or group.update_config),
     )
     if not ctx.dry_run:
         _check_nodes(ctx, p.nodegroup, p.version)
@@ -105,6 +107,16 @@ def run_in_place(ctx: StepContext) -> StepResult:
     return StepResult(
         f"{p.nodegroup} updated in place to {p.version} (update {update_id}){restored}"
     )
+
+
+def _rounds(group: Nodegroup, config: UpdateConfig) -> int:
+    """The batches EKS replaces the group's nodes in, for the wait's estimate."""
+    nodes = group.scaling.desired_size
+    if config.max_unavailable_percentage is not None:
+        at_a_time = max(1, nodes * config.max_unavailable_percentage // 100)
+    else:
+        at_a_time = config.max_unavailable or 1
+    return batches(nodes, at_a_time)
 
 
 def _set_max_unavailable(
@@ -144,6 +156,7 @@ def _update_config(ctx: StepContext, group: str, config: UpdateConfig, why: str)
         what=f"node group {group} maxUnavailable {config}",
         timeout=ctx.options.timeouts.nodegroup_update,
         nodegroup=group,
+        kind=UpdateKind.NODEGROUP_CONFIG,
     )
 
 

@@ -40,6 +40,7 @@ from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.core.label_selector import parse_label_selector
 from upgrader.sandbox.apiserver import apply, discovery, lists, objects, protobuf, watch
 from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
+from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -950,4 +951,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("PATCH", "/apis/batch/v1/namespaces/{ns}/{resource}/{name}", KubeApi.patch_workload),
     *WRITE_ROUTES,
     *NAMESPACE_ROUTES,
+    *NETWORKING_ROUTES,
 ]

@@ -48,6 +48,9 @@ GROUPS: dict[str, tuple[_Resource, ...]] = {
     "coordination.k8s.io/v1": (
         ("leases", True, "Lease", (), ("create", "delete", "get", "list", "update")),
     ),
+    # Served by name only (`networking.py`): what the rollout providers read and change.
+    "networking.k8s.io/v1": (("ingresses", True, "Ingress", ("ing",), ("get", "patch")),),
+    "gateway.networking.k8s.io/v1": (("httproutes", True, "HTTPRoute", (), ("get", "update")),),
 }
 
 
