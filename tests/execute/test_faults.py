@@ -275,3 +275,20 @@ def test_with_force_the_bare_pod_is_evicted_and_the_run_succeeds(
     with pytest.raises(NotFoundError):
         kube.get_pod("default", "debug")
     assert ready_workloads(world) == before
+
+
+@pytest.mark.parametrize(("selector", "refused"), [(None, True), ("run!=debug", False)])
+def test_the_preflight_gate_judges_only_the_pods_the_drain_would_take(
+    world: Sandbox, runner: Runner, selector: str | None, refused: bool
+) -> None:
+    # kubectl drain --pod-selector evicts only the selected pods, so it never refuses a bare pod
+    # outside the selection; the gate must refuse exactly what the drain would (drainer.py).
+    add_bare_pod(world)
+    world.settle(30)
+    plan = full_plan()
+    plan = plan.model_copy(update={"steps": [step(StepKind.PREFLIGHT, "preflight"), *plan.steps]})
+
+    result = runner.run(plan, dry_run=True, pod_selector=selector)
+
+    blockers = " ".join([*result.blockers, result.error or ""])
+    assert ("default/debug" in blockers) is refused, blockers

@@ -413,7 +413,9 @@ class SurgedDrain:
     def run(self) -> SurgeReport:
         nodes = self.list_nodes()
         names = [n.name for n in nodes]
-        refused = preflight_refusals(self.cluster, names, self.settings.options)
+        refused = preflight_refusals(
+            self.cluster, names, self.settings.options, self.settings.pod_selector, self.clock.now()
+        )
         if refused:
             raise DrainRefusedError(refused)
         # Blue must take no new pod before the surge, or the surge would land on blue.

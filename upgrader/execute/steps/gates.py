@@ -60,7 +60,9 @@ def run_preflight(ctx: StepContext) -> StepResult:
             continue
         checked.append(group)
         names = [n.name for n in group_nodes(ctx, group)]
-        refused += preflight_refusals(ctx.ports.cluster, names, options)
+        refused += preflight_refusals(
+            ctx.ports.cluster, names, options, ctx.options.pod_selector, ctx.ports.clock.now()
+        )
     if refused:
         raise DrainRefusedError(refused)
     what = f"drain rules pass on {', '.join(checked)}" if checked else "no node group to drain"

@@ -207,7 +207,9 @@ def _check_preconditions(
 def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     """Refuse now what the drain would refuse later, for every blue node at once."""
     names = [n.name for n in group_nodes(ctx, blue)]
-    refused = preflight_refusals(ctx.ports.cluster, names, options, ctx.options.pod_selector)
+    refused = preflight_refusals(
+        ctx.ports.cluster, names, options, ctx.options.pod_selector, ctx.ports.clock.now()
+    )
     if refused:
         raise DrainRefusedError(refused)
     if ctx.options.disable_eviction:

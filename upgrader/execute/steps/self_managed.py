@@ -86,7 +86,13 @@ def run_self_managed(ctx: StepContext) -> StepResult:
 
     options = drain_options(ctx)
     old_nodes = _nodes_of(ctx, {i.id for i in old})
-    refused = preflight_refusals(ctx.ports.cluster, [n.name for n in old_nodes], options)
+    refused = preflight_refusals(
+        ctx.ports.cluster,
+        [n.name for n in old_nodes],
+        options,
+        ctx.options.pod_selector,
+        ctx.ports.clock.now(),
+    )
     if refused:
         raise DrainRefusedError(refused)
     waves = _wave_plan(ctx, p.group, group, len(old))
