@@ -31,6 +31,7 @@ from upgrader.fleet.run_doc import (
 from upgrader.fleet.spec import ClusterSpec, FleetSpec
 from upgrader.fleet.targets import Address
 from upgrader.plan.document import Plan, StepKind
+from upgrader.plan.step_params import ManagedGroupParams
 from upgrader.usecases.targets import Target
 from upgrader.versions import default_catalog
 
@@ -88,12 +89,13 @@ def _releases(plan: Plan, target: Target) -> dict[tuple[str, str], str]:
     from the public SSM parameter beside the AMI id (Amazon Linux; Bottlerocket has none)."""
     found: dict[tuple[str, str], str] = {}
     for step in plan.steps:
-        parameter, ami_type = step.params.get("ami_parameter"), step.params.get("ami_type")
-        if step.kind not in MANAGED_STEPS or not isinstance(parameter, str):
+        params = step.params
+        if step.kind not in MANAGED_STEPS or not isinstance(params, ManagedGroupParams):
             continue
-        if not isinstance(ami_type, str) or not parameter.endswith("/recommended/image_id"):
+        parameter, ami_type = params.ami_parameter, params.ami_type
+        if parameter is None or not ami_type or not parameter.endswith("/recommended/image_id"):
             continue
-        key = (str(step.params.get("version")), ami_type)
+        key = (params.version, ami_type)
         if key in found:
             continue
         try:
@@ -288,9 +290,11 @@ def _pin_amis(plan: Plan, choices: list[AmiChoice]) -> Plan:
     pinned = {(c.kubernetes_version, c.ami_type): c.release_version for c in choices}
     steps = []
     for step in plan.steps:
-        key = (str(step.params.get("version")), str(step.params.get("ami_type")))
-        release = pinned.get(key) if step.kind in MANAGED_STEPS else None
-        params = step.params if release is None else {**step.params, "release_version": release}
+        params = step.params
+        if step.kind in MANAGED_STEPS and isinstance(params, ManagedGroupParams):
+            release = pinned.get((params.version, str(params.ami_type)))
+            if release is not None:
+                params = params.model_copy(update={"release_version": release})
         steps.append(step.model_copy(update={"params": params}))
     return plan.model_copy(update={"steps": steps})
 

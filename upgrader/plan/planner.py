@@ -41,7 +41,6 @@ from upgrader.plan.document import (
     NOTE_STATUS,
     AddonUpdate,
     Alternative,
-    ParamValue,
     Plan,
     PlannedFinding,
     Step,
@@ -60,6 +59,20 @@ from upgrader.plan.runbooks import (
     shared_steps,
 )
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind
+from upgrader.plan.step_params import (
+    DEFAULT_TAINT,
+    AddonsParams,
+    AutoscalerParams,
+    BlueGreenParams,
+    ControlPlaneParams,
+    FargateParams,
+    GenericParams,
+    InPlaceParams,
+    KarpenterParams,
+    SelfManagedParams,
+    StepParams,
+    VerifyParams,
+)
 from upgrader.versions import KubeVersion, NodeKind, VersionCatalog, default_catalog
 
 __all__ = [
@@ -75,8 +88,6 @@ __all__ = [
     "replacement_versions",
 ]
 
-# The taint put on blue nodes so nothing new lands there while they drain (issue 4's default).
-DEFAULT_TAINT = "eksup.io/upgrade=blue:NoSchedule"
 # A drain is given at least twice its budget bound: start-up times vary, and replacements queue
 # behind each other on a fresh green group.
 DRAIN_TIMEOUT_MARGIN = 2.0
@@ -409,7 +420,7 @@ def _step(
     target: str,
     hop: KubeVersion | None = None,
     values: Mapping[str, str] | None = None,
-    params: dict[str, ParamValue] | None = None,
+    params: StepParams | None = None,
     **extra: object,
 ) -> Step:
     filled = {**ctx.values, **(values or {})}
@@ -423,7 +434,7 @@ def _step(
             "title": fill(template.title, filled),
             "description": fill(template.description, filled),
             "hop": str(hop) if hop is not None else None,
-            "params": params or {},
+            "params": params or GenericParams(),
             "mutating": template.mutating,
             "approval": template.approval,
             "verifies": list(template.verifies),
@@ -634,16 +645,16 @@ def _autoscaler_lines(ctx: _Ctx, step: Step) -> Step:
     )
 
 
-def _once_params(ctx: _Ctx, template: RunbookStep) -> dict[str, ParamValue]:
+def _once_params(ctx: _Ctx, template: RunbookStep) -> StepParams:
     if template.kind in (StepKind.PAUSE_AUTOSCALER, StepKind.RESUME_AUTOSCALER):
         found = find_cluster_autoscaler(ctx.snapshot)
-        return {
-            "deployments": [f"{w.namespace}/{w.name}" for w in found],
-            "replicas": {f"{w.namespace}/{w.name}": str(w.replicas or 0) for w in found},
-        }
+        return AutoscalerParams(
+            deployments=[f"{w.namespace}/{w.name}" for w in found],
+            replicas={f"{w.namespace}/{w.name}": str(w.replicas or 0) for w in found},
+        )
     if template.kind is StepKind.VERIFY:
-        return {"version": str(ctx.target)}
-    return {}
+        return VerifyParams(version=str(ctx.target))
+    return GenericParams()
 
 
 def _stages(
@@ -704,7 +715,7 @@ def _control_plane(
         step_id=f"{template.id}-{hop}",
         target=f"cluster/{ctx.snapshot.cluster.name}",
         hop=hop,
-        params={"version": str(hop), "from_version": str(previous)},
+        params=ControlPlaneParams(version=str(hop), from_version=str(previous)),
     )
 
 
@@ -722,11 +733,11 @@ def _addons(
         step_id=f"{template.id}-{hop}",
         target="addons",
         hop=hop,
-        params={
-            "version": str(hop),
-            "addons": [u.name for u in updates],
-            "addon_versions": {u.name: u.target for u in updates},
-        },
+        params=AddonsParams(
+            version=str(hop),
+            addons=[u.name for u in updates],
+            addon_versions={u.name: u.target for u in updates},
+        ),
         addon_updates=updates,
     )
     return [
@@ -795,11 +806,11 @@ def _bridge_addons(
         target="addons",
         hop=hop,
         # The control plane is still on `previous`: the step's precondition checks that.
-        params={
-            "version": str(previous),
-            "addons": [u.name for u in updates],
-            "addon_versions": {u.name: u.target for u in updates},
-        },
+        params=AddonsParams(
+            version=str(previous),
+            addons=[u.name for u in updates],
+            addon_versions={u.name: u.target for u in updates},
+        ),
         addon_updates=updates,
     )
     return [
@@ -868,7 +879,7 @@ def _managed(
     if not in_place:
         ami_type = green_ami_type(ctx.ami_family, ami_type)
     parameter, ami_id = _ami(ctx, stage, ami_type)
-    params: dict[str, ParamValue] = {
+    common = {
         "nodegroup": blue,
         "original_nodegroup": unit.name,
         "version": str(stage),
@@ -879,13 +890,19 @@ def _managed(
         "max_unavailable": ctx.max_unavailable or _max_unavailable(group),
     }
     timeout = ctx.drain_timeout_seconds
-    if not in_place:
+    params: StepParams
+    if in_place:
+        params = InPlaceParams.model_validate(common)
+    else:
         timeout = _drain_timeout(ctx, NodeOwner(NodeOwnerKind.MANAGED, unit.name))
-        params |= {
-            "green_nodegroup": green,
-            "taint": ctx.taint,
-            "drain_timeout_seconds": timeout,
-        }
+        params = BlueGreenParams.model_validate(
+            {
+                **common,
+                "green_nodegroup": green,
+                "taint": ctx.taint,
+                "drain_timeout_seconds": timeout,
+            }
+        )
     return _step(
         template,
         ctx,
@@ -919,17 +936,21 @@ def _trailing(
     unit: NodeUnit,
     moves: Sequence[KubeVersion],
 ) -> Step:
-    params: dict[str, ParamValue] = {
+    common = {
         "nodegroup": unit.name,
         "version": str(stage),
         "from_version": _from(unit, moves, stage),
     }
     prefix = "asg"
+    params: StepParams
     if unit.owner is NodeOwnerKind.SELF_MANAGED:
-        params |= _self_managed_params(ctx, stage, unit.name)
+        params = SelfManagedParams.model_validate(
+            {**common, **_self_managed_params(ctx, stage, unit.name)}
+        )
     else:
         prefix = "nodepool"
-        params["node_class"] = _node_class_of_pool(ctx.snapshot, unit.name)
+        node_class = _node_class_of_pool(ctx.snapshot, unit.name)
+        params = KarpenterParams.model_validate({**common, "node_class": node_class})
     values = _str(params)
     if unit.owner is NodeOwnerKind.KARPENTER and "node_class" not in values:
         # No node to read it from: the commands look it up in the NodePool.
@@ -948,7 +969,7 @@ def _trailing(
     )
 
 
-def _self_managed_params(ctx: _Ctx, stage: KubeVersion, name: str) -> dict[str, ParamValue]:
+def _self_managed_params(ctx: _Ctx, stage: KubeVersion, name: str) -> dict[str, object]:
     group = next(g for g in ctx.snapshot.self_managed_groups if g.name == name)
     ref = group.asg.launch_template
     ami_type = _ami_type_of_image(ctx, group.image_id)
@@ -998,12 +1019,12 @@ def _fargate(
         step_id=f"{template.id}-{stage}",
         target="fargate",
         hop=stage,
-        params={
-            "version": str(stage),
-            "from_version": _from(unit, moves, stage),
-            "profiles": sorted(p.name for p in ctx.snapshot.fargate_profiles),
-            "workloads": workloads,
-        },
+        params=FargateParams(
+            version=str(stage),
+            from_version=_from(unit, moves, stage),
+            profiles=sorted(p.name for p in ctx.snapshot.fargate_profiles),
+            workloads=workloads,
+        ),
     )
 
     def restart(workload: str) -> Callable[[str], list[str]]:
@@ -1039,13 +1060,14 @@ def _generic(ctx: _Ctx, template: RunbookStep, hop: KubeVersion) -> Step:
         step_id=f"{template.id}-{hop}",
         target=f"cluster/{ctx.snapshot.cluster.name}",
         hop=hop,
-        params={"version": str(hop)},
+        params=GenericParams(version=str(hop)),
     )
 
 
-def _str(params: Mapping[str, ParamValue]) -> dict[str, str]:
+def _str(params: StepParams) -> dict[str, str]:
     """Scalar params as runbook placeholder values (missing ones stay `<name>` when filled)."""
-    return {k: str(v) for k, v in params.items() if isinstance(v, str | int) and v != ""}
+    written = params.model_dump(mode="json").items()
+    return {k: str(v) for k, v in written if isinstance(v, str | int) and v != ""}
 
 
 # -- why, and what else --------------------------------------------------------------------------
