@@ -79,17 +79,6 @@ class AddonUpdate(_Document):
     )
 
 
-def _params_by_kind(schema: dict[str, Any]) -> None:
-    """JSON Schema rules tying `params` to `kind`: if kind is X, params is X's shape."""
-    schema["allOf"] = [
-        {
-            "if": {"properties": {"kind": {"const": kind}}},
-            "then": {"properties": {"params": {"$ref": f"#/$defs/{model.__name__}"}}},
-        }
-        for kind, model in PARAMS_FOR_KIND.items()
-    ]
-
-
 class Step(_Document):
     id: str = Field(description="Stable within a plan, e.g. 'control-plane-1.29'.")
     kind: StepKind
@@ -120,8 +109,6 @@ class Step(_Document):
     addon_updates: list[AddonUpdate] = Field(
         default_factory=list, description="For add-on steps: each add-on's versions."
     )
-
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_params_by_kind)
 
     @field_validator("params", mode="before")
     @classmethod
@@ -293,6 +280,17 @@ def _step_name(raw: object, index: int) -> str:
     return f"step {step['id']!r}" + (f" ({kind})" if isinstance(kind, str) else "")
 
 
-def plan_json_schema() -> dict[str, object]:
-    """The published JSON Schema of the plan document (`eksup plan --schema`)."""
-    return Plan.model_json_schema()
+def plan_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the plan document (`eksup schema`), with rules tying a
+    step's `params` to its `kind`: if kind is X, params is X's shape."""
+    schema = Plan.model_json_schema()
+    definitions = schema["$defs"]
+    definitions["Step"]["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"params": {"$ref": f"#/$defs/{model.__name__}"}}},
+        }
+        for kind, model in PARAMS_FOR_KIND.items()
+        if model.__name__ in definitions
+    ]
+    return schema

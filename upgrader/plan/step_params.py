@@ -134,47 +134,49 @@ class AddonsParams(_Params):
     )
 
 
-class AmiFields(_Params):
-    """The AMI a node step moves its nodes to."""
-
-    ami_type: str | None = None
-    ami_parameter: str | None = Field(
-        default=None, description="The SSM parameter naming the hop's recommended AMI."
-    )
-    ami_id: str | None = Field(default=None, description="That AMI, read at plan time.")
-    release_version: str | None = Field(
-        default=None,
-        description="A managed group's AMI release, pinned (a fleet run picks one for every "
-        "region); unset: EKS's newest when the step runs.",
-    )
+# Fields several node step kinds share. Each model lists its fields in the order the planner
+# has always written them, so the plan JSON reads as it did.
+GroupName = Annotated[str, Field(min_length=1, description="The group (or NodePool) it moves.")]
+FromVersion = Annotated[str, Field(description="The version before the step; empty: unknown.")]
+AmiParameter = Annotated[
+    str | None, Field(description="The SSM parameter naming the hop's recommended AMI.")
+]
+AmiId = Annotated[str | None, Field(description="That AMI, read at plan time.")]
+DrainTimeout = Annotated[int, Field(gt=0, description="How long the drain may take, seconds.")]
 
 
-class _NodeFields(_Params):
-    nodegroup: str = Field(min_length=1, description="The group (or NodePool) the step moves.")
-    version: Minor
-    from_version: str = Field(default="", description="Its version before; empty: unknown.")
+def _default_taint() -> Taint:
+    return parse_taint(DEFAULT_TAINT)
 
 
-class _DrainFields(_Params):
-    taint: TaintText = Field(default_factory=lambda: parse_taint(DEFAULT_TAINT))
-    drain_timeout_seconds: int = Field(default=DEFAULT_DRAIN_TIMEOUT_SECONDS, gt=0)
-
-
-class ManagedGroupParams(_NodeFields, AmiFields):
+class ManagedGroupParams(_Params):
     """What both managed node group step kinds carry."""
 
+    nodegroup: GroupName
     original_nodegroup: str = Field(
         default="", description="The group's name before any blue/green replacement."
     )
+    version: Minor
+    from_version: FromVersion = ""
+    ami_type: str | None = None
+    ami_parameter: AmiParameter = None
+    ami_id: AmiId = None
     max_unavailable: MaxUnavailable | None = Field(
         default=None, description="Set on the group for the update; unset: the group's own."
     )
+    release_version: str | None = Field(
+        default=None,
+        description="The AMI release, pinned (a fleet run picks one for every region); unset: "
+        "EKS's newest when the step runs.",
+    )
 
 
-class BlueGreenParams(ManagedGroupParams, _DrainFields):
+class BlueGreenParams(ManagedGroupParams):
     """nodegroup-blue-green: a green group at the hop, then blue drained and deleted."""
 
-    green_nodegroup: str = Field(min_length=1)
+    green_nodegroup: str = Field(min_length=1, description="The group it creates at the hop.")
+    taint: TaintText = Field(default_factory=_default_taint)
+    drain_timeout_seconds: DrainTimeout = DEFAULT_DRAIN_TIMEOUT_SECONDS
 
     @property
     def blue(self) -> str:
@@ -191,23 +193,32 @@ class InPlaceParams(ManagedGroupParams):
     """nodegroup-in-place: EKS's rolling update of the group."""
 
 
-class SelfManagedParams(_NodeFields, AmiFields, _DrainFields):
+class SelfManagedParams(_Params):
     """self-managed-group: the Auto Scaling group's instances replaced at the hop's AMI."""
 
+    nodegroup: GroupName
+    version: Minor
+    from_version: FromVersion = ""
     launch_template: str | None = None
     launch_template_version: str | None = None
     image_id: str | None = Field(default=None, description="The AMI the group ran when planned.")
+    ami_type: str | None = None
+    ami_parameter: AmiParameter = None
+    ami_id: AmiId = None
+    taint: TaintText = Field(default_factory=_default_taint)
+    drain_timeout_seconds: DrainTimeout = DEFAULT_DRAIN_TIMEOUT_SECONDS
 
 
-class KarpenterParams(_NodeFields):
+class KarpenterParams(_Params):
     """karpenter-drift: the NodePool's nodes drift to the hop's AMI."""
 
+    nodegroup: GroupName
+    version: Minor
+    from_version: FromVersion = ""
     node_class: str | None = Field(
         default=None, description="From the pool's nodes at plan time; the live one wins."
     )
-    ami_parameter: str | None = Field(
-        default=None, description="The SSM parameter of the hop's AMI; else the node class's."
-    )
+    ami_parameter: AmiParameter = None
 
 
 class FargateParams(_Params):

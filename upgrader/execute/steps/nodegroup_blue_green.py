@@ -49,7 +49,7 @@ from upgrader.execute.steps.base import (
 from upgrader.execute.steps.green_placement import check_green_placement
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.execute.steps.surge import run_drain
-from upgrader.plan.step_params import AmiFields, BlueGreenParams, parse_taint
+from upgrader.plan.step_params import BlueGreenParams, ManagedGroupParams, parse_taint
 from upgrader.versions import KubeVersion
 
 # The tag on a green group naming the blue group it replaces: how a resumed run knows the
@@ -277,7 +277,7 @@ def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> Nodegr
 
 
 def template_for_hop(
-    ctx: StepContext, template: LaunchTemplateRef, group: str, version: str, ami: AmiFields
+    ctx: StepContext, template: LaunchTemplateRef, group: str, version: str, ami: ManagedGroupParams
 ) -> tuple[LaunchTemplateRef, bool]:
     """A group's launch template for `version`, and whether it names the AMI itself. With a
     custom AMI in it, a new template version with the hop's AMI (created once: its number is
