@@ -1,7 +1,7 @@
 """Typed step parameters: one shape per step kind, read when a plan is loaded.
 
 The two files in data/ were written by eksup before the parameters were typed (commit
-31f5f6b, from the snapshot `_SNAPSHOT` builds): they prove the plan JSON did not change shape.
+31f5f6b, from the snapshot `_snapshot()` builds): they prove the plan JSON did not change shape.
 """
 
 from __future__ import annotations
