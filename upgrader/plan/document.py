@@ -283,7 +283,11 @@ def _step_name(raw: object, index: int) -> str:
 def plan_json_schema() -> dict[str, Any]:
     """The published JSON Schema of the plan document (`eksup schema`), with rules tying a
     step's `params` to its `kind`: if kind is X, params is X's shape."""
-    schema = Plan.model_json_schema()
+    return with_params_by_kind(Plan.model_json_schema())
+
+
+def with_params_by_kind(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` (of a document holding plan steps) with a rule per step kind on `Step`."""
     definitions = schema["$defs"]
     definitions["Step"]["allOf"] = [
         {
