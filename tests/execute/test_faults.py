@@ -173,7 +173,7 @@ def test_a_green_group_that_fails_is_rolled_back(
     kube = world.kube(CLUSTER)
     # A previous attempt's taint on one blue node: the rollback removes what eksup put there.
     (first, *_) = kube.list_nodes(label_selector=f"{NODEGROUP_LABEL}=general")
-    from upgrader.execute.steps.params import parse_taint
+    from upgrader.plan.step_params import parse_taint
 
     kube.add_taint(first.name, parse_taint("eksup.io/upgrade=blue:NoSchedule"))
     kube.set_unschedulable(first.name, True)

@@ -29,6 +29,7 @@ def _plan(name: str, addon_target: str) -> Plan:
                 target=name,
                 description="add-ons",
                 hop="1.31",
+                params={"version": "1.31"},
                 addon_updates=[
                     AddonUpdate(
                         name="coredns", current="v1.11.1", target=addon_target, path=[addon_target]
@@ -40,7 +41,12 @@ def _plan(name: str, addon_target: str) -> Plan:
                 kind=StepKind.NODEGROUP_BLUE_GREEN,
                 target="general",
                 description="nodes",
-                params={"version": "1.31", "ami_type": "AL2023_x86_64_STANDARD"},
+                params={
+                    "nodegroup": "general",
+                    "green_nodegroup": "general-1-31",
+                    "version": "1.31",
+                    "ami_type": "AL2023_x86_64_STANDARD",
+                },
             ),
         ],
     )
@@ -69,8 +75,8 @@ def test_one_ami_release_the_oldest_recommended_and_it_is_pinned() -> None:
     assert choice.release_version == "1.31.2-20250115"
     assert choice.note == "some regions recommend 1.31.2-20250201"
     pinned = _pin_amis(_plan("a", "v1"), [choice])
-    assert pinned.step("nodegroup-general-1.31").params["release_version"] == "1.31.2-20250115"
-    assert "release_version" not in pinned.step("addons-1.31").params
+    assert pinned.step("nodegroup-general-1.31").params.release_version == "1.31.2-20250115"
+    assert "release_version" not in pinned.step("addons-1.31").params.model_dump()
 
 
 def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:

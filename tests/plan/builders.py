@@ -229,7 +229,8 @@ def upgraded(before: ClusterSnapshot, plan: Plan) -> ClusterSnapshot:
     if not plan.steps:
         return before
     renamed = {
-        s.params["original_nodegroup"]: s.params.get("green_nodegroup") or s.params["nodegroup"]
+        s.params.original_nodegroup: getattr(s.params, "green_nodegroup", None)
+        or s.params.nodegroup
         for s in plan.steps
         if s.kind in (StepKind.NODEGROUP_BLUE_GREEN, StepKind.NODEGROUP_IN_PLACE)
     }

@@ -243,7 +243,7 @@ def test_discovery_checks_and_plan_end_to_end(world: Sandbox) -> None:
     assert plan.step("pause-autoscaler")  # the demo runs Cluster Autoscaler
     assert {f.check_id for f in plan.findings} >= {"kubelet-skew", "target-version"}
     managed = plan.step("nodegroup-general-1.30")
-    assert str(managed.params["ami_id"]).startswith("ami-")
+    assert str(managed.params.ami_id).startswith("ami-")
     own = plan.step(f"self-managed-{SELF_MANAGED}-1.31")
-    assert own.params["ami_type"] == "AL2023_x86_64_STANDARD"
-    assert str(own.params["ami_id"]).startswith("ami-")
+    assert own.params.ami_type == "AL2023_x86_64_STANDARD"
+    assert str(own.params.ami_id).startswith("ami-")

@@ -59,7 +59,7 @@ def _drain_timeouts(snap: ClusterSnapshot) -> list[object]:
     plan = make_plan(snap, "1.30", drain_timeout_seconds=900)
     steps = [s for s in plan.steps if s.kind is StepKind.NODEGROUP_BLUE_GREEN]
     assert steps
-    return [s.params["drain_timeout_seconds"] for s in steps]
+    return [s.params.drain_timeout_seconds for s in steps]
 
 
 def test_the_planner_raises_a_timeout_below_twice_the_budget_bound() -> None:

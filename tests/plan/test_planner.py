@@ -78,7 +78,7 @@ def test_three_hops_in_order_with_addons_and_managed_groups_after_each() -> None
 def test_blue_green_names_chain_from_hop_to_hop() -> None:
     plan = _plan(snapshot("1.27", target="1.30"), "1.30")
     chain = [
-        (s.params["nodegroup"], s.params["green_nodegroup"])
+        (s.params.nodegroup, s.params.green_nodegroup)
         for s in plan.steps
         if s.kind is StepKind.NODEGROUP_BLUE_GREEN
     ]
@@ -107,8 +107,8 @@ def test_steps_are_filled_from_the_runbook_templates() -> None:
     )
     assert any("--timeout=900s" in c for c in step.commands)
     assert any("delete-nodegroup" in r and "general-1-30" in r for r in step.rollback)
-    assert step.params["drain_timeout_seconds"] == 900
-    assert step.params["taint"] == DEFAULT_TAINT
+    assert step.params.drain_timeout_seconds == 900
+    assert str(step.params.taint) == DEFAULT_TAINT
     control = plan.step("control-plane-1.30")
     assert control.commands == [
         f"aws eks update-cluster-version --region {REGION} --name {CLUSTER} "
@@ -238,7 +238,7 @@ def test_fargate_pods_are_restarted_at_every_hop() -> None:
     plan = _plan(snap, "1.30")
     assert _ids(plan, StepKind.FARGATE_RESTART) == ["fargate-1.29", "fargate-1.30"]
     step = plan.step("fargate-1.29")
-    assert step.params["workloads"] == ["Deployment/serverless/api"]
+    assert step.params.workloads == ["Deployment/serverless/api"]
     assert "kubectl -n serverless rollout restart deployment/api" in step.commands
     assert plan.node_replacements == 2
 
@@ -262,8 +262,8 @@ def test_in_place_strategy_uses_in_place_steps() -> None:
     assert plan.node_strategy == "in-place"
     steps = [s for s in plan.steps if s.kind is StepKind.NODEGROUP_IN_PLACE]
     assert [s.id for s in steps] == ["nodegroup-general-1.29", "nodegroup-general-1.30"]
-    assert all(s.params["nodegroup"] == "general" for s in steps)
-    assert "green_nodegroup" not in steps[0].params
+    assert all(s.params.nodegroup == "general" for s in steps)
+    assert "green_nodegroup" not in steps[0].params.model_dump()
     assert "update-nodegroup-version" in steps[0].commands[0]
     assert "1 at a time" in steps[0].description  # {max_unavailable} from the update config
     assert not _ids(plan, StepKind.NODEGROUP_BLUE_GREEN)
@@ -283,8 +283,8 @@ def test_cluster_autoscaler_is_paused_around_everything() -> None:
     assert ids.index("pause-autoscaler") > ids.index("approve-upgrade")
     assert ids[-1] == "verify"
     pause = plan.step("pause-autoscaler")
-    assert pause.params["deployments"] == ["kube-system/cluster-autoscaler"]
-    assert pause.params["replicas"] == {"kube-system/cluster-autoscaler": "1"}
+    assert pause.params.deployments == ["kube-system/cluster-autoscaler"]
+    assert pause.params.replicas == {"kube-system/cluster-autoscaler": "1"}
 
 
 def test_no_autoscaler_no_pause() -> None:
@@ -300,7 +300,7 @@ def test_no_autoscaler_no_pause() -> None:
 def test_addons_move_to_each_hops_default() -> None:
     plan = _plan(snapshot("1.28", target="1.30"), "1.30")
     first = plan.step("addons-1.29")
-    assert first.params["addon_versions"] == {
+    assert first.params.addon_versions == {
         "coredns": "v1.14.0-eksbuild.1",
         "kube-proxy": "v1.29.0-eksbuild.1",
         "vpc-cni": "v1.17.0-eksbuild.1",
@@ -450,7 +450,7 @@ def test_an_empty_self_managed_group_is_placed_by_its_image() -> None:
     placed = replace(snap, nodes=(), ami_ids={parameter: "ami-old"})
     plan = _plan(placed, "1.30")
     assert _ids(plan, StepKind.SELF_MANAGED_GROUP) == ["self-managed-idle-1.30"]
-    assert plan.step("self-managed-idle-1.30").params["ami_type"] == "AL2023_x86_64_STANDARD"
+    assert plan.step("self-managed-idle-1.30").params.ami_type == "AL2023_x86_64_STANDARD"
 
 
 def test_groups_eksup_cannot_place_or_replace_are_named_in_the_reasons() -> None:

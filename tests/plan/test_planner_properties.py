@@ -49,17 +49,17 @@ def _walk(snap: ClusterSnapshot, plan: Plan) -> tuple[KubeVersion, dict[str, Kub
     }
     for step in plan.steps:
         if step.kind is StepKind.CONTROL_PLANE:
-            hop = KubeVersion.parse(str(step.params["version"]))
+            hop = KubeVersion.parse(str(step.params.version))
             assert hop == plane + 1
             assert all(v == plane for v in managed.values()), (step.id, managed)
             assert all(CATALOG.kubelet_skew_ok(v, hop) for v in trailing.values()), step.id
             plane = hop
         elif step.kind in _MANAGED:
-            assert step.params["version"] == str(plane)  # never newer than the control plane
-            managed[str(step.params["original_nodegroup"])] = plane
+            assert step.params.version == str(plane)  # never newer than the control plane
+            managed[str(step.params.original_nodegroup)] = plane
         elif step.kind is StepKind.SELF_MANAGED_GROUP:
-            assert step.params["version"] == str(plane)
-            trailing[str(step.params["nodegroup"])] = plane
+            assert step.params.version == str(plane)
+            trailing[str(step.params.nodegroup)] = plane
     return plane, {**managed, **trailing}
 
 

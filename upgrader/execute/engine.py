@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from upgrader.core.errors import EksupError, RefusedError, UserError
+from upgrader.core.errors import EksupError, RefusedError
 from upgrader.core.exit_codes import ExitCode
 from upgrader.core.run.journal import (
     ConfigMapMirror,
@@ -69,7 +69,6 @@ from upgrader.execute.steps.gates import (
     ready_workloads,
     require_approval,
 )
-from upgrader.execute.steps.params import validate_plan_params
 from upgrader.execute.steps.surge import pending_surges, restore_recorded
 from upgrader.plan.discovery import discover
 from upgrader.plan.document import Plan, Step, StepKind
@@ -285,10 +284,6 @@ def _refuse_unrunnable(plan: Plan) -> None:
         )
     if plan.blocking:
         raise RefusedError("the plan's verdict is NOT READY: fix its blocking findings and re-plan")
-    try:
-        validate_plan_params(plan)
-    except UserError as error:
-        raise RefusedError(str(error)) from None
 
 
 def _earlier_records(

@@ -31,6 +31,7 @@ from upgrader.fleet.run_doc import (
 from upgrader.fleet.spec import ClusterSpec, ExecuteSettings, FleetSpec
 from upgrader.fleet.targets import Address
 from upgrader.plan.document import Plan, StepKind
+from upgrader.plan.step_params import ManagedGroupParams, SelfManagedParams
 from upgrader.usecases.targets import Target
 from upgrader.versions import default_catalog
 
@@ -110,12 +111,15 @@ def _releases(plan: Plan, target: Target) -> dict[tuple[str, str], str]:
     the AMI id."""
     found: dict[tuple[str, str], str] = {}
     for step in plan.steps:
-        parameter, ami_type = step.params.get("ami_parameter"), step.params.get("ami_type")
+        params = step.params
         if step.kind not in (*MANAGED_STEPS, StepKind.SELF_MANAGED_GROUP):
             continue
-        if not isinstance(parameter, str) or not isinstance(ami_type, str):
+        if not isinstance(params, (ManagedGroupParams, SelfManagedParams)):
             continue
-        key, where = (str(step.params.get("version")), ami_type), release_parameter(parameter)
+        parameter, ami_type = params.ami_parameter, params.ami_type
+        if parameter is None or not ami_type:
+            continue
+        key, where = (params.version, ami_type), release_parameter(parameter)
         if key in found or where is None:
             continue
         try:
@@ -325,19 +329,20 @@ def _launch_template_notes(results: dict[str, _Planned], choices: list[AmiChoice
     notes = []
     for name, planned in sorted(results.items()):
         for step in planned.plan.steps if planned.plan else []:
-            if step.kind not in (*MANAGED_STEPS, StepKind.SELF_MANAGED_GROUP):
+            params = step.params
+            if not isinstance(params, (ManagedGroupParams, SelfManagedParams)):
                 continue
-            key = (str(step.params.get("version")), str(step.params.get("ami_type")))
-            if not step.params.get("ami_parameter"):
+            key = (params.version, str(params.ami_type))
+            if not params.ami_parameter:
                 notes.append(
                     f"{name}: {step.target} runs a custom AMI: no release is chosen for it "
                     "(its launch template's image is its owner's to update)"
                 )
-            elif step.kind is StepKind.SELF_MANAGED_GROUP and key in chosen:
+            elif isinstance(params, SelfManagedParams) and key in chosen:
                 release = planned.releases.get(key)
                 if release is not None and release != chosen[key]:
                     notes.append(
-                        f"{name}: {step.target} gets image {step.params.get('ami_id')} (release "
+                        f"{name}: {step.target} gets image {params.ami_id} (release "
                         f"{release}, its region's recommended at plan time), not {chosen[key]}: "
                         "a launch template names an AMI by id, per region"
                     )
@@ -348,9 +353,11 @@ def _pin_amis(plan: Plan, choices: list[AmiChoice]) -> Plan:
     pinned = {(c.kubernetes_version, c.ami_type): c.release_version for c in choices}
     steps = []
     for step in plan.steps:
-        key = (str(step.params.get("version")), str(step.params.get("ami_type")))
-        release = pinned.get(key) if step.kind in MANAGED_STEPS else None
-        params = step.params if release is None else {**step.params, "release_version": release}
+        params = step.params
+        if step.kind in MANAGED_STEPS and isinstance(params, ManagedGroupParams):
+            release = pinned.get((params.version, str(params.ami_type)))
+            if release is not None:
+                params = params.model_copy(update={"release_version": release})
         steps.append(step.model_copy(update={"params": params}))
     return plan.model_copy(update={"steps": steps})
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upgrader.core.errors import UserError
 from upgrader.fleet.spec import ExecuteSettings, Window
-from upgrader.plan.document import Plan
+from upgrader.plan.document import Plan, with_params_by_kind
 
 FLEET_SCHEMA_VERSION = 1
 
@@ -172,4 +172,4 @@ def load_run(path: Path) -> FleetRun:
 
 
 def fleet_run_schema() -> dict[str, object]:
-    return FleetRun.model_json_schema()
+    return with_params_by_kind(FleetRun.model_json_schema())

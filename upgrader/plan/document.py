@@ -10,19 +10,28 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
+from upgrader.plan.step_params import PARAMS_FOR_KIND, GenericParams, StepParams
 
 SCHEMA_VERSION = 1
 
 # How the plan document shows an INFO finding that tripped: context, not a failed check.
 NOTE_STATUS = "note"
 
-ParamValue = str | int | float | bool | list[str] | dict[str, str] | None
+P = TypeVar("P", bound=BaseModel)
 
 
 class StepKind(StrEnum):
@@ -77,7 +86,11 @@ class Step(_Document):
     title: str = Field(default="", description="One line, from the runbook template.")
     description: str
     hop: str | None = Field(default=None, description="The control-plane minor this step serves.")
-    params: dict[str, ParamValue] = Field(default_factory=dict)
+    params: StepParams = Field(
+        default_factory=GenericParams,
+        validate_default=True,
+        description="What the step acts with; its shape depends on `kind` (see the allOf rules).",
+    )
     mutating: bool = True
     verifies: list[str] = Field(
         default_factory=list, description="Check ids re-run before the step starts."
@@ -96,6 +109,35 @@ class Step(_Document):
     addon_updates: list[AddonUpdate] = Field(
         default_factory=list, description="For add-on steps: each add-on's versions."
     )
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params_of_kind(cls, value: object, info: ValidationInfo) -> object:
+        """Read the params as the shape of the step's kind (declared before them)."""
+        kind = info.data.get("kind")
+        if kind is None:
+            raise PydanticCustomError("step_params", "cannot be read without a valid step kind")
+        model = PARAMS_FOR_KIND[StepKind(kind).value]
+        if isinstance(value, model):
+            return value
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        try:
+            return model.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            message = f"{where}: {first['msg']}" if where else first["msg"]
+            raise PydanticCustomError("step_params", message) from None
+
+    def params_of(self, model: type[P]) -> P:
+        """The params, as the shape the caller's step kind reads."""
+        if not isinstance(self.params, model):
+            raise UserError(
+                f"plan step {self.id!r} ({self.kind.value}) carries {type(self.params).__name__},"
+                f" not {model.__name__}; re-run `eksup plan`"
+            )
+        return self.params
 
 
 class PlannedFinding(_Document):
@@ -218,10 +260,41 @@ def load_plan(path: Path) -> Plan:
         return Plan.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(document)"
+        loc = first["loc"]
+        if len(loc) >= 3 and loc[0] == "steps" and isinstance(loc[1], int):
+            raise UserError(
+                f"{path}: {_step_name(raw, loc[1])}: {'.'.join(str(p) for p in loc[2:])}: "
+                f"{first['msg']}; re-run `eksup plan`"
+            ) from None
+        field = ".".join(str(part) for part in loc) or "(document)"
         raise UserError(f"{path}: {field}: {first['msg']}") from None
 
 
-def plan_json_schema() -> dict[str, object]:
-    """The published JSON Schema of the plan document (`eksup plan --schema`)."""
-    return Plan.model_json_schema()
+def _step_name(raw: object, index: int) -> str:
+    """ "step 'control-plane-1.30' (control-plane)", or its position when the file lacks those."""
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    step = steps[index] if isinstance(steps, list) and index < len(steps) else None
+    if not isinstance(step, dict) or not isinstance(step.get("id"), str):
+        return f"step #{index + 1}"
+    kind = step.get("kind")
+    return f"step {step['id']!r}" + (f" ({kind})" if isinstance(kind, str) else "")
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the plan document (`eksup schema`), with rules tying a
+    step's `params` to its `kind`: if kind is X, params is X's shape."""
+    return with_params_by_kind(Plan.model_json_schema())
+
+
+def with_params_by_kind(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` (of a document holding plan steps) with a rule per step kind on `Step`."""
+    definitions = schema["$defs"]
+    definitions["Step"]["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"params": {"$ref": f"#/$defs/{model.__name__}"}}},
+        }
+        for kind, model in PARAMS_FOR_KIND.items()
+        if model.__name__ in definitions
+    ]
+    return schema

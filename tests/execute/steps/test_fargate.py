@@ -6,9 +6,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tests.execute.worlds import CLUSTER, CrashingReporter, Delegate, Runner, hand_plan, step
-from upgrader.core.errors import RefusedError
 from upgrader.execute.engine import RunStatus, StepOutcome
 from upgrader.execute.steps.fargate import RESTARTED_AT_ANNOTATION
 from upgrader.plan.document import Plan, StepKind
@@ -79,6 +79,7 @@ def test_no_workloads_is_already_done(runner: Runner) -> None:
     assert result.steps[0].outcome is StepOutcome.ALREADY_DONE
 
 
-def test_a_bad_workload_parameter_is_refused_up_front(runner: Runner) -> None:
-    with pytest.raises(RefusedError, match="workloads"):
-        runner.run(plan(["DaemonSet/kube-system/aws-node"]))
+def test_a_bad_workload_parameter_never_makes_a_plan() -> None:
+    # A plan file with it is refused when read (tests/plan/test_step_params.py).
+    with pytest.raises(ValidationError, match=r"workloads\.0: String should match"):
+        plan(["DaemonSet/kube-system/aws-node"])

@@ -158,7 +158,7 @@ def test_the_plan_lets_karpenter_replace_the_pool_after_the_control_plane(
     assert ids.index(STEP) > ids.index("control-plane-1.30")
     step = plan.step(STEP)
     assert step.kind is StepKind.KARPENTER_DRIFT
-    assert step.params["node_class"] == "default"
+    assert step.params.node_class == "default"
     commands = "\n".join(step.commands)
     assert "kubectl patch ec2nodeclass default --type merge -p" in commands
     assert '"amiSelectorTerms":[{"id":"<AMI id for 1.30>"}]' in commands

@@ -10,6 +10,7 @@ is resolved here from `describe_addon_versions` for the hop.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from upgrader.core.aws import AddonVersion, UpdateStatus
 from upgrader.core.errors import NotFoundError
@@ -20,7 +21,8 @@ from upgrader.execute.steps.base import (
     StepResult,
     wait_for_update,
 )
-from upgrader.execute.steps.params import AddonsParams, AddonTarget
+from upgrader.plan.document import Step
+from upgrader.plan.step_params import AddonsParams
 from upgrader.versions import KubeVersion
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:.*?eksbuild\.(\d+))?")
@@ -35,8 +37,31 @@ def version_key(version: str) -> tuple[int, int, int, int]:
     return (int(major), int(minor), int(patch or 0), int(build or 0))
 
 
+@dataclass(frozen=True)
+class AddonTarget:
+    name: str
+    # Versions to apply in order; empty entries and bare minors ("1.17") are resolved from
+    # describe-addon-versions when the step runs. Empty: the hop's default version.
+    path: tuple[str, ...]
+
+
+def addon_targets(step: Step) -> tuple[AddonTarget, ...] | None:
+    """The add-ons the step moves, each with its path; None: every installed add-on. The
+    step's addon_updates (each add-on's whole path) win over its params (one version each)."""
+    if step.addon_updates:
+        return tuple(
+            AddonTarget(u.name, tuple(u.path or ([u.target] if u.target else [])))
+            for u in step.addon_updates
+        )
+    params = step.params_of(AddonsParams)
+    if params.addons is None:
+        return None
+    versions = params.addon_versions
+    return tuple(AddonTarget(n, (versions[n],) if versions.get(n) else ()) for n in params.addons)
+
+
 def run_addons(ctx: StepContext) -> StepResult:
-    params = AddonsParams.of(ctx.step)
+    params = ctx.step.params_of(AddonsParams)
     eks = ctx.ports.control_plane
     name = ctx.cluster_name
     cluster = eks.describe_cluster(name)
@@ -45,7 +70,7 @@ def run_addons(ctx: StepContext) -> StepResult:
             f"cluster {name} is at {cluster.version}: its add-ons move to {params.version}'s "
             "versions only after the control plane does"
         )
-    targets = params.addons
+    targets = addon_targets(ctx.step)
     if targets is None:
         targets = tuple(AddonTarget(a, ()) for a in eks.list_addons(name))
     moved, kept = [], []

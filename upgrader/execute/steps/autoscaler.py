@@ -14,7 +14,7 @@ from collections.abc import Callable
 from upgrader.core.errors import NotFoundError
 from upgrader.core.kube import WorkloadKind
 from upgrader.execute.steps.base import StepContext, StepResult
-from upgrader.execute.steps.params import AutoscalerParams
+from upgrader.plan.step_params import AutoscalerParams
 
 NAMESPACE = "kube-system"
 _NAMES = ("cluster-autoscaler", "aws-cluster-autoscaler")
@@ -31,9 +31,11 @@ def _find(ctx: StepContext) -> list[tuple[str, str]]:
 
 
 def run_pause(ctx: StepContext) -> StepResult:
-    params = AutoscalerParams.of(ctx.step)
+    params = ctx.step.params_of(AutoscalerParams)
     cluster = ctx.ports.cluster
-    targets = list(params.deployments) if params.deployments is not None else _find(ctx)
+    planned = params.planned()
+    named = params.targets()
+    targets = named if named is not None else _find(ctx)
     paused, found = [], []
     for namespace, name in targets:
         try:
@@ -46,7 +48,7 @@ def run_pause(ctx: StepContext) -> StepResult:
         original = ctx.recall_global(key)
         if original is None:
             # Already at 0 with nothing recorded: paused by hand; the plan saw the real count.
-            count = workload.replicas or params.replicas.get((namespace, name), 0)
+            count = workload.replicas or planned.get((namespace, name), 0)
             original = str(count)
             ctx.remember_global(key, original)
         if not workload.replicas:
@@ -66,9 +68,10 @@ def run_pause(ctx: StepContext) -> StepResult:
 
 
 def run_resume(ctx: StepContext) -> StepResult:
-    params = AutoscalerParams.of(ctx.step)
+    params = ctx.step.params_of(AutoscalerParams)
     cluster = ctx.ports.cluster
-    targets = list(params.deployments) if params.deployments is not None else []
+    planned = params.planned()
+    targets = params.targets() or []
     for key in ctx.journal.state.memos:
         if key.startswith(_MEMO_PREFIX):
             namespace, name, _ = key[len(_MEMO_PREFIX) :].split("/", 2)
@@ -78,7 +81,7 @@ def run_resume(ctx: StepContext) -> StepResult:
     restored = []
     for namespace, name in targets:
         recorded = ctx.recall_global(_memo_key(namespace, name))
-        original = int(recorded) if recorded is not None else params.replicas.get((namespace, name))
+        original = int(recorded) if recorded is not None else planned.get((namespace, name))
         if original is None:
             ctx.reporter.warning(f"no recorded replica count for {namespace}/{name}; left as it is")
             continue

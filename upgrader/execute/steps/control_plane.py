@@ -14,7 +14,7 @@ import contextlib
 from upgrader.core.aws import UpdateStatus
 from upgrader.core.errors import AwsApiError, EksupError, NotFoundError
 from upgrader.execute.steps.base import PreconditionError, StepContext, StepResult, wait_for_update
-from upgrader.execute.steps.params import ControlPlaneParams
+from upgrader.plan.step_params import ControlPlaneParams
 from upgrader.versions import KubeVersion
 
 UPDATE_ID = "update_id"
@@ -24,7 +24,7 @@ READINESS_REFUSAL = "InvalidStateException"
 
 
 def run_control_plane(ctx: StepContext) -> StepResult:
-    params = ControlPlaneParams.of(ctx.step)
+    params = ctx.step.params_of(ControlPlaneParams)
     eks = ctx.ports.control_plane
     name = ctx.cluster_name
     cluster = eks.describe_cluster(name)

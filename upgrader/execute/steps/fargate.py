@@ -13,7 +13,7 @@ from __future__ import annotations
 from upgrader.core.errors import NotFoundError
 from upgrader.core.kube import Workload, WorkloadKind
 from upgrader.execute.steps.base import StepContext, StepResult
-from upgrader.execute.steps.params import FargateParams
+from upgrader.plan.step_params import FargateParams
 
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"  # what `rollout restart` sets
 
@@ -42,10 +42,10 @@ def _rolled_out(ctx: StepContext, workload: Workload) -> bool:
 
 
 def run_fargate(ctx: StepContext) -> StepResult:
-    p = FargateParams.of(ctx.step)
+    p = ctx.step.params_of(FargateParams)
     cluster = ctx.ports.cluster
     restarted, gone = [], []
-    for kind, namespace, name in p.workloads:
+    for kind, namespace, name in p.restarts():
         what = f"{kind.value} {namespace}/{name}"
         if ctx.recall(_key(kind, namespace, name)) is None:
             try:

@@ -33,8 +33,8 @@ from upgrader.execute.steps.base import (
     WaitTimeoutError,
 )
 from upgrader.execute.steps.nodegroup_blue_green import describe_or_none, drain_options, group_nodes
-from upgrader.execute.steps.params import BlueGreenParams, InPlaceParams, VerifyParams
 from upgrader.plan.document import Step, StepKind
+from upgrader.plan.step_params import ManagedGroupParams, VerifyParams
 from upgrader.versions import KubeVersion
 
 READY_WORKLOADS = "ready_workloads"  # run-level memo: what must be Ready again at the end
@@ -47,10 +47,8 @@ def run_preflight(ctx: StepContext) -> StepResult:
         raise PreconditionError("pre-flight checks block the upgrade: " + "; ".join(blocking))
     groups = []
     for step in ctx.plan.steps:
-        if step.kind is StepKind.NODEGROUP_BLUE_GREEN:
-            groups.append(BlueGreenParams.of(step).blue)
-        elif step.kind is StepKind.NODEGROUP_IN_PLACE:
-            groups.append(InPlaceParams.of(step).nodegroup)
+        if isinstance(step.params, ManagedGroupParams):
+            groups.append(step.params.nodegroup)  # blue, for a blue/green step
     options = drain_options(ctx)
     refused: list[PodDecision] = []
     checked = []
@@ -150,7 +148,7 @@ def ready_workloads(cluster: Cluster) -> list[str]:
 
 
 def run_verify(ctx: StepContext) -> StepResult:
-    version = VerifyParams.of(ctx.step, ctx.plan.target_version).version
+    version = ctx.step.params_of(VerifyParams).version
     if ctx.dry_run:
         ctx.reporter.action(
             f"verify every node and the control plane at {version}, add-ons ACTIVE, and the "

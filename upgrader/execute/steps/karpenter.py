@@ -41,7 +41,7 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.execute.steps.params import KarpenterParams
+from upgrader.plan.step_params import KarpenterParams
 from upgrader.versions import default_catalog
 
 # EC2NodeClass spec.amiFamily -> the EKS AMI type of each node architecture.
@@ -55,9 +55,9 @@ _REPORT_LIMIT = 5
 
 
 def run_karpenter(ctx: StepContext) -> StepResult:
-    p = KarpenterParams.of(ctx.step)
+    p = ctx.step.params_of(KarpenterParams)
     cluster = ctx.ports.cluster
-    pool = _node_pool(ctx, p.node_pool)
+    pool = _node_pool(ctx, p.nodegroup)
     if not _nodes(ctx, pool.name):
         return StepResult(f"node pool {pool.name} has no nodes", already_done=True)
     if _at_version(ctx, pool.name, p.version):

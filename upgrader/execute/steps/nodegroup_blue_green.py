@@ -48,10 +48,13 @@ from upgrader.execute.steps.base import (
 )
 from upgrader.execute.steps.green_placement import check_green_placement
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
-from upgrader.execute.steps.params import REPLACES_TAG, AmiParams, BlueGreenParams, parse_taint
 from upgrader.execute.steps.surge import run_drain
-from upgrader.plan.document import StepKind
+from upgrader.plan.step_params import BlueGreenParams, ManagedGroupParams, parse_taint
 from upgrader.versions import KubeVersion
+
+# The tag on a green group naming the blue group it replaces: how a resumed run knows the
+# group is its own, and how a later hop finds what a group replaced.
+REPLACES_TAG = "eksup.io/replaces"
 
 DRAIN_STARTED = "drain_started"
 LAUNCH_TEMPLATE_VERSION = "launch_template_version"
@@ -98,7 +101,7 @@ def describe_or_none(ctx: StepContext, group: str) -> Nodegroup | None:
 
 
 def run_blue_green(ctx: StepContext) -> StepResult:
-    p = BlueGreenParams.of(ctx.step)
+    p = ctx.step.params_of(BlueGreenParams)
     taint = parse_taint(ctx.options.taint) if ctx.options.taint else p.taint
     blue = describe_or_none(ctx, p.blue)
     green = describe_or_none(ctx, p.green)
@@ -248,11 +251,10 @@ def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
 def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> NodegroupSpec:
     version: str | None = p.version
     # The plan's type: blue's own, or the one `eksup plan --ami-type` moves green to.
-    planned = ctx.step.params.get("ami_type")
-    ami_type: str | None = (planned if isinstance(planned, str) else None) or blue.ami_type or None
+    ami_type: str | None = p.ami_type or blue.ami_type or None
     template = blue.launch_template
     if template is not None:
-        template, custom = template_for_hop(ctx, template, p.blue, p.version, p.ami)
+        template, custom = template_for_hop(ctx, template, p.blue, p.version, p)
         if custom:
             # The AMI comes from the template: EKS refuses a version or AMI type beside it.
             version = ami_type = None
@@ -263,7 +265,7 @@ def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> Nodegr
         subnets=blue.subnets,
         scaling=blue.scaling,
         version=version,
-        release_version=p.ami.release_version if version is not None else None,
+        release_version=p.release_version if version is not None else None,
         ami_type=ami_type,
         capacity_type=blue.capacity_type or "ON_DEMAND",
         instance_types=blue.instance_types,
@@ -277,7 +279,7 @@ def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> Nodegr
 
 
 def template_for_hop(
-    ctx: StepContext, template: LaunchTemplateRef, group: str, version: str, ami: AmiParams
+    ctx: StepContext, template: LaunchTemplateRef, group: str, version: str, ami: ManagedGroupParams
 ) -> tuple[LaunchTemplateRef, bool]:
     """A group's launch template for `version`, and whether it names the AMI itself. With a
     custom AMI in it, a new template version with the hop's AMI (created once: its number is
@@ -440,14 +442,13 @@ def _would_be_nodes(ctx: StepContext, blue: str, nodes: list[Node]) -> tuple[str
     while not nodes:
         before = next(
             (
-                step.params.get("nodegroup")
-                for step in ctx.plan.steps
-                if step.kind is StepKind.NODEGROUP_BLUE_GREEN
-                and step.params.get("green_nodegroup") == name
+                params.blue
+                for params in (step.params for step in ctx.plan.steps)
+                if isinstance(params, BlueGreenParams) and params.green == name
             ),
             None,
         )
-        if not isinstance(before, str) or before == name:
+        if before is None or before == name:
             return "", nodes
         name = before
         nodes = group_nodes(ctx, name)

@@ -31,7 +31,7 @@ from upgrader.execute.steps.nodegroup_blue_green import (
     preflight,
     template_for_hop,
 )
-from upgrader.execute.steps.params import InPlaceParams
+from upgrader.plan.step_params import InPlaceParams
 from upgrader.versions import KubeVersion
 
 UPDATE_ID = "update_id"
@@ -39,7 +39,7 @@ ORIGINAL_MAX_UNAVAILABLE = "original_max_unavailable"
 
 
 def run_in_place(ctx: StepContext) -> StepResult:
-    p = InPlaceParams.of(ctx.step)
+    p = ctx.step.params_of(InPlaceParams)
     name = ctx.cluster_name
     group = describe_or_none(ctx, p.nodegroup)
     if group is None:
@@ -71,7 +71,7 @@ def run_in_place(ctx: StepContext) -> StepResult:
         template_version = None
         if group.launch_template is not None:
             template, custom = template_for_hop(
-                ctx, group.launch_template, p.nodegroup, p.version, p.ami
+                ctx, group.launch_template, p.nodegroup, p.version, p
             )
             if custom:
                 version, template_version = None, template.version
@@ -87,7 +87,7 @@ def run_in_place(ctx: StepContext) -> StepResult:
             p.nodegroup,
             version=version,
             launch_template_version=template_version,
-            release_version=p.ami.release_version if version is not None else None,
+            release_version=p.release_version if version is not None else None,
         )
         update_id = update.id
     else:

@@ -50,8 +50,8 @@ from upgrader.execute.steps.base import (
 from upgrader.execute.steps.green_placement import moving_off, named, placement_problems
 from upgrader.execute.steps.nodegroup_blue_green import drain_options, drain_settings
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
-from upgrader.execute.steps.params import SelfManagedParams, parse_taint
 from upgrader.execute.steps.surge import run_drain
+from upgrader.plan.step_params import SelfManagedParams, parse_taint
 
 ROLL_PROCESSES = ("AZRebalance", "ReplaceUnhealthy")  # suspended for the whole roll
 LAUNCH = "Launch"  # suspended once the surge is in
@@ -74,14 +74,14 @@ def instance_id(node: Node) -> str:
 
 
 def run_self_managed(ctx: StepContext) -> StepResult:
-    p = SelfManagedParams.of(ctx.step)
+    p = ctx.step.params_of(SelfManagedParams)
     taint = parse_taint(ctx.options.taint) if ctx.options.taint else p.taint
-    group = _group(ctx, p.group)
+    group = _group(ctx, p.nodegroup)
     image = _target_image(ctx, p)
     old = _old(group, image)
     if not old:
-        restored = _restore(ctx, p.group)
-        detail = f"every instance of {p.group} runs {image}"
+        restored = _restore(ctx, p.nodegroup)
+        detail = f"every instance of {p.nodegroup} runs {image}"
         return StepResult(detail + restored, already_done=not restored)
 
     options = drain_options(ctx)
@@ -95,36 +95,36 @@ def run_self_managed(ctx: StepContext) -> StepResult:
     )
     if refused:
         raise DrainRefusedError(refused)
-    waves = _wave_plan(ctx, p.group, group, len(old))
+    waves = _wave_plan(ctx, p.nodegroup, group, len(old))
     if waves is not None:
         return _roll_in_waves(ctx, _Waves(p, taint, image, *waves))
-    original, surged, old_then = _surge_plan(ctx, p.group, group, len(old))
+    original, surged, old_then = _surge_plan(ctx, p.nodegroup, group, len(old))
 
     _point_at_template(ctx, p, group, image)
-    _suspend(ctx, p.group, group, list(ROLL_PROCESSES))
+    _suspend(ctx, p.nodegroup, group, list(ROLL_PROCESSES))
     if ctx.recall(SURGE) is None and not ctx.dry_run:
         ctx.remember(SURGE, f"{original},{surged},{old_then}")
     # An absolute count, so setting it again (a crash between the memo and the call) cannot
     # raise the group twice; once terminations began, the decrements own the count.
-    if ctx.recall(TERMINATING) is None and _group(ctx, p.group).desired_capacity != surged:
+    if ctx.recall(TERMINATING) is None and _group(ctx, p.nodegroup).desired_capacity != surged:
         ctx.intend(
-            f"autoscaling:SetDesiredCapacity group={p.group} desired={surged} "
+            f"autoscaling:SetDesiredCapacity group={p.nodegroup} desired={surged} "
             f"(from {original}: {old_then} new instances on {image})"
         )
-        ctx.ports.compute.set_desired_capacity(p.group, surged)
+        ctx.ports.compute.set_desired_capacity(p.nodegroup, surged)
     try:
-        _wait_new_ready(ctx, p.group, image, surged - old_then)
+        _wait_new_ready(ctx, p.nodegroup, image, surged - old_then)
     except WaitTimeoutError as error:
-        undone = _undo_surge(ctx, p.group, image)
+        undone = _undo_surge(ctx, p.nodegroup, image)
         raise StepFailedError(
             f"{error}; rolled back: {undone}. No old node was touched. Find out why the new "
             "instances do not join (AMI, user data, instance role, security groups), then --resume"
         ) from error
-    _suspend(ctx, p.group, _group(ctx, p.group), [LAUNCH])
+    _suspend(ctx, p.nodegroup, _group(ctx, p.nodegroup), [LAUNCH])
 
     # Launches are suspended, so no instance joins the old set while it drains: its ids are read
     # once, not once a drain round (the drain re-reads the nodes, which go with their instances).
-    old_ids = {i.id for i in _old(_group(ctx, p.group), image)}
+    old_ids = {i.id for i in _old(_group(ctx, p.nodegroup), image)}
 
     def old_nodes_now() -> list[Node]:
         return _nodes_of(ctx, old_ids)
@@ -132,22 +132,24 @@ def run_self_managed(ctx: StepContext) -> StepResult:
     nodes = old_nodes_now()
     _check_placement(
         ctx,
-        p.group,
+        p.nodegroup,
         image,
         nodes,
         memo=PLACEMENT_CHECKED,
-        undo=lambda: _undo_surge(ctx, p.group, image),
+        undo=lambda: _undo_surge(ctx, p.nodegroup, image),
     )
-    taint_and_cordon(ctx, f"old nodes of {p.group}", nodes, taint)
+    taint_and_cordon(ctx, f"old nodes of {p.nodegroup}", nodes, taint)
     if ctx.dry_run:
-        ctx.reporter.action(f"drain {len(nodes)} old nodes of {p.group}", dry_run=True)
+        ctx.reporter.action(f"drain {len(nodes)} old nodes of {p.nodegroup}", dry_run=True)
         moved = "dry run"
     else:
-        ctx.intend(f"drain {len(nodes)} old nodes of {p.group} within their PodDisruptionBudgets")
+        ctx.intend(
+            f"drain {len(nodes)} old nodes of {p.nodegroup} within their PodDisruptionBudgets"
+        )
         moved = _drain(ctx, p, taint, old_nodes_now)
-    _terminate_old(ctx, p.group, image)
-    restored = _restore(ctx, p.group)
-    return StepResult(f"{p.group} rolled onto {image} ({moved})" + restored)
+    _terminate_old(ctx, p.nodegroup, image)
+    restored = _restore(ctx, p.nodegroup)
+    return StepResult(f"{p.nodegroup} rolled onto {image} ({moved})" + restored)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -179,12 +181,12 @@ def _target_image(ctx: StepContext, p: SelfManagedParams) -> str:
     remembered = ctx.recall(TARGET_IMAGE)
     if remembered is not None:
         return remembered
-    image = p.ami.ami_id
-    if image is None and p.ami.ami_parameter:
-        image = ctx.ports.compute.get_parameter(p.ami.ami_parameter)
+    image = p.ami_id
+    if image is None and p.ami_parameter:
+        image = ctx.ports.compute.get_parameter(p.ami_parameter)
     if not image:
         raise PreconditionError(
-            f"the plan names no AMI for self-managed group {p.group} at {p.version}; re-plan"
+            f"the plan names no AMI for self-managed group {p.nodegroup} at {p.version}; re-plan"
         )
     if not ctx.dry_run:
         ctx.remember(TARGET_IMAGE, image)
@@ -219,7 +221,7 @@ def _point_at_template(
     ref = group.launch_template
     if ref is None:
         raise PreconditionError(
-            f"Auto Scaling group {p.group} has no launch template (a launch configuration?); "
+            f"Auto Scaling group {p.nodegroup} has no launch template (a launch configuration?); "
             "eksup rolls only launch-template groups: move it to a launch template, then re-plan"
         )
     compute = ctx.ports.compute
@@ -240,10 +242,10 @@ def _point_at_template(
         if ctx.recall(ORIGINAL_TEMPLATE_VERSION) is None and not ctx.dry_run:
             ctx.remember(ORIGINAL_TEMPLATE_VERSION, ref.version or "$Default")
         ctx.intend(
-            f"autoscaling:UpdateAutoScalingGroup group={p.group} "
+            f"autoscaling:UpdateAutoScalingGroup group={p.nodegroup} "
             f"launch template {ref.id} version {version}"
         )
-        compute.set_launch_template(p.group, ref.id, version)
+        compute.set_launch_template(p.nodegroup, ref.id, version)
 
 
 def _suspend(ctx: StepContext, name: str, group: AutoScalingGroup, processes: list[str]) -> None:
@@ -301,7 +303,7 @@ def _drain(
     except DrainTimeoutError as error:
         go_on = error.advice or "free the budget (or give a longer --drain-timeout) and --resume"
         raise StepFailedError(
-            f"{error}. The nodes being drained were not terminated; the old nodes of {p.group} "
+            f"{error}. The nodes being drained were not terminated; the old nodes of {p.nodegroup} "
             "stay tainted and cordoned and its processes suspended (the journal names them). "
             f"To go on: {go_on}"
         ) from error
@@ -450,7 +452,7 @@ class _Waves:
 
 def _roll_in_waves(ctx: StepContext, waves: _Waves) -> StepResult:
     p, image, room = waves.p, waves.image, waves.room
-    name = p.group
+    name = p.nodegroup
     _point_at_template(ctx, p, _group(ctx, name), image)
     _suspend(ctx, name, _group(ctx, name), list(ROLL_PROCESSES))
     if ctx.recall(WAVES) is None and not ctx.dry_run:
@@ -482,7 +484,7 @@ def _run_wave(ctx: StepContext, waves: _Waves, number: int) -> str | None:
     decrement. The chosen instances are remembered before anything changes, so a resumed run
     finishes this very wave. None when no old instance is left."""
     p, taint, image, original = waves.p, waves.taint, waves.image, waves.original
-    name = p.group
+    name = p.nodegroup
     key = f"{WAVE}-{number}"
     memo = ctx.recall(key)
     if memo:
