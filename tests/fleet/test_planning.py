@@ -118,7 +118,14 @@ def test_bottlerocket_and_amazon_linux_releases_are_read_beside_their_image_ids(
     assert release_parameter("/my/team/golden-ami") is None
 
     def step(step_id: str, kind: StepKind, ami_type: str, parameter: str | None) -> Step:
-        params = {"version": "1.31", "ami_type": ami_type, "ami_parameter": parameter}
+        params = {
+            "nodegroup": step_id,
+            "version": "1.31",
+            "ami_type": ami_type,
+            "ami_parameter": parameter,
+        }
+        if kind is StepKind.NODEGROUP_BLUE_GREEN:
+            params["green_nodegroup"] = f"{step_id}-1-31"
         return Step(id=step_id, kind=kind, target=step_id, description="nodes", params=params)
 
     plan = _plan("a", "v1").model_copy(
@@ -153,7 +160,7 @@ def test_bottlerocket_and_amazon_linux_releases_are_read_beside_their_image_ids(
         "AL2023_x86_64_STANDARD": expected.al2023,
     }
     pinned = _pin_amis(plan, choices)
-    assert pinned.step("br").params["release_version"] == expected.bottlerocket  # managed: pinned
+    assert getattr(pinned.step("br").params, "release_version", None) == expected.bottlerocket
     assert "release_version" not in pinned.step("asg").params  # a launch template: by image id
     notes = _launch_template_notes(results, choices)
     assert any(n.startswith("us: asg gets image") and newer in n for n in notes), notes
