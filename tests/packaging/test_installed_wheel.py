@@ -46,21 +46,20 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 def _pip_install(venv: Path, requirement: str, wheelhouse: Path, cwd: Path) -> None:
-    # The test venv's pip installs into the fresh venv (`--python`): the fresh one needs no pip.
+    # uv (the lock's, in the test venv) installs into the fresh venv, which needs no pip: the
+    # same wheels as pip would take, in a third of the time.
     done = _run(
         [
-            sys.executable,
-            "-m",
+            str(Path(sys.executable).with_name("uv")),
             "pip",
-            "--python",
-            str(venv / "bin" / "python"),
             "install",
             "--quiet",
-            "--disable-pip-version-check",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--offline",
             "--no-index",
             "--find-links",
             str(wheelhouse),
-            "--no-compile",
             requirement,
         ],
         cwd,
