@@ -162,6 +162,6 @@ def weight_steps(steps: Sequence[RolloutStep]) -> list[Step]:
     found: list[Step] = []
     pauses = {step.number: step.seconds for step in steps if isinstance(step, Pause)}
     for step in steps:
-        if isinstance(step, SetWeights) and step.number > 0:
+        if isinstance(step, SetWeights):
             found.append(Step(step.number, step.weights, pauses.get(step.number, 0.0)))
     return found

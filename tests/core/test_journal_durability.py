@@ -6,6 +6,7 @@ check the journal flushes each append, after writing every record of it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def test_each_append_is_flushed_to_disk_after_all_its_records(
     flushed: list[int] = []
 
     def spy(fd: int) -> None:
+        assert os.fstat(fd).st_ino == path.stat().st_ino  # the journal's own file is flushed
         # What a crash right now would leave: every record of this append is already written.
         flushed.append(path.read_text(encoding="utf-8").count("\n"))
 

@@ -430,6 +430,8 @@ def _displaced(*names: str) -> set[tuple[WorkloadKind, str, str]]:
         (_displaced("a-gone", "db"), 1),  # a workload deleted meanwhile is not waited for
         (_displaced("db", "db2"), 2),
         (_displaced("a-gone"), 0),
+        # A workload with no desired count (a DaemonSet) is not waited for, wherever it sorts.
+        ({(WorkloadKind.DAEMON_SET, "ns", "a-agent"), *_displaced("db")}, 1),
     ],
 )
 def test_replacements_pending_counts_the_workloads_not_ready(
@@ -438,6 +440,10 @@ def test_replacements_pending_counts_the_workloads_not_ready(
     kube = FakeCluster(clock)
     _unready_statefulset(kube, "db")
     _unready_statefulset(kube, "db2")
+    agent = PodTemplate({"app": "agent"}, spec=PodSpec(node_selector={"nowhere": "true"}))
+    kube.add_workload(
+        Workload(WorkloadKind.DAEMON_SET, "ns", "a-agent", LabelSelector({"app": "agent"}), agent)
+    )
     drain = Drain(kube, clock, list)
     drain._displaced = displaced
     assert drain._replacements_ready() is (pending == 0)
@@ -576,3 +582,27 @@ def test_a_tally_counts_nodes_headroom_held_pods_and_the_budget_bound(
 def test_no_estimate_before_there_is_a_pod_to_evict(clock: VirtualClock) -> None:
     drain = Drain(FakeCluster(clock), clock, list)
     assert drain._tally([], [], [], {}).estimate is None
+
+
+def test_a_workload_must_only_get_back_the_ready_count_it_had_before_the_drain(
+    clock: VirtualClock,
+) -> None:
+    """A pod bound but never started (Pending, never Ready) leaves its workload short before the
+    drain: waiting for all replicas would hold the drain to its timeout (eviction.go lets such a
+    pod go without its budget; kubectl drain finishes)."""
+    kube = FakeCluster(clock)
+    _unready_statefulset(kube, "db")  # 1 replica, 0 Ready, before anything is evicted
+    pod = Pod("ns", "db-0", uid="db-0", labels={"app": "db"}, owner=OwnerRef("StatefulSet", "db"))
+    drain = Drain(kube, clock, list)
+    drain._note_ready_before(pod)
+    key = (WorkloadKind.STATEFUL_SET, "ns", "db")
+    assert drain._ready_before == {key: 0}
+    drain._displaced = {key}
+    assert drain._replacements_ready() is True
+    # The count is the one before the first eviction: a later note does not move it.
+    drain._ready_before[key] = 1
+    drain._note_ready_before(pod)
+    assert drain._ready_before == {key: 1}
+    # Without that memory the same workload would be waited for.
+    drain._ready_before.clear()
+    assert drain._replacements_ready() is False

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from strategies.registry import steps_for
 from strategies.spec import BlueGreen, Canary, Linear
-from strategies.steps import ALL_CANDIDATE, Step
+from strategies.steps import ALL_CANDIDATE, Analysis, Pause, SetWeights, Step, split, weight_steps
 from strategies.traffic.alb import ALB_MAX_WEIGHT, listener_of
 from strategies.traffic.route53 import ROUTE53_MAX_WEIGHT
 
@@ -71,3 +71,14 @@ def test_listener_of_a_rule() -> None:
         == listener
     )
     assert listener_of(listener) == listener
+
+
+def test_each_weight_change_carries_the_pause_after_it_and_none_without_one() -> None:
+    thirty = split(30)
+    steps = [
+        Analysis(0, "step 0"),
+        SetWeights(1, thirty),
+        Pause(1, 60.0),
+        SetWeights(2, ALL_CANDIDATE),
+    ]
+    assert weight_steps(steps) == [Step(1, thirty, 60.0), Step(2, ALL_CANDIDATE, 0.0)]
