@@ -22,7 +22,7 @@ from upgrader.core.kube import WorkloadKind
 from upgrader.core.ports import Cluster
 from upgrader.core.run.journal import Record
 from upgrader.core.shell import command
-from upgrader.drain.drainer import DrainRefusedError, preflight_refusals
+from upgrader.drain.drainer import DrainRefusedError
 from upgrader.drain.rules import PodDecision
 from upgrader.execute.steps.base import (
     GateDeclinedError,
@@ -32,7 +32,11 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.execute.steps.nodegroup_blue_green import describe_or_none, drain_options, group_nodes
+from upgrader.execute.steps.nodegroup_blue_green import (
+    describe_or_none,
+    drain_refusals,
+    group_nodes,
+)
 from upgrader.plan.document import Step, StepKind
 from upgrader.plan.step_params import ManagedGroupParams, VerifyParams
 from upgrader.versions import KubeVersion
@@ -49,7 +53,6 @@ def run_preflight(ctx: StepContext) -> StepResult:
     for step in ctx.plan.steps:
         if isinstance(step.params, ManagedGroupParams):
             groups.append(step.params.nodegroup)  # blue, for a blue/green step
-    options = drain_options(ctx)
     refused: list[PodDecision] = []
     checked = []
     for group in dict.fromkeys(groups):
@@ -58,9 +61,7 @@ def run_preflight(ctx: StepContext) -> StepResult:
             continue
         checked.append(group)
         names = [n.name for n in group_nodes(ctx, group)]
-        refused += preflight_refusals(
-            ctx.ports.cluster, names, options, ctx.options.pod_selector, ctx.ports.clock.now()
-        )
+        refused += drain_refusals(ctx, names)
     if refused:
         raise DrainRefusedError(refused)
     what = f"drain rules pass on {', '.join(checked)}" if checked else "no node group to drain"

@@ -37,7 +37,7 @@ from upgrader.drain.drainer import (
     drain_summary,
     preflight_refusals,
 )
-from upgrader.drain.rules import DrainOptions, Verdict, decide_all, gave_up_waiting
+from upgrader.drain.rules import DrainOptions, PodDecision, Verdict, decide_all, gave_up_waiting
 from upgrader.drain.schedule import PdbIndex
 from upgrader.execute.steps.base import (
     PreconditionError,
@@ -70,6 +70,18 @@ def drain_options(ctx: StepContext) -> DrainOptions:
         delete_emptydir_data=ctx.options.delete_emptydir_data,
         force=ctx.options.force,
         skip_wait_for_delete_timeout_seconds=ctx.options.skip_wait_for_delete_timeout_seconds,
+    )
+
+
+def drain_refusals(ctx: StepContext, node_names: list[str]) -> list[PodDecision]:
+    """What the drain of these nodes would refuse, judged as the drain will judge it: the
+    execute flags, `--pod-selector` and the clock (for --skip-wait-for-delete-timeout)."""
+    return preflight_refusals(
+        ctx.ports.cluster,
+        node_names,
+        drain_options(ctx),
+        ctx.options.pod_selector,
+        ctx.ports.clock.now(),
     )
 
 
@@ -210,9 +222,7 @@ def _check_preconditions(
 def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     """Refuse now what the drain would refuse later, for every blue node at once."""
     names = [n.name for n in group_nodes(ctx, blue)]
-    refused = preflight_refusals(
-        ctx.ports.cluster, names, options, ctx.options.pod_selector, ctx.ports.clock.now()
-    )
+    refused = drain_refusals(ctx, names)
     if refused:
         raise DrainRefusedError(refused)
     if ctx.options.disable_eviction:

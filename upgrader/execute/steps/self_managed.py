@@ -38,7 +38,6 @@ from upgrader.drain.drainer import (
     DrainRefusedError,
     DrainTimeoutError,
     drain_summary,
-    preflight_refusals,
 )
 from upgrader.execute.steps.base import (
     PreconditionError,
@@ -48,7 +47,11 @@ from upgrader.execute.steps.base import (
     WaitTimeoutError,
 )
 from upgrader.execute.steps.green_placement import moving_off, named, placement_problems
-from upgrader.execute.steps.nodegroup_blue_green import drain_options, drain_settings
+from upgrader.execute.steps.nodegroup_blue_green import (
+    drain_options,
+    drain_refusals,
+    drain_settings,
+)
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.execute.steps.surge import run_drain
 from upgrader.plan.step_params import SelfManagedParams, parse_taint
@@ -84,15 +87,8 @@ def run_self_managed(ctx: StepContext) -> StepResult:
         detail = f"every instance of {p.nodegroup} runs {image}"
         return StepResult(detail + restored, already_done=not restored)
 
-    options = drain_options(ctx)
     old_nodes = _nodes_of(ctx, {i.id for i in old})
-    refused = preflight_refusals(
-        ctx.ports.cluster,
-        [n.name for n in old_nodes],
-        options,
-        ctx.options.pod_selector,
-        ctx.ports.clock.now(),
-    )
+    refused = drain_refusals(ctx, [n.name for n in old_nodes])
     if refused:
         raise DrainRefusedError(refused)
     waves = _wave_plan(ctx, p.nodegroup, group, len(old))
