@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from tests.plan.builders import REGION, snapshot
 from upgrader.cli import app
+from upgrader.core.errors import UserError
 from upgrader.core.shell import command, comment, fill_command, md_text
 from upgrader.plan.document import Plan, StepKind
 from upgrader.plan.planner import make_plan
@@ -48,6 +49,12 @@ HOSTILE = [
 # Words a shell could be handed: anything but NUL (no argv can hold one).
 words = st.text(st.characters(exclude_characters="\x00"), max_size=30)
 names = st.one_of(st.sampled_from(HOSTILE), words)
+# Names a cluster can hand the planner and a plan file can hold: text with no lone surrogate
+# (one reaches the planner only from a JSON `\\ud800` escape; it is refused, tested below).
+cluster_names = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=30),
+)
 
 
 @given(st.lists(words, min_size=1, max_size=6))
@@ -102,7 +109,7 @@ def _lines(plan: Plan) -> list[tuple[str, str]]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(names.filter(bool))
+@given(cluster_names.filter(bool))
 def test_every_plan_command_keeps_a_hostile_name_one_word(name: str) -> None:
     plan = _plan_with(name)
     words = [w for _, line in _lines(plan) for w in shlex.split(line, comments=True)]
@@ -121,6 +128,27 @@ def test_every_plan_command_keeps_a_hostile_name_one_word(name: str) -> None:
     delete = next(c for c in blue_green.commands if "delete-nodegroup" in c)
     argv = shlex.split(delete, comments=True)
     assert argv[argv.index("--nodegroup-name") + 1] == name
+
+
+@pytest.mark.parametrize(
+    ("groups", "field"),
+    [
+        ({"groups": [("\ud800", "")]}, "BlueGreenParams.nodegroup '\\ud800'"),
+        ({"self_managed_groups": [("asg-\udc80", "")]}, "SelfManagedParams.nodegroup"),
+        ({"karpenter": [("pool-\udfff", "")]}, "KarpenterParams.nodegroup"),
+    ],
+)
+def test_a_name_no_plan_file_can_hold_is_refused_in_one_line(
+    groups: dict[str, list[tuple[str, str]]], field: str
+) -> None:
+    snap = snapshot("1.29", target="1.30", **groups)  # type: ignore[arg-type]
+    with pytest.raises(UserError) as refused:
+        make_plan(snap, "1.30", region=REGION)
+    message = str(refused.value)
+    assert message.startswith("cluster 'prod' cannot be planned: ")
+    assert field in message
+    assert "\n" not in message
+    message.encode("utf-8")  # the message itself prints: the name is shown escaped
 
 
 def _stub_tools(bin_dir: Path, calls: Path) -> None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from pydantic import ValidationError
+
 from upgrader import __version__
 from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
@@ -110,7 +112,50 @@ def make_plan(
     ami_family: str | None = None,
 ) -> Plan:
     """The plan to take `snapshot`'s cluster to `target`. Raises UserError when there is no
-    path (a downgrade, a version eksup does not know or EKS does not offer)."""
+    path (a downgrade, a version eksup does not know or EKS does not offer), or when a value
+    read from the cluster cannot go into a plan file (a name that is not valid Unicode text)."""
+    try:
+        return _make_plan(
+            snapshot,
+            target,
+            findings=findings,
+            node_strategy=node_strategy,
+            runbook=runbook,
+            region=region,
+            now=now,
+            drain_timeout_seconds=drain_timeout_seconds,
+            max_unavailable=max_unavailable,
+            taint=taint,
+            catalog=catalog,
+            ami_family=ami_family,
+        )
+    except ValidationError as error:
+        # The step shapes check every value the cluster gave; one that fails is the cluster's
+        # data, not a bug to show as a traceback (a JSON `\\ud800` escape decodes to a lone
+        # surrogate, which no UTF-8 plan file can hold).
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or error.title
+        raise UserError(
+            f"cluster {snapshot.cluster.name!r} cannot be planned: {error.title}.{where} "
+            f"{first['input']!r}: {first['msg']}; correct that value in the cluster"
+        ) from None
+
+
+def _make_plan(
+    snapshot: ClusterSnapshot,
+    target: str,
+    *,
+    findings: Sequence[Finding],
+    node_strategy: NodeStrategy | str,
+    runbook: Runbook | None,
+    region: str,
+    now: float,
+    drain_timeout_seconds: int,
+    max_unavailable: str | None,
+    taint: str,
+    catalog: VersionCatalog | None,
+    ami_family: str | None,
+) -> Plan:
     catalog = catalog or default_catalog()
     strategy = NodeStrategy(node_strategy)
     runbook = runbook or get_runbook(RUNBOOK_FOR_STRATEGY[strategy])
