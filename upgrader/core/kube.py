@@ -618,9 +618,18 @@ class DisruptionBudget:
 
 @dataclass(frozen=True)
 class NodePool:
+    """A Karpenter NodePool. The template fields say what its new nodes carry (see
+    upgrader/core/nodepool_shapes.py): `labels` (spec.template.metadata.labels), `requirements`
+    (spec.template.spec.requirements), `taints` (spec.template.spec.taints) and
+    `startup_taints` (spec.template.spec.startupTaints, gone before pods land)."""
+
     name: str
     node_class: str  # spec.template.spec.nodeClassRef.name
     budgets: tuple[DisruptionBudget, ...] = (DisruptionBudget(),)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    requirements: tuple[SelectorRequirement, ...] = ()
+    taints: tuple[Taint, ...] = ()
+    startup_taints: tuple[Taint, ...] = ()
 
     def drift_budget(self, total: int) -> int:
         """The most restrictive budget that applies to drift (Karpenter's default: 10%)."""

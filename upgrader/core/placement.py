@@ -88,13 +88,63 @@ TRANSIENT_TAINT_PREFIXES = (
 
 
 @dataclass(frozen=True)
+class LabelRange:
+    """The values a label of a node not made yet may take. Its maker picks the value to suit
+    the pod: Karpenter narrows its NodePool's requirements by the pod's own (nodeSelector,
+    required node affinity) and labels the node it launches with the result, so a pod is
+    satisfied when some value in the range meets it. The value must meet every one of
+    `requirements`; `always`: the label is on every node made (a well-known label Karpenter
+    derives from the instance), so "absent" is no option. Without `always`, absence is an
+    option only when every requirement is DoesNotExist (Karpenter gives an Exists or NotIn
+    label a value of its own)."""
+
+    requirements: tuple[SelectorRequirement, ...] = ()
+    always: bool = False
+
+    def allows(self, value: str | None) -> bool:
+        """May the label have `value` (None: be absent)?"""
+        if value is None:
+            return not self.always and all(r.operator == "DoesNotExist" for r in self.requirements)
+        return all(r.matches({r.key: value}) for r in self.requirements)
+
+    def satisfiable(self, key: str, wanted: Sequence[SelectorRequirement]) -> bool:
+        """Is there a value of the label (or its absence) that the range allows and that meets
+        every one of `wanted` (a pod's requirements on `key`)?"""
+        mentioned: set[str] = set()
+        for r in (*self.requirements, *wanted):
+            mentioned.update(r.values)
+            if r.operator in ("Gt", "Lt") and r.values:
+                try:
+                    bound = int(r.values[0])
+                except ValueError:
+                    continue
+                mentioned.update((str(bound + 1), str(bound - 1)))
+        fresh = "eksup-any-other-value"  # stands for every value nobody names
+        candidates: list[str | None] = [None, fresh, *sorted(mentioned)]
+        return any(
+            self.allows(value)
+            and all(r.matches({} if value is None else {key: value}) for r in wanted)
+            for value in candidates
+        )
+
+    def describe(self, key: str) -> str:
+        if not self.requirements:
+            return f"any {key}"
+        return f"{key} only where {describe_affinity(NodeAffinity((self.requirements,)))}"
+
+
+@dataclass(frozen=True)
 class NodeShape:
-    """A node as it is, or as it will be made: what the scheduler's filters look at."""
+    """A node as it is, or as it will be made: what the scheduler's filters look at.
+
+    `ranges`: labels whose value is chosen when the node is made (a Karpenter NodePool's
+    requirements); a key is in `labels` or in `ranges`, never both."""
 
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     allocatable: Resources = field(default_factory=Resources)
+    ranges: Mapping[str, LabelRange] = field(default_factory=dict)
 
     @staticmethod
     def of(node: Node) -> NodeShape:
@@ -124,15 +174,28 @@ def describe_affinity(affinity: NodeAffinity) -> str:
 def constraint_misses(spec: PodSpec, shape: NodeShape) -> list[str]:
     """Each hard scheduling constraint of `spec` that `shape` fails, and what it lacks."""
     misses = []
+    ranges = shape.ranges
     for key, want in sorted(spec.node_selector.items()):
         have = shape.labels.get(key)
         if have != want:
+            if key in ranges:
+                if not ranges[key].allows(want):
+                    misses.append(
+                        f"nodeSelector {key}={want} (the node may carry "
+                        f"{ranges[key].describe(key)})"
+                    )
+                continue
             lacks = f"has {key}={have}" if have is not None else f"has no {key} label"
             misses.append(f"nodeSelector {key}={want} (the node {lacks})")
-    if not spec.node_affinity.matches(shape.labels):
+    affinity_met = (
+        _affinity_in_ranges(spec, shape) if ranges else spec.node_affinity.matches(shape.labels)
+    )
+    if not affinity_met:
         misses.append(f"required node affinity {describe_affinity(spec.node_affinity)}")
     for spread in spec.topology_spread:
-        if spread.when_unsatisfiable == "DoNotSchedule" and spread.topology_key not in shape.labels:
+        key = spread.topology_key
+        labelled = key in shape.labels or (key in ranges and not ranges[key].allows(None))
+        if spread.when_unsatisfiable == "DoNotSchedule" and not labelled:
             misses.append(
                 f"topologySpreadConstraint on {spread.topology_key} (DoNotSchedule; the node "
                 f"has no {spread.topology_key} label)"
@@ -143,6 +206,33 @@ def constraint_misses(spec: PodSpec, shape: NodeShape) -> list[str]:
         if not any(t.tolerates(taint) for t in spec.tolerations):
             misses.append(f"taint {taint} (not tolerated)")
     return misses
+
+
+def _affinity_in_ranges(spec: PodSpec, shape: NodeShape) -> bool:
+    """Required node affinity against a node with label ranges: some term must be met by one
+    choice of the ranged labels, a choice that also keeps the pod's nodeSelector on them."""
+    if not spec.node_affinity.terms:
+        return True
+    for term in spec.node_affinity.terms:
+        by_key: dict[str, list[SelectorRequirement]] = {}
+        for requirement in term:
+            by_key.setdefault(requirement.key, []).append(requirement)
+        met = True
+        for key, wanted in by_key.items():
+            allowed = shape.ranges.get(key)
+            if key in shape.labels or allowed is None:
+                met = all(r.matches(shape.labels) for r in wanted)
+            else:
+                selected = spec.node_selector.get(key)
+                joint = list(wanted)
+                if selected is not None and allowed.allows(selected):
+                    joint.append(SelectorRequirement(key, "In", (selected,)))
+                met = allowed.satisfiable(key, joint)
+            if not met:
+                break
+        if met:
+            return True
+    return False
 
 
 def resource_misses(requests: Resources, free: Resources) -> list[str]:

@@ -122,6 +122,7 @@ def discover(
     pdbs = reads.attempt(Read.PDBS, kube.list_pdbs) or []
     services = reads.attempt(Read.SERVICES, kube.list_services) or []
     volumes = reads.attempt(Read.PERSISTENT_VOLUMES, kube.list_persistent_volumes) or []
+    node_pools = reads.attempt(Read.NODE_POOLS, kube.list_node_pools) or []
 
     scan = scan_manifests(manifests_dir) if manifests_dir is not None else None
     usages, sources, errors = _api_usage(kube, reads)
@@ -148,6 +149,7 @@ def discover(
         pdbs=tuple(pdbs),
         services=tuple(services),
         persistent_volumes=tuple(volumes),
+        node_pools=tuple(node_pools),
         api_usage=tuple(usages),
         api_usage_sources=frozenset(sources),
         manifest_errors=tuple(errors),

@@ -38,6 +38,7 @@ from upgrader.core.kube import (
     KARPENTER_NODEPOOL_LABEL,
     NODEGROUP_LABEL,
     Node,
+    NodePool,
     OwnerKind,
     PersistentVolume,
     Pod,
@@ -75,6 +76,7 @@ class Read(StrEnum):
     WORKLOADS = "workloads"  # list deployments, statefulsets, daemonsets, replicasets, jobs
     PDBS = "pdbs"  # list poddisruptionbudgets
     PERSISTENT_VOLUMES = "persistent-volumes"  # list persistentvolumes
+    NODE_POOLS = "node-pools"  # list nodepools.karpenter.sh
     SERVICES = "services"  # list services
     DEPRECATED_API_METRICS = "deprecated-api-metrics"  # get /metrics on the API server
     HELM_RELEASES = "helm-releases"  # list secrets with label owner=helm
@@ -186,6 +188,7 @@ class ClusterSnapshot:
     pdbs: tuple[PodDisruptionBudget, ...] = ()
     services: tuple[Service, ...] = ()
     persistent_volumes: tuple[PersistentVolume, ...] = ()
+    node_pools: tuple[NodePool, ...] = ()  # Karpenter v1 NodePools, with their templates
     api_usage: tuple[ApiUsage, ...] = ()  # from the metric, --manifests and Helm releases
     # The sources discovery actually read: an empty `api_usage` proves nothing about a source
     # that was never looked at, so removed-apis reports the metric and Helm as not assessed

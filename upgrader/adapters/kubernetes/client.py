@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
-from upgrader.adapters.kubernetes import convert, gateway, informer, raw, usage, wire
+from upgrader.adapters.kubernetes import convert, gateway, informer, karpenter, raw, usage, wire
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -1078,11 +1078,12 @@ def _node_pool(raw: dict[str, Any]) -> NodePool:
         for b in _dig(raw, "spec", "disruption", "budgets") or ()
         if isinstance(b, dict)
     )
-    return NodePool(
+    pool = NodePool(
         name=str(_dig(raw, "metadata", "name") or ""),
         node_class=str(_dig(raw, "spec", "template", "spec", "nodeClassRef", "name") or ""),
         budgets=budgets or (DisruptionBudget(),),
     )
+    return karpenter.with_template(pool, raw)
 
 
 def _node_class(raw: Any) -> NodeClass:

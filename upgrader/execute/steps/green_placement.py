@@ -135,3 +135,6 @@ def _workload_label(pod: Pod) -> str:
     if owner.kind == "ReplicaSet" and suffix and name.endswith(f"-{suffix}"):
         name = name[: -len(suffix) - 1]  # the Deployment's name
     return f"{pod.namespace}/{name}"
+
+
+workload_label = _workload_label  # "namespace/deployment": how refusals name a pod's workload

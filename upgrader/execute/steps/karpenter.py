@@ -41,6 +41,7 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.karpenter_placement import check_drift_placement
 from upgrader.plan.step_params import KarpenterParams
 from upgrader.versions import default_catalog
 
@@ -57,11 +58,14 @@ _REPORT_LIMIT = 5
 def run_karpenter(ctx: StepContext) -> StepResult:
     p = ctx.step.params_of(KarpenterParams)
     cluster = ctx.ports.cluster
-    pool = _node_pool(ctx, p.nodegroup)
+    pools = cluster.list_node_pools()
+    pool = _node_pool(pools, p.nodegroup)
     if not _nodes(ctx, pool.name):
         return StepResult(f"node pool {pool.name} has no nodes", already_done=True)
     if _at_version(ctx, pool.name, p.version):
         return StepResult(f"every node of pool {pool.name} runs {p.version}", already_done=True)
+    # The NodePools as they are now, before the patch that starts the drift.
+    check_drift_placement(ctx, pool, pools)
     name = pool.node_class or p.node_class or ""  # the live nodeClassRef wins over the plan's
     try:
         node_class = cluster.get_node_class(name)
@@ -74,8 +78,8 @@ def run_karpenter(ctx: StepContext) -> StepResult:
     return StepResult(detail)
 
 
-def _node_pool(ctx: StepContext, name: str) -> NodePool:
-    pools = {pool.name: pool for pool in ctx.ports.cluster.list_node_pools()}
+def _node_pool(listed: list[NodePool], name: str) -> NodePool:
+    pools = {pool.name: pool for pool in listed}
     if name not in pools:
         raise PreconditionError(
             f"NodePool {name} not found (karpenter.sh/v1): eksup drives Karpenter v1 only; "

@@ -36,6 +36,7 @@ _MODULES = (
     "capacity",
     "zones",
     "ownership",
+    "karpenter_placement",
 )
 
 

@@ -39,6 +39,7 @@ from upgrader.core.errors import (
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.core.label_selector import parse_label_selector
 from upgrader.sandbox.apiserver import apply, discovery, lists, objects, protobuf, watch
+from upgrader.sandbox.apiserver.karpenter import KARPENTER_ROUTES
 from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
 from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
@@ -952,4 +953,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     *WRITE_ROUTES,
     *NAMESPACE_ROUTES,
     *NETWORKING_ROUTES,
+    *KARPENTER_ROUTES,
 ]

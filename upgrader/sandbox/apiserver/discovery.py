@@ -51,6 +51,8 @@ GROUPS: dict[str, tuple[_Resource, ...]] = {
     # Served by name only (`networking.py`): what the rollout providers read and change.
     "networking.k8s.io/v1": (("ingresses", True, "Ingress", ("ing",), ("get", "patch")),),
     "gateway.networking.k8s.io/v1": (("httproutes", True, "HTTPRoute", (), ("get", "update")),),
+    # Read-only (`karpenter.py`): what plan and the karpenter-drift step read.
+    "karpenter.sh/v1": (("nodepools", False, "NodePool", (), _READ),),
 }
 
 

@@ -1,0 +1,35 @@
+"""Before the karpenter-drift step changes anything: can every pod that drift moves land?
+
+The plan checked the NodePools as they were then (checks/karpenter_placement.py); this reads
+them again as the step starts, with the same rules (upgrader/core/nodepool_shapes.py), and
+refuses, naming the workloads and what the NodePool's new nodes lack, rather than point the
+pool at a new AMI whose nodes those pods cannot run on. Karpenter's own disruption simulation
+would then keep the old nodes and the step would wait out its timeout, or, if the pods were
+evicted anyway, leave them Pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, NodePool
+from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
+from upgrader.execute.steps.base import PreconditionError, StepContext
+from upgrader.execute.steps.green_placement import named, workload_label
+
+
+def check_drift_placement(ctx: StepContext, pool: NodePool, pools: Sequence[NodePool]) -> None:
+    """Refuse (nothing changed) when a pod on `pool`'s nodes fits no NodePool's new nodes."""
+    cluster = ctx.ports.cluster
+    nodes = cluster.list_nodes(f"{KARPENTER_NODEPOOL_LABEL}={pool.name}")
+    moving = [p for n in nodes for p in cluster.list_pods(node_name=n.name) if moves_on_drift(p)]
+    problems = drift_problems(pool, pools, nodes, moving, workload_label)
+    if problems:
+        raise PreconditionError(
+            f"refused before changing anything for NodePool {pool.name}: pods on its nodes "
+            f"cannot run on the nodes it creates now (nor on any other NodePool's): "
+            f"{named(problems)}. Karpenter would keep those nodes (or leave the pods Pending). "
+            f"To go on: add what they need to NodePool {pool.name} (labels in "
+            "spec.template.metadata.labels, or requirements; tolerations for its taints) or "
+            "change the workloads, then --resume"
+        )

@@ -1,0 +1,134 @@
+"""Karpenter placement: can the pods on Karpenter's nodes run on the nodes drift replaces them with?
+
+Every Karpenter node behind the target is replaced during the upgrade: the karpenter-drift step
+points a pinned EC2NodeClass at the hop's AMI, and an `alias` class drifts as soon as the
+control plane moves. The replacement is made from the NodePool's template as it is now
+(upgrader/core/nodepool_shapes.py), not copied from the live node, so a label someone put on
+the live nodes by hand, or a taint the template adds, leaves the pods that rely on them with
+nowhere to go: Karpenter's disruption simulation then keeps the node (drift stalls until the
+step's timeout) or, if the pods are evicted anyway, they stay Pending. The same placement rules
+as a node group's green copy (upgrader/core/placement.py); the karpenter-drift step re-checks
+against the NodePools as read when it runs, before it changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from upgrader.core.kube import Node, NodePool
+from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift, nodepool_shape
+from upgrader.core.shell import command
+from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
+from upgrader.plan.checks.registry import check, denied_finding
+from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
+
+KARPENTER_PLACEMENT = "karpenter-placement"
+
+
+@check(
+    KARPENTER_PLACEMENT,
+    severity=Severity.ERROR,
+    title="Pods on Karpenter nodes can run on the nodes their NodePool will create",
+    passes="every pod on a Karpenter node can run on the nodes its NodePool creates now",
+    reads=(Read.NODES, Read.PODS),
+)
+def karpenter_placement(snapshot: ClusterSnapshot, _: object) -> list[Finding]:
+    owned = sorted(
+        (
+            (owner.name, nodes)
+            for owner, nodes in snapshot.nodes_by_owner.items()
+            if owner.kind is NodeOwnerKind.KARPENTER
+        ),
+        key=lambda item: item[0],
+    )
+    if not owned:
+        return []
+    denied = snapshot.denied(Read.NODE_POOLS)
+    if denied:
+        # Never a silent pass: without the templates nothing says where the pods can go.
+        return [denied_finding(KARPENTER_PLACEMENT, Severity.ERROR, denied)]
+    pools = {p.name: p for p in snapshot.node_pools}
+    findings = []
+    for name, nodes in owned:
+        pool = pools.get(name)
+        if pool is None:
+            findings.append(
+                not_assessed(
+                    KARPENTER_PLACEMENT,
+                    Severity.WARNING,
+                    f"{len(nodes)} node(s) carry karpenter.sh/nodepool={name} but there is no "
+                    f"karpenter.sh/v1 NodePool {name}: what their replacements will carry is "
+                    "unknown",
+                    (f"nodepool/{name}",),
+                    remedy="upgrade Karpenter to the v1 API (or restore the NodePool) and plan "
+                    "again",
+                )
+            )
+            continue
+        moving = [
+            pod
+            for node in nodes
+            for pod in snapshot.pods_by_node.get(node.name, ())
+            if moves_on_drift(pod)
+        ]
+        problems = drift_problems(pool, snapshot.node_pools, nodes, moving, snapshot.workload_name)
+        for problem, workloads in sorted(problems.items()):
+            findings.append(
+                fail(
+                    KARPENTER_PLACEMENT,
+                    Severity.ERROR,
+                    f"pods on Karpenter NodePool {name}'s nodes cannot run on the nodes it "
+                    f"will create when they drift (nor on any other NodePool's): {problem}",
+                    (*sorted(workloads), f"nodepool/{name}"),
+                    remedy=placement_remedy(problem, pool, nodes_labels(nodes)),
+                )
+            )
+    return findings
+
+
+def nodes_labels(nodes: Sequence[Node]) -> dict[str, set[str]]:
+    """key -> the values the live nodes carry for it."""
+    found: dict[str, set[str]] = {}
+    for node in nodes:
+        for key, value in node.labels.items():
+            found.setdefault(key, set()).add(value)
+    return found
+
+
+def placement_remedy(problem: str, pool: NodePool, live: dict[str, set[str]]) -> str:
+    """What to change in the NodePool (or the workload) for `problem`, or how to accept it."""
+    accept = (
+        f"; or, if those pods may stay Pending until someone acts, accept it by suppressing "
+        f"check {KARPENTER_PLACEMENT} for them in .eksup.yaml"
+    )
+    shape = nodepool_shape(pool)
+    hand = sorted(
+        (key, value)
+        for key, values in live.items()
+        for value in values
+        if f"nodeSelector {key}={value} " in problem
+        and key not in shape.labels
+        and key not in shape.ranges
+    )
+    if hand:
+        key, value = hand[0]
+        patch = json.dumps({"spec": {"template": {"metadata": {"labels": {key: value}}}}})
+        kubectl = command("kubectl", "patch", "nodepool", pool.name, "--type", "merge", "-p", patch)
+        return (
+            f"{key}={value} is on NodePool {pool.name}'s live nodes but not in its "
+            "spec.template.metadata.labels (added by hand?), so the nodes it creates will "
+            f"not have it: add it to the NodePool ({kubectl}, or in the code that manages it; "
+            "the change itself drifts the pool's nodes), or change the workload's selector" + accept
+        )
+    if "taint " in problem:
+        return (
+            f"NodePool {pool.name}'s spec.template.spec.taints has a taint those pods do not "
+            "tolerate: add the toleration to the workloads, or remove the taint from the "
+            "NodePool (a taint only needed while a node starts belongs in startupTaints)" + accept
+        )
+    return (
+        f"let NodePool {pool.name} create nodes those pods accept (its "
+        "spec.template.metadata.labels, or requirements with In/Exists on the label they "
+        "select), or change the workloads' constraints" + accept
+    )
