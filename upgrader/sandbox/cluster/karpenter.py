@@ -7,6 +7,9 @@ What eksup relies on when it lets Karpenter replace nodes, played out on the vir
   nothing, so nothing drifts);
 - a NodeClaim whose image is not the resolved one is Drifted, whenever the node class changes
   or the control plane's version does (an alias then resolves to another image);
+- a drifted claim whose pods no NodePool's new nodes would take (their nodeSelector, required
+  node affinity, tolerations against the pool's template: upgrader/core/nodepool_shapes.py)
+  is left alone, as Karpenter's scheduling simulation leaves it;
 - drifted claims are disrupted at most the NodePool's drift budget at a time (the most
   restrictive budget naming Drifted or no reason; a percentage rounds up; schedules are not
   modelled, every budget counts as active). For each: the node is tainted
@@ -44,7 +47,9 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    Taint,
 )
+from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
 from upgrader.drain.rules import DrainOptions, Verdict, decide_all
 from upgrader.sandbox.cluster.node_groups import M5_XLARGE_ALLOCATABLE
 
@@ -250,7 +255,11 @@ class FakeKarpenter:
         drifted = sorted(
             (c for c in claims if not c.replacement and self._drifted(c)), key=lambda c: c.name
         )
-        for claim in drifted[: max(0, room)]:
+        # Karpenter disrupts a node only when its scheduling simulation finds a place for
+        # every pod that would move (kubernetes-sigs/karpenter pkg/controllers/disruption:
+        # SimulateScheduling): a drifted node whose pods no NodePool's nodes take stays.
+        movable = [c for c in drifted if self._pods_can_move(pool, c)]
+        for claim in movable[: max(0, room)]:
             self._disrupt(pool, claim)
         claims = [c for c in self._claims.values() if c.pool == pool.name]
         now_disrupting = sum(1 for c in claims if c.replacement)
@@ -286,16 +295,42 @@ class FakeKarpenter:
             KARPENTER_NODEPOOL_LABEL: claim.pool,
             KARPENTER_NODECLASS_LABEL: claim.node_class,
         }
+        pool = self._pools.get(claim.pool)
+        taints: tuple[Taint, ...] = ()
+        if pool is not None:
+            # The template's labels, and a value each `In` requirement allows (the first, where
+            # the default above is not among them); startupTaints are not modelled (a real
+            # node loses them before pods land).
+            labels.update(pool.labels)
+            for requirement in pool.requirements:
+                allowed = requirement.values
+                if (
+                    requirement.operator == "In"
+                    and allowed
+                    and labels.get(requirement.key) not in allowed
+                ):
+                    labels[requirement.key] = allowed[0]
+            taints = pool.taints
         self._kube.add_node(
             Node(
                 name=name,
                 labels=MappingProxyType(labels),
+                taints=taints,
                 kubelet_version=kubelet_version(claim.minor),
                 allocatable=M5_XLARGE_ALLOCATABLE,
                 provider_id=f"aws:///{zone}/i-0k{serial:015x}",
             )
         )
         claim.node_name = name
+
+    def _pods_can_move(self, pool: NodePool, claim: _Claim) -> bool:
+        try:
+            node = self._kube.get_node(claim.node_name)
+        except NotFoundError:
+            return True  # nothing left on it to place
+        moving = [p for p in self._kube.list_pods(node_name=node.name) if moves_on_drift(p)]
+        pools = list(self._pools.values())
+        return not drift_problems(pool, pools, [node], moving, lambda p: p.key)
 
     def _disrupt(self, pool: NodePool, claim: _Claim) -> None:
         """Taint the drifted node, then pre-spin its replacement at what the class resolves to."""
