@@ -32,13 +32,14 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.karpenter_placement import check_pools_placement
 from upgrader.execute.steps.nodegroup_blue_green import (
     describe_or_none,
     drain_refusals,
     group_nodes,
 )
 from upgrader.plan.document import Step, StepKind
-from upgrader.plan.step_params import ManagedGroupParams, VerifyParams
+from upgrader.plan.step_params import KarpenterParams, ManagedGroupParams, VerifyParams
 from upgrader.versions import KubeVersion
 
 READY_WORKLOADS = "ready_workloads"  # run-level memo: what must be Ready again at the end
@@ -64,6 +65,12 @@ def run_preflight(ctx: StepContext) -> StepResult:
         refused += drain_refusals(ctx, names)
     if refused:
         raise DrainRefusedError(refused)
+    # Karpenter pools drift at their step, or as soon as the control plane moves (an alias
+    # EC2NodeClass): their pods must be able to land before the first change either way.
+    pools = [s.params.nodegroup for s in ctx.plan.steps if isinstance(s.params, KarpenterParams)]
+    if pools:
+        check_pools_placement(ctx, list(dict.fromkeys(pools)))
+        checked += [f"NodePool {p}" for p in dict.fromkeys(pools)]
     what = f"drain rules pass on {', '.join(checked)}" if checked else "no node group to drain"
     checked_now = "checks pass" if ctx.checks else "checks ran before the first change"
     return StepResult(f"{what}; {checked_now}")

@@ -33,3 +33,12 @@ def check_drift_placement(ctx: StepContext, pool: NodePool, pools: Sequence[Node
             "spec.template.metadata.labels, or requirements; tolerations for its taints) or "
             "change the workloads, then --resume"
         )
+
+
+def check_pools_placement(ctx: StepContext, names: Sequence[str]) -> None:
+    """Pre-flight: the same check for every NodePool the plan drifts that exists now (a
+    missing one is refused by its own step)."""
+    pools = ctx.ports.cluster.list_node_pools()
+    for pool in pools:
+        if pool.name in names:
+            check_drift_placement(ctx, pool, pools)
