@@ -20,6 +20,7 @@ from tests.execute.steps.test_karpenter import (
     _hand,
 )
 from tests.execute.worlds import Runner, _app
+from upgrader.core.errors import PermissionDeniedError
 from upgrader.core.exit_codes import ExitCode
 from upgrader.core.kube import (
     KARPENTER_NODEPOOL_LABEL,
@@ -29,6 +30,7 @@ from upgrader.core.kube import (
 )
 from upgrader.core.run.journal import Phase, parse_records
 from upgrader.execute.engine import RunStatus
+from upgrader.sandbox.cluster.actions import Action
 from upgrader.sandbox.world import Sandbox
 
 
@@ -124,3 +126,36 @@ def test_karpenter_keeps_a_drifted_node_whose_pods_cannot_land(tmp_path: Path) -
         assert pinned <= old
         assert kw.kube.stats.lost_pods == ()
         assert all(p.ready for p in kw.kube.list_pods("shop") if p.name.startswith("pinned-"))
+
+
+def test_a_denied_nodepool_read_refuses_rather_than_pass(tmp_path: Path) -> None:
+    with Sandbox() as world:
+        kw = _build(world)
+
+        def deny(_: Action) -> None:
+            raise PermissionDeniedError(
+                'nodepools.karpenter.sh is forbidden: User "ci" cannot list resource',
+                "list nodepools.karpenter.sh",
+            )
+
+        kw.kube.add_reactor("list", "nodepools", deny)
+        cluster = CountingCluster(kw.kube)
+        runner = Runner(world, tmp_path)
+        result = runner.run(_hand(), ports=runner.ports(cluster=cluster))
+        assert result.status is RunStatus.REFUSED
+        error = result.error or ""
+        assert "cannot read Karpenter NodePools" in error
+        assert "grant list nodepools.karpenter.sh" in error
+        assert cluster.calls == Counter()
+
+
+def test_a_dry_run_reports_the_refusal_and_changes_nothing(tmp_path: Path) -> None:
+    with Sandbox() as world:
+        kw = _build(world)
+        _team_blue(kw)
+        runner = Runner(world, tmp_path)
+        result = runner.run(_hand(), dry_run=True)
+        assert result.status is RunStatus.WOULD_BLOCK
+        assert result.exit_code == ExitCode.BLOCKED == 2
+        assert any("nodeSelector team=blue" in b for b in result.blockers)
+        assert kw.minors() == ["1.29"] * NODES

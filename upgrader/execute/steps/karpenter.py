@@ -41,7 +41,7 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.execute.steps.karpenter_placement import check_drift_placement
+from upgrader.execute.steps.karpenter_placement import check_drift_placement, read_node_pools
 from upgrader.plan.step_params import KarpenterParams
 from upgrader.versions import default_catalog
 
@@ -58,7 +58,7 @@ _REPORT_LIMIT = 5
 def run_karpenter(ctx: StepContext) -> StepResult:
     p = ctx.step.params_of(KarpenterParams)
     cluster = ctx.ports.cluster
-    pools = cluster.list_node_pools()
+    pools = read_node_pools(ctx)
     pool = _node_pool(pools, p.nodegroup)
     if not _nodes(ctx, pool.name):
         return StepResult(f"node pool {pool.name} has no nodes", already_done=True)

@@ -12,10 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from upgrader.core.errors import PermissionDeniedError
 from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, NodePool
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
 from upgrader.execute.steps.base import PreconditionError, StepContext
 from upgrader.execute.steps.green_placement import named, workload_label
+
+
+def read_node_pools(ctx: StepContext) -> list[NodePool]:
+    """Every NodePool now; a denied read refuses (nothing changed) rather than let pods go
+    unchecked."""
+    try:
+        return ctx.ports.cluster.list_node_pools()
+    except PermissionDeniedError as error:
+        raise PreconditionError(
+            f"cannot read Karpenter NodePools to check where their pods will land ({error}): "
+            f"grant {error.action or 'list on nodepools.karpenter.sh'} to the identity eksup "
+            "runs as, then --resume. Nothing was changed"
+        ) from None
 
 
 def check_drift_placement(ctx: StepContext, pool: NodePool, pools: Sequence[NodePool]) -> None:
@@ -38,7 +52,7 @@ def check_drift_placement(ctx: StepContext, pool: NodePool, pools: Sequence[Node
 def check_pools_placement(ctx: StepContext, names: Sequence[str]) -> None:
     """Pre-flight: the same check for every NodePool the plan drifts that exists now (a
     missing one is refused by its own step)."""
-    pools = ctx.ports.cluster.list_node_pools()
+    pools = read_node_pools(ctx)
     for pool in pools:
         if pool.name in names:
             check_drift_placement(ctx, pool, pools)
