@@ -30,6 +30,7 @@ from upgrader.core.kube import (
     DeprecatedApiRequest,
     HelmRelease,
     Node,
+    NodePool,
     PersistentVolume,
     Pod,
     PodDisruptionBudget,
@@ -105,6 +106,9 @@ class StaticCluster:
         return []
 
     def list_persistent_volumes(self) -> list[PersistentVolume]:
+        return []
+
+    def list_node_pools(self) -> list[NodePool]:
         return []
 
     def deprecated_api_requests(self) -> list[DeprecatedApiRequest]:

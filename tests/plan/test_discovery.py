@@ -150,6 +150,7 @@ def test_one_list_call_per_kind(world: Sandbox) -> None:
         "list_pdbs": 1,
         "list_services": 1,
         "list_persistent_volumes": 1,  # zonal-placement: EBS volumes' zones
+        "list_node_pools": 1,  # karpenter-placement: what NodePools' new nodes carry
         "deprecated_api_requests": 1,
         "helm_releases": 1,
     }
