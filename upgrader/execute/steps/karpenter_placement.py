@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from upgrader.core.errors import PermissionDeniedError
-from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, NodePool
+from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, NodePool, Pod
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
 from upgrader.execute.steps.base import PreconditionError, StepContext
 from upgrader.execute.steps.green_placement import named, workload_label
@@ -32,11 +32,17 @@ def read_node_pools(ctx: StepContext) -> list[NodePool]:
         ) from None
 
 
-def check_drift_placement(ctx: StepContext, pool: NodePool, pools: Sequence[NodePool]) -> None:
-    """Refuse (nothing changed) when a pod on `pool`'s nodes fits no NodePool's new nodes."""
+def check_drift_placement(
+    ctx: StepContext, pool: NodePool, pools: Sequence[NodePool], pods: Sequence[Pod] = ()
+) -> None:
+    """Refuse (nothing changed) when a pod on `pool`'s nodes fits no NodePool's new nodes.
+    `pods`: every pod of the cluster, when the caller listed them already."""
     cluster = ctx.ports.cluster
     nodes = cluster.list_nodes(f"{KARPENTER_NODEPOOL_LABEL}={pool.name}")
-    moving = [p for n in nodes for p in cluster.list_pods(node_name=n.name) if moves_on_drift(p)]
+    names = {n.name for n in nodes}
+    # One list of every pod, not one per node: a pool may have hundreds of nodes.
+    everything = pods or (cluster.list_pods() if names else [])
+    moving = [p for p in everything if p.node_name in names and moves_on_drift(p)]
     problems = drift_problems(pool, pools, nodes, moving, workload_label)
     if problems:
         raise PreconditionError(
@@ -53,6 +59,7 @@ def check_pools_placement(ctx: StepContext, names: Sequence[str]) -> None:
     """Pre-flight: the same check for every NodePool the plan drifts that exists now (a
     missing one is refused by its own step)."""
     pools = read_node_pools(ctx)
-    for pool in pools:
-        if pool.name in names:
-            check_drift_placement(ctx, pool, pools)
+    drifting = [pool for pool in pools if pool.name in names]
+    pods = ctx.ports.cluster.list_pods() if drifting else []
+    for pool in drifting:
+        check_drift_placement(ctx, pool, pools, pods)

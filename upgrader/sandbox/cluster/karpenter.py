@@ -318,7 +318,7 @@ class FakeKarpenter:
                 taints=taints,
                 kubelet_version=kubelet_version(claim.minor),
                 allocatable=M5_XLARGE_ALLOCATABLE,
-                provider_id=f"aws:///{zone}/i-0k{serial:015x}",
+                provider_id=f"aws:///{labels['topology.kubernetes.io/zone']}/i-0k{serial:015x}",
             )
         )
         claim.node_name = name
