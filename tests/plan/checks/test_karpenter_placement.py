@@ -98,3 +98,16 @@ def test_nodes_of_a_pool_with_no_v1_nodepool_are_a_warning() -> None:
     assert finding.status is CheckStatus.NOT_ASSESSED
     assert finding.severity is Severity.WARNING
     assert finding.objects == ("nodepool/old",)
+
+
+def test_a_pool_already_at_the_target_is_not_replaced_so_not_judged() -> None:
+    at_target = (node("k1", group=None, karpenter_pool="general", kubelet="v1.34.2-eks-1"),)
+    snap = snapshot(
+        nodes=at_target,
+        pods=(pod("web-1", "shop", node="k1", node_selector={"team": "blue"}),),
+        node_pools=(NodePool("general", "default"),),
+    )
+    (finding,) = run(CHECK, snap, context("1.34"))
+    assert finding.status is CheckStatus.PASS
+    (finding,) = run(CHECK, snap, context("1.35"))
+    assert finding.status is CheckStatus.FAIL

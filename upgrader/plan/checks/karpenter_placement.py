@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from upgrader.core.kube import Node, NodePool
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift, nodepool_shape
 from upgrader.core.shell import command
+from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
+from upgrader.versions import KubeVersion
 
 KARPENTER_PLACEMENT = "karpenter-placement"
 
@@ -33,12 +35,13 @@ KARPENTER_PLACEMENT = "karpenter-placement"
     passes="every pod on a Karpenter node can run on the nodes its NodePool creates now",
     reads=(Read.NODES, Read.PODS),
 )
-def karpenter_placement(snapshot: ClusterSnapshot, _: object) -> list[Finding]:
+def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
+    target = context.target_version
     owned = sorted(
         (
             (owner.name, nodes)
             for owner, nodes in snapshot.nodes_by_owner.items()
-            if owner.kind is NodeOwnerKind.KARPENTER
+            if owner.kind is NodeOwnerKind.KARPENTER and _replaced(nodes, target)
         ),
         key=lambda item: item[0],
     )
@@ -85,6 +88,16 @@ def karpenter_placement(snapshot: ClusterSnapshot, _: object) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _replaced(nodes: Sequence[Node], target: KubeVersion | None) -> bool:
+    """Will the upgrade replace these nodes? Every node behind the target is (the planner's
+    node_units: a trailing pool moves at the target at the latest); with no valid target,
+    take it that they are."""
+    if target is None:
+        return True
+    versions = [KubeVersion.try_parse(n.kubelet_version) for n in nodes]
+    return any(v is None or v < target for v in versions)
 
 
 def nodes_labels(nodes: Sequence[Node]) -> dict[str, set[str]]:
