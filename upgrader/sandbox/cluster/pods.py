@@ -23,10 +23,15 @@ from upgrader.sandbox.cluster.controllers import (
     NewPod,
     PodEvent,
 )
+from upgrader.sandbox.cluster.fit_error import fit_error, node_reasons
 from upgrader.sandbox.cluster.node_groups import FARGATE_PROVISION_SECONDS, FargatePlacer
 from upgrader.sandbox.cluster.store import evolve, frozen
 
+# From binding to Ready, unless a workload or pod says otherwise.
 DEFAULT_STARTUP_SECONDS = 5.0
+# The kubelet's share of it: pod sandbox, image (cached on the node), containers started. A pod
+# whose start-up delay is shorter starts its containers at the end of it.
+CONTAINER_START_SECONDS = 2.0
 DEFAULT_JOB_RUN_SECONDS = 60.0
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 
@@ -181,22 +186,33 @@ class Pods(Budgets):
         """One scheduling pass over the unbound pods, oldest first."""
         self._pass_requested = False
         # Within a pass room only shrinks, so a pod shape that found no node once won't later.
-        hopeless: set[tuple[object, str | None]] = set()
+        hopeless: dict[tuple[object, str | None], str] = {}  # shape -> the scheduler's message
         for key in list(self._unbound):
             pod = self._pods[key]
             pinned = self._pinned.get(key)
             spec = self._with_volume_affinity(pod) if self._volumes else pod.spec
             shape = (spec, pinned)
-            if shape in hopeless:
-                continue
-            if pinned is None:
-                target = self._scheduler.choose(spec)
-            else:
-                target = pinned if self._scheduler.fits(spec, pinned) else None
-            if target is None:
-                hopeless.add(shape)
-            else:
-                self._bind(key, target)
+            message = hopeless.get(shape)
+            if message is None:
+                if pinned is None:
+                    target = self._scheduler.choose(spec)
+                else:
+                    target = pinned if self._scheduler.fits(spec, pinned) else None
+                if target is not None:
+                    self._bind(key, target)
+                    continue
+                message = hopeless[shape] = self._fit_error(pod, spec, pinned)
+            if pod.unschedulable != message and key not in self._fargate_nodes:
+                # PodScheduled=False, reason Unschedulable (a Fargate pod waits for its own
+                # node from the fargate-scheduler, which writes no such condition meanwhile)
+                self._pods[key] = evolve(pod, unschedulable=message)
+
+    def _fit_error(self, pod: Pod, spec: PodSpec, pinned: str | None) -> str:
+        """kube-scheduler's message for a pod no node takes (see `fit_error`)."""
+        return fit_error(
+            node_reasons(spec, pod.spec, node, free, pinned)
+            for node, free in self._scheduler.rooms()
+        )
 
     def _never_starts(self, ctrl: Controller, namespace: str) -> bool:
         """Whether `ctrl`'s pods never start: it, or the Deployment that owns it (a ReplicaSet
@@ -234,23 +250,35 @@ class Pods(Budgets):
         pod = self._pods[key]
         self._scheduler.reserve(node_name, pod.spec.requests)
         ctrl = self._owner_of(pod)
-        # A bound pod is Pending until its containers start; one that never starts stays so.
-        stuck = key in self._never_start or (
-            ctrl is not None and self._never_starts(ctrl, pod.namespace)
-        )
-        phase = PodPhase.PENDING if stuck else PodPhase.RUNNING
-        self._pods[key] = evolve(pod, node_name=node_name, phase=phase)
+        # Bound, a pod stays Pending while the kubelet creates its sandbox and starts its
+        # containers (kubectl shows ContainerCreating); one that never starts stays so.
+        self._pods[key] = evolve(pod, node_name=node_name, unschedulable=None)
         self._pods_by_node.setdefault(node_name, {})[key] = None
         del self._unbound[key]
         self._pinned.pop(key, None)
+        stuck = key in self._never_start or (
+            ctrl is not None and self._never_starts(ctrl, pod.namespace)
+        )
         if stuck:
             return
+        # The start-up delay runs from binding to Ready; the containers start within it.
         startup = ctrl.startup_seconds if ctrl is not None else self._startup[key]
+        self._after(min(CONTAINER_START_SECONDS, startup), self._on_running, key, pod.uid)
         self._after(startup, self._on_started, key, pod.uid)
 
-    def _on_started(self, key: str, uid: str) -> None:
+    def _on_running(self, key: str, uid: str) -> None:
+        """The kubelet started the containers: phase Running, not Ready until readiness."""
         pod = self._pods.get(key)
         if pod is None or pod.uid != uid or pod.deletion_timestamp is not None:
+            return
+        self._pods[key] = evolve(pod, phase=PodPhase.RUNNING, started_at=self._clock.now())
+
+    def _on_started(self, key: str, uid: str) -> None:
+        """The readiness probe passed: Ready."""
+        pod = self._pods.get(key)
+        if pod is None or pod.uid != uid or pod.phase is not PodPhase.RUNNING:
+            return
+        if pod.deletion_timestamp is not None:
             return
         # ready_since is what a real pod's Ready condition says (lastTransitionTime): the drain
         # reads start-up times from it to evict the slowest-starting pods first.
