@@ -22,12 +22,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.sandbox.conftest import GI, World
+from tests.sandbox.conftest import GI, MI, World
 from upgrader.adapters.kubernetes import wire
-from upgrader.core.kube import Node, Pod, PodPhase, Resources, Taint, TaintEffect, Toleration
+from upgrader.core.kube import (
+    Node,
+    Pod,
+    PodPhase,
+    PodSpec,
+    Resources,
+    Taint,
+    TaintEffect,
+    Toleration,
+)
 from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.api import KubeApi, Request
-from upgrader.sandbox.cluster.pods import CONTAINER_START_SECONDS
+from upgrader.sandbox.cluster.pods import CONTAINER_START_SECONDS, UNSCHEDULABLE_RETRY_SECONDS
 
 _TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -178,3 +187,34 @@ def test_a_pod_whose_containers_never_start_stays_container_creating(world: Worl
     pod = _only(world, "stuck")
     assert (pod.phase, pod.node_name, pod.started_at) == (PodPhase.PENDING, "n1", None)
     assert _get_pods(world) == {"stuck": ("0/1", "ContainerCreating")}
+
+
+def test_a_node_event_rewrites_the_message_at_once_pod_churn_after_the_back_off(
+    world: World,
+) -> None:
+    """kube-scheduler requeues an unschedulable pod at once on a node event and retries it no
+    more often than its back-off (podMaxBackoffSeconds, 10 s) otherwise."""
+    world.node("n1", cpu=1000, memory=GI)
+    filler = Pod("default", "filler", "", spec=PodSpec(requests=Resources(0, 768 * MI)))
+    world.cluster.add_pod(filler)
+    world.deployment("huge", 1, cpu=2000, memory=512 * MI)
+    world.settle()
+    both = "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."
+    assert _only(world, "huge").unschedulable.startswith(both)  # type: ignore[union-attr]
+
+    world.cluster.delete_pod("default", "filler", 0)  # room, but not enough
+    world.clock.run_due()
+    assert _only(world, "huge").unschedulable.startswith(both)  # type: ignore[union-attr]
+    world.sleep(UNSCHEDULABLE_RETRY_SECONDS)
+    world.bare_pod("churn", cpu=0)
+    world.cluster.delete_pod("default", "churn", 0)
+    world.clock.run_due()
+    assert _only(world, "huge").unschedulable.startswith(  # type: ignore[union-attr]
+        "0/1 nodes are available: 1 Insufficient cpu. "
+    )
+
+    world.node("n2", cpu=1000)
+    world.clock.run_due()
+    assert _only(world, "huge").unschedulable.startswith(  # type: ignore[union-attr]
+        "0/2 nodes are available: 2 Insufficient cpu. "
+    )

@@ -11,7 +11,7 @@ from dataclasses import replace
 from upgrader.core.errors import ConflictError
 from upgrader.core.kube import NODEGROUP_LABEL, Node, Pod, Taint, TaintEffect
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.cluster.controllers import DaemonSetController
+from upgrader.sandbox.cluster.daemon_sets import DaemonSetController
 from upgrader.sandbox.cluster.node_groups import NodeGroupState, NodeTemplate
 from upgrader.sandbox.cluster.pods import Pods
 from upgrader.sandbox.cluster.store import frozen
@@ -149,6 +149,7 @@ class Nodes(Pods):
         for ctrl in list(self._controllers.values()):
             if isinstance(ctrl, DaemonSetController):
                 self._apply(ctrl.node_changed(view, name))
+        self._fit_errors.clear()  # a node event requeues unschedulable pods at once
         self._request_scheduling()
 
     def _remove_node(self, name: str) -> None:

@@ -27,6 +27,13 @@ from upgrader.sandbox.cluster.fit_error import fit_error, node_reasons
 from upgrader.sandbox.cluster.node_groups import FARGATE_PROVISION_SECONDS, FargatePlacer
 from upgrader.sandbox.cluster.store import evolve, frozen
 
+# How often kube-scheduler retries a pod it found no node for, at most, when only pods come and
+# go, and so rewrites its PodScheduled message: the back-off of a pod that keeps failing
+# (podMaxBackoffSeconds, 10 s by default, pkg/scheduler/apis/config/v1/defaults.go). A node
+# event rewrites it at the next pass, and the fake still binds a pod as soon as a node has room;
+# only the message waits, which keeps a drain of a full cluster from recounting every node
+# after every eviction.
+UNSCHEDULABLE_RETRY_SECONDS = 10.0
 # From binding to Ready, unless a workload or pod says otherwise.
 DEFAULT_STARTUP_SECONDS = 5.0
 # The kubelet's share of it: pod sandbox, image (cached on the node), containers started. A pod
@@ -187,6 +194,8 @@ class Pods(Budgets):
         self._pass_requested = False
         # Within a pass room only shrinks, so a pod shape that found no node once won't later.
         hopeless: dict[tuple[object, str | None], str] = {}  # shape -> the scheduler's message
+        written, self._fit_errors = self._fit_errors, {}
+        now = self._clock.now()
         for key in list(self._unbound):
             pod = self._pods[key]
             pinned = self._pinned.get(key)
@@ -201,7 +210,11 @@ class Pods(Budgets):
                 if target is not None:
                     self._bind(key, target)
                     continue
-                message = hopeless[shape] = self._fit_error(pod, spec, pinned)
+                last = written.get(shape)
+                if last is None or now - last[0] >= UNSCHEDULABLE_RETRY_SECONDS:
+                    last = (now, self._fit_error(pod, spec, pinned))
+                self._fit_errors[shape] = last
+                message = hopeless[shape] = last[1]
             if pod.unschedulable != message and key not in self._fargate_nodes:
                 # PodScheduled=False, reason Unschedulable (a Fargate pod waits for its own
                 # node from the fargate-scheduler, which writes no such condition meanwhile)

@@ -151,6 +151,8 @@ class ClusterStore:
         self._outbox: list[tuple[float, Callable[[], None]]] = []
         self._buckets: dict[float, list[tuple[PodCallback, str, str]]] = {}
         self._pass_requested = False
+        # A pod shape no node takes -> when kube-scheduler's message for it was written, and it
+        self._fit_errors: dict[tuple[object, str | None], tuple[float, str]] = {}
         self._log = ActionLog()
         self._counters = _Counters()
         self._serial = itertools.count(1)
