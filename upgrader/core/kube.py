@@ -314,6 +314,11 @@ class Pod:
     # When the Ready condition last turned true; with created_at it tells how long this pod
     # took to start, the best estimate of how long its replacement will take.
     ready_since: float | None = None
+    # When its containers started (containerStatuses[].state.running.startedAt): phase Running.
+    started_at: float | None = None
+    # While no node takes it: kube-scheduler's message on PodScheduled=False, reason
+    # Unschedulable ("0/3 nodes are available: 3 Insufficient cpu. preemption: ...").
+    unschedulable: str | None = None
 
     @cached_property
     def key(self) -> str:

@@ -74,11 +74,12 @@ def _never_reason(pdb: PodDisruptionBudget) -> str:
 
 
 def pending_reasons(pods: Sequence[Pod], facts: DrainFacts) -> list[str]:
-    """For Pending, unscheduled pods: why none of the green nodes takes each shape."""
+    """For Pending, unscheduled pods: why none of the green nodes takes each shape, else what
+    kube-scheduler wrote on the pod (PodScheduled=False, Unschedulable)."""
     green, used = facts.green(), facts.used()
     reasons: dict[str, list[Pod]] = {}
     for pod in pods:
-        why = why_pending(pod.spec, green, used) or "not scheduled yet"
+        why = why_pending(pod.spec, green, used) or pod.unschedulable or "not scheduled yet"
         reasons.setdefault(why, []).append(pod)
     return [f"{_names(group)}: {why}" for why, group in reasons.items()]
 

@@ -275,6 +275,7 @@ def pod(source: V1Pod) -> Pod:
     ready_since = (
         ready_condition.last_transition_time if ready and ready_condition is not None else None
     )
+    scheduled = next((c for c in status.conditions or () if c.type == "PodScheduled"), None)
     return Pod(
         namespace=meta.namespace or "",
         name=meta.name or "",
@@ -292,6 +293,12 @@ def pod(source: V1Pod) -> Pod:
         restart_count=sum(c.restart_count for c in status.container_statuses or ()),
         created_at=epoch(meta.creation_timestamp),
         ready_since=epoch(ready_since) if ready_since is not None else None,
+        # kube-scheduler's message while it finds no node
+        unschedulable=(
+            scheduled.message or ""
+            if scheduled is not None and scheduled.reason == "Unschedulable"
+            else None
+        ),
     )
 
 

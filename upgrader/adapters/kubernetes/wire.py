@@ -250,6 +250,7 @@ def pod(source: Json) -> Pod:
     ready = ready_condition is not None and ready_condition.get("status") == "True"
     ready_since = ready_condition.get("lastTransitionTime") if ready and ready_condition else None
     deleted = meta.get("deletionTimestamp")
+    scheduled = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
     return Pod(
         namespace=meta.get("namespace") or "",
         name=meta.get("name") or "",
@@ -265,7 +266,15 @@ def pod(source: Json) -> Pod:
         restart_count=sum(c.get("restartCount", 0) for c in _list(status, "containerStatuses")),
         created_at=epoch(meta.get("creationTimestamp")),
         ready_since=epoch(ready_since) if ready_since is not None else None,
+        unschedulable=_unschedulable(scheduled),
     )
+
+
+def _unschedulable(scheduled: Json | None) -> str | None:
+    """kube-scheduler's message while it finds no node (PodScheduled False, Unschedulable)."""
+    if scheduled is None or scheduled.get("reason") != "Unschedulable":
+        return None
+    return str(scheduled.get("message") or "")
 
 
 # nodes ------------------------------------------------------------------------------------------

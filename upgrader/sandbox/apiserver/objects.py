@@ -302,15 +302,7 @@ def pod(value: Pod) -> Json:
     if value.deletion_timestamp is not None:
         meta["deletionTimestamp"] = timestamp(value.deletion_timestamp)
         meta["deletionGracePeriodSeconds"] = value.spec.termination_grace_seconds
-    ready = "True" if value.ready else "False"
-    since = value.ready_since if value.ready_since is not None else value.created_at
-    status: Json = {
-        "phase": value.phase.value,
-        "conditions": [
-            {"type": "PodScheduled", "status": "True" if value.node_name else "False"},
-            {"type": "Ready", "status": ready, "lastTransitionTime": timestamp(since)},
-        ],
-    }
+    status: Json = {"phase": value.phase.value, "conditions": pod_conditions(value)}
     if value.node_name:
         status["hostIP"] = node_ip(value.node_name)
         status["podIP"] = pod_ip(value)
@@ -322,6 +314,7 @@ def pod(value: Pod) -> Json:
                 "ready": value.ready,
                 "restartCount": value.restart_count,
                 "started": value.phase is PodPhase.RUNNING,
+                "state": container_state(value),
             }
         ]
     return {
@@ -331,6 +324,48 @@ def pod(value: Pod) -> Json:
         "spec": pod_spec(value.spec, value.node_name),
         "status": status,
     }
+
+
+def pod_conditions(value: Pod) -> list[Json]:
+    """What kube-scheduler and the kubelet write: before binding only PodScheduled (False,
+    reason Unschedulable, with the scheduler's message, once an attempt failed;
+    pkg/scheduler/schedule_one.go); once bound, the kubelet's conditions too
+    (pkg/kubelet/status/generate.go; the Pod Lifecycle page of the Kubernetes docs)."""
+    if not value.node_name:
+        if value.unschedulable is None:
+            return []
+        return [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": value.unschedulable,
+                "lastTransitionTime": timestamp(value.created_at),
+            }
+        ]
+    ready = "True" if value.ready else "False"
+    since = value.ready_since if value.ready_since is not None else value.created_at
+    started = "True" if value.started_at is not None else "False"
+    return [
+        {"type": "PodReadyToStartContainers", "status": started},
+        {"type": "Initialized", "status": "True"},
+        {"type": "Ready", "status": ready, "lastTransitionTime": timestamp(since)},
+        {"type": "ContainersReady", "status": ready, "lastTransitionTime": timestamp(since)},
+        {"type": "PodScheduled", "status": "True"},
+    ]
+
+
+def container_state(value: Pod) -> Json:
+    """The container's state as the kubelet reports it: waiting ContainerCreating until it
+    starts (kubectl prints that reason as the pod's STATUS), then running, then terminated."""
+    if value.phase is PodPhase.SUCCEEDED:
+        return {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    if value.phase is PodPhase.FAILED:
+        return {"terminated": {"exitCode": 1, "reason": "Error"}}
+    if value.phase is PodPhase.RUNNING:
+        started = value.started_at if value.started_at is not None else value.created_at
+        return {"running": {"startedAt": timestamp(started)}}
+    return {"waiting": {"reason": "ContainerCreating"}}
 
 
 def persistent_volume(value: PersistentVolume, created_at: float) -> Json:

@@ -179,6 +179,13 @@ class Scheduler:
         slot = self._slots[name]
         return NodeUsage(Resources(slot.cpu_free, slot.mem_free, slot.pods_free), slot.pods)
 
+    def rooms(self) -> list[tuple[Node, Resources]]:
+        """Every node, as last seen, with what is left on it (pods: free slots)."""
+        return [
+            (slot.node, Resources(slot.cpu_free, slot.mem_free, slot.pods_free))
+            for slot in self._slots.values()
+        ]
+
     # placing pods
 
     def fits(self, spec: PodSpec, name: str) -> bool:
