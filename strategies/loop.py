@@ -19,8 +19,9 @@ Order of safety, on every path:
 
 The loop takes ports and plain values only (`TrafficRouter`, `Gate`, `Clock`, `Cluster`), so
 the same code runs on AWS, on moto and on the sandbox. Its state lives in the app's journal
-(`strategies.run.state`): every completed step, so a killed run resumes, and the
-promote/abort requests other machines leave there, which a waiting run picks up.
+(`strategies.run.journal`, the run engine's journal): every completed step, so a killed run
+resumes, and the promote/abort requests other machines add there, which a waiting run takes
+and answers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from strategies.run.actions import (
     nothing,
     scale_down_delay,
 )
+from strategies.run.journal import Actor, Phase, RolloutJournal, RolloutState, spec_digest
 from strategies.run.outcome import AbortError, RunState
 from strategies.run.report import (
     ExperimentReport,
@@ -47,7 +49,6 @@ from strategies.run.report import (
     RouteEvent,
     WeightChange,
 )
-from strategies.run.state import Actor, Journal, Phase, RolloutState
 from strategies.spec import RolloutSpec
 from strategies.steps import (
     ALL_CANDIDATE,
@@ -223,15 +224,16 @@ class StepLoop(StepActions):
         if self.journal is None:
             return
         current = self.journal.read()
+        by = Actor(self.who, self.clock.now())
         if current is not None and current.resumable and not self.moves_pods:
             state.steps_done = current.step
             if state.steps_done:
                 state.notes.append(f"resumed after step {state.steps_done}")
-            self.journal.record(state.steps_done, Phase.RUNNING, None, self.clock.now(), reason="")
+            self.journal.resume(self.steps_total, by)
         else:
             # Pod strategies start over: their batches are sized from what they read now, and
             # `_new_state` refused a half-done one (the candidate already has replicas).
-            self.journal.start(self.steps_total, Actor(self.who, self.clock.now()))
+            self.journal.start(self.steps_total, by, spec_digest(self.spec))
 
     def _promote_now(self, state: RunState, by: Actor) -> None:
         """Skip the remaining steps: all traffic on the candidate, read back. A human's abort
@@ -409,11 +411,13 @@ def build_runner(
     who: str = "eksup",
     log: Log = nothing,
     http: HttpProbe | None = None,
+    run_id: str = "r-local",
 ) -> StepLoop:
     """Wire the loop from a spec and the ports, any strategy; refuses impossible
     strategy/router pairs.
 
-    `journal=True` (needs `cluster`) records each completed step in the app's journal and
+    `journal=True` (needs `cluster`) records each completed step in the app's journal (its
+    ConfigMap only: the use cases add the local file) under `run_id`, and
     resumes an unfinished rollout of the same app from its last completed step (rolling and
     recreate refuse to start over a half-done rollout instead)."""
     router = router_for(spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster)
@@ -429,7 +433,9 @@ def build_runner(
     if journal:
         if cluster is None:
             raise UserError("a rollout journal lives in the cluster: give a cluster")
-        state = Journal(cluster, spec.app.namespace, spec.app.name)
+        state = RolloutJournal(
+            cluster, clock, spec.app.namespace, spec.app.name, run_id=run_id, who=who
+        )
     return StepLoop(
         spec,
         router=router,

@@ -18,7 +18,7 @@ from strategies.gates.kinds import Gate, GateResult, Verdict
 from strategies.registry import steps_for
 from strategies.rolling import Batch, rolling_batches, rolling_bounds
 from strategies.run.deployments import Deployments
-from strategies.run.state import Journal, RolloutState
+from strategies.run.journal import RolloutJournal, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import RouteKind, Step, Weights
 from strategies.traffic.alb_header import HeaderRoute
@@ -98,7 +98,7 @@ def preview(
     *,
     router: TrafficRouter,
     gates: tuple[Gate, ...],
-    journal: Journal,
+    journal: RolloutJournal,
     lock: ClusterLock,
     cluster: Cluster,
 ) -> Preview:

@@ -71,6 +71,7 @@ __all__ = [
     "merge_records",
     "mirror_name",
     "parse_records",
+    "same_journal",
 ]
 
 
