@@ -55,6 +55,7 @@ from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, M
 from upgrader.core.run.lock import ClusterLock, describe
 from upgrader.core.run.lock_holder import dead_here, holder_name
 from upgrader.core.run.records import Record
+from upgrader.core.run.status import RunStatus, exit_code
 from upgrader.execute.progress import HEARTBEAT_SECONDS
 
 Confirm = Callable[[str], bool]
@@ -489,10 +490,10 @@ class StatusView:
         """0 succeeded (or nothing recorded), 1 rolled back or failed, 4 unfinished (running,
         paused, or killed mid-way): CI waits on a non-zero code, never on a half-done one."""
         if self.state is None or self.state.phase is Phase.SUCCEEDED:
-            return ExitCode.OK
+            return exit_code(RunStatus.SUCCEEDED)
         if self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
-            return ExitCode.FAILED
-        return ExitCode.STOPPED
+            return exit_code(RunStatus.FAILED)
+        return exit_code(RunStatus.STOPPED)
 
     def to_json(self) -> str:
         document = {
@@ -579,6 +580,15 @@ def watch_status(
         if give_up is not None:
             wait = min(wait, give_up - ports.clock.now())
         ports.clock.sleep(wait)
+
+
+def run_status(
+    report: RolloutReport | ExperimentReport, *, done: tuple[str, ...] = ("succeeded",)
+) -> RunStatus:
+    """How a rollout command ended, in the run engine's terms (`exit_code` gives its code).
+    `done`: the report statuses that mean the command did what it was asked: all traffic on
+    the candidate for `run` and `promote`; also back on stable for `rollback`."""
+    return RunStatus.SUCCEEDED if report.status.value in done else RunStatus.FAILED
 
 
 def _when(at: float) -> str:
