@@ -111,6 +111,8 @@ def test_merge_adds_what_ours_lack_at_its_place_in_time_and_keeps_our_order() ->
     assert merge_records(ours, [early]) == [early, *ours]
     same_time = _r("q-4", 4, Phase.REQUESTED, 5.0)
     assert merge_records(ours, [same_time])[-1] == same_time
+    # A record the copy holds twice is merged once.
+    assert merge_records(ours, [same_time, same_time]) == [*ours, same_time]
 
 
 def test_merge_drops_another_plans_journal() -> None:
@@ -302,6 +304,31 @@ def test_a_run_takes_in_requests_made_of_it_and_answers_them(tmp_path: Path) -> 
     # The asker sees the answer in the copy.
     assert JournalState(tuple(_mirror(store).read())).answer(promote) == answer
     assert request_ref(promote) == "q-1:2"
+    # An answer to another request, or a record that only names this one, is no answer.
+    other = _r("x", 90, Phase.ANSWERED, data={"request": "q-1:3"})
+    naming = _r("x", 91, Phase.MEMO, data={"request": "q-1:2"})
+    assert JournalState((promote, other, naming)).answer(promote) is None
+    assert JournalState((promote, other, naming)).pending_requests("r-1") == [promote]
+
+
+def test_refresh_keeps_numbering_after_the_highest_record(tmp_path: Path) -> None:
+    from upgrader.sandbox.clock import VirtualClock
+
+    store = CasConfigMaps()
+    clock = VirtualClock(0.0)
+    run = Journal(clock, "r-1", path=None, mirror=_mirror(store))
+    run.append(Phase.RUN_STARTED, data={"plan_fingerprint": "f", "plan_created": "c"})
+    for _ in range(4):
+        run.append(Phase.STARTED, "s")
+    # An asker that read an old copy numbers its request low: the run's next record still
+    # numbers after its own highest.
+    _mirror(store).write([START, _r("q-1", 2, Phase.REQUESTED, data={"for_run": "r-1"})])
+    assert [r.seq for r in run.refresh()] == [2]
+    assert run.append(Phase.FINISHED, "s").seq == 6
+    # A request numbered above the run's records moves the numbering past it.
+    _mirror(store).write([START, _r("q-2", 40, Phase.REQUESTED, data={"for_run": "r-1"})])
+    assert [r.seq for r in run.refresh()] == [40]
+    assert run.append(Phase.FINISHED, "t").seq == 41
 
 
 def test_refresh_without_a_mirror_or_of_another_plan_takes_in_nothing(tmp_path: Path) -> None:

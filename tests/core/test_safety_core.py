@@ -674,6 +674,10 @@ def test_a_mirror_too_big_for_a_config_map_keeps_what_resuming_needs(
     assert parse_records(mmod._mirror_text(records), "m") == kept[1:]
     monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text) - first)
     assert mmod._mirror_text(records) == kept_text[first:]  # exactly one record less fits
+    second = first + len(kept[1].to_json()) + 1
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text) - first - 1)
+    assert mmod._mirror_text(records) == kept_text[second:]  # two records less
+    assert parse_records(mmod._mirror_text(records), "m") == kept[2:]
     assert mmod._MIRROR_LIMIT > 0
 
 

@@ -93,7 +93,9 @@ class ConfigMapMirror:
         return parse_records(text, f"configmap {self.name}") if text is not None else []
 
     def _merge_write(self, ours: list[Record]) -> list[Record]:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             theirs, version = self._read_versioned()
             merged = merge_records(ours, theirs)
             data = {JOURNAL_KEY: _mirror_text(merged)}
@@ -110,7 +112,6 @@ class ConfigMapMirror:
                 continue
             self._written = (stored.resource_version, merged)
             return merged
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _read_versioned(self) -> tuple[list[Record], str]:
         """The copy's records and its resourceVersion ("" when it does not exist)."""
