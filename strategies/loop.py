@@ -63,6 +63,9 @@ from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, M
 
 __all__ = ["CHECK_EVERY_SECONDS", "StepLoop", "build_runner", "end_route"]
 
+# The journal's memo of stable's replicas before a rolling or recreate rollout: its batches.
+ORIGINAL_REPLICAS = "original-replicas"
+
 
 class StepLoop(StepActions):
     """Runs one rollout of any strategy: `run`, and for a rollout that moves weights,
@@ -209,12 +212,22 @@ class StepLoop(StepActions):
             found = self.router.read_route(self.route)
             state.events.append(RouteEvent(now, "found", found.detail))
         elif self.moves_pods:
-            plan = self._need_pods().plan()
-            if plan.refusal is not None:
-                raise UserError(plan.refusal)
-            state.original = plan.original
-            self._replan(plan.original)
-            self.router.set_weights(Weights(plan.original, 0))
+            pods = self._need_pods()
+            resumed = self.pods_to_resume()
+            if resumed is not None:
+                # Sized from the count journaled at the start, not from the half-done sides.
+                state.original, state.steps_done = resumed
+                live = Weights(
+                    pods.get("stable").replicas or 0, pods.get("candidate").replicas or 0
+                )
+            else:
+                plan = pods.plan()
+                if plan.refusal is not None:
+                    raise UserError(plan.refusal)
+                state.original = plan.original
+                live = Weights(plan.original, 0)
+            self._replan(state.original)
+            self.router.set_weights(live)
             state.history.append(WeightChange(now, 0, self.router.read_weights()))
         else:
             state.history.append(WeightChange(now, 0, self.router.read_weights()))
@@ -225,15 +238,34 @@ class StepLoop(StepActions):
             return
         current = self.journal.read()
         by = Actor(self.who, self.clock.now())
-        if current is not None and current.resumable and not self.moves_pods:
+        resumes = current is not None and current.resumable
+        if self.moves_pods:
+            # Pod strategies resume only when the count they sized their batches by was
+            # journaled (`_new_state` read it); else they start over, and `_new_state` refused
+            # a half-done one (the candidate already has replicas).
+            resumes = resumes and self.pods_to_resume() is not None
+        if current is not None and resumes:
             state.steps_done = current.step
             if state.steps_done:
                 state.notes.append(f"resumed after step {state.steps_done}")
             self.journal.resume(self.steps_total, by)
         else:
-            # Pod strategies start over: their batches are sized from what they read now, and
-            # `_new_state` refused a half-done one (the candidate already has replicas).
             self.journal.start(self.steps_total, by, spec_digest(self.spec))
+            if self.moves_pods:
+                self.journal.remember(ORIGINAL_REPLICAS, str(state.original))
+
+    def pods_to_resume(self) -> tuple[int, int] | None:
+        """(stable's replicas before the rollout, the steps done) of an unfinished rolling or
+        recreate rollout this journal can continue; None when it cannot."""
+        if self.journal is None:
+            return None
+        current = self.journal.read()
+        if current is None or not current.resumable or current.step == 0:
+            return None
+        original = self.journal.recall(ORIGINAL_REPLICAS)
+        if original is None or not original.isdigit():
+            return None
+        return int(original), current.step
 
     def _promote_now(self, state: RunState, by: Actor) -> None:
         """Skip the remaining steps: all traffic on the candidate, read back. A human's abort

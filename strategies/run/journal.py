@@ -404,6 +404,13 @@ class RolloutJournal:
         if replicas is not None:
             self._append(JournalPhase.MEMO, data={"key": "stable-replicas", "value": str(replicas)})
 
+    def remember(self, key: str, value: str) -> None:
+        """A fact a resumed run needs and cannot read back (a memo; the last value wins)."""
+        self._append(JournalPhase.MEMO, data={"key": key, "value": value})
+
+    def recall(self, key: str) -> str | None:
+        return JournalState(self._journal.records).memos.get(key)
+
     def _append(
         self,
         phase: JournalPhase,

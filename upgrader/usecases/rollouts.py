@@ -305,7 +305,14 @@ def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
     if loop.route is not None:
         return preview_experiment(wired.spec, router=wired.router, gates=gates, lock=wired.lock)
     if loop.moves_pods:
-        return preview_compute(wired.spec, ports.cluster, ports.clock, gates=gates, lock=wired.lock)
+        return preview_compute(
+            wired.spec,
+            ports.cluster,
+            ports.clock,
+            gates=gates,
+            lock=wired.lock,
+            resume=loop.pods_to_resume(),
+        )
     return preview(
         wired.spec,
         router=wired.router,
