@@ -93,9 +93,7 @@ class ConfigMapMirror:
         return parse_records(text, f"configmap {self.name}") if text is not None else []
 
     def _merge_write(self, ours: list[Record]) -> list[Record]:
-        attempt = 0
-        while True:
-            attempt += 1
+        for _ in range(WRITE_ATTEMPTS):
             theirs, version = self._read_versioned()
             merged = merge_records(ours, theirs)
             data = {JOURNAL_KEY: _mirror_text(merged)}
@@ -104,14 +102,13 @@ class ConfigMapMirror:
                     ConfigMap(self.namespace, self.name, data, version)
                 )
             except ConflictError:
-                if attempt == WRITE_ATTEMPTS:
-                    raise ConflictError(
-                        f"ConfigMap {self.namespace}/{self.name} changed under each of "
-                        f"{WRITE_ATTEMPTS} writes in a row"
-                    ) from None
-                continue
+                continue  # another writer got in between: read its records and merge again
             self._written = (stored.resource_version, merged)
             return merged
+        raise ConflictError(
+            f"ConfigMap {self.namespace}/{self.name} changed under each of {WRITE_ATTEMPTS} "
+            "writes in a row"
+        )
 
     def _read_versioned(self) -> tuple[list[Record], str]:
         """The copy's records and its resourceVersion ("" when it does not exist)."""

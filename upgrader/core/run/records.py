@@ -258,8 +258,7 @@ def merge_records(ours: Sequence[Record], theirs: Sequence[Record]) -> list[Reco
         if key in seen:
             continue
         seen.add(key)
-        at = len(merged)
-        while at > 0 and merged[at - 1].at > record.at:
-            at -= 1
+        # After the last of ours written no later than it; first when all of ours are later.
+        at = next((i + 1 for i in range(len(merged) - 1, -1, -1) if merged[i].at <= record.at), 0)
         merged.insert(at, record)
     return merged
