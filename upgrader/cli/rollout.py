@@ -168,7 +168,7 @@ def rollout_status(
     Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
     (running, paused, or its run killed), also --watch still going at --timeout.
     """
-    from upgrader.usecases.rollouts import StatusView, read_status, watch_status
+    from upgrader.usecases.rollout_status import StatusView, read_status, watch_status
 
     latest: list[StatusView] = []
 

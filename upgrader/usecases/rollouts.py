@@ -14,13 +14,11 @@ also puts traffic on stable itself at once: the safety action never waits on any
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -35,10 +33,8 @@ from strategies.registry import steps_for
 from strategies.run.journal import (
     TERMINAL,
     Actor,
-    Phase,
     Request,
     RolloutJournal,
-    RolloutState,
     config_map_name,
     journal_file,
 )
@@ -49,20 +45,15 @@ from strategies.traffic.base import TrafficRouter
 from strategies.traffic.factory import no_switch, provider_for, refusal, router_for
 from strategies.traffic.service import warnings_for
 from upgrader.core.errors import EksupError, RefusedError, UserError
-from upgrader.core.exit_codes import ExitCode
 from upgrader.core.kube import Lease
 from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
-from upgrader.core.run.lock import ClusterLock, describe
+from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import dead_here, holder_name
 from upgrader.core.run.records import Record
-from upgrader.core.run.status import RunStatus, exit_code
-from upgrader.execute.progress import HEARTBEAT_SECONDS
+from upgrader.core.run.status import RunStatus
 
 Confirm = Callable[[str], bool]
 Log = Callable[[str], None]
-
-# Between two reads of `rollout status --watch`.
-WATCH_POLL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -476,119 +467,6 @@ def _zero_sum_note(wired: _Wired) -> str:
     return zero_sum_text(live) if live.total == 0 else ""
 
 
-# ------------------------------------------------------------------------------- status
-
-
-@dataclass(frozen=True)
-class StatusView:
-    app: str
-    state: RolloutState | None
-    live: Weights | None
-    live_error: str
-    lock: str
-    provider: str = ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.state is not None and self.state.phase in TERMINAL
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """0 succeeded (or nothing recorded), 1 rolled back or failed, 4 unfinished (running,
-        paused, or killed mid-way): CI waits on a non-zero code, never on a half-done one."""
-        if self.state is None or self.state.phase is Phase.SUCCEEDED:
-            return exit_code(RunStatus.SUCCEEDED)
-        if self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
-            return exit_code(RunStatus.FAILED)
-        return exit_code(RunStatus.STOPPED)
-
-    def to_json(self) -> str:
-        document = {
-            "app": self.app,
-            "state": None if self.state is None else self.state.to_json(),
-            "live_weights": None
-            if self.live is None
-            else {"stable": self.live.stable, "candidate": self.live.candidate},
-            "live_error": self.live_error or None,
-            "lock": self.lock or None,
-        }
-        return json.dumps(document, indent=2) + "\n"
-
-    def lines(self) -> list[str]:
-        live = str(self.live) if self.live is not None else f"cannot read ({self.live_error})"
-        if self.live is not None and self.live.total == 0 and self.provider == "route53":
-            live = zero_sum_text(self.live)
-        if self.state is None:
-            return [f"{self.app}: no rollout recorded", f"live weights: {live}"]
-        state = self.state
-        out = [
-            f"{self.app}: {state.phase.value}, step {state.step} of {state.steps_total}",
-            f"live weights: {live}",
-        ]
-        if state.weights is not None:
-            out.append(f"last read back: {state.weights}, at {_when(state.updated)}")
-        if state.reason:
-            out.append(f"reason: {state.reason}")
-        for action, actor in state.actions.items():
-            out.append(f"{action} by {actor.who} at {_when(actor.at)}")
-        if state.stable_replicas is not None:
-            out.append(
-                f"stable Deployment {state.stable_deployment} had {state.stable_replicas} "
-                "replicas before it was scaled down"
-            )
-        if state.request is not None and state.requested_by is not None:
-            out.append(f"pending request: {state.request.value} by {state.requested_by.who}")
-        out.append(f"lock: {self.lock or 'free'}")
-        return out
-
-
-def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
-    wired = _wire(spec_file, ports)
-    live: Weights | None = None
-    error = ""
-    try:
-        live = wired.router.read_weights()
-    except EksupError as failure:
-        error = str(failure)
-    lock = ""
-    try:
-        lease = ports.cluster.get_lease(wired.lock.namespace, wired.lock.name)
-        lock = describe(lease, ports.clock.now())
-    except EksupError:
-        pass
-    return StatusView(_app(wired.spec), wired.journal.read(), live, error, lock, wired.router.name)
-
-
-def watch_status(
-    spec_file: Path,
-    ports: RolloutPorts,
-    *,
-    timeout: float | None,
-    show: Callable[[StatusView], None],
-) -> ExitCode:
-    """Poll until a terminal status (0 succeeded, 1 rolled back or failed) or the timeout
-    (4: still going); every wait through the Clock."""
-    give_up = None if timeout is None else ports.clock.now() + timeout
-    shown: tuple[RolloutState | None, Weights | None] | None = None
-    shown_at = ports.clock.now()
-    while True:
-        view = read_status(spec_file, ports)
-        # Each change, and the state again every heartbeat: a CI log that waits in silence
-        # looks hung (and no-output timeouts kill it).
-        if (view.state, view.live) != shown or ports.clock.now() - shown_at >= HEARTBEAT_SECONDS:
-            show(view)
-            shown = (view.state, view.live)
-            shown_at = ports.clock.now()
-        if view.terminal:
-            return view.exit_code
-        if give_up is not None and ports.clock.now() >= give_up:
-            return ExitCode.STOPPED
-        wait = WATCH_POLL_SECONDS
-        if give_up is not None:
-            wait = min(wait, give_up - ports.clock.now())
-        ports.clock.sleep(wait)
-
-
 def run_status(
     report: RolloutReport | ExperimentReport, *, done: tuple[str, ...] = ("succeeded",)
 ) -> RunStatus:
@@ -596,10 +474,6 @@ def run_status(
     `done`: the report statuses that mean the command did what it was asked: all traffic on
     the candidate for `run` and `promote`; also back on stable for `rollback`."""
     return RunStatus.SUCCEEDED if report.status.value in done else RunStatus.FAILED
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _app(spec: RolloutSpec) -> str:
