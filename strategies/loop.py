@@ -19,8 +19,9 @@ Order of safety, on every path:
 
 The loop takes ports and plain values only (`TrafficRouter`, `Gate`, `Clock`, `Cluster`), so
 the same code runs on AWS, on moto and on the sandbox. Its state lives in the app's journal
-(`strategies.run.state`): every completed step, so a killed run resumes, and the
-promote/abort requests other machines leave there, which a waiting run picks up.
+(`strategies.run.journal`, the run engine's journal): every completed step, so a killed run
+resumes, and the promote/abort requests other machines add there, which a waiting run takes
+and answers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from strategies.run.actions import (
     nothing,
     scale_down_delay,
 )
+from strategies.run.journal import Actor, Phase, RolloutJournal, RolloutState, spec_digest
 from strategies.run.outcome import AbortError, RunState
 from strategies.run.report import (
     ExperimentReport,
@@ -47,7 +49,6 @@ from strategies.run.report import (
     RouteEvent,
     WeightChange,
 )
-from strategies.run.state import Actor, Journal, Phase, RolloutState
 from strategies.spec import RolloutSpec
 from strategies.steps import (
     ALL_CANDIDATE,
@@ -61,6 +62,9 @@ from upgrader.core.errors import EksupError, PermanentError, RefusedError, UserE
 from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
 
 __all__ = ["CHECK_EVERY_SECONDS", "StepLoop", "build_runner", "end_route"]
+
+# The journal's memo of stable's replicas before a rolling or recreate rollout: its batches.
+ORIGINAL_REPLICAS = "original-replicas"
 
 
 class StepLoop(StepActions):
@@ -208,12 +212,22 @@ class StepLoop(StepActions):
             found = self.router.read_route(self.route)
             state.events.append(RouteEvent(now, "found", found.detail))
         elif self.moves_pods:
-            plan = self._need_pods().plan()
-            if plan.refusal is not None:
-                raise UserError(plan.refusal)
-            state.original = plan.original
-            self._replan(plan.original)
-            self.router.set_weights(Weights(plan.original, 0))
+            pods = self._need_pods()
+            resumed = self.pods_to_resume()
+            if resumed is not None:
+                # Sized from the count journaled at the start, not from the half-done sides.
+                state.original, state.steps_done = resumed
+                live = Weights(
+                    pods.get("stable").replicas or 0, pods.get("candidate").replicas or 0
+                )
+            else:
+                plan = pods.plan()
+                if plan.refusal is not None:
+                    raise UserError(plan.refusal)
+                state.original = plan.original
+                live = Weights(plan.original, 0)
+            self._replan(state.original)
+            self.router.set_weights(live)
             state.history.append(WeightChange(now, 0, self.router.read_weights()))
         else:
             state.history.append(WeightChange(now, 0, self.router.read_weights()))
@@ -223,15 +237,35 @@ class StepLoop(StepActions):
         if self.journal is None:
             return
         current = self.journal.read()
-        if current is not None and current.resumable and not self.moves_pods:
+        by = Actor(self.who, self.clock.now())
+        resumes = current is not None and current.resumable
+        if self.moves_pods:
+            # Pod strategies resume only when the count they sized their batches by was
+            # journaled (`_new_state` read it); else they start over, and `_new_state` refused
+            # a half-done one (the candidate already has replicas).
+            resumes = resumes and self.pods_to_resume() is not None
+        if current is not None and resumes:
             state.steps_done = current.step
             if state.steps_done:
                 state.notes.append(f"resumed after step {state.steps_done}")
-            self.journal.record(state.steps_done, Phase.RUNNING, None, self.clock.now(), reason="")
+            self.journal.resume(self.steps_total, by)
         else:
-            # Pod strategies start over: their batches are sized from what they read now, and
-            # `_new_state` refused a half-done one (the candidate already has replicas).
-            self.journal.start(self.steps_total, Actor(self.who, self.clock.now()))
+            self.journal.start(self.steps_total, by, spec_digest(self.spec))
+            if self.moves_pods:
+                self.journal.remember(ORIGINAL_REPLICAS, str(state.original))
+
+    def pods_to_resume(self) -> tuple[int, int] | None:
+        """(stable's replicas before the rollout, the steps done) of an unfinished rolling or
+        recreate rollout this journal can continue; None when it cannot."""
+        if self.journal is None:
+            return None
+        current = self.journal.read()
+        if current is None or not current.resumable or current.step == 0:
+            return None
+        original = self.journal.recall(ORIGINAL_REPLICAS)
+        if original is None or not original.isdigit():
+            return None
+        return int(original), current.step
 
     def _promote_now(self, state: RunState, by: Actor) -> None:
         """Skip the remaining steps: all traffic on the candidate, read back. A human's abort
@@ -409,11 +443,13 @@ def build_runner(
     who: str = "eksup",
     log: Log = nothing,
     http: HttpProbe | None = None,
+    run_id: str = "r-local",
 ) -> StepLoop:
     """Wire the loop from a spec and the ports, any strategy; refuses impossible
     strategy/router pairs.
 
-    `journal=True` (needs `cluster`) records each completed step in the app's journal and
+    `journal=True` (needs `cluster`) records each completed step in the app's journal (its
+    ConfigMap only: the use cases add the local file) under `run_id`, and
     resumes an unfinished rollout of the same app from its last completed step (rolling and
     recreate refuse to start over a half-done rollout instead)."""
     router = router_for(spec, load_balancers=load_balancers, dns=dns, clock=clock, cluster=cluster)
@@ -429,7 +465,9 @@ def build_runner(
     if journal:
         if cluster is None:
             raise UserError("a rollout journal lives in the cluster: give a cluster")
-        state = Journal(cluster, spec.app.namespace, spec.app.name)
+        state = RolloutJournal(
+            cluster, clock, spec.app.namespace, spec.app.name, run_id=run_id, who=who
+        )
     return StepLoop(
         spec,
         router=router,

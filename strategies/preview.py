@@ -18,7 +18,7 @@ from strategies.gates.kinds import Gate, GateResult, Verdict
 from strategies.registry import steps_for
 from strategies.rolling import Batch, rolling_batches, rolling_bounds
 from strategies.run.deployments import Deployments
-from strategies.run.state import Journal, RolloutState
+from strategies.run.journal import RolloutJournal, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import RouteKind, Step, Weights
 from strategies.traffic.alb_header import HeaderRoute
@@ -98,7 +98,7 @@ def preview(
     *,
     router: TrafficRouter,
     gates: tuple[Gate, ...],
-    journal: Journal,
+    journal: RolloutJournal,
     lock: ClusterLock,
     cluster: Cluster,
 ) -> Preview:
@@ -293,26 +293,35 @@ class ComputePreview:
 
 
 def preview_compute(
-    spec: RolloutSpec, cluster: Cluster, clock: Clock, *, gates: tuple[Gate, ...], lock: ClusterLock
+    spec: RolloutSpec,
+    cluster: Cluster,
+    clock: Clock,
+    *,
+    gates: tuple[Gate, ...],
+    lock: ClusterLock,
+    resume: tuple[int, int] | None = None,
 ) -> ComputePreview:
     """What the step loop would do from both Deployments as read now: the batches it would
-    size from them, or why it would refuse to start."""
+    size from them, or why it would refuse to start. `resume`: (stable's replicas journaled at
+    the start, batches done) of an unfinished rollout the run would continue."""
     strategy = spec.strategy
     assert isinstance(strategy, Rolling | Recreate)
     plan = Deployments(spec, cluster, clock).plan()
+    original, done = resume if resume is not None else (plan.original, 0)
+    refusal = None if resume is not None else plan.refusal
     batches: list[Batch] = []
-    if plan.refusal is None and isinstance(strategy, Recreate):
-        batches = [Batch(0, 0), Batch(0, plan.original)]
-    elif plan.refusal is None and isinstance(strategy, Rolling):
-        batches = rolling_batches(plan.original, *rolling_bounds(plan.original, strategy))
+    if refusal is None and isinstance(strategy, Recreate):
+        batches = [Batch(0, 0), Batch(0, original)]
+    elif refusal is None and isinstance(strategy, Rolling):
+        batches = rolling_batches(original, *rolling_bounds(original, strategy))
     namespace = spec.app.namespace
     names = ", ".join(g.name for g in gates) or "none"
     bounds = None
-    if isinstance(strategy, Rolling) and plan.refusal is None:
-        surge, unavailable = rolling_bounds(plan.original, strategy)
+    if isinstance(strategy, Rolling) and refusal is None:
+        surge, unavailable = rolling_bounds(original, strategy)
         bounds = (
-            f"bounds: at most {plan.original + surge} pods desired (max_surge "
-            f"{strategy.max_surge} -> {surge}), at least {max(plan.original - unavailable, 0)} "
+            f"bounds: at most {original + surge} pods desired (max_surge "
+            f"{strategy.max_surge} -> {surge}), at least {max(original - unavailable, 0)} "
             f"Ready (max_unavailable {strategy.max_unavailable} -> {unavailable})"
         )
     stable, candidate = plan.stable, plan.candidate
@@ -322,8 +331,16 @@ def preview_compute(
         f"{candidate.replicas or 0} replicas ({candidate.ready_replicas} Ready)"
     )
     lines: list[str] = []
-    before = Batch(plan.original, 0)
+    before = Batch(original, 0)
+    if done:
+        lines.append(
+            f"a run resumes after batch {done} of {len(batches)} (sized from the {original} "
+            "replicas stable had when the rollout started, as journaled)"
+        )
+        before = Batch(stable.replicas or 0, candidate.replicas or 0)
     for number, batch in enumerate(batches, start=1):
+        if number <= done:
+            continue
         calls = [
             f"scale Deployment {namespace}/{name} {was} -> {now}"
             for name, was, now in (
@@ -357,7 +374,7 @@ def preview_compute(
         strategy=strategy.kind,
         deployments=deployments,
         bounds=bounds,
-        refusal=plan.refusal,
+        refusal=refusal,
         batches=tuple(lines),
         gate_names=tuple(g.name for g in gates),
         gates_now=gates_now,

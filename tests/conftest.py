@@ -37,6 +37,15 @@ def _no_served_sandbox_from_the_shell(tmp_path_factory: pytest.TempPathFactory) 
         yield
 
 
+@pytest.fixture(autouse=True)
+def _rollout_journals_per_test(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollout's journal file defaults to .eksup/rollouts in the working directory (the
+    checkout): each test keeps its own, beside nothing of the developer's."""
+    monkeypatch.setenv("EKSUP_JOURNAL_DIR", str(tmp_path_factory.mktemp("rollout-journals")))
+
+
 # Property tests draw the same examples on every run, machine and date: CI must not find a new
 # counterexample on a later day and fail a submission that changed nothing near it (that
 # happened: a lone surrogate drawn once in a thousand runs). A per-example deadline would

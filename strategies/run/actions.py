@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from strategies.gates.kinds import Gate
 from strategies.registry import steps_of
 from strategies.run.deployments import Deployments
+from strategies.run.journal import Actor, Phase, Request, RolloutJournal, RolloutState
 from strategies.run.outcome import AbortError, RunState, analyse
 from strategies.run.report import (
     ExperimentReport,
@@ -21,7 +22,6 @@ from strategies.run.report import (
     ScaleDown,
     WeightChange,
 )
-from strategies.run.state import Actor, Journal, Phase, Request, RolloutState
 from strategies.spec import RolloutSpec
 from strategies.steps import (
     Analysis,
@@ -97,7 +97,7 @@ class StepActions:
         gates: Sequence[Gate],
         clock: Clock,
         cluster: Cluster | None = None,
-        journal: Journal | None = None,
+        journal: RolloutJournal | None = None,
         keepalive: Callable[[], None] | None = None,
         who: str = "eksup",
         log: Log = nothing,
@@ -173,16 +173,18 @@ class StepActions:
                 raise LockLostError(error) from None
         if self.journal is None or not self._listening:
             return
-        current = self.journal.read()
-        if current is None or current.request is None:
-            return
-        by = current.requested_by or Actor("unknown", self.clock.now())
-        if current.request is Request.ABORT:
-            self.journal.clear_request()
-            self.journal.record_action("aborted", by)
-            raise AbortError(f"aborted by {by.who}")
-        if not self._promoting:
-            self.journal.clear_request()
+        pending = self.journal.pending()
+        # An abort wins over a promote asked at the same time: the safe way first.
+        for request in sorted(pending, key=lambda r: r.outcome != Request.ABORT.value):
+            by = Actor(request.data.get("by", "unknown"), request.at)
+            if request.outcome == Request.ABORT.value:
+                self.journal.answer(request, "aborted")
+                self.journal.record_action("aborted", by)
+                raise AbortError(f"aborted by {by.who}")
+            if self._promoting:
+                self.journal.answer(request, "promoting already")
+                continue
+            self.journal.answer(request, "promoted")
             raise PromoteRequestedError(by)
 
     def _sleep(self, seconds: float) -> None:

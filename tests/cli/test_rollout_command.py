@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from strategies.run.state import Actor, Journal
+from strategies.run.journal import Actor, RolloutJournal, weights_text
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.cli import app
 from upgrader.core.aws import ForwardRule, TargetHealth
@@ -85,7 +85,20 @@ class World:
         return workload.replicas, workload.ready_replicas
 
     def state(self) -> dict[str, str]:
-        return dict(self.kube.get_config_map(NAMESPACE, "eksup-rollout-web").data)
+        """The rollout as its journal tells it, in the words of the old state ConfigMap."""
+        journal = RolloutJournal(self.kube, self.sandbox.clock, NAMESPACE, "web", run_id="q-t")
+        found = journal.read()
+        if found is None:
+            return {}
+        out = {"status": found.phase.value, "step": str(found.step), "reason": found.reason}
+        if found.weights is not None:
+            out["weights"] = weights_text(found.weights)
+        if found.stable_replicas is not None:
+            out["stable-replicas"] = str(found.stable_replicas)
+        if found.request is not None:
+            out["request"] = found.request.value
+        out.update({f"{action}-by": actor.who for action, actor in found.actions.items()})
+        return out
 
     def has_state(self) -> bool:
         return any(a.resource == "configmaps" and a.verb != "get" for a in self.kube.actions)
@@ -341,8 +354,9 @@ def test_status_json_after_a_run(canary: World) -> None:
     assert document["lock"] is None
 
 
-def _running(world: World) -> Journal:
-    journal = Journal(world.kube, NAMESPACE, "web")
+def _running(world: World) -> RolloutJournal:
+    clock = world.sandbox.clock
+    journal = RolloutJournal(world.kube, clock, NAMESPACE, "web", run_id="r-alice", who="alice")
     journal.start(3, Actor("alice@laptop pid 1", world.sandbox.clock.now()))
     journal.record(1, "running", None, world.sandbox.clock.now())
     return journal
@@ -464,7 +478,7 @@ def test_abort_while_a_live_run_holds_the_lock_moves_traffic_and_hands_it_the_re
     canary.sandbox.aws.set_forward_weights(canary.rule, {canary.stable: 90, canary.candidate: 10})
     _hold(canary.kube, "alice@laptop pid 1", clock.now())
     # The live run sees the request at its next check (within 10 s) and takes it.
-    clock.call_later(5, journal.clear_request)
+    clock.call_later(5, lambda: [journal.answer(r, "aborted") for r in journal.pending()])
     code, stdout, _ = canary.run("abort")
     assert code == 0, stdout
     assert canary.weights() == (100, 0)

@@ -463,7 +463,7 @@ from pathlib import Path
 
 from upgrader.core.errors import EksupError, ServiceUnavailableError
 from upgrader.core.kube import ConfigMap
-from upgrader.core.run import journal as jmod
+from upgrader.core.run import mirror as mmod
 from upgrader.core.run.journal import (
     ConfigMapMirror,
     Journal,
@@ -657,23 +657,32 @@ def test_a_mirror_too_big_for_a_config_map_keeps_what_resuming_needs(
         records.append(_r(n, Phase.STARTED, f"s{n}", detail="x" * 50))
         records.append(_r(n + 1, Phase.FINISHED, f"s{n}"))
     text = "".join(r.to_json() + "\n" for r in records)
-    assert jmod._mirror_text(records) == text  # under the limit: all of it
+    assert mmod._mirror_text(records) == text  # under the limit: all of it
     kept = [r for r in records if r.phase is not Phase.STARTED]
     kept_text = "".join(r.to_json() + "\n" for r in kept)
-    monkeypatch.setattr(jmod, "_MIRROR_LIMIT", len(kept_text))
-    trimmed = jmod._mirror_text(records)
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text))
+    trimmed = mmod._mirror_text(records)
     # Over the limit: the starts of finished steps go, everything else stays (not nothing).
     assert trimmed == kept_text
     assert parse_records(trimmed, "m") == kept
-    monkeypatch.setattr(jmod, "_MIRROR_LIMIT", len(text))
-    assert jmod._mirror_text(records) == text  # exactly at the limit: all of it
-    monkeypatch.setattr(jmod, "_MIRROR_LIMIT", len(kept_text) - 10)
-    assert jmod._mirror_text(records) == kept_text[10:]  # still too big: the newest part
-    assert jmod._MIRROR_LIMIT > 0
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(text))
+    assert mmod._mirror_text(records) == text  # exactly at the limit: all of it
+    first = len(kept[0].to_json()) + 1
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text) - 1)
+    # Still too big: the newest whole records (a cut line would make the copy unreadable).
+    assert mmod._mirror_text(records) == kept_text[first:]
+    assert parse_records(mmod._mirror_text(records), "m") == kept[1:]
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text) - first)
+    assert mmod._mirror_text(records) == kept_text[first:]  # exactly one record less fits
+    second = first + len(kept[1].to_json()) + 1
+    monkeypatch.setattr(mmod, "_MIRROR_LIMIT", len(kept_text) - first - 1)
+    assert mmod._mirror_text(records) == kept_text[second:]  # two records less
+    assert parse_records(mmod._mirror_text(records), "m") == kept[2:]
+    assert mmod._MIRROR_LIMIT > 0
 
 
 def test_the_default_mirror_limit_fits_a_config_map() -> None:
-    assert 800_000 <= jmod._MIRROR_LIMIT <= 1_000_000
+    assert 800_000 <= mmod._MIRROR_LIMIT <= 1_000_000
 
 
 def test_a_journal_appends_numbered_records_to_its_file_and_mirror(

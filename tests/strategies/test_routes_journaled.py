@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from strategies.loop import StepLoop
+from strategies.run.journal import Phase, RolloutJournal
 from strategies.run.report import ExperimentReport, RolloutStatus
-from strategies.run.state import Journal, Phase
 from strategies.traffic.factory import router_for
 from tests.strategies.test_shadow import NS, Probe, gateway_cluster, spec
 from upgrader.core.kube import RequestMirror
@@ -28,7 +28,7 @@ def kube(clock: VirtualClock) -> FakeCluster:
 def loop(strategy: dict[str, Any], kube: FakeCluster, clock: VirtualClock, probe: Any) -> StepLoop:
     the_spec = spec(strategy)
     router = router_for(the_spec, load_balancers=None, clock=clock, cluster=kube)  # type: ignore[arg-type]
-    journal = Journal(kube, NS, "web")
+    journal = RolloutJournal(kube, clock, NS, "web", run_id="q-reader")
     return StepLoop(
         the_spec, router=router, gates=[probe], clock=clock, cluster=kube, journal=journal
     )
@@ -41,7 +41,7 @@ def test_the_outcome_of_an_ab_or_shadow_run_is_journaled(
     report = loop(strategy, kube, clock, Probe(kube)).run()
 
     assert report.status is RolloutStatus.SUCCEEDED, report.summary()
-    state = Journal(kube, NS, "web").read()
+    state = RolloutJournal(kube, clock, NS, "web", run_id="q-reader").read()
     assert state is not None
     assert state.phase is Phase.SUCCEEDED
     assert (state.step, state.steps_total) == ((1, 1) if strategy is AB else (2, 2))
@@ -51,7 +51,7 @@ def test_a_failed_gate_is_journaled_as_rolled_back(kube: FakeCluster, clock: Vir
     report = loop(SHADOW, kube, clock, Probe(kube, fail_from=2)).run()
 
     assert report.status is RolloutStatus.ROLLED_BACK
-    state = Journal(kube, NS, "web").read()
+    state = RolloutJournal(kube, clock, NS, "web", run_id="q-reader").read()
     assert state is not None
     assert state.phase is Phase.ROLLED_BACK
     assert state.reason == report.reason
@@ -72,7 +72,7 @@ def test_a_shadow_run_stopped_mid_way_resumes_and_still_removes_the_mirror(
 ) -> None:
     with pytest.raises(KeyboardInterrupt):
         loop(SHADOW, kube, clock, CtrlCAfter(kube)).run()
-    paused = Journal(kube, NS, "web").read()
+    paused = RolloutJournal(kube, clock, NS, "web", run_id="q-reader").read()
     assert paused is not None
     assert paused.phase is Phase.PAUSED
     assert kube.get_http_route(NS, "web").rules[0].mirrors  # left on by the stopped run
@@ -84,6 +84,6 @@ def test_a_shadow_run_stopped_mid_way_resumes_and_still_removes_the_mirror(
     assert not report.route_on
     mirrors: tuple[RequestMirror, ...] = kube.get_http_route(NS, "web").rules[0].mirrors
     assert mirrors == ()
-    done = Journal(kube, NS, "web").read()
+    done = RolloutJournal(kube, clock, NS, "web", run_id="q-reader").read()
     assert done is not None
     assert done.phase is Phase.SUCCEEDED

@@ -96,10 +96,6 @@ def _print_report(report: RolloutReport | ExperimentReport) -> None:
         stdout.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _report_exit(report: RolloutReport) -> ExitCode:
-    return ExitCode.OK if report.status.value in ("succeeded", "rolled-back") else ExitCode.FAILED
-
-
 @rollout_app.command("run")
 def rollout_run(
     ctx: typer.Context,
@@ -126,14 +122,15 @@ def rollout_run(
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
-    from upgrader.usecases.rollouts import preview_rollout, run_rollout
+    from upgrader.core.run.status import dry_run_status, exit_code
+    from upgrader.usecases.rollouts import preview_rollout, run_rollout, run_status
 
     with reported_errors(), _rollout_ports_for(ctx, sandbox, region, profile, context) as ports:
         if dry_run:
             shown = preview_rollout(spec_file, ports)
             for line in shown.lines():
                 stdout.print(line, markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(ExitCode.BLOCKED if shown.blocked else ExitCode.OK)
+            raise typer.Exit(exit_code(dry_run_status(shown.blocked)))
         report = run_rollout(
             spec_file,
             ports,
@@ -142,7 +139,7 @@ def rollout_run(
             take_over_lock=take_over_lock,
         )
         _print_report(report)
-    raise typer.Exit(ExitCode.OK if report.status.value == "succeeded" else ExitCode.FAILED)
+    raise typer.Exit(exit_code(run_status(report)))
 
 
 @rollout_app.command("status")
@@ -171,7 +168,7 @@ def rollout_status(
     Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
     (running, paused, or its run killed), also --watch still going at --timeout.
     """
-    from upgrader.usecases.rollouts import StatusView, read_status, watch_status
+    from upgrader.usecases.rollout_status import StatusView, read_status, watch_status
 
     latest: list[StatusView] = []
 
@@ -217,7 +214,8 @@ def rollout_promote(
 
     A run in progress (holding the app's lock) is asked to do it, from any machine.
     """
-    from upgrader.usecases.rollouts import promote_rollout
+    from upgrader.core.run.status import exit_code
+    from upgrader.usecases.rollouts import promote_rollout, run_status
 
     with (
         reported_errors(),
@@ -234,7 +232,7 @@ def rollout_promote(
             stdout.print(outcome, markup=False, highlight=False, soft_wrap=True)
             return
         _print_report(outcome)
-    raise typer.Exit(ExitCode.OK if outcome.status.value == "succeeded" else ExitCode.FAILED)
+    raise typer.Exit(exit_code(run_status(outcome)))
 
 
 @rollout_app.command("rollback")
@@ -250,7 +248,8 @@ def rollout_rollback(
 ) -> None:
     """Undo a finished rollout: scale stable back up, wait until Ready, then all traffic back
     to stable in one change, read back; the candidate is scaled down after the drain delay."""
-    from upgrader.usecases.rollouts import rollback_rollout
+    from upgrader.core.run.status import exit_code
+    from upgrader.usecases.rollouts import rollback_rollout, run_status
 
     with (
         reported_errors(),
@@ -264,7 +263,7 @@ def rollout_rollback(
             take_over_lock=take_over_lock,
         )
         _print_report(report)
-    raise typer.Exit(_report_exit(report))
+    raise typer.Exit(exit_code(run_status(report, done=("succeeded", "rolled-back"))))
 
 
 @rollout_app.command("abort")

@@ -43,6 +43,7 @@ from upgrader.core.run.journal import (
 )
 from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import holder_name
+from upgrader.core.run.status import RunStatus, exit_code
 from upgrader.execute.consent import consent_data, resume_command, resumed
 from upgrader.execute.dry_run import (
     DryRunCluster,
@@ -87,14 +88,6 @@ __all__ = [
 ]
 
 
-class RunStatus(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    STOPPED = "stopped"  # Ctrl-C, a declined or unapproved gate: --resume continues
-    REFUSED = "refused"  # a step refused before this run changed anything
-    WOULD_BLOCK = "would-block"  # dry run: the real run would be refused or fail
-
-
 class StepOutcome(StrEnum):
     DONE = "done"
     ALREADY_DONE = "already-done"  # fresh state showed nothing left to do
@@ -131,14 +124,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        return {
-            RunStatus.SUCCEEDED: ExitCode.OK,
-            RunStatus.FAILED: ExitCode.FAILED,
-            RunStatus.STOPPED: ExitCode.STOPPED,
-            RunStatus.REFUSED: ExitCode.REFUSED,
-            # Like a plan's blocking finding: the pipeline must not go on to the real run.
-            RunStatus.WOULD_BLOCK: ExitCode.BLOCKED,
-        }[self.status]
+        return exit_code(self.status)
 
     @property
     def seconds(self) -> float:

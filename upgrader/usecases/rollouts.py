@@ -4,19 +4,21 @@ The strategies, providers, gates and the runner live in `strategies/`; this modu
 ports (the real AWS and Kubernetes adapters, or the ones a test hands in through the CLI's
 context object), takes the app's lock around every change and renders what comes back.
 
-A `rollout promote` or `abort` while a `rollout run` holds the app's lock does not wait for
-it: it leaves a request in the app's rollout ConfigMap, which that run acts on within
-`CHECK_EVERY_SECONDS`. An abort also puts traffic on stable itself at once: the safety action
-never waits on anyone.
+Every command writes the app's journal (`strategies.run.journal`: the run engine's journal, a
+local file mirrored merge-on-write to the ConfigMap `eksup-rollout-<app>`) under its own run id;
+the app's lock is the engine's Lease, its holder naming that run id. A `rollout promote` or
+`abort` while a `rollout run` holds the lock does not wait for it: it adds a request for that
+run to the journal, which the run takes and answers within `CHECK_EVERY_SECONDS`. An abort
+also puts traffic on stable itself at once: the safety action never waits on anyone.
 """
 
 from __future__ import annotations
 
-import json
+import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -28,27 +30,30 @@ from strategies.gates.kinds import Gate, gates_for
 from strategies.loop import CHECK_EVERY_SECONDS, StepLoop
 from strategies.preview import Shown, preview, preview_compute, preview_experiment
 from strategies.registry import steps_for
-from strategies.run.liveness import free_dead_holder, process_gone
-from strategies.run.lock import holder_name, live_holder, rollout_lock
+from strategies.run.journal import (
+    TERMINAL,
+    Actor,
+    Request,
+    RolloutJournal,
+    config_map_name,
+    journal_file,
+)
 from strategies.run.report import ExperimentReport, RolloutReport
-from strategies.run.state import TERMINAL, Actor, Journal, Phase, Request, RolloutState
 from strategies.spec import AbTest, NoTraffic, Recreate, Rolling, RolloutSpec, Shadow, load_spec
 from strategies.steps import Weights
 from strategies.traffic.base import TrafficRouter
 from strategies.traffic.factory import no_switch, provider_for, refusal, router_for
 from strategies.traffic.service import warnings_for
 from upgrader.core.errors import EksupError, RefusedError, UserError
-from upgrader.core.exit_codes import ExitCode
 from upgrader.core.kube import Lease
 from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
-from upgrader.core.run.lock import ClusterLock, describe
-from upgrader.execute.progress import HEARTBEAT_SECONDS
+from upgrader.core.run.lock import ClusterLock
+from upgrader.core.run.lock_holder import dead_here, holder_name
+from upgrader.core.run.records import Record
+from upgrader.core.run.status import RunStatus
 
 Confirm = Callable[[str], bool]
 Log = Callable[[str], None]
-
-# Between two reads of `rollout status --watch`.
-WATCH_POLL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -122,9 +127,10 @@ class _Wired:
     spec: RolloutSpec
     ports: RolloutPorts
     router: TrafficRouter
-    journal: Journal
+    journal: RolloutJournal
     lock: ClusterLock
     who: str
+    run_id: str
 
     def runner(self, log: Log) -> StepLoop:
         return StepLoop(
@@ -155,11 +161,18 @@ def _gates(spec: RolloutSpec, ports: RolloutPorts) -> Sequence[Gate]:
 
 
 def _wire(
-    spec_file: Path, ports: RolloutPorts, *, take_over_lock: bool = False, weights: bool = True
+    spec_file: Path,
+    ports: RolloutPorts,
+    *,
+    take_over_lock: bool = False,
+    weights: bool = True,
+    command: str = "",
+    log: Log | None = None,
 ) -> _Wired:
     """The spec wired to its router, journal and lock. `weights`: the command moves weights
     (promote, abort, rollback, status), which A/B, shadow, rolling and recreate refuse with
-    the reason and what to use instead."""
+    the reason and what to use instead. `command` names a command that may write the journal
+    (its local file too); without one the journal is read from the ConfigMap only."""
     spec = _checked_spec(spec_file)
     if weights:
         provider_for(
@@ -176,10 +189,30 @@ def _wire(
         clock=ports.clock,
         cluster=ports.cluster,
     )
-    journal = Journal(ports.cluster, spec.app.namespace, spec.app.name)
     who = holder_name()
-    lock = rollout_lock(ports.cluster, ports.clock, spec, who, take_over_stale=take_over_lock)
-    return _Wired(spec, ports, router, journal, lock, who)
+    run_id = f"r-{uuid.uuid4().hex[:8]}"
+    app = spec.app
+    journal = RolloutJournal(
+        ports.cluster,
+        ports.clock,
+        app.namespace,
+        app.name,
+        run_id=run_id,
+        who=who,
+        path=journal_file(app.namespace, app.name) if command else None,
+        command=command or "read",
+        on_error=log or _quiet,
+    )
+    lock = ClusterLock(
+        ports.cluster,
+        ports.clock,
+        f"{who} run {run_id}",
+        take_over_stale=take_over_lock,
+        namespace=app.namespace,
+        name=config_map_name(app.name),
+        what=f"rollout of {app.namespace}/{app.name}",
+    )
+    return _Wired(spec, ports, router, journal, lock, who, run_id)
 
 
 @contextmanager
@@ -234,7 +267,9 @@ def run_rollout(
     take_over_lock: bool = False,
 ) -> RolloutReport | ExperimentReport:
     """Run or resume any strategy through the one step loop; `confirm=None` means --yes."""
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, weights=False)
+    wired = _wire(
+        spec_file, ports, take_over_lock=take_over_lock, weights=False, command="run", log=log
+    )
     runner = wired.runner(log)
     question = _question(wired, runner)
     zero = _zero_sum_note(wired)
@@ -261,7 +296,14 @@ def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
     if loop.route is not None:
         return preview_experiment(wired.spec, router=wired.router, gates=gates, lock=wired.lock)
     if loop.moves_pods:
-        return preview_compute(wired.spec, ports.cluster, ports.clock, gates=gates, lock=wired.lock)
+        return preview_compute(
+            wired.spec,
+            ports.cluster,
+            ports.clock,
+            gates=gates,
+            lock=wired.lock,
+            resume=loop.pods_to_resume(),
+        )
     return preview(
         wired.spec,
         router=wired.router,
@@ -281,14 +323,14 @@ def promote_rollout(
     take_over_lock: bool = False,
 ) -> RolloutReport | ExperimentReport | str:
     """Skip the remaining steps; a run in progress is asked to do it (returns a message)."""
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, command="promote", log=log)
     question = f"Send ALL production traffic of {_app(wired.spec)} to the candidate now?"
     _finish_for_the_dead(wired, log)
-    holder = live_holder(wired.lock)
+    holder = wired.lock.live_holder()
     if holder is not None:
         if confirm is not None and not confirm(question):
             raise RefusedError("not confirmed; nothing was changed")
-        wired.journal.request(Request.PROMOTE, wired.actor())
+        _ask(wired, Request.PROMOTE, holder)
         return (
             f"{_app(wired.spec)}: promote requested; the run of {holder.holder} promotes "
             f"within {CHECK_EVERY_SECONDS:g}s (follow it with `eksup rollout status --watch`)"
@@ -306,7 +348,7 @@ def rollback_rollout(
     log: Log,
     take_over_lock: bool = False,
 ) -> RolloutReport:
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock)
+    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, command="rollback", log=log)
     runner = wired.runner(log)
     question = f"Roll {_app(wired.spec)} back: scale stable up, then ALL traffic back to stable?"
     _finish_for_the_dead(wired, log)
@@ -325,7 +367,9 @@ def abort_rollout(
     spec_file: Path, ports: RolloutPorts, *, log: Log, take_over_lock: bool = False
 ) -> str:
     """All traffic on stable now, never refused for a lock: the safety action."""
-    wired = _wire(spec_file, ports, take_over_lock=take_over_lock, weights=False)
+    wired = _wire(
+        spec_file, ports, take_over_lock=take_over_lock, weights=False, command="abort", log=log
+    )
     runner = wired.runner(log)
     if runner.route is not None:
         # A/B and shadow: remove the route (the header rule, the mirror) and read it back.
@@ -335,20 +379,21 @@ def abort_rollout(
     if before:
         log(f"{app}: {before}; abort sets stable to all traffic")
     _finish_for_the_dead(wired, log)
-    holder = live_holder(wired.lock)
+    holder = wired.lock.live_holder()
     if holder is not None:
         # The request first: a weight the run writes after our switch is then undone by it.
-        wired.journal.request(Request.ABORT, wired.actor())
+        request = _ask(wired, Request.ABORT, holder)
         report = runner.abort(wired.actor(), record=False)
         on_stable = f"all traffic on stable ({wired.router.name} reads {report.final_weights})"
-        if _live_run_takes_it(wired, holder):
+        if _live_run_takes_it(wired, holder, request):
             return (
                 f"{app}: {on_stable}; the run of {holder.holder} took the abort and scales the "
                 "candidate down after the drain delay (`eksup rollout status --watch` follows it)"
             )
         log(f"{app}: the run of {holder.holder} did not take the abort and is gone; finishing")
         _finish_for_the_dead(wired, log)
-    unfinished = (current := wired.journal.read()) is not None and current.resumable
+    current = wired.journal.read()
+    unfinished = current is not None and current.resumable
     if wired.lock.blocker() is not None:
         # A live lease we could not prove dead: traffic is on stable; its run records the end.
         report = runner.abort(wired.actor())
@@ -357,30 +402,45 @@ def abort_rollout(
             # An unfinished rollout is ended as its run would have ended it: the candidate is
             # scaled down after the drain delay, the state rolled-back, any request cleared.
             report = runner.abort(wired.actor(), retire=unfinished)
-            if unfinished:
-                wired.journal.clear_request()
+            if unfinished and current is not None:
+                wired.journal.answer_all(current.run, f"aborted by {wired.who}")
     return f"{app}: all traffic on stable ({wired.router.name} reads {report.final_weights})"
 
 
 def _finish_for_the_dead(wired: _Wired, log: Log) -> None:
     """A run killed while holding the app leaves a lease nobody renews: make it takeable, so
     this command finishes the work instead of handing it to a run that will never do it."""
-    why = free_dead_holder(wired.lock)
+    why = wired.lock.gone()
     if why:
+        wired.lock.take_over_stale = True  # a provably dead holder is taken over anyway
         log(f"{_app(wired.spec)}: {why}; this command finishes its work")
 
 
-def _live_run_takes_it(wired: _Wired, holder: Lease) -> bool:
-    """Wait for the holding run to acknowledge the abort (it clears the request within
-    CHECK_EVERY_SECONDS) or to end the rollout; False once it is known dead (its lease
-    expired or its process is gone), or after its lease's duration without a word."""
+_RUN_OF_HOLDER = re.compile(r" run (?P<run>\S+)$")
+
+
+def _ask(wired: _Wired, request: Request, holder: Lease) -> Record:
+    """Add a request for the holder's run to the journal (its ConfigMap)."""
+    match = _RUN_OF_HOLDER.search(holder.holder)
+    current = wired.journal.read()
+    # A holder that names no run (an earlier eksup): the run that last started.
+    run = match.group("run") if match else (current.run if current is not None else "")
+    return wired.journal.request(request, wired.actor(), run)
+
+
+def _live_run_takes_it(wired: _Wired, holder: Lease, request: Record) -> bool:
+    """Wait for the holding run to answer the abort (within CHECK_EVERY_SECONDS) or to end the
+    rollout; False once it is known dead (its lease expired or its process is gone), or after
+    its lease's duration without a word."""
     clock = wired.ports.clock
     give_up = clock.now() + holder.duration_seconds + 2 * CHECK_EVERY_SECONDS
     while clock.now() < give_up:
-        current = wired.journal.read()
-        if current is None or current.request is None or current.phase in TERMINAL:
+        if wired.journal.answered(request) is not None:
             return True
-        if process_gone(holder.holder) or live_holder(wired.lock) is None:
+        current = wired.journal.read()
+        if current is None or current.phase in TERMINAL:
+            return True
+        if dead_here(holder.holder, wired.lock.processes) or wired.lock.live_holder() is None:
             return False
         clock.sleep(CHECK_EVERY_SECONDS)
     return False
@@ -407,121 +467,13 @@ def _zero_sum_note(wired: _Wired) -> str:
     return zero_sum_text(live) if live.total == 0 else ""
 
 
-# ------------------------------------------------------------------------------- status
-
-
-@dataclass(frozen=True)
-class StatusView:
-    app: str
-    state: RolloutState | None
-    live: Weights | None
-    live_error: str
-    lock: str
-    provider: str = ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.state is not None and self.state.phase in TERMINAL
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """0 succeeded (or nothing recorded), 1 rolled back or failed, 4 unfinished (running,
-        paused, or killed mid-way): CI waits on a non-zero code, never on a half-done one."""
-        if self.state is None or self.state.phase is Phase.SUCCEEDED:
-            return ExitCode.OK
-        if self.state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
-            return ExitCode.FAILED
-        return ExitCode.STOPPED
-
-    def to_json(self) -> str:
-        document = {
-            "app": self.app,
-            "state": None if self.state is None else self.state.to_json(),
-            "live_weights": None
-            if self.live is None
-            else {"stable": self.live.stable, "candidate": self.live.candidate},
-            "live_error": self.live_error or None,
-            "lock": self.lock or None,
-        }
-        return json.dumps(document, indent=2) + "\n"
-
-    def lines(self) -> list[str]:
-        live = str(self.live) if self.live is not None else f"cannot read ({self.live_error})"
-        if self.live is not None and self.live.total == 0 and self.provider == "route53":
-            live = zero_sum_text(self.live)
-        if self.state is None:
-            return [f"{self.app}: no rollout recorded", f"live weights: {live}"]
-        state = self.state
-        out = [
-            f"{self.app}: {state.phase.value}, step {state.step} of {state.steps_total}",
-            f"live weights: {live}",
-        ]
-        if state.weights is not None:
-            out.append(f"last read back: {state.weights}, at {_when(state.updated)}")
-        if state.reason:
-            out.append(f"reason: {state.reason}")
-        for action, actor in state.actions.items():
-            out.append(f"{action} by {actor.who} at {_when(actor.at)}")
-        if state.stable_replicas is not None:
-            out.append(
-                f"stable Deployment {state.stable_deployment} had {state.stable_replicas} "
-                "replicas before it was scaled down"
-            )
-        if state.request is not None and state.requested_by is not None:
-            out.append(f"pending request: {state.request.value} by {state.requested_by.who}")
-        out.append(f"lock: {self.lock or 'free'}")
-        return out
-
-
-def read_status(spec_file: Path, ports: RolloutPorts) -> StatusView:
-    wired = _wire(spec_file, ports)
-    live: Weights | None = None
-    error = ""
-    try:
-        live = wired.router.read_weights()
-    except EksupError as failure:
-        error = str(failure)
-    lock = ""
-    try:
-        lease = ports.cluster.get_lease(wired.lock.namespace, wired.lock.name)
-        lock = describe(lease, ports.clock.now())
-    except EksupError:
-        pass
-    return StatusView(_app(wired.spec), wired.journal.read(), live, error, lock, wired.router.name)
-
-
-def watch_status(
-    spec_file: Path,
-    ports: RolloutPorts,
-    *,
-    timeout: float | None,
-    show: Callable[[StatusView], None],
-) -> ExitCode:
-    """Poll until a terminal status (0 succeeded, 1 rolled back or failed) or the timeout
-    (4: still going); every wait through the Clock."""
-    give_up = None if timeout is None else ports.clock.now() + timeout
-    shown: tuple[RolloutState | None, Weights | None] | None = None
-    shown_at = ports.clock.now()
-    while True:
-        view = read_status(spec_file, ports)
-        # Each change, and the state again every heartbeat: a CI log that waits in silence
-        # looks hung (and no-output timeouts kill it).
-        if (view.state, view.live) != shown or ports.clock.now() - shown_at >= HEARTBEAT_SECONDS:
-            show(view)
-            shown = (view.state, view.live)
-            shown_at = ports.clock.now()
-        if view.terminal:
-            return view.exit_code
-        if give_up is not None and ports.clock.now() >= give_up:
-            return ExitCode.STOPPED
-        wait = WATCH_POLL_SECONDS
-        if give_up is not None:
-            wait = min(wait, give_up - ports.clock.now())
-        ports.clock.sleep(wait)
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def run_status(
+    report: RolloutReport | ExperimentReport, *, done: tuple[str, ...] = ("succeeded",)
+) -> RunStatus:
+    """How a rollout command ended, in the run engine's terms (`exit_code` gives its code).
+    `done`: the report statuses that mean the command did what it was asked: all traffic on
+    the candidate for `run` and `promote`; also back on stable for `rollback`."""
+    return RunStatus.SUCCEEDED if report.status.value in done else RunStatus.FAILED
 
 
 def _app(spec: RolloutSpec) -> str:

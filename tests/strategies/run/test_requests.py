@@ -1,13 +1,14 @@
-"""A running rollout acts on the promote/abort requests other machines leave in its ConfigMap,
-keeps its lock renewed while it waits, and stops dead (no rollback) once the lock is lost."""
+"""A running rollout acts on the promote/abort requests other machines add to its journal (the
+ConfigMap copy, merged on write), answers them, keeps its lock renewed while it waits, and
+stops dead (no rollback) once the lock is lost."""
 
 from __future__ import annotations
 
 import pytest
 
 from strategies.loop import StepLoop, build_runner
+from strategies.run.journal import Actor, Request, RolloutJournal
 from strategies.run.report import RolloutStatus
-from strategies.run.state import Actor, Journal, Request
 from strategies.spec import RolloutSpec
 from strategies.steps import ALL_CANDIDATE, ALL_STABLE, Weights
 from tests.strategies.world import NAMESPACE, Alb, alb_spec, put_alarm, replicas, route53_spec
@@ -35,6 +36,16 @@ def _runner(
     )
 
 
+def _journal(cluster: FakeCluster, clock: VirtualClock, who: str = "alice") -> RolloutJournal:
+    """The journal as another machine opens it (its own run id)."""
+    return RolloutJournal(cluster, clock, NAMESPACE, "web", run_id=f"q-{who}", who=who)
+
+
+def _ask(cluster: FakeCluster, clock: VirtualClock, request: Request, who: str) -> None:
+    """Another machine asks the running run (build_runner's run id) to promote or abort."""
+    _journal(cluster, clock, who).request(request, Actor(who, clock.now()), "r-local")
+
+
 def _live(aws: Boto3Aws, alb: Alb) -> tuple[int, int]:
     rule = next(r for r in aws.describe_forward_rules(alb.listener) if r.arn == alb.rule)
     found = {t.target_group_arn: t.weight for t in rule.targets}
@@ -45,9 +56,9 @@ def test_a_promote_request_skips_the_remaining_steps(
     aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
 ) -> None:
     put_alarm(aws, "web-5xx")
-    journal = Journal(cluster, NAMESPACE, "web")
+    journal = _journal(cluster, clock, "reader")
     # Step 2 (25%) bakes from t+60 to t+120: alice promotes at t+90.
-    clock.call_later(90, lambda: journal.request(Request.PROMOTE, Actor("alice", clock.now())))
+    clock.call_later(90, lambda: _ask(cluster, clock, Request.PROMOTE, "alice"))
 
     report = _runner(alb_spec(alb), aws, clock, cluster).run()
 
@@ -73,8 +84,8 @@ def test_an_abort_request_rolls_back_within_one_check(
     aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
 ) -> None:
     put_alarm(aws, "web-5xx")
-    journal = Journal(cluster, NAMESPACE, "web")
-    clock.call_later(125, lambda: journal.request(Request.ABORT, Actor("bob", clock.now())))
+    journal = _journal(cluster, clock, "reader")
+    clock.call_later(125, lambda: _ask(cluster, clock, Request.ABORT, "bob"))
 
     report = _runner(alb_spec(alb), aws, clock, cluster).run()
 
@@ -96,8 +107,7 @@ def test_an_abort_during_the_scale_down_delay_still_rolls_back(
     aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
 ) -> None:
     """All steps passed, stable waits out its 600 s delay: an abort now brings it back."""
-    journal = Journal(cluster, NAMESPACE, "web")
-    clock.call_later(4 * 60 + 100, lambda: journal.request(Request.ABORT, Actor("bob", 0)))
+    clock.call_later(4 * 60 + 100, lambda: _ask(cluster, clock, Request.ABORT, "bob"))
 
     report = _runner(alb_spec(alb, gates=[]), aws, clock, cluster).run()
 
@@ -131,7 +141,7 @@ def test_a_lost_lock_stops_the_run_without_touching_traffic_again(
         _runner(alb_spec(alb, gates=[]), aws, clock, cluster, keepalive=lock.renew).run()
 
     assert _live(aws, alb) == (75, 25)  # step 2, left as it was: no rollback by a loser
-    state = Journal(cluster, NAMESPACE, "web").read()
+    state = _journal(cluster, clock).read()
     assert state is not None
     assert (state.phase.value, state.step) == ("running", 1)
 
@@ -175,11 +185,13 @@ def test_rollback_never_switches_to_a_stable_that_is_not_ready(
     assert live == {"blue": 0, "green": 100}
 
 
-def test_a_state_update_retries_when_another_writer_got_in_between(
+def test_a_journal_write_retries_when_another_writer_got_in_between(
     cluster: FakeCluster, clock: VirtualClock
 ) -> None:
-    """The run records a step while a promote request lands: neither loses its keys."""
-    journal = Journal(cluster, NAMESPACE, "web")
+    """The run records a step while a promote request lands: neither loses its record. (The
+    fake does not compare resourceVersions; the reactor plays the API server's 409 Conflict,
+    tests/core/test_journal_merge.py the compare itself.)"""
+    journal = RolloutJournal(cluster, clock, NAMESPACE, "web", run_id="r-local", who="me")
     journal.start(4, Actor("me", clock.now()))
     conflicts = [1]
 
@@ -187,9 +199,8 @@ def test_a_state_update_retries_when_another_writer_got_in_between(
         if action.verb == "patch" and conflicts:
             conflicts.pop()
             # Someone else writes first; our write, made from the older version, conflicts.
-            other = Journal(cluster, NAMESPACE, "web")
             cluster.remove_reactors()
-            other.request(Request.PROMOTE, Actor("alice", clock.now()))
+            _ask(cluster, clock, Request.PROMOTE, "alice")
             raise ConflictError("the object has been modified")
 
     cluster.add_reactor("patch", "configmaps", conflict_once)
@@ -198,3 +209,45 @@ def test_a_state_update_retries_when_another_writer_got_in_between(
     state = journal.read()
     assert state is not None
     assert (state.step, state.request) == (1, Request.PROMOTE)
+    assert state.requested_by is not None
+    assert state.requested_by.who == "alice"
+    assert [r.phase.value for r in _journal(cluster, clock).records] == [
+        "run-started",
+        "finished",
+        "requested",
+    ]
+    # The run takes it and answers it; nothing is pending any more.
+    (request,) = journal.pending()
+    journal.answer(request, "promoted")
+    assert journal.pending() == []
+    after = _journal(cluster, clock).read()
+    assert after is not None
+    assert after.request is None
+
+
+def test_requests_of_another_run_are_not_taken(
+    aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
+) -> None:
+    """An abort asked of an earlier run (which ended before it read it) does not stop this one."""
+    clock.call_later(
+        30,
+        lambda: _journal(cluster, clock, "bob").request(
+            Request.ABORT, Actor("bob", clock.now()), "r-earlier"
+        ),
+    )
+    report = _runner(alb_spec(alb, gates=[]), aws, clock, cluster).run()
+    assert report.status is RolloutStatus.SUCCEEDED
+
+
+def test_an_abort_wins_over_a_promote_asked_at_the_same_time(
+    aws: Boto3Aws, alb: Alb, clock: VirtualClock, cluster: FakeCluster
+) -> None:
+    def both() -> None:
+        _ask(cluster, clock, Request.PROMOTE, "alice")
+        _ask(cluster, clock, Request.ABORT, "bob")
+
+    clock.call_later(90, both)
+    report = _runner(alb_spec(alb, gates=[]), aws, clock, cluster).run()
+    assert (report.status, report.reason) == (RolloutStatus.ROLLED_BACK, "aborted by bob")
+    records = _journal(cluster, clock).records
+    assert [r.outcome for r in records if r.phase.value == "answered"] == ["aborted"]

@@ -1,17 +1,31 @@
-"""A rollout killed mid-way resumes from its last completed step, read from its ConfigMap."""
+"""A rollout killed mid-way resumes from its last completed step, read from its journal (the
+run engine's, mirrored to the ConfigMap)."""
 
 from __future__ import annotations
 
 import pytest
 
 from strategies.loop import build_runner
+from strategies.run.journal import RolloutJournal, RolloutState
 from strategies.run.report import RolloutStatus
 from strategies.steps import Weights
 from tests.strategies.world import NAMESPACE, Alb, alb_spec, put_alarm
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.core.aws import ForwardRule
+from upgrader.core.run.journal import Record, parse_records
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+
+
+def _state(cluster: FakeCluster, clock: VirtualClock) -> RolloutState:
+    found = RolloutJournal(cluster, clock, NAMESPACE, "web", run_id="q-reader").read()
+    assert found is not None
+    return found
+
+
+def _records(cluster: FakeCluster) -> list[Record]:
+    text = cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data["journal.jsonl"]
+    return parse_records(text, "configmap")
 
 
 class Killed(BaseException):
@@ -53,8 +67,11 @@ def test_a_killed_rollout_resumes_at_its_last_completed_step(
             cluster=cluster,
             journal=True,  # type: ignore[arg-type]
         ).run()
-    journal = cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data
-    assert (journal["step"], journal["status"], journal["weights"]) == ("2", "running", "75/25")
+    state = _state(cluster, clock)
+    assert (state.step, state.phase.value, state.weights) == (2, "running", Weights(75, 25))
+    # The journal says it in the engine's records: each completed step, and no end.
+    phases = [r.phase.value for r in _records(cluster)]
+    assert phases == ["run-started", "finished", "finished"]
 
     report = build_runner(
         spec, load_balancers=aws, dns=aws, metrics=aws, clock=clock, cluster=cluster, journal=True
@@ -67,7 +84,7 @@ def test_a_killed_rollout_resumes_at_its_last_completed_step(
         (3, Weights(50, 50)),
         (4, Weights(0, 100)),
     ]
-    assert cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data["status"] == "succeeded"
+    assert _state(cluster, clock).phase.value == "succeeded"
 
     # A finished rollout does not resume: the next run starts from step 1.
     again = build_runner(
@@ -100,8 +117,8 @@ def test_an_interrupted_rollout_is_paused_and_resumes_after_its_last_step(
             cluster=cluster,
             journal=True,  # type: ignore[arg-type]
         ).run()
-    journal = cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data
-    assert (journal["step"], journal["status"], journal["reason"]) == ("1", "paused", "interrupted")
+    state = _state(cluster, clock)
+    assert (state.step, state.phase.value, state.reason) == (1, "paused", "interrupted")
 
     report = build_runner(
         spec, load_balancers=aws, dns=aws, metrics=aws, clock=clock, cluster=cluster, journal=True
@@ -114,4 +131,8 @@ def test_an_interrupted_rollout_is_paused_and_resumes_after_its_last_step(
         (4, 100),
     ]
     assert report.notes == ("resumed after step 1",)
-    assert cluster.get_config_map(NAMESPACE, "eksup-rollout-web").data["reason"] == ""
+    assert _state(cluster, clock).reason == ""
+    assert [r.detail for r in _records(cluster) if r.phase.value == "run-started"] == [
+        "start",
+        "resume",
+    ]

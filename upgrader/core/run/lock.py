@@ -9,8 +9,10 @@ other run's machine lost its network for a while. The exception is a holder this
 dead (same host, its PID gone: a cancelled CI job, a kill -9): its lease is taken over at once,
 fresh or stale, and the run says so (`lock_holder`).
 
-The same lock, under another name and namespace, keeps two rollouts of one app apart
-(`strategies.run.lock`).
+The same lock, under another name and namespace, keeps two rollouts of one app apart (a Lease
+`eksup-rollout-<app>` beside the app). A rollout's promote or abort does not wait for a live
+holder: it asks it through the journal (`live_holder`), and finishes the work itself of a
+holder known gone (`gone`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,36 @@ class ClusterLock:
         except NotFoundError:
             return None
         return self._refusal(lease)
+
+    def live_holder(self) -> Lease | None:
+        """The lease when another run holds it and may be alive: not ours, not expired, not
+        a process this host can prove dead. None when free, ours, stale or provably gone."""
+        try:
+            lease = self.cluster.get_lease(self.namespace, self.name)
+        except NotFoundError:
+            return None
+        if lease.holder == self.holder or lease.expired(self.clock.now()):
+            return None
+        if dead_here(lease.holder, self.processes):
+            return None
+        return lease
+
+    def gone(self) -> str | None:
+        """Why the lease's holder is known gone, or None (free, ours, or maybe alive). A gone
+        holder's lease is taken over by `acquire` (a stale one: once `take_over_stale`)."""
+        try:
+            lease = self.cluster.get_lease(self.namespace, self.name)
+        except NotFoundError:
+            return None
+        if lease.holder == self.holder:
+            return None
+        if dead_here(lease.holder, self.processes):
+            return f"the run of {lease.holder} is gone (no such process on this machine)"
+        now = self.clock.now()
+        if lease.expired(now):
+            since = ago(now - lease.renewed_at)
+            return f"the run of {lease.holder} stopped renewing its lease {since}"
+        return None
 
     def _refusal(self, lease: Lease) -> str | None:
         now = self.clock.now()
