@@ -43,12 +43,7 @@ from upgrader.core.kube.pods import (
     TopologySpread,
     Volume,
 )
-from upgrader.core.kube.records import (
-    ConfigMap,
-    DeprecatedApiRequest,
-    HelmRelease,
-    Lease,
-)
+from upgrader.core.kube.records import ConfigMap, DeprecatedApiRequest, HelmRelease, Lease
 from upgrader.core.kube.scheduling import (
     FARGATE_COMPUTE_LABEL,
     MATCH_NOTHING,

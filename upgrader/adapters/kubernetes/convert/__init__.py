@@ -8,17 +8,9 @@ concept (pods and nodes, workloads, networking, records); `convert.X` names each
 
 from __future__ import annotations
 
-from upgrader.adapters.kubernetes.convert.errors import (
-    pdb_names,
-)
-from upgrader.adapters.kubernetes.convert.meta import (
-    epoch,
-    from_epoch,
-)
-from upgrader.adapters.kubernetes.convert.networking import (
-    ingress,
-    service,
-)
+from upgrader.adapters.kubernetes.convert.errors import pdb_names
+from upgrader.adapters.kubernetes.convert.meta import epoch, from_epoch
+from upgrader.adapters.kubernetes.convert.networking import ingress, service
 from upgrader.adapters.kubernetes.convert.pods import (
     label_selector,
     node,
