@@ -32,11 +32,8 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
-from upgrader.execute.steps.nodegroup_blue_green import (
-    describe_or_none,
-    drain_refusals,
-    group_nodes,
-)
+from upgrader.execute.steps.drain_settings import drain_refusals
+from upgrader.execute.steps.managed_group import describe_or_none, group_nodes
 from upgrader.plan.document import Step, StepKind
 from upgrader.plan.step_params import ManagedGroupParams, VerifyParams
 from upgrader.versions import KubeVersion

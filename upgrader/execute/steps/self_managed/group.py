@@ -12,8 +12,8 @@ from upgrader.core.aws import AsgInstance, AutoScalingGroup
 from upgrader.core.kube import Node, Taint
 from upgrader.drain.drainer import DrainTimeoutError, drain_summary
 from upgrader.execute.steps.base import PreconditionError, StepContext, StepFailedError
+from upgrader.execute.steps.drain_settings import drain_options, drain_settings
 from upgrader.execute.steps.green_placement import moving_off, named, placement_problems
-from upgrader.execute.steps.nodegroup_blue_green import drain_options, drain_settings
 from upgrader.execute.steps.old_nodes import DrainProgress
 from upgrader.execute.steps.surge import run_drain
 from upgrader.plan.step_params import SelfManagedParams

@@ -5,7 +5,7 @@ from __future__ import annotations
 from upgrader.core.kube import Node
 from upgrader.drain.drainer import DrainRefusedError
 from upgrader.execute.steps.base import StepContext, StepFailedError, StepResult, WaitTimeoutError
-from upgrader.execute.steps.nodegroup_blue_green import drain_refusals
+from upgrader.execute.steps.drain_settings import drain_refusals
 from upgrader.execute.steps.old_nodes import taint_and_cordon
 from upgrader.execute.steps.self_managed.group import (
     LAUNCH,
