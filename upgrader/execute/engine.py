@@ -43,7 +43,6 @@ from upgrader.core.run.journal import (
 )
 from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import holder_name
-from upgrader.execute.consent import consent_data, resume_command, resumed
 from upgrader.execute.dry_run import (
     DryRunCluster,
     DryRunCompute,
@@ -63,6 +62,7 @@ from upgrader.execute.steps.base import (
     Timeouts,
     Waiter,
 )
+from upgrader.execute.steps.consent import consent_data, resume_command, resumed
 from upgrader.execute.steps.gates import (
     READY_WORKLOADS,
     ApprovalPendingError,

@@ -32,6 +32,7 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.consent import resume_command
 from upgrader.execute.steps.drain_settings import drain_refusals
 from upgrader.execute.steps.managed_group import describe_or_none, group_nodes
 from upgrader.plan.document import Step, StepKind
@@ -106,8 +107,6 @@ def require_approval(ctx: StepContext) -> Record | None:
             dry_run=True,
         )
         return None
-    from upgrader.execute.consent import resume_command  # consent imports steps.base, as we do
-
     resume = resume_command(ctx.plan_file, ctx.options, ctx.options.target_flags)
     raise ApprovalPendingError(
         step.id, f"waiting for approval of {step.id}: run `{approve}`, then `{resume}`"
