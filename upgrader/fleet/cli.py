@@ -132,7 +132,7 @@ def fleet_plan(
     """
     from upgrader.fleet.planning import plan_fleet
     from upgrader.fleet.render import plan_markdown, plan_table
-    from upgrader.fleet.spec import load_fleet_spec
+    from upgrader.fleet.spec_file import load_fleet_spec
 
     cli = _cli()
     with cli.reported_errors():
