@@ -11,7 +11,7 @@ from upgrader.fleet.order import resolve_stages
 from upgrader.fleet.planning import run_stages
 from upgrader.fleet.pool import TurnTakingPool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster
-from upgrader.fleet.spec import load_fleet_spec
+from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 

@@ -66,7 +66,7 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
         example_fleet_yaml,
         sandbox_fleet_opener,
     )
-    from upgrader.fleet.spec import load_fleet_spec
+    from upgrader.fleet.spec_file import load_fleet_spec
     from upgrader.fleet.state import ClusterStatus
     from upgrader.sandbox.world import Sandbox
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.fleet.builders import FLEET
 from upgrader.core.errors import UserError
-from upgrader.fleet.spec import Window, allowance_of, concurrency_of, load_fleet_spec
+from upgrader.fleet.spec import Window, allowance_of, concurrency_of
+from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.windows import is_open, next_open
 
 GOOD = FLEET.replace("{allowed}", '"10%"')

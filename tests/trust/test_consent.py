@@ -1,5 +1,5 @@
 """Issue 12, item 4: `--resume` continues with the first run's consent
-(`upgrader.execute.consent`)."""
+(`upgrader.execute.steps.consent`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import dataclasses
 import shlex
 
 from upgrader.core.run.journal import Phase, Record
-from upgrader.execute.consent import consent_data, resume_command, resumed
 from upgrader.execute.steps.base import ExecuteOptions, Timeouts
+from upgrader.execute.steps.consent import consent_data, resume_command, resumed
 
 
 def _started(options: ExecuteOptions, run: str = "r-1", seq: int = 1) -> Record:

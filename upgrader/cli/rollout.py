@@ -82,6 +82,24 @@ def _rollout_ports_for(
         yield ports
 
 
+@contextmanager
+def _acting_on_rollout(
+    ctx: typer.Context, sandbox: bool, region: str | None, profile: str | None, context: str | None
+) -> Iterator[RolloutPorts]:
+    """status, promote, rollback and abort: eksup's errors as one line and an exit code, and
+    the ports (the served sandbox only: an embedded one would not hold the run's state)."""
+    with (
+        reported_errors(),
+        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
+    ):
+        yield ports
+
+
+def _print_plain(text: str) -> None:
+    """A result line on stdout, as written (no markup, no highlighting, no wrapping)."""
+    stdout.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _log_change(line: str) -> None:
     stderr.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -89,11 +107,11 @@ def _log_change(line: str) -> None:
 def _print_report(report: RolloutReport | ExperimentReport) -> None:
     from strategies.run.report import ExperimentReport
 
-    stdout.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    _print_plain(report.summary())
     if isinstance(report, ExperimentReport):
         return  # its summary carries its notes
     for note in report.notes:
-        stdout.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
+        _print_plain(f"  {note}")
 
 
 @rollout_app.command("run")
@@ -129,7 +147,7 @@ def rollout_run(
         if dry_run:
             shown = preview_rollout(spec_file, ports)
             for line in shown.lines():
-                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+                _print_plain(line)
             raise typer.Exit(exit_code(dry_run_status(shown.blocked)))
         report = run_rollout(
             spec_file,
@@ -178,12 +196,9 @@ def rollout_status(
             latest[:] = [view]
             return
         for line in view.lines():
-            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            _print_plain(line)
 
-    with (
-        reported_errors(),
-        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
-    ):
+    with _acting_on_rollout(ctx, sandbox, region, profile, context) as ports:
         if watch:
             code = watch_status(spec_file, ports, timeout=timeout, show=show)
         else:
@@ -217,10 +232,7 @@ def rollout_promote(
     from upgrader.core.run.status import exit_code
     from upgrader.usecases.rollouts import promote_rollout, run_status
 
-    with (
-        reported_errors(),
-        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
-    ):
+    with _acting_on_rollout(ctx, sandbox, region, profile, context) as ports:
         outcome = promote_rollout(
             spec_file,
             ports,
@@ -229,7 +241,7 @@ def rollout_promote(
             take_over_lock=take_over_lock,
         )
         if isinstance(outcome, str):
-            stdout.print(outcome, markup=False, highlight=False, soft_wrap=True)
+            _print_plain(outcome)
             return
         _print_report(outcome)
     raise typer.Exit(exit_code(run_status(outcome)))
@@ -251,10 +263,7 @@ def rollout_rollback(
     from upgrader.core.run.status import exit_code
     from upgrader.usecases.rollouts import rollback_rollout, run_status
 
-    with (
-        reported_errors(),
-        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
-    ):
+    with _acting_on_rollout(ctx, sandbox, region, profile, context) as ports:
         report = rollback_rollout(
             spec_file,
             ports,
@@ -283,14 +292,11 @@ def rollout_abort(
 
     with reported_errors():
         check_abortable(spec_file)
-    with (
-        reported_errors(),
-        _rollout_ports_for(ctx, sandbox, region, profile, context, served_only=True) as ports,
-    ):
+    with _acting_on_rollout(ctx, sandbox, region, profile, context) as ports:
         message = abort_rollout(
             spec_file,
             ports,
             log=_log_change,
             take_over_lock=take_over_lock,
         )
-        stdout.print(message, markup=False, highlight=False, soft_wrap=True)
+        _print_plain(message)

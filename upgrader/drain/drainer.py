@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import (
@@ -26,14 +25,21 @@ from upgrader.core.errors import (
     NamespaceTerminatingError,
     NotFoundError,
     PermanentError,
-    PermissionDeniedError,
-    RefusedError,
-    TemporaryError,
 )
 from upgrader.core.kube import Node, Pod, Taint, WorkloadKind
 from upgrader.core.ports import Clock, Cluster
+from upgrader.core.progress import DrainTally, budget_bound
 from upgrader.drain.diagnosis import Cause, DrainFacts, behind, diagnose
 from upgrader.drain.eviction_rules import never_allows
+from upgrader.drain.outcome import (
+    DrainObserver,
+    DrainRefusedError,
+    DrainReport,
+    DrainTimeoutError,
+    StuckPod,
+    drain_summary,
+)
+from upgrader.drain.preflight import existing_daemonsets, preflight_refusals
 from upgrader.drain.rules import (
     DrainOptions,
     PodDecision,
@@ -43,7 +49,22 @@ from upgrader.drain.rules import (
     refusals,
 )
 from upgrader.drain.schedule import Candidate, PdbIndex, next_evictions, waiting_on
-from upgrader.execute.progress import DrainTally, budget_bound
+
+# The drain's report, errors and pre-flight check live beside it (outcome.py, preflight.py);
+# they are named here too, as every caller imports the drain from this module.
+__all__ = [
+    "DEFAULT_STARTUP_SECONDS",
+    "Drain",
+    "DrainObserver",
+    "DrainRefusedError",
+    "DrainReport",
+    "DrainSettings",
+    "DrainTimeoutError",
+    "StuckPod",
+    "drain_summary",
+    "existing_daemonsets",
+    "preflight_refusals",
+]
 
 DEFAULT_STARTUP_SECONDS = 30.0
 
@@ -62,116 +83,6 @@ class DrainSettings:
     disable_eviction: bool = False
     pod_selector: str | None = None  # kubectl's --pod-selector: drain only these pods
     journal: Callable[[str], None] | None = None  # records an action before it happens
-
-
-@dataclass(frozen=True)
-class StuckPod:
-    pod: str
-    node: str
-    pdb: str | None
-    disruptions_allowed: int | None
-    reason: str
-    cause: str = ""  # a drain_diagnosis.Cause value
-    advice: str = ""  # what would move it, matching the cause
-
-
-@dataclass
-class DrainReport:
-    nodes: list[str] = field(default_factory=list)
-    evicted: list[str] = field(default_factory=list)
-    refused_evictions: int = 0  # 429s: each one is a budget eksup misjudged or raced
-    skipped: list[str] = field(default_factory=list)
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    stuck: list[StuckPod] = field(default_factory=list)
-    # "ns/pod 600s->60s": pods whose own grace period --max-grace-period shortened
-    grace_capped: list[str] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return self.finished_at - self.started_at
-
-
-class DrainObserver(Protocol):
-    def drain_progress(
-        self,
-        nodes: int,
-        pods_left: int,
-        evicted: int,
-        waiting: dict[str, list[str]],
-        *,
-        tally: DrainTally | None = None,
-    ) -> None: ...
-
-
-class DrainRefusedError(RefusedError):
-    def __init__(self, decisions: list[PodDecision]) -> None:
-        named = "; ".join(f"{d.pod.key} on {d.pod.node_name}: {d.reason}" for d in decisions[:5])
-        more = f" (and {len(decisions) - 5} more)" if len(decisions) > 5 else ""
-        super().__init__(f"drain refused before any eviction: {named}{more}")
-        self.decisions = decisions
-
-
-class DrainTimeoutError(TemporaryError):
-    """The drain stopped with pods left: at its deadline, or at once when no amount of waiting
-    could move them (`hopeless`). Each stuck pod carries its cause and the advice for it."""
-
-    def __init__(self, report: DrainReport, timeout: float, *, hopeless: bool = False) -> None:
-        held = "; ".join(
-            f"{s.pod} on {s.node}"
-            + (
-                f" held by PDB {s.pdb} ({s.disruptions_allowed} disruptions allowed)"
-                if s.pdb
-                else ""
-            )
-            + (f" [{s.reason}]" if s.reason else "")
-            for s in report.stuck[:10]
-        )
-        more = f" (and {len(report.stuck) - 10} more)" if len(report.stuck) > 10 else ""
-        when = (
-            "drain stopped: waiting cannot move what is left"
-            if hopeless
-            else f"drain timed out after {timeout:.0f}s"
-        )
-        super().__init__(f"{when}; still there: {held}{more}")
-        self.report = report
-        self.hopeless = hopeless
-
-    @property
-    def advice(self) -> str:
-        """The distinct remedies, in the order the stuck pods need them."""
-        seen: list[str] = []
-        for stuck in self.report.stuck:
-            if stuck.advice and stuck.advice not in seen:
-                seen.append(stuck.advice)
-        return "; ".join(seen[:4])
-
-
-def preflight_refusals(
-    cluster: Cluster,
-    node_names: list[str],
-    options: DrainOptions,
-    pod_selector: str | None = None,
-    now: float | None = None,
-) -> list[PodDecision]:
-    """Every pod on these nodes that the drain would refuse; reads only. `now` dates deletions
-    for --skip-wait-for-delete-timeout (None: no deletion is old enough to skip)."""
-    found: list[PodDecision] = []
-    daemonsets = existing_daemonsets(cluster)
-    for name in node_names:
-        pods = cluster.list_pods(node_name=name, label_selector=pod_selector)
-        found.extend(refusals(decide_all(pods, options, daemonsets, now)))
-    return found
-
-
-def existing_daemonsets(cluster: Cluster) -> set[str] | None:
-    """ "namespace/name" of every DaemonSet: kubectl refuses a pod whose DaemonSet is gone.
-    None when DaemonSets may not be listed: every DaemonSet pod is then taken as owned."""
-    try:
-        daemonsets = cluster.list_workloads(WorkloadKind.DAEMON_SET)
-    except PermissionDeniedError:
-        return None
-    return {f"{w.namespace}/{w.name}" for w in daemonsets}
 
 
 class Drain:
@@ -508,16 +419,6 @@ class Drain:
             StuckPod(key, "", None, None, found.reason, found.cause.value, found.advice)
             for key, found in behind(workloads, facts)
         ]
-
-
-def drain_summary(report: DrainReport) -> str:
-    """One line for the step's result: what went, how long, and any grace period cut short."""
-    text = f"{len(report.evicted)} pods evicted in {report.seconds:.0f}s"
-    if report.grace_capped:
-        shown = ", ".join(report.grace_capped[:3])
-        more = f" and {len(report.grace_capped) - 3} more" if len(report.grace_capped) > 3 else ""
-        text += f"; --max-grace-period cut the grace period of {shown}{more}"
-    return text
 
 
 def _two_pdbs(pod: Pod, pdbs: tuple[str, ...]) -> PermanentError:

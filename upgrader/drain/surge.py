@@ -48,6 +48,7 @@ from upgrader.core.kube import (
     resolve_int_or_percent,
 )
 from upgrader.core.ports import Clock, Cluster
+from upgrader.core.progress import DrainTally
 from upgrader.drain.drainer import (
     DEFAULT_STARTUP_SECONDS,
     Drain,
@@ -59,7 +60,6 @@ from upgrader.drain.drainer import (
 )
 from upgrader.drain.rules import DrainOptions, Verdict, decide_all
 from upgrader.drain.schedule import PdbIndex
-from upgrader.execute.progress import DrainTally
 
 SURGE_ANNOTATION = "eksup.io/surge"  # "false" opts a Deployment out
 RECORD_PREFIX = "surge/"

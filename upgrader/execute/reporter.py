@@ -15,7 +15,7 @@ from upgrader.execute.progress import Beat, DrainTally, clock_text
 
 if TYPE_CHECKING:
     from upgrader.core.ports import Clock
-    from upgrader.execute.engine import RunResult
+    from upgrader.execute.run_result import RunResult
     from upgrader.plan.document import Plan, Step
 
 

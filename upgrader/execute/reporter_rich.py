@@ -23,7 +23,7 @@ from upgrader.execute.reporter import PlainReporter
 
 if TYPE_CHECKING:
     from upgrader.core.ports import Clock
-    from upgrader.execute.engine import RunResult
+    from upgrader.execute.run_result import RunResult
     from upgrader.plan.document import Plan, Step
 
 # Budgets shown in the drain table; the rest are counted in one line.

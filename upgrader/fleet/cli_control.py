@@ -11,7 +11,7 @@ import typer
 
 from upgrader.core.errors import RefusedError, UserError
 from upgrader.core.exit_codes import ExitCode
-from upgrader.fleet.cli import (
+from upgrader.fleet.cli_common import (
     RunArgument,
     SandboxFlag,
     ServerOption,

@@ -17,7 +17,7 @@ from upgrader.fleet.planning import plan_fleet
 from upgrader.fleet.pool import TurnTakingPool
 from upgrader.fleet.render import plan_table, status_table
 from upgrader.fleet.sandbox_world import build_fleet_world, example_fleet_yaml, sandbox_fleet_opener
-from upgrader.fleet.spec import load_fleet_spec
+from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.state import FleetJournal
 from upgrader.sandbox.world import Sandbox
 

@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from upgrader.core.defaults import ASSUMED_STARTUP_SECONDS
 from upgrader.core.kube import Pod
 from upgrader.plan.checks._common import is_moved_by_drain
 from upgrader.plan.snapshot import ClusterSnapshot
 
-# A pod that has not been seen starting (no ready time to learn from) is assumed to take a
-# minute: most web services are Ready in seconds, JVMs and caches in tens of seconds.
-ASSUMED_STARTUP_SECONDS = 60.0
+# Named here too: the estimate's tests and readers look for it beside the estimate.
+__all__ = ["ASSUMED_STARTUP_SECONDS", "DrainEstimate", "estimate_drain"]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
+from upgrader.core.progress import clock_text
 from upgrader.core.run.journal import Phase, Record
-from upgrader.execute.progress import clock_text
 from upgrader.plan.document import Plan
 from upgrader.render.status import StepStatus, run_state
 

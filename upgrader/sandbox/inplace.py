@@ -29,7 +29,7 @@ from upgrader.sandbox.eks.state import NodegroupFacts
 
 if TYPE_CHECKING:
     from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-    from upgrader.sandbox.world import Sandbox
+    from upgrader.sandbox.cluster.world_view import WorldView
 
 ROUND_SECONDS = 5.0  # how often the simulated EKS workflow looks again
 EVICTION_PATIENCE_SECONDS = 15 * 60.0  # EKS's limit before PodEvictionFailure
@@ -39,7 +39,7 @@ _EVICT_ALL = DrainOptions(delete_emptydir_data=True, force=True)
 
 @dataclass
 class InPlaceUpdate:
-    world: Sandbox
+    world: WorldView
     facts: NodegroupFacts
     update_id: str
     template: NodeTemplate
@@ -130,7 +130,7 @@ class InPlaceUpdate:
 
 
 def start_in_place_update(
-    world: Sandbox, facts: NodegroupFacts, update_id: str, template: NodeTemplate
+    world: WorldView, facts: NodegroupFacts, update_id: str, template: NodeTemplate
 ) -> bool:
     """The `nodegroup_version_updating` hook: take the update over (always)."""
     InPlaceUpdate(world, facts, update_id, template).start()

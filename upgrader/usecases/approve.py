@@ -42,8 +42,8 @@ from upgrader.core.run.journal import (
 )
 from upgrader.core.run.lock import LOCK_NAME, LOCK_NAMESPACE, describe
 from upgrader.core.shell import command
-from upgrader.execute.consent import resume_command, resumed
 from upgrader.execute.steps.base import ExecuteOptions
+from upgrader.execute.steps.consent import resume_command, resumed
 from upgrader.execute.steps.gates import approval_text, is_gate
 from upgrader.plan.document import Plan
 

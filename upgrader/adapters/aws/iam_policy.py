@@ -34,7 +34,9 @@ import botocore.session
 from upgrader.adapters.aws import compute as boto3_compute
 from upgrader.adapters.aws import eks as boto3_eks
 from upgrader.adapters.aws import sts as boto3_sts
-from upgrader.adapters.aws import traffic as boto3_traffic
+from upgrader.adapters.aws.traffic import dns as boto3_dns
+from upgrader.adapters.aws.traffic import load_balancers as boto3_load_balancers
+from upgrader.adapters.aws.traffic import metrics as boto3_metrics
 
 # boto3 client name -> IAM service prefix (CloudWatch signs as "monitoring", IAM says cloudwatch).
 IAM_PREFIX = {
@@ -58,7 +60,15 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "execute": (("Boto3ControlPlane", "Boto3Compute", "Boto3CallerIdentity"), True),
     "rollout": (("Boto3LoadBalancers", "Boto3Dns", "Boto3Metrics"), True),
 }
-_MODULES: tuple[ModuleType, ...] = (boto3_eks, boto3_compute, boto3_traffic, boto3_sts)
+# Each module whose source holds adapter classes (the reader parses classes, not re-exports).
+_MODULES: tuple[ModuleType, ...] = (
+    boto3_eks,
+    boto3_compute,
+    boto3_load_balancers,
+    boto3_dns,
+    boto3_metrics,
+    boto3_sts,
+)
 
 IMPLIED: dict[str, tuple[str, ...]] = {"eks:CreateNodegroup": ("iam:PassRole",)}
 

@@ -26,10 +26,10 @@ from upgrader.execute.dry_run.control_plane import DryRunControlPlane
 from upgrader.execute.dry_run.load_balancers import DryRunLoadBalancers
 from upgrader.execute.dry_run.record import (
     DRY_RUN_UPDATE_PREFIX,
-    IntendedCall,
     Recorder,
     ServerRefusedError,
 )
+from upgrader.execute.run_result import IntendedCall
 
 __all__ = [
     "DRY_RUN_UPDATE_PREFIX",

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from upgrader.core.errors import PermanentError
 from upgrader.execute.reporter import Reporter
+from upgrader.execute.run_result import IntendedCall
 
 DRY_RUN_UPDATE_PREFIX = "dry-run-"
-
-
-@dataclass(frozen=True)
-class IntendedCall:
-    service: str  # eks, ec2, autoscaling, kubernetes
-    action: str  # the API's name: UpdateClusterVersion, cordon, evict, ...
-    params: tuple[tuple[str, str], ...] = ()
-
-    def __str__(self) -> str:
-        args = " ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.service}:{self.action}" + (f" {args}" if args else "")
 
 
 class ServerRefusedError(PermanentError):

@@ -86,7 +86,7 @@ class ExecuteOptions:
     lock_duration_seconds: int = 120
     timeouts: Timeouts = field(default_factory=Timeouts)
     # How the CLI reached the cluster (e.g. ("--sandbox",), ("--context", "prod")): repeated
-    # in the commands printed for resuming (upgrader.execute.consent.resume_command).
+    # in the commands printed for resuming (upgrader.execute.steps.consent.resume_command).
     target_flags: tuple[str, ...] = ()
 
 

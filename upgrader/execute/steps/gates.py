@@ -32,12 +32,10 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.consent import resume_command
+from upgrader.execute.steps.drain_settings import drain_refusals
 from upgrader.execute.steps.karpenter_placement import check_pools_placement
-from upgrader.execute.steps.nodegroup_blue_green import (
-    describe_or_none,
-    drain_refusals,
-    group_nodes,
-)
+from upgrader.execute.steps.managed_group import describe_or_none, group_nodes
 from upgrader.plan.document import Step, StepKind
 from upgrader.plan.step_params import KarpenterParams, ManagedGroupParams, VerifyParams
 from upgrader.versions import KubeVersion
@@ -116,8 +114,6 @@ def require_approval(ctx: StepContext) -> Record | None:
             dry_run=True,
         )
         return None
-    from upgrader.execute.consent import resume_command  # consent imports steps.base, as we do
-
     resume = resume_command(ctx.plan_file, ctx.options, ctx.options.target_flags)
     raise ApprovalPendingError(
         step.id, f"waiting for approval of {step.id}: run `{approve}`, then `{resume}`"

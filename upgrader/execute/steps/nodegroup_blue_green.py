@@ -26,18 +26,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import NoReturn
 
-from upgrader.core.aws import LaunchTemplateRef, Nodegroup, NodegroupSpec
+from upgrader.core.aws import Nodegroup, NodegroupSpec
 from upgrader.core.defaults import drain_timeout
-from upgrader.core.errors import NotFoundError, RefusedError
-from upgrader.core.kube import NODEGROUP_LABEL, Node, Pod, Taint, WorkloadKind
-from upgrader.drain.drainer import (
-    DrainRefusedError,
-    DrainSettings,
-    DrainTimeoutError,
-    drain_summary,
-    preflight_refusals,
-)
-from upgrader.drain.rules import DrainOptions, PodDecision, Verdict, decide_all, gave_up_waiting
+from upgrader.core.errors import NotFoundError
+from upgrader.core.kube import Node, Pod, Taint, WorkloadKind
+from upgrader.drain.drainer import DrainTimeoutError, drain_summary
+from upgrader.drain.rules import DrainOptions, gave_up_waiting
 from upgrader.drain.schedule import PdbIndex
 from upgrader.execute.steps.base import (
     PreconditionError,
@@ -46,10 +40,18 @@ from upgrader.execute.steps.base import (
     StepResult,
     WaitTimeoutError,
 )
+from upgrader.execute.steps.drain_settings import drain_options, drain_settings
 from upgrader.execute.steps.green_placement import check_green_placement
+from upgrader.execute.steps.managed_group import (
+    describe_or_none,
+    evictable,
+    group_nodes,
+    preflight,
+    template_for_hop,
+)
 from upgrader.execute.steps.old_nodes import DrainProgress, taint_and_cordon
 from upgrader.execute.steps.surge import run_drain
-from upgrader.plan.step_params import BlueGreenParams, ManagedGroupParams, parse_taint
+from upgrader.plan.step_params import BlueGreenParams, parse_taint
 from upgrader.versions import KubeVersion
 
 # The tag on a green group naming the blue group it replaces: how a resumed run knows the
@@ -57,59 +59,11 @@ from upgrader.versions import KubeVersion
 REPLACES_TAG = "eksup.io/replaces"
 
 DRAIN_STARTED = "drain_started"
-LAUNCH_TEMPLATE_VERSION = "launch_template_version"
 _FAILED_STATES = ("CREATE_FAILED", "DELETE_FAILED", "DEGRADED", "DELETING")
 
 
 class GreenFailedError(StepFailedError):
     """The green group will not come up: CREATE_FAILED, DEGRADED, or never ACTIVE."""
-
-
-def drain_options(ctx: StepContext) -> DrainOptions:
-    return DrainOptions(
-        delete_emptydir_data=ctx.options.delete_emptydir_data,
-        force=ctx.options.force,
-        skip_wait_for_delete_timeout_seconds=ctx.options.skip_wait_for_delete_timeout_seconds,
-    )
-
-
-def drain_refusals(ctx: StepContext, node_names: list[str]) -> list[PodDecision]:
-    """What the drain of these nodes would refuse, judged as the drain will judge it: the
-    execute flags, `--pod-selector` and the clock (for --skip-wait-for-delete-timeout)."""
-    return preflight_refusals(
-        ctx.ports.cluster,
-        node_names,
-        drain_options(ctx),
-        ctx.options.pod_selector,
-        ctx.ports.clock.now(),
-    )
-
-
-def drain_settings(ctx: StepContext, timeout: float, taint: Taint) -> DrainSettings:
-    """The step's drain, as the execute flags shape it; a --disable-eviction deletion is
-    journaled before it is made."""
-    return DrainSettings(
-        timeout_seconds=drain_timeout(ctx.options.drain_timeout_seconds, timeout),
-        poll_seconds=ctx.options.drain_poll_seconds,
-        grace_period_seconds=ctx.options.grace_period_seconds,
-        max_grace_period_seconds=ctx.options.max_grace_period_seconds,
-        options=drain_options(ctx),
-        taint=taint,
-        disable_eviction=ctx.options.disable_eviction,
-        pod_selector=ctx.options.pod_selector,
-        journal=ctx.intend,
-    )
-
-
-def group_nodes(ctx: StepContext, group: str) -> list[Node]:
-    return ctx.ports.cluster.list_nodes(label_selector=f"{NODEGROUP_LABEL}={group}")
-
-
-def describe_or_none(ctx: StepContext, group: str) -> Nodegroup | None:
-    try:
-        return ctx.ports.control_plane.describe_nodegroup(ctx.cluster_name, group)
-    except NotFoundError:
-        return None
 
 
 def run_blue_green(ctx: StepContext) -> StepResult:
@@ -219,42 +173,12 @@ def _check_preconditions(
         )
 
 
-def preflight(ctx: StepContext, blue: str, options: DrainOptions) -> None:
-    """Refuse now what the drain would refuse later, for every blue node at once."""
-    names = [n.name for n in group_nodes(ctx, blue)]
-    refused = drain_refusals(ctx, names)
-    if refused:
-        raise DrainRefusedError(refused)
-    if ctx.options.disable_eviction:
-        return  # pods are deleted, not evicted: the Eviction API's one-PDB rule does not apply
-    index = PdbIndex(ctx.ports.cluster.list_pdbs())
-    doubled = []
-    for name in names:
-        for pod in _evictable(ctx.ports.cluster.list_pods(node_name=name), options):
-            pdbs = index.covering(pod)
-            if len(pdbs) > 1:
-                doubled.append(f"{pod.key} ({', '.join(pdbs)})")
-    if doubled:
-        raise RefusedError(
-            "the Eviction API refuses pods covered by more than one PodDisruptionBudget, and "
-            f"these are on {blue}: {'; '.join(doubled[:5])}; merge or narrow those PDBs"
-        )
-
-
 def _evictable_on(ctx: StepContext, group: str, options: DrainOptions) -> list[Pod]:
     cluster = ctx.ports.cluster
     return [
         pod
         for node in group_nodes(ctx, group)
-        for pod in _evictable(cluster.list_pods(node_name=node.name), options)
-    ]
-
-
-def _evictable(pods: list[Pod], options: DrainOptions) -> list[Pod]:
-    return [
-        d.pod
-        for d in decide_all(pods, options)
-        if d.verdict is Verdict.EVICT and not d.pod.is_finished and not d.pod.is_terminating
+        for pod in evictable(cluster.list_pods(node_name=node.name), options)
     ]
 
 
@@ -286,36 +210,6 @@ def _green_spec(ctx: StepContext, blue: Nodegroup, p: BlueGreenParams) -> Nodegr
         disk_size=blue.disk_size if template is None else None,
         tags={**blue.tags, REPLACES_TAG: p.blue},
     )
-
-
-def template_for_hop(
-    ctx: StepContext, template: LaunchTemplateRef, group: str, version: str, ami: ManagedGroupParams
-) -> tuple[LaunchTemplateRef, bool]:
-    """A group's launch template for `version`, and whether it names the AMI itself. With a
-    custom AMI in it, a new template version with the hop's AMI (created once: its number is
-    remembered)."""
-    compute = ctx.ports.compute
-    current = compute.describe_launch_template_version(template.id, template.version or "$Default")
-    if not current.image_id:
-        return template, False
-    remembered = ctx.recall(LAUNCH_TEMPLATE_VERSION)
-    if remembered is not None:
-        return LaunchTemplateRef(template.id, template.name, remembered), True
-    image = ami.ami_id
-    if image is None and ami.ami_parameter:
-        image = compute.get_parameter(ami.ami_parameter)
-    if image is None:
-        raise PreconditionError(
-            f"node group {group} runs a custom AMI from launch template {template.id}, and the "
-            f"plan names no AMI for {version}; re-plan"
-        )
-    ctx.intend(
-        f"ec2:CreateLaunchTemplateVersion template={template.id} "
-        f"source={current.version} image={image}"
-    )
-    created = compute.create_launch_template_version(template.id, current.version, image)
-    ctx.remember(LAUNCH_TEMPLATE_VERSION, created.version)
-    return LaunchTemplateRef(template.id, template.name, created.version), True
 
 
 # -- green ---------------------------------------------------------------------------------------
@@ -391,7 +285,7 @@ def _displaced(ctx: StepContext, nodes: list[Node], options: DrainOptions) -> li
     the ones it moved before the crash)."""
     found: set[_Workload] = set()
     for node in nodes:
-        for pod in _evictable(ctx.ports.cluster.list_pods(node_name=node.name), options):
+        for pod in evictable(ctx.ports.cluster.list_pods(node_name=node.name), options):
             if pod.owner is not None and pod.owner.kind in _OWNER_KINDS:
                 found.add((_OWNER_KINDS[pod.owner.kind], pod.namespace, pod.owner.name))
     earlier = ctx.recall("displaced")
@@ -473,7 +367,7 @@ def _report_drain(
     only an earlier step of the dry run would have created."""
     cluster = ctx.ports.cluster
     pods = [
-        pod for node in nodes for pod in _evictable(cluster.list_pods(node_name=node.name), options)
+        pod for node in nodes for pod in evictable(cluster.list_pods(node_name=node.name), options)
     ]
     index = PdbIndex(cluster.list_pdbs())
     spent = sorted({k for pod in pods for k in index.covering(pod) if index.budget(k) <= 0})
@@ -490,7 +384,7 @@ def _verify_empty(ctx: StepContext, blue: str, options: DrainOptions) -> None:
     for node in group_nodes(ctx, blue):
         pods = ctx.ports.cluster.list_pods(node_name=node.name)
         now = ctx.ports.clock.now()
-        left += [p.key for p in _evictable(pods, options)]
+        left += [p.key for p in evictable(pods, options)]
         left += [p.key for p in pods if p.is_terminating and not gave_up_waiting(p, options, now)]
     if left:
         chosen = ctx.options.pod_selector

@@ -24,9 +24,9 @@ from upgrader.execute.steps.base import (
     WaitTimeoutError,
     wait_for_update,
 )
-from upgrader.execute.steps.nodegroup_blue_green import (
+from upgrader.execute.steps.drain_settings import drain_options
+from upgrader.execute.steps.managed_group import (
     describe_or_none,
-    drain_options,
     group_nodes,
     preflight,
     template_for_hop,

@@ -192,13 +192,23 @@ def _fit_count(free: list[int], shape: _Shape, need: int) -> int:
     return max(fit, 0)
 
 
-def _replaced_groups(snapshot: ClusterSnapshot) -> list[tuple[NodeOwner, tuple[Node, ...]]]:
-    """The node groups eksup replaces: managed and self-managed (not Fargate or Karpenter)."""
+def replaced_groups(
+    snapshot: ClusterSnapshot,
+) -> list[tuple[NodeOwner, Nodegroup | None, tuple[Node, ...]]]:
+    """The node groups eksup replaces: managed and self-managed (not Fargate or Karpenter),
+    each with its managed node group (None for a self-managed one) and its (blue) nodes."""
     kinds = (NodeOwnerKind.MANAGED, NodeOwnerKind.SELF_MANAGED)
-    return sorted(
-        ((owner, nodes) for owner, nodes in snapshot.nodes_by_owner.items() if owner.kind in kinds),
-        key=lambda item: str(item[0]),
-    )
+    return [
+        (owner, _managed(snapshot, owner), nodes)
+        for owner, nodes in sorted(snapshot.nodes_by_owner.items(), key=lambda item: str(item[0]))
+        if owner.kind in kinds
+    ]
+
+
+def _managed(snapshot: ClusterSnapshot, owner: NodeOwner) -> Nodegroup | None:
+    if owner.kind is not NodeOwnerKind.MANAGED:
+        return None
+    return snapshot.nodegroup_by_name.get(owner.name)
 
 
 def _object(owner: NodeOwner) -> str:
@@ -222,13 +232,8 @@ def capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
             )
         ]
     findings = []
-    for owner, blue in _replaced_groups(snapshot):
-        group = (
-            snapshot.nodegroup_by_name.get(owner.name)
-            if owner.kind is NodeOwnerKind.MANAGED
-            else None
-        )
-        shapes = green_shapes(group, blue, _zones(snapshot, group))
+    for owner, group, blue in replaced_groups(snapshot):
+        shapes = green_shapes(group, blue, subnet_zones(snapshot, group))
         sized = not all(
             n.allocatable.cpu_millis == 0 and n.allocatable.memory_bytes == 0 for n in blue
         )
@@ -251,7 +256,7 @@ def capacity(snapshot: ClusterSnapshot, context: CheckContext) -> list[Finding]:
     return findings
 
 
-def _zones(snapshot: ClusterSnapshot, group: Nodegroup | None) -> tuple[str, ...]:
+def subnet_zones(snapshot: ClusterSnapshot, group: Nodegroup | None) -> tuple[str, ...]:
     """The zones green's nodes land in: its subnets' (blue's, cloned). Empty when unknown."""
     if group is None:
         return ()

@@ -21,11 +21,11 @@ from upgrader.core.placement import NodeShape, green_shapes
 from upgrader.core.spread import Placed, hard_spreads, spread_problem
 from upgrader.core.volume_zones import bound_volumes, volume_problem
 from upgrader.plan.checks._common import plural
-from upgrader.plan.checks.capacity import _replaced_groups, _zones
+from upgrader.plan.checks.capacity import replaced_groups, subnet_zones
 from upgrader.plan.checks.context import CheckContext, NodeStrategy
 from upgrader.plan.checks.findings import Finding, Severity, fail, passed
 from upgrader.plan.checks.registry import check, denied_finding
-from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
+from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, Read, is_daemon_pod
 
 ZONAL_PLACEMENT = "zonal-placement"
 _ACCEPT = (
@@ -115,7 +115,7 @@ def _green_zones(
     group's Auto Scaling group's subnets' now (its new instances launch there, wherever the
     old ones did). Empty when unknown: each blue node's own zone then stands for green."""
     if group is not None:
-        return _zones(snapshot, group)
+        return subnet_zones(snapshot, group)
     smg = next((g for g in snapshot.self_managed_groups if g.name == owner.name), None)
     if smg is None:
         return ()
@@ -152,12 +152,7 @@ def zonal_placement(snapshot: ClusterSnapshot, context: CheckContext) -> list[Fi
         ]
     by_claim = {pv.claim: pv for pv in snapshot.persistent_volumes if pv.claim}
     findings: list[Finding] = []
-    for owner, blue in _replaced_groups(snapshot):
-        group = (
-            snapshot.nodegroup_by_name.get(owner.name)
-            if owner.kind is NodeOwnerKind.MANAGED
-            else None
-        )
+    for owner, group, blue in replaced_groups(snapshot):
         moving = moving_pods([p for n in blue for p in snapshot.pods_by_node.get(n.name, ())])
         claims = bool(by_claim) and any(v.persistent_claim for p in moving for v in p.spec.volumes)
         spreads = any(hard_spreads(p) for p in moving)

@@ -43,7 +43,7 @@ from upgrader.sandbox.aws_seed import public_images
 from upgrader.sandbox.cluster.instance_types import instance_type
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.world import Sandbox
+    from upgrader.sandbox.cluster.world_view import WorldView
 
 BOOT_SECONDS = 90.0  # launch to a Ready kubelet on the EKS AMI: a minute or two on AWS
 # Instance terminated -> Node deleted: node-monitor-grace-period (40-50 s) + one 5 s look.
@@ -105,7 +105,7 @@ def parse_taint(key: str, text: str) -> Taint | None:
 class AsgNodes:
     """Keeps one sandbox's clusters' nodes in step with its Auto Scaling groups' instances."""
 
-    def __init__(self, world: Sandbox, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(self, world: WorldView, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         self.world = world
         self.account_id = account_id
         self._lock = threading.RLock()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from upgrader.core.kube import FARGATE_COMPUTE_LABEL, Node, Pod, Resources, Taint, TaintEffect
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.world import Sandbox
+    from upgrader.sandbox.cluster.world_view import WorldView
 
 FARGATE_PROFILE_LABEL = "eks.amazonaws.com/fargate-profile"
 _MIB = 2**20
@@ -38,7 +38,7 @@ def _round_up(value: int, step: int) -> int:
 class FargateProfiles:
     """The `FargatePlacer` of one sandbox cluster: its moto Fargate profiles decide."""
 
-    def __init__(self, world: Sandbox, cluster: str) -> None:
+    def __init__(self, world: WorldView, cluster: str) -> None:
         self.world = world
         self.cluster = cluster
         self._serial = itertools.count(1)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from upgrader.core.errors import ConflictError
 from upgrader.core.kube import NODEGROUP_LABEL, Node, Pod, Taint, TaintEffect
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.cluster.daemon_sets import DaemonSetController
+from upgrader.sandbox.cluster.controllers import DaemonSetController
 from upgrader.sandbox.cluster.node_groups import NodeGroupState, NodeTemplate
 from upgrader.sandbox.cluster.pods import Pods
 from upgrader.sandbox.cluster.store import frozen

@@ -10,12 +10,12 @@ from upgrader.core.errors import ConflictError, NotFoundError, UserError
 from upgrader.core.kube import HorizontalPodAutoscaler, Workload, WorkloadKind
 from upgrader.sandbox.cluster.controllers import (
     Controller,
+    DaemonSetController,
     DeploymentController,
     JobController,
     ReplicaSetController,
     StatefulSetController,
 )
-from upgrader.sandbox.cluster.daemon_sets import DaemonSetController
 from upgrader.sandbox.cluster.pods import DEFAULT_STARTUP_SECONDS, Pods
 from upgrader.sandbox.cluster.store import RESOURCES
 

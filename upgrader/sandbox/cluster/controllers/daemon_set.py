@@ -1,15 +1,9 @@
-"""The DaemonSet controller of the fake cluster: one pod per node that should run one.
-
-nodeShouldRunDaemonPod decides where (selector, affinity, NoSchedule/NoExecute taints, never
-Fargate); a node that joins gets its pod, a node that goes takes it; a restart rolls the pods
-one at a time (RollingUpdate, maxUnavailable 1).
-"""
+"""DaemonSets: one pod per node that should run it (RollingUpdate, maxUnavailable 1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
-from types import MappingProxyType
 
 from upgrader.core.kube import (
     FARGATE_COMPUTE_LABEL,
@@ -22,13 +16,14 @@ from upgrader.core.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.sandbox.cluster.controllers import (
+from upgrader.sandbox.cluster.controllers.base import (
     REVISION_LABEL,
     Changes,
     Controller,
     NewPod,
     PodEvent,
     View,
+    frozen_copy,
     is_active,
 )
 from upgrader.sandbox.cluster.scheduler import effective_taints
@@ -56,7 +51,7 @@ class DaemonSetController(Controller):
 
     def _refresh(self) -> None:
         super()._refresh()
-        self.pod_labels = _frozen({**self.template.labels, REVISION_LABEL: self._revision_name})
+        self.pod_labels = frozen_copy({**self.template.labels, REVISION_LABEL: self._revision_name})
         spec = self.template.spec
         self.pod_spec = replace(spec, tolerations=spec.tolerations + DAEMON_TOLERATIONS)
 
@@ -161,7 +156,3 @@ def _tolerates(
         taint.effect not in effects or any(t.tolerates(taint) for t in tolerations)
         for taint in taints
     )
-
-
-def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping))

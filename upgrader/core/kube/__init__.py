@@ -1,0 +1,128 @@
+"""Kubernetes objects as eksup sees them.
+
+Plain, immutable values that cross the `Cluster` port. They carry only the fields the upgrader
+and the rollout strategies decide on; adapters translate SDK objects to these and back, so no
+kubernetes-client object ever reaches the planner, the drain or a check.
+
+One module per concept; this package re-exports them all, so `from upgrader.core.kube import X`
+is the one way to name a type.
+"""
+
+from upgrader.core.kube.karpenter import (
+    DRIFTED,
+    KARPENTER_DISRUPTED_TAINT,
+    KARPENTER_NODECLASS_LABEL,
+    KARPENTER_NODEPOOL_LABEL,
+    AmiSelectorTerm,
+    DisruptionBudget,
+    NodeClaim,
+    NodeClass,
+    NodePool,
+)
+from upgrader.core.kube.networking import (
+    ALB_ACTIONS_ANNOTATION_PREFIX,
+    ALB_CONDITIONS_ANNOTATION_PREFIX,
+    USE_ANNOTATION_PORT,
+    BackendRef,
+    HTTPRoute,
+    HTTPRouteRule,
+    Ingress,
+    IngressBackend,
+    RequestMirror,
+    RouteParentStatus,
+    Service,
+)
+from upgrader.core.kube.pods import (
+    MIRROR_POD_ANNOTATION,
+    OwnerKind,
+    OwnerRef,
+    PersistentVolume,
+    Pod,
+    PodPhase,
+    PodSpec,
+    TopologySpread,
+    Volume,
+)
+from upgrader.core.kube.records import ConfigMap, DeprecatedApiRequest, HelmRelease, Lease
+from upgrader.core.kube.scheduling import (
+    FARGATE_COMPUTE_LABEL,
+    MATCH_NOTHING,
+    NODEGROUP_LABEL,
+    LabelSelector,
+    Node,
+    NodeAffinity,
+    Resources,
+    SelectorRequirement,
+    Taint,
+    TaintEffect,
+    Toleration,
+    parse_cpu,
+    parse_memory,
+    tolerates_all,
+)
+from upgrader.core.kube.workloads import (
+    HorizontalPodAutoscaler,
+    IntOrPercent,
+    PodDisruptionBudget,
+    PodTemplate,
+    Workload,
+    WorkloadKind,
+    resolve_int_or_percent,
+)
+
+__all__ = [
+    "ALB_ACTIONS_ANNOTATION_PREFIX",
+    "ALB_CONDITIONS_ANNOTATION_PREFIX",
+    "DRIFTED",
+    "FARGATE_COMPUTE_LABEL",
+    "KARPENTER_DISRUPTED_TAINT",
+    "KARPENTER_NODECLASS_LABEL",
+    "KARPENTER_NODEPOOL_LABEL",
+    "MATCH_NOTHING",
+    "MIRROR_POD_ANNOTATION",
+    "NODEGROUP_LABEL",
+    "USE_ANNOTATION_PORT",
+    "AmiSelectorTerm",
+    "BackendRef",
+    "ConfigMap",
+    "DeprecatedApiRequest",
+    "DisruptionBudget",
+    "HTTPRoute",
+    "HTTPRouteRule",
+    "HelmRelease",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "IngressBackend",
+    "IntOrPercent",
+    "LabelSelector",
+    "Lease",
+    "Node",
+    "NodeAffinity",
+    "NodeClaim",
+    "NodeClass",
+    "NodePool",
+    "OwnerKind",
+    "OwnerRef",
+    "PersistentVolume",
+    "Pod",
+    "PodDisruptionBudget",
+    "PodPhase",
+    "PodSpec",
+    "PodTemplate",
+    "RequestMirror",
+    "Resources",
+    "RouteParentStatus",
+    "SelectorRequirement",
+    "Service",
+    "Taint",
+    "TaintEffect",
+    "Toleration",
+    "TopologySpread",
+    "Volume",
+    "Workload",
+    "WorkloadKind",
+    "parse_cpu",
+    "parse_memory",
+    "resolve_int_or_percent",
+    "tolerates_all",
+]
