@@ -16,131 +16,31 @@ whose body is a stream of events, which the HTTP server sends chunked.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs
 
-from upgrader.core.errors import (
-    ConflictError,
-    EksupError,
-    EvictionBlockedError,
-    MultiplePdbsError,
-    NamespaceTerminatingError,
-    NotFoundError,
-    ServiceUnavailableError,
-    TemporaryError,
-    ThrottledError,
-    UserError,
-)
+from upgrader.core.errors import ConflictError, EksupError, NotFoundError
 from upgrader.core.kube import Node, Pod, Workload, WorkloadKind
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.apiserver import apply, discovery, lists, objects, protobuf, watch
+from upgrader.sandbox.apiserver import apply, discovery, lists, objects, watch
+from upgrader.sandbox.apiserver.http import (
+    HttpError,
+    Request,
+    Response,
+    error_response,
+    json_response,
+)
 from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
 from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 Json = dict[str, Any]
-_EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 DEFAULT_WATCH_SECONDS = 1800.0  # a watch without timeoutSeconds; the apiserver picks 30-60 min
-
-
-@dataclass(frozen=True)
-class Response:
-    code: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    stream: Iterator[bytes] | None = None  # a watch: sent chunked, `body` unused
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    accept: str = ""
-    content_type: str = ""
-    body: bytes = b""
-    user_agent: str = ""
-
-    @classmethod
-    def parse(
-        cls, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> Request:
-        path, _, raw_query = target.partition("?")
-        query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
-        return cls(
-            method=method,
-            path=path.rstrip("/") or "/",
-            query=query,
-            accept=headers.get("Accept", ""),
-            content_type=headers.get("Content-Type", ""),
-            body=body,
-            user_agent=headers.get("User-Agent", ""),
-        )
-
-    def json(self) -> Json:
-        """The body as JSON. The Python client sends POST and PUT with no Content-Type."""
-        if not self.body:
-            return {}
-        if "protobuf" in self.content_type:
-            try:
-                return protobuf.decode(self.body)
-            except protobuf.ProtobufError as e:
-                raise _HttpError(415, "UnsupportedMediaType", str(e)) from e
-        try:
-            value = json.loads(self.body)
-        except ValueError as e:
-            raise _HttpError(400, "BadRequest", f"the body is not JSON: {e}") from e
-        if not isinstance(value, dict):
-            raise _HttpError(400, "BadRequest", "the body is not a JSON object")
-        return value
-
-    @property
-    def wants_table(self) -> bool:
-        return "as=Table" in self.accept
-
-
-class _HttpError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: Json | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.details = code, reason, details or {}
-
-
-def _json(code: int, value: Json) -> Response:
-    return Response(code, json.dumps(value, separators=(",", ":")).encode())
-
-
-def _error_response(error: EksupError, resource: str, name: str) -> Response:
-    message = str(error)
-    details: Json = {"name": name, "kind": resource}
-    if isinstance(error, EvictionBlockedError):
-        cause = message.removeprefix(_EVICTION_REFUSED.rstrip(".")).lstrip(". ")
-        details = {"causes": [{"reason": "DisruptionBudget", "message": cause}]}
-        return _json(429, objects.status(429, "TooManyRequests", _EVICTION_REFUSED, details))
-    if isinstance(error, MultiplePdbsError):
-        return _json(500, objects.status(500, "InternalError", message))
-    if isinstance(error, NamespaceTerminatingError):
-        details["causes"] = [{"type": "NamespaceTerminating", "message": message}]
-        return _json(403, objects.status(403, "Forbidden", message, details))
-    if isinstance(error, NotFoundError):
-        return _json(404, objects.status(404, "NotFound", message, details))
-    if isinstance(error, ConflictError):
-        reason = "AlreadyExists" if "already exists" in message else "Conflict"
-        return _json(409, objects.status(409, reason, message, details))
-    if isinstance(error, ThrottledError):
-        return _json(429, objects.status(429, "TooManyRequests", message, details))
-    if isinstance(error, ServiceUnavailableError | TemporaryError):
-        return _json(503, objects.status(503, "ServiceUnavailable", message, details))
-    if isinstance(error, UserError):
-        return _json(422, objects.status(422, "Invalid", message, details))
-    return _json(500, objects.status(500, "InternalError", message, details))
 
 
 _Handler = Callable[["KubeApi", Request, Sequence[str]], Response]
@@ -217,10 +117,10 @@ class KubeApi:
                 self.feed.nudge()  # watchers see a client's own change without a poll's delay
         known = any(len(p) == len(parts) and _matches(p, parts) for _, p, _ in self._routes)
         if known:
-            return _json(
+            return json_response(
                 405, objects.status(405, "MethodNotAllowed", f"{request.method} not allowed")
             )
-        return _json(
+        return json_response(
             404, objects.status(404, "NotFound", "the server could not find the requested resource")
         )
 
@@ -244,42 +144,42 @@ class KubeApi:
         the object as it is; a real API server would also run validation and admission, which
         the FakeCluster does not have."""
         if request.method == "POST" and self._route("GET", [*parts, "x"]) is not None:
-            return _json(201, request.json())  # a create into a collection
+            return json_response(201, request.json())  # a create into a collection
         target = parts[:-1] if parts[-1] in _SUBRESOURCES else parts
         found = self._route("GET", target)
         if found is None:
-            return _json(201, request.json())
+            return json_response(201, request.json())
         read = Request("GET", "/" + "/".join(target), {}, accept="application/json")
         return self._call(found[0], read, found[1])
 
     def _call(self, handler: _Handler, request: Request, args: Sequence[str]) -> Response:
         try:
             return handler(self, request, args)
-        except _HttpError as e:
-            return _json(e.code, objects.status(e.code, e.reason, str(e), e.details))
+        except HttpError as e:
+            return json_response(e.code, objects.status(e.code, e.reason, str(e), e.details))
         except EksupError as e:
             resource = request.path.split("/")[-2] if len(args) > 1 else request.path
-            return _error_response(e, resource, args[-1] if args else "")
+            return error_response(e, resource, args[-1] if args else "")
 
     # discovery --------------------------------------------------------------------------------
 
     def api(self, _: Request, __: Sequence[str]) -> Response:
-        return _json(200, discovery.api_versions())
+        return json_response(200, discovery.api_versions())
 
     def apis(self, _: Request, __: Sequence[str]) -> Response:
-        return _json(200, discovery.api_group_list())
+        return json_response(200, discovery.api_group_list())
 
     def core_v1(self, _: Request, __: Sequence[str]) -> Response:
-        return _json(200, discovery.core_resources())
+        return json_response(200, discovery.core_resources())
 
     def group_v1(self, _: Request, args: Sequence[str]) -> Response:
         doc = discovery.group_resources(f"{args[0]}/{args[1]}")
         if doc is None:
-            raise _HttpError(404, "NotFound", "the server could not find the requested resource")
-        return _json(200, doc)
+            raise HttpError(404, "NotFound", "the server could not find the requested resource")
+        return json_response(200, doc)
 
     def version(self, _: Request, __: Sequence[str]) -> Response:
-        return _json(200, discovery.version(self.cluster.server_version()))
+        return json_response(200, discovery.version(self.cluster.server_version()))
 
     def metrics(self, _: Request, __: Sequence[str]) -> Response:
         lines = [
@@ -317,12 +217,12 @@ class KubeApi:
     def get_node(self, request: Request, args: Sequence[str]) -> Response:
         node = self.cluster.get_node(args[0])
         if request.wants_table:
-            return _json(200, self._node_table([node], ""))
-        return _json(200, objects.node(node))
+            return json_response(200, self._node_table([node], ""))
+        return json_response(200, objects.node(node))
 
     def patch_node(self, request: Request, args: Sequence[str]) -> Response:
         if "json-patch" in request.content_type:
-            raise _HttpError(415, "UnsupportedMediaType", "JSON patches are not supported here")
+            raise HttpError(415, "UnsupportedMediaType", "JSON patches are not supported here")
         patch = request.json()
         name = args[0]
         with self._write_lock:
@@ -341,14 +241,14 @@ class KubeApi:
                 node = self.cluster.set_unschedulable(name, bool(spec["unschedulable"]))
             if "taints" in spec:
                 node = self._set_taints(node, spec["taints"] or [])
-        return _json(200, objects.node(node))
+        return json_response(200, objects.node(node))
 
     def _set_taints(self, node: Node, wire: Sequence[Mapping[str, Any]]) -> Node:
         """A merge patch replaces the list; the fake changes taints one by one, so diff."""
         try:
             wanted = [objects.parse_taint(t) for t in wire]
         except (KeyError, ValueError) as e:
-            raise _HttpError(422, "Invalid", f"invalid taint: {e}") from e
+            raise HttpError(422, "Invalid", f"invalid taint: {e}") from e
         for old in node.taints:
             if old not in wanted:
                 node = self.cluster.remove_taint(node.name, old.key, old.effect)
@@ -430,8 +330,8 @@ class KubeApi:
     def get_pod(self, request: Request, args: Sequence[str]) -> Response:
         pod = self.cluster.get_pod(args[0], args[1])
         if request.wants_table:
-            return _json(200, self._pod_table([pod], ""))
-        return _json(200, objects.pod(pod))
+            return json_response(200, self._pod_table([pod], ""))
+        return json_response(200, objects.pod(pod))
 
     def delete_pod(self, request: Request, args: Sequence[str]) -> Response:
         grace = request.query.get("gracePeriodSeconds")
@@ -439,13 +339,13 @@ class KubeApi:
             grace = request.json().get("gracePeriodSeconds")
         pod = self.cluster.get_pod(args[0], args[1])
         self.cluster.delete_pod(args[0], args[1], int(grace) if grace is not None else None)
-        return _json(200, objects.pod(pod))
+        return json_response(200, objects.pod(pod))
 
     def evict_pod(self, request: Request, args: Sequence[str]) -> Response:
         options = request.json().get("deleteOptions") or {}
         grace = options.get("gracePeriodSeconds")
         self.cluster.evict_pod(args[0], args[1], int(grace) if grace is not None else None)
-        return _json(201, objects.status(201, "", ""))
+        return json_response(201, objects.status(201, "", ""))
 
     def _pod_table(self, pods: Sequence[Pod], cont: str) -> Json:
         now = self.now()
@@ -502,8 +402,8 @@ class KubeApi:
         namespace, resource, name = args
         workload = self.cluster.get_workload(_workload_kind(resource), namespace, name)
         if request.wants_table:
-            return _json(200, workload_table(self, [workload], ""))
-        return _json(200, self._workload_json(workload))
+            return json_response(200, workload_table(self, [workload], ""))
+        return json_response(200, self._workload_json(workload))
 
     def _workload_snapshot(self, kind: WorkloadKind) -> watch.Snapshot:
         workloads = ((f"{w.namespace}/{w.name}", w) for w in self.cluster.list_workloads(kind))
@@ -547,7 +447,7 @@ class KubeApi:
         annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations")
         if isinstance(annotations, dict) and _RESTARTED_AT in annotations:
             workload = self.cluster.restart_workload(kind, namespace, name)
-        return _json(200, self._workload_json(workload))
+        return json_response(200, self._workload_json(workload))
 
     def list_pdbs(self, request: Request, args: Sequence[str]) -> Response:
         namespace = args[0] if args else None
@@ -586,7 +486,7 @@ class KubeApi:
                 )
                 for b in page
             ]
-            return _json(200, objects.table(columns, rows, cont))
+            return json_response(200, objects.table(columns, rows, cont))
         wire = (objects.pod_disruption_budget(b, self.created_at) for b in page)
         document = objects.object_list("PodDisruptionBudgetList", "policy/v1", wire, cont)
         return _listed(document, revision)
@@ -595,16 +495,16 @@ class KubeApi:
         volumes = self.cluster.list_persistent_volumes()
         page, cont = _page(volumes, request)
         wire = (objects.persistent_volume(v, self.created_at) for v in page)
-        return _json(200, objects.object_list("PersistentVolumeList", "v1", wire, cont))
+        return json_response(200, objects.object_list("PersistentVolumeList", "v1", wire, cont))
 
     def list_services(self, request: Request, args: Sequence[str]) -> Response:
         services = self.cluster.list_services(args[0] if args else None)
         page, cont = _page(services, request)
         wire = (objects.service(s, self.created_at) for s in page)
-        return _json(200, objects.object_list("ServiceList", "v1", wire, cont))
+        return json_response(200, objects.object_list("ServiceList", "v1", wire, cont))
 
     def get_service(self, _: Request, args: Sequence[str]) -> Response:
-        return _json(
+        return json_response(
             200, objects.service(self.cluster.get_service(args[0], args[1]), self.created_at)
         )
 
@@ -621,11 +521,11 @@ class KubeApi:
                     else:
                         merged[key] = str(value)
                 service = self.cluster.patch_service_selector(args[0], args[1], merged)
-        return _json(200, objects.service(service, self.created_at))
+        return json_response(200, objects.service(service, self.created_at))
 
     def empty_list(self, _: Request, __: Sequence[str]) -> Response:
         """Events: nothing to show (describe asks for them)."""
-        return _json(200, objects.object_list("EventList", "v1", []))
+        return json_response(200, objects.object_list("EventList", "v1", []))
 
     def list_secrets(self, request: Request, args: Sequence[str]) -> Response:
         """The only Secrets the fake has: Helm's release Secrets, one per deployed release."""
@@ -644,7 +544,7 @@ class KubeApi:
             and all(_field_matches(_SECRET_FIELDS, s, c) for c in checks)
         ]
         page, cont = _page(secrets, request)
-        return _json(200, objects.object_list("SecretList", "v1", page, cont))
+        return json_response(200, objects.object_list("SecretList", "v1", page, cont))
 
     def _paged(
         self, request: Request, fresh: Callable[[], tuple[int, Callable[[], list[lists.Item]]]]
@@ -663,11 +563,11 @@ class KubeApi:
                 request.query.get("continue", ""),
             )
         except ValueError as e:
-            raise _HttpError(400, "BadRequest", f"bad limit: {e}") from e
+            raise HttpError(400, "BadRequest", f"bad limit: {e}") from e
         except lists.ContinueError as e:
             if e.expired:
-                raise _HttpError(410, "Expired", str(e)) from e
-            raise _HttpError(400, "BadRequest", str(e)) from e
+                raise HttpError(410, "Expired", str(e)) from e
+            raise HttpError(400, "BadRequest", str(e)) from e
 
     # watches ----------------------------------------------------------------------------------
 
@@ -688,7 +588,7 @@ class KubeApi:
             since_text = request.query.get("resourceVersion", "")
             since = int(since_text) if since_text not in ("", "0") else None
         except ValueError as e:
-            raise _HttpError(400, "BadRequest", f"bad watch parameters: {e}") from e
+            raise HttpError(400, "BadRequest", f"bad watch parameters: {e}") from e
         deadline = time.monotonic() + timeout
 
         def render(value: Any, wire: Json, revision: int) -> Json:
@@ -739,7 +639,7 @@ class KubeApi:
     # leases -----------------------------------------------------------------------------------
 
     def get_lease(self, _: Request, args: Sequence[str]) -> Response:
-        return _json(200, objects.lease(self.cluster.get_lease(args[0], args[1])))
+        return json_response(200, objects.lease(self.cluster.get_lease(args[0], args[1])))
 
     def create_lease(self, request: Request, args: Sequence[str]) -> Response:
         lease = objects.parse_lease(request.json(), args[0])
@@ -748,7 +648,7 @@ class KubeApi:
                 self.cluster.get_lease(lease.namespace, lease.name)
             except NotFoundError:
                 created = self.cluster.create_lease(replace(lease, resource_version=""))
-                return _json(201, objects.lease(created))
+                return json_response(201, objects.lease(created))
         raise ConflictError(f'leases.coordination.k8s.io "{lease.name}" already exists')
 
     def replace_lease(self, request: Request, args: Sequence[str]) -> Response:
@@ -757,17 +657,17 @@ class KubeApi:
             if not lease.resource_version:  # an unconditional update: the latest version
                 current = self.cluster.get_lease(args[0], args[1])
                 lease = replace(lease, resource_version=current.resource_version)
-            return _json(200, objects.lease(self.cluster.update_lease(lease)))
+            return json_response(200, objects.lease(self.cluster.update_lease(lease)))
 
     def delete_lease(self, _: Request, args: Sequence[str]) -> Response:
         self.cluster.delete_lease(args[0], args[1])
-        return _json(200, objects.status(200, "", ""))
+        return json_response(200, objects.status(200, "", ""))
 
     # config maps ------------------------------------------------------------------------------
 
     def get_config_map(self, _: Request, args: Sequence[str]) -> Response:
         config_map = self.cluster.get_config_map(args[0], args[1])
-        return _json(200, objects.config_map(config_map, self.created_at))
+        return json_response(200, objects.config_map(config_map, self.created_at))
 
     def create_config_map(self, request: Request, args: Sequence[str]) -> Response:
         config_map = objects.parse_config_map(request.json(), args[0])
@@ -776,7 +676,7 @@ class KubeApi:
                 self.cluster.get_config_map(config_map.namespace, config_map.name)
             except NotFoundError:
                 stored = self.cluster.apply_config_map(config_map)
-                return _json(201, objects.config_map(stored, self.created_at))
+                return json_response(201, objects.config_map(stored, self.created_at))
         raise ConflictError(f'configmaps "{config_map.name}" already exists')
 
     def replace_config_map(self, request: Request, args: Sequence[str]) -> Response:
@@ -791,7 +691,7 @@ class KubeApi:
                     "been modified; please apply your changes to the latest version and try again"
                 )
             stored = self.cluster.apply_config_map(config_map)
-        return _json(200, objects.config_map(stored, self.created_at))
+        return json_response(200, objects.config_map(stored, self.created_at))
 
 
 def _matches(pattern: Sequence[str], parts: Sequence[str]) -> bool:
@@ -801,7 +701,7 @@ def _matches(pattern: Sequence[str], parts: Sequence[str]) -> bool:
 def _workload_kind(resource: str) -> WorkloadKind:
     kind = objects.WORKLOAD_RESOURCES.get(resource)
     if kind is None:
-        raise _HttpError(404, "NotFound", "the server could not find the requested resource")
+        raise HttpError(404, "NotFound", "the server could not find the requested resource")
     return kind
 
 
@@ -812,7 +712,7 @@ def _page(items: Sequence[Any], request: Request) -> tuple[Sequence[Any], str]:
         start = int(token) if token else 0
         limit = int(request.query.get("limit") or 0)
     except ValueError as e:
-        raise _HttpError(400, "BadRequest", f"bad limit or continue: {e}") from e
+        raise HttpError(400, "BadRequest", f"bad limit or continue: {e}") from e
     if limit <= 0:
         return items[start:], ""
     end = start + limit
@@ -833,7 +733,7 @@ def _list_response(
 def _listed(document: Json, revision: int) -> Response:
     """A list (or Table) stamped with the change feed's revision, where a watch can start."""
     document["metadata"]["resourceVersion"] = str(revision)
-    return _json(200, document)
+    return json_response(200, document)
 
 
 def _same_template(replica_set: Workload, deployment: Workload) -> bool:
@@ -886,9 +786,9 @@ def _field_selector(text: str, fields: Mapping[str, Callable[[Any], str]]) -> li
             if found:
                 break
         else:
-            raise _HttpError(400, "BadRequest", f"invalid field selector {clause!r}")
+            raise HttpError(400, "BadRequest", f"invalid field selector {clause!r}")
         if field_name not in fields:
-            raise _HttpError(400, "BadRequest", f'field label not supported: "{field_name}"')
+            raise HttpError(400, "BadRequest", f'field label not supported: "{field_name}"')
         checks.append((field_name, "!=" if op == "!=" else "=", value))
     return checks
 

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
 from upgrader.sandbox.apiserver import objects, protobuf
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
 Path = tuple[str, ...]  # FieldsV1 keys: "f:spec", "f:replicas", 'k:{"name":"main"}'
@@ -294,8 +295,6 @@ def server_side_apply(
     call: Callable[[Request], Response],
 ) -> Response:
     """PATCH application/apply-patch+yaml: create or change the object, owning its fields."""
-    from upgrader.sandbox.apiserver.api import Request as Req
-    from upgrader.sandbox.apiserver.api import _json
 
     manager = request.query.get("fieldManager", "")
     if not manager:
@@ -303,27 +302,29 @@ def server_side_apply(
             'PatchOptions.meta.k8s.io "" is invalid: '
             "fieldManager: Required value: is required for apply patch"
         )
-        return _json(422, objects.status(422, "Invalid", message))
+        return json_response(422, objects.status(422, "Invalid", message))
     try:
         text = loaders.decode(request.body, "the apply body") or "{}"
         intent = loaders.load_yaml(text, "the apply body", loaders.MANIFEST)
     except UserError as e:
-        return _json(400, objects.status(400, "BadRequest", str(e)))
+        return json_response(400, objects.status(400, "BadRequest", str(e)))
     if not isinstance(intent, dict):
-        return _json(400, objects.status(400, "BadRequest", "the apply body is not an object"))
+        return json_response(
+            400, objects.status(400, "BadRequest", "the apply body is not an object")
+        )
     key, subresource = object_key(parts)
     name = (intent.get("metadata") or {}).get("name")
     if name != parts[-1] and not subresource:
         message = (
             f"the name of the object ({name}) does not match the name on the URL ({parts[-1]})"
         )
-        return _json(400, objects.status(400, "BadRequest", message))
+        return json_response(400, objects.status(400, "BadRequest", message))
     entry = _Entry(manager, "Apply", _api_version(parts), api.now(), subresource, leaves(intent))
     force = request.query.get("force") == "true"
     headers = {"Content-Type": "application/json", "User-Agent": request.user_agent}
-    current = call(Req.parse("GET", key, {"Accept": "application/json"}))
+    current = call(Request.parse("GET", key, {"Accept": "application/json"}))
     if current.code == 404:
-        create = Req.parse("POST", key.rsplit("/", 1)[0], headers, json.dumps(intent).encode())
+        create = Request.parse("POST", key.rsplit("/", 1)[0], headers, json.dumps(intent).encode())
         api.managed.forget(key)
         response = call(create)
     else:
@@ -338,7 +339,9 @@ def server_side_apply(
                 }
                 for manager, _, path in conflicts
             ]
-            return _json(409, objects.status(409, "Conflict", str(error), {"causes": causes}))
+            return json_response(
+                409, objects.status(409, "Conflict", str(error), {"causes": causes})
+            )
         response = _change(api, key, intent, headers, call)
     if response.code < 300:
         api.managed.apply(key, entry)
@@ -354,16 +357,15 @@ def _change(
 ) -> Response:
     """An existing object takes the applied fields through the route the fake has for it: a
     merge PATCH where there is one, else a PUT of the live object with the intent merged in."""
-    from upgrader.sandbox.apiserver.api import Request as Req
 
     parts = key.strip("/").split("/")
     body = json.dumps(intent).encode()
     merge = {**headers, "Content-Type": "application/merge-patch+json"}
     if api.has_route("PATCH", parts):
-        return call(Req.parse("PATCH", key, merge, body))
-    live = json.loads(call(Req.parse("GET", key, {"Accept": "application/json"})).body)
+        return call(Request.parse("PATCH", key, merge, body))
+    live = json.loads(call(Request.parse("GET", key, {"Accept": "application/json"})).body)
     merged = _merge(live, intent)
-    return call(Req.parse("PUT", key, headers, json.dumps(merged).encode()))
+    return call(Request.parse("PUT", key, headers, json.dumps(merged).encode()))
 
 
 def _merge(live: Any, intent: Any) -> Any:

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 from upgrader.sandbox.apiserver.writes import BadRequestError
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
 # A new EKS cluster's namespaces (kube-apiserver creates the last three; `default` is built in).
@@ -94,25 +95,23 @@ def _table(api: KubeApi, items: dict[str, float]) -> Json:
 
 
 def list_namespaces(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
     items = _all(api)
     if request.wants_table:
-        return _json(200, _table(api, items))
+        return json_response(200, _table(api, items))
     wire = (_wire(n, t) for n, t in items.items())
-    return _json(200, objects.object_list("NamespaceList", "v1", wire))
+    return json_response(200, objects.object_list("NamespaceList", "v1", wire))
 
 
 def get_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
     name = args[0]
     items = _all(api)
     if name not in items:
         raise NotFoundError(f'namespaces "{name}" not found')
     if request.wants_table:
-        return _json(200, _table(api, {name: items[name]}))
-    return _json(200, _wire(name, items[name]))
+        return json_response(200, _table(api, {name: items[name]}))
+    return json_response(200, _wire(name, items[name]))
 
 
 def patch_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
@@ -122,14 +121,13 @@ def patch_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Resp
 
 
 def create_namespace(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
     name = str((request.json().get("metadata") or {}).get("name") or "")
     if not name:
         raise BadRequestError("metadata.name: Required value")
     if name in _in_use(api):
         raise ConflictError(f'namespaces "{name}" already exists')
-    return _json(201, _wire(name, api.namespaces.create(name, api.now())))
+    return json_response(201, _wire(name, api.namespaces.create(name, api.now())))
 
 
 NAMESPACE_ROUTES: list[tuple[str, str, Any]] = [

@@ -38,9 +38,10 @@ from upgrader.core.kube import (
     parse_memory,
 )
 from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
 _EFFECTS = {e.value: e for e in TaintEffect}
@@ -378,9 +379,8 @@ def _scale(workload: Workload) -> Json:
 
 
 def _ok(value: Json, code: int = 200) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
-    return _json(code, value)
+    return json_response(code, value)
 
 
 WRITE_ROUTES: list[tuple[str, str, Any]] = [
