@@ -35,6 +35,7 @@ from upgrader.sandbox.apiserver.http import (
 )
 from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
 from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
+from upgrader.sandbox.apiserver.services import SERVICE_ROUTES, Addresses
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -64,7 +65,8 @@ class KubeApi:
         self.created_at = now()
         self.namespaces = Namespaces()
         self.managed = apply.ManagedFields()
-        self._write_lock = threading.Lock()
+        self.addresses = Addresses()  # Services' cluster IPs and node ports
+        self.write_lock = threading.Lock()
         node_wires, pod_wires = lists.WireCache(objects.node), lists.WireCache(pod_json)
         self._pages = lists.ListPages()
         snapshots: dict[str, Callable[[], watch.Snapshot]] = {
@@ -225,7 +227,7 @@ class KubeApi:
             raise HttpError(415, "UnsupportedMediaType", "JSON patches are not supported here")
         patch = request.json()
         name = args[0]
-        with self._write_lock:
+        with self.write_lock:
             node = self.cluster.get_node(name)
             meta = patch.get("metadata") or {}
             wanted_version = meta.get("resourceVersion")
@@ -463,7 +465,7 @@ class KubeApi:
         # The revision first: a change after it reaches a watch started from it.
         revision = self.feed.sync("poddisruptionbudgets")
         pdbs = self.cluster.list_pdbs(namespace)
-        page, cont = _page(pdbs, request)
+        page, cont = page_of(pdbs, request)
         if request.wants_table:
             now = self.now()
             columns = [
@@ -493,35 +495,9 @@ class KubeApi:
 
     def list_persistent_volumes(self, request: Request, _: Sequence[str]) -> Response:
         volumes = self.cluster.list_persistent_volumes()
-        page, cont = _page(volumes, request)
+        page, cont = page_of(volumes, request)
         wire = (objects.persistent_volume(v, self.created_at) for v in page)
         return json_response(200, objects.object_list("PersistentVolumeList", "v1", wire, cont))
-
-    def list_services(self, request: Request, args: Sequence[str]) -> Response:
-        services = self.cluster.list_services(args[0] if args else None)
-        page, cont = _page(services, request)
-        wire = (objects.service(s, self.created_at) for s in page)
-        return json_response(200, objects.object_list("ServiceList", "v1", wire, cont))
-
-    def get_service(self, _: Request, args: Sequence[str]) -> Response:
-        return json_response(
-            200, objects.service(self.cluster.get_service(args[0], args[1]), self.created_at)
-        )
-
-    def patch_service(self, request: Request, args: Sequence[str]) -> Response:
-        """The selector as a merge patch: null removes a key."""
-        selector = (request.json().get("spec") or {}).get("selector")
-        with self._write_lock:
-            service = self.cluster.get_service(args[0], args[1])
-            if isinstance(selector, dict):
-                merged = dict(service.selector)
-                for key, value in selector.items():
-                    if value is None:
-                        merged.pop(key, None)
-                    else:
-                        merged[key] = str(value)
-                service = self.cluster.patch_service_selector(args[0], args[1], merged)
-        return json_response(200, objects.service(service, self.created_at))
 
     def empty_list(self, _: Request, __: Sequence[str]) -> Response:
         """Events: nothing to show (describe asks for them)."""
@@ -543,7 +519,7 @@ class KubeApi:
             if labels.matches(s["metadata"]["labels"])
             and all(_field_matches(_SECRET_FIELDS, s, c) for c in checks)
         ]
-        page, cont = _page(secrets, request)
+        page, cont = page_of(secrets, request)
         return json_response(200, objects.object_list("SecretList", "v1", page, cont))
 
     def _paged(
@@ -643,7 +619,7 @@ class KubeApi:
 
     def create_lease(self, request: Request, args: Sequence[str]) -> Response:
         lease = objects.parse_lease(request.json(), args[0])
-        with self._write_lock:
+        with self.write_lock:
             try:
                 self.cluster.get_lease(lease.namespace, lease.name)
             except NotFoundError:
@@ -653,7 +629,7 @@ class KubeApi:
 
     def replace_lease(self, request: Request, args: Sequence[str]) -> Response:
         lease = objects.parse_lease(request.json(), args[0], args[1])
-        with self._write_lock:
+        with self.write_lock:
             if not lease.resource_version:  # an unconditional update: the latest version
                 current = self.cluster.get_lease(args[0], args[1])
                 lease = replace(lease, resource_version=current.resource_version)
@@ -671,7 +647,7 @@ class KubeApi:
 
     def create_config_map(self, request: Request, args: Sequence[str]) -> Response:
         config_map = objects.parse_config_map(request.json(), args[0])
-        with self._write_lock:
+        with self.write_lock:
             try:
                 self.cluster.get_config_map(config_map.namespace, config_map.name)
             except NotFoundError:
@@ -681,7 +657,7 @@ class KubeApi:
 
     def replace_config_map(self, request: Request, args: Sequence[str]) -> Response:
         config_map = objects.parse_config_map(request.json(), args[0], args[1])
-        with self._write_lock:
+        with self.write_lock:
             current = self.cluster.get_config_map(args[0], args[1])
             if config_map.resource_version and (
                 config_map.resource_version != current.resource_version
@@ -705,7 +681,7 @@ def _workload_kind(resource: str) -> WorkloadKind:
     return kind
 
 
-def _page(items: Sequence[Any], request: Request) -> tuple[Sequence[Any], str]:
+def page_of(items: Sequence[Any], request: Request) -> tuple[Sequence[Any], str]:
     """`limit`/`continue` paging; the token is the offset of the next item."""
     token = request.query.get("continue", "")
     try:
@@ -820,10 +796,6 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("DELETE", "/api/v1/namespaces/{ns}/pods/{name}", KubeApi.delete_pod),
     ("POST", "/api/v1/namespaces/{ns}/pods/{name}/eviction", KubeApi.evict_pod),
     ("GET", "/api/v1/persistentvolumes", KubeApi.list_persistent_volumes),
-    ("GET", "/api/v1/services", KubeApi.list_services),
-    ("GET", "/api/v1/namespaces/{ns}/services", KubeApi.list_services),
-    ("GET", "/api/v1/namespaces/{ns}/services/{name}", KubeApi.get_service),
-    ("PATCH", "/api/v1/namespaces/{ns}/services/{name}", KubeApi.patch_service),
     ("GET", "/api/v1/events", KubeApi.empty_list),
     ("GET", "/api/v1/namespaces/{ns}/events", KubeApi.empty_list),
     ("GET", "/api/v1/secrets", KubeApi.list_secrets),
@@ -852,4 +824,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     *WRITE_ROUTES,
     *NAMESPACE_ROUTES,
     *NETWORKING_ROUTES,
+    *SERVICE_ROUTES,
 ]

@@ -29,7 +29,6 @@ from upgrader.core.kube import (
     PodTemplate,
     Resources,
     SelectorRequirement,
-    Service,
     TaintEffect,
     Toleration,
     Workload,
@@ -153,18 +152,6 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
         unhealthy_pod_eviction_policy=str(
             spec.get("unhealthyPodEvictionPolicy") or "IfHealthyBudget"
         ),
-    )
-
-
-def parse_service(body: Mapping[str, Any], namespace: str) -> Service:
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    return Service(
-        namespace=namespace,
-        name=str(meta.get("name") or ""),
-        selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
-        type=str(spec.get("type") or "ClusterIP"),
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
     )
 
 
@@ -328,21 +315,6 @@ def patch_scale(self: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return _ok(_scale(workload))
 
 
-def create_service(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    service = parse_service(request.json(), args[0])
-    if (args[0], service.name) in {(v.namespace, v.name) for v in self.cluster.list_services()}:
-        from upgrader.core.errors import ConflictError
-
-        raise ConflictError(f'services "{service.name}" already exists')
-    self.cluster.add_service(service)
-    return _ok(objects.service(service, self.created_at), 201)
-
-
-def delete_service(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
-    self.cluster.delete_service(args[0], args[1])
-    return _ok(objects.status(200, "Success", f'service "{args[1]}" deleted'))
-
-
 def list_config_maps(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
     maps = self.cluster.list_config_maps(args[0] if args else None)
     if request.wants_table:
@@ -392,8 +364,6 @@ WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),
     ("GET", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", get_scale),
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", patch_scale),
-    ("POST", "/api/v1/namespaces/{ns}/services", create_service),
-    ("DELETE", "/api/v1/namespaces/{ns}/services/{name}", delete_service),
     ("GET", "/api/v1/configmaps", list_config_maps),
     ("GET", "/api/v1/namespaces/{ns}/configmaps", list_config_maps),
     ("DELETE", "/api/v1/namespaces/{ns}/configmaps/{name}", delete_config_map),

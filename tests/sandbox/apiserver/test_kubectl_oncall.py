@@ -1,0 +1,163 @@
+"""What an on-call engineer does with real kubectl on the sandbox beyond workloads: Services
+with their ports and addresses, server-side apply that lets go of what a manager stops
+applying, Secrets, and deleting a namespace with everything in it.
+
+One served sandbox for the module: each test works in a namespace of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.apiserver.fixtures import Served, serve
+from tests.sandbox.apiserver.test_kubectl import COMMAND_TIMEOUT, KUBECTL, TICKER_RATE
+from upgrader.core.kube import Service, ServicePort
+
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="no kubectl binary")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    for s in serve(tmp_path_factory.mktemp("served")):
+        s.server.start_ticker(TICKER_RATE)
+        yield s
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One discovery cache for the module's kubectl runs (discovery does not change)."""
+    return tmp_path_factory.mktemp("kube-cache")
+
+
+def run(
+    served: Served, cache: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(served.kubeconfig), "--cache-dir", str(cache), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+
+def ok(served: Served, cache: Path, *args: str, stdin: str = "") -> str:
+    result = run(served, cache, *args, stdin=stdin)
+    assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: svc}
+spec:
+  selector: {app: shop}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: https}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: edge, namespace: svc}
+spec:
+  type: LoadBalancer
+  selector: {app: edge}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: svc}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 5432}]
+"""
+
+
+def test_services_keep_their_ports_and_print_kubectls_columns(
+    served: Served, cache: Path, tmp_path: Path
+) -> None:
+    """Columns and cells as kubectl's printers render them for a real API server
+    (k8s.io/kubernetes pkg/printers/internalversion/printers.go: serviceColumnDefinitions,
+    printService, makePortString, getServiceExternalIP); defaults from
+    pkg/apis/core/v1/defaults.go (SetDefaults_Service: protocol TCP, targetPort = port)."""
+    ok(served, cache, "create", "namespace", "svc")
+    manifest = tmp_path / "services.yaml"
+    manifest.write_text(SERVICES)
+    applied = ok(served, cache, "apply", "-f", str(manifest))
+    assert "service/shop created" in applied
+    assert "service/cart created" in ok(
+        served, cache, "create", "service", "nodeport", "cart", "--tcp=81:8081", "-n", "svc"
+    )
+    table = ok(served, cache, "get", "svc", "-n", "svc").splitlines()
+    assert table[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows["shop"][1:5] == ["ClusterIP", rows["shop"][2], "<none>", "80/TCP,443/TCP"]
+    assert rows["edge"][1] == "LoadBalancer"
+    assert rows["edge"][3:5] == ["<pending>", "80:30080/TCP"]
+    assert rows["db"][1:5] == ["ClusterIP", "None", "<none>", "5432/TCP"]
+    assert rows["cart"][1] == "NodePort"
+    assert rows["cart"][4].startswith("81:")
+    assert rows["cart"][4].endswith("/TCP")
+    assert 30000 <= int(rows["cart"][4][3:-4]) <= 32767
+    ips = [rows[n][2] for n in ("shop", "edge", "cart")]
+    assert len(set(ips)) == 3
+    assert all(ip.startswith("172.20.") for ip in ips)  # EKS's service CIDR for a 10.x VPC
+    # A Service the world was built with (no address of its own) is given one, distinct
+    # from every other and the same on every read.
+    legacy = Service("svc", "legacy", {"app": "web"}, ports=(ServicePort(80),))
+    served.cluster.add_service(legacy)
+    every = ok(served, cache, "get", "svc", "-A").splitlines()[1:]
+    all_ips = [line.split()[3] for line in every if line.split()[3] != "None"]
+    assert len(all_ips) == 4  # shop, edge, cart, legacy (db is headless)
+    assert len(set(all_ips)) == len(all_ips)
+    again = ok(served, cache, "get", "svc", "-A").splitlines()[1:]
+    assert [line.split()[:4] for line in again] == [line.split()[:4] for line in every]
+
+    described = [
+        " ".join(line.split())
+        for line in ok(served, cache, "describe", "svc", "shop", "-n", "svc").splitlines()
+    ]
+    for line in (
+        f"IP: {rows['shop'][2]}",
+        "Type: ClusterIP",
+        "Port: http 80/TCP",
+        "TargetPort: 8080/TCP",
+        "Port: https 443/TCP",
+        "TargetPort: https/TCP",
+        "Selector: app=shop",
+    ):
+        assert line in described
+
+    # A second client-side apply sends a strategic merge patch (ports merge by `port`): the
+    # port dropped from the manifest goes, the new one arrives, the cluster IP stays.
+    manifest.write_text(
+        SERVICES.replace(
+            "- {name: https, port: 443, targetPort: https}", "- {name: metrics, port: 9090}"
+        )
+    )
+    assert "service/shop configured" in ok(served, cache, "apply", "-f", str(manifest))
+    shop = json.loads(ok(served, cache, "get", "svc", "shop", "-n", "svc", "-o", "json"))
+    assert shop["spec"]["ports"] == [
+        {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+        {"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": 9090},
+    ]
+    assert shop["spec"]["clusterIP"] == rows["shop"][2]
+    refused = run(served, cache, "create", "service", "clusterip", "shop", "--tcp=80", "-n", "svc")
+    assert refused.returncode == 1
+    assert 'services "shop" already exists' in refused.stderr
+    taken = SERVICES.split("---")[1].replace("name: edge", "name: edge2")
+    clash = run(served, cache, "apply", "-f", "-", stdin=taken)
+    assert clash.returncode == 1
+    assert (
+        'The Service "edge2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: '
+        "provided port is already allocated" in clash.stderr
+    )
