@@ -161,3 +161,73 @@ def test_services_keep_their_ports_and_print_kubectls_columns(
         'The Service "edge2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: '
         "provided port is already allocated" in clash.stderr
     )
+
+
+APPLIED = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: flags, namespace: ssa}
+data: {beta: "on", gamma: "off", delta: "1"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: ssa}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - {name: main, image: public.ecr.aws/shop/api:1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: ssa, annotations: {owner: shop, ticket: INC-1}}
+spec:
+  selector: {app: api, tier: web}
+  ports: [{name: http, port: 80}, {name: metrics, port: 9090}]
+"""
+
+
+def test_server_side_apply_removes_what_a_manager_stops_applying(
+    served: Served, cache: Path, tmp_path: Path
+) -> None:
+    """https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management: "If
+    you remove a field from a manifest and apply that manifest, Server-Side Apply checks if
+    there are any other field managers that also own the field. If the field is not owned by
+    any other field managers, it is either deleted from the live object or reset to its
+    default value, if it has one. The same rule applies to associative list or map items."
+    A field another manager applied with the same value is shared (#conflicts), so it stays."""
+    ok(served, cache, "create", "namespace", "ssa")
+    manifest = tmp_path / "applied.yaml"
+    manifest.write_text(APPLIED)
+    ssa = ("apply", "--server-side", "-f", str(manifest))
+    assert ok(served, cache, *ssa).count("serverside-applied") == 3
+    # A second manager applies delta with the same value: it now shares the field.
+    shared = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags, namespace: ssa}\n"
+    shared += 'data: {delta: "1"}\n'
+    ok(served, cache, "apply", "--server-side", "--field-manager=ops", "-f", "-", stdin=shared)
+
+    manifest.write_text(
+        APPLIED.replace(', gamma: "off", delta: "1"', "")
+        .replace("  replicas: 3\n", "")
+        .replace(", ticket: INC-1", "")
+        .replace(", tier: web", "")
+        .replace(", {name: metrics, port: 9090}", "")
+    )
+    assert ok(served, cache, *ssa).count("serverside-applied") == 3
+
+    flags = json.loads(ok(served, cache, "get", "cm", "flags", "-n", "ssa", "-o", "json"))
+    assert flags["data"] == {"beta": "on", "delta": "1"}  # gamma removed; delta is ops' too
+    replicas = ("get", "deploy", "api", "-n", "ssa", "-o", "jsonpath={.spec.replicas}")
+    assert ok(served, cache, *replicas) == "1"  # reset to the default (SetDefaults_Deployment)
+    api = json.loads(ok(served, cache, "get", "svc", "api", "-n", "ssa", "-o", "json"))
+    assert api["metadata"]["annotations"] == {"owner": "shop"}
+    assert api["spec"]["selector"] == {"app": "api"}
+    assert [p["name"] for p in api["spec"]["ports"]] == ["http"]
+    fields = ("-o", "json", "--show-managed-fields")
+    shown = json.loads(ok(served, cache, "get", "cm", "flags", "-n", "ssa", *fields))
+    owners = {e["manager"]: e["fieldsV1"] for e in shown["metadata"]["managedFields"]}
+    assert owners["kubectl"]["f:data"] == {"f:beta": {}}
+    assert owners["ops"]["f:data"] == {"f:delta": {}}

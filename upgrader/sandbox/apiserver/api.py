@@ -443,7 +443,12 @@ class KubeApi:
         kind = _workload_kind(resource)
         spec = request.json().get("spec") or {}
         workload = self.cluster.get_workload(kind, namespace, name)
-        replicas = spec.get("parallelism" if kind is WorkloadKind.JOB else "replicas")
+        field_name = "parallelism" if kind is WorkloadKind.JOB else "replicas"
+        replicas = spec.get(field_name)
+        if field_name in spec and replicas is None:
+            # Removed (null in a merge patch, or a server-side apply that lets go of it): the
+            # API's default, 1 (pkg/apis/apps/v1/defaults.go, pkg/apis/batch/v1/defaults.go).
+            replicas = 1
         if replicas is not None:
             workload = self.cluster.scale_workload(kind, namespace, name, int(replicas))
         annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations")

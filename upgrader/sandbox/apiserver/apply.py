@@ -193,6 +193,26 @@ class ManagedFields:
             if path in other.values and other.values[path] != value
         ]
 
+    def released(self, key: str, entry: _Entry) -> list[Path]:
+        """The fields this manager applied last time, leaves out now, and no other manager
+        owns: the ones the apply removes from the object ("Field management": "If the field
+        is not owned by any other field managers, it is either deleted from the live object
+        or reset to its default value")."""
+        with self._lock:
+            entries = self._objects.get(key, [])
+            mine = (entry.manager, "Apply", entry.subresource)
+            before = next(
+                (e for e in entries if (e.manager, e.operation, e.subresource) == mine), None
+            )
+            if before is None:
+                return []
+            others = [e for e in entries if e is not before]
+            return [
+                path
+                for path in before.values
+                if path not in entry.values and not any(path in o.values for o in others)
+            ]
+
     def apply(self, key: str, entry: _Entry) -> None:
         """An Apply that was allowed (no conflict, or forced): the manager takes the
         conflicting fields and owns exactly the fields of this apply."""
@@ -342,7 +362,8 @@ def server_side_apply(
             return json_response(
                 409, objects.status(409, "Conflict", str(error), {"causes": causes})
             )
-        response = _change(api, key, intent, headers, call)
+        released = api.managed.released(key, entry)
+        response = _change(api, key, _removing(intent, released, set(entry.values)), headers, call)
     if response.code < 300:
         api.managed.apply(key, entry)
     return with_managed_fields(response, api.managed.entries(key))
@@ -368,10 +389,36 @@ def _change(
     return call(Request.parse("PUT", key, headers, json.dumps(merged).encode()))
 
 
+def _removing(intent: Json, released: Sequence[Path], kept: set[Path]) -> Json:
+    """The intent as a merge patch that also removes the released fields: `null` at the
+    outermost map key the new intent no longer names. An element of a keyed list goes with
+    the list itself, which the intent (naming the list) replaces whole."""
+    if not released:
+        return intent
+    named = {path[:i] for path in kept for i in range(1, len(path) + 1)}
+    patch: Json = json.loads(json.dumps(intent))
+    for path in released:
+        for i in range(1, len(path) + 1):
+            if path[:i] in named:
+                continue
+            gone = path[:i]
+            if all(part.startswith("f:") for part in gone):
+                node = patch
+                for part in gone[:-1]:
+                    node = node.setdefault(part[2:], {})
+                node[gone[-1][2:]] = None
+            break
+    return patch
+
+
 def _merge(live: Any, intent: Any) -> Any:
+    """A merge patch over the live object (RFC 7386): `null` removes a key."""
     if isinstance(live, dict) and isinstance(intent, dict):
         out = dict(live)
         for k, v in intent.items():
-            out[k] = _merge(live.get(k), v)
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = _merge(live.get(k), v)
         return out
     return intent
