@@ -7,6 +7,7 @@ One served sandbox for the module: each test works in a namespace of its own.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from collections.abc import Iterator
@@ -231,3 +232,136 @@ def test_server_side_apply_removes_what_a_manager_stops_applying(
     owners = {e["manager"]: e["fieldsV1"] for e in shown["metadata"]["managedFields"]}
     assert owners["kubectl"]["f:data"] == {"f:beta": {}}
     assert owners["ops"]["f:data"] == {"f:delta": {}}
+
+
+DOOMED = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart, namespace: doomed}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: cart}}
+  template:
+    metadata: {labels: {app: cart}}
+    spec:
+      terminationGracePeriodSeconds: 30
+      containers:
+      - {name: main, image: public.ecr.aws/shop/cart:1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: doomed}
+spec:
+  selector: {app: cart}
+  ports: [{port: 80}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: cart, namespace: doomed}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: cart}}
+"""
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it(
+    served: Served, cache: Path, tmp_path: Path
+) -> None:
+    """The namespace goes Terminating, nothing new may be created in it (NamespaceLifecycle
+    admission, k8s.io/apiserver pkg/admission/plugin/namespace/lifecycle/admission.go), the
+    namespace controller deletes its content (pkg/controller/namespace/deletion), pods take
+    their grace period, and then the namespace is gone. `default`, `kube-system` and
+    `kube-public` may not be deleted."""
+    ok(served, cache, "create", "namespace", "doomed")
+    ok(served, cache, "apply", "-f", "-", stdin=DOOMED)
+    ok(served, cache, "create", "secret", "generic", "token", "--from-literal=t=x", "-n", "doomed")
+    ok(served, cache, "create", "configmap", "flags", "--from-literal=a=b", "-n", "doomed")
+    for _ in range(40):
+        if len(served.cluster.list_pods("doomed")) == 2:
+            break
+        served.clock.sleep(1.0)
+
+    assert 'namespace "doomed" deleted' in ok(
+        served, cache, "delete", "namespace", "doomed", "--wait=false"
+    )
+    shown = ok(served, cache, "get", "ns", "doomed").splitlines()[1].split()
+    assert shown[:2] == ["doomed", "Terminating"]
+    refused = run(served, cache, "create", "configmap", "late", "-n", "doomed")
+    assert refused.returncode == 1
+    assert (
+        'configmaps "late" is forbidden: unable to create new content in namespace doomed '
+        "because it is being terminated"
+    ) in refused.stderr
+    # The pods were deleted gracefully (no budget asked: the PDB went with the namespace).
+    assert all(p.deletion_timestamp is not None for p in served.cluster.list_pods("doomed"))
+    assert served.cluster.stats.evictions == 0
+
+    ok(served, cache, "wait", "--for=delete", "namespace/doomed", "--timeout=60s")
+    gone = run(served, cache, "get", "ns", "doomed")
+    assert gone.returncode == 1
+    assert 'namespaces "doomed" not found' in gone.stderr
+    left = ok(served, cache, "get", "deploy,pods,svc,pdb,cm,secret", "-n", "doomed")
+    assert left == ""
+    # The name can be used again, for a namespace that starts empty.
+    ok(served, cache, "create", "namespace", "doomed")
+    assert ok(served, cache, "get", "secret,cm", "-n", "doomed") == ""
+
+    immortal = run(served, cache, "delete", "namespace", "kube-system")
+    assert immortal.returncode == 1
+    assert 'namespaces "kube-system" is forbidden: this namespace may not be deleted' in (
+        immortal.stderr
+    )
+
+
+def test_secrets_are_created_read_and_described_as_the_api_shows_them(
+    served: Served, cache: Path
+) -> None:
+    """`data` is base64 in the API's JSON and `stringData` is write-only (k8s.io/api core/v1
+    Secret; conversion merges stringData into data); `get secret` columns are printers.go
+    secretColumnDefinitions (NAME, TYPE, DATA, AGE); describe shows sizes, never values."""
+    ok(served, cache, "create", "namespace", "vault")
+    created = ok(
+        served,
+        cache,
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=user=admin",
+        "--from-literal=password=s3cr3t!",
+        "-n",
+        "vault",
+    )
+    assert "secret/db created" in created
+    table = ok(served, cache, "get", "secret", "-n", "vault").splitlines()
+    assert table[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert table[1].split()[:3] == ["db", "Opaque", "2"]
+    wire = json.loads(ok(served, cache, "get", "secret", "db", "-n", "vault", "-o", "json"))
+    assert wire["data"] == {
+        "password": base64.b64encode(b"s3cr3t!").decode(),
+        "user": base64.b64encode(b"admin").decode(),
+    }
+    described = ok(served, cache, "describe", "secret", "db", "-n", "vault")
+    assert "password:  7 bytes" in described
+    assert "s3cr3t" not in described
+
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: api-key, namespace: vault}\n"
+        "type: Opaque\nstringData: {key: abc123}\n"
+    )
+    assert "secret/api-key created" in ok(served, cache, "apply", "-f", "-", stdin=manifest)
+    key = ok(served, cache, "get", "secret", "api-key", "-n", "vault", "-o", "jsonpath={.data}")
+    assert json.loads(key) == {"key": base64.b64encode(b"abc123").decode()}
+    changed = manifest.replace("abc123", "def456")
+    assert "secret/api-key configured" in ok(served, cache, "apply", "-f", "-", stdin=changed)
+    key = ok(served, cache, "get", "secret", "api-key", "-n", "vault", "-o", "jsonpath={.data}")
+    assert json.loads(key) == {"key": base64.b64encode(b"def456").decode()}
+
+    again = run(served, cache, "create", "secret", "generic", "db", "-n", "vault")
+    assert again.returncode == 1
+    assert 'secrets "db" already exists' in again.stderr
+    bad = run(served, cache, "create", "secret", "generic", "x", "--from-literal=a b=1")
+    assert bad.returncode == 1
+    assert "a b" in bad.stderr
+    assert 'secret "db" deleted' in ok(served, cache, "delete", "secret", "db", "-n", "vault")
+    assert "db " not in ok(served, cache, "get", "secret", "-n", "vault")

@@ -33,8 +33,13 @@ from upgrader.sandbox.apiserver.http import (
     error_response,
     json_response,
 )
-from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, Namespaces
+from upgrader.sandbox.apiserver.namespaces import (
+    NAMESPACE_ROUTES,
+    Namespaces,
+    refuse_new_content,
+)
 from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
+from upgrader.sandbox.apiserver.secrets import SECRET_ROUTES, Secrets
 from upgrader.sandbox.apiserver.services import SERVICE_ROUTES, Addresses
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES, workload_table
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
@@ -66,6 +71,7 @@ class KubeApi:
         self.namespaces = Namespaces()
         self.managed = apply.ManagedFields()
         self.addresses = Addresses()  # Services' cluster IPs and node ports
+        self.secrets = Secrets()  # the ones created through the API
         self.write_lock = threading.Lock()
         node_wires, pod_wires = lists.WireCache(objects.node), lists.WireCache(pod_json)
         self._pages = lists.ListPages()
@@ -106,6 +112,9 @@ class KubeApi:
 
     def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.path.strip("/").split("/") if p]
+        refused = refuse_new_content(self, request, parts)
+        if refused is not None:
+            return refused
         found = self._route(request.method, parts)
         if found is not None:
             handler, args = found
@@ -296,14 +305,14 @@ class KubeApi:
 
     def list_pods(self, request: Request, args: Sequence[str]) -> Response:
         namespace = args[0] if args else None
-        checks = _field_selector(request.query.get("fieldSelector", ""), _POD_FIELDS)
+        checks = field_selector(request.query.get("fieldSelector", ""), _POD_FIELDS)
         labels = parse_label_selector(request.query.get("labelSelector") or "")
 
         def matches(pod: Pod) -> bool:
             return (
                 (namespace is None or pod.namespace == namespace)
                 and labels.matches(pod.labels)
-                and all(_field_matches(_POD_FIELDS, pod, c) for c in checks)
+                and all(field_matches(_POD_FIELDS, pod, c) for c in checks)
             )
 
         if _is_watch(request):
@@ -508,25 +517,6 @@ class KubeApi:
         """Events: nothing to show (describe asks for them)."""
         return json_response(200, objects.object_list("EventList", "v1", []))
 
-    def list_secrets(self, request: Request, args: Sequence[str]) -> Response:
-        """The only Secrets the fake has: Helm's release Secrets, one per deployed release."""
-        namespace = args[0] if args else None
-        checks = _field_selector(request.query.get("fieldSelector", ""), _SECRET_FIELDS)
-        labels = parse_label_selector(request.query.get("labelSelector") or "")
-        secrets = [
-            objects.helm_release_secret(r, self.created_at)
-            for r in self.cluster.helm_releases()
-            if namespace is None or r.namespace == namespace
-        ]
-        secrets = [
-            s
-            for s in secrets
-            if labels.matches(s["metadata"]["labels"])
-            and all(_field_matches(_SECRET_FIELDS, s, c) for c in checks)
-        ]
-        page, cont = page_of(secrets, request)
-        return json_response(200, objects.object_list("SecretList", "v1", page, cont))
-
     def _paged(
         self, request: Request, fresh: Callable[[], tuple[int, Callable[[], list[lists.Item]]]]
     ) -> tuple[Sequence[lists.Item], str, int]:
@@ -728,11 +718,6 @@ _WORKLOAD_FIELDS: dict[str, Callable[[Workload], str]] = {
     "metadata.name": lambda w: w.name,
     "metadata.namespace": lambda w: w.namespace,
 }
-_SECRET_FIELDS: dict[str, Callable[[Json], str]] = {
-    "type": lambda s: str(s.get("type", "")),
-    "metadata.name": lambda s: str(s["metadata"]["name"]),
-    "metadata.namespace": lambda s: str(s["metadata"]["namespace"]),
-}
 _POD_FIELDS: dict[str, Callable[[Pod], str]] = {
     "spec.nodeName": lambda p: p.node_name or "",
     "metadata.name": lambda p: p.name,
@@ -742,24 +727,24 @@ _POD_FIELDS: dict[str, Callable[[Pod], str]] = {
 
 
 def _node_matcher(request: Request) -> Callable[[Node], bool]:
-    checks = _field_selector(request.query.get("fieldSelector", ""), _NODE_FIELDS)
+    checks = field_selector(request.query.get("fieldSelector", ""), _NODE_FIELDS)
     labels = parse_label_selector(request.query.get("labelSelector") or "")
     return lambda node: (
-        labels.matches(node.labels) and all(_field_matches(_NODE_FIELDS, node, c) for c in checks)
+        labels.matches(node.labels) and all(field_matches(_NODE_FIELDS, node, c) for c in checks)
     )
 
 
 def _workload_matcher(request: Request, namespace: str | None) -> Callable[[Workload], bool]:
-    checks = _field_selector(request.query.get("fieldSelector", ""), _WORKLOAD_FIELDS)
+    checks = field_selector(request.query.get("fieldSelector", ""), _WORKLOAD_FIELDS)
     labels = parse_label_selector(request.query.get("labelSelector") or "")
     return lambda w: (
         (namespace is None or w.namespace == namespace)
         and labels.matches(w.labels)
-        and all(_field_matches(_WORKLOAD_FIELDS, w, c) for c in checks)
+        and all(field_matches(_WORKLOAD_FIELDS, w, c) for c in checks)
     )
 
 
-def _field_selector(text: str, fields: Mapping[str, Callable[[Any], str]]) -> list[_FieldCheck]:
+def field_selector(text: str, fields: Mapping[str, Callable[[Any], str]]) -> list[_FieldCheck]:
     checks: list[_FieldCheck] = []
     for clause in filter(None, (c.strip() for c in text.split(","))):
         for op in ("!=", "==", "="):
@@ -774,7 +759,7 @@ def _field_selector(text: str, fields: Mapping[str, Callable[[Any], str]]) -> li
     return checks
 
 
-def _field_matches(
+def field_matches(
     fields: Mapping[str, Callable[[Any], str]], item: Any, check: _FieldCheck
 ) -> bool:
     field_name, op, value = check
@@ -803,8 +788,6 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     ("GET", "/api/v1/persistentvolumes", KubeApi.list_persistent_volumes),
     ("GET", "/api/v1/events", KubeApi.empty_list),
     ("GET", "/api/v1/namespaces/{ns}/events", KubeApi.empty_list),
-    ("GET", "/api/v1/secrets", KubeApi.list_secrets),
-    ("GET", "/api/v1/namespaces/{ns}/secrets", KubeApi.list_secrets),
     ("GET", "/api/v1/namespaces/{ns}/configmaps/{name}", KubeApi.get_config_map),
     ("POST", "/api/v1/namespaces/{ns}/configmaps", KubeApi.create_config_map),
     ("PUT", "/api/v1/namespaces/{ns}/configmaps/{name}", KubeApi.replace_config_map),
@@ -830,4 +813,5 @@ _ROUTES: list[tuple[str, str, _Handler]] = [
     *NAMESPACE_ROUTES,
     *NETWORKING_ROUTES,
     *SERVICE_ROUTES,
+    *SECRET_ROUTES,
 ]

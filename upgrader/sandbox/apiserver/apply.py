@@ -163,6 +163,12 @@ class ManagedFields:
         with self._lock:
             self._objects.pop(key, None)
 
+    def forget_namespace(self, namespace: str) -> None:
+        """Every object of a deleted namespace."""
+        with self._lock:
+            for key in [k for k in self._objects if f"/namespaces/{namespace}/" in k]:
+                del self._objects[key]
+
     def update(self, key: str, entry: _Entry) -> None:
         """An Update: the manager owns what it wrote, and no one else owns a field it changed."""
         with self._lock:
