@@ -28,6 +28,7 @@ from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.core.label_selector import parse_label_selector
 from upgrader.sandbox.apiserver import objects, patches
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
+from upgrader.sandbox.apiserver.selectors import field_matches, field_selector, page_of
 
 if TYPE_CHECKING:
     from upgrader.sandbox.apiserver.api import KubeApi
@@ -184,8 +185,6 @@ def _table(api: KubeApi, secrets: Sequence[Json], cont: str) -> Json:
 
 
 def list_secrets(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    from upgrader.sandbox.apiserver.api import field_matches, field_selector, page_of
-
     checks = field_selector(request.query.get("fieldSelector", ""), _FIELDS)
     labels = parse_label_selector(request.query.get("labelSelector") or "")
     secrets = [

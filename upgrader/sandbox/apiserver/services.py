@@ -29,6 +29,7 @@ from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import Service, ServicePort
 from upgrader.sandbox.apiserver import objects, patches
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
+from upgrader.sandbox.apiserver.selectors import page_of
 
 if TYPE_CHECKING:
     from upgrader.sandbox.apiserver.api import KubeApi
@@ -270,7 +271,6 @@ def service_table(api: KubeApi, services: Sequence[Service], cont: str) -> Json:
 
 
 def list_services(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    from upgrader.sandbox.apiserver.api import page_of
 
     services = api.cluster.list_services(args[0] if args else None)
     chosen, cont = page_of(services, request)

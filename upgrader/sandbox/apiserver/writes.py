@@ -1,7 +1,7 @@
 """What an on-call engineer does to the sandbox with kubectl beyond reading it: create, apply,
-scale, patch and delete Deployments, StatefulSets, Services, ConfigMaps and PDBs, and the
-printed columns of `kubectl get deploy/sts/pdb/cm`, so the world of an incident can be built by
-hand and an upgrade replayed on it.
+scale, patch and delete Deployments, StatefulSets and PDBs (Services, ConfigMaps, Secrets and
+namespaces have modules of their own), and the OpenAPI v3 answers `kubectl apply` asks for
+first, so the world of an incident can be built by hand and an upgrade replayed on it.
 
 Requests are what kubectl 1.37 sends: `create`/`apply` (client-side) GET the object, then POST
 it (`?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`); a second `apply` PATCHes
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
-    ConfigMap,
     LabelSelector,
     PodDisruptionBudget,
     PodSpec,
@@ -38,6 +37,7 @@ from upgrader.core.kube import (
 )
 from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
+from upgrader.sandbox.apiserver.workloads import pdb_table, selector_text, workload_json
 
 if TYPE_CHECKING:
     from upgrader.sandbox.apiserver.api import KubeApi
@@ -158,84 +158,6 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
 # -- printed columns ---------------------------------------------------------------------------
 
 
-def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Json:
-    """kubectl's columns (pkg/printers/internalversion/printers.go: deploymentColumnDefinitions,
-    statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
-    now = api.now()
-    kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
-    rows = []
-    for w in workloads:
-        age = objects.age(now - (w.created_at or api.created_at))
-        wire = api._workload_json(w)
-        status = wire["status"]
-        if kind is WorkloadKind.DAEMON_SET:
-            n = w.ready_replicas
-            cells: list[Any] = [w.name, n, n, w.ready_replicas, n, w.available_replicas]
-            cells += [_node_selector(w), age]
-        elif kind is WorkloadKind.STATEFUL_SET:
-            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", age]
-        else:
-            updated = status.get("updatedReplicas", w.replicas)
-            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", updated, w.available_replicas, age]
-        cells += ["main", "public.ecr.aws/sandbox/app:1", _selector_text(w.selector)]
-        rows.append((cells, wire))
-    if kind is WorkloadKind.DAEMON_SET:
-        head = ["Name", "Desired", "Current", "Ready", "Up-to-date", "Available"]
-        columns = [(c, 0) for c in [*head, "Node Selector", "Age"]]
-    elif kind is WorkloadKind.STATEFUL_SET:
-        columns = [("Name", 0), ("Ready", 0), ("Age", 0)]
-    else:
-        columns = [(c, 0) for c in ("Name", "Ready", "Up-to-date", "Available", "Age")]
-    columns += [("Containers", 1), ("Images", 1), ("Selector", 1)]
-    return objects.table(columns, rows, cont)
-
-
-def _node_selector(workload: Workload) -> str:
-    selector = workload.template.spec.node_selector
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
-
-
-def _selector_text(selector: LabelSelector) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.match_labels.items())) or "<none>"
-
-
-def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
-    now = api.now()
-    columns = [
-        ("Name", 0),
-        ("Min Available", 0),
-        ("Max Unavailable", 0),
-        ("Allowed Disruptions", 0),
-        ("Age", 0),
-    ]
-    rows = [
-        (
-            [
-                b.name,
-                "N/A" if b.min_available is None else str(b.min_available),
-                "N/A" if b.max_unavailable is None else str(b.max_unavailable),
-                b.disruptions_allowed,
-                objects.age(now - (b.created_at or api.created_at)),
-            ],
-            objects.pod_disruption_budget(b, api.created_at),
-        )
-        for b in pdbs
-    ]
-    return objects.table(columns, rows, cont)
-
-
-def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
-    now = api.now()
-    rows = [
-        (
-            [c.name, len(c.data), objects.age(now - (c.created_at or api.created_at))],
-            objects.config_map(c, api.created_at),
-        )
-        for c in maps
-    ]
-    return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
-
-
 # -- handlers (called like KubeApi methods, routed by WRITE_ROUTES) -----------------------------
 
 
@@ -291,7 +213,7 @@ def create_workload(self: KubeApi, request: Request, args: Sequence[str]) -> Res
     workload = parse_workload(request.json(), kind, namespace)
     self.cluster.add_workload(workload)
     workload = self.cluster.get_workload(kind, namespace, workload.name)
-    return _ok(self._workload_json(workload), 201)
+    return _ok(workload_json(self, workload), 201)
 
 
 def delete_workload(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
@@ -315,19 +237,6 @@ def patch_scale(self: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return _ok(_scale(workload))
 
 
-def list_config_maps(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    maps = self.cluster.list_config_maps(args[0] if args else None)
-    if request.wants_table:
-        return _ok(config_map_table(self, maps, ""))
-    wire = (objects.config_map(c, self.created_at) for c in maps)
-    return _ok(objects.object_list("ConfigMapList", "v1", wire))
-
-
-def delete_config_map(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
-    self.cluster.delete_config_map(args[0], args[1])
-    return _ok(objects.status(200, "Success", f'configmap "{args[1]}" deleted'))
-
-
 def _writable(resource: str) -> WorkloadKind:
     kind = _WRITABLE.get(resource)
     if kind is None:
@@ -345,7 +254,7 @@ def _scale(workload: Workload) -> Json:
         "spec": {"replicas": workload.replicas},
         "status": {
             "replicas": workload.replicas,
-            "selector": _selector_text(workload.selector),
+            "selector": selector_text(workload.selector),
         },
     }
 
@@ -364,9 +273,6 @@ WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),
     ("GET", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", get_scale),
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", patch_scale),
-    ("GET", "/api/v1/configmaps", list_config_maps),
-    ("GET", "/api/v1/namespaces/{ns}/configmaps", list_config_maps),
-    ("DELETE", "/api/v1/namespaces/{ns}/configmaps/{name}", delete_config_map),
 ]
 
 
