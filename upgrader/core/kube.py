@@ -433,9 +433,15 @@ class ServicePort:
 
     port: int
     protocol: str = "TCP"
-    target_port: str = ""  # a number or a container port's name, as text; "" when unread
+    target_port: str = ""  # a number or a container port's name, as text; "" = the port
     name: str = ""
     node_port: int = 0  # NodePort and LoadBalancer Services; 0 for none
+
+    def __post_init__(self) -> None:
+        # The API server defaults targetPort to the port (SetDefaults_ServicePort): one value,
+        # however the port was made.
+        if not self.target_port:
+            object.__setattr__(self, "target_port", str(self.port))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import Service, ServicePort
 from upgrader.sandbox.apiserver import objects, patches
@@ -121,14 +122,8 @@ def _port(wire: Mapping[str, Any], index: int, *, many: bool) -> ServicePort:
     name = str(wire.get("name") or "")
     if many and not name:
         raise InvalidServiceError(f"{field}.name: Required value")
-    target = wire.get("targetPort")
-    return ServicePort(
-        port=number,
-        protocol=str(wire.get("protocol") or "TCP"),
-        target_port=str(target) if target not in (None, "", 0) else str(number),
-        name=name,
-        node_port=node_port,
-    )
+    # Checked; then read as the Kubernetes adapter reads a Service's port (one decoder).
+    return codec.service_port({**wire, "port": number, "nodePort": node_port})
 
 
 def parse_service(body: Mapping[str, Any], namespace: str) -> Service:
