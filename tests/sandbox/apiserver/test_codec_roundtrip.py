@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests.sandbox.apiserver.fixtures import build_world
 from upgrader.adapters.kubernetes import wire
-from upgrader.core.kube import Pod, PodSpec, Service, ServicePort, Workload
-from upgrader.sandbox.apiserver import objects, services, workloads
+from upgrader.core.kube import (
+    MATCH_NOTHING,
+    LabelSelector,
+    Pod,
+    PodSpec,
+    Service,
+    ServicePort,
+    Workload,
+)
+from upgrader.sandbox.apiserver import objects, services, workloads, writes
 from upgrader.sandbox.apiserver.api import KubeApi
 from upgrader.sandbox.clock import VirtualClock
 
@@ -65,3 +75,31 @@ def test_the_adapter_reads_back_what_the_sandbox_server_sends() -> None:
         # The server gives a Service the world built without an address one of its own.
         assert decoded.cluster_ip.startswith("172.20.")
         assert decoded == replace(service, cluster_ip=decoded.cluster_ip), service.name
+
+
+def test_the_server_reads_manifests_with_the_adapters_decoder() -> None:
+    """A manifest written through kubectl is read as the adapter reads the same object from a
+    real cluster: a PDB's null selector selects no pod (policy/v1, as wire.py reads it), and a
+    template's requests are kube-scheduler's (an init container's peak counts)."""
+    budget = writes.parse_pdb({"metadata": {"name": "b"}, "spec": {"minAvailable": 1}}, "shop")
+    assert budget.selector == MATCH_NOTHING
+    every = writes.parse_pdb(
+        {"metadata": {"name": "b"}, "spec": {"minAvailable": 1, "selector": {}}}, "shop"
+    )
+    assert every.selector == LabelSelector()
+    template = {
+        "metadata": {"labels": {"app": "api"}},
+        "spec": {
+            "priorityClassName": "critical",
+            "initContainers": [{"name": "migrate", "resources": {"requests": {"cpu": "2"}}}],
+            "containers": [{"name": "main", "resources": {"requests": {"cpu": "500m"}}}],
+        },
+    }
+    read = writes.parse_template(template)
+    assert read == wire.pod_template(template)
+    assert read.spec.requests.cpu_millis == 2000
+    assert read.spec.priority_class == "critical"
+    with pytest.raises(writes.BadRequestError, match=r"spec\.template"):
+        writes.parse_template(
+            {"spec": {"containers": [{"name": "m"}], "tolerations": [{"effect": "Sometimes"}]}}
+        )

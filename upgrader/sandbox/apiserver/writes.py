@@ -15,25 +15,17 @@ manifest is accepted and dropped, as a real server keeps but the fake has no use
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
-    LabelSelector,
     PodDisruptionBudget,
-    PodSpec,
     PodTemplate,
-    Resources,
-    SelectorRequirement,
-    TaintEffect,
-    Toleration,
     Workload,
     WorkloadKind,
-    parse_cpu,
-    parse_memory,
 )
 from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
@@ -43,7 +35,7 @@ if TYPE_CHECKING:
     from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
-_EFFECTS = {e.value: e for e in TaintEffect}
+T = TypeVar("T")
 _WRITABLE = {"deployments": WorkloadKind.DEPLOYMENT, "statefulsets": WorkloadKind.STATEFUL_SET}
 
 
@@ -51,64 +43,23 @@ class BadRequestError(UserError):
     """The manifest cannot be read (HTTP 400/422)."""
 
 
-def _selector(wire: Mapping[str, Any] | None) -> LabelSelector:
-    wire = wire or {}
-    return LabelSelector(
-        {str(k): str(v) for k, v in (wire.get("matchLabels") or {}).items()},
-        tuple(
-            SelectorRequirement(
-                str(e.get("key", "")),
-                str(e.get("operator", "")),
-                tuple(str(v) for v in e.get("values") or ()),
-            )
-            for e in wire.get("matchExpressions") or ()
-        ),
-    )
-
-
-def _requests(containers: Sequence[Mapping[str, Any]]) -> Resources:
-    cpu = memory = 0
-    for container in containers:
-        requests = (container.get("resources") or {}).get("requests") or {}
-        cpu += parse_cpu(requests["cpu"]) if "cpu" in requests else 0
-        memory += parse_memory(requests["memory"]) if "memory" in requests else 0
-    return Resources(cpu, memory, 1)
-
-
-def _toleration(wire: Mapping[str, Any]) -> Toleration:
-    effect = wire.get("effect")
-    return Toleration(
-        key=str(wire.get("key", "")),
-        operator=str(wire.get("operator", "Equal")),
-        value=str(wire.get("value", "")),
-        effect=_EFFECTS.get(str(effect)) if effect else None,
-        toleration_seconds=wire.get("tolerationSeconds"),
-    )
+def _decoded(what: str, decode: Callable[[], T]) -> T:
+    """A manifest part read by the Kubernetes adapter's decoder (one codec for both sides);
+    what it cannot read is the client's error (400), not the server's."""
+    try:
+        return decode()
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise BadRequestError(f"{what}: cannot be read: {e!r}") from e
 
 
 def parse_template(wire: Mapping[str, Any]) -> PodTemplate:
-    meta = wire.get("metadata") or {}
+    """The pod template as the adapter reads one (requests as kube-scheduler sums them, init
+    containers and overhead included; tolerations, affinity, volumes, spread, grace period,
+    readiness probe, priority class)."""
     spec = wire.get("spec") or {}
-    containers = spec.get("containers") or []
-    if not containers:
+    if not spec.get("containers"):
         raise BadRequestError("spec.template.spec.containers: Required value")
-    return PodTemplate(
-        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
-        spec=PodSpec(
-            requests=_requests(containers),
-            tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or ()),
-            node_selector={str(k): str(v) for k, v in (spec.get("nodeSelector") or {}).items()},
-            termination_grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
-            has_readiness_probe=any("readinessProbe" in c for c in containers),
-            # Placement's inputs (zones, volumes), read as the real adapter reads them.
-            node_affinity=codec.node_affinity(spec),
-            volumes=tuple(codec.volume(v) for v in spec.get("volumes") or ()),
-            topology_spread=tuple(
-                codec.topology_spread(c) for c in spec.get("topologySpreadConstraints") or ()
-            ),
-        ),
-    )
+    return _decoded("spec.template", lambda: codec.pod_template(dict(wire)))
 
 
 def parse_workload(body: Mapping[str, Any], kind: WorkloadKind, namespace: str) -> Workload:
@@ -117,7 +68,7 @@ def parse_workload(body: Mapping[str, Any], kind: WorkloadKind, namespace: str) 
     name = str(meta.get("name") or "")
     if not name:
         raise BadRequestError("metadata.name: Required value")
-    selector = _selector(spec.get("selector"))
+    selector = _decoded("spec.selector", lambda: codec.label_selector(spec.get("selector")))
     template = parse_template(spec.get("template") or {})
     if selector.is_empty or not selector.matches(template.labels):
         raise BadRequestError(
@@ -146,7 +97,11 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
     return PodDisruptionBudget(
         namespace=namespace,
         name=str(meta.get("name") or ""),
-        selector=_selector(spec.get("selector")),
+        # policy/v1: a null selector selects no pod, an empty one every pod of the namespace.
+        selector=_decoded(
+            "spec.selector",
+            lambda: codec.label_selector(spec.get("selector"), null_matches_nothing=True),
+        ),
         min_available=spec.get("minAvailable"),
         max_unavailable=spec.get("maxUnavailable"),
         unhealthy_pod_eviction_policy=str(
