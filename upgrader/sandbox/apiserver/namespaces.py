@@ -44,8 +44,7 @@ Json = dict[str, Any]
 _POLL_SECONDS = 0.1  # a namespace watch looks for namespaces gone this often (real seconds)
 # A new EKS cluster's namespaces (kube-apiserver creates the last three; `default` is built in).
 BUILT_IN = ("default", "kube-node-lease", "kube-public", "kube-system")
-
-
+# NamespaceLifecycle admission's immortal namespaces: DELETE is refused (403).
 IMMORTAL = ("default", "kube-public", "kube-system")
 
 
