@@ -32,7 +32,8 @@ from pathlib import Path
 
 from benchmarks.plan_at_scale import CLUSTER, build
 from benchmarks.production_pods import production_pod
-from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.http import Request
 from upgrader.sandbox.servers import SandboxServers
 from upgrader.sandbox.world import Sandbox
 

@@ -13,6 +13,8 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from upgrader.cli import app
+from upgrader.core.errors import UserError
+from upgrader.core.exit_codes import ExitCode
 from upgrader.plan.document import Plan, load_plan
 from upgrader.sandbox.demo_world import DEMO_VERSION
 from upgrader.sandbox.eks import extension as moto_eks
@@ -202,3 +204,28 @@ def test_max_unavailable_reaches_the_in_place_steps() -> None:
     in_place = [s for s in steps if s["kind"] == "nodegroup-in-place"]
     assert in_place
     assert {s["params"]["max_unavailable"] for s in in_place} == {"25%"}
+
+
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (("schema",), "upgrader.plan.document.plan_json_schema"),
+        (("fleet", "schema"), "upgrader.fleet.run_doc.fleet_run_schema"),
+    ],
+)
+def test_schema_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], target: str
+) -> None:
+    """Like every command, `eksup schema` and `eksup fleet schema` report eksup's own errors
+    as one line with their exit code (cli/output.py reported_errors), never a traceback."""
+
+    def broken() -> None:
+        raise UserError("the schema cannot be built: a model is invalid")
+
+    monkeypatch.setattr(target, broken)
+    code, stdout, stderr = run(*args)
+    assert code == ExitCode.FAILED  # UserError.exit_code
+    assert "Traceback" not in stderr + stdout
+    assert [line for line in stderr.splitlines() if line.strip()] == [
+        "eksup: error: the schema cannot be built: a model is invalid"
+    ]

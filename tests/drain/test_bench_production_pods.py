@@ -9,7 +9,8 @@ from benchmarks.production_pods import production_pod
 from tests.sandbox.apiserver.fixtures import build_world
 from upgrader.adapters.kubernetes import wire
 from upgrader.sandbox.apiserver import objects
-from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.http import Request
 from upgrader.sandbox.clock import VirtualClock
 
 

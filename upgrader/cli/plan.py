@@ -183,4 +183,5 @@ def schema() -> None:
     """Print the JSON Schema of the plan document (`eksup plan --format json`)."""
     from upgrader.plan.document import plan_json_schema
 
-    sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")
+    with reported_errors():
+        sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")

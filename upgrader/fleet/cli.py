@@ -78,7 +78,8 @@ def fleet_schema() -> None:
     """Print the JSON Schema of the fleet run document."""
     from upgrader.fleet.run_doc import fleet_run_schema
 
-    sys.stdout.write(json.dumps(fleet_run_schema(), indent=2) + "\n")
+    with _cli().reported_errors():
+        sys.stdout.write(json.dumps(fleet_run_schema(), indent=2) + "\n")
 
 
 @fleet_app.command("example")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from upgrader.core import shell
 from upgrader.fleet.sandbox_world import MEMBERS, build_fleet_world
 from upgrader.fleet.targets import Address
 from upgrader.sandbox.apiserver.server import KubeServer
@@ -71,7 +72,7 @@ class FleetServers:
         kubeconfig.write_text(fleet_kubeconfig(urls))
         # fleet.yaml names each cluster's context: a shell that sourced aws.env finds them.
         with (self.directory / "aws.env").open("a") as env:
-            env.write(f"export KUBECONFIG={kubeconfig.resolve()}\n")
+            env.write(f"export KUBECONFIG={shell.quote(str(kubeconfig.resolve()))}\n")
         # Last: `sandbox up --fleet` reports the fleet up once this file exists.
         (self.directory / FLEET_MARK).write_text(" ".join(urls) + "\n")
         return self

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
+from upgrader.core import shell
 from upgrader.core.errors import RefusedError, UserError
 
 DEFAULT_DIRECTORY = Path(".eksup/sandbox")
@@ -148,7 +150,10 @@ def aws_env(directory: Path) -> dict[str, str]:
     for line in text.splitlines():
         name, sep, value = line.removeprefix("export ").partition("=")
         if sep:
-            found[name.strip()] = value.strip()
+            try:  # values are shell-quoted (a path with a space); the words, unquoted
+                found[name.strip()] = " ".join(shlex.split(value))
+            except ValueError:
+                found[name.strip()] = value.strip()
     return found
 
 
@@ -239,7 +244,8 @@ def _last_words(directory: Path) -> str:
 
 
 def _usage(directory: Path, pid: int, url: str, aws_url: str) -> str:
-    exports = "\n".join(f"  export {k}={v}" for k, v in aws_env(directory).items())
+    settings = aws_env(directory)
+    exports = "\n".join(f"  export {k}={shell.quote(v)}" for k, v in settings.items())
     if clusters := served_fleet(directory):
         return (
             f"sandbox fleet up (pid {pid}): clusters {', '.join(clusters)} (one Kubernetes API "
@@ -251,7 +257,6 @@ def _usage(directory: Path, pid: int, url: str, aws_url: str) -> str:
         )
     return (
         f"sandbox up (pid {pid}): Kubernetes API at {url}, AWS (moto) at {aws_url}\n"
-        f"  export KUBECONFIG={(directory / 'kubeconfig').resolve()}\n"
         f"{exports}\n"
         f"(or: source {(directory / 'aws.env').resolve()})\n"
         f"then: eksup plan --cluster demo --to 1.31 --out plan.json; kubectl get nodes -w"

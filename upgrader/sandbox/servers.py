@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from upgrader.adapters.clock import SANDBOX_CLOCK_VARIABLE
+from upgrader.core import shell
 from upgrader.core.kube import Pod
 from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.clock import VirtualClock
@@ -83,7 +84,9 @@ class SandboxServers:
             self._point_eks_cluster_at_kube(self._eks_cluster)
         self.kube.write_kubeconfig(self.kubeconfig_path)
         if self._with_moto:
-            lines = [f"export {k}={v}" for k, v in self.aws_env().items()]
+            settings = {**self.aws_env(), "KUBECONFIG": str(self.kubeconfig_path.resolve())}
+            # Quoted: the directory is the user's, and may hold spaces or `$`.
+            lines = [f"export {k}={shell.quote(v)}" for k, v in settings.items()]
             # A profile left in the user's shell must not send the sandbox's calls elsewhere.
             lines.append("unset AWS_PROFILE")
             self.aws_env_path.write_text("\n".join(lines) + "\n")

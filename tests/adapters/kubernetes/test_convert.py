@@ -49,6 +49,7 @@ from kubernetes.client import (
     V1ReplicaSetSpec,
     V1ResourceRequirements,
     V1Service,
+    V1ServicePort,
     V1ServiceSpec,
     V1StatefulSet,
     V1StatefulSetSpec,
@@ -69,6 +70,7 @@ from upgrader.core.kube import (
     PodPhase,
     Resources,
     SelectorRequirement,
+    ServicePort,
     Taint,
     TaintEffect,
     Toleration,
@@ -561,6 +563,30 @@ def test_service() -> None:
     assert service.type == "LoadBalancer"
     assert service.annotations == {"a": "b"}
     assert convert.service(V1Service(metadata=V1ObjectMeta(name="x"))).type == "ClusterIP"
+
+
+def test_service_ports_and_cluster_ip() -> None:
+    """targetPort defaults to the port (pkg/apis/core/v1/defaults.go SetDefaults_ServicePort)."""
+    service = convert.service(
+        V1Service(
+            metadata=V1ObjectMeta(namespace="shop", name="edge"),
+            spec=V1ServiceSpec(
+                type="NodePort",
+                cluster_ip="172.20.4.7",
+                ports=[
+                    V1ServicePort(name="http", port=80, target_port=8080, node_port=30080),
+                    V1ServicePort(name="grpc", port=9000, target_port="grpc", protocol="UDP"),
+                    V1ServicePort(name="plain", port=7000),
+                ],
+            ),
+        )
+    )
+    assert service.cluster_ip == "172.20.4.7"
+    assert service.ports == (
+        ServicePort(80, "TCP", "8080", "http", 30080),
+        ServicePort(9000, "UDP", "grpc", "grpc"),
+        ServicePort(7000, "TCP", "7000", "plain"),
+    )
 
 
 def test_lease_round_trip() -> None:

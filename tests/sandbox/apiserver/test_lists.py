@@ -12,7 +12,8 @@ import pytest
 from tests.sandbox.apiserver.fixtures import build_world
 from upgrader.core.kube import Pod
 from upgrader.sandbox.apiserver import objects
-from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.http import Request
 from upgrader.sandbox.apiserver.lists import ContinueError, ListPages, WireCache, encode_token
 from upgrader.sandbox.clock import VirtualClock
 

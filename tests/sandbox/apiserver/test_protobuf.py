@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from upgrader.core.kube import WorkloadKind
 from upgrader.sandbox.apiserver import protobuf
-from upgrader.sandbox.apiserver.api import KubeApi, Request
+from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.http import Request
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import boto3
@@ -10,6 +12,7 @@ from tests.sandbox.apiserver.fixtures import build_world
 from upgrader.adapters.kubernetes.client import KubernetesCluster
 from upgrader.core.kube import NODEGROUP_LABEL
 from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.daemon import aws_env
 
 
 def test_kube_and_moto_servers_with_their_settings(tmp_path: Path) -> None:
@@ -17,13 +20,25 @@ def test_kube_and_moto_servers_with_their_settings(tmp_path: Path) -> None:
 
     clock = VirtualClock()
     cluster = build_world(clock)
-    with SandboxServers(cluster, clock, tmp_path / "sandbox", moto=True) as servers:
+    # A directory a shell would split or expand: aws.env must quote what it exports.
+    directory = tmp_path / "on call $HOME's sandbox"
+    with SandboxServers(cluster, clock, directory, moto=True) as servers:
         kube = KubernetesCluster.from_kubeconfig(str(servers.kubeconfig_path))
         assert [n.name for n in kube.list_nodes()] == ["node-1", "node-2", "node-3"]
         env = servers.aws_env()
         assert f"export AWS_ENDPOINT_URL={env['AWS_ENDPOINT_URL']}" in (
             servers.aws_env_path.read_text()
         )
+        # Sourcing aws.env points kubectl at the sandbox too, as the fleet's does.
+        sourced = subprocess.run(
+            ["bash", "-c", 'source "$1" && printf %s "$KUBECONFIG"', "_", servers.aws_env_path],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert sourced.stdout == str(servers.kubeconfig_path.resolve())
+        assert aws_env(directory)["KUBECONFIG"] == str(servers.kubeconfig_path.resolve())
         eks = boto3.client(
             "eks",
             region_name=env["AWS_REGION"],

@@ -33,6 +33,7 @@ from upgrader.core.kube import (
     Resources,
     SelectorRequirement,
     Service,
+    ServicePort,
     Taint,
     TaintEffect,
     Toleration,
@@ -324,6 +325,19 @@ def pod_disruption_budget(source: Json) -> PodDisruptionBudget:
     )
 
 
+def service_port(source: Json) -> ServicePort:
+    """One of spec.ports; targetPort defaults to the port (SetDefaults_ServicePort)."""
+    port = int(source.get("port") or 0)
+    target = source.get("targetPort")
+    return ServicePort(
+        port=port,
+        protocol=source.get("protocol") or "TCP",
+        target_port=str(target) if target not in (None, "", 0) else str(port),
+        name=source.get("name") or "",
+        node_port=int(source.get("nodePort") or 0),
+    )
+
+
 def service(source: Json) -> Service:
     meta, spec = _map(source, "metadata"), _map(source, "spec")
     return Service(
@@ -333,6 +347,8 @@ def service(source: Json) -> Service:
         type=spec.get("type") or "ClusterIP",
         annotations=_strings(meta.get("annotations")),
         created_at=epoch(meta.get("creationTimestamp")),
+        ports=tuple(service_port(p) for p in _list(spec, "ports")),
+        cluster_ip=spec.get("clusterIP") or "",
     )
 
 

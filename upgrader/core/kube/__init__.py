@@ -31,6 +31,7 @@ from upgrader.core.kube.networking import (
     RequestMirror,
     RouteParentStatus,
     Service,
+    ServicePort,
 )
 from upgrader.core.kube.pods import (
     MIRROR_POD_ANNOTATION,
@@ -114,6 +115,7 @@ __all__ = [
     "RouteParentStatus",
     "SelectorRequirement",
     "Service",
+    "ServicePort",
     "Taint",
     "TaintEffect",
     "Toleration",

@@ -8,6 +8,23 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ServicePort:
+    """One entry of a Service's spec.ports (keyed by port and protocol, as the API merges them)."""
+
+    port: int
+    protocol: str = "TCP"
+    target_port: str = ""  # a number or a container port's name, as text; "" = the port
+    name: str = ""
+    node_port: int = 0  # NodePort and LoadBalancer Services; 0 for none
+
+    def __post_init__(self) -> None:
+        # The API server defaults targetPort to the port (SetDefaults_ServicePort): one value,
+        # however the port was made.
+        if not self.target_port:
+            object.__setattr__(self, "target_port", str(self.port))
+
+
+@dataclass(frozen=True)
 class Service:
     namespace: str
     name: str
@@ -15,6 +32,8 @@ class Service:
     type: str = "ClusterIP"
     annotations: Mapping[str, str] = field(default_factory=dict)
     created_at: float = 0.0  # metadata.creationTimestamp; 0 when the source does not say
+    ports: tuple[ServicePort, ...] = ()
+    cluster_ip: str = ""  # spec.clusterIP: "" when not yet allocated or unread, "None" headless
 
 
 ALB_ACTIONS_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/actions."

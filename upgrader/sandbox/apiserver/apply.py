@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
 from upgrader.sandbox.apiserver import objects, protobuf
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
 Path = tuple[str, ...]  # FieldsV1 keys: "f:spec", "f:replicas", 'k:{"name":"main"}'
@@ -162,6 +163,12 @@ class ManagedFields:
         with self._lock:
             self._objects.pop(key, None)
 
+    def forget_namespace(self, namespace: str) -> None:
+        """Every object of a deleted namespace."""
+        with self._lock:
+            for key in [k for k in self._objects if f"/namespaces/{namespace}/" in k]:
+                del self._objects[key]
+
     def update(self, key: str, entry: _Entry) -> None:
         """An Update: the manager owns what it wrote, and no one else owns a field it changed."""
         with self._lock:
@@ -191,6 +198,26 @@ class ManagedFields:
             for path, value in entry.values.items()
             if path in other.values and other.values[path] != value
         ]
+
+    def released(self, key: str, entry: _Entry) -> list[Path]:
+        """The fields this manager applied last time, leaves out now, and no other manager
+        owns: the ones the apply removes from the object ("Field management": "If the field
+        is not owned by any other field managers, it is either deleted from the live object
+        or reset to its default value")."""
+        with self._lock:
+            entries = self._objects.get(key, [])
+            mine = (entry.manager, "Apply", entry.subresource)
+            before = next(
+                (e for e in entries if (e.manager, e.operation, e.subresource) == mine), None
+            )
+            if before is None:
+                return []
+            others = [e for e in entries if e is not before]
+            return [
+                path
+                for path in before.values
+                if path not in entry.values and not any(path in o.values for o in others)
+            ]
 
     def apply(self, key: str, entry: _Entry) -> None:
         """An Apply that was allowed (no conflict, or forced): the manager takes the
@@ -294,8 +321,6 @@ def server_side_apply(
     call: Callable[[Request], Response],
 ) -> Response:
     """PATCH application/apply-patch+yaml: create or change the object, owning its fields."""
-    from upgrader.sandbox.apiserver.api import Request as Req
-    from upgrader.sandbox.apiserver.api import _json
 
     manager = request.query.get("fieldManager", "")
     if not manager:
@@ -303,27 +328,29 @@ def server_side_apply(
             'PatchOptions.meta.k8s.io "" is invalid: '
             "fieldManager: Required value: is required for apply patch"
         )
-        return _json(422, objects.status(422, "Invalid", message))
+        return json_response(422, objects.status(422, "Invalid", message))
     try:
         text = loaders.decode(request.body, "the apply body") or "{}"
         intent = loaders.load_yaml(text, "the apply body", loaders.MANIFEST)
     except UserError as e:
-        return _json(400, objects.status(400, "BadRequest", str(e)))
+        return json_response(400, objects.status(400, "BadRequest", str(e)))
     if not isinstance(intent, dict):
-        return _json(400, objects.status(400, "BadRequest", "the apply body is not an object"))
+        return json_response(
+            400, objects.status(400, "BadRequest", "the apply body is not an object")
+        )
     key, subresource = object_key(parts)
     name = (intent.get("metadata") or {}).get("name")
     if name != parts[-1] and not subresource:
         message = (
             f"the name of the object ({name}) does not match the name on the URL ({parts[-1]})"
         )
-        return _json(400, objects.status(400, "BadRequest", message))
+        return json_response(400, objects.status(400, "BadRequest", message))
     entry = _Entry(manager, "Apply", _api_version(parts), api.now(), subresource, leaves(intent))
     force = request.query.get("force") == "true"
     headers = {"Content-Type": "application/json", "User-Agent": request.user_agent}
-    current = call(Req.parse("GET", key, {"Accept": "application/json"}))
+    current = call(Request.parse("GET", key, {"Accept": "application/json"}))
     if current.code == 404:
-        create = Req.parse("POST", key.rsplit("/", 1)[0], headers, json.dumps(intent).encode())
+        create = Request.parse("POST", key.rsplit("/", 1)[0], headers, json.dumps(intent).encode())
         api.managed.forget(key)
         response = call(create)
     else:
@@ -338,8 +365,11 @@ def server_side_apply(
                 }
                 for manager, _, path in conflicts
             ]
-            return _json(409, objects.status(409, "Conflict", str(error), {"causes": causes}))
-        response = _change(api, key, intent, headers, call)
+            return json_response(
+                409, objects.status(409, "Conflict", str(error), {"causes": causes})
+            )
+        released = api.managed.released(key, entry)
+        response = _change(api, key, _removing(intent, released, set(entry.values)), headers, call)
     if response.code < 300:
         api.managed.apply(key, entry)
     return with_managed_fields(response, api.managed.entries(key))
@@ -354,22 +384,47 @@ def _change(
 ) -> Response:
     """An existing object takes the applied fields through the route the fake has for it: a
     merge PATCH where there is one, else a PUT of the live object with the intent merged in."""
-    from upgrader.sandbox.apiserver.api import Request as Req
 
     parts = key.strip("/").split("/")
     body = json.dumps(intent).encode()
     merge = {**headers, "Content-Type": "application/merge-patch+json"}
     if api.has_route("PATCH", parts):
-        return call(Req.parse("PATCH", key, merge, body))
-    live = json.loads(call(Req.parse("GET", key, {"Accept": "application/json"})).body)
+        return call(Request.parse("PATCH", key, merge, body))
+    live = json.loads(call(Request.parse("GET", key, {"Accept": "application/json"})).body)
     merged = _merge(live, intent)
-    return call(Req.parse("PUT", key, headers, json.dumps(merged).encode()))
+    return call(Request.parse("PUT", key, headers, json.dumps(merged).encode()))
+
+
+def _removing(intent: Json, released: Sequence[Path], kept: set[Path]) -> Json:
+    """The intent as a merge patch that also removes the released fields: `null` at the
+    outermost map key the new intent no longer names. An element of a keyed list goes with
+    the list itself, which the intent (naming the list) replaces whole."""
+    if not released:
+        return intent
+    named = {path[:i] for path in kept for i in range(1, len(path) + 1)}
+    patch: Json = json.loads(json.dumps(intent))
+    for path in released:
+        for i in range(1, len(path) + 1):
+            if path[:i] in named:
+                continue
+            gone = path[:i]
+            if all(part.startswith("f:") for part in gone):
+                node = patch
+                for part in gone[:-1]:
+                    node = node.setdefault(part[2:], {})
+                node[gone[-1][2:]] = None
+            break
+    return patch
 
 
 def _merge(live: Any, intent: Any) -> Any:
+    """A merge patch over the live object (RFC 7386): `null` removes a key."""
     if isinstance(live, dict) and isinstance(intent, dict):
         out = dict(live)
         for k, v in intent.items():
-            out[k] = _merge(live.get(k), v)
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = _merge(live.get(k), v)
         return out
     return intent

@@ -23,7 +23,7 @@ _CORE: tuple[_Resource, ...] = (
     ("pods", True, "Pod", ("po",), ("get", "list", "delete")),
     ("services", True, "Service", ("svc",), ("create", "delete", "get", "list", "patch")),
     ("configmaps", True, "ConfigMap", ("cm",), ("create", "delete", "get", "list", "update")),
-    ("secrets", True, "Secret", (), _READ),
+    ("secrets", True, "Secret", (), ("create", "delete", "get", "list", "patch")),
     ("persistentvolumes", False, "PersistentVolume", ("pv",), ("list",)),
     ("events", True, "Event", ("ev",), _READ),
     ("namespaces", False, "Namespace", ("ns",), ("create", "get", "list", "patch")),

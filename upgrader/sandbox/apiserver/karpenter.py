@@ -16,17 +16,16 @@ from typing import TYPE_CHECKING, Any
 from upgrader.adapters.kubernetes import karpenter
 from upgrader.core.errors import NotFoundError
 from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 _PLURAL = "nodepools"
 
 
 def _ok(value: dict[str, Any]) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
-
-    return _json(200, value)
+    return json_response(200, value)
 
 
 def list_node_pools(self: KubeApi, _: Request, __: Sequence[str]) -> Response:

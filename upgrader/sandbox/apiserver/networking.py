@@ -31,9 +31,10 @@ from upgrader.adapters.kubernetes import gateway
 from upgrader.core.errors import UserError
 from upgrader.core.kube import HTTPRoute, Ingress, IngressBackend, RouteParentStatus
 from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
 INGRESS_API = "networking.k8s.io/v1"
@@ -43,9 +44,8 @@ GATEWAY_CONTROLLER = "eksup.io/sandbox-gateway"
 
 
 def _ok(value: Json) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
-    return _json(200, value)
+    return json_response(200, value)
 
 
 # -- Ingress --------------------------------------------------------------------------------------

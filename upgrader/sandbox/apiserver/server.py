@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from upgrader.core.kube import Pod
-from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.http import Request, Response
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 

@@ -1,7 +1,7 @@
 """What an on-call engineer does to the sandbox with kubectl beyond reading it: create, apply,
-scale, patch and delete Deployments, StatefulSets, Services, ConfigMaps and PDBs, and the
-printed columns of `kubectl get deploy/sts/pdb/cm`, so the world of an incident can be built by
-hand and an upgrade replayed on it.
+scale, patch and delete Deployments, StatefulSets and PDBs (Services, ConfigMaps, Secrets and
+namespaces have modules of their own), and the OpenAPI v3 answers `kubectl apply` asks for
+first, so the world of an incident can be built by hand and an upgrade replayed on it.
 
 Requests are what kubectl 1.37 sends: `create`/`apply` (client-side) GET the object, then POST
 it (`?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`); a second `apply` PATCHes
@@ -15,35 +15,27 @@ manifest is accepted and dropped, as a real server keeps but the fake has no use
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import UserError
 from upgrader.core.kube import (
-    ConfigMap,
-    LabelSelector,
     PodDisruptionBudget,
-    PodSpec,
     PodTemplate,
-    Resources,
-    SelectorRequirement,
-    Service,
-    TaintEffect,
-    Toleration,
     Workload,
     WorkloadKind,
-    parse_cpu,
-    parse_memory,
 )
 from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver.http import Request, Response, json_response
+from upgrader.sandbox.apiserver.workloads import pdb_table, selector_text, workload_json
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi, Request, Response
+    from upgrader.sandbox.apiserver.api import KubeApi
 
 Json = dict[str, Any]
-_EFFECTS = {e.value: e for e in TaintEffect}
+T = TypeVar("T")
 _WRITABLE = {"deployments": WorkloadKind.DEPLOYMENT, "statefulsets": WorkloadKind.STATEFUL_SET}
 
 
@@ -51,64 +43,23 @@ class BadRequestError(UserError):
     """The manifest cannot be read (HTTP 400/422)."""
 
 
-def _selector(wire: Mapping[str, Any] | None) -> LabelSelector:
-    wire = wire or {}
-    return LabelSelector(
-        {str(k): str(v) for k, v in (wire.get("matchLabels") or {}).items()},
-        tuple(
-            SelectorRequirement(
-                str(e.get("key", "")),
-                str(e.get("operator", "")),
-                tuple(str(v) for v in e.get("values") or ()),
-            )
-            for e in wire.get("matchExpressions") or ()
-        ),
-    )
-
-
-def _requests(containers: Sequence[Mapping[str, Any]]) -> Resources:
-    cpu = memory = 0
-    for container in containers:
-        requests = (container.get("resources") or {}).get("requests") or {}
-        cpu += parse_cpu(requests["cpu"]) if "cpu" in requests else 0
-        memory += parse_memory(requests["memory"]) if "memory" in requests else 0
-    return Resources(cpu, memory, 1)
-
-
-def _toleration(wire: Mapping[str, Any]) -> Toleration:
-    effect = wire.get("effect")
-    return Toleration(
-        key=str(wire.get("key", "")),
-        operator=str(wire.get("operator", "Equal")),
-        value=str(wire.get("value", "")),
-        effect=_EFFECTS.get(str(effect)) if effect else None,
-        toleration_seconds=wire.get("tolerationSeconds"),
-    )
+def _decoded(what: str, decode: Callable[[], T]) -> T:
+    """A manifest part read by the Kubernetes adapter's decoder (one codec for both sides);
+    what it cannot read is the client's error (400), not the server's."""
+    try:
+        return decode()
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise BadRequestError(f"{what}: cannot be read: {e!r}") from e
 
 
 def parse_template(wire: Mapping[str, Any]) -> PodTemplate:
-    meta = wire.get("metadata") or {}
+    """The pod template as the adapter reads one (requests as kube-scheduler sums them, init
+    containers and overhead included; tolerations, affinity, volumes, spread, grace period,
+    readiness probe, priority class)."""
     spec = wire.get("spec") or {}
-    containers = spec.get("containers") or []
-    if not containers:
+    if not spec.get("containers"):
         raise BadRequestError("spec.template.spec.containers: Required value")
-    return PodTemplate(
-        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
-        spec=PodSpec(
-            requests=_requests(containers),
-            tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or ()),
-            node_selector={str(k): str(v) for k, v in (spec.get("nodeSelector") or {}).items()},
-            termination_grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
-            has_readiness_probe=any("readinessProbe" in c for c in containers),
-            # Placement's inputs (zones, volumes), read as the real adapter reads them.
-            node_affinity=codec.node_affinity(spec),
-            volumes=tuple(codec.volume(v) for v in spec.get("volumes") or ()),
-            topology_spread=tuple(
-                codec.topology_spread(c) for c in spec.get("topologySpreadConstraints") or ()
-            ),
-        ),
-    )
+    return _decoded("spec.template", lambda: codec.pod_template(dict(wire)))
 
 
 def parse_workload(body: Mapping[str, Any], kind: WorkloadKind, namespace: str) -> Workload:
@@ -117,7 +68,7 @@ def parse_workload(body: Mapping[str, Any], kind: WorkloadKind, namespace: str) 
     name = str(meta.get("name") or "")
     if not name:
         raise BadRequestError("metadata.name: Required value")
-    selector = _selector(spec.get("selector"))
+    selector = _decoded("spec.selector", lambda: codec.label_selector(spec.get("selector")))
     template = parse_template(spec.get("template") or {})
     if selector.is_empty or not selector.matches(template.labels):
         raise BadRequestError(
@@ -146,7 +97,11 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
     return PodDisruptionBudget(
         namespace=namespace,
         name=str(meta.get("name") or ""),
-        selector=_selector(spec.get("selector")),
+        # policy/v1: a null selector selects no pod, an empty one every pod of the namespace.
+        selector=_decoded(
+            "spec.selector",
+            lambda: codec.label_selector(spec.get("selector"), null_matches_nothing=True),
+        ),
         min_available=spec.get("minAvailable"),
         max_unavailable=spec.get("maxUnavailable"),
         unhealthy_pod_eviction_policy=str(
@@ -155,97 +110,7 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
     )
 
 
-def parse_service(body: Mapping[str, Any], namespace: str) -> Service:
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    return Service(
-        namespace=namespace,
-        name=str(meta.get("name") or ""),
-        selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
-        type=str(spec.get("type") or "ClusterIP"),
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
-    )
-
-
 # -- printed columns ---------------------------------------------------------------------------
-
-
-def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Json:
-    """kubectl's columns (pkg/printers/internalversion/printers.go: deploymentColumnDefinitions,
-    statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
-    now = api.now()
-    kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
-    rows = []
-    for w in workloads:
-        age = objects.age(now - (w.created_at or api.created_at))
-        wire = api._workload_json(w)
-        status = wire["status"]
-        if kind is WorkloadKind.DAEMON_SET:
-            n = w.ready_replicas
-            cells: list[Any] = [w.name, n, n, w.ready_replicas, n, w.available_replicas]
-            cells += [_node_selector(w), age]
-        elif kind is WorkloadKind.STATEFUL_SET:
-            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", age]
-        else:
-            updated = status.get("updatedReplicas", w.replicas)
-            cells = [w.name, f"{w.ready_replicas}/{w.replicas}", updated, w.available_replicas, age]
-        cells += ["main", "public.ecr.aws/sandbox/app:1", _selector_text(w.selector)]
-        rows.append((cells, wire))
-    if kind is WorkloadKind.DAEMON_SET:
-        head = ["Name", "Desired", "Current", "Ready", "Up-to-date", "Available"]
-        columns = [(c, 0) for c in [*head, "Node Selector", "Age"]]
-    elif kind is WorkloadKind.STATEFUL_SET:
-        columns = [("Name", 0), ("Ready", 0), ("Age", 0)]
-    else:
-        columns = [(c, 0) for c in ("Name", "Ready", "Up-to-date", "Available", "Age")]
-    columns += [("Containers", 1), ("Images", 1), ("Selector", 1)]
-    return objects.table(columns, rows, cont)
-
-
-def _node_selector(workload: Workload) -> str:
-    selector = workload.template.spec.node_selector
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
-
-
-def _selector_text(selector: LabelSelector) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.match_labels.items())) or "<none>"
-
-
-def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
-    now = api.now()
-    columns = [
-        ("Name", 0),
-        ("Min Available", 0),
-        ("Max Unavailable", 0),
-        ("Allowed Disruptions", 0),
-        ("Age", 0),
-    ]
-    rows = [
-        (
-            [
-                b.name,
-                "N/A" if b.min_available is None else str(b.min_available),
-                "N/A" if b.max_unavailable is None else str(b.max_unavailable),
-                b.disruptions_allowed,
-                objects.age(now - (b.created_at or api.created_at)),
-            ],
-            objects.pod_disruption_budget(b, api.created_at),
-        )
-        for b in pdbs
-    ]
-    return objects.table(columns, rows, cont)
-
-
-def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
-    now = api.now()
-    rows = [
-        (
-            [c.name, len(c.data), objects.age(now - (c.created_at or api.created_at))],
-            objects.config_map(c, api.created_at),
-        )
-        for c in maps
-    ]
-    return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
 
 
 # -- handlers (called like KubeApi methods, routed by WRITE_ROUTES) -----------------------------
@@ -303,7 +168,7 @@ def create_workload(self: KubeApi, request: Request, args: Sequence[str]) -> Res
     workload = parse_workload(request.json(), kind, namespace)
     self.cluster.add_workload(workload)
     workload = self.cluster.get_workload(kind, namespace, workload.name)
-    return _ok(self._workload_json(workload), 201)
+    return _ok(workload_json(self, workload), 201)
 
 
 def delete_workload(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
@@ -327,34 +192,6 @@ def patch_scale(self: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return _ok(_scale(workload))
 
 
-def create_service(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    service = parse_service(request.json(), args[0])
-    if (args[0], service.name) in {(v.namespace, v.name) for v in self.cluster.list_services()}:
-        from upgrader.core.errors import ConflictError
-
-        raise ConflictError(f'services "{service.name}" already exists')
-    self.cluster.add_service(service)
-    return _ok(objects.service(service, self.created_at), 201)
-
-
-def delete_service(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
-    self.cluster.delete_service(args[0], args[1])
-    return _ok(objects.status(200, "Success", f'service "{args[1]}" deleted'))
-
-
-def list_config_maps(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    maps = self.cluster.list_config_maps(args[0] if args else None)
-    if request.wants_table:
-        return _ok(config_map_table(self, maps, ""))
-    wire = (objects.config_map(c, self.created_at) for c in maps)
-    return _ok(objects.object_list("ConfigMapList", "v1", wire))
-
-
-def delete_config_map(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
-    self.cluster.delete_config_map(args[0], args[1])
-    return _ok(objects.status(200, "Success", f'configmap "{args[1]}" deleted'))
-
-
 def _writable(resource: str) -> WorkloadKind:
     kind = _WRITABLE.get(resource)
     if kind is None:
@@ -372,15 +209,14 @@ def _scale(workload: Workload) -> Json:
         "spec": {"replicas": workload.replicas},
         "status": {
             "replicas": workload.replicas,
-            "selector": _selector_text(workload.selector),
+            "selector": selector_text(workload.selector),
         },
     }
 
 
 def _ok(value: Json, code: int = 200) -> Response:
-    from upgrader.sandbox.apiserver.api import _json
 
-    return _json(code, value)
+    return json_response(code, value)
 
 
 WRITE_ROUTES: list[tuple[str, str, Any]] = [
@@ -392,11 +228,6 @@ WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("DELETE", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}", delete_workload),
     ("GET", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", get_scale),
     ("PATCH", "/apis/apps/v1/namespaces/{ns}/{resource}/{name}/scale", patch_scale),
-    ("POST", "/api/v1/namespaces/{ns}/services", create_service),
-    ("DELETE", "/api/v1/namespaces/{ns}/services/{name}", delete_service),
-    ("GET", "/api/v1/configmaps", list_config_maps),
-    ("GET", "/api/v1/namespaces/{ns}/configmaps", list_config_maps),
-    ("DELETE", "/api/v1/namespaces/{ns}/configmaps/{name}", delete_config_map),
 ]
 
 

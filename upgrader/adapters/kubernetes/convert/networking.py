@@ -9,6 +9,7 @@ from upgrader.core.kube import (
     Ingress,
     IngressBackend,
     Service,
+    ServicePort,
 )
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
         V1Ingress,
         V1IngressBackend,
         V1Service,
+        V1ServicePort,
     )
 
 
@@ -29,6 +31,19 @@ def service(source: V1Service) -> Service:
         type=(spec.type if spec is not None else None) or "ClusterIP",
         annotations=dict(meta.annotations or {}),
         created_at=epoch(meta.creation_timestamp),
+        ports=tuple(_service_port(p) for p in (spec.ports if spec is not None else None) or ()),
+        cluster_ip=(spec.cluster_ip if spec is not None else None) or "",
+    )
+
+
+def _service_port(source: V1ServicePort) -> ServicePort:
+    target = source.target_port
+    return ServicePort(
+        port=source.port,
+        protocol=source.protocol or "TCP",
+        target_port=str(target) if target not in (None, "", 0) else str(source.port),
+        name=source.name or "",
+        node_port=source.node_port or 0,
     )
 
 
