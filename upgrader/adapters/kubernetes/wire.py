@@ -268,7 +268,18 @@ def pod(source: Json) -> Pod:
         created_at=epoch(meta.get("creationTimestamp")),
         ready_since=epoch(ready_since) if ready_since is not None else None,
         unschedulable=_unschedulable(scheduled),
+        started_at=_started_at(_list(status, "containerStatuses")),
     )
+
+
+def _started_at(statuses: list[Json]) -> float | None:
+    """When the first container started running (state.running.startedAt), if one runs."""
+    times = [
+        epoch(started)
+        for c in statuses
+        if (started := _map(_map(c, "state"), "running").get("startedAt")) is not None
+    ]
+    return min(times) if times else None
 
 
 def _unschedulable(scheduled: Json | None) -> str | None:

@@ -31,6 +31,7 @@ from upgrader.core.kube import (
 if TYPE_CHECKING:
     from kubernetes.client import (
         V1Container,
+        V1ContainerStatus,
         V1LabelSelector,
         V1Node,
         V1NodeSelectorRequirement,
@@ -257,7 +258,20 @@ def pod(source: V1Pod) -> Pod:
             if scheduled is not None and scheduled.reason == "Unschedulable"
             else None
         ),
+        started_at=_started_at(status.container_statuses or ()),
     )
+
+
+def _started_at(statuses: Iterable[V1ContainerStatus]) -> float | None:
+    """When the first container started running (state.running.startedAt), if one runs."""
+    times = [
+        epoch(c.state.running.started_at)
+        for c in statuses
+        if c.state is not None
+        and c.state.running is not None
+        and c.state.running.started_at is not None
+    ]
+    return min(times) if times else None
 
 
 # nodes --------------------------------------------------------------------------------------
