@@ -19,7 +19,7 @@ import pytest
 
 from tests.sandbox.apiserver.fixtures import Served, serve
 from tests.sandbox.apiserver.test_kubectl import KUBECTL, TICKER_RATE, kubectl
-from upgrader.sandbox.apiserver import objects
+from upgrader.adapters.kubernetes import encode
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="no kubectl binary")
 
@@ -209,7 +209,7 @@ def test_generators_server_side_apply_and_ages(served: Served, tmp_path: Path) -
     stamp = "{.metadata.creationTimestamp}"
     born = _ok(served, tmp_path, "get", "deploy", "cart", "-n", "shop", "-o", f"jsonpath={stamp}")
     world = _ok(served, tmp_path, "get", "deploy", "web", "-o", f"jsonpath={stamp}")
-    assert world < born <= objects.timestamp(served.clock.now())
+    assert world < born <= encode.timestamp(served.clock.now())
 
     manifest = tmp_path / "ledger.yaml"
     manifest.write_text(SSA_MANIFEST)

@@ -27,7 +27,7 @@ from upgrader.core.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.sandbox.apiserver.objects import pod_status_text
+from upgrader.sandbox.apiserver.tables import pod_status_text
 
 ZONE = "topology.kubernetes.io/zone"
 

@@ -20,7 +20,9 @@ from typing import Any
 
 from upgrader.core.kube import (
     MATCH_NOTHING,
+    ConfigMap,
     LabelSelector,
+    Lease,
     Node,
     NodeAffinity,
     OwnerRef,
@@ -461,3 +463,32 @@ WORKLOADS: Mapping[WorkloadKind, Callable[[Json], Workload]] = {
     WorkloadKind.DAEMON_SET: daemon_set,
     WorkloadKind.JOB: job,
 }
+
+
+# leases and config maps ------------------------------------------------------------------------
+
+
+def lease(body: Mapping[str, Any], namespace: str, name: str | None = None) -> Lease:
+    """A Lease from a request body; the namespace and name come from the URL when it has them."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    return Lease(
+        namespace=namespace,
+        name=name or str(meta.get("name", "")),
+        holder=str(spec.get("holderIdentity") or ""),
+        acquired_at=epoch(spec.get("acquireTime")),
+        renewed_at=epoch(spec.get("renewTime")),
+        duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
+
+
+def config_map(body: Mapping[str, Any], namespace: str, name: str | None = None) -> ConfigMap:
+    """A ConfigMap from a request body; namespace and name come from the URL when it has them."""
+    meta = body.get("metadata") or {}
+    return ConfigMap(
+        namespace=namespace,
+        name=name or str(meta.get("name", "")),
+        data={str(k): str(v) for k, v in (body.get("data") or {}).items()},
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )

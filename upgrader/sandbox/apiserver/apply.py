@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import encode
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
 from upgrader.sandbox.apiserver import objects, protobuf
@@ -130,7 +131,7 @@ class _Entry:
             "manager": self.manager,
             "operation": self.operation,
             "apiVersion": self.api_version,
-            "time": objects.timestamp(self.time),
+            "time": encode.timestamp(self.time),
             "fieldsType": "FieldsV1",
             "fieldsV1": fields_v1(sorted(self.values)),
         }

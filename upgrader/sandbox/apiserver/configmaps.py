@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import wire
 from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.core.kube import ConfigMap
-from upgrader.sandbox.apiserver import objects
+from upgrader.sandbox.apiserver import objects, tables
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def get_config_map(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
 
 
 def create_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    config_map = objects.parse_config_map(request.json(), args[0])
+    config_map = wire.config_map(request.json(), args[0])
     with api.write_lock:
         try:
             api.cluster.get_config_map(config_map.namespace, config_map.name)
@@ -35,7 +36,7 @@ def create_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Re
 
 
 def replace_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    config_map = objects.parse_config_map(request.json(), args[0], args[1])
+    config_map = wire.config_map(request.json(), args[0], args[1])
     with api.write_lock:
         current = api.cluster.get_config_map(args[0], args[1])
         if config_map.resource_version and (
@@ -66,12 +67,12 @@ def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json
     now = api.now()
     rows = [
         (
-            [c.name, len(c.data), objects.age(now - (c.created_at or api.created_at))],
+            [c.name, len(c.data), tables.age(now - (c.created_at or api.created_at))],
             objects.config_map(c, api.created_at),
         )
         for c in maps
     ]
-    return objects.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
+    return tables.table([("Name", 0), ("Data", 0), ("Age", 0)], rows, cont)
 
 
 CONFIG_MAP_ROUTES: list[tuple[str, str, Any]] = [

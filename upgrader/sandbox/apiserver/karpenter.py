@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from upgrader.adapters.kubernetes import karpenter
+from upgrader.adapters.kubernetes import encode, karpenter
 from upgrader.core.errors import NotFoundError
-from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ def _ok(value: dict[str, Any]) -> Response:
 
 
 def list_node_pools(self: KubeApi, _: Request, __: Sequence[str]) -> Response:
-    created = objects.timestamp(self.created_at)
+    created = encode.timestamp(self.created_at)
     items = [karpenter.node_pool_json(p, created) for p in self.cluster.list_node_pools()]
     return _ok(
         {
@@ -44,7 +43,7 @@ def list_node_pools(self: KubeApi, _: Request, __: Sequence[str]) -> Response:
 def get_node_pool(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
     for pool in self.cluster.list_node_pools():
         if pool.name == args[0]:
-            return _ok(karpenter.node_pool_json(pool, objects.timestamp(self.created_at)))
+            return _ok(karpenter.node_pool_json(pool, encode.timestamp(self.created_at)))
     raise NotFoundError(f'{_PLURAL}.karpenter.sh "{args[0]}" not found')
 
 

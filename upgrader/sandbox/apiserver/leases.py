@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from upgrader.adapters.kubernetes import wire
 from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
@@ -21,7 +22,7 @@ def get_lease(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
 
 
 def create_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    lease = objects.parse_lease(request.json(), args[0])
+    lease = wire.lease(request.json(), args[0])
     with api.write_lock:
         try:
             api.cluster.get_lease(lease.namespace, lease.name)
@@ -32,7 +33,7 @@ def create_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Respons
 
 
 def replace_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
-    lease = objects.parse_lease(request.json(), args[0], args[1])
+    lease = wire.lease(request.json(), args[0], args[1])
     with api.write_lock:
         if not lease.resource_version:  # an unconditional update: the latest version
             current = api.cluster.get_lease(args[0], args[1])

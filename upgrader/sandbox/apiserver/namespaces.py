@@ -32,8 +32,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import encode
 from upgrader.core.errors import ConflictError, NotFoundError
-from upgrader.sandbox.apiserver import objects, watch
+from upgrader.sandbox.apiserver import objects, tables, watch
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.writes import BadRequestError
 
@@ -136,14 +137,14 @@ def _wire(name: str, created_at: float, deleted_at: float | None = None) -> Json
             "name": name,
             "uid": objects.uid_for("Namespace", name, str(created_at)),
             "resourceVersion": "1",
-            "creationTimestamp": objects.timestamp(created_at),
+            "creationTimestamp": encode.timestamp(created_at),
             "labels": {"kubernetes.io/metadata.name": name},
         },
         "spec": {"finalizers": ["kubernetes"]},
         "status": {"phase": "Active"},
     }
     if deleted_at is not None:
-        wire["metadata"]["deletionTimestamp"] = objects.timestamp(deleted_at)
+        wire["metadata"]["deletionTimestamp"] = encode.timestamp(deleted_at)
         wire["status"]["phase"] = "Terminating"
     return wire
 
@@ -159,9 +160,9 @@ def _render(api: KubeApi, name: str, created_at: float) -> Json:
 def _table(api: KubeApi, items: dict[str, float]) -> Json:
     now = api.now()
     rows = [
-        ([n, _phase(api, n), objects.age(now - t)], _render(api, n, t)) for n, t in items.items()
+        ([n, _phase(api, n), tables.age(now - t)], _render(api, n, t)) for n, t in items.items()
     ]
-    return objects.table([("Name", 0), ("Status", 0), ("Age", 0)], rows)
+    return tables.table([("Name", 0), ("Status", 0), ("Age", 0)], rows)
 
 
 def list_namespaces(api: KubeApi, request: Request, _: Sequence[str]) -> Response:

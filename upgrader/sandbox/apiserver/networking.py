@@ -78,7 +78,7 @@ def ingress_json(ingress: Ingress, created_at: float) -> Json:
     return {
         "apiVersion": INGRESS_API,
         "kind": "Ingress",
-        "metadata": objects._metadata(
+        "metadata": objects.metadata(
             ingress.name,
             ingress.namespace,
             uid=objects.uid_for("Ingress", ingress.namespace, ingress.name),
@@ -135,7 +135,7 @@ def http_route_json(route: HTTPRoute, created_at: float) -> Json:
         parents.append(
             {"parentRef": ref, "controllerName": GATEWAY_CONTROLLER, "conditions": conditions}
         )
-    metadata = objects._metadata(
+    metadata = objects.metadata(
         route.name,
         route.namespace,
         uid=objects.uid_for("HTTPRoute", route.namespace, route.name),

@@ -7,9 +7,10 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import wire
 from upgrader.core.errors import ConflictError
 from upgrader.core.kube import Node
-from upgrader.sandbox.apiserver import lists, objects
+from upgrader.sandbox.apiserver import lists, objects, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import is_watch, list_response, listed, node_matcher
 
@@ -66,10 +67,10 @@ def patch_node(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return json_response(200, objects.node(node))
 
 
-def _set_taints(api: KubeApi, node: Node, wire: Sequence[Mapping[str, Any]]) -> Node:
+def _set_taints(api: KubeApi, node: Node, taints: Sequence[Mapping[str, Any]]) -> Node:
     """A merge patch replaces the list; the fake changes taints one by one, so diff."""
     try:
-        wanted = [objects.parse_taint(t) for t in wire]
+        wanted = [wire.taint(dict(t)) for t in taints]
     except (KeyError, ValueError) as e:
         raise HttpError(422, "Invalid", f"invalid taint: {e}") from e
     for old in node.taints:
@@ -101,9 +102,9 @@ def node_table(api: KubeApi, nodes: Sequence[Node], cont: str) -> Json:
         info = wire["status"]["nodeInfo"]
         cells = [
             n.name,
-            objects.node_status_text(n),
+            tables.node_status_text(n),
             "<none>",
-            objects.age(now - n.created_at),
+            tables.age(now - n.created_at),
             n.kubelet_version,
             objects.node_ip(n.name),
             "<none>",
@@ -112,4 +113,4 @@ def node_table(api: KubeApi, nodes: Sequence[Node], cont: str) -> Json:
             info["containerRuntimeVersion"],
         ]
         rows.append((cells, wire))
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)

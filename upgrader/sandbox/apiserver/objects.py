@@ -11,22 +11,25 @@ Pure functions of the values and the virtual time, so they are tested without a 
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
-import json
 import re
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from upgrader.adapters.kubernetes.encode import (
+    label_selector,
+    micro_timestamp,
+    pod_spec,
+    pod_template,
+    requirement,
+    taint,
+    timestamp,
+)
 from upgrader.core.kube import (
     MATCH_NOTHING,
     ConfigMap,
-    HelmRelease,
-    LabelSelector,
     Lease,
     Node,
     OwnerRef,
@@ -34,19 +37,13 @@ from upgrader.core.kube import (
     Pod,
     PodDisruptionBudget,
     PodPhase,
-    PodSpec,
-    PodTemplate,
     Service,
-    Taint,
-    TaintEffect,
-    TopologySpread,
     Workload,
     WorkloadKind,
 )
 
 Json = dict[str, Any]
 
-HELM_RELEASE_TYPE = "helm.sh/release.v1"
 _UID_NAMESPACE = uuid.UUID("7d5b0f3e-6a43-4c1b-9a4e-2f3c7a9e1b00")
 # apiVersion and plural of each owner/workload kind
 _KINDS: dict[str, tuple[str, str]] = {
@@ -66,24 +63,7 @@ WORKLOAD_RESOURCES: dict[str, WorkloadKind] = {
 }
 
 
-# scalars ----------------------------------------------------------------------------------------
-
-
-def timestamp(seconds: float) -> str:
-    """RFC 3339 in UTC with a Z, as the API server writes metav1.Time."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def micro_timestamp(seconds: float) -> str:
-    """metav1.MicroTime (Lease acquire and renew times)."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(text: str | None) -> float:
-    """RFC 3339 with a Z or an offset ("+00:00", as the Python client sends it back)."""
-    if not text:
-        return 0.0
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+# uids and versions --------------------------------------------------------------------------------
 
 
 def uid_for(*parts: str) -> str:
@@ -96,21 +76,7 @@ def version_of(value: object) -> str:
     return str(zlib.crc32(repr(value).encode()))
 
 
-def age(seconds: float) -> str:
-    """kubectl's short human duration: 45s, 5m12s, 3h, 12d."""
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60}s" if s % 60 else f"{s // 60}m"
-    if s < 3 * 3600:
-        return f"{s // 60}m"
-    if s < 48 * 3600:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
-
-
-def _metadata(
+def metadata(
     name: str,
     namespace: str | None,
     *,
@@ -151,143 +117,11 @@ def owner_references(owner: OwnerRef | None, namespace: str) -> list[Json]:
     return [ref]
 
 
-# selectors and taints ---------------------------------------------------------------------------
-
-
-def label_selector(selector: LabelSelector) -> Json | None:
-    """None for the fake's match-nothing selector (policy/v1's null selector)."""
-    if any(r.key == "" and r.operator == "In" and not r.values for r in selector.match_expressions):
-        return None
-    wire: Json = {}
-    if selector.match_labels:
-        wire["matchLabels"] = dict(selector.match_labels)
-    if selector.match_expressions:
-        wire["matchExpressions"] = [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in selector.match_expressions
-        ]
-    return wire
-
-
-def _requirement(key: str, operator: str, values: tuple[str, ...]) -> Json:
-    wire: Json = {"key": key, "operator": operator}
-    if values:
-        wire["values"] = list(values)
-    return wire
-
-
-def taint(value: Taint) -> Json:
-    wire: Json = {"key": value.key, "effect": value.effect.value}
-    if value.value:
-        wire["value"] = value.value
-    return wire
-
-
-def parse_taint(wire: Mapping[str, Any]) -> Taint:
-    return Taint(
-        key=str(wire["key"]), effect=TaintEffect(wire["effect"]), value=str(wire.get("value") or "")
-    )
-
-
 # pods -------------------------------------------------------------------------------------------
 
 
-def pod_spec(spec: PodSpec, node_name: str | None = None) -> Json:
-    requests: Json = {}
-    if spec.requests.cpu_millis:
-        requests["cpu"] = f"{spec.requests.cpu_millis}m"
-    if spec.requests.memory_bytes:
-        requests["memory"] = str(spec.requests.memory_bytes)
-    container: Json = {"name": "main", "image": "public.ecr.aws/sandbox/app:1"}
-    if requests:
-        container["resources"] = {"requests": requests}
-    if spec.has_readiness_probe:
-        container["readinessProbe"] = {"tcpSocket": {"port": 8080}}
-    wire: Json = {
-        "containers": [container],
-        "terminationGracePeriodSeconds": spec.termination_grace_seconds,
-    }
-    if node_name:
-        wire["nodeName"] = node_name
-    if spec.node_selector:
-        wire["nodeSelector"] = dict(spec.node_selector)
-    if spec.tolerations:
-        wire["tolerations"] = [
-            {
-                k: v
-                for k, v in (
-                    ("key", t.key or None),
-                    ("operator", t.operator),
-                    ("value", t.value or None),
-                    ("effect", t.effect.value if t.effect else None),
-                    ("tolerationSeconds", t.toleration_seconds),
-                )
-                if v is not None
-            }
-            for t in spec.tolerations
-        ]
-    if spec.node_affinity.terms:
-        wire["affinity"] = {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": r.key, "operator": r.operator, "values": list(r.values)}
-                                for r in term
-                            ]
-                        }
-                        for term in spec.node_affinity.terms
-                    ]
-                }
-            }
-        }
-    if spec.volumes:
-        volumes = []
-        for v in spec.volumes:
-            entry: Json = {"name": v.name}
-            if v.empty_dir:
-                entry["emptyDir"] = {}
-            elif v.host_path:
-                entry["hostPath"] = {"path": f"/var/lib/{v.name}"}
-            elif v.persistent_claim:
-                entry["persistentVolumeClaim"] = {"claimName": v.persistent_claim}
-            else:
-                entry["configMap"] = {"name": v.name}
-            volumes.append(entry)
-        wire["volumes"] = volumes
-    if spec.priority_class:
-        wire["priorityClassName"] = spec.priority_class
-    if spec.topology_spread:
-        wire["topologySpreadConstraints"] = [topology_spread(c) for c in spec.topology_spread]
-    return wire
-
-
-def topology_spread(value: TopologySpread) -> Json:
-    wire: Json = {
-        "topologyKey": value.topology_key,
-        "maxSkew": value.max_skew,
-        "whenUnsatisfiable": value.when_unsatisfiable,
-    }
-    if value.label_selector is not None:
-        wire["labelSelector"] = label_selector(value.label_selector) or {}
-    if value.min_domains != 1:
-        wire["minDomains"] = value.min_domains
-    if value.node_affinity_policy != "Honor":
-        wire["nodeAffinityPolicy"] = value.node_affinity_policy
-    if value.node_taints_policy != "Ignore":
-        wire["nodeTaintsPolicy"] = value.node_taints_policy
-    if value.match_label_keys:
-        wire["matchLabelKeys"] = list(value.match_label_keys)
-    return wire
-
-
 def pod(value: Pod) -> Json:
-    meta = _metadata(
+    meta = metadata(
         value.name,
         value.namespace,
         uid=value.uid,
@@ -386,7 +220,7 @@ def persistent_volume(value: PersistentVolume, created_at: float) -> Json:
         spec["nodeAffinity"] = {
             "required": {
                 "nodeSelectorTerms": [
-                    {"matchExpressions": [_requirement(r.key, r.operator, r.values) for r in term]}
+                    {"matchExpressions": [requirement(r.key, r.operator, r.values) for r in term]}
                     for term in value.node_affinity.terms
                 ]
             }
@@ -394,7 +228,7 @@ def persistent_volume(value: PersistentVolume, created_at: float) -> Json:
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": _metadata(
+        "metadata": metadata(
             value.name,
             None,
             uid=uid_for("pv", value.name),
@@ -406,24 +240,11 @@ def persistent_volume(value: PersistentVolume, created_at: float) -> Json:
     }
 
 
-def pod_status_text(value: Pod) -> str:
-    """kubectl's STATUS column."""
-    if value.deletion_timestamp is not None:
-        return "Terminating"
-    if value.phase is PodPhase.SUCCEEDED:
-        return "Completed"
-    if value.phase is PodPhase.FAILED:
-        return "Error"
-    if value.phase is PodPhase.PENDING:
-        return "ContainerCreating" if value.node_name else "Pending"
-    return "Running"
-
-
 # nodes ------------------------------------------------------------------------------------------
 
 
 def node(value: Node) -> Json:
-    meta = _metadata(
+    meta = metadata(
         value.name,
         None,
         uid=uid_for("Node", value.name),
@@ -498,27 +319,12 @@ def pod_ip(value: Pod) -> str:
     return f"10.{64 + digest[0] % 64}.{digest[1]}.{digest[2] % 254 + 1}"
 
 
-def node_status_text(value: Node) -> str:
-    """kubectl's STATUS column: Ready, NotReady, and ",SchedulingDisabled" when cordoned."""
-    text = "Ready" if value.ready else "NotReady"
-    return f"{text},SchedulingDisabled" if value.unschedulable else text
-
-
 # workloads, budgets, services -------------------------------------------------------------------
-
-
-def _template(template: PodTemplate) -> Json:
-    meta: Json = {}
-    if template.labels:
-        meta["labels"] = dict(template.labels)
-    if template.annotations:
-        meta["annotations"] = dict(template.annotations)
-    return {"metadata": meta, "spec": pod_spec(template.spec)}
 
 
 def workload(value: Workload, created_at: float) -> Json:
     api_version, _ = _KINDS[value.kind.value]
-    meta = _metadata(
+    meta = metadata(
         value.name,
         value.namespace,
         uid=uid_for(value.kind.value, value.namespace, value.name),
@@ -533,7 +339,7 @@ def workload(value: Workload, created_at: float) -> Json:
         meta["ownerReferences"] = refs
     spec: Json = {
         "selector": label_selector(value.selector) or {},
-        "template": _template(value.template),
+        "template": pod_template(value.template),
     }
     status: Json = {"observedGeneration": value.observed_generation}
     if value.kind is WorkloadKind.DAEMON_SET:
@@ -594,7 +400,7 @@ def pod_disruption_budget(value: PodDisruptionBudget, created_at: float) -> Json
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _metadata(
+        "metadata": metadata(
             value.name,
             value.namespace,
             uid=uid_for("PodDisruptionBudget", value.namespace, value.name),
@@ -616,7 +422,7 @@ def service(value: Service, created_at: float) -> Json:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(
+        "metadata": metadata(
             value.name,
             value.namespace,
             uid=uid_for("Service", value.namespace, value.name),
@@ -636,7 +442,7 @@ def lease(value: Lease) -> Json:
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": _metadata(
+        "metadata": metadata(
             value.name,
             value.namespace,
             uid=uid_for("Lease", value.namespace, value.name),
@@ -652,25 +458,11 @@ def lease(value: Lease) -> Json:
     }
 
 
-def parse_lease(body: Mapping[str, Any], namespace: str, name: str | None = None) -> Lease:
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    return Lease(
-        namespace=namespace,
-        name=name or str(meta.get("name", "")),
-        holder=str(spec.get("holderIdentity") or ""),
-        acquired_at=parse_timestamp(spec.get("acquireTime")),
-        renewed_at=parse_timestamp(spec.get("renewTime")),
-        duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
-        resource_version=str(meta.get("resourceVersion") or ""),
-    )
-
-
 def config_map(value: ConfigMap, created_at: float) -> Json:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(
+        "metadata": metadata(
             value.name,
             value.namespace,
             uid=uid_for("ConfigMap", value.namespace, value.name),
@@ -681,17 +473,7 @@ def config_map(value: ConfigMap, created_at: float) -> Json:
     }
 
 
-def parse_config_map(body: Mapping[str, Any], namespace: str, name: str | None = None) -> ConfigMap:
-    meta = body.get("metadata") or {}
-    return ConfigMap(
-        namespace=namespace,
-        name=name or str(meta.get("name", "")),
-        data={str(k): str(v) for k, v in (body.get("data") or {}).items()},
-        resource_version=str(meta.get("resourceVersion") or ""),
-    )
-
-
-# lists, tables, statuses ------------------------------------------------------------------------
+# lists and statuses -----------------------------------------------------------------------------
 
 
 def object_list(kind: str, api_version: str, items: Iterable[Json], cont: str = "") -> Json:
@@ -699,36 +481,6 @@ def object_list(kind: str, api_version: str, items: Iterable[Json], cont: str = 
     if cont:
         meta["continue"] = cont
     return {"apiVersion": api_version, "kind": kind, "metadata": meta, "items": list(items)}
-
-
-def table(
-    columns: Iterable[tuple[str, int]], rows: Iterable[tuple[list[Any], Json]], cont: str = ""
-) -> Json:
-    """A meta.k8s.io/v1 Table: kubectl prints the cells verbatim (priority 1 only with -o wide).
-    Each row's object is PartialObjectMetadata with kind and apiVersion, or kubectl drops it."""
-    meta: Json = {"resourceVersion": "1"}
-    if cont:
-        meta["continue"] = cont
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": meta,
-        "columnDefinitions": [
-            {"name": name, "type": "string", "format": "", "description": "", "priority": priority}
-            for name, priority in columns
-        ],
-        "rows": [
-            {
-                "cells": cells,
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": obj["metadata"],
-                },
-            }
-            for cells, obj in rows
-        ],
-    }
 
 
 def status(code: int, reason: str, message: str, details: Json | None = None) -> Json:
@@ -741,41 +493,4 @@ def status(code: int, reason: str, message: str, details: Json | None = None) ->
         "reason": reason,
         "details": details or {},
         "code": code,
-    }
-
-
-# helm -------------------------------------------------------------------------------------------
-
-
-def helm_release_secret(value: HelmRelease, created_at: float) -> Json:
-    """The Secret Helm 3 stores a deployed release revision in (type helm.sh/release.v1):
-    `data.release` is base64 (the API's encoding of Secret data) of base64 (Helm's) of the
-    gzipped release JSON."""
-    release = {
-        "name": value.name,
-        "namespace": value.namespace,
-        "version": value.revision,
-        "info": {"status": "deployed"},
-        "manifest": value.manifest,
-    }
-    helm_encoded = base64.b64encode(gzip.compress(json.dumps(release).encode(), mtime=0))
-    name = f"sh.helm.release.v1.{value.name}.v{value.revision}"
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _metadata(
-            name,
-            value.namespace,
-            uid=uid_for("Secret", value.namespace, name),
-            created_at=created_at,
-            resource_version=version_of(value),
-            labels={
-                "owner": "helm",
-                "name": value.name,
-                "status": "deployed",
-                "version": str(value.revision),
-            },
-        ),
-        "type": HELM_RELEASE_TYPE,
-        "data": {"release": base64.b64encode(helm_encoded).decode()},
     }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from upgrader.core.kube import Pod
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.apiserver import lists, objects
+from upgrader.sandbox.apiserver import lists, objects, tables
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import (
     POD_FIELDS,
@@ -104,13 +104,13 @@ def pod_table(api: KubeApi, pods: Sequence[Pod], cont: str) -> Json:
         cells = [
             p.name,
             f"{1 if p.ready else 0}/1",
-            objects.pod_status_text(p),
+            tables.pod_status_text(p),
             p.restart_count,
-            objects.age(now - p.created_at),
+            tables.age(now - p.created_at),
             wire["status"].get("podIP", "<none>"),
             p.node_name or "<none>",
             "<none>",
             "<none>",
         ]
         rows.append((cells, wire))
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from upgrader.adapters.kubernetes import wire
 from upgrader.core.errors import ConflictError, NotFoundError
+from upgrader.core.kube import HelmRelease
 from upgrader.core.label_selector import parse_label_selector
-from upgrader.sandbox.apiserver import objects, patches
+from upgrader.sandbox.apiserver import objects, patches, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import field_matches, field_selector, page_of
 
@@ -133,7 +137,7 @@ def secret_json(secret: Secret) -> Json:
     wire: Json = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": objects._metadata(
+        "metadata": objects.metadata(
             secret.name,
             secret.namespace,
             uid=objects.uid_for("Secret", secret.namespace, secret.name, str(secret.created_at)),
@@ -159,7 +163,7 @@ _FIELDS: dict[str, Any] = {
 def _every(api: KubeApi, namespace: str | None) -> list[Json]:
     """Helm's release Secrets (from the FakeCluster's releases) and the created ones."""
     helm = [
-        objects.helm_release_secret(r, api.created_at)
+        helm_release_secret(r, api.created_at)
         for r in api.cluster.helm_releases()
         if namespace is None or r.namespace == namespace
     ]
@@ -173,15 +177,15 @@ def _table(api: KubeApi, secrets: Sequence[Json], cont: str) -> Json:
     columns = [("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
     rows = []
     for s in secrets:
-        born = objects.parse_timestamp(s["metadata"]["creationTimestamp"])
+        born = wire.epoch(s["metadata"]["creationTimestamp"])
         cells = [
             s["metadata"]["name"],
             s["type"],
             len(s.get("data") or {}),
-            objects.age(now - born),
+            tables.age(now - born),
         ]
         rows.append((cells, s))
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)
 
 
 def list_secrets(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
@@ -249,3 +253,40 @@ SECRET_ROUTES: list[tuple[str, str, Any]] = [
     ("PATCH", "/api/v1/namespaces/{ns}/secrets/{name}", patch_secret),
     ("DELETE", "/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
 ]
+
+
+HELM_RELEASE_TYPE = "helm.sh/release.v1"
+
+
+def helm_release_secret(value: HelmRelease, created_at: float) -> Json:
+    """The Secret Helm 3 stores a deployed release revision in (type helm.sh/release.v1):
+    `data.release` is base64 (the API's encoding of Secret data) of base64 (Helm's) of the
+    gzipped release JSON."""
+    release = {
+        "name": value.name,
+        "namespace": value.namespace,
+        "version": value.revision,
+        "info": {"status": "deployed"},
+        "manifest": value.manifest,
+    }
+    helm_encoded = base64.b64encode(gzip.compress(json.dumps(release).encode(), mtime=0))
+    name = f"sh.helm.release.v1.{value.name}.v{value.revision}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": objects.metadata(
+            name,
+            value.namespace,
+            uid=objects.uid_for("Secret", value.namespace, name),
+            created_at=created_at,
+            resource_version=objects.version_of(value),
+            labels={
+                "owner": "helm",
+                "name": value.name,
+                "status": "deployed",
+                "version": str(value.revision),
+            },
+        ),
+        "type": HELM_RELEASE_TYPE,
+        "data": {"release": base64.b64encode(helm_encoded).decode()},
+    }

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from upgrader.adapters.kubernetes import wire as codec
 from upgrader.core.errors import ConflictError, UserError
 from upgrader.core.kube import Service, ServicePort
-from upgrader.sandbox.apiserver import objects, patches
+from upgrader.sandbox.apiserver import objects, patches, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import page_of
 
@@ -255,11 +255,11 @@ def service_table(api: KubeApi, services: Sequence[Service], cont: str) -> Json:
             wire["spec"].get("clusterIP") or "<none>",
             _external_ip(s),
             _ports_text(s),
-            objects.age(now - (s.created_at or api.created_at)),
+            tables.age(now - (s.created_at or api.created_at)),
             selector,
         ]
         rows.append((cells, wire))
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)
 
 
 # -- routes --------------------------------------------------------------------------------------

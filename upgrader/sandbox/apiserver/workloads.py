@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from upgrader.core.kube import LabelSelector, PodDisruptionBudget, Workload, WorkloadKind
-from upgrader.sandbox.apiserver import lists, objects
+from upgrader.sandbox.apiserver import lists, objects, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import (
     is_watch,
@@ -143,7 +143,7 @@ def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Js
     kind = workloads[0].kind if workloads else WorkloadKind.DEPLOYMENT
     rows = []
     for w in workloads:
-        age = objects.age(now - (w.created_at or api.created_at))
+        age = tables.age(now - (w.created_at or api.created_at))
         wire = workload_json(api, w)
         status = wire["status"]
         if kind is WorkloadKind.DAEMON_SET:
@@ -165,7 +165,7 @@ def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Js
     else:
         columns = [(c, 0) for c in ("Name", "Ready", "Up-to-date", "Available", "Age")]
     columns += [("Containers", 1), ("Images", 1), ("Selector", 1)]
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)
 
 
 def _node_selector(workload: Workload) -> str:
@@ -193,10 +193,10 @@ def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> J
                 "N/A" if b.min_available is None else str(b.min_available),
                 "N/A" if b.max_unavailable is None else str(b.max_unavailable),
                 b.disruptions_allowed,
-                objects.age(now - (b.created_at or api.created_at)),
+                tables.age(now - (b.created_at or api.created_at)),
             ],
             objects.pod_disruption_budget(b, api.created_at),
         )
         for b in pdbs
     ]
-    return objects.table(columns, rows, cont)
+    return tables.table(columns, rows, cont)
