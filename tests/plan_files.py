@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from upgrader.execute.integrity import compute_digest
 from upgrader.plan.document import Plan
-from upgrader.usecases.integrity import compute_digest
 
 
 def edit_plan(path: Path, change: Callable[[dict[str, Any]], None], *, reseal: bool) -> None:

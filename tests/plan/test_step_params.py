@@ -17,6 +17,7 @@ from tests.plan.builders import snapshot
 from upgrader.core.aws import UpdateConfig
 from upgrader.core.errors import UserError
 from upgrader.core.kube import Taint, TaintEffect, WorkloadKind
+from upgrader.execute.integrity import seal, verify_digest
 from upgrader.plan.document import Plan, Step, StepKind, load_plan, plan_json_schema
 from upgrader.plan.planner import make_plan
 from upgrader.plan.step_params import (
@@ -27,7 +28,6 @@ from upgrader.plan.step_params import (
     InPlaceParams,
     ManagedGroupParams,
 )
-from upgrader.usecases.integrity import seal, verify_digest
 
 DATA = Path(__file__).parent / "data"
 OLD_PLANS = {

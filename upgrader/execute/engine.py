@@ -48,6 +48,7 @@ from upgrader.execute.dry_run import (
     DryRunControlPlane,
     Recorder,
 )
+from upgrader.execute.integrity import check_approvals, check_mirror, check_run_digest
 from upgrader.execute.reporter import Reporter
 from upgrader.execute.run_result import RunResult, StepOutcome, StepRecord
 from upgrader.execute.steps import HANDLERS
@@ -72,7 +73,6 @@ from upgrader.execute.steps.surge import pending_surges, restore_recorded
 from upgrader.plan.discovery import discover
 from upgrader.plan.document import Plan, Step, StepKind
 from upgrader.plan.fingerprint import diff_facts, fingerprint, fingerprint_facts
-from upgrader.usecases.integrity import check_approvals, check_mirror, check_run_digest
 
 __all__ = [
     "ExecuteOptions",

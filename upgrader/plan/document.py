@@ -228,7 +228,7 @@ class Plan(_Document):
     )
     digest: str = Field(
         default="",
-        description="sha256 of the rest of the document (upgrader.usecases.integrity): an "
+        description="sha256 of the rest of the document (upgrader.execute.integrity): an "
         "approval is of this digest, and a plan whose content no longer matches it is refused.",
     )
 

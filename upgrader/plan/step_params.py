@@ -8,7 +8,7 @@ naming the step and the field.
 Format stability: a params object is written back with exactly the fields it was given (see
 `_Params._written`), and every value keeps the JSON type the planner always wrote (replica
 counts stay strings, taints stay `kubectl taint` text), so a plan written before these types
-existed loads and still matches its digest (upgrader.usecases.integrity).
+existed loads and still matches its digest (upgrader.execute.integrity).
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from upgrader.core.errors import RefusedError
+from upgrader.execute.integrity import check_policy, verify_digest
 from upgrader.plan.checks.config import Config
 from upgrader.plan.document import Plan
 from upgrader.usecases.identity import prove
-from upgrader.usecases.integrity import check_policy, verify_digest
 from upgrader.usecases.targets import Target
 
 

@@ -8,7 +8,7 @@ ConfigMap mirror, which is how a run on another machine learns of it. Of the two
 one further along is trusted, so an approver with a stale local copy is not misled.
 
 An approval is of one plan content: the record carries the plan's digest
-(`upgrader.usecases.integrity`), and a run refuses a plan whose digest is not the approved one. Who
+(`upgrader.execute.integrity`), and a run refuses a plan whose digest is not the approved one. Who
 approved is the AWS caller's ARN (STS GetCallerIdentity), recorded even when `--by` names
 someone: a name typed on the command line proves nothing.
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from upgrader.core.errors import UserError
+from upgrader.execute.integrity import seal
 from upgrader.plan.checks import CheckContext, NodeStrategy
 from upgrader.plan.checks.config import Config
 from upgrader.plan.discovery import describe_cluster, discover
@@ -17,7 +18,6 @@ from upgrader.plan.document import ActiveSuppression, Plan, PlannedFinding
 from upgrader.plan.planner import plan_cluster
 from upgrader.plan.version_facts import read_version_facts, resolve_target
 from upgrader.usecases.identity import identity_of
-from upgrader.usecases.integrity import seal
 from upgrader.usecases.targets import Target
 from upgrader.versions import default_catalog
 

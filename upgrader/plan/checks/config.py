@@ -105,7 +105,7 @@ class Suppression(_Model):
 
 
 class Policy(_Model):
-    """What every run must pass, whatever the plan file says (upgrader.usecases.integrity)."""
+    """What every run must pass, whatever the plan file says (upgrader.execute.integrity)."""
 
     required_gates: tuple[str, ...] = Field(
         default=(),
