@@ -13,13 +13,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-import gc
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import urllib3
 from kubernetes import config as kube_config
@@ -29,6 +28,13 @@ from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
 from upgrader.adapters.kubernetes import convert, gateway, informer, raw, usage, wire
+from upgrader.adapters.kubernetes.pages import (
+    DEFAULT_PAGE_SIZE,
+    ListPage,
+    list_all,
+    list_decoded,
+    list_decoded_at,
+)
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -82,7 +88,6 @@ if TYPE_CHECKING:
         CustomObjectsApi,
         NetworkingV1Api,
         PolicyV1Api,
-        V1ListMeta,
         V1Node,
     )
 
@@ -91,119 +96,15 @@ if TYPE_CHECKING:
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 KARPENTER_GROUP = "karpenter.sh"
 KARPENTER_AWS_GROUP = "karpenter.k8s.aws"
-# kubectl's page size: big enough that most clusters answer in one page.
-DEFAULT_PAGE_SIZE = 500
 # Read-modify-write attempts before a ConflictError reaches the caller.
 _CONFLICT_ATTEMPTS = 3
 
 ItemT = TypeVar("ItemT")
-ItemT_co = TypeVar("ItemT_co", covariant=True)
 ModelT = TypeVar("ModelT")
 
 
 class KubeconfigError(UserError):
     """No usable kubeconfig: missing file, unknown context, or no in-cluster service account."""
-
-
-class ListPage(Protocol[ItemT_co]):
-    """One page of a Kubernetes list response (V1PodList and friends)."""
-
-    @property
-    def items(self) -> Sequence[ItemT_co]: ...
-
-    @property
-    def metadata(self) -> V1ListMeta | None: ...
-
-
-def list_all(
-    list_call: Callable[..., ListPage[ItemT]], *, page_size: int = DEFAULT_PAGE_SIZE, **query: Any
-) -> list[ItemT]:
-    """Every item of a list call, following `continue` tokens page by page.
-
-    A continue token expires after a few minutes (410 Gone); the listing then starts over once,
-    much as client-go's pager falls back to a full list, rather than returning part of one.
-    """
-    for attempt in (1, 2):
-        items: list[ItemT] = []
-        token: str | None = None
-        try:
-            while True:
-                page = list_call(limit=page_size, _continue=token, **query)
-                items.extend(page.items)
-                next_token = page.metadata.var_continue if page.metadata is not None else None
-                if not next_token:
-                    return items
-                if next_token == token:
-                    raise ServiceUnavailableError(
-                        f"the API server repeated continue token {token!r}; refusing to loop"
-                    )
-                token = next_token
-        except ApiException as e:
-            if e.status != 410 or token is None or attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def list_decoded(
-    list_call: Callable[..., Any],
-    decode: Callable[[Mapping[str, Any]], ItemT],
-    *,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    **query: Any,
-) -> list[ItemT]:
-    """Like `list_all`, but each page is read as raw JSON and decoded straight into eksup's
-    values (`kubernetes_wire`): no client model objects, one page of dicts alive at a time."""
-    return list_decoded_at(list_call, decode, page_size=page_size, **query)[0]
-
-
-def list_decoded_at(
-    list_call: Callable[..., Any],
-    decode: Callable[[Mapping[str, Any]], ItemT],
-    *,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    **query: Any,
-) -> tuple[list[ItemT], str]:
-    """`list_decoded` and the list's resourceVersion, where a watch of it starts."""
-    for attempt in (1, 2):
-        items: list[ItemT] = []
-        token: str | None = None
-        try:
-            with _collector_paused():
-                while True:
-                    response = list_call(
-                        limit=page_size, _continue=token, _preload_content=False, **query
-                    )
-                    page = json.loads(response.data)
-                    items.extend(decode(item) for item in page.get("items") or ())
-                    meta = page.get("metadata") or {}
-                    next_token = meta.get("continue")
-                    if not next_token:
-                        return items, str(meta.get("resourceVersion") or "")
-                    if next_token == token:
-                        raise ServiceUnavailableError(
-                            f"the API server repeated continue token {token!r}; refusing to loop"
-                        )
-                    token = next_token
-        except ApiException as e:
-            if e.status != 410 or token is None or attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a bulk list is decoded.
-
-    Decoded pages are trees that reference counting frees; but every few thousand allocations
-    the collector walks the ever larger list of results again, which made decoding 150,000
-    pods several times slower than the decoding itself (measured: `make bench`)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # errors ----------------------------------------------------------------------------------------
