@@ -657,7 +657,7 @@ class KubernetesCluster:
 
     def list_persistent_volumes(self) -> list[PersistentVolume]:
         return self._list_decoded(
-            "persistentvolumes", self.core.list_persistent_volume, wire.persistent_volume
+            "persistentvolumes", self._raw("/api/v1/persistentvolumes"), wire.persistent_volume
         )
 
     def list_services(self, namespace: str | None = None) -> list[Service]:

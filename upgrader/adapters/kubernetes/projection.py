@@ -152,7 +152,20 @@ def pods(data: bytes) -> Page:
 
 
 def head(data: bytes) -> Json:
-    """A list page's metadata (continue token, resourceVersion), its items skipped."""
+    """A list page's metadata (continue token, resourceVersion), its items skipped.
+
+    The API server writes a list's metadata before its items (Go's encoding/json follows the
+    field order of metav1.ListMeta's holder: kind, apiVersion, metadata, items), so the text
+    before `"items":` is decoded alone; when that is not a JSON object with the metadata in it
+    (another order, or the words inside a string), the whole page is scanned instead."""
+    cut = data.find(b'"items":')
+    if cut > 0:
+        try:
+            found = _LIST_HEAD.decode(data[:cut].rstrip().rstrip(b",") + b"}").metadata
+        except msgspec.DecodeError:
+            found = None
+        if isinstance(found, dict):
+            return found
     found = _LIST_HEAD.decode(data).metadata
     return found if isinstance(found, dict) else {}
 
