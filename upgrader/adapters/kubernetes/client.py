@@ -11,6 +11,7 @@ resourceVersion they read, so a concurrent writer yields ConflictError instead o
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import functools
 import json
@@ -98,6 +99,8 @@ KARPENTER_GROUP = "karpenter.sh"
 KARPENTER_AWS_GROUP = "karpenter.k8s.aws"
 # Read-modify-write attempts before a ConflictError reaches the caller.
 _CONFLICT_ATTEMPTS = 3
+# Idle connections kept for the pod watches: more than the nodes one drain follows at once.
+_WATCH_CONNECTIONS = 1024
 
 ItemT = TypeVar("ItemT")
 ModelT = TypeVar("ModelT")
@@ -382,12 +385,10 @@ class KubernetesCluster:
             return
         sources = {
             informer.NODES: informer.Source("nodes", self._raw("/api/v1/nodes"), wire.node, _name),
+            # Followed per node (`informer.pods_on`): this is the call each node's informer
+            # makes, with its field selector, on connections of its own (`_watch_client`).
             informer.PODS: informer.Source(
-                "pods",
-                self._raw("/api/v1/pods"),
-                wire.pod,
-                _key,
-                {"node": lambda p: p.node_name or "", "namespace": _namespace},
+                "pods", raw.RawList(self._watch_client(), "/api/v1/pods"), wire.pod, _key
             ),
             _PDBS: informer.Source(
                 _PDBS,
@@ -413,6 +414,14 @@ class KubernetesCluster:
         finally:
             self.informers.close()
             self.informers = None
+
+    def _watch_client(self) -> ApiClient:
+        """A client for the per-node pod watches: each holds a connection while it lasts, one
+        per drained node, more than the client's pool keeps (urllib3 drops, and logs, every
+        connection returned to a full pool). Same server, credentials and token refresh."""
+        configuration = copy.copy(self.api_client.configuration)
+        configuration.connection_pool_maxsize = _WATCH_CONNECTIONS
+        return ApiClient(configuration)
 
     def _raw(self, path: str) -> raw.RawList:
         return raw.RawList(self.api_client, path)
@@ -520,11 +529,9 @@ class KubernetesCluster:
         node_name: str | None = None,
         label_selector: str | None = None,
     ) -> list[Pod]:
-        if self.informers is not None:
-            index = ("node", node_name or "") if node_name is not None else None
-            if index is None and namespace is not None:
-                index = ("namespace", namespace)
-            cached = self.informers.select("pods", index=index, label_selector=label_selector)
+        if self.informers is not None and node_name is not None:
+            resource = informer.pods_on(node_name)
+            cached = self.informers.select(resource, label_selector=label_selector)
             if cached is not None:
                 return [p for p in cached if namespace is None or p.namespace == namespace]
         query: dict[str, Any] = {}
