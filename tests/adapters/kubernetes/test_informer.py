@@ -276,3 +276,24 @@ def test_pods_are_followed_only_on_the_nodes_read(served: Served) -> None:
     assert all("fieldSelector=spec.nodeName=node-1" in t for t in followed), followed
     # One unfiltered read: the list of every pod, asked of the server, not followed.
     assert [t for t in pod_reads if t not in followed] == ["/api/v1/pods?limit=500"]
+
+
+def test_a_pod_that_leaves_a_followed_node_leaves_its_cache(served: Served) -> None:
+    """A pod deleted and made again under the same name on another node (a StatefulSet's) may
+    reach a watch as one MODIFIED event; the node's filtered watch must still drop it, as the
+    apiserver's watch cache sends DELETED for an object that stops matching the selector."""
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
+    with kube.watching():
+        pod = kube.list_pods(node_name="node-1")[0]
+        assert kube.list_pods(node_name="node-2") is not None
+        served.cluster.delete_pod(pod.namespace, pod.name, 0)
+        served.cluster.add_pod(
+            Pod(namespace=pod.namespace, name=pod.name, uid="", node_name="node-2")
+        )
+
+        def on(node: str) -> set[str]:
+            return {p.key for p in kube.list_pods(node_name=node)}
+
+        _until(lambda: pod.key not in on("node-1") and pod.key in on("node-2"))
+        assert pod.key not in on("node-1")
+        assert pod.key in on("node-2")
