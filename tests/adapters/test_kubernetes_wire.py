@@ -16,7 +16,7 @@ import pytest
 from kubernetes.client import ApiClient, Configuration
 
 from tests.adapters.kubernetes import test_convert as convert_cases
-from upgrader.adapters.kubernetes import convert, wire
+from upgrader.adapters.kubernetes import convert, projection, wire
 from upgrader.adapters.kubernetes.client import KubernetesCluster, list_all
 from upgrader.core.kube import WorkloadKind
 from upgrader.sandbox.apiserver.server import KubeServer
@@ -25,6 +25,8 @@ from upgrader.sandbox.world import Sandbox
 
 PAIRS: dict[str, Callable[[Any], Any]] = {
     "pod": wire.pod,
+    "pod_spec": wire.pod_spec,
+    "pod_requests": wire.pod_requests,
     "node": wire.node,
     "pod_disruption_budget": wire.pod_disruption_budget,
     "service": wire.service,
@@ -50,7 +52,14 @@ def test_wire_agrees_with_the_models_on_every_conversion_case(
             model: Any, _name: str = name, _model: Any = model_convert, _wire: Any = decode
         ) -> Any:
             expected = _model(model)
-            assert _wire(_SERIALIZER.sanitize_for_serialization(model)) == expected, _name
+            served = _SERIALIZER.sanitize_for_serialization(model)
+            assert _wire(served) == expected, _name
+            # Pod lists arrive projected to the fields `wire.pod` reads (`projection`).
+            if _name == "pod":
+                assert _wire(projection.pod(served)) == expected, "projected pod"
+            elif _name in ("pod_spec", "pod_requests"):
+                projected = projection.pod({"spec": served})["spec"]
+                assert _wire(projected) == expected, f"projected {_name}"
             checked.append(_name)
             return expected
 

@@ -244,14 +244,56 @@ def test_changes_made_on_the_server_reach_the_cache(served: Served) -> None:
     kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
 
     def names() -> set[str]:
-        return {p.name for p in kube.list_pods(namespace="default")}
+        return {p.name for p in kube.list_pods(namespace="default", node_name="node-2")}
 
     with kube.watching():
         assert "late" not in names()
+        start = len(served.server.requests)
         # Made in the world itself, not through this client: only the watch can tell.
         served.cluster.add_pod(Pod(namespace="default", name="late", uid="", node_name="node-2"))
         _until(lambda: "late" in names())
-        assert [p.name for p in kube.list_pods("default", node_name="node-2")] == ["late"]
         served.cluster.delete_pod("default", "late", 0)
         _until(lambda: "late" not in names())
-        assert kube.list_pods("default", node_name="node-2") == []
+        assert _lists(served, start) == []  # all from the node's watch
+
+
+def test_pods_are_followed_only_on_the_nodes_read(served: Served) -> None:
+    """The kubelet's way (pkg/kubelet/config/apiserver.go): a field selector on spec.nodeName.
+    A pod elsewhere in the cluster is neither listed nor watched; reads of pods not by node go
+    to the server."""
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
+    start = len(served.server.requests)
+    with kube.watching():
+        on_node_1 = kube.list_pods(node_name="node-1")
+        assert on_node_1
+        assert {p.node_name for p in on_node_1} == {"node-1"}
+        everywhere = kube.list_pods()
+        assert {p.node_name for p in everywhere} > {"node-1"}
+        kube.list_pods(node_name="node-1")
+    pod_reads = [t for m, t, _ in served.server.requests[start:] if t.startswith("/api/v1/pods")]
+    followed = [t for t in pod_reads if "watch=" in t or "fieldSelector" in t]
+    assert followed  # the node's list and watch
+    assert all("fieldSelector=spec.nodeName=node-1" in t for t in followed), followed
+    # One unfiltered read: the list of every pod, asked of the server, not followed.
+    assert [t for t in pod_reads if t not in followed] == ["/api/v1/pods?limit=500"]
+
+
+def test_a_pod_that_leaves_a_followed_node_leaves_its_cache(served: Served) -> None:
+    """A pod deleted and made again under the same name on another node (a StatefulSet's) may
+    reach a watch as one MODIFIED event; the node's filtered watch must still drop it, as the
+    apiserver's watch cache sends DELETED for an object that stops matching the selector."""
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
+    with kube.watching():
+        pod = kube.list_pods(node_name="node-1")[0]
+        assert kube.list_pods(node_name="node-2") is not None
+        served.cluster.delete_pod(pod.namespace, pod.name, 0)
+        served.cluster.add_pod(
+            Pod(namespace=pod.namespace, name=pod.name, uid="", node_name="node-2")
+        )
+
+        def on(node: str) -> set[str]:
+            return {p.key for p in kube.list_pods(node_name=node)}
+
+        _until(lambda: pod.key not in on("node-1") and pod.key in on("node-2"))
+        assert pod.key not in on("node-1")
+        assert pod.key in on("node-2")

@@ -22,7 +22,7 @@ from shutil import which
 import pytest
 
 from tests.sandbox.apiserver.fixtures import Served, serve
-from upgrader.adapters.kubernetes import karpenter as codec
+from upgrader.adapters.kubernetes import karpenter_codec as codec
 from upgrader.adapters.kubernetes.client import KubernetesCluster
 from upgrader.core.kube import (
     AmiSelectorTerm,

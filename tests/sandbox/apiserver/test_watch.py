@@ -158,3 +158,23 @@ def test_a_watch_from_a_forgotten_revision_is_told_to_relist() -> None:
     feed.sync("things")
     gone = feed.events("things", start + 2, time.monotonic() + 1)
     assert [(e.type, e.key) for e in itertools.islice(gone, 1)] == [("DELETED", "a")]
+
+
+def test_a_filtered_watch_sees_objects_enter_and_leave_its_selector() -> None:
+    """k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go, convertToWatchEvent: ADDED when an
+    object starts to match, DELETED (with its previous content) when it stops."""
+    from upgrader.sandbox.apiserver.watch import WatchEvent, filtered
+
+    def on_a(value: object) -> bool:
+        return bool(value == "a")
+
+    moved = WatchEvent(5, "MODIFIED", "pods", "ns/p", "b", {"n": "b"}, "a", {"n": "a"})
+    assert filtered(moved, on_a) == ("DELETED", "a", {"n": "a"})
+    arrived = WatchEvent(6, "MODIFIED", "pods", "ns/p", "a", {"n": "a"}, "b", {"n": "b"})
+    assert filtered(arrived, on_a) == ("ADDED", "a", {"n": "a"})
+    stayed = WatchEvent(7, "MODIFIED", "pods", "ns/p", "a", {"n": "a2"}, "a", {"n": "a"})
+    assert filtered(stayed, on_a) == ("MODIFIED", "a", {"n": "a2"})
+    elsewhere = WatchEvent(8, "MODIFIED", "pods", "ns/p", "b", {"n": "b"}, "c", {"n": "c"})
+    assert filtered(elsewhere, on_a) is None
+    gone = WatchEvent(9, "DELETED", "pods", "ns/p", "a", {"n": "a"})
+    assert filtered(gone, on_a) == ("DELETED", "a", {"n": "a"})

@@ -1,24 +1,70 @@
-"""A Karpenter v1 NodePool's template, both ways: the JSON the API serves and eksup's values.
-
-The adapter reads NodePools through CustomObjectsApi as plain dicts; the sandbox API server
-renders its FakeKarpenter's pools with `node_pool_json`, so the two cannot disagree on a field.
-The fields are karpenter.sh/v1's (pkg/apis/v1/nodepool.go, nodeclaim.go in kubernetes-sigs/
-karpenter): `spec.template.metadata.labels`, and under `spec.template.spec` the
-`requirements` (NodeSelectorRequirementWithMinValues: key, operator, values, minValues),
-`taints`, `startupTaints` and `nodeClassRef`; `spec.disruption.budgets`.
-Read defensively: a malformed entry is skipped, never a crash in the middle of a plan.
-"""
+"""Karpenter v1 custom resources (cluster-scoped): node pools, EC2 node classes, node claims."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
-from upgrader.core.kube import NodePool, SelectorRequirement, Taint, TaintEffect
+from upgrader.adapters.kubernetes import karpenter_codec
+from upgrader.adapters.kubernetes.base import KARPENTER_AWS_GROUP, KARPENTER_GROUP, ClusterApi
+from upgrader.core.errors import NotFoundError
+from upgrader.core.kube import (
+    DRIFTED,
+    KARPENTER_NODEPOOL_LABEL,
+    AmiSelectorTerm,
+    NodeClaim,
+    NodeClass,
+    NodePool,
+)
 
-Json = dict[str, Any]
-API_VERSION = "karpenter.sh/v1"
-_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+
+class KarpenterCalls(ClusterApi):
+    def _custom_list(self, group: str, plural: str, **query: Any) -> list[dict[str, Any]]:
+        try:
+            with self._errors("list", f"{plural}.{group}"):
+                raw = self.custom.list_cluster_custom_object(group, "v1", plural, **query)
+        except NotFoundError:
+            return []  # the CRD is not installed: no Karpenter, nothing to list
+        items = raw.get("items") if isinstance(raw, dict) else None
+        return [i for i in items or [] if isinstance(i, dict)]
+
+    def list_node_pools(self) -> list[NodePool]:
+        return [
+            karpenter_codec.node_pool(i) for i in self._custom_list(KARPENTER_GROUP, "nodepools")
+        ]
+
+    def list_node_classes(self) -> list[NodeClass]:
+        return [_node_class(i) for i in self._custom_list(KARPENTER_AWS_GROUP, "ec2nodeclasses")]
+
+    def get_node_class(self, name: str) -> NodeClass:
+        with self._errors("get", f"ec2nodeclasses.{KARPENTER_AWS_GROUP}", name):
+            raw = self.custom.get_cluster_custom_object(
+                KARPENTER_AWS_GROUP, "v1", "ec2nodeclasses", name
+            )
+        return _node_class(raw)
+
+    def patch_node_class_ami_selector(
+        self, name: str, terms: Sequence[AmiSelectorTerm]
+    ) -> NodeClass:
+        body = {"spec": {"amiSelectorTerms": [t.to_json() for t in terms]}}
+        with self._errors("patch", f"ec2nodeclasses.{KARPENTER_AWS_GROUP}", name):
+            raw = self.custom.patch_cluster_custom_object(
+                KARPENTER_AWS_GROUP,
+                "v1",
+                "ec2nodeclasses",
+                name,
+                body,
+                # A merge patch replaces the list whole; the client would send a JSON patch.
+                _content_type="application/merge-patch+json",
+            )
+        return _node_class(raw)
+
+    def list_node_claims(self, node_pool: str | None = None) -> list[NodeClaim]:
+        query = {"label_selector": f"{KARPENTER_NODEPOOL_LABEL}={node_pool}"} if node_pool else {}
+        return [_node_claim(i) for i in self._custom_list(KARPENTER_GROUP, "nodeclaims", **query)]
+
+
+# Karpenter objects arrive as plain dicts (CustomObjectsApi): read defensively.
 
 
 def _dig(raw: Any, *path: str) -> Any:
@@ -27,96 +73,36 @@ def _dig(raw: Any, *path: str) -> Any:
     return raw
 
 
-def _taints(raw: Any) -> tuple[Taint, ...]:
-    found = []
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict) or not item.get("key"):
-            continue
-        try:
-            effect = TaintEffect(str(item.get("effect")))
-        except ValueError:
-            continue
-        found.append(Taint(str(item["key"]), effect, str(item.get("value") or "")))
-    return tuple(found)
-
-
-def _requirements(raw: Any) -> tuple[SelectorRequirement, ...]:
-    found = []
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict) or not item.get("key"):
-            continue
-        operator = str(item.get("operator") or "")
-        if operator not in _OPERATORS:
-            continue
-        values = item.get("values") or ()
-        found.append(
-            SelectorRequirement(
-                str(item["key"]), operator, tuple(str(v) for v in values if v is not None)
-            )
-        )
-    return tuple(found)
-
-
-def with_template(pool: NodePool, raw: Any) -> NodePool:
-    """`pool` with the template fields read from its JSON."""
-    template = _dig(raw, "spec", "template")
-    labels = _dig(template, "metadata", "labels")
-    return replace(
-        pool,
-        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-        requirements=_requirements(_dig(template, "spec", "requirements")),
-        taints=_taints(_dig(template, "spec", "taints")),
-        startup_taints=_taints(_dig(template, "spec", "startupTaints")),
+def _node_class(raw: Any) -> NodeClass:
+    terms = _dig(raw, "spec", "amiSelectorTerms") or ()
+    amis = _dig(raw, "status", "amis") or ()
+    return NodeClass(
+        name=str(_dig(raw, "metadata", "name") or ""),
+        ami_selector_terms=tuple(
+            AmiSelectorTerm.from_json(t) for t in terms if isinstance(t, dict)
+        ),
+        ami_family=str(_dig(raw, "spec", "amiFamily") or ""),
+        amis=tuple(str(a.get("id")) for a in amis if isinstance(a, dict) and a.get("id")),
     )
 
 
-def _taint_json(taint: Taint) -> Json:
-    out: Json = {"key": taint.key, "effect": taint.effect.value}
-    if taint.value:
-        out["value"] = taint.value
-    return out
+def _condition(raw: dict[str, Any], kind: str) -> bool:
+    conditions = _dig(raw, "status", "conditions") or ()
+    return any(
+        isinstance(c, dict) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions
+    )
 
 
-def _requirement_json(requirement: SelectorRequirement) -> Json:
-    out: Json = {"key": requirement.key, "operator": requirement.operator}
-    if requirement.values:
-        out["values"] = list(requirement.values)
-    return out
-
-
-def node_pool_json(pool: NodePool, created: str = "") -> Json:
-    """The NodePool as the API server returns it (the fields eksup reads)."""
-    spec: Json = {
-        "nodeClassRef": {
-            "group": "karpenter.k8s.aws",
-            "kind": "EC2NodeClass",
-            "name": pool.node_class,
-        },
-        "requirements": [_requirement_json(r) for r in pool.requirements],
-    }
-    if pool.taints:
-        spec["taints"] = [_taint_json(t) for t in pool.taints]
-    if pool.startup_taints:
-        spec["startupTaints"] = [_taint_json(t) for t in pool.startup_taints]
-    budgets = []
-    for budget in pool.budgets:
-        entry: Json = {"nodes": budget.nodes}
-        if budget.reasons:
-            entry["reasons"] = list(budget.reasons)
-        if budget.schedule:
-            entry["schedule"] = budget.schedule
-        if budget.duration:
-            entry["duration"] = budget.duration
-        budgets.append(entry)
-    metadata: Json = {"name": pool.name}
-    if created:
-        metadata["creationTimestamp"] = created
-    template: Json = {"spec": spec}
-    if pool.labels:
-        template["metadata"] = {"labels": dict(pool.labels)}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "NodePool",
-        "metadata": metadata,
-        "spec": {"template": template, "disruption": {"budgets": budgets}},
-    }
+def _node_claim(raw: dict[str, Any]) -> NodeClaim:
+    labels = _dig(raw, "metadata", "labels") or {}
+    return NodeClaim(
+        name=str(_dig(raw, "metadata", "name") or ""),
+        node_pool=str(labels.get(KARPENTER_NODEPOOL_LABEL) or ""),
+        node_class=str(_dig(raw, "spec", "nodeClassRef", "name") or ""),
+        node_name=str(_dig(raw, "status", "nodeName") or ""),
+        image_id=str(_dig(raw, "status", "imageID") or ""),
+        ready=_condition(raw, "Ready"),
+        drifted=_condition(raw, DRIFTED),
+        deleting=bool(_dig(raw, "metadata", "deletionTimestamp")),
+    )

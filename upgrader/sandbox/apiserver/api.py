@@ -316,10 +316,8 @@ class KubeApi:
                         yield watch.event_line(
                             "BOOKMARK", watch.bookmark(kind, api_version, event.revision)
                         )
-                    elif matches(event.value):
-                        yield watch.event_line(
-                            event.type, render(event.value, event.wire, event.revision)
-                        )
+                    elif (sent := watch.filtered(event, matches)) is not None:
+                        yield watch.event_line(sent[0], render(sent[1], sent[2], event.revision))
             except watch.ExpiredError as e:
                 yield watch.event_line("ERROR", watch.expired_status(str(e)))
 

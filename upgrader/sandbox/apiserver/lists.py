@@ -33,6 +33,15 @@ EXPIRED_CONTINUE = (
 )
 
 
+class Wire(dict[str, Any]):
+    """A cached object's wire JSON, and its JSON text once a list page has needed it: a page is
+    then joined from texts instead of dumping every object again (the API server's watch cache
+    likewise keeps objects serialised, k8s.io/apiserver/pkg/storage/cacher/caching_object.go).
+    Never changed in place: a changed object gets a new `Wire` (`WireCache`)."""
+
+    text: str | None = None
+
+
 class WireCache:
     """Each object's wire JSON by key, rendered again only when its value object changes."""
 
@@ -50,7 +59,7 @@ class WireCache:
         for key, value in values:
             entry = old.get(key)
             fresh[key] = (
-                entry if entry is not None and entry[0] is value else (value, render(value))
+                entry if entry is not None and entry[0] is value else (value, Wire(render(value)))
             )
         self._entries = fresh
         return fresh
@@ -129,7 +138,8 @@ def list_body(
     kind: str, api_version: str, revision: int, wires: Iterable[Json], cont: str
 ) -> bytes:
     """A list's JSON. The items are dumped one by one into a single buffer, so a page costs what
-    `json.dumps` of its items costs and nothing copies the page's dicts."""
+    `json.dumps` of its items costs and nothing copies the page's dicts; a cached object is
+    dumped once, by the first page that holds it (`Wire`)."""
     meta: Json = {"resourceVersion": str(revision)}
     if cont:
         meta["continue"] = cont
@@ -137,4 +147,12 @@ def list_body(
         {"apiVersion": api_version, "kind": kind, "metadata": meta}, separators=(",", ":")
     )
     dumps = json.JSONEncoder(separators=(",", ":")).encode
-    return (head[:-1] + ',"items":[' + ",".join(map(dumps, wires)) + "]}").encode()
+
+    def text(wire: Json) -> str:
+        if not isinstance(wire, Wire):
+            return dumps(wire)
+        if wire.text is None:
+            wire.text = dumps(wire)
+        return wire.text
+
+    return (head[:-1] + ',"items":[' + ",".join(map(text, wires)) + "]}").encode()

@@ -54,6 +54,10 @@ class WatchEvent:
     key: str
     value: Any
     wire: Json
+    # MODIFIED: the value before, so a filtered watch can tell an object that starts or stops
+    # matching its selector (`filtered`).
+    previous: Any = None
+    previous_wire: Json | None = None
 
 
 class ExpiredError(Exception):
@@ -134,23 +138,34 @@ class ChangeFeed:
         previous: Mapping[str, tuple[Any, Json]],
         current: Mapping[str, tuple[Any, Json]],
     ) -> None:
-        found = []
+        found: list[tuple[str, str, Any, Json, tuple[Any, Json] | None]] = []
         for key, (value, wire) in current.items():
             before = previous.get(key)
             if before is None:
-                found.append(("ADDED", key, value, wire))
+                found.append(("ADDED", key, value, wire, None))
             elif before[0] is not value and before[1] != wire:
                 # Values are immutable: the same object renders the same JSON, so only a
                 # replaced value needs its JSON compared.
-                found.append(("MODIFIED", key, value, wire))
+                found.append(("MODIFIED", key, value, wire, before))
         for key, (value, wire) in previous.items():
             if key not in current:
-                found.append(("DELETED", key, value, wire))
-        for kind, key, value, wire in found:
+                found.append(("DELETED", key, value, wire, None))
+        for kind, key, value, wire, old in found:
             self._revision += 1
             if len(self._events) == self._events.maxlen:
                 self._oldest = self._events[0].revision
-            self._events.append(WatchEvent(self._revision, kind, resource, key, value, wire))
+            self._events.append(
+                WatchEvent(
+                    self._revision,
+                    kind,
+                    resource,
+                    key,
+                    value,
+                    wire,
+                    old[0] if old is not None else None,
+                    old[1] if old is not None else None,
+                )
+            )
         if found:
             self._changed.notify_all()
 
@@ -230,6 +245,25 @@ class ChangeFeed:
 def event_line(event_type: str, obj: Json) -> bytes:
     """One watch event as the API server streams it: a JSON object and a newline."""
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def filtered(event: WatchEvent, matches: Callable[[Any], bool]) -> tuple[str, Any, Json] | None:
+    """The event a watch with a selector sends for `event` (type, value, wire), or None.
+
+    As the apiserver's watch cache does (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go,
+    convertToWatchEvent): an object that starts to match is ADDED, one that stops matching is
+    DELETED with its previous content, so a watcher of the pods of one node (spec.nodeName) is
+    told when a pod of that name leaves it, even if a pod of the same name now runs elsewhere.
+    """
+    now = matches(event.value)
+    before = event.previous is not None and matches(event.previous)
+    if event.type != "MODIFIED" or event.previous is None:
+        return (event.type, event.value, event.wire) if now else None
+    if now:
+        return ("MODIFIED" if before else "ADDED"), event.value, event.wire
+    if before and event.previous_wire is not None:
+        return "DELETED", event.previous, event.previous_wire
+    return None
 
 
 def with_revision(wire: Json, revision: int) -> Json:

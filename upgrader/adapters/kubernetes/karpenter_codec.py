@@ -1,0 +1,142 @@
+"""A Karpenter v1 NodePool's template, both ways: the JSON the API serves and eksup's values.
+
+The adapter reads NodePools through CustomObjectsApi as plain dicts; the sandbox API server
+renders its FakeKarpenter's pools with `node_pool_json`, so the two cannot disagree on a field.
+The fields are karpenter.sh/v1's (pkg/apis/v1/nodepool.go, nodeclaim.go in kubernetes-sigs/
+karpenter): `spec.template.metadata.labels`, and under `spec.template.spec` the
+`requirements` (NodeSelectorRequirementWithMinValues: key, operator, values, minValues),
+`taints`, `startupTaints` and `nodeClassRef`; `spec.disruption.budgets`.
+Read defensively: a malformed entry is skipped, never a crash in the middle of a plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from upgrader.core.kube import DisruptionBudget, NodePool, SelectorRequirement, Taint, TaintEffect
+
+Json = dict[str, Any]
+API_VERSION = "karpenter.sh/v1"
+_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+
+
+def _dig(raw: Any, *path: str) -> Any:
+    for key in path:
+        raw = raw.get(key) if isinstance(raw, dict) else None
+    return raw
+
+
+def _taints(raw: Any) -> tuple[Taint, ...]:
+    found = []
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        try:
+            effect = TaintEffect(str(item.get("effect")))
+        except ValueError:
+            continue
+        found.append(Taint(str(item["key"]), effect, str(item.get("value") or "")))
+    return tuple(found)
+
+
+def _requirements(raw: Any) -> tuple[SelectorRequirement, ...]:
+    found = []
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        operator = str(item.get("operator") or "")
+        if operator not in _OPERATORS:
+            continue
+        values = item.get("values") or ()
+        found.append(
+            SelectorRequirement(
+                str(item["key"]), operator, tuple(str(v) for v in values if v is not None)
+            )
+        )
+    return tuple(found)
+
+
+def with_template(pool: NodePool, raw: Any) -> NodePool:
+    """`pool` with the template fields read from its JSON."""
+    template = _dig(raw, "spec", "template")
+    labels = _dig(template, "metadata", "labels")
+    return replace(
+        pool,
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        requirements=_requirements(_dig(template, "spec", "requirements")),
+        taints=_taints(_dig(template, "spec", "taints")),
+        startup_taints=_taints(_dig(template, "spec", "startupTaints")),
+    )
+
+
+def node_pool(raw: dict[str, Any]) -> NodePool:
+    """A NodePool as the API serves it: its drift budgets and its template."""
+    budgets = tuple(
+        DisruptionBudget(
+            nodes=str(b.get("nodes", "10%")),
+            reasons=tuple(str(r) for r in b.get("reasons") or ()),
+            schedule=str(b.get("schedule") or ""),
+            duration=str(b.get("duration") or ""),
+        )
+        for b in _dig(raw, "spec", "disruption", "budgets") or ()
+        if isinstance(b, dict)
+    )
+    pool = NodePool(
+        name=str(_dig(raw, "metadata", "name") or ""),
+        node_class=str(_dig(raw, "spec", "template", "spec", "nodeClassRef", "name") or ""),
+        budgets=budgets or (DisruptionBudget(),),
+    )
+    return with_template(pool, raw)
+
+
+def _taint_json(taint: Taint) -> Json:
+    out: Json = {"key": taint.key, "effect": taint.effect.value}
+    if taint.value:
+        out["value"] = taint.value
+    return out
+
+
+def _requirement_json(requirement: SelectorRequirement) -> Json:
+    out: Json = {"key": requirement.key, "operator": requirement.operator}
+    if requirement.values:
+        out["values"] = list(requirement.values)
+    return out
+
+
+def node_pool_json(pool: NodePool, created: str = "") -> Json:
+    """The NodePool as the API server returns it (the fields eksup reads)."""
+    spec: Json = {
+        "nodeClassRef": {
+            "group": "karpenter.k8s.aws",
+            "kind": "EC2NodeClass",
+            "name": pool.node_class,
+        },
+        "requirements": [_requirement_json(r) for r in pool.requirements],
+    }
+    if pool.taints:
+        spec["taints"] = [_taint_json(t) for t in pool.taints]
+    if pool.startup_taints:
+        spec["startupTaints"] = [_taint_json(t) for t in pool.startup_taints]
+    budgets = []
+    for budget in pool.budgets:
+        entry: Json = {"nodes": budget.nodes}
+        if budget.reasons:
+            entry["reasons"] = list(budget.reasons)
+        if budget.schedule:
+            entry["schedule"] = budget.schedule
+        if budget.duration:
+            entry["duration"] = budget.duration
+        budgets.append(entry)
+    metadata: Json = {"name": pool.name}
+    if created:
+        metadata["creationTimestamp"] = created
+    template: Json = {"spec": spec}
+    if pool.labels:
+        template["metadata"] = {"labels": dict(pool.labels)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "NodePool",
+        "metadata": metadata,
+        "spec": {"template": template, "disruption": {"budgets": budgets}},
+    }
