@@ -117,6 +117,38 @@ def test_projected_pages_decode_production_pods_like_whole_ones() -> None:
     assert len(json.dumps(projected)) < len(json.dumps(served)) / 3
 
 
+def test_projected_pages_keep_the_schedulers_message_and_the_start_time() -> None:
+    """A Pending pod's PodScheduled=False message (the drain's "no room" report quotes it) and
+    a running container's startedAt survive the projection."""
+    pending = _pod("pending", "")
+    pending["status"] = {
+        "phase": "Pending",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu.",
+            }
+        ],
+    }
+    running = _pod("running", "n")
+    running["status"] = {
+        "phase": "Running",
+        "containerStatuses": [
+            {"restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:07Z"}}}
+        ],
+    }
+    served = [pending, running]
+
+    projected, _ = projection.pods(json.dumps({"items": served}).encode())
+
+    decoded = [wire.pod(p) for p in projected]
+    assert decoded == [wire.pod(p) for p in served]
+    assert decoded[0].unschedulable == "0/3 nodes are available: 3 Insufficient cpu."
+    assert decoded[1].started_at == wire.epoch("2026-01-01T00:00:07Z")
+
+
 def test_a_pod_page_of_unexpected_shape_is_decoded_whole() -> None:
     odd = _pod("odd", "n")
     odd["spec"]["containers"] = "not a list"

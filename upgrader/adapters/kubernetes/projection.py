@@ -99,10 +99,21 @@ class _PodCondition(_Fields):
     type: Any = UNSET
     status: Any = UNSET
     last_transition_time: Any = UNSET
+    reason: Any = UNSET  # PodScheduled: "Unschedulable", with kube-scheduler's message
+    message: Any = UNSET
+
+
+class _Running(_Fields):
+    started_at: Any = UNSET
+
+
+class _ContainerState(_Fields):
+    running: _Running | UnsetType | None = UNSET  # waiting and terminated: not read
 
 
 class _ContainerStatus(_Fields):
     restart_count: Any = UNSET
+    state: _ContainerState | UnsetType | None = UNSET
 
 
 class _PodStatus(_Fields):
