@@ -181,7 +181,8 @@ def rollout_status(
     context: ContextOption = None,
     sandbox: SandboxOption = False,
 ) -> None:
-    """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
+    """Where a rollout of any strategy stands (its journal) and what the service has now: the
+    weights, the A/B header route, the shadow mirror, or both Deployments (rolling, recreate).
 
     Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
     (running, paused, or its run killed), also --watch still going at --timeout.
