@@ -148,7 +148,14 @@ def test_dry_run_journal_interrupt_and_resume(shared: Shared, tmp_path: Path, na
     # --dry-run: reads only; no journal anywhere, nothing written to the cluster.
     code, stdout, stderr = case.run("run", "--dry-run")
     assert code == 0, stdout + stderr
-    assert "dry run: nothing was changed" in stdout
+    # The run's own step loop on dry-run ports: the changes it would make, recorded in order,
+    # and how it would end.
+    calls = [line for line in stdout.splitlines() if line.startswith("    would call ")]
+    assert calls, stdout
+    assert f"dry run: {len(calls)} changes it would make over " in stdout
+    assert stdout.endswith("; nothing was changed\n")
+    assert "a run would end: web: " in stdout
+    assert "succeeded" in stdout.split("a run would end: ")[1].splitlines()[0]
     assert case.writes() == []
     assert not journal_file(NAMESPACE, "web").exists()
 

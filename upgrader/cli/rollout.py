@@ -140,15 +140,16 @@ def rollout_run(
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
-    from upgrader.core.run.status import dry_run_status, exit_code
-    from upgrader.usecases.rollouts import preview_rollout, run_rollout, run_status
+    from upgrader.core.run.status import exit_code
+    from upgrader.usecases.rollout_dry_run import dry_run_rollout
+    from upgrader.usecases.rollouts import run_rollout, run_status
 
     with reported_errors(), _rollout_ports_for(ctx, sandbox, region, profile, context) as ports:
         if dry_run:
-            shown = preview_rollout(spec_file, ports)
+            shown = dry_run_rollout(spec_file, ports)
             for line in shown.lines():
                 _print_plain(line)
-            raise typer.Exit(exit_code(dry_run_status(shown.blocked)))
+            raise typer.Exit(exit_code(shown.status))
         report = run_rollout(
             spec_file,
             ports,
