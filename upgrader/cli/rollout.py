@@ -121,7 +121,8 @@ def rollout_run(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Read everything, print each step's change; change nothing."
+            "--dry-run",
+            help="Run the steps on ports that change nothing: print each call it would make.",
         ),
     ] = False,
     yes: YesOption = False,
@@ -136,7 +137,7 @@ def rollout_run(
     Resumes an unfinished rollout of the app after its last completed step.
     Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
     2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments)
-    or roll back (a gate fails now);
+    or would not succeed (a gate fails now);
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
