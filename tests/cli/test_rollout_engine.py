@@ -273,3 +273,9 @@ def test_status_of_every_strategy_shows_its_step_live_state_lock_and_requests(
             "on",
         )
     assert case.writes() == []  # status only reads
+
+    # --watch follows the same view until its timeout: a paused rollout is still unfinished.
+    code, stdout, stderr = case.run("status", "--watch", "--timeout", "30")
+    assert code == 4, stdout + stderr
+    assert stdout.splitlines()[:2] == lines[:2]
+    assert "still running after 30s" in stderr
