@@ -128,6 +128,9 @@ class StepActions:
         self._replan(self._stable_replicas())
         self._listening = False  # act on requests from the journal
         self._promoting = False
+        # Told the number of each step as it begins (a dry run's trace says where each
+        # change it records would be made).
+        self.on_step: Callable[[int], None] | None = None
 
     @property
     def steps_total(self) -> int:
@@ -213,6 +216,8 @@ class StepActions:
         if number != state.current:
             state.current = number
             state.give_up = self._give_up(state)
+            if self.on_step is not None:
+                self.on_step(number)
         if isinstance(step, SetWeights):
             try:
                 self._converge(state, number, step.weights)
@@ -311,6 +316,7 @@ class StepActions:
             return (reading.on if on else reading.off), reading.detail
 
         if not reached()[0]:
+            self.log(f"turn the {kind} route {change}: {self.router.describe_route(kind, on)}")
             if kind == "header":
                 self.router.set_header_route(on)
             else:
@@ -408,7 +414,9 @@ class StepActions:
             if side == "stable" and self.journal is not None:
                 # Kept before it changes: the one fact a rollback cannot re-derive.
                 self.journal.record_stable_replicas(deployment, before.replicas)
-            self.log(f"scale {side} Deployment {app.namespace}/{deployment} to 0")
+            self.log(
+                f"scale {side} Deployment {app.namespace}/{deployment} from {before.replicas} to 0"
+            )
             self.pods.cluster.scale_workload(before.kind, app.namespace, deployment, 0)
         except NotFoundError:
             state.notes.append(f"{side} Deployment {app.namespace}/{deployment} not found")

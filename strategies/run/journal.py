@@ -268,8 +268,9 @@ def legacy_records(data: Mapping[str, str]) -> list[Record]:
 class RolloutJournal:
     """The journal of one app's rollouts, as one command (`run_id`) reads and writes it.
 
-    `path` None reads and writes the ConfigMap only (status, a dry run writes nothing at all:
-    it never appends)."""
+    `path` None reads and writes the ConfigMap only (status). `dry_run` reads the local file
+    (`path`) and the ConfigMap as a run would, and keeps what the run appends in memory: a dry
+    run resumes where a run would, and leaves no journal a later run would trust."""
 
     def __init__(
         self,
@@ -283,7 +284,9 @@ class RolloutJournal:
         path: Path | None = None,
         command: str = "run",
         on_error: Callable[[str], None] = lambda _: None,
+        dry_run: bool = False,
     ) -> None:
+        self.dry_run = dry_run
         self.cluster = cluster
         self.clock = clock
         self.namespace = namespace
@@ -306,6 +309,8 @@ class RolloutJournal:
             # The ConfigMap is what every machine shares: a local copy of another journal
             # (another rollout, another cluster) is set aside.
             earlier = remote
+        if self.dry_run:
+            return Journal(self.clock, self.run_id, path=None, mirror=None, earlier=earlier)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if local and earlier != local:
@@ -354,7 +359,7 @@ class RolloutJournal:
     def start(self, steps_total: int, by: Actor, spec_digest: str = "") -> None:
         """A new rollout: the previous one's journal becomes history (its local copy is set
         aside; its ConfigMap copy is replaced at this first write)."""
-        if self.path is not None and self.path.exists():
+        if self.path is not None and self.path.exists() and not self.dry_run:
             self._set_aside()
         self._journal = self._open(fresh=True)
         self._append(

@@ -233,7 +233,7 @@ def test_run_moves_all_traffic_to_the_candidate_and_records_it(canary: World) ->
     assert "started-by" in state
     # Every change was logged before it was made.
     assert "set weights stable 90 / candidate 10: elbv2 modify-rule" in stderr
-    assert "scale stable Deployment shop/web-stable to 0" in stderr
+    assert "scale stable Deployment shop/web-stable from 3 to 0" in stderr
     # The lease is released at the end.
     assert [a.verb for a in canary.kube.actions if a.resource == "leases"][-1] == "delete"
 

@@ -101,14 +101,19 @@ def test_ab_on_an_alb_prints_the_rule_it_would_create_and_changes_nothing(
     assert code == 0, stderr
     assert "shop/web: ab on alb-elbv2; route now: no A/B rule on the rule" in stdout
     assert "lock: free" in stdout
-    assert "route on: would call: elbv2 create-rule --listener-arn" in stdout
+    assert "at +0s: turn the header route on: elbv2 create-rule --listener-arn" in stdout
     assert "if Cookie ~ *variant=b* forward" in stdout
-    assert "  the rule would get priority 9, just before the spec rule's 10 (as read now)" in stdout
-    assert "bake: 30s, then gates: cloudwatch-alarm" in stdout
-    assert "end, gates passed: the route stays on (no call)" in stdout
-    assert "end, a gate failed or the deadline passed: would call: elbv2 delete-rule" in stdout
+    # The rule the run would create, with the priority it would take (the spec rule's is 10).
+    (created,) = [line for line in stdout.splitlines() if "would call elbv2:CreateRule" in line]
+    assert f"listener={rule.replace(':listener-rule/', ':listener/').rsplit('/', 1)[0]}" in created
+    assert " priority=9 header=Cookie=*variant=b* forward=" in created
+    assert "step 1 of 1 (at +0s): header route on, pause 30s, gates: cloudwatch-alarm" in stdout
+    assert "the A/B route stays on (" in stdout  # gates passed: no call to end it
+    assert "`eksup rollout abort SPEC` removes it" in stdout
+    assert "way back: elbv2 delete-rule: the rule on " in stdout
     assert f"gate cloudwatch-alarm {ALARM} now: pass (all alarms OK)" in stdout
-    assert "dry run: nothing was changed" in stdout
+    assert "a run would end: web: ab succeeded (gates passed)" in stdout
+    assert stdout.endswith("dry run: 1 changes it would make over 30s; nothing was changed\n")
     assert listener_rules(world, rule) == before
     assert world.writes() == []
 
@@ -127,8 +132,10 @@ def test_ab_dry_run_after_a_run_reads_the_route_on_and_would_write_nothing(
     assert code == 0, stderr
     assert "route now: A/B rule" in stdout
     assert "(priority 9): Cookie ~ *variant=b*" in stdout
-    assert "route on: it reads on already; no call" in stdout
-    assert "create-rule" not in stdout
+    # It reads on already: no call, only the read-back.
+    assert "turn the header route on" not in stdout
+    assert "would call" not in stdout
+    assert "dry run: 0 changes it would make" in stdout
     assert listener_rules(world, rule) == before
     assert world.writes() == []
 
@@ -145,7 +152,9 @@ def test_ab_dry_run_under_a_held_lock_names_the_holder_and_exits_2(
     assert code == 2
     assert "lock: rollout of shop/web is locked" in stdout
     assert "bob@ci-runner pid 7" in stdout
-    assert "route on: would call: elbv2 create-rule" in stdout
+    assert "a run would be refused: rollout of shop/web is locked" in stdout
+    assert "turn the header route on: elbv2 create-rule" in stdout
+    assert "would call elbv2:CreateRule" in stdout
     assert listener_rules(world, rule) == before
     assert world.writes() == []
 
@@ -209,12 +218,13 @@ def test_ab_on_a_gateway_prints_the_httproute_change_and_changes_nothing(
     assert code == 0, stderr
     assert "shop/web: ab on gateway-api; route now: no A/B rule on HTTPRoute shop/web" in stdout
     assert (
-        "route on: would call: kubectl replace HTTPRoute shop/web: a rule with the stable "
-        "rules' matches and x-variant ~ b, forwarding to web-candidate:80" in stdout
+        "at +0s: turn the header route on: kubectl replace HTTPRoute shop/web: a rule with the "
+        "stable rules' matches and x-variant ~ b, forwarding to web-candidate:80" in stdout
     )
-    assert "end, gates passed: the route stays on" in stdout
-    assert "would call: kubectl replace HTTPRoute shop/web: remove the rule forwarding" in stdout
-    assert "first: gates: none" in stdout
+    assert "    would call kubernetes:replace-httproute-rules httproute=shop/web rules=" in stdout
+    assert "the A/B route stays on" in stdout
+    assert "way back: kubectl replace HTTPRoute shop/web: remove the rule forwarding" in stdout
+    assert "step 1 of 1 (at +0s): header route on, pause 60s, gates: none" in stdout
     assert world.route() == before
     assert world.writes() == []
 
@@ -230,13 +240,19 @@ def test_shadow_prints_the_mirror_and_its_removal_and_changes_nothing(
     assert code == 0, stderr
     assert "shop/web: shadow on gateway-api; route now: no mirror on HTTPRoute shop/web" in stdout
     assert (
-        "route on: would call: kubectl replace HTTPRoute shop/web: RequestMirror 20% to "
-        "web-candidate:80 on the rules forwarding to web-stable:80" in stdout
+        "at +0s: turn the mirror route on: kubectl replace HTTPRoute shop/web: RequestMirror 20% "
+        "to web-candidate:80 on the rules forwarding to web-stable:80" in stdout
     )
-    assert "bake: 120s" in stdout
+    assert "mirror route on, pause 120s" in stdout
+    # The mirror ends whatever the outcome: after the bake, then read back gone.
     assert (
-        "end, whatever the outcome: would call: kubectl replace HTTPRoute shop/web: remove the "
+        "at +120s: turn the mirror route off: kubectl replace HTTPRoute shop/web: remove the "
         "RequestMirror filters to web-candidate:80" in stdout
+    )
+    calls = [line for line in stdout.splitlines() if line.startswith("    would call ")]
+    assert (
+        calls
+        == ["    would call kubernetes:replace-httproute-rules httproute=shop/web rules=2"] * 2
     )
     assert "route stays" not in stdout
     assert world.route() == before
@@ -299,22 +315,33 @@ def test_rolling_prints_each_batch_within_the_bounds_and_scales_nothing(
         "candidate Deployment shop/web-candidate: 0 replicas (0 Ready)" in stdout
     )
     assert "bounds: at most 4 pods desired (max_surge 1 -> 1), at least 3 Ready" in stdout
-    # The runner's own batches for 3 replicas, surge 1, unavailable 0.
-    assert "batch 1: stable 3 -> 3, candidate 0 -> 1;" in stdout
-    assert "  would call: scale Deployment shop/web-candidate 0 -> 1\n" in stdout
+    # The runner's own batches for 3 replicas, surge 1, unavailable 0, as it runs them.
+    assert "batch 1 of 4 (at +0s): " in stdout
     assert (
-        "batch 2: stable 3 -> 2, candidate 1 -> 2; wait until 2 candidate pods Ready, "
-        "pause 30s, then gates: pod-readiness" in stdout
+        "  at +0s: batch 1: scale Deployment shop/web-candidate 0 -> 1\n"
+        "    would call kubernetes:scale workload=Deployment/shop/web-candidate replicas=1\n"
+        "batch 2 of 4 (at +30s): " in stdout
     )
     assert (
-        "  would call: scale Deployment shop/web-stable 3 -> 2; "
-        "scale Deployment shop/web-candidate 1 -> 2" in stdout
+        "stable to 2, candidate to 2, wait until 2 candidate pods Ready, pause 30s, "
+        "gates: pod-readiness shop/web-candidate" in stdout
     )
-    assert "batch 4: stable 1 -> 0, candidate 3 -> 3;" in stdout
+    assert (
+        "  at +30s: batch 2: scale Deployment shop/web-stable 3 -> 2\n"
+        "    would call kubernetes:scale workload=Deployment/shop/web-stable replicas=2\n"
+        "  at +30s: batch 2: scale Deployment shop/web-candidate 1 -> 2\n"
+        "    would call kubernetes:scale workload=Deployment/shop/web-candidate replicas=2\n"
+        in stdout
+    )
+    assert "  at +90s: batch 4: scale Deployment shop/web-stable 1 -> 0\n" in stdout
     assert "batch 5" not in stdout
-    assert "the gates read now (a run first decides on them after batch 1):" in stdout
-    assert "gate pod-readiness shop/web-candidate now: fail (no pods" in stdout
-    assert "dry run: nothing was changed" in stdout
+    # Before batch 1 the candidate has no pods: its readiness gate says nothing yet.
+    assert (
+        "gate pod-readiness shop/web-candidate now: fail (no pods (no_data: fail)); not "
+        "counted: the candidate has no pods yet" in stdout
+    )
+    assert "a run would end: web: succeeded after 4/4 steps, stable 0 / candidate 3" in stdout
+    assert stdout.endswith("dry run: 6 changes it would make over 120s; nothing was changed\n")
     assert _replicas(world) == (3, 0)
     assert world.writes() == []
 
@@ -325,13 +352,20 @@ def test_recreate_prints_its_two_moves_and_scales_nothing(sandbox: Sandbox, tmp_
     code, stdout, stderr = world.run("--dry-run")
 
     assert code == 0, stderr
-    assert "batch 1: stable 3 -> 0, candidate 0 -> 0; wait until its pods are gone" in stdout
-    assert "  would call: scale Deployment shop/web-stable 3 -> 0\n" in stdout
-    assert "batch 2: stable 0 -> 0, candidate 0 -> 3;" in stdout
-    assert "  would call: scale Deployment shop/web-candidate 0 -> 3\n" in stdout
+    assert (
+        "batch 1 of 2 (at +0s): stable to 0, wait until the stable pods are gone (no pod "
+        "serves from here)\n"
+        "  at +0s: batch 1: scale Deployment shop/web-stable 3 -> 0\n"
+        "    would call kubernetes:scale workload=Deployment/shop/web-stable replicas=0\n"
+        "batch 2 of 2 (at +0s): candidate to 3, wait until 3 candidate pods Ready, pause 0s, "
+        "gates: pod-readiness shop/web-candidate\n"
+        "  at +0s: batch 2: scale Deployment shop/web-candidate 0 -> 3\n"
+        "    would call kubernetes:scale workload=Deployment/shop/web-candidate replicas=3\n"
+        in stdout
+    )
     assert "batch 3" not in stdout
     assert "bounds" not in stdout
-    assert "the gates read now (a run first decides on them after batch 2):" in stdout
+    assert "a dry run cannot tell how long that is" in stdout  # the downtime
     assert _replicas(world) == (3, 0)
     assert world.writes() == []
 
@@ -387,6 +421,7 @@ def test_recreate_dry_run_under_a_held_lock_exits_2(sandbox: Sandbox, tmp_path: 
 
     assert code == 2
     assert "dave@ci pid 3" in stdout
-    assert "batch 2: stable 0 -> 0, candidate 0 -> 3;" in stdout
+    assert "a run would be refused: rollout of shop/web is locked" in stdout
+    assert "would call kubernetes:scale workload=Deployment/shop/web-candidate replicas=3" in stdout
     assert _replicas(world) == (3, 0)
     assert world.writes() == []

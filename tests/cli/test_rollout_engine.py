@@ -10,6 +10,7 @@ HTTPRoute (tests/strategies/test_shadow.py's)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from strategies.run.journal import JOURNAL_DIR_ENV, journal_file
+from strategies.run.journal import (
+    JOURNAL_DIR_ENV,
+    Actor,
+    Request,
+    RolloutJournal,
+    journal_file,
+)
 from tests.cli.test_rollout_command import NAMESPACE, Shared, _world, shared
 from tests.strategies.test_shadow import gateway_cluster
 from upgrader.cli import app
 from upgrader.core.errors import NotFoundError
-from upgrader.core.kube import WorkloadKind
+from upgrader.core.kube import Lease, WorkloadKind
 from upgrader.core.run.journal import Phase, Record, parse_records
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
@@ -117,9 +124,15 @@ INTERRUPT_AT = {
     "shadow": 60,
 }
 PODS = {"rolling", "recreate"}  # their batches are sized from stable's count at the start
-# `rollout status` reads live weights: the strategies that move them (the others are refused
-# with what to use instead, as before the journal).
-WEIGHTS = {"canary", "blue-green"}
+# What `rollout status` reads live, per strategy, besides the journal's state.
+LIVE = {
+    "canary": "live weights: stable ",
+    "blue-green": "live weights: stable ",
+    "ab": "header route: ",
+    "shadow": "mirror route: ",
+    "rolling": "stable Deployment shop/web-stable: ",
+    "recreate": "stable Deployment shop/web-stable: ",
+}
 
 
 def _ctrl_c() -> None:
@@ -135,7 +148,14 @@ def test_dry_run_journal_interrupt_and_resume(shared: Shared, tmp_path: Path, na
     # --dry-run: reads only; no journal anywhere, nothing written to the cluster.
     code, stdout, stderr = case.run("run", "--dry-run")
     assert code == 0, stdout + stderr
-    assert "dry run: nothing was changed" in stdout
+    # The run's own step loop on dry-run ports: the changes it would make, recorded in order,
+    # and how it would end.
+    calls = [line for line in stdout.splitlines() if line.startswith("    would call ")]
+    assert calls, stdout
+    assert f"dry run: {len(calls)} changes it would make over " in stdout
+    assert stdout.endswith("; nothing was changed\n")
+    assert "a run would end: web: " in stdout
+    assert "succeeded" in stdout.split("a run would end: ")[1].splitlines()[0]
     assert case.writes() == []
     assert not journal_file(NAMESPACE, "web").exists()
 
@@ -152,10 +172,10 @@ def test_dry_run_journal_interrupt_and_resume(shared: Shared, tmp_path: Path, na
     assert local[-1].detail == "interrupted"
     with pytest.raises(NotFoundError):  # the lock was released
         case.kube.get_lease(NAMESPACE, "eksup-rollout-web")
-    if name in WEIGHTS:
-        code, stdout, stderr = case.run("status")
-        assert code == 4, stdout + stderr  # unfinished
-        assert "paused" in stdout
+    code, stdout, stderr = case.run("status")
+    assert code == 4, stdout + stderr  # unfinished
+    assert "paused" in stdout
+    assert LIVE[name] in stdout
 
     # The dry run of what comes next: still nothing written.
     case.kube.clear_actions()
@@ -180,7 +200,82 @@ def test_dry_run_journal_interrupt_and_resume(shared: Shared, tmp_path: Path, na
     assert len(resumed) == 1
     assert resumed[0].run != local[0].run  # a run of its own
     assert (after[-1].phase, after[-1].outcome) == (Phase.RUN_FINISHED, "succeeded")
-    if name in WEIGHTS:
-        code, stdout, _ = case.run("status")
-        assert code == 0
-        assert "succeeded" in stdout
+    code, stdout, _ = case.run("status")
+    assert code == 0
+    assert "succeeded" in stdout
+    assert LIVE[name] in stdout
+
+
+# What `rollout status --format json` reads live, per strategy (the others are null).
+LIVE_JSON = {
+    "canary": "live_weights",
+    "blue-green": "live_weights",
+    "ab": "live_route",
+    "shadow": "live_route",
+    "rolling": "deployments",
+    "recreate": "deployments",
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_status_of_every_strategy_shows_its_step_live_state_lock_and_requests(
+    shared: Shared, tmp_path: Path, name: str
+) -> None:
+    case = CASES[name](shared, tmp_path)
+    case.clock.call_later(INTERRUPT_AT[name], _ctrl_c)
+    assert case.run("run", "--yes")[0] == 4
+    # Another machine's run holds the app now, and someone asked it to abort.
+    now = case.clock.now()
+    run = case.local()[-1].run
+    holder = f"ci@runner-7 pid 4242 run {run}"
+    case.kube.create_lease(Lease(NAMESPACE, "eksup-rollout-web", holder, now, now, 120))
+    journal = RolloutJournal(case.kube, case.clock, NAMESPACE, "web", run_id="r-asker")
+    journal.request(Request.ABORT, Actor("alice", now), run)
+    case.kube.clear_actions()
+
+    code, stdout, stderr = case.run("status")
+    assert code == 4, stdout + stderr
+    lines = stdout.splitlines()
+    unit = "batch" if name in PODS else "step"
+    assert lines[0].startswith(f"shop/web: paused, {unit} "), stdout
+    assert lines[0].endswith(f" ({name})")
+    assert lines[1].startswith(LIVE[name]), stdout
+    assert "pending request: abort by alice" in lines
+    assert f"lock: held by {holder!r}" in stdout
+    if name in PODS:
+        # Both sides as read, and the count the batches are sized by.
+        assert "; candidate Deployment shop/web-candidate: " in lines[1]
+        assert (
+            "batches sized from the 3 replicas stable had when the rollout started (journaled)"
+            in lines
+        )
+    if name == "ab":
+        assert lines[1].startswith("header route: on (A/B rule ")
+    if name == "shadow":
+        assert lines[1].startswith("mirror route: on (mirror 50% to web-candidate:80")
+
+    code, stdout, _ = case.run("status", "--format", "json")
+    assert code == 4
+    document = json.loads(stdout)
+    assert document["strategy"] == name
+    assert document["state"]["status"] == "paused"
+    assert document["state"]["request"] == "abort"
+    assert document["lock"].startswith(f"held by {holder!r}")
+    for key in set(LIVE_JSON.values()):
+        assert (document[key] is not None) == (key == LIVE_JSON[name]), key
+    if name in PODS:
+        assert document["deployments"]["original_replicas"] == 3
+        assert document["deployments"]["stable"]["deployment"] == "shop/web-stable"
+    if name in ("ab", "shadow"):
+        route = document["live_route"]
+        assert (route["kind"], route["state"]) == (
+            "header" if name == "ab" else "mirror",
+            "on",
+        )
+    assert case.writes() == []  # status only reads
+
+    # --watch follows the same view until its timeout: a paused rollout is still unfinished.
+    code, stdout, stderr = case.run("status", "--watch", "--timeout", "30")
+    assert code == 4, stdout + stderr
+    assert stdout.splitlines()[:2] == lines[:2]
+    assert "still running after 30s" in stderr

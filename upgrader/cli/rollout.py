@@ -121,7 +121,8 @@ def rollout_run(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Read everything, print each step's change; change nothing."
+            "--dry-run",
+            help="Run the steps on ports that change nothing: print each call it would make.",
         ),
     ] = False,
     yes: YesOption = False,
@@ -136,19 +137,20 @@ def rollout_run(
     Resumes an unfinished rollout of the app after its last completed step.
     Exit code 0: all traffic on the candidate; 1: rolled back (or failed to confirm stable);
     2: (dry run) the run would be refused (the app's lock, or rolling/recreate's Deployments)
-    or roll back (a gate fails now);
+    or would not succeed (a gate fails now);
     3: refused (locked, not confirmed);
     4: interrupted (run again to resume).
     """
-    from upgrader.core.run.status import dry_run_status, exit_code
-    from upgrader.usecases.rollouts import preview_rollout, run_rollout, run_status
+    from upgrader.core.run.status import exit_code
+    from upgrader.usecases.rollout_dry_run import dry_run_rollout
+    from upgrader.usecases.rollouts import run_rollout, run_status
 
     with reported_errors(), _rollout_ports_for(ctx, sandbox, region, profile, context) as ports:
         if dry_run:
-            shown = preview_rollout(spec_file, ports)
+            shown = dry_run_rollout(spec_file, ports)
             for line in shown.lines():
                 _print_plain(line)
-            raise typer.Exit(exit_code(dry_run_status(shown.blocked)))
+            raise typer.Exit(exit_code(shown.status))
         report = run_rollout(
             spec_file,
             ports,
@@ -181,7 +183,8 @@ def rollout_status(
     context: ContextOption = None,
     sandbox: SandboxOption = False,
 ) -> None:
-    """Where a rollout stands (its ConfigMap) and the live weights, read from the provider.
+    """Where a rollout of any strategy stands (its journal) and what the service has now: the
+    weights, the A/B header route, the shadow mirror, or both Deployments (rolling, recreate).
 
     Exit code 0: succeeded (or nothing recorded); 1: rolled back or failed; 4: unfinished
     (running, paused, or its run killed), also --watch still going at --timeout.

@@ -10,20 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from upgrader.core.exit_codes import ExitCode
+from upgrader.core.run.dry_run import IntendedCall
 from upgrader.core.run.status import RunStatus, exit_code
 
-
-@dataclass(frozen=True)
-class IntendedCall:
-    """A change a dry run would have made (`upgrader.execute.dry_run` records them)."""
-
-    service: str  # eks, ec2, autoscaling, kubernetes
-    action: str  # the API's name: UpdateClusterVersion, cordon, evict, ...
-    params: tuple[tuple[str, str], ...] = ()
-
-    def __str__(self) -> str:
-        args = " ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.service}:{self.action}" + (f" {args}" if args else "")
+__all__ = ["IntendedCall", "RunResult", "StepOutcome", "StepRecord"]
 
 
 class StepOutcome(StrEnum):

@@ -28,7 +28,6 @@ from rich.text import Text
 from strategies import ab, recreate, rolling, shadow
 from strategies.gates.kinds import Gate, gates_for
 from strategies.loop import CHECK_EVERY_SECONDS, StepLoop
-from strategies.preview import Shown, preview, preview_compute, preview_experiment
 from strategies.registry import steps_for
 from strategies.run.journal import (
     TERMINAL,
@@ -284,36 +283,6 @@ def run_rollout(
         return runner.run()
 
 
-def _quiet(_: str) -> None:
-    """A dry run logs no change: it makes none."""
-
-
-def preview_rollout(spec_file: Path, ports: RolloutPorts) -> Shown:
-    """`rollout run --dry-run`: each strategy wired as its run wires it, read, not run."""
-    wired = _wire(spec_file, ports, weights=False)
-    gates = tuple(_gates(wired.spec, ports))
-    loop = wired.runner(_quiet)
-    if loop.route is not None:
-        return preview_experiment(wired.spec, router=wired.router, gates=gates, lock=wired.lock)
-    if loop.moves_pods:
-        return preview_compute(
-            wired.spec,
-            ports.cluster,
-            ports.clock,
-            gates=gates,
-            lock=wired.lock,
-            resume=loop.pods_to_resume(),
-        )
-    return preview(
-        wired.spec,
-        router=wired.router,
-        gates=gates,
-        journal=wired.journal,
-        lock=wired.lock,
-        cluster=ports.cluster,
-    )
-
-
 def promote_rollout(
     spec_file: Path,
     ports: RolloutPorts,
@@ -414,6 +383,10 @@ def _finish_for_the_dead(wired: _Wired, log: Log) -> None:
     if why:
         wired.lock.take_over_stale = True  # a provably dead holder is taken over anyway
         log(f"{_app(wired.spec)}: {why}; this command finishes its work")
+
+
+def _quiet(_: str) -> None:
+    """A command that reads only (status) reports nothing of the journal's mirror."""
 
 
 _RUN_OF_HOLDER = re.compile(r" run (?P<run>\S+)$")

@@ -15,14 +15,19 @@ pods moving) the steps handle themselves: a wait is
 read once and reported instead of waited on, and a drain is reported instead of run.
 
 Neither the journal file, nor its ConfigMap, nor the lock are written in a dry run.
+
+`rollout run --dry-run` runs its step loop on the same wrappers (and `DryRunDns` for Route 53),
+with `DryRunCluster(settle=True)`: its waits for pods are run, on what the scales would leave
+(`upgrader.usecases.rollout_dry_run`).
 """
 
 from typing import TYPE_CHECKING
 
-from upgrader.core.ports import Cluster, Compute, ControlPlane, LoadBalancers
+from upgrader.core.ports import Cluster, Compute, ControlPlane, Dns, LoadBalancers
 from upgrader.execute.dry_run.cluster import DryRunCluster
 from upgrader.execute.dry_run.compute import DryRunCompute
 from upgrader.execute.dry_run.control_plane import DryRunControlPlane
+from upgrader.execute.dry_run.dns import DryRunDns
 from upgrader.execute.dry_run.load_balancers import DryRunLoadBalancers
 from upgrader.execute.dry_run.record import (
     DRY_RUN_UPDATE_PREFIX,
@@ -36,6 +41,7 @@ __all__ = [
     "DryRunCluster",
     "DryRunCompute",
     "DryRunControlPlane",
+    "DryRunDns",
     "DryRunLoadBalancers",
     "IntendedCall",
     "Recorder",
@@ -46,6 +52,10 @@ __all__ = [
 if TYPE_CHECKING:
     # mypy proves here that each wrapper satisfies its port.
     def _implements_ports(
-        a: DryRunControlPlane, b: DryRunCompute, c: DryRunCluster, d: DryRunLoadBalancers
-    ) -> tuple[ControlPlane, Compute, Cluster, LoadBalancers]:
-        return a, b, c, d
+        a: DryRunControlPlane,
+        b: DryRunCompute,
+        c: DryRunCluster,
+        d: DryRunLoadBalancers,
+        e: DryRunDns,
+    ) -> tuple[ControlPlane, Compute, Cluster, LoadBalancers, Dns]:
+        return a, b, c, d, e

@@ -44,11 +44,21 @@ class DryRunCluster:
     verdict, and neither is a busy server's 409 or 429."""
 
     def __init__(
-        self, inner: Cluster, recorder: Recorder, validator: Cluster | None = None
+        self,
+        inner: Cluster,
+        recorder: Recorder,
+        validator: Cluster | None = None,
+        *,
+        settle: bool = False,
     ) -> None:
         self.inner = inner
         self.recorder = recorder
         self.validator = validator
+        # A rollout's dry run runs its waits: with `settle` a scaled workload reads as its
+        # controller would leave it (every pod Ready; at 0, its pods gone). The upgrade's dry
+        # run reads each wait once and reports it instead.
+        self.settle = settle
+        self._emptied: set[tuple[str, str]] = set()  # (namespace, selector) scaled to 0
         self._replicas: dict[tuple[WorkloadKind, str, str], int] = {}
         self._ami_terms: dict[str, tuple[AmiSelectorTerm, ...]] = {}
         self._routes: dict[tuple[str, str], HTTPRoute] = {}
@@ -68,7 +78,13 @@ class DryRunCluster:
 
     def _scaled(self, workload: Workload) -> Workload:
         replicas = self._replicas.get((workload.kind, workload.namespace, workload.name))
-        return workload if replicas is None else replace(workload, replicas=replicas)
+        if replicas is None:
+            return workload
+        if self.settle:
+            return replace(
+                workload, replicas=replicas, ready_replicas=replicas, available_replicas=replicas
+            )
+        return replace(workload, replicas=replicas)
 
     # reads
     def server_version(self) -> str:
@@ -89,6 +105,8 @@ class DryRunCluster:
         node_name: str | None = None,
         label_selector: str | None = None,
     ) -> list[Pod]:
+        if self.settle and (namespace, label_selector) in self._emptied:
+            return []
         return self.inner.list_pods(namespace, node_name, label_selector)
 
     def get_pod(self, namespace: str, name: str) -> Pod:
@@ -180,7 +198,13 @@ class DryRunCluster:
             lambda v: v.scale_workload(kind, namespace, name, replicas),
         )
         self._replicas[(kind, namespace, name)] = replicas
-        return self.get_workload(kind, namespace, name)
+        workload = self.get_workload(kind, namespace, name)
+        emptied = (namespace, str(workload.selector))
+        if replicas == 0:
+            self._emptied.add(emptied)
+        else:
+            self._emptied.discard(emptied)
+        return workload
 
     def restart_workload(self, kind: WorkloadKind, namespace: str, name: str) -> Workload:
         self._record("rollout-restart", workload=f"{kind.value}/{namespace}/{name}")
