@@ -208,6 +208,19 @@ def constraint_misses(spec: PodSpec, shape: NodeShape) -> list[str]:
     return misses
 
 
+def node_selected(spec: PodSpec, shape: NodeShape) -> bool:
+    """Do the pod's nodeSelector and required node affinity accept `shape` (the NodeAffinity
+    filter alone; a ranged label counts when some value of its range meets them)?"""
+    for key, want in spec.node_selector.items():
+        if shape.labels.get(key) != want:
+            allowed = shape.ranges.get(key)
+            if key in shape.labels or allowed is None or not allowed.allows(want):
+                return False
+    if shape.ranges:
+        return _affinity_in_ranges(spec, shape)
+    return spec.node_affinity.matches(shape.labels)
+
+
 def _affinity_in_ranges(spec: PodSpec, shape: NodeShape) -> bool:
     """Required node affinity against a node with label ranges: some term must be met by one
     choice of the ranged labels, a choice that also keeps the pod's nodeSelector on them."""

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from upgrader.core.kube import Node, NodePool
+from upgrader.core.kube import Node, NodePool, Pod
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift, nodepool_shape
+from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_problems, live_zones
 from upgrader.core.shell import command
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
@@ -26,6 +27,10 @@ from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion
 
 KARPENTER_PLACEMENT = "karpenter-placement"
+_ACCEPT = (
+    "; or, if those pods may stay Pending until someone acts, accept it by suppressing check "
+    f"{KARPENTER_PLACEMENT} for them in .eksup.yaml"
+)
 
 
 @check(
@@ -87,6 +92,72 @@ def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> lis
                     remedy=placement_remedy(problem, pool, nodes_labels(nodes)),
                 )
             )
+        findings.extend(zonal_findings(snapshot, pool, nodes, moving))
+    denied = snapshot.denied(Read.PERSISTENT_VOLUMES)
+    if denied and _volumes_matter(snapshot, owned):
+        # Without the volumes nothing says which zone those pods are tied to.
+        findings.append(denied_finding(KARPENTER_PLACEMENT, Severity.ERROR, denied))
+    return findings
+
+
+_ZONAL = "pods on Karpenter NodePool "
+
+
+def _volumes_matter(snapshot: ClusterSnapshot, owned: Sequence[tuple[str, Sequence[Node]]]) -> bool:
+    """Does a pod that drift moves use a claim (so a denied PV read leaves a gap)?"""
+    return any(
+        v.persistent_claim
+        for _, nodes in owned
+        for node in nodes
+        for pod in snapshot.pods_by_node.get(node.name, ())
+        for v in pod.spec.volumes
+    )
+
+
+def zonal_findings(
+    snapshot: ClusterSnapshot, pool: NodePool, nodes: Sequence[Node], moving: Sequence[Pod]
+) -> list[Finding]:
+    """EBS volumes and DoNotSchedule spread against the zones the NodePools may use
+    (upgrader/core/nodepool_zones.py)."""
+    name_of = snapshot.workload_name
+    by_claim = {pv.claim: pv for pv in snapshot.persistent_volumes if pv.claim}
+    known = live_zones(snapshot.nodes)
+    pools = snapshot.node_pools
+    findings = []
+    volumes = drift_volume_problems(
+        pool, pools, nodes, moving, by_claim=by_claim, name=name_of, known=known
+    )
+    for problem, workloads in sorted(volumes.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot follow their EBS volume when the nodes "
+                f"drift: {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow the volume's zone in NodePool {pool.name} (its "
+                "topology.kubernetes.io/zone requirement, and a subnet there in its "
+                "EC2NodeClass's subnetSelectorTerms), or move the data to a zone the pool "
+                "allows (snapshot the EBS volume and restore it there)" + _ACCEPT,
+            )
+        )
+    spread = drift_spread_problems(
+        pool, pools, nodes, moving, cluster=(snapshot.nodes, snapshot.pods_by_node), name=name_of
+    )
+    for problem, workloads in sorted(spread.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot all move to the nodes it creates when "
+                f"they drift (blue: its drifting nodes, which count until deleted): {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow NodePool {pool.name} every zone the workload spreads over (its "
+                "topology.kubernetes.io/zone requirement), or, for the upgrade, raise "
+                "maxSkew, lower minDomains or set whenUnsatisfiable: ScheduleAnyway on the "
+                "workload" + _ACCEPT,
+            )
+        )
     return findings
 
 
