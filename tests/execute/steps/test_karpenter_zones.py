@@ -3,8 +3,11 @@ runs, before it patches anything: a pod whose bound volume is in a zone the Node
 allows would have nowhere to go (Karpenter's scheduling.md, "Persistent Volume Topology":
 Karpenter launches in the volume's zone, within the NodePool's requirements; the scheduler's
 VolumeBinding filter, kubernetes pkg/scheduler/framework/plugins/volumebinding/binder.go,
-refuses every other node). The step refuses (nothing changed, exit 3) naming the workload, the
-volume, its zone and what the NodePool allows."""
+refuses every other node). Likewise a DoNotSchedule zone spread
+the NodePool's zones cannot meet while the drifting nodes still count (the scheduler's
+PodTopologySpread filter, plugins/podtopologyspread/filtering.go; the replay is
+upgrader/core/spread.py's). The step refuses (nothing changed, exit 3) naming the workload,
+the volume, its zone and what the NodePool allows."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from upgrader.core.kube import (
     PersistentVolume,
     PodTemplate,
     SelectorRequirement,
+    TopologySpread,
     Volume,
     WorkloadKind,
 )
@@ -86,3 +90,37 @@ def test_the_step_refuses_when_a_volume_zone_is_one_the_nodepool_no_longer_allow
         again = Runner(world, tmp_path / "again").run(_hand(), dry_run=True)
         assert not any("pv-ledger" in b for b in again.blockers), again.blockers
         assert "pv-ledger" not in (again.error or "")
+
+
+def test_the_step_refuses_when_a_zone_spread_cannot_be_met_on_the_nodepools_zones(
+    tmp_path: Path,
+) -> None:
+    with Sandbox() as world:
+        kw = _build(world)
+        zones = sorted({n.labels[ZONE] for n in kw.kube.list_nodes()})
+        assert len(zones) == 3
+        app = _app(WorkloadKind.DEPLOYMENT, "shop", "spread", 3)
+        spread = TopologySpread(ZONE, 1, "DoNotSchedule", label_selector=app.selector)
+        spec = replace(app.template.spec, topology_spread=(spread,))
+        kw.kube.add_workload(
+            replace(app, template=PodTemplate(labels=app.template.labels, spec=spec)),
+            startup_seconds=5,
+        )
+        kw.world.settle(60)
+        # The fake scheduler does not honour spread when it first places the pods (they may
+        # share a zone); what counts here is eksup's replay: with the pool down to one zone,
+        # that zone may hold at most 1 + the least loaded zone's count, and the drifting
+        # nodes' zones drop to 0 as their pods leave, so 3 pods cannot all land.
+        placed = kw.kube.list_pods("shop", label_selector="app=spread")
+        assert len({kw.kube.get_node(p.node_name).labels[ZONE] for p in placed}) > 1
+        _allow_zones(kw, (zones[0],))
+        cluster = CountingCluster(kw.kube)
+        runner = Runner(world, tmp_path)
+        result = runner.run(_hand(), ports=runner.ports(cluster=cluster))
+
+        assert result.status is RunStatus.REFUSED, runner.out.getvalue()
+        error = result.error or ""
+        assert "shop/spread: topologySpreadConstraint on topology.kubernetes.io/zone" in error
+        assert "(blue only)" in error
+        assert "NodePool general" in error
+        assert cluster.calls == Counter()
