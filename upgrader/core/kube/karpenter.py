@@ -82,11 +82,27 @@ class DisruptionBudget:
 
 
 @dataclass(frozen=True)
+class PoolResources:
+    """A NodePool's `spec.limits`, or what its nodes count against them (`status.resources`:
+    the sum of its nodes' capacity, Karpenter's own tally). None: not set (no limit), or not
+    reported."""
+
+    cpu_millis: int | None = None
+    memory_bytes: int | None = None
+    nodes: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.cpu_millis is None and self.memory_bytes is None and self.nodes is None
+
+
+@dataclass(frozen=True)
 class NodePool:
     """A Karpenter NodePool. The template fields say what its new nodes carry (see
     upgrader/core/nodepool_shapes.py): `labels` (spec.template.metadata.labels), `requirements`
     (spec.template.spec.requirements), `taints` (spec.template.spec.taints) and
-    `startup_taints` (spec.template.spec.startupTaints, gone before pods land)."""
+    `startup_taints` (spec.template.spec.startupTaints, gone before pods land); `limits`
+    (spec.limits) and `usage` (status.resources) bound the nodes it may add."""
 
     name: str
     node_class: str  # spec.template.spec.nodeClassRef.name
@@ -95,6 +111,8 @@ class NodePool:
     requirements: tuple[SelectorRequirement, ...] = ()
     taints: tuple[Taint, ...] = ()
     startup_taints: tuple[Taint, ...] = ()
+    limits: PoolResources = PoolResources()  # spec.limits (cpu, memory, nodes)
+    usage: PoolResources = PoolResources()  # status.resources
 
     def drift_budget(self, total: int) -> int:
         """The most restrictive budget that applies to drift (Karpenter's default: 10%)."""

@@ -16,7 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from upgrader.core.kube import Node, NodePool, Pod
+from upgrader.core.kube import Node, NodePool, Pod, Resources
+from upgrader.core.nodepool_room import (
+    MIB,
+    instance_sizes,
+    limits_problem,
+    spare_outside,
+    too_big_problems,
+)
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift, nodepool_shape
 from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_problems, live_zones
 from upgrader.core.shell import command
@@ -93,6 +100,7 @@ def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> lis
                 )
             )
         findings.extend(zonal_findings(snapshot, pool, nodes, moving))
+        findings.extend(room_findings(snapshot, pool, nodes, moving))
     denied = snapshot.denied(Read.PERSISTENT_VOLUMES)
     if denied and _volumes_matter(snapshot, owned):
         # Without the volumes nothing says which zone those pods are tied to.
@@ -216,3 +224,47 @@ def placement_remedy(problem: str, pool: NodePool, live: dict[str, set[str]]) ->
         "spec.template.metadata.labels, or requirements with In/Exists on the label they "
         "select), or change the workloads' constraints" + accept
     )
+
+
+def room_findings(
+    snapshot: ClusterSnapshot, pool: NodePool, nodes: Sequence[Node], moving: Sequence[Pod]
+) -> list[Finding]:
+    """Requests against the largest node the NodePools may launch, and the pool's spec.limits
+    against what its drift must add while the old nodes stand (upgrader/core/nodepool_room.py)."""
+    capacity = {
+        name: Resources(info.vcpus * 1000, info.memory_mib * MIB)
+        for name, info in snapshot.instance_types.items()
+    }
+    types = instance_sizes(snapshot.nodes, capacity)
+    name_of = snapshot.workload_name
+    findings = []
+    big = too_big_problems(pool, snapshot.node_pools, moving, name_of, types)
+    for problem, workloads in sorted(big.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot run on the nodes it will create when they "
+                f"drift: {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow NodePool {pool.name} an instance type large enough (its "
+                "karpenter.k8s.aws/instance-cpu, instance-memory or instance-type "
+                "requirements), or lower the workload's requests" + _ACCEPT,
+            )
+        )
+    spare = spare_outside(snapshot.nodes, snapshot.pods_by_node, (n.name for n in nodes))
+    found = limits_problem(pool, snapshot.node_pools, nodes, moving, spare)
+    if found is not None:
+        problem, pods = found
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot be replaced when they drift: {problem}",
+                (*sorted({name_of(p) for p in pods}), f"nodepool/{pool.name}"),
+                remedy=f"raise NodePool {pool.name}'s spec.limits for the upgrade by at least "
+                "one replacement node (Karpenter launches each replacement before it deletes "
+                "the old node), or free room on other nodes" + _ACCEPT,
+            )
+        )
+    return findings

@@ -47,6 +47,8 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PoolResources,
+    Resources,
     Taint,
 )
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
@@ -62,6 +64,9 @@ ROUND_SECONDS = 5.0  # how often the disruption controller looks again
 DEFAULT_JOIN_DELAY_SECONDS = 60.0  # a NodeClaim's launch, boot and registration
 _EVICT_ALL = DrainOptions(delete_emptydir_data=True, force=True)
 _ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+# What Karpenter counts against a pool's limits per node: the instance's capacity (m5.xlarge:
+# 4 vCPUs, 16 GiB), not its allocatable.
+M5_XLARGE_CAPACITY = Resources(cpu_millis=4000, memory_bytes=16 * 2**30, pods=58)
 
 
 def kubelet_version(minor: str) -> str:
@@ -147,8 +152,16 @@ class FakeKarpenter:
     # -- the Cluster port's side
 
     def node_pools(self) -> list[NodePool]:
+        """The pools, each with its status.resources: the capacity of its launched claims."""
         with self._lock:
-            return [self._pools[n] for n in sorted(self._pools)]
+            return [self._with_usage(self._pools[n]) for n in sorted(self._pools)]
+
+    def _with_usage(self, pool: NodePool) -> NodePool:
+        count = sum(1 for c in self._claims.values() if c.pool == pool.name)
+        usage = PoolResources(
+            M5_XLARGE_CAPACITY.cpu_millis * count, M5_XLARGE_CAPACITY.memory_bytes * count, count
+        )
+        return replace(pool, usage=usage)
 
     def node_classes(self) -> list[NodeClass]:
         with self._lock:
