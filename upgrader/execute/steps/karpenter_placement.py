@@ -3,7 +3,8 @@
 The plan checked the NodePools as they were then (checks/karpenter_placement.py); this reads
 them again as the step starts, with the same rules (upgrader/core/nodepool_shapes.py), and
 refuses, naming the workloads and what the NodePool's new nodes lack (a label, a toleration, the
-zone of a bound EBS volume, room for a DoNotSchedule zone spread), rather than point the
+zone of a bound EBS volume, room for a DoNotSchedule zone spread, an instance large enough,
+room in its spec.limits for a replacement), rather than point the
 pool at a new AMI whose nodes those pods cannot run on. Karpenter's own disruption simulation
 would then keep the old nodes and the step would wait out its timeout, or, if the pods were
 evicted anyway, leave them Pending.
@@ -15,6 +16,12 @@ from collections.abc import Sequence
 
 from upgrader.core.errors import PermissionDeniedError
 from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, Node, NodePool, Pod
+from upgrader.core.nodepool_room import (
+    instance_sizes,
+    limits_problem,
+    spare_outside,
+    too_big_problems,
+)
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
 from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_problems, live_zones
 from upgrader.core.spread import hard_spreads
@@ -49,6 +56,7 @@ def check_drift_placement(
     problems = drift_problems(pool, pools, nodes, moving, workload_label)
     if moving:
         _zonal_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
+        _room_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
     if problems:
         raise PreconditionError(
             f"refused before changing anything for NodePool {pool.name}: pods on its nodes "
@@ -56,7 +64,8 @@ def check_drift_placement(
             f"{named(problems)}. Karpenter would keep those nodes (or leave the pods Pending). "
             f"To go on: add what they need to NodePool {pool.name} (labels in "
             "spec.template.metadata.labels, or requirements, the zones of their volumes and "
-            "spread; tolerations for its taints) or change the workloads, then --resume"
+            "spread, instance sizes; tolerations for its taints; room in its spec.limits) or "
+            "change the workloads, then --resume"
         )
 
 
@@ -120,3 +129,33 @@ def _zonal_problems(
         )
         for problem, workloads in found.items():
             out.setdefault(problem, set()).update(workloads)
+
+
+def _room_problems(
+    ctx: StepContext,
+    pool: NodePool,
+    pools: Sequence[NodePool],
+    nodes: Sequence[Node],
+    moving: Sequence[Pod],
+    *,
+    everything: Sequence[Pod],
+    out: dict[str, set[str]],
+) -> None:
+    """Requests against the largest node the NodePools may launch (instance sizes from the
+    live nodes), and `pool`'s spec.limits against a replacement (upgrader/core/nodepool_room.py).
+    """
+    all_nodes = ctx.ports.cluster.list_nodes()
+    found = too_big_problems(pool, pools, moving, workload_label, instance_sizes(all_nodes))
+    for problem, workloads in found.items():
+        out.setdefault(problem, set()).update(workloads)
+    if pool.limits.empty:
+        return
+    pods_on: dict[str, list[Pod]] = {}
+    for pod in everything:
+        if pod.node_name:
+            pods_on.setdefault(pod.node_name, []).append(pod)
+    spare = spare_outside(all_nodes, pods_on, (n.name for n in nodes))
+    short = limits_problem(pool, pools, nodes, moving, spare)
+    if short is not None:
+        problem, pods = short
+        out.setdefault(problem, set()).update(workload_label(p) for p in pods)

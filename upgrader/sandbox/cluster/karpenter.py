@@ -16,7 +16,9 @@ What eksup relies on when it lets Karpenter replace nodes, played out on the vir
   karpenter.sh/disrupted:NoSchedule, a replacement is launched and joins Ready at the new
   version after `join_delay_seconds`, then the old claim is deleted: its pods are evicted
   through the Eviction API (PDBs hold; refused evictions are retried each round; DaemonSet and
-  mirror pods stay) and the node is removed once nothing else is left on it.
+  mirror pods stay) and the node is removed once nothing else is left on it;
+- no replacement launches past the NodePool's `spec.limits` (cpu, memory, nodes), the pool's
+  claims counted at an m5.xlarge's capacity (its `status.resources`): such a drift waits.
 
 The highest number of claims disrupting at once in each pool is recorded (`max_disrupting`),
 so tests can check the budget held.
@@ -273,6 +275,8 @@ class FakeKarpenter:
         # SimulateScheduling): a drifted node whose pods no NodePool's nodes take stays.
         movable = [c for c in drifted if self._pods_can_move(pool, c)]
         for claim in movable[: max(0, room)]:
+            if not self._within_limits(pool):
+                break  # Karpenter launches no node past the pool's spec.limits
             self._disrupt(pool, claim)
         claims = [c for c in self._claims.values() if c.pool == pool.name]
         now_disrupting = sum(1 for c in claims if c.replacement)
@@ -344,6 +348,18 @@ class FakeKarpenter:
         moving = [p for p in self._kube.list_pods(node_name=node.name) if moves_on_drift(p)]
         pools = list(self._pools.values())
         return not drift_problems(pool, pools, [node], moving, lambda p: p.key)
+
+    def _within_limits(self, pool: NodePool) -> bool:
+        """May one more node launch under `pool`'s spec.limits, the nodes it has counted by
+        capacity (nodepools.md, "spec.limits")? The fake always pre-spins a replacement."""
+        limits, usage = pool.limits, self._with_usage(pool).usage
+        one = M5_XLARGE_CAPACITY
+        checks = (
+            (limits.cpu_millis, usage.cpu_millis, one.cpu_millis),
+            (limits.memory_bytes, usage.memory_bytes, one.memory_bytes),
+            (limits.nodes, usage.nodes, 1),
+        )
+        return all(limit is None or (used or 0) + more <= limit for limit, used, more in checks)
 
     def _disrupt(self, pool: NodePool, claim: _Claim) -> None:
         """Taint the drifted node, then pre-spin its replacement at what the class resolves to."""
