@@ -11,7 +11,8 @@ to be used, and a pod asks for a different zone, it will not be scheduled"), and
 VolumeBinding filter refuses every node outside the volume's zone (kubernetes
 pkg/scheduler/framework/plugins/volumebinding/binder.go, `checkBoundClaims`): the plan must be
 NOT READY and name the workload, the volume, its zone and what the NodePool allows. With the
-zone allowed again the same world plans without that finding.
+zone allowed again the same world plans without that finding. A third world leaves the pool
+without a zone requirement and narrows its EC2NodeClass's subnets instead.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ NEXT = f"1.{int(DEMO_VERSION.split('.')[1]) + 1}"
 ZONE = "topology.kubernetes.io/zone"
 
 
-def _world(*, narrowed: bool) -> Callable[[Sandbox], None]:
+def _world(*, narrowed: bool, subnets: bool = False) -> Callable[[Sandbox], None]:
     def build(world: Sandbox) -> None:
         world.create_cluster(DEMO_CLUSTER, DEMO_VERSION, world.create_network())
         world.install_addons(DEMO_CLUSTER, DEMO_VERSION, ("vpc-cni", "coredns", "kube-proxy"))
@@ -65,7 +66,9 @@ def _world(*, narrowed: bool) -> Callable[[Sandbox], None]:
         karpenter.add_node_class(NodeClass("default", (AmiSelectorTerm(id=current),), "AL2023"))
         pool = NodePool("general", "default")
         karpenter.add_node_pool(pool, nodes=3)
-        zones = sorted({n.labels[ZONE] for n in kube.list_nodes(f"{KARPENTER_NODEPOOL_LABEL}")})
+        zones = tuple(
+            sorted({n.labels[ZONE] for n in kube.list_nodes(f"{KARPENTER_NODEPOOL_LABEL}")})
+        )
         assert len(zones) == 3
         affinity = NodeAffinity(((SelectorRequirement(ZONE, "In", (zones[0],)),),))
         kube.add_persistent_volume(
@@ -89,6 +92,13 @@ def _world(*, narrowed: bool) -> Callable[[Sandbox], None]:
             startup_seconds=5,
         )
         world.settle(120)
+        if subnets:
+            # The EC2NodeClass's subnets (status.subnets) lost the volume's zone; the pool has
+            # no zone requirement.
+            karpenter.add_node_class(
+                NodeClass("default", (AmiSelectorTerm(id=current),), "AL2023", zones=zones[1:])
+            )
+            return
         allowed = tuple(zones[1:]) if narrowed else tuple(zones)
         requirement = SelectorRequirement(ZONE, "In", allowed)
         karpenter.add_node_pool(
@@ -102,6 +112,9 @@ def _world(*, narrowed: bool) -> Callable[[Sandbox], None]:
 def worlds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(mixed_world.WORLDS, "karpenter-volume-zone", _world(narrowed=True))
     monkeypatch.setitem(mixed_world.WORLDS, "karpenter-all-zones", _world(narrowed=False))
+    monkeypatch.setitem(
+        mixed_world.WORLDS, "karpenter-subnet-zone", _world(narrowed=False, subnets=True)
+    )
 
 
 def _plan(world: str) -> tuple[int, dict[str, object], str]:
@@ -136,3 +149,16 @@ def test_the_plan_is_not_ready_and_names_the_volume_its_zone_and_the_pools_zones
 def test_with_the_volume_zone_allowed_the_check_passes() -> None:
     _, plan, _ = _plan("karpenter-all-zones")
     assert [f["status"] for f in _karpenter(plan)] == ["pass"]
+
+
+def test_the_ec2nodeclass_subnets_are_read_for_a_pool_without_a_zone_requirement() -> None:
+    """Discovery reads the EC2NodeClasses (status.subnets' zones; nodeclasses.md,
+    "status.subnets") when NodePools exist: Karpenter launches only into those subnets."""
+    code, plan, err = _plan("karpenter-subnet-zone")
+    assert code == 2, err
+    (finding,) = [f for f in _karpenter(plan) if f["status"] == "fail"]
+    message = str(finding["message"])
+    assert "PersistentVolume pv-ledger (claim shop/data-ledger)" in message
+    assert f"NodePool general has no {ZONE} requirement; its EC2NodeClass default's subnets" in (
+        message
+    )

@@ -13,8 +13,10 @@ When Karpenter replaces a drifted node, the pods on it land on nodes its NodePoo
   included until they are deleted (upgrader/core/spread.py, the one replay of that rule).
 
 A NodePool's new nodes are expanded into one shape per zone they may be in: the values of its
-zone requirement's `In`, or else the zones the cluster's nodes are in now (what the
-EC2NodeClass's subnets allow is not read), minus what `NotIn` excludes. Per-hostname spread is
+zone requirement's `In`, or else its EC2NodeClass's subnets' zones (`status.subnets`), or,
+when those are not known, the zones the cluster's nodes are in now; minus what `NotIn`
+excludes, and only where the EC2NodeClass has a subnet when that is known (Karpenter launches
+into the node class's subnets: nodeclasses.md, "spec.subnetSelectorTerms"). Per-hostname spread is
 not replayed: Karpenter launches as many nodes as the pods need, each its own hostname domain.
 """
 
@@ -37,20 +39,31 @@ def live_zones(nodes: Iterable[Node]) -> list[str]:
     return sorted({n.labels[ZONE_KEY] for n in nodes if n.labels.get(ZONE_KEY)})
 
 
-def allowed_zones(shape: NodeShape, known: Iterable[str]) -> list[str]:
+def allowed_zones(
+    shape: NodeShape, known: Iterable[str], launchable: Sequence[str] = ()
+) -> list[str]:
     """The zones a node of `shape` may be in: its zone label, else its range's `In` values,
-    else the `known` zones, each as the range allows."""
-    if ZONE_KEY in shape.labels:
-        return [shape.labels[ZONE_KEY]]
+    else the `launchable` zones (its EC2NodeClass's subnets'), else the `known` ones; each as
+    the range allows, and among `launchable` when that is known."""
     allowed = shape.ranges.get(ZONE_KEY, LabelRange())
-    named = {v for r in allowed.requirements if r.operator == "In" for v in r.values}
-    return sorted(z for z in (named or set(known)) if allowed.allows(z))
+    if ZONE_KEY in shape.labels:
+        candidates = {shape.labels[ZONE_KEY]}
+    else:
+        named = {v for r in allowed.requirements if r.operator == "In" for v in r.values}
+        candidates = named or set(launchable) or set(known)
+    return sorted(
+        z
+        for z in candidates
+        if (ZONE_KEY in shape.labels or allowed.allows(z)) and (not launchable or z in launchable)
+    )
 
 
-def in_zones(shape: NodeShape, known: Iterable[str]) -> list[NodeShape]:
+def in_zones(
+    shape: NodeShape, known: Iterable[str], launchable: Sequence[str] = ()
+) -> list[NodeShape]:
     """`shape` once per zone it may be in, every zone label (and alias) set to that zone."""
     made = []
-    for zone in allowed_zones(shape, known):
+    for zone in allowed_zones(shape, known, launchable):
         labels = {**shape.labels, **dict.fromkeys(ZONE_LABELS, zone)}
         ranges = {k: v for k, v in shape.ranges.items() if k not in ZONE_LABELS}
         made.append(NodeShape(f"{shape.name} in {zone}", labels, shape.taints, ranges=ranges))
@@ -58,28 +71,48 @@ def in_zones(shape: NodeShape, known: Iterable[str]) -> list[NodeShape]:
 
 
 def pool_zone_shapes(
-    pool: NodePool, pools: Sequence[NodePool], live: Sequence[Node], known: Iterable[str]
+    pool: NodePool,
+    pools: Sequence[NodePool],
+    live: Sequence[Node],
+    known: Iterable[str],
+    class_zones: Mapping[str, Sequence[str]],
 ) -> tuple[list[NodeShape], list[NodeShape]]:
-    """(`pool`'s new nodes, every other NodePool's), one shape per zone."""
+    """(`pool`'s new nodes, every other NodePool's), one shape per zone. `class_zones`:
+    EC2NodeClass name -> its subnets' zones, where known."""
     zones = list(known)
-    own = in_zones(nodepool_shape(pool, live), zones)
-    others = [s for p in pools if p.name != pool.name for s in in_zones(nodepool_shape(p), zones)]
+    own = in_zones(nodepool_shape(pool, live), zones, class_zones.get(pool.node_class, ()))
+    others = [
+        s
+        for p in pools
+        if p.name != pool.name
+        for s in in_zones(nodepool_shape(p), zones, class_zones.get(p.node_class, ()))
+    ]
     return own, others
 
 
-def describe_zones(pool: NodePool, known: Iterable[str]) -> str:
-    """What `pool`'s zone requirement allows, in words."""
+def describe_zones(
+    pool: NodePool, known: Iterable[str], class_zones: Mapping[str, Sequence[str]]
+) -> str:
+    """What `pool`'s zone requirement (and its EC2NodeClass's subnets) allow, in words."""
     shape = nodepool_shape(pool)
-    zones = allowed_zones(shape, known)
+    launchable = class_zones.get(pool.node_class, ())
+    zones = allowed_zones(shape, known, launchable)
     restricted = ZONE_KEY in shape.labels or bool(
         shape.ranges.get(ZONE_KEY, LabelRange()).requirements
     )
     listed = ", ".join(zones) or "none"
+    subnets = (
+        f"; its EC2NodeClass {pool.node_class}'s subnets are in {', '.join(launchable)}"
+        if launchable
+        else ""
+    )
     if restricted:
-        return f"NodePool {pool.name} allows {ZONE_KEY} {listed}"
+        return f"NodePool {pool.name} allows {ZONE_KEY} {listed}{subnets}"
+    if launchable:
+        return f"NodePool {pool.name} has no {ZONE_KEY} requirement{subnets}"
     return (
         f"NodePool {pool.name} has no {ZONE_KEY} requirement (its EC2NodeClass's subnets "
-        f"decide; the cluster's nodes are in {listed})"
+        f"decide, not read; the cluster's nodes are in {listed})"
     )
 
 
@@ -92,13 +125,15 @@ def drift_volume_problems(
     by_claim: Mapping[str, PersistentVolume],
     name: Callable[[Pod], str],
     known: Iterable[str],
+    class_zones: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, set[str]]:
     """For the pods leaving `pool`'s drifting nodes: which bound volume pins each to a zone no
     NodePool's new nodes that take the pod may be in (the problem -> the workloads). A pod no
     NodePool takes at all is drift_problems' finding, not this one's."""
     zones = list(known)
-    own, others = pool_zone_shapes(pool, pools, live, zones)
-    allowed = describe_zones(pool, zones)
+    launchable = class_zones or {}
+    own, others = pool_zone_shapes(pool, pools, live, zones, launchable)
+    allowed = describe_zones(pool, zones, launchable)
     problems: dict[str, set[str]] = {}
     for pod in moving:
         volumes = bound_volumes(pod, by_claim)
@@ -121,6 +156,7 @@ def drift_spread_problems(
     *,
     cluster: tuple[Sequence[Node], Mapping[str, Sequence[Pod]]],
     name: Callable[[Pod], str],
+    class_zones: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, set[str]]:
     """For the pods leaving `pool`'s drifting nodes, per workload: the DoNotSchedule spread
     that stops their replacements, replayed with the drifting nodes still counting (they stand
@@ -133,7 +169,7 @@ def drift_spread_problems(
     if not groups:
         return {}
     nodes, pods_on = cluster
-    own, others = pool_zone_shapes(pool, pools, live, live_zones(nodes))
+    own, others = pool_zone_shapes(pool, pools, live, live_zones(nodes), class_zones or {})
     leaving = {n.name for n in live}
     blue = [Placed(NodeShape.of(n), tuple(pods_on.get(n.name, ())), takes_pods=False) for n in live]
     standing = [

@@ -21,6 +21,7 @@ from tests.plan.checks.factories import node, pod, run, snapshot
 from upgrader.core.kube import (
     LabelSelector,
     NodeAffinity,
+    NodeClass,
     NodePool,
     PersistentVolume,
     Pod,
@@ -93,6 +94,29 @@ def test_a_volume_the_pool_or_another_pool_can_reach_passes() -> None:
     narrow = NodePool("general", "default", requirements=_zones("a"))
     other = NodePool("spare", "default", requirements=_zones("c"))
     assert not _failures(_snap(db, pools=(narrow, other), persistent_volumes=(volume,)))
+
+
+def test_the_ec2nodeclass_subnets_bound_the_zones_too() -> None:
+    """Karpenter launches into the EC2NodeClass's subnets (nodeclasses.md,
+    "spec.subnetSelectorTerms"; their zones are its status.subnets): a pool with no zone
+    requirement whose class has subnets in a and b only cannot follow a volume in c, nor can
+    one whose requirement names c but whose class has no subnet there."""
+    db, volume = _db("c")
+    node_class = NodeClass("default", zones=("us-east-1a", "us-east-1b"))
+    for pool in (
+        NodePool("general", "default"),
+        NodePool("general", "default", requirements=_zones("a", "c")),
+    ):
+        snap = _snap(db, pools=(pool,), persistent_volumes=(volume,), node_classes=(node_class,))
+        (finding,) = _failures(snap)
+        assert "its EC2NodeClass default's subnets are in us-east-1a, us-east-1b" in (
+            finding.message
+        )
+        assert f"{EBS_ZONE} In (us-east-1c)" in finding.message
+    covering = NodeClass("default", zones=("us-east-1a", "us-east-1b", "us-east-1c"))
+    open_pool = NodePool("general", "default")
+    snap = _snap(db, pools=(open_pool,), persistent_volumes=(volume,), node_classes=(covering,))
+    assert not _failures(snap)
 
 
 def test_a_zone_excluded_by_notin_blocks_too() -> None:

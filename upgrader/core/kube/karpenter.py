@@ -49,12 +49,16 @@ class AmiSelectorTerm:
 @dataclass(frozen=True)
 class NodeClass:
     """An EC2NodeClass: how its nodes launch. `amis` is `status.amis`, the ids the selector
-    resolves to now (for an alias: at the control plane's Kubernetes version)."""
+    resolves to now (for an alias: at the control plane's Kubernetes version); `zones`, its
+    `status.subnets`' zones."""
 
     name: str
     ami_selector_terms: tuple[AmiSelectorTerm, ...] = ()
     ami_family: str = ""  # spec.amiFamily ("AL2023", "AL2", "Bottlerocket"); "" with an alias
     amis: tuple[str, ...] = ()
+    # status.subnets[].zone: the zones of the subnets its selector resolves to, where its
+    # nodes can launch; empty when not reported.
+    zones: tuple[str, ...] = ()
 
     @property
     def alias(self) -> str:

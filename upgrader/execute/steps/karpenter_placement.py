@@ -97,6 +97,7 @@ def _zonal_problems(
     if not (needs_nodes or claims):
         return  # the common case: nothing ties these pods to a zone
     all_nodes = cluster.list_nodes()
+    launchable = _class_zones(ctx)
     if claims:
         try:
             volumes = cluster.list_persistent_volumes()
@@ -116,6 +117,7 @@ def _zonal_problems(
             by_claim=by_claim,
             name=workload_label,
             known=live_zones(all_nodes),
+            class_zones=launchable,
         )
         for problem, workloads in found.items():
             out.setdefault(problem, set()).update(workloads)
@@ -125,7 +127,13 @@ def _zonal_problems(
             if pod.node_name:
                 pods_on.setdefault(pod.node_name, []).append(pod)
         found = drift_spread_problems(
-            pool, pools, nodes, moving, cluster=(all_nodes, pods_on), name=workload_label
+            pool,
+            pools,
+            nodes,
+            moving,
+            cluster=(all_nodes, pods_on),
+            name=workload_label,
+            class_zones=launchable,
         )
         for problem, workloads in found.items():
             out.setdefault(problem, set()).update(workloads)
@@ -159,3 +167,13 @@ def _room_problems(
     if short is not None:
         problem, pods = short
         out.setdefault(problem, set()).update(workload_label(p) for p in pods)
+
+
+def _class_zones(ctx: StepContext) -> dict[str, tuple[str, ...]]:
+    """EC2NodeClass name -> its subnets' zones; empty when not readable (the cluster's nodes'
+    zones then stand for where a pool with no zone requirement may launch)."""
+    try:
+        classes = ctx.ports.cluster.list_node_classes()
+    except PermissionDeniedError:
+        return {}
+    return {c.name: c.zones for c in classes if c.zones}

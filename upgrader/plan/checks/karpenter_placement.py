@@ -131,9 +131,18 @@ def zonal_findings(
     by_claim = {pv.claim: pv for pv in snapshot.persistent_volumes if pv.claim}
     known = live_zones(snapshot.nodes)
     pools = snapshot.node_pools
+    # Where each EC2NodeClass may launch (its subnets' zones), when read and reported.
+    launchable = {c.name: c.zones for c in snapshot.node_classes if c.zones}
     findings = []
     volumes = drift_volume_problems(
-        pool, pools, nodes, moving, by_claim=by_claim, name=name_of, known=known
+        pool,
+        pools,
+        nodes,
+        moving,
+        by_claim=by_claim,
+        name=name_of,
+        known=known,
+        class_zones=launchable,
     )
     for problem, workloads in sorted(volumes.items()):
         findings.append(
@@ -150,7 +159,13 @@ def zonal_findings(
             )
         )
     spread = drift_spread_problems(
-        pool, pools, nodes, moving, cluster=(snapshot.nodes, snapshot.pods_by_node), name=name_of
+        pool,
+        pools,
+        nodes,
+        moving,
+        cluster=(snapshot.nodes, snapshot.pods_by_node),
+        name=name_of,
+        class_zones=launchable,
     )
     for problem, workloads in sorted(spread.items()):
         findings.append(

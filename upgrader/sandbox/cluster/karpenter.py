@@ -216,7 +216,8 @@ class FakeKarpenter:
 
     def _status(self, node_class: NodeClass) -> NodeClass:
         resolved = self._resolve(node_class)
-        return replace(node_class, amis=(resolved[0],) if resolved else ())
+        zones = node_class.zones or _ZONES  # its subnets: every zone of the sandbox's VPC
+        return replace(node_class, amis=(resolved[0],) if resolved else (), zones=zones)
 
     def _target(self, claim: _Claim) -> tuple[str, str] | None:
         node_class = self._classes.get(claim.node_class)
@@ -300,7 +301,9 @@ class FakeKarpenter:
     def _join(self, claim: _Claim) -> None:
         serial = int(claim.name.rsplit("-", 1)[1], 16)
         name = f"ip-10-200-{(serial >> 8) & 255}-{serial & 255}.ec2.internal"
-        zone = _ZONES[serial % len(_ZONES)]
+        node_class = self._classes.get(claim.node_class)
+        zones = (node_class.zones if node_class is not None else ()) or _ZONES
+        zone = zones[serial % len(zones)]
         labels = {
             "kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64",
