@@ -124,3 +124,19 @@ def test_the_step_refuses_when_a_zone_spread_cannot_be_met_on_the_nodepools_zone
         assert "(blue only)" in error
         assert "NodePool general" in error
         assert cluster.calls == Counter()
+
+
+def test_the_fake_karpenter_keeps_a_drifted_node_whose_pods_volume_zone_is_not_allowed() -> None:
+    """A patch made behind eksup's back: the pool drifts, but the node whose pod's volume is
+    in a zone the pool no longer allows stays, as Karpenter's simulation keeps it."""
+    with Sandbox() as world:
+        kw = _build(world)
+        zones = sorted({n.labels[ZONE] for n in kw.kube.list_nodes()})
+        _ledger_in(kw, zones[0])
+        _allow_zones(kw, tuple(zones[1:]))
+        kw.kube.patch_node_class_ami_selector("default", [AmiSelectorTerm(id=kw.images["1.30"])])
+        world.settle(3600)
+        (ledger,) = kw.kube.list_pods("shop", label_selector="app=ledger")
+        assert ledger.ready
+        assert kw.kube.get_node(ledger.node_name).minor_version == "1.29"
+        assert kw.kube.stats.lost_pods == ()

@@ -8,8 +8,10 @@ What eksup relies on when it lets Karpenter replace nodes, played out on the vir
 - a NodeClaim whose image is not the resolved one is Drifted, whenever the node class changes
   or the control plane's version does (an alias then resolves to another image);
 - a drifted claim whose pods no NodePool's new nodes would take (their nodeSelector, required
-  node affinity, tolerations against the pool's template: upgrader/core/nodepool_shapes.py)
-  is left alone, as Karpenter's scheduling simulation leaves it;
+  node affinity, tolerations against the pool's template: upgrader/core/nodepool_shapes.py;
+  a bound volume's zone against the zones the pools may launch in: nodepool_zones.py)
+  is left alone, as Karpenter's scheduling simulation leaves it (a replacement is still
+  launched in the zone the fake picks, not the volume's);
 - drifted claims are disrupted at most the NodePool's drift budget at a time (the most
   restrictive budget naming Drifted or no reason; a percentage rounds up; schedules are not
   modelled, every budget counts as active). For each: the node is tainted
@@ -54,6 +56,7 @@ from upgrader.core.kube import (
     Taint,
 )
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
+from upgrader.core.nodepool_zones import drift_volume_problems, live_zones
 from upgrader.drain.rules import DrainOptions, Verdict, decide_all
 from upgrader.sandbox.cluster.node_groups import M5_XLARGE_ALLOCATABLE
 
@@ -350,7 +353,24 @@ class FakeKarpenter:
             return True  # nothing left on it to place
         moving = [p for p in self._kube.list_pods(node_name=node.name) if moves_on_drift(p)]
         pools = list(self._pools.values())
-        return not drift_problems(pool, pools, [node], moving, lambda p: p.key)
+        if drift_problems(pool, pools, [node], moving, lambda p: p.key):
+            return False
+        if not any(v.persistent_claim for p in moving for v in p.spec.volumes):
+            return True
+        # Karpenter's simulation honours volume topology (scheduling.md, "Persistent Volume
+        # Topology"): a pod whose volume is in a zone no pool may launch in keeps its node.
+        by_claim = {v.claim: v for v in self._kube.list_persistent_volumes() if v.claim}
+        launchable = {c.name: self._status(c).zones for c in self._classes.values()}
+        return not drift_volume_problems(
+            pool,
+            pools,
+            [node],
+            moving,
+            by_claim=by_claim,
+            name=lambda p: p.key,
+            known=live_zones(self._kube.list_nodes()),
+            class_zones=launchable,
+        )
 
     def _within_limits(self, pool: NodePool) -> bool:
         """May one more node launch under `pool`'s spec.limits, the nodes it has counted by
