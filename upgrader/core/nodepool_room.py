@@ -20,8 +20,7 @@ Karpenter's rules (aws/karpenter-provider-aws website/content/en/docs/concepts/)
 A pod is only short of room when no NodePool whose nodes accept it has room: Karpenter's
 simulation may place it on any pool's nodes. What an instance type offers is taken from a live
 node of that type (its allocatable) or, failing that, from EC2's facts (vCPUs, memory); an
-instance type eksup knows nothing of leaves the bound unknown (no finding). Karpenter's own
-`Gte`/`Lte` operators are not read.
+instance type eksup knows nothing of leaves the bound unknown (no finding).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ class Largest:
 
 
 def _upper(requirements: Iterable[SelectorRequirement], key: str) -> int | None:
-    """The highest integer value `requirements` allow for `key` (In, Lt), or None."""
+    """The highest integer value `requirements` allow for `key` (In, Lt, Lte), or None."""
     bound: int | None = None
     for r in requirements:
         if r.key != key:
@@ -68,6 +67,8 @@ def _upper(requirements: Iterable[SelectorRequirement], key: str) -> int | None:
             found = max(numbers)
         elif r.operator == "Lt" and numbers:
             found = numbers[0] - 1
+        elif r.operator == "Lte" and numbers:
+            found = numbers[0]
         else:
             continue
         bound = found if bound is None else min(bound, found)
@@ -84,7 +85,7 @@ def largest_node(pool: NodePool, types: Mapping[str, Resources]) -> Largest:
     why = [
         f"{r.key} {r.operator} {','.join(r.values)}"
         for r in pool.requirements
-        if r.key in (INSTANCE_CPU, INSTANCE_MEMORY) and r.operator in ("In", "Lt")
+        if r.key in (INSTANCE_CPU, INSTANCE_MEMORY) and r.operator in ("In", "Lt", "Lte")
     ]
     listed = {
         v

@@ -113,7 +113,7 @@ class LabelRange:
         mentioned: set[str] = set()
         for r in (*self.requirements, *wanted):
             mentioned.update(r.values)
-            if r.operator in ("Gt", "Lt") and r.values:
+            if r.operator in ("Gt", "Lt", "Gte", "Lte") and r.values:
                 try:
                     bound = int(r.values[0])
                 except ValueError:
@@ -163,7 +163,7 @@ def describe_affinity(affinity: NodeAffinity) -> str:
     def requirement(r: SelectorRequirement) -> str:
         if r.operator in ("In", "NotIn"):
             return f"{r.key} {r.operator} ({','.join(r.values)})"
-        if r.operator in ("Gt", "Lt"):
+        if r.operator in ("Gt", "Lt", "Gte", "Lte"):
             return f"{r.key} {r.operator} {r.values[0] if r.values else ''}"
         return f"{r.key} {r.operator}"
 

@@ -16,8 +16,11 @@ requests (kubernetes pkg/scheduler/framework/plugins/noderesources/fit.go).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.plan.checks.factories import node, pod, run, snapshot
 from upgrader.core.kube import (
+    NodeAffinity,
     NodePool,
     PoolResources,
     SelectorRequirement,
@@ -53,6 +56,25 @@ def test_a_pod_larger_than_any_instance_the_pool_allows_blocks_the_plan() -> Non
     assert "cpu 6000m > 4000m" in finding.message
     assert "karpenter.k8s.aws/instance-cpu Lt 5" in finding.message
     assert "instance-cpu" in finding.remedy
+
+
+def test_karpenters_lte_operator_bounds_the_size_too() -> None:
+    """Karpenter adds Gte and Lte to the requirement operators (scheduling.md); Lte 4 on
+    instance-cpu is at most 4 vCPUs. A pod selecting instance-cpu Gt 8 by affinity finds no
+    node of that pool either (the NodeAffinity rule on a label range)."""
+    big = pod("batch-1", "jobs", node="k0", cpu="6", memory="1Gi")
+    pool = _pool(SelectorRequirement("karpenter.k8s.aws/instance-cpu", "Lte", ("4",)))
+    (finding,) = _failures(snapshot(nodes=NODES, pods=(big,), node_pools=(pool,)))
+    assert "cpu 6000m > 4000m" in finding.message
+    assert "karpenter.k8s.aws/instance-cpu Lte 4" in finding.message
+    wide = _pool(SelectorRequirement("karpenter.k8s.aws/instance-cpu", "Gte", ("8",)))
+    assert not _failures(snapshot(nodes=NODES, pods=(big,), node_pools=(wide,)))
+    small = pod("small-1", "jobs", node="k0", cpu="1", memory="1Gi")
+    wants = NodeAffinity(((SelectorRequirement("karpenter.k8s.aws/instance-cpu", "Gt", ("8",)),),))
+    picky = replace(small, spec=replace(small.spec, node_affinity=wants))
+    (finding,) = _failures(snapshot(nodes=NODES, pods=(picky,), node_pools=(pool,)))
+    assert "required node affinity karpenter.k8s.aws/instance-cpu Gt 8" in finding.message
+    assert not _failures(snapshot(nodes=NODES, pods=(picky,), node_pools=(wide,)))
 
 
 def test_instance_type_lists_are_sized_from_live_nodes_or_ec2_facts() -> None:

@@ -131,6 +131,12 @@ def test_the_adapter_reads_karpenters_own_json() -> None:
                             "values": ["2"],
                         },
                         {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                        # Karpenter's own operators (scheduling.md: Gte, Lte).
+                        {
+                            "key": "karpenter.k8s.aws/instance-memory",
+                            "operator": "Gte",
+                            "values": ["8192"],
+                        },
                         {"key": "broken"},  # no operator: skipped, not a crash
                     ],
                 },
@@ -148,6 +154,7 @@ def test_the_adapter_reads_karpenters_own_json() -> None:
         SelectorRequirement("karpenter.k8s.aws/instance-category", "In", ("c", "m", "r")),
         SelectorRequirement("karpenter.k8s.aws/instance-generation", "Gt", ("2",)),
         SelectorRequirement("kubernetes.io/arch", "In", ("amd64",)),
+        SelectorRequirement("karpenter.k8s.aws/instance-memory", "Gte", ("8192",)),
     )
     assert pool.limits == PoolResources(1_000_000, 1000 * 2**30, 20)
     assert pool.usage == PoolResources(16_000, 65505072 * 1024, 4)

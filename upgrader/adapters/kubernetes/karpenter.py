@@ -27,7 +27,8 @@ from upgrader.core.kube import (
 
 Json = dict[str, Any]
 API_VERSION = "karpenter.sh/v1"
-_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+# Karpenter adds Gte and Lte to the node selector operators (scheduling.md).
+_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte"})
 
 
 def _dig(raw: Any, *path: str) -> Any:
