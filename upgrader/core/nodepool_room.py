@@ -119,15 +119,6 @@ def instance_sizes(
     return sizes
 
 
-def _takers(pod: Pod, pool: NodePool, pools: Sequence[NodePool]) -> list[NodePool]:
-    """The NodePools whose new nodes accept `pod` (its own first, as long as it takes it)."""
-    return [
-        p
-        for p in (pool, *(p for p in pools if p.name != pool.name))
-        if not constraint_misses(pod.spec, nodepool_shape(p))
-    ]
-
-
 def too_big_problems(
     pool: NodePool,
     pools: Sequence[NodePool],
@@ -137,24 +128,25 @@ def too_big_problems(
 ) -> dict[str, set[str]]:
     """Pods leaving `pool`'s nodes whose requests exceed the largest node of every NodePool
     that accepts them (the problem -> the workloads)."""
+    everyone = [pool, *(p for p in pools if p.name != pool.name)]
+    largest = {p.name: largest_node(p, types) for p in everyone}
+    huge = Resources(10**12, 10**18)
+    if not any(bound.lacks(huge) for bound in largest.values()):
+        return {}  # the common case: nothing bounds the pools' instance sizes
+    shapes = {p.name: nodepool_shape(p) for p in everyone}
     problems: dict[str, set[str]] = {}
-    largest: dict[str, Largest] = {}
     for pod in moving:
-        takers = _takers(pod, pool, pools)
+        if not any(bound.lacks(pod.spec.requests) for bound in largest.values()):
+            continue  # every pool's nodes are large enough
+        takers = [p for p in everyone if not constraint_misses(pod.spec, shapes[p.name])]
         if not takers:
             continue  # no pool takes it at all: drift_problems' finding
-        misses: list[str] = []
-        for taker in takers:
-            if taker.name not in largest:
-                largest[taker.name] = largest_node(taker, types)
-            lacking = largest[taker.name].lacks(pod.spec.requests)
-            if not lacking:
-                break
-            misses.append(
-                f"NodePool {taker.name}'s largest node offers less ({', '.join(lacking)}; "
-                f"{largest[taker.name].why})"
-            )
-        else:
+        misses = [
+            f"NodePool {t.name}'s largest node offers less "
+            f"({', '.join(largest[t.name].lacks(pod.spec.requests))}; {largest[t.name].why})"
+            for t in takers
+        ]
+        if all(largest[t.name].lacks(pod.spec.requests) for t in takers):
             problems.setdefault(
                 f"a pod's requests fit no node its NodePools may launch: {'; '.join(misses)}",
                 set(),
@@ -242,7 +234,7 @@ def limits_problem(
     by_node: dict[str, list[Pod]] = {}
     for pod in moving:
         by_node.setdefault(pod.node_name or "", []).append(pod)
-    others = [p for p in pools if p.name != pool.name]
+    others = [(p, nodepool_shape(p)) for p in pools if p.name != pool.name]
     needs = []
     for pods in by_node.values():
         need = _sum(p.spec.requests for p in pods)
@@ -250,8 +242,7 @@ def limits_problem(
             Resources(spare.cpu_millis, spare.memory_bytes, need.pods)
         ):
             return None
-        for other in others:
-            shape = nodepool_shape(other)
+        for other, shape in others:
             takes_all = all(not constraint_misses(p.spec, shape) for p in pods)
             if takes_all and _fits(need, _room(other.limits, other.usage)):
                 return None
