@@ -113,7 +113,7 @@ class LabelRange:
         mentioned: set[str] = set()
         for r in (*self.requirements, *wanted):
             mentioned.update(r.values)
-            if r.operator in ("Gt", "Lt") and r.values:
+            if r.operator in ("Gt", "Lt", "Gte", "Lte") and r.values:
                 try:
                     bound = int(r.values[0])
                 except ValueError:
@@ -163,7 +163,7 @@ def describe_affinity(affinity: NodeAffinity) -> str:
     def requirement(r: SelectorRequirement) -> str:
         if r.operator in ("In", "NotIn"):
             return f"{r.key} {r.operator} ({','.join(r.values)})"
-        if r.operator in ("Gt", "Lt"):
+        if r.operator in ("Gt", "Lt", "Gte", "Lte"):
             return f"{r.key} {r.operator} {r.values[0] if r.values else ''}"
         return f"{r.key} {r.operator}"
 
@@ -206,6 +206,19 @@ def constraint_misses(spec: PodSpec, shape: NodeShape) -> list[str]:
         if not any(t.tolerates(taint) for t in spec.tolerations):
             misses.append(f"taint {taint} (not tolerated)")
     return misses
+
+
+def node_selected(spec: PodSpec, shape: NodeShape) -> bool:
+    """Do the pod's nodeSelector and required node affinity accept `shape` (the NodeAffinity
+    filter alone; a ranged label counts when some value of its range meets them)?"""
+    for key, want in spec.node_selector.items():
+        if shape.labels.get(key) != want:
+            allowed = shape.ranges.get(key)
+            if key in shape.labels or allowed is None or not allowed.allows(want):
+                return False
+    if shape.ranges:
+        return _affinity_in_ranges(spec, shape)
+    return spec.node_affinity.matches(shape.labels)
 
 
 def _affinity_in_ranges(spec: PodSpec, shape: NodeShape) -> bool:

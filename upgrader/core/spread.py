@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from upgrader.core.kube import Pod, Taint, TaintEffect, TopologySpread
-from upgrader.core.placement import NodeShape, constraint_misses
+from upgrader.core.placement import NodeShape, constraint_misses, node_selected
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 DO_NOT_SCHEDULE = "DoNotSchedule"
@@ -87,11 +87,8 @@ def _eligible(constraint: TopologySpread, keys: Iterable[str], pod: Pod, shape: 
     if any(k not in shape.labels for k in keys):
         return False
     spec = pod.spec
-    if constraint.node_affinity_policy != "Ignore":
-        if any(shape.labels.get(k) != v for k, v in spec.node_selector.items()):
-            return False
-        if not spec.node_affinity.matches(shape.labels):
-            return False
+    if constraint.node_affinity_policy != "Ignore" and not node_selected(spec, shape):
+        return False
     if constraint.node_taints_policy == "Honor":
         for taint in shape.taints:
             if taint.effect is TaintEffect.PREFER_NO_SCHEDULE:

@@ -44,11 +44,15 @@ def _labels(shape: NodeShape) -> Mapping[str, str]:
 
 
 def volume_problem(
-    pod: Pod, volumes: Sequence[PersistentVolume], shapes: Sequence[NodeShape]
+    pod: Pod,
+    volumes: Sequence[PersistentVolume],
+    shapes: Sequence[NodeShape],
+    nodes: str = "green's nodes for this pod",
 ) -> str | None:
     """None when some shape takes `pod` with all its `volumes` (from `bound_volumes`); else
-    which volume pins it where no shape is. Only judged among the shapes the pod's own
-    constraints accept (a pod green cannot take at all is the placement rule's finding)."""
+    which volume pins it where no shape is (`nodes` names the shapes). Only judged among the
+    shapes the pod's own constraints accept (a pod green cannot take at all is the placement
+    rule's finding)."""
     if not volumes:
         return None
     fitting = [s for s in shapes if not constraint_misses(pod.spec, s)]
@@ -62,7 +66,6 @@ def volume_problem(
             )
             return (
                 f"PersistentVolume {pv.name} (claim {claim}) can only be used where "
-                f"{describe_affinity(pv.node_affinity)}, and green's nodes for this pod are in "
-                f"{', '.join(zones)}"
+                f"{describe_affinity(pv.node_affinity)}, and {nodes} are in {', '.join(zones)}"
             )
     return None

@@ -123,6 +123,10 @@ def discover(
     services = reads.attempt(Read.SERVICES, kube.list_services) or []
     volumes = reads.attempt(Read.PERSISTENT_VOLUMES, kube.list_persistent_volumes) or []
     node_pools = reads.attempt(Read.NODE_POOLS, kube.list_node_pools) or []
+    # Only for where the pools' nodes may launch (their subnets' zones): none without pools.
+    node_classes = (
+        (reads.attempt(Read.NODE_CLASSES, kube.list_node_classes) or []) if node_pools else []
+    )
 
     scan = scan_manifests(manifests_dir) if manifests_dir is not None else None
     usages, sources, errors = _api_usage(kube, reads)
@@ -150,6 +154,7 @@ def discover(
         services=tuple(services),
         persistent_volumes=tuple(volumes),
         node_pools=tuple(node_pools),
+        node_classes=tuple(node_classes),
         api_usage=tuple(usages),
         api_usage_sources=frozenset(sources),
         manifest_errors=tuple(errors),

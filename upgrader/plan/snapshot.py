@@ -38,6 +38,7 @@ from upgrader.core.kube import (
     KARPENTER_NODEPOOL_LABEL,
     NODEGROUP_LABEL,
     Node,
+    NodeClass,
     NodePool,
     OwnerKind,
     PersistentVolume,
@@ -77,6 +78,7 @@ class Read(StrEnum):
     PDBS = "pdbs"  # list poddisruptionbudgets
     PERSISTENT_VOLUMES = "persistent-volumes"  # list persistentvolumes
     NODE_POOLS = "node-pools"  # list nodepools.karpenter.sh
+    NODE_CLASSES = "node-classes"  # list ec2nodeclasses.karpenter.k8s.aws
     SERVICES = "services"  # list services
     DEPRECATED_API_METRICS = "deprecated-api-metrics"  # get /metrics on the API server
     HELM_RELEASES = "helm-releases"  # list secrets with label owner=helm
@@ -189,6 +191,7 @@ class ClusterSnapshot:
     services: tuple[Service, ...] = ()
     persistent_volumes: tuple[PersistentVolume, ...] = ()
     node_pools: tuple[NodePool, ...] = ()  # Karpenter v1 NodePools, with their templates
+    node_classes: tuple[NodeClass, ...] = ()  # their EC2NodeClasses (read when pools exist)
     api_usage: tuple[ApiUsage, ...] = ()  # from the metric, --manifests and Helm releases
     # The sources discovery actually read: an empty `api_usage` proves nothing about a source
     # that was never looked at, so removed-apis reports the metric and Helm as not assessed

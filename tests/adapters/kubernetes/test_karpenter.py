@@ -87,7 +87,17 @@ def test_node_class_terms_and_resolved_amis(kube: KubernetesCluster, wire: Heade
                 "amiFamily": "AL2023",
                 "amiSelectorTerms": [{"id": "ami-1"}, {"tags": {"team": "x"}, "owner": "self"}],
             },
-            "status": {"amis": [{"id": "ami-1", "name": "al2023"}]},
+            # status.subnets as nodeclasses.md ("status.subnets") shows it: resolved id and
+            # zone of each selected subnet.
+            "status": {
+                "amis": [{"id": "ami-1", "name": "al2023"}],
+                "subnets": [
+                    {"id": "subnet-0a462d98193ff9fac", "zone": "us-east-2b"},
+                    {"id": "subnet-0322dfafd76a609b6", "zone": "us-east-2c"},
+                    {"id": "subnet-0727ef01daf4ac9fe", "zone": "us-east-2b"},
+                    {"id": "broken"},
+                ],
+            },
         },
     )
     node_class = kube.get_node_class("default")
@@ -99,6 +109,7 @@ def test_node_class_terms_and_resolved_amis(kube: KubernetesCluster, wire: Heade
     assert node_class.ami_family == "AL2023"
     assert node_class.amis == ("ami-1",)
     assert node_class.alias == ""
+    assert node_class.zones == ("us-east-2b", "us-east-2c")
 
 
 def test_the_ami_patch_is_a_merge_patch_replacing_the_terms(

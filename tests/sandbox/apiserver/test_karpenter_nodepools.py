@@ -5,7 +5,8 @@ fake and through the wire, and the adapter reads Karpenter's own v1 NodePool JSO
 The JSON shape is karpenter.sh/v1's: the NodePool example of aws/karpenter-provider-aws
 website/content/en/docs/concepts/nodepools.md (spec.template.metadata.labels,
 spec.template.spec.requirements / taints / startupTaints / nodeClassRef,
-spec.disruption.budgets).
+spec.disruption.budgets, spec.limits; status.resources as `kubectl get nodepool -o
+jsonpath='{.items[0].status}'` shows it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from upgrader.core.kube import (
     DisruptionBudget,
     NodeClass,
     NodePool,
+    PoolResources,
     SelectorRequirement,
     Taint,
     TaintEffect,
@@ -49,7 +51,10 @@ POOL = NodePool(
     ),
     taints=(Taint("nvidia.com/gpu", TaintEffect.NO_SCHEDULE, "true"),),
     startup_taints=(Taint("example.com/agent-not-ready", TaintEffect.NO_EXECUTE),),
+    limits=PoolResources(1_000_000, 1000 * 2**30, 10),
 )
+# What the fake counts for the pool's one node (status.resources: an m5.xlarge's capacity).
+USAGE = PoolResources(4000, 16 * 2**30, 1)
 
 
 @pytest.fixture
@@ -66,7 +71,7 @@ def test_the_adapter_reads_what_the_fake_holds(served: Served) -> None:
     kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
     assert kube.list_node_pools() == served.cluster.list_node_pools()
     gpu = next(p for p in kube.list_node_pools() if p.name == "gpu")
-    assert gpu == POOL
+    assert gpu == replace(POOL, usage=USAGE)
 
 
 def test_the_fake_launches_nodes_from_the_template(served: Served) -> None:
@@ -89,7 +94,7 @@ def test_a_get_by_name_and_a_missing_pool(served: Served) -> None:
         body = json.loads(response.read())
     assert body["kind"] == "NodePool"
     assert codec.with_template(NodePool("gpu", "default"), body) == replace(
-        POOL, budgets=(DisruptionBudget(),)
+        POOL, budgets=(DisruptionBudget(),), usage=USAGE
     )
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{base}/spot", timeout=5)
@@ -126,12 +131,20 @@ def test_the_adapter_reads_karpenters_own_json() -> None:
                             "values": ["2"],
                         },
                         {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                        # Karpenter's own operators (scheduling.md: Gte, Lte).
+                        {
+                            "key": "karpenter.k8s.aws/instance-memory",
+                            "operator": "Gte",
+                            "values": ["8192"],
+                        },
                         {"key": "broken"},  # no operator: skipped, not a crash
                     ],
                 },
             },
             "disruption": {"budgets": [{"nodes": "10%"}]},
+            "limits": {"cpu": "1000", "memory": "1000Gi", "nodes": 20, "nvidia.com/gpu": 2},
         },
+        "status": {"resources": {"cpu": "16", "memory": "65505072Ki", "nodes": "4", "pods": "232"}},
     }
     pool = codec.with_template(NodePool("default", "default"), raw)
     assert pool.labels == {"billing-team": "my-team"}
@@ -141,7 +154,10 @@ def test_the_adapter_reads_karpenters_own_json() -> None:
         SelectorRequirement("karpenter.k8s.aws/instance-category", "In", ("c", "m", "r")),
         SelectorRequirement("karpenter.k8s.aws/instance-generation", "Gt", ("2",)),
         SelectorRequirement("kubernetes.io/arch", "In", ("amd64",)),
+        SelectorRequirement("karpenter.k8s.aws/instance-memory", "Gte", ("8192",)),
     )
+    assert pool.limits == PoolResources(1_000_000, 1000 * 2**30, 20)
+    assert pool.usage == PoolResources(16_000, 65505072 * 1024, 4)
     # And back: the server's JSON decodes to the same pool.
     again = codec.with_template(NodePool("default", "default"), codec.node_pool_json(pool))
     assert again == pool

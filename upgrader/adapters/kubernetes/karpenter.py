@@ -83,6 +83,15 @@ def _node_class(raw: Any) -> NodeClass:
         ),
         ami_family=str(_dig(raw, "spec", "amiFamily") or ""),
         amis=tuple(str(a.get("id")) for a in amis if isinstance(a, dict) and a.get("id")),
+        zones=tuple(
+            sorted(
+                {
+                    str(s["zone"])
+                    for s in _dig(raw, "status", "subnets") or ()
+                    if isinstance(s, dict) and s.get("zone")
+                }
+            )
+        ),
     )
 
 

@@ -5,7 +5,8 @@ renders its FakeKarpenter's pools with `node_pool_json`, so the two cannot disag
 The fields are karpenter.sh/v1's (pkg/apis/v1/nodepool.go, nodeclaim.go in kubernetes-sigs/
 karpenter): `spec.template.metadata.labels`, and under `spec.template.spec` the
 `requirements` (NodeSelectorRequirementWithMinValues: key, operator, values, minValues),
-`taints`, `startupTaints` and `nodeClassRef`; `spec.disruption.budgets`.
+`taints`, `startupTaints` and `nodeClassRef`; `spec.disruption.budgets`; `spec.limits` and
+`status.resources` (resource lists: cpu, memory, nodes).
 Read defensively: a malformed entry is skipped, never a crash in the middle of a plan.
 """
 
@@ -14,11 +15,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from upgrader.core.kube import DisruptionBudget, NodePool, SelectorRequirement, Taint, TaintEffect
+from upgrader.core.kube import (
+    DisruptionBudget,
+    NodePool,
+    PoolResources,
+    SelectorRequirement,
+    Taint,
+    TaintEffect,
+    parse_cpu,
+    parse_memory,
+)
 
 Json = dict[str, Any]
 API_VERSION = "karpenter.sh/v1"
-_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+# Karpenter adds Gte and Lte to the node selector operators (scheduling.md).
+_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte"})
 
 
 def _dig(raw: Any, *path: str) -> Any:
@@ -57,6 +68,34 @@ def _requirements(raw: Any) -> tuple[SelectorRequirement, ...]:
     return tuple(found)
 
 
+def _resources(raw: Any) -> PoolResources:
+    """A resource list (`spec.limits`, `status.resources`); an unreadable entry is unset."""
+    if not isinstance(raw, dict):
+        return PoolResources()
+    values: dict[str, int | None] = {}
+    for key, parse, field in (
+        ("cpu", parse_cpu, "cpu_millis"),
+        ("memory", parse_memory, "memory_bytes"),
+        ("nodes", int, "nodes"),
+    ):
+        try:
+            values[field] = None if raw.get(key) is None else parse(str(raw[key]))
+        except ValueError:
+            values[field] = None
+    return PoolResources(**values)
+
+
+def _resources_json(resources: PoolResources) -> Json:
+    out: Json = {}
+    if resources.cpu_millis is not None:
+        out["cpu"] = f"{resources.cpu_millis}m"
+    if resources.memory_bytes is not None:
+        out["memory"] = str(resources.memory_bytes)
+    if resources.nodes is not None:
+        out["nodes"] = str(resources.nodes)
+    return out
+
+
 def with_template(pool: NodePool, raw: Any) -> NodePool:
     """`pool` with the template fields read from its JSON."""
     template = _dig(raw, "spec", "template")
@@ -67,6 +106,8 @@ def with_template(pool: NodePool, raw: Any) -> NodePool:
         requirements=_requirements(_dig(template, "spec", "requirements")),
         taints=_taints(_dig(template, "spec", "taints")),
         startup_taints=_taints(_dig(template, "spec", "startupTaints")),
+        limits=_resources(_dig(raw, "spec", "limits")),
+        usage=_resources(_dig(raw, "status", "resources")),
     )
 
 
@@ -134,9 +175,14 @@ def node_pool_json(pool: NodePool, created: str = "") -> Json:
     template: Json = {"spec": spec}
     if pool.labels:
         template["metadata"] = {"labels": dict(pool.labels)}
-    return {
+    out: Json = {
         "apiVersion": API_VERSION,
         "kind": "NodePool",
         "metadata": metadata,
         "spec": {"template": template, "disruption": {"budgets": budgets}},
     }
+    if not pool.limits.empty:
+        out["spec"]["limits"] = _resources_json(pool.limits)
+    if not pool.usage.empty:
+        out["status"] = {"resources": _resources_json(pool.usage)}
+    return out

@@ -18,6 +18,7 @@ from upgrader.core.kube.karpenter import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PoolResources,
 )
 from upgrader.core.kube.networking import (
     ALB_ACTIONS_ANNOTATION_PREFIX,
@@ -110,6 +111,7 @@ __all__ = [
     "PodPhase",
     "PodSpec",
     "PodTemplate",
+    "PoolResources",
     "RequestMirror",
     "Resources",
     "RouteParentStatus",

@@ -49,12 +49,16 @@ class AmiSelectorTerm:
 @dataclass(frozen=True)
 class NodeClass:
     """An EC2NodeClass: how its nodes launch. `amis` is `status.amis`, the ids the selector
-    resolves to now (for an alias: at the control plane's Kubernetes version)."""
+    resolves to now (for an alias: at the control plane's Kubernetes version); `zones`, its
+    `status.subnets`' zones."""
 
     name: str
     ami_selector_terms: tuple[AmiSelectorTerm, ...] = ()
     ami_family: str = ""  # spec.amiFamily ("AL2023", "AL2", "Bottlerocket"); "" with an alias
     amis: tuple[str, ...] = ()
+    # status.subnets[].zone: the zones of the subnets its selector resolves to, where its
+    # nodes can launch; empty when not reported.
+    zones: tuple[str, ...] = ()
 
     @property
     def alias(self) -> str:
@@ -82,11 +86,27 @@ class DisruptionBudget:
 
 
 @dataclass(frozen=True)
+class PoolResources:
+    """A NodePool's `spec.limits`, or what its nodes count against them (`status.resources`:
+    the sum of its nodes' capacity, Karpenter's own tally). None: not set (no limit), or not
+    reported."""
+
+    cpu_millis: int | None = None
+    memory_bytes: int | None = None
+    nodes: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.cpu_millis is None and self.memory_bytes is None and self.nodes is None
+
+
+@dataclass(frozen=True)
 class NodePool:
     """A Karpenter NodePool. The template fields say what its new nodes carry (see
     upgrader/core/nodepool_shapes.py): `labels` (spec.template.metadata.labels), `requirements`
     (spec.template.spec.requirements), `taints` (spec.template.spec.taints) and
-    `startup_taints` (spec.template.spec.startupTaints, gone before pods land)."""
+    `startup_taints` (spec.template.spec.startupTaints, gone before pods land); `limits`
+    (spec.limits) and `usage` (status.resources) bound the nodes it may add."""
 
     name: str
     node_class: str  # spec.template.spec.nodeClassRef.name
@@ -95,6 +115,8 @@ class NodePool:
     requirements: tuple[SelectorRequirement, ...] = ()
     taints: tuple[Taint, ...] = ()
     startup_taints: tuple[Taint, ...] = ()
+    limits: PoolResources = PoolResources()  # spec.limits (cpu, memory, nodes)
+    usage: PoolResources = PoolResources()  # status.resources
 
     def drift_budget(self, total: int) -> int:
         """The most restrictive budget that applies to drift (Karpenter's default: 10%)."""

@@ -3,8 +3,9 @@ quantities, label selectors and required node affinity."""
 
 from __future__ import annotations
 
+import operator as compare
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -124,10 +125,21 @@ def parse_memory(quantity: str | int | float) -> int:
     return int(float(number) * _MEMORY_SUFFIXES.get(suffix, 1))
 
 
+_COMPARE: Mapping[str, Callable[[int, int], bool]] = {
+    "Gt": compare.gt,
+    "Lt": compare.lt,
+    "Gte": compare.ge,
+    "Lte": compare.le,
+}
+
+
 @dataclass(frozen=True)
 class SelectorRequirement:
     key: str
-    operator: str  # In, NotIn, Exists, DoesNotExist (Gt/Lt for node affinity)
+    # In, NotIn, Exists, DoesNotExist (Gt/Lt for node affinity; Gte/Lte only in Karpenter
+    # NodePool requirements: scheduling.md, "Karpenter extends the upstream Kubernetes
+    # requirement operators with Gte (>=) and Lte (<=)")
+    operator: str
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -140,12 +152,12 @@ class SelectorRequirement:
             return present
         if self.operator == "DoesNotExist":
             return not present
-        if self.operator in ("Gt", "Lt") and present and self.values:
+        if self.operator in _COMPARE and present and self.values:
             try:
                 actual, bound = int(labels[self.key]), int(self.values[0])
             except ValueError:
                 return False
-            return actual > bound if self.operator == "Gt" else actual < bound
+            return _COMPARE[self.operator](actual, bound)
         return False
 
 

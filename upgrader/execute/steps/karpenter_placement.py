@@ -2,7 +2,9 @@
 
 The plan checked the NodePools as they were then (checks/karpenter_placement.py); this reads
 them again as the step starts, with the same rules (upgrader/core/nodepool_shapes.py), and
-refuses, naming the workloads and what the NodePool's new nodes lack, rather than point the
+refuses, naming the workloads and what the NodePool's new nodes lack (a label, a toleration, the
+zone of a bound EBS volume, room for a DoNotSchedule zone spread, an instance large enough,
+room in its spec.limits for a replacement), rather than point the
 pool at a new AMI whose nodes those pods cannot run on. Karpenter's own disruption simulation
 would then keep the old nodes and the step would wait out its timeout, or, if the pods were
 evicted anyway, leave them Pending.
@@ -13,8 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from upgrader.core.errors import PermissionDeniedError
-from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, NodePool, Pod
+from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, Node, NodePool, Pod
+from upgrader.core.nodepool_room import (
+    instance_sizes,
+    limits_problem,
+    spare_outside,
+    too_big_problems,
+)
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
+from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_problems, live_zones
+from upgrader.core.spread import hard_spreads
 from upgrader.execute.steps.base import PreconditionError, StepContext
 from upgrader.execute.steps.green_placement import named, workload_label
 
@@ -44,13 +54,17 @@ def check_drift_placement(
     everything = pods or (cluster.list_pods() if names else [])
     moving = [p for p in everything if p.node_name in names and moves_on_drift(p)]
     problems = drift_problems(pool, pools, nodes, moving, workload_label)
+    if moving:
+        _zonal_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
+        _room_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
     if problems:
         raise PreconditionError(
             f"refused before changing anything for NodePool {pool.name}: pods on its nodes "
             f"cannot run on the nodes it creates now (nor on any other NodePool's): "
             f"{named(problems)}. Karpenter would keep those nodes (or leave the pods Pending). "
             f"To go on: add what they need to NodePool {pool.name} (labels in "
-            "spec.template.metadata.labels, or requirements; tolerations for its taints) or "
+            "spec.template.metadata.labels, or requirements, the zones of their volumes and "
+            "spread, instance sizes; tolerations for its taints; room in its spec.limits) or "
             "change the workloads, then --resume"
         )
 
@@ -63,3 +77,103 @@ def check_pools_placement(ctx: StepContext, names: Sequence[str]) -> None:
     pods = ctx.ports.cluster.list_pods() if drifting else []
     for pool in drifting:
         check_drift_placement(ctx, pool, pools, pods)
+
+
+def _zonal_problems(
+    ctx: StepContext,
+    pool: NodePool,
+    pools: Sequence[NodePool],
+    nodes: Sequence[Node],
+    moving: Sequence[Pod],
+    *,
+    everything: Sequence[Pod],
+    out: dict[str, set[str]],
+) -> None:
+    """EBS volumes and DoNotSchedule spread against the zones the NodePools may use now
+    (upgrader/core/nodepool_zones.py), with every node and pod of the cluster as they are."""
+    cluster = ctx.ports.cluster
+    needs_nodes = any(hard_spreads(p) for p in moving)
+    claims = any(v.persistent_claim for p in moving for v in p.spec.volumes)
+    if not (needs_nodes or claims):
+        return  # the common case: nothing ties these pods to a zone
+    all_nodes = cluster.list_nodes()
+    launchable = _class_zones(ctx)
+    if claims:
+        try:
+            volumes = cluster.list_persistent_volumes()
+        except PermissionDeniedError as error:
+            ctx.reporter.warning(
+                f"volume zones not checked before drifting NodePool {pool.name}: {error} "
+                "(grant list on persistentvolumes to check that pods with EBS volumes can "
+                "follow)"
+            )
+            volumes = []
+        by_claim = {v.claim: v for v in volumes if v.claim}
+        found = drift_volume_problems(
+            pool,
+            pools,
+            nodes,
+            moving,
+            by_claim=by_claim,
+            name=workload_label,
+            known=live_zones(all_nodes),
+            class_zones=launchable,
+        )
+        for problem, workloads in found.items():
+            out.setdefault(problem, set()).update(workloads)
+    if needs_nodes:
+        pods_on: dict[str, list[Pod]] = {}
+        for pod in everything:
+            if pod.node_name:
+                pods_on.setdefault(pod.node_name, []).append(pod)
+        found = drift_spread_problems(
+            pool,
+            pools,
+            nodes,
+            moving,
+            cluster=(all_nodes, pods_on),
+            name=workload_label,
+            class_zones=launchable,
+        )
+        for problem, workloads in found.items():
+            out.setdefault(problem, set()).update(workloads)
+
+
+def _room_problems(
+    ctx: StepContext,
+    pool: NodePool,
+    pools: Sequence[NodePool],
+    nodes: Sequence[Node],
+    moving: Sequence[Pod],
+    *,
+    everything: Sequence[Pod],
+    out: dict[str, set[str]],
+) -> None:
+    """Requests against the largest node the NodePools may launch (instance sizes from the
+    live nodes), and `pool`'s spec.limits against a replacement (upgrader/core/nodepool_room.py).
+    """
+    all_nodes = ctx.ports.cluster.list_nodes()
+    found = too_big_problems(pool, pools, moving, workload_label, instance_sizes(all_nodes))
+    for problem, workloads in found.items():
+        out.setdefault(problem, set()).update(workloads)
+    if pool.limits.empty:
+        return
+    pods_on: dict[str, list[Pod]] = {}
+    for pod in everything:
+        if pod.node_name:
+            pods_on.setdefault(pod.node_name, []).append(pod)
+    spare = spare_outside(all_nodes, pods_on, (n.name for n in nodes))
+    short = limits_problem(pool, pools, nodes, moving, spare)
+    if short is not None:
+        problem, pods = short
+        out.setdefault(problem, set()).update(workload_label(p) for p in pods)
+
+
+def _class_zones(ctx: StepContext) -> dict[str, tuple[str, ...]]:
+    """EC2NodeClass name -> its subnets' zones; empty when not readable (the cluster's nodes'
+    zones then stand for where a pool with no zone requirement may launch)."""
+    try:
+        classes = ctx.ports.cluster.list_node_classes()
+    except PermissionDeniedError:
+        return {}
+    return {c.name: c.zones for c in classes if c.zones}

@@ -16,8 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from upgrader.core.kube import Node, NodePool
+from upgrader.core.kube import Node, NodePool, Pod, Resources
+from upgrader.core.nodepool_room import (
+    MIB,
+    instance_sizes,
+    limits_problem,
+    spare_outside,
+    too_big_problems,
+)
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift, nodepool_shape
+from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_problems, live_zones
 from upgrader.core.shell import command
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
@@ -26,6 +34,10 @@ from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion
 
 KARPENTER_PLACEMENT = "karpenter-placement"
+_ACCEPT = (
+    "; or, if those pods may stay Pending until someone acts, accept it by suppressing check "
+    f"{KARPENTER_PLACEMENT} for them in .eksup.yaml"
+)
 
 
 @check(
@@ -87,6 +99,88 @@ def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> lis
                     remedy=placement_remedy(problem, pool, nodes_labels(nodes)),
                 )
             )
+        findings.extend(zonal_findings(snapshot, pool, nodes, moving))
+        findings.extend(room_findings(snapshot, pool, nodes, moving))
+    denied = snapshot.denied(Read.PERSISTENT_VOLUMES)
+    if denied and _volumes_matter(snapshot, owned):
+        # Without the volumes nothing says which zone those pods are tied to.
+        findings.append(denied_finding(KARPENTER_PLACEMENT, Severity.ERROR, denied))
+    return findings
+
+
+_ZONAL = "pods on Karpenter NodePool "
+
+
+def _volumes_matter(snapshot: ClusterSnapshot, owned: Sequence[tuple[str, Sequence[Node]]]) -> bool:
+    """Does a pod that drift moves use a claim (so a denied PV read leaves a gap)?"""
+    return any(
+        v.persistent_claim
+        for _, nodes in owned
+        for node in nodes
+        for pod in snapshot.pods_by_node.get(node.name, ())
+        for v in pod.spec.volumes
+    )
+
+
+def zonal_findings(
+    snapshot: ClusterSnapshot, pool: NodePool, nodes: Sequence[Node], moving: Sequence[Pod]
+) -> list[Finding]:
+    """EBS volumes and DoNotSchedule spread against the zones the NodePools may use
+    (upgrader/core/nodepool_zones.py)."""
+    name_of = snapshot.workload_name
+    by_claim = {pv.claim: pv for pv in snapshot.persistent_volumes if pv.claim}
+    known = live_zones(snapshot.nodes)
+    pools = snapshot.node_pools
+    # Where each EC2NodeClass may launch (its subnets' zones), when read and reported.
+    launchable = {c.name: c.zones for c in snapshot.node_classes if c.zones}
+    findings = []
+    volumes = drift_volume_problems(
+        pool,
+        pools,
+        nodes,
+        moving,
+        by_claim=by_claim,
+        name=name_of,
+        known=known,
+        class_zones=launchable,
+    )
+    for problem, workloads in sorted(volumes.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot follow their EBS volume when the nodes "
+                f"drift: {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow the volume's zone in NodePool {pool.name} (its "
+                "topology.kubernetes.io/zone requirement, and a subnet there in its "
+                "EC2NodeClass's subnetSelectorTerms), or move the data to a zone the pool "
+                "allows (snapshot the EBS volume and restore it there)" + _ACCEPT,
+            )
+        )
+    spread = drift_spread_problems(
+        pool,
+        pools,
+        nodes,
+        moving,
+        cluster=(snapshot.nodes, snapshot.pods_by_node),
+        name=name_of,
+        class_zones=launchable,
+    )
+    for problem, workloads in sorted(spread.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot all move to the nodes it creates when "
+                f"they drift (blue: its drifting nodes, which count until deleted): {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow NodePool {pool.name} every zone the workload spreads over (its "
+                "topology.kubernetes.io/zone requirement), or, for the upgrade, raise "
+                "maxSkew, lower minDomains or set whenUnsatisfiable: ScheduleAnyway on the "
+                "workload" + _ACCEPT,
+            )
+        )
     return findings
 
 
@@ -145,3 +239,47 @@ def placement_remedy(problem: str, pool: NodePool, live: dict[str, set[str]]) ->
         "spec.template.metadata.labels, or requirements with In/Exists on the label they "
         "select), or change the workloads' constraints" + accept
     )
+
+
+def room_findings(
+    snapshot: ClusterSnapshot, pool: NodePool, nodes: Sequence[Node], moving: Sequence[Pod]
+) -> list[Finding]:
+    """Requests against the largest node the NodePools may launch, and the pool's spec.limits
+    against what its drift must add while the old nodes stand (upgrader/core/nodepool_room.py)."""
+    capacity = {
+        name: Resources(info.vcpus * 1000, info.memory_mib * MIB)
+        for name, info in snapshot.instance_types.items()
+    }
+    types = instance_sizes(snapshot.nodes, capacity)
+    name_of = snapshot.workload_name
+    findings = []
+    big = too_big_problems(pool, snapshot.node_pools, moving, name_of, types)
+    for problem, workloads in sorted(big.items()):
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot run on the nodes it will create when they "
+                f"drift: {problem}",
+                (*sorted(workloads), f"nodepool/{pool.name}"),
+                remedy=f"allow NodePool {pool.name} an instance type large enough (its "
+                "karpenter.k8s.aws/instance-cpu, instance-memory or instance-type "
+                "requirements), or lower the workload's requests" + _ACCEPT,
+            )
+        )
+    spare = spare_outside(snapshot.nodes, snapshot.pods_by_node, (n.name for n in nodes))
+    found = limits_problem(pool, snapshot.node_pools, nodes, moving, spare)
+    if found is not None:
+        problem, pods = found
+        findings.append(
+            fail(
+                KARPENTER_PLACEMENT,
+                Severity.ERROR,
+                f"{_ZONAL}{pool.name}'s nodes cannot be replaced when they drift: {problem}",
+                (*sorted({name_of(p) for p in pods}), f"nodepool/{pool.name}"),
+                remedy=f"raise NodePool {pool.name}'s spec.limits for the upgrade by at least "
+                "one replacement node (Karpenter launches each replacement before it deletes "
+                "the old node), or free room on other nodes" + _ACCEPT,
+            )
+        )
+    return findings

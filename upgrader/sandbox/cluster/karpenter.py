@@ -8,15 +8,19 @@ What eksup relies on when it lets Karpenter replace nodes, played out on the vir
 - a NodeClaim whose image is not the resolved one is Drifted, whenever the node class changes
   or the control plane's version does (an alias then resolves to another image);
 - a drifted claim whose pods no NodePool's new nodes would take (their nodeSelector, required
-  node affinity, tolerations against the pool's template: upgrader/core/nodepool_shapes.py)
-  is left alone, as Karpenter's scheduling simulation leaves it;
+  node affinity, tolerations against the pool's template: upgrader/core/nodepool_shapes.py;
+  a bound volume's zone against the zones the pools may launch in: nodepool_zones.py)
+  is left alone, as Karpenter's scheduling simulation leaves it (a replacement is still
+  launched in the zone the fake picks, not the volume's);
 - drifted claims are disrupted at most the NodePool's drift budget at a time (the most
   restrictive budget naming Drifted or no reason; a percentage rounds up; schedules are not
   modelled, every budget counts as active). For each: the node is tainted
   karpenter.sh/disrupted:NoSchedule, a replacement is launched and joins Ready at the new
   version after `join_delay_seconds`, then the old claim is deleted: its pods are evicted
   through the Eviction API (PDBs hold; refused evictions are retried each round; DaemonSet and
-  mirror pods stay) and the node is removed once nothing else is left on it.
+  mirror pods stay) and the node is removed once nothing else is left on it;
+- no replacement launches past the NodePool's `spec.limits` (cpu, memory, nodes), the pool's
+  claims counted at an m5.xlarge's capacity (its `status.resources`): such a drift waits.
 
 The highest number of claims disrupting at once in each pool is recorded (`max_disrupting`),
 so tests can check the budget held.
@@ -47,9 +51,12 @@ from upgrader.core.kube import (
     NodeClaim,
     NodeClass,
     NodePool,
+    PoolResources,
+    Resources,
     Taint,
 )
 from upgrader.core.nodepool_shapes import drift_problems, moves_on_drift
+from upgrader.core.nodepool_zones import drift_volume_problems, live_zones
 from upgrader.drain.rules import DrainOptions, Verdict, decide_all
 from upgrader.sandbox.cluster.node_groups import M5_XLARGE_ALLOCATABLE
 
@@ -62,6 +69,9 @@ ROUND_SECONDS = 5.0  # how often the disruption controller looks again
 DEFAULT_JOIN_DELAY_SECONDS = 60.0  # a NodeClaim's launch, boot and registration
 _EVICT_ALL = DrainOptions(delete_emptydir_data=True, force=True)
 _ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+# What Karpenter counts against a pool's limits per node: the instance's capacity (m5.xlarge:
+# 4 vCPUs, 16 GiB), not its allocatable.
+M5_XLARGE_CAPACITY = Resources(cpu_millis=4000, memory_bytes=16 * 2**30, pods=58)
 
 
 def kubelet_version(minor: str) -> str:
@@ -147,8 +157,16 @@ class FakeKarpenter:
     # -- the Cluster port's side
 
     def node_pools(self) -> list[NodePool]:
+        """The pools, each with its status.resources: the capacity of its launched claims."""
         with self._lock:
-            return [self._pools[n] for n in sorted(self._pools)]
+            return [self._with_usage(self._pools[n]) for n in sorted(self._pools)]
+
+    def _with_usage(self, pool: NodePool) -> NodePool:
+        count = sum(1 for c in self._claims.values() if c.pool == pool.name)
+        usage = PoolResources(
+            M5_XLARGE_CAPACITY.cpu_millis * count, M5_XLARGE_CAPACITY.memory_bytes * count, count
+        )
+        return replace(pool, usage=usage)
 
     def node_classes(self) -> list[NodeClass]:
         with self._lock:
@@ -201,7 +219,8 @@ class FakeKarpenter:
 
     def _status(self, node_class: NodeClass) -> NodeClass:
         resolved = self._resolve(node_class)
-        return replace(node_class, amis=(resolved[0],) if resolved else ())
+        zones = node_class.zones or _ZONES  # its subnets: every zone of the sandbox's VPC
+        return replace(node_class, amis=(resolved[0],) if resolved else (), zones=zones)
 
     def _target(self, claim: _Claim) -> tuple[str, str] | None:
         node_class = self._classes.get(claim.node_class)
@@ -260,6 +279,8 @@ class FakeKarpenter:
         # SimulateScheduling): a drifted node whose pods no NodePool's nodes take stays.
         movable = [c for c in drifted if self._pods_can_move(pool, c)]
         for claim in movable[: max(0, room)]:
+            if not self._within_limits(pool):
+                break  # Karpenter launches no node past the pool's spec.limits
             self._disrupt(pool, claim)
         claims = [c for c in self._claims.values() if c.pool == pool.name]
         now_disrupting = sum(1 for c in claims if c.replacement)
@@ -283,7 +304,9 @@ class FakeKarpenter:
     def _join(self, claim: _Claim) -> None:
         serial = int(claim.name.rsplit("-", 1)[1], 16)
         name = f"ip-10-200-{(serial >> 8) & 255}-{serial & 255}.ec2.internal"
-        zone = _ZONES[serial % len(_ZONES)]
+        node_class = self._classes.get(claim.node_class)
+        zones = (node_class.zones if node_class is not None else ()) or _ZONES
+        zone = zones[serial % len(zones)]
         labels = {
             "kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64",
@@ -330,7 +353,36 @@ class FakeKarpenter:
             return True  # nothing left on it to place
         moving = [p for p in self._kube.list_pods(node_name=node.name) if moves_on_drift(p)]
         pools = list(self._pools.values())
-        return not drift_problems(pool, pools, [node], moving, lambda p: p.key)
+        if drift_problems(pool, pools, [node], moving, lambda p: p.key):
+            return False
+        if not any(v.persistent_claim for p in moving for v in p.spec.volumes):
+            return True
+        # Karpenter's simulation honours volume topology (scheduling.md, "Persistent Volume
+        # Topology"): a pod whose volume is in a zone no pool may launch in keeps its node.
+        by_claim = {v.claim: v for v in self._kube.list_persistent_volumes() if v.claim}
+        launchable = {c.name: self._status(c).zones for c in self._classes.values()}
+        return not drift_volume_problems(
+            pool,
+            pools,
+            [node],
+            moving,
+            by_claim=by_claim,
+            name=lambda p: p.key,
+            known=live_zones(self._kube.list_nodes()),
+            class_zones=launchable,
+        )
+
+    def _within_limits(self, pool: NodePool) -> bool:
+        """May one more node launch under `pool`'s spec.limits, the nodes it has counted by
+        capacity (nodepools.md, "spec.limits")? The fake always pre-spins a replacement."""
+        limits, usage = pool.limits, self._with_usage(pool).usage
+        one = M5_XLARGE_CAPACITY
+        checks = (
+            (limits.cpu_millis, usage.cpu_millis, one.cpu_millis),
+            (limits.memory_bytes, usage.memory_bytes, one.memory_bytes),
+            (limits.nodes, usage.nodes, 1),
+        )
+        return all(limit is None or (used or 0) + more <= limit for limit, used, more in checks)
 
     def _disrupt(self, pool: NodePool, claim: _Claim) -> None:
         """Taint the drifted node, then pre-spin its replacement at what the class resolves to."""
