@@ -25,7 +25,7 @@ from upgrader.adapters.aws.iam_policy import (
 )
 from upgrader.adapters.aws.retry import AwsCall
 from upgrader.cli import app
-from upgrader.usecases.demo_canary import ALARM
+from upgrader.sandbox.weighted_alb import ALARM
 
 _inside = threading.local()
 

@@ -22,8 +22,8 @@ from upgrader.core.aws import ForwardRule, TargetHealth
 from upgrader.core.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.demo_canary import ALARM, _alb
 from upgrader.usecases.rollouts import RolloutPorts
 
 NAMESPACE = "shop"
@@ -131,7 +131,7 @@ class Shared:
 def shared() -> Iterator[Shared]:
     with Sandbox() as sandbox:
         sandbox.create_cluster(DEMO_CLUSTER, "1.30", sandbox.create_network())
-        _alb(sandbox)  # the load balancer and the alarm
+        shop_alb(sandbox)  # the load balancer and the alarm
         elbv2 = sandbox.boto3_client("elbv2")
         lb = elbv2.describe_load_balancers(Names=["shop"])["LoadBalancers"][0]
         yield Shared(sandbox, lb["LoadBalancerArn"], lb["VpcId"], itertools.count(1))

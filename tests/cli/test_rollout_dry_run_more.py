@@ -20,8 +20,8 @@ from upgrader.cli import app
 from upgrader.core.kube import HTTPRoute, Lease, WorkloadKind
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.demo_canary import ALARM, _alb
 from upgrader.usecases.rollouts import RolloutPorts
 
 WRITES = {"create", "update", "patch", "delete"}
@@ -71,7 +71,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def alb_ab(sandbox: Sandbox, tmp_path: Path) -> tuple[World, str]:
-    rule, stable, candidate = _alb(sandbox)
+    rule, stable, candidate = shop_alb(sandbox)
     spec = tmp_path / "ab.yaml"
     spec.write_text(
         f"app: {{name: web, namespace: {NAMESPACE}}}\n"

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from upgrader.cli import app
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.demo_canary import ALARM, _alb
 from upgrader.usecases.rollouts import RolloutPorts
 
 
@@ -31,7 +31,7 @@ def run(*args: str, world: Sandbox | None = None) -> tuple[int, str, str]:
 def ab_world(tmp_path: Path) -> Iterator[tuple[Sandbox, Path, str]]:
     with Sandbox() as world:
         world.create_cluster(DEMO_CLUSTER, "1.30", world.create_network())
-        rule, stable, candidate = _alb(world)
+        rule, stable, candidate = shop_alb(world)
         spec = tmp_path / "ab.yaml"
         spec.write_text(
             "app: {name: web, namespace: shop}\n"

@@ -21,6 +21,7 @@ from upgrader.adapters.aws.retry import RetryPolicy
 from upgrader.core.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.sandbox.weighted_alb import target_group, weighted_rule
 
 REGION = "us-east-1"
 NAMESPACE = "shop"
@@ -64,16 +65,12 @@ class Shared:
         self.serial = itertools.count(1)
 
     def target_group(self, prefix: str, targets: int = 2) -> str:
-        elbv2 = self.aws.clients.elbv2
-        group: str = elbv2.create_target_group(
-            Name=f"{prefix}-{next(self.serial)}", Protocol="HTTP", Port=80, VpcId=self.vpc
-        )["TargetGroups"][0]["TargetGroupArn"]
-        if targets:
-            elbv2.register_targets(
-                TargetGroupArn=group,
-                Targets=[{"Id": i, "Port": 8080} for i in self.instances[:targets]],
-            )
-        return group
+        return target_group(
+            self.aws.clients.elbv2,
+            self.vpc,
+            f"{prefix}-{next(self.serial)}",
+            self.instances[:targets],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -107,31 +104,11 @@ def aws(shared: Shared) -> Boto3Aws:
 def alb(shared: Shared) -> Alb:
     """A fresh listener on the shared ALB: its default action and a rule forward everything to
     `stable`; `stable` and `candidate` have two healthy targets each."""
-    elbv2 = shared.aws.clients.elbv2
     stable, candidate = shared.target_group("stable"), shared.target_group("candidate")
-    listener = elbv2.create_listener(
-        LoadBalancerArn=shared.lb,
-        Protocol="HTTP",
-        Port=8000 + next(shared.serial),
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": stable}],
-    )["Listeners"][0]["ListenerArn"]
-    rule = elbv2.create_rule(
-        ListenerArn=listener,
-        Priority=10,
-        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": stable, "Weight": 100},
-                        {"TargetGroupArn": candidate, "Weight": 0},
-                    ]
-                },
-            }
-        ],
-    )["Rules"][0]["RuleArn"]
-    return Alb(listener, rule, stable, candidate)
+    split = weighted_rule(
+        shared.aws.clients.elbv2, shared.lb, stable, candidate, port=8000 + next(shared.serial)
+    )
+    return Alb(split.listener, split.rule, stable, candidate)
 
 
 @pytest.fixture

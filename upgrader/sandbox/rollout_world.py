@@ -49,8 +49,8 @@ from upgrader.core.kube import (
 )
 from upgrader.sandbox.alb_controller import FakeAlbController, ProvisionedAlb
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
+from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.demo_canary import ALARM, _alb
 
 _SEED = 20261206  # any constant: it only has to stay the same
 ZONE_NAME = "example.com"
@@ -83,7 +83,7 @@ def build_rollout_world(world: Sandbox) -> RolloutIds:
     saved = mock_random.getstate()
     mock_random.seed(_SEED)
     try:
-        rule, stable, candidate = _alb(world)
+        rule, stable, candidate = shop_alb(world)
         zone_id = _zone(world)
         ingress = _ingress_alb(world)
     finally:

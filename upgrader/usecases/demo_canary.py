@@ -7,8 +7,6 @@ FakeCluster; the rollout itself is `strategies.loop`, exactly as `eksup rollout`
 
 from __future__ import annotations
 
-from typing import Any
-
 from strategies.loop import build_runner
 from strategies.run.report import RolloutReport
 from strategies.spec import RolloutSpec
@@ -21,67 +19,12 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-
-ALARM = "shop-web-5xx"
-
-
-def _alb(world: Sandbox) -> tuple[str, str, str]:
-    """A listener rule forwarding all to `stable`, with an empty-weighted `candidate`."""
-    ec2: Any = world.boto3_client("ec2")
-    elbv2: Any = world.boto3_client("elbv2")
-    subnets = world.aws.describe_cluster(DEMO_CLUSTER).subnet_ids
-    vpc = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]["VpcId"]
-    lb = elbv2.create_load_balancer(Name="shop", Subnets=list(subnets[:2]))["LoadBalancers"][0]
-    groups = [
-        elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][
-            0
-        ]["TargetGroupArn"]
-        for name in ("web-stable", "web-candidate")
-    ]
-    instances = ec2.run_instances(ImageId="ami-12c6146b", MinCount=4, MaxCount=4)["Instances"]
-    for index, group in enumerate(groups):
-        pair = instances[index * 2 : index * 2 + 2]
-        elbv2.register_targets(
-            TargetGroupArn=group, Targets=[{"Id": i["InstanceId"], "Port": 8080} for i in pair]
-        )
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
-    )["Listeners"][0]["ListenerArn"]
-    rule = elbv2.create_rule(
-        ListenerArn=listener,
-        Priority=10,
-        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": groups[0], "Weight": 100},
-                        {"TargetGroupArn": groups[1], "Weight": 0},
-                    ]
-                },
-            }
-        ],
-    )["Rules"][0]["RuleArn"]
-    world.boto3_client("cloudwatch").put_metric_alarm(
-        AlarmName=ALARM,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    return rule, groups[0], groups[1]
 
 
 def run_demo_canary(world: Sandbox) -> RolloutReport:
-    rule, stable, candidate = _alb(world)
+    rule, stable, candidate = shop_alb(world)
     kube = world.kube(DEMO_CLUSTER)
     labels = {"app": "web", "track": "candidate"}
     kube.add_workload(
