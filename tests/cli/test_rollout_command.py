@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from strategies.ports import RolloutPorts
 from strategies.run.journal import Actor, RolloutJournal, weights_text
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.cli import app
@@ -24,7 +25,6 @@ from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollouts import RolloutPorts
 
 NAMESPACE = "shop"
 

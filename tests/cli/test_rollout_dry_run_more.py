@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from strategies.ports import RolloutPorts
 from tests.strategies.compute_world import with_room
 from tests.strategies.test_shadow import gateway_cluster
 from tests.strategies.world import NAMESPACE, deployment
@@ -22,7 +23,6 @@ from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollouts import RolloutPorts
 
 WRITES = {"create", "update", "patch", "delete"}
 GATEWAY_TRAFFIC = (

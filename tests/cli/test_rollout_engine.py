@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from strategies.ports import RolloutPorts
 from strategies.run.journal import (
     JOURNAL_DIR_ENV,
     Actor,
@@ -34,7 +35,6 @@ from upgrader.core.kube import Lease, WorkloadKind
 from upgrader.core.run.journal import Phase, Record, parse_records
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-from upgrader.usecases.rollouts import RolloutPorts
 
 __all__ = ["shared"]  # the module-scoped moto world, shared with the rollout command tests
 

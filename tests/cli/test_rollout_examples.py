@@ -10,11 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from strategies.ports import RolloutPorts
 from upgrader.cli import app
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.rollout_world import build_rollout_world
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollouts import RolloutPorts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rollouts"
 KINDS = {

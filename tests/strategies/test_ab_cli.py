@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from strategies.ports import RolloutPorts
 from upgrader.cli import app
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollouts import RolloutPorts
 
 
 def run(*args: str, world: Sandbox | None = None) -> tuple[int, str, str]:

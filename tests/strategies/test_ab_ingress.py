@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from strategies.ab import plan_lines
 from strategies.loop import build_runner, end_route
+from strategies.ports import RolloutPorts
 from strategies.run.report import RolloutStatus
 from strategies.traffic.factory import refusal, route_for
 from tests.strategies.k8s_world import (
@@ -39,7 +40,6 @@ from upgrader.execute.dry_run import DryRunCluster, Recorder
 from upgrader.execute.reporter import NullReporter
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-from upgrader.usecases.rollouts import RolloutPorts
 
 __all__ = ["ab_ingress_world"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from strategies.ports import RolloutPorts
 from strategies.spec import RolloutSpec
 from tests.strategies.k8s_world import IngressWorld, forward, ingress_spec, ingress_world
 from tests.strategies.world import NAMESPACE, RECORD, Alb, Shared, put_alarm
@@ -20,7 +21,6 @@ from upgrader.execute.dry_run import DryRunDns
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.usecases.rollout_dry_run import dry_run_rollout
-from upgrader.usecases.rollouts import RolloutPorts
 
 __all__ = ["ingress_world"]
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from strategies.ports import RolloutPorts
 from tests.strategies.world import NAMESPACE, RECORD
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.core.errors import RefusedError
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.usecases.rollout_status import read_status
-from upgrader.usecases.rollouts import RolloutPorts, abort_rollout, run_rollout
+from upgrader.usecases.rollouts import abort_rollout, run_rollout
 
 EQUAL = "Route 53 answers with each record equally"
 

@@ -17,8 +17,8 @@ from upgrader.cli.output import confirm, reported_errors, stderr, stdout
 from upgrader.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from strategies.ports import RolloutPorts
     from strategies.run.report import ExperimentReport, RolloutReport
-    from upgrader.usecases.rollouts import RolloutPorts
 
 rollout_app = typer.Typer(
     help="Release an application: rolling, recreate, blue/green, canary, A/B or shadow; gated, "
@@ -54,7 +54,8 @@ def _rollout_ports(
     ctx: typer.Context, region: str | None, profile: str | None, context: str | None
 ) -> RolloutPorts:
     """The ports a test hands in through the context object, else AWS and the kubeconfig."""
-    from upgrader.usecases.rollouts import RolloutPorts, real_ports
+    from strategies.ports import RolloutPorts
+    from upgrader.usecases.rollouts import real_ports
 
     if isinstance(ctx.obj, RolloutPorts):
         return ctx.obj

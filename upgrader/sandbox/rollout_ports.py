@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from strategies.ports import RolloutPorts
 from upgrader.core.errors import UserError
 from upgrader.sandbox.daemon import ServedSandbox, running_sandbox, sandbox_directory
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.rollout_world import build_rollout_world
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases.rollouts import RolloutPorts
 
 
 @contextmanager

@@ -35,11 +35,15 @@ def target_group(elbv2: Any, vpc: str, name: str, instances: Sequence[str]) -> s
     group: str = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)[
         "TargetGroups"
     ][0]["TargetGroupArn"]
+    register(elbv2, group, instances)
+    return group
+
+
+def register(elbv2: Any, group: str, instances: Sequence[str]) -> None:
     if instances:
         elbv2.register_targets(
             TargetGroupArn=group, Targets=[{"Id": i, "Port": TARGET_PORT} for i in instances]
         )
-    return group
 
 
 def weighted_rule(
@@ -83,12 +87,15 @@ def shop_alb(world: Sandbox) -> tuple[str, str, str]:
     subnets = world.aws.describe_cluster(DEMO_CLUSTER).subnet_ids
     vpc = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]["VpcId"]
     lb = elbv2.create_load_balancer(Name="shop", Subnets=list(subnets[:2]))["LoadBalancers"][0]
+    # In this order: moto's seeded ids (`upgrader.sandbox.rollout_world`) depend on it.
+    stable = target_group(elbv2, vpc, "web-stable", ())
+    candidate = target_group(elbv2, vpc, "web-candidate", ())
     instances = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=4, MaxCount=4)["Instances"]
     ]
-    stable = target_group(elbv2, vpc, "web-stable", instances[:2])
-    candidate = target_group(elbv2, vpc, "web-candidate", instances[2:])
+    register(elbv2, stable, instances[:2])
+    register(elbv2, candidate, instances[2:])
     split = weighted_rule(elbv2, lb["LoadBalancerArn"], stable, candidate)
     world.boto3_client("cloudwatch").put_metric_alarm(
         AlarmName=ALARM,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from strategies.loop import StepLoop
+from strategies.ports import RolloutPorts
 from strategies.registry import steps_of
 from strategies.rolling import rolling_bounds
 from strategies.run.deployments import Deployments
@@ -45,7 +46,7 @@ from upgrader.core.errors import EksupError
 from upgrader.core.run.dry_run import DryRunClock, IntendedCall, Recorder
 from upgrader.core.run.status import RunStatus, dry_run_status
 from upgrader.execute.dry_run import DryRunCluster, DryRunDns, DryRunLoadBalancers
-from upgrader.usecases.rollouts import RolloutPorts, _app, _gates, _wire, _Wired
+from upgrader.usecases.rollouts import _app, _gates, _wire, _Wired
 
 
 @dataclass

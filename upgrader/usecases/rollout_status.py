@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from strategies.loop import ORIGINAL_REPLICAS
+from strategies.ports import RolloutPorts
 from strategies.run.journal import TERMINAL, Phase, RolloutState
 from strategies.spec import AbTest, Recreate, Rolling, RolloutSpec, Shadow
 from strategies.steps import RouteKind, Weights
@@ -22,7 +23,7 @@ from upgrader.core.kube import WorkloadKind
 from upgrader.core.run.lock import describe
 from upgrader.core.run.status import RunStatus, exit_code
 from upgrader.execute.progress import HEARTBEAT_SECONDS
-from upgrader.usecases.rollouts import RolloutPorts, _app, _wire, zero_sum_text
+from upgrader.usecases.rollouts import _app, _wire, zero_sum_text
 
 # Between two reads of `rollout status --watch`.
 WATCH_POLL_SECONDS = 10.0

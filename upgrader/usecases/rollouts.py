@@ -28,6 +28,7 @@ from rich.text import Text
 from strategies import ab, recreate, rolling, shadow
 from strategies.gates.kinds import Gate, gates_for
 from strategies.loop import CHECK_EVERY_SECONDS, StepLoop
+from strategies.ports import RolloutPorts
 from strategies.registry import steps_for
 from strategies.run.journal import (
     TERMINAL,
@@ -45,7 +46,6 @@ from strategies.traffic.factory import no_switch, provider_for, refusal, router_
 from strategies.traffic.service import warnings_for
 from upgrader.core.errors import EksupError, RefusedError, UserError
 from upgrader.core.kube import Lease
-from upgrader.core.ports import Clock, Cluster, Dns, HttpProbe, LoadBalancers, Metrics
 from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import dead_here, holder_name
 from upgrader.core.run.records import Record
@@ -53,18 +53,6 @@ from upgrader.core.run.status import RunStatus
 
 Confirm = Callable[[str], bool]
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class RolloutPorts:
-    """Everything a rollout command talks to."""
-
-    load_balancers: LoadBalancers
-    dns: Dns
-    metrics: Metrics
-    clock: Clock
-    cluster: Cluster
-    http: HttpProbe | None = None  # for http-probe gates
 
 
 def real_ports(region: str | None, profile: str | None, context: str | None) -> RolloutPorts:
