@@ -30,6 +30,8 @@ DECODERS = (
     "node",
     "pod_disruption_budget",
     "service",
+    "ingress",
+    "horizontal_pod_autoscaler",
     "lease",
     "config_map",
 )

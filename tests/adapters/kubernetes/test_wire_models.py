@@ -73,6 +73,8 @@ from upgrader.adapters.kubernetes import encode, projection, wire
 from upgrader.adapters.kubernetes.api_errors import pdb_names
 from upgrader.core.kube import (
     ConfigMap,
+    HorizontalPodAutoscaler,
+    IngressBackend,
     LabelSelector,
     Lease,
     NodeAffinity,
@@ -697,3 +699,90 @@ def test_pod_spec_topology_spread_constraints() -> None:
     assert spec.topology_spread == (
         TopologySpread("topology.kubernetes.io/zone", 1, "DoNotSchedule"),
     )
+
+
+def test_ingress_backends_in_rule_order() -> None:
+    from kubernetes.client import (
+        V1HTTPIngressPath,
+        V1HTTPIngressRuleValue,
+        V1Ingress,
+        V1IngressBackend,
+        V1IngressRule,
+        V1IngressServiceBackend,
+        V1IngressSpec,
+        V1ServiceBackendPort,
+        V1TypedLocalObjectReference,
+    )
+
+    def backend(name: str, port: V1ServiceBackendPort) -> V1IngressBackend:
+        return V1IngressBackend(service=V1IngressServiceBackend(name=name, port=port))
+
+    ingress = decode.ingress(
+        V1Ingress(
+            metadata=V1ObjectMeta(
+                namespace="shop", name="web", annotations={"a": "b"}, resource_version="4"
+            ),
+            spec=V1IngressSpec(
+                ingress_class_name="alb",
+                default_backend=backend("fallback", V1ServiceBackendPort(name="http")),
+                rules=[
+                    V1IngressRule(
+                        host="shop.example.com",
+                        http=V1HTTPIngressRuleValue(
+                            paths=[
+                                V1HTTPIngressPath(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=backend("web", V1ServiceBackendPort(number=80)),
+                                ),
+                                # A resource backend routes to no Service: left out.
+                                V1HTTPIngressPath(
+                                    path="/static",
+                                    path_type="Prefix",
+                                    backend=V1IngressBackend(
+                                        resource=V1TypedLocalObjectReference(
+                                            api_group="k8s.example.com", kind="Bucket", name="s"
+                                        )
+                                    ),
+                                ),
+                            ]
+                        ),
+                    ),
+                    V1IngressRule(host="empty.example.com"),
+                ],
+            ),
+        )
+    )
+
+    assert (ingress.key, ingress.annotations, ingress.ingress_class) == (
+        "shop/web",
+        {"a": "b"},
+        "alb",
+    )
+    assert ingress.resource_version == "4"
+    assert ingress.backends == (
+        IngressBackend("fallback", "http"),
+        IngressBackend("web", "80", "shop.example.com", "/"),
+    )
+    assert decode.ingress(V1Ingress(metadata=V1ObjectMeta(name="x"))).backends == ()
+
+
+def test_horizontal_pod_autoscaler() -> None:
+    from kubernetes.client import (
+        V2CrossVersionObjectReference,
+        V2HorizontalPodAutoscaler,
+        V2HorizontalPodAutoscalerSpec,
+        V2HorizontalPodAutoscalerStatus,
+    )
+
+    hpa = decode.horizontal_pod_autoscaler(
+        V2HorizontalPodAutoscaler(
+            metadata=V1ObjectMeta(namespace="shop", name="web"),
+            spec=V2HorizontalPodAutoscalerSpec(
+                scale_target_ref=V2CrossVersionObjectReference(kind="Deployment", name="web"),
+                max_replicas=20,
+            ),
+            status=V2HorizontalPodAutoscalerStatus(current_replicas=6, desired_replicas=7),
+        )
+    )
+    assert hpa == HorizontalPodAutoscaler("shop", "web", "Deployment", "web", 1, 20, 6, 7)
