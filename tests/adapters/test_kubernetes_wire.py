@@ -1,10 +1,10 @@
-"""The raw-JSON decoder (`kubernetes_wire`, bulk reads) agrees with the model conversion
-(`kubernetes_convert`, single reads) on every object either sees.
+"""`wire` decodes the adapter's reads the same whichever way they arrive.
 
-Two sources of objects: every case of test_kubernetes_convert, re-run with each conversion
-checked against the wire decoder on the JSON the client would have received for the same model
-(`ApiClient.sanitize_for_serialization`); and the demo world served by the sandbox's API server,
-listed through the real adapter both ways.
+Two sources of objects: every case of `kubernetes/test_wire_models.py` (objects built with the
+client's models, decoded from the JSON they serialize to, pods whole and projected), checked
+here to exercise every decoder; and the demo world served by the sandbox's API server, where the
+bulk lists (pages, projected pods) must equal the single reads (whole objects, `_json`) and the
+JSON the client's own models parse and serialize back.
 """
 
 from __future__ import annotations
@@ -15,71 +15,47 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
-from tests.adapters.kubernetes import test_convert as convert_cases
-from upgrader.adapters.kubernetes import convert, projection, wire
+from tests.adapters.kubernetes import test_wire_models as model_cases
+from upgrader.adapters.kubernetes import wire
 from upgrader.adapters.kubernetes.client import KubernetesCluster, list_all
 from upgrader.core.kube import WorkloadKind
 from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.world import Sandbox
 
-PAIRS: dict[str, Callable[[Any], Any]] = {
-    "pod": wire.pod,
-    "pod_spec": wire.pod_spec,
-    "pod_requests": wire.pod_requests,
-    "node": wire.node,
-    "pod_disruption_budget": wire.pod_disruption_budget,
-    "service": wire.service,
-    "deployment": wire.WORKLOADS[WorkloadKind.DEPLOYMENT],
-    "stateful_set": wire.WORKLOADS[WorkloadKind.STATEFUL_SET],
-    "replica_set": wire.WORKLOADS[WorkloadKind.REPLICA_SET],
-    "daemon_set": wire.WORKLOADS[WorkloadKind.DAEMON_SET],
-    "job": wire.WORKLOADS[WorkloadKind.JOB],
-}
-CASES = sorted(n for n in vars(convert_cases) if n.startswith("test_"))
+DECODERS = (
+    "pod",
+    "pod_spec",
+    "pod_requests",
+    "node",
+    "pod_disruption_budget",
+    "service",
+    "ingress",
+    "horizontal_pod_autoscaler",
+    "lease",
+    "config_map",
+)
+CASES = sorted(n for n in vars(model_cases) if n.startswith("test_"))
 _SERIALIZER = ApiClient()
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_wire_agrees_with_the_models_on_every_conversion_case(
-    case: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    checked: list[str] = []
-    for name, decode in PAIRS.items():
-        model_convert = getattr(convert, name)
-
-        def both(
-            model: Any, _name: str = name, _model: Any = model_convert, _wire: Any = decode
-        ) -> Any:
-            expected = _model(model)
-            served = _SERIALIZER.sanitize_for_serialization(model)
-            assert _wire(served) == expected, _name
-            # Pod lists arrive projected to the fields `wire.pod` reads (`projection`).
-            if _name == "pod":
-                assert _wire(projection.pod(served)) == expected, "projected pod"
-            elif _name in ("pod_spec", "pod_requests"):
-                projected = projection.pod({"spec": served})["spec"]
-                assert _wire(projected) == expected, f"projected {_name}"
-            checked.append(_name)
-            return expected
-
-        monkeypatch.setattr(convert, name, both)
-    getattr(convert_cases, case)()
-
-
-def test_every_decoder_was_exercised_by_the_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_decoder_is_exercised_by_the_model_cases(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: set[str] = set()
-    for name in PAIRS:
-        original = getattr(convert, name)
 
-        def spy(model: Any, _name: str = name, _original: Any = original) -> Any:
-            seen.add(_name)
-            return _original(model)
+    def spy(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen.add(name)
+            return original(*args, **kwargs)
 
-        monkeypatch.setattr(convert, name, spy)
+        return call
+
+    for name in DECODERS:
+        monkeypatch.setattr(wire, name, spy(name, getattr(wire, name)))
+    workloads = {kind: spy(kind.value, decode) for kind, decode in wire.WORKLOADS.items()}
+    monkeypatch.setattr(wire, "WORKLOADS", workloads)
     for case in CASES:
-        getattr(convert_cases, case)()
-    assert seen == set(PAIRS)
+        getattr(model_cases, case)()
+    assert seen == set(DECODERS) | {kind.value for kind in WorkloadKind}
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +66,39 @@ def served_demo() -> Iterator[KubernetesCluster]:
             yield KubernetesCluster(ApiClient(Configuration(host=server.url)), page_size=7)
 
 
-def test_bulk_lists_decode_the_served_demo_world_like_the_models(
+def _through_models(items: list[Any], decode: Callable[[Any], Any]) -> list[Any]:
+    """What the client's models parse of the served objects, serialized back and decoded."""
+    return [decode(_SERIALIZER.sanitize_for_serialization(item)) for item in items]
+
+
+def test_bulk_lists_equal_single_reads_and_the_models_json(
     served_demo: KubernetesCluster,
 ) -> None:
     cluster = served_demo
-    pods = list_all(cluster.core.list_pod_for_all_namespaces, page_size=7)
-    assert cluster.list_pods() == [convert.pod(p) for p in pods]
+    pods = cluster.list_pods()
     assert len(pods) > 50  # many pages of 7
-    nodes = list_all(cluster.core.list_node, page_size=7)
-    assert cluster.list_nodes() == [convert.node(n) for n in nodes]
+    assert pods == [cluster.get_pod(p.namespace, p.name) for p in pods]
+    modelled = list_all(cluster.core.list_pod_for_all_namespaces, page_size=7)
+    assert pods == _through_models(modelled, wire.pod)
+
+    nodes = cluster.list_nodes()
+    assert nodes == [cluster.get_node(n.name) for n in nodes]
+    assert nodes == _through_models(list_all(cluster.core.list_node, page_size=7), wire.node)
+
     pdbs = list_all(cluster.policy.list_pod_disruption_budget_for_all_namespaces, page_size=7)
-    assert cluster.list_pdbs() == [convert.pod_disruption_budget(p) for p in pdbs]
-    deployments = list_all(cluster.apps.list_deployment_for_all_namespaces, page_size=7)
-    assert cluster.list_workloads(WorkloadKind.DEPLOYMENT) == [
-        convert.deployment(d) for d in deployments
+    assert cluster.list_pdbs() == _through_models(pdbs, wire.pod_disruption_budget)
+
+    services = list_all(cluster.core.list_service_for_all_namespaces, page_size=7)
+    assert cluster.list_services() == _through_models(services, wire.service)
+    assert cluster.list_services() == [
+        cluster.get_service(s.namespace, s.name) for s in cluster.list_services()
     ]
-    sets = list_all(cluster.apps.list_stateful_set_for_all_namespaces, page_size=7)
-    assert cluster.list_workloads(WorkloadKind.STATEFUL_SET) == [
-        convert.stateful_set(s) for s in sets
-    ]
+
+    for kind, listing in (
+        (WorkloadKind.DEPLOYMENT, cluster.apps.list_deployment_for_all_namespaces),
+        (WorkloadKind.STATEFUL_SET, cluster.apps.list_stateful_set_for_all_namespaces),
+    ):
+        workloads = cluster.list_workloads(kind)
+        assert workloads, kind
+        assert workloads == _through_models(list_all(listing, page_size=7), wire.WORKLOADS[kind])
+        assert workloads == [cluster.get_workload(kind, w.namespace, w.name) for w in workloads]

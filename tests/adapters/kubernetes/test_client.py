@@ -405,7 +405,8 @@ def test_add_taint_writes_the_whole_list(
         "metadata": {"resourceVersion": "7"},
         "spec": {
             "taints": [
-                {"key": "other", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00+00:00"},
+                # As the server wrote it: its timeAdded is where tolerationSeconds count from.
+                existing,
                 {"key": "eksup/drain", "effect": "NoSchedule", "value": "v2"},
             ]
         },
@@ -425,8 +426,8 @@ def test_add_taint_retries_a_conflict(
     retried = transport.requests[3]
     assert retried.body["metadata"] == {"resourceVersion": "8"}
     (added,) = retried.body["spec"]["taints"]
-    # NoExecute taints carry timeAdded, from the adapter's clock.
-    assert added == {"key": "k", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00+00:00"}
+    # NoExecute taints carry timeAdded, from the adapter's clock, as RFC 3339 metav1.Time.
+    assert added == {"key": "k", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z"}
     assert clock.now() == SANDBOX_EPOCH
 
 

@@ -1,8 +1,8 @@
 """The real Kubernetes adapter against the sandbox API server, for what placement reads (issue 11,
 item 1): PersistentVolumes (claimRef, node affinity, CSI driver), a pod's full
 topologySpreadConstraints, and a pod bound to its node that never started (Pending, nodeName
-set). Both the raw-JSON list path (wire.py) and the model path of single reads (convert.py)
-must give back what the FakeCluster holds.
+set). Both the paged list path and single reads (whole objects), decoded by wire.py, must give
+back what the FakeCluster holds.
 """
 
 from __future__ import annotations

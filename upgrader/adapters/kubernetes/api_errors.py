@@ -8,11 +8,11 @@ missing or unusable kubeconfig is a `KubeconfigError`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from upgrader.adapters.kubernetes import convert
 from upgrader.core.errors import (
     ConflictError,
     EksupError,
@@ -27,6 +27,18 @@ from upgrader.core.errors import (
     ThrottledError,
     UserError,
 )
+
+_PDB_IN_MESSAGE = re.compile(r"disruption budget ([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)")
+
+
+def pdb_names(*messages: str) -> tuple[str, ...]:
+    """PDB names the Eviction API quotes ("The disruption budget web-pdb needs ..."), in order."""
+    names: list[str] = []
+    for message in messages:
+        for name in _PDB_IN_MESSAGE.findall(message):
+            if name not in names:
+                names.append(name)
+    return tuple(names)
 
 
 class KubeconfigError(UserError):
@@ -73,11 +85,11 @@ def translate_api_exception(
         return NotFoundError(f"{target} not found: {message}")
     if status == 429:
         if resource == "pods/eviction":
-            pdbs = convert.pdb_names(message, *(str(c.get("message", "")) for c in causes))
+            pdbs = pdb_names(message, *(str(c.get("message", "")) for c in causes))
             return EvictionBlockedError(what, pdbs, _retry_after(error))
         return ThrottledError(what, _retry_after(error))
     if status == 500 and "more than one PodDisruptionBudget" in message:
-        return MultiplePdbsError(what, convert.pdb_names(message))
+        return MultiplePdbsError(what, pdb_names(message))
     if status == 403 and (
         any(c.get("type") == "NamespaceTerminating" for c in causes)
         or "being terminated" in message

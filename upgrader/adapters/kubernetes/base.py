@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import urllib3
 from kubernetes.client import ApiClient, VersionApi
@@ -22,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from upgrader.adapters.clock import SystemClock
-from upgrader.adapters.kubernetes import convert, informer, raw
+from upgrader.adapters.kubernetes import informer, raw, wire
 from upgrader.adapters.kubernetes.api_errors import KubeconfigError, translate_api_exception
 from upgrader.adapters.kubernetes.pages import DEFAULT_PAGE_SIZE, ListPage, list_all, list_decoded
 from upgrader.core.errors import ServiceUnavailableError
@@ -53,19 +54,18 @@ _CONFLICT_ATTEMPTS = 3
 _WATCH_CONNECTIONS = 1024
 
 ItemT = TypeVar("ItemT")
-ModelT = TypeVar("ModelT")
 
 
 @dataclass(frozen=True)
-class _WorkloadApi(Generic[ModelT]):
-    """The calls and conversion for one workload kind."""
+class _WorkloadApi:
+    """The calls and decoder for one workload kind."""
 
     resource: str
     list_all_namespaces: Callable[..., Any]  # raw: what `list_decoded` and watches call
     list_namespaced: Callable[..., Any]
-    read: Callable[[str, str], ModelT]
-    patch: Callable[[str, str, dict[str, Any]], ModelT]
-    convert: Callable[[ModelT], Workload]
+    read: Callable[..., Any]  # generated: called with `_preload_content=False` (`_json`)
+    patch: Callable[..., Any]
+    decode: Callable[[Mapping[str, Any]], Workload]
 
 
 class _ServerDryRunApiClient(ApiClient):
@@ -105,18 +105,18 @@ class ClusterApi:
         # or insecure-skip-tls-verify).
         self.ca_data = _ca_data(api_client.configuration.ssl_ca_cert)
         self.informers: informer.Informers | None = None  # while `watching()` is open
-        # Bulk reads go by path (`kubernetes_raw`); the generated API classes, costly to
-        # import, are built on first use by the calls that need models.
-        self._workloads: dict[WorkloadKind, _WorkloadApi[Any]] = {
+        # Bulk reads go by path (`raw`); the generated API classes, costly to import, are
+        # built on first use by the single reads and writes.
+        self._workloads: dict[WorkloadKind, _WorkloadApi] = {
             kind: _WorkloadApi(
                 f"{plural}.{group}",
                 raw.RawList(api_client, f"/apis/{group}/v1/{plural}"),
                 raw.RawList(api_client, f"/apis/{group}/v1/namespaces/{{namespace}}/{plural}"),
                 self._generated(api, f"read_namespaced_{singular}"),
                 self._generated(api, f"patch_namespaced_{singular}"),
-                conversion,
+                wire.WORKLOADS[kind],
             )
-            for kind, (group, plural, api, singular, conversion) in _WORKLOAD_CALLS.items()
+            for kind, (group, plural, api, singular) in _WORKLOAD_CALLS.items()
         }
 
     def _generated(self, api: str, method: str) -> Callable[..., Any]:
@@ -197,6 +197,14 @@ class ClusterApi:
         with self._errors("list", verb_resource):
             return list_all(list_call, page_size=self.page_size, **query)
 
+    def _json(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """What a generated API method's request answers, as the JSON the server sent: `wire`
+        decodes it, never the client's models (one decoder for every read). Errors raise
+        ApiException as with models: call it inside `_errors`."""
+        response = call(*args, _preload_content=False, **kwargs)
+        found = json.loads(response.data)
+        return found if isinstance(found, dict) else {}
+
     def _list_decoded(
         self,
         verb_resource: str,
@@ -228,19 +236,13 @@ _PDB_PATH = "/apis/policy/v1/poddisruptionbudgets"
 _NAMESPACED_PDBS = "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
 _NAMESPACED_PODS = "/api/v1/namespaces/{namespace}/pods"
 _NAMESPACED_SERVICES = "/api/v1/namespaces/{namespace}/services"
-# kind -> (API group, plural, generated API attribute, singular in its method names, conversion)
-_WORKLOAD_CALLS: dict[WorkloadKind, tuple[str, str, str, str, Callable[[Any], Workload]]] = {
-    WorkloadKind.DEPLOYMENT: ("apps", "deployments", "apps", "deployment", convert.deployment),
-    WorkloadKind.STATEFUL_SET: (
-        "apps",
-        "statefulsets",
-        "apps",
-        "stateful_set",
-        convert.stateful_set,
-    ),
-    WorkloadKind.DAEMON_SET: ("apps", "daemonsets", "apps", "daemon_set", convert.daemon_set),
-    WorkloadKind.REPLICA_SET: ("apps", "replicasets", "apps", "replica_set", convert.replica_set),
-    WorkloadKind.JOB: ("batch", "jobs", "batch", "job", convert.job),
+# kind -> (API group, plural, generated API attribute, singular in its method names)
+_WORKLOAD_CALLS: dict[WorkloadKind, tuple[str, str, str, str]] = {
+    WorkloadKind.DEPLOYMENT: ("apps", "deployments", "apps", "deployment"),
+    WorkloadKind.STATEFUL_SET: ("apps", "statefulsets", "apps", "stateful_set"),
+    WorkloadKind.DAEMON_SET: ("apps", "daemonsets", "apps", "daemon_set"),
+    WorkloadKind.REPLICA_SET: ("apps", "replicasets", "apps", "replica_set"),
+    WorkloadKind.JOB: ("batch", "jobs", "batch", "job"),
 }
 
 

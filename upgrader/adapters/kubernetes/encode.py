@@ -1,11 +1,11 @@
 """eksup's `upgrader.core.kube` values as Kubernetes API JSON: the inverse of `wire`.
 
-One codec for both directions of the wire: `wire` reads API JSON into eksup's values (the
-adapter's bulk reads, the sandbox server's request bodies), this module writes the spec-level
-shapes back (the sandbox server's responses). `tests/sandbox/apiserver/test_codec_roundtrip.py`
-checks that what is written here reads back equal. Whole objects with the metadata and status a
-live cluster would add (uids, IPs, conditions) are simulation, and stay in the sandbox
-(`upgrader/sandbox/apiserver/objects.py`).
+One codec for both directions of the wire: `wire` reads API JSON into eksup's values (every
+adapter read, the sandbox server's request bodies), this module writes the spec-level shapes
+back (the sandbox server's responses, the adapter's lease and config map writes).
+`tests/sandbox/apiserver/test_codec_roundtrip.py` checks that what is written here reads back
+equal. Whole objects with the metadata and status a live cluster would add (uids, IPs,
+conditions) are simulation, and stay in the sandbox (`upgrader/sandbox/apiserver/objects.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from upgrader.core.kube import LabelSelector, PodSpec, PodTemplate, Taint, TopologySpread
+from upgrader.core.kube import (
+    ConfigMap,
+    LabelSelector,
+    Lease,
+    PodSpec,
+    PodTemplate,
+    Taint,
+    TopologySpread,
+)
 
 Json = dict[str, Any]
 
@@ -163,3 +171,29 @@ def pod_template(template: PodTemplate) -> Json:
     if template.annotations:
         meta["annotations"] = dict(template.annotations)
     return {"metadata": meta, "spec": pod_spec(template.spec)}
+
+
+def lease(value: Lease) -> Json:
+    """A Lease to create or replace; no resourceVersion when it has none (a create)."""
+    meta: Json = {"name": value.name, "namespace": value.namespace}
+    if value.resource_version:
+        meta["resourceVersion"] = value.resource_version
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": meta,
+        "spec": {
+            "holderIdentity": value.holder,
+            "acquireTime": micro_timestamp(value.acquired_at),
+            "renewTime": micro_timestamp(value.renewed_at),
+            "leaseDurationSeconds": value.duration_seconds,
+        },
+    }
+
+
+def config_map(value: ConfigMap) -> Json:
+    """A ConfigMap to create; no resourceVersion when it has none."""
+    meta: Json = {"name": value.name, "namespace": value.namespace}
+    if value.resource_version:
+        meta["resourceVersion"] = value.resource_version
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": dict(value.data)}

@@ -64,14 +64,12 @@ class InventoryCalls(ClusterApi):
         return usage.parse_deprecated_api_metric(raw.decode("utf-8", "replace"))
 
     def helm_releases(self) -> list[HelmRelease]:
-        secrets = self._list(
+        secrets = self._list_decoded(
             "secrets",
-            self.core.list_secret_for_all_namespaces,
+            self._raw("/api/v1/secrets"),
+            wire.secret_data,
             label_selector="owner=helm",
             field_selector="type=helm.sh/release.v1",
         )
-        decoded = (
-            usage.decode_helm_release(str((secret.data or {}).get("release", "")))
-            for secret in secrets
-        )
+        decoded = (usage.decode_helm_release(data.get("release", "")) for data in secrets)
         return usage.deployed_releases(r for r in decoded if r is not None)

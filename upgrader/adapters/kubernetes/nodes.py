@@ -8,17 +8,12 @@ the node informer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from upgrader.adapters.kubernetes import convert, informer, wire
+from upgrader.adapters.kubernetes import encode, informer, wire
 from upgrader.adapters.kubernetes.base import _CONFLICT_ATTEMPTS, ClusterApi, _taint_key
 from upgrader.core.errors import ConflictError
 from upgrader.core.kube import Node, Taint, TaintEffect
-
-if TYPE_CHECKING:
-    from kubernetes.client import (
-        V1Node,
-    )
 
 
 class NodeCalls(ClusterApi):
@@ -31,15 +26,15 @@ class NodeCalls(ClusterApi):
         return self._list_decoded("nodes", self._raw("/api/v1/nodes"), wire.node, **query)
 
     def get_node(self, name: str) -> Node:
-        return convert.node(self._read_node(name))
+        return wire.node(self._read_node(name))
 
-    def _read_node(self, name: str) -> V1Node:
+    def _read_node(self, name: str) -> dict[str, Any]:
         with self._errors("get", "nodes", name):
-            return self.core.read_node(name)
+            return self._json(self.core.read_node, name)
 
     def _patch_node(self, name: str, body: dict[str, Any]) -> Node:
         with self._errors("patch", "nodes", name):
-            node = convert.node(self.core.patch_node(name, body))
+            node = wire.node(self._json(self.core.patch_node, name, body))
         if self.informers is not None:
             self.informers.wrote(informer.NODES, name, node)
         return node
@@ -49,25 +44,16 @@ class NodeCalls(ClusterApi):
         return self._patch_node(name, {"spec": {"unschedulable": True if unschedulable else None}})
 
     def add_taint(self, name: str, taint: Taint) -> Node:
-        from kubernetes.client import V1Taint
-
         def change(taints: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
             same = [t for t in taints if (t.get("key"), t.get("effect")) == _taint_key(taint)]
             if same and same[0].get("value", "") == taint.value:
                 return None  # already there: nothing to write
             kept = [t for t in taints if (t.get("key"), t.get("effect")) != _taint_key(taint)]
             # timeAdded on NoExecute, as kubectl sets it: tolerationSeconds count from here.
-            added = V1Taint(
-                key=taint.key,
-                effect=taint.effect.value,
-                value=taint.value or None,
-                time_added=(
-                    convert.from_epoch(self.clock.now())
-                    if taint.effect is TaintEffect.NO_EXECUTE
-                    else None
-                ),
-            )
-            return [*kept, convert.taint_to_wire(added)]
+            added = encode.taint(taint)
+            if taint.effect is TaintEffect.NO_EXECUTE:
+                added["timeAdded"] = encode.timestamp(self.clock.now())
+            return [*kept, added]
 
         return self._update_taints(name, change)
 
@@ -83,23 +69,20 @@ class NodeCalls(ClusterApi):
     ) -> Node:
         """Read the node, change its taint list, and write the whole list back (a strategic
         merge patch replaces `taints` whole), guarded by the resourceVersion that was read."""
-        from kubernetes.client import V1ObjectMeta
-
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             current = self._read_node(name)
-            taints = [
-                convert.taint_to_wire(t)
-                for t in (current.spec.taints if current.spec is not None else None) or ()
-            ]
+            # As read, timeAdded and all: the whole list is sent back, and NoExecute
+            # tolerationSeconds count from each taint's timeAdded.
+            taints = [dict(t) for t in current.get("spec", {}).get("taints") or ()]
             changed = change(taints)
             if changed is None:
-                return convert.node(current)
-            meta = current.metadata if current.metadata is not None else V1ObjectMeta()
+                return wire.node(current)
+            version = current.get("metadata", {}).get("resourceVersion")
             try:
                 return self._patch_node(
                     name,
                     {
-                        "metadata": {"resourceVersion": meta.resource_version},
+                        "metadata": {"resourceVersion": version},
                         "spec": {"taints": changed},
                     },
                 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upgrader.adapters.kubernetes import convert, informer, wire
+from upgrader.adapters.kubernetes import informer, wire
 from upgrader.adapters.kubernetes.base import _NAMESPACED_PODS, ClusterApi
 from upgrader.core.kube import Pod
 
@@ -37,7 +37,7 @@ class PodCalls(ClusterApi):
 
     def get_pod(self, namespace: str, name: str) -> Pod:
         with self._errors("get", "pods", f"{namespace}/{name}"):
-            return convert.pod(self.core.read_namespaced_pod(name, namespace))
+            return wire.pod(self._json(self.core.read_namespaced_pod, name, namespace))
 
     def evict_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
         from kubernetes.client import V1DeleteOptions, V1Eviction, V1ObjectMeta

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from upgrader.adapters.kubernetes import convert
+from upgrader.adapters.kubernetes import encode, wire
 from upgrader.adapters.kubernetes.base import _CONFLICT_ATTEMPTS, ClusterApi
 from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.core.kube import ConfigMap, Lease
@@ -15,15 +15,17 @@ from upgrader.core.kube import ConfigMap, Lease
 class StateCalls(ClusterApi):
     def get_lease(self, namespace: str, name: str) -> Lease:
         with self._errors("get", "leases.coordination.k8s.io", f"{namespace}/{name}"):
-            return convert.lease(self.coordination.read_namespaced_lease(name, namespace))
+            return wire.lease(self._json(self.coordination.read_namespaced_lease, name, namespace))
 
     def create_lease(self, lease: Lease) -> Lease:
         # A create must not carry a resourceVersion; the server assigns the first one.
-        body = convert.lease_to_k8s(dataclasses.replace(lease, resource_version=""))
+        body = encode.lease(dataclasses.replace(lease, resource_version=""))
         with self._errors(
             "create", "leases.coordination.k8s.io", f"{lease.namespace}/{lease.name}"
         ):
-            return convert.lease(self.coordination.create_namespaced_lease(lease.namespace, body))
+            return wire.lease(
+                self._json(self.coordination.create_namespaced_lease, lease.namespace, body)
+            )
 
     def update_lease(self, lease: Lease) -> Lease:
         target = f"{lease.namespace}/{lease.name}"
@@ -31,9 +33,12 @@ class StateCalls(ClusterApi):
             # An unversioned replace would overwrite whoever holds the lock.
             raise ConflictError(f"lease {target} has no resource_version to compare; read it first")
         with self._errors("update", "leases.coordination.k8s.io", target):
-            return convert.lease(
-                self.coordination.replace_namespaced_lease(
-                    lease.name, lease.namespace, convert.lease_to_k8s(lease)
+            return wire.lease(
+                self._json(
+                    self.coordination.replace_namespaced_lease,
+                    lease.name,
+                    lease.namespace,
+                    encode.lease(lease),
                 )
             )
 
@@ -43,7 +48,9 @@ class StateCalls(ClusterApi):
 
     def get_config_map(self, namespace: str, name: str) -> ConfigMap:
         with self._errors("get", "configmaps", f"{namespace}/{name}"):
-            return convert.config_map(self.core.read_namespaced_config_map(name, namespace))
+            return wire.config_map(
+                self._json(self.core.read_namespaced_config_map, name, namespace)
+            )
 
     def apply_config_map(self, config_map: ConfigMap) -> ConfigMap:
         """Create it, or replace its data (and only its data).
@@ -66,11 +73,11 @@ class StateCalls(ClusterApi):
 
     def _create_config_map(self, config_map: ConfigMap) -> ConfigMap | None:
         """The created ConfigMap, or None when one of that name exists."""
-        body = convert.config_map_to_k8s(dataclasses.replace(config_map, resource_version=""))
+        body = encode.config_map(dataclasses.replace(config_map, resource_version=""))
         try:
             with self._errors("create", "configmaps", f"{config_map.namespace}/{config_map.name}"):
-                return convert.config_map(
-                    self.core.create_namespaced_config_map(config_map.namespace, body)
+                return wire.config_map(
+                    self._json(self.core.create_namespaced_config_map, config_map.namespace, body)
                 )
         except ConflictError:
             return None
@@ -79,12 +86,12 @@ class StateCalls(ClusterApi):
         namespace, name = config_map.namespace, config_map.name
         target = f"{namespace}/{name}"
         with self._errors("get", "configmaps", target):
-            current = self.core.read_namespaced_config_map(name, namespace)
+            current = self._json(self.core.read_namespaced_config_map, name, namespace)
         # Everything but the data stays as it is: labels, annotations, owners, binaryData.
-        current.data = dict(config_map.data)
-        if current.metadata is not None and config_map.resource_version:
-            current.metadata.resource_version = config_map.resource_version
+        current["data"] = dict(config_map.data)
+        if config_map.resource_version:
+            current.setdefault("metadata", {})["resourceVersion"] = config_map.resource_version
         with self._errors("update", "configmaps", target):
-            return convert.config_map(
-                self.core.replace_namespaced_config_map(name, namespace, current)
+            return wire.config_map(
+                self._json(self.core.replace_namespaced_config_map, name, namespace, current)
             )

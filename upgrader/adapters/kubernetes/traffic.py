@@ -7,66 +7,70 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from upgrader.adapters.kubernetes import convert, gateway
+from upgrader.adapters.kubernetes import gateway, wire
 from upgrader.adapters.kubernetes.base import ClusterApi
 from upgrader.core.errors import ConflictError
 from upgrader.core.kube import HorizontalPodAutoscaler, HTTPRoute, HTTPRouteRule, Ingress, Service
+
+_HPAS = "/apis/autoscaling/v2/horizontalpodautoscalers"
+_NAMESPACED_HPAS = "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
 
 
 class TrafficCalls(ClusterApi):
     def get_service(self, namespace: str, name: str) -> Service:
         with self._errors("get", "services", f"{namespace}/{name}"):
-            return convert.service(self.core.read_namespaced_service(name, namespace))
+            return wire.service(self._json(self.core.read_namespaced_service, name, namespace))
 
     def patch_service_selector(
         self, namespace: str, name: str, selector: Mapping[str, str]
     ) -> Service:
         """Replace the selector exactly: a merge patch alone would keep old keys, so keys that
         go away are sent as null; the read resourceVersion guards against a concurrent edit."""
-        from kubernetes.client import V1ObjectMeta
-
         target = f"{namespace}/{name}"
         with self._errors("get", "services", target):
-            current = self.core.read_namespaced_service(name, namespace)
-        old = (current.spec.selector if current.spec is not None else None) or {}
+            current = self._json(self.core.read_namespaced_service, name, namespace)
+        old = current.get("spec", {}).get("selector") or {}
         patch: dict[str, str | None] = dict.fromkeys(old)
         patch.update(selector)
-        meta = current.metadata if current.metadata is not None else V1ObjectMeta()
         body = {
-            "metadata": {"resourceVersion": meta.resource_version},
+            "metadata": {"resourceVersion": current.get("metadata", {}).get("resourceVersion")},
             "spec": {"selector": patch},
         }
         with self._errors("patch", "services", target):
-            return convert.service(self.core.patch_namespaced_service(name, namespace, body))
+            return wire.service(
+                self._json(self.core.patch_namespaced_service, name, namespace, body)
+            )
 
     def list_hpas(self, namespace: str | None = None) -> list[HorizontalPodAutoscaler]:
         resource = "horizontalpodautoscalers.autoscaling"
+        decode = wire.horizontal_pod_autoscaler
         if namespace is None:
-            found = self._list(
-                resource, self.autoscaling.list_horizontal_pod_autoscaler_for_all_namespaces
-            )
-        else:
-            found = self._list(
-                resource,
-                self.autoscaling.list_namespaced_horizontal_pod_autoscaler,
-                namespace=namespace,
-            )
-        return [convert.horizontal_pod_autoscaler(h) for h in found]
+            return self._list_decoded(resource, self._raw(_HPAS), decode)
+        return self._list_decoded(
+            resource, self._raw(_NAMESPACED_HPAS), decode, namespace=namespace
+        )
 
     def set_hpa_min_replicas(
         self, namespace: str, name: str, min_replicas: int
     ) -> HorizontalPodAutoscaler:
         body = {"spec": {"minReplicas": min_replicas}}
         with self._errors("patch", "horizontalpodautoscalers.autoscaling", f"{namespace}/{name}"):
-            return convert.horizontal_pod_autoscaler(
-                self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(name, namespace, body)
+            return wire.horizontal_pod_autoscaler(
+                self._json(
+                    self.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+                    name,
+                    namespace,
+                    body,
+                )
             )
 
     # ingresses
 
     def get_ingress(self, namespace: str, name: str) -> Ingress:
         with self._errors("get", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
-            return convert.ingress(self.networking.read_namespaced_ingress(name, namespace))
+            return wire.ingress(
+                self._json(self.networking.read_namespaced_ingress, name, namespace)
+            )
 
     def patch_ingress_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None]
@@ -75,7 +79,9 @@ class TrafficCalls(ClusterApi):
         Ingress carries, and whoever else edits it, is left alone."""
         body = {"metadata": {"annotations": dict(annotations)}}
         with self._errors("patch", "ingresses.networking.k8s.io", f"{namespace}/{name}"):
-            return convert.ingress(self.networking.patch_namespaced_ingress(name, namespace, body))
+            return wire.ingress(
+                self._json(self.networking.patch_namespaced_ingress, name, namespace, body)
+            )
 
     # Gateway API
 

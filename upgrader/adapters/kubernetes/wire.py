@@ -1,28 +1,31 @@
 """Kubernetes objects straight from their JSON (the wire form) into eksup's values
-(`upgrader.core.kube`).
+(`upgrader.core.kube`): the adapter's one decoder.
 
-Bulk reads (every pod, node, budget and workload of a cluster) skip the kubernetes client's
-model classes: building a model per object and then converting it cost about 1.4 ms and several
-kilobytes of short-lived objects per pod, which for 150,000 pods is minutes and gigabytes.
-Decoding the JSON page and converting each dict at once keeps one page alive at a time.
+Every read decodes the JSON the API server sent, never the kubernetes client's model classes:
+bulk lists page by page (`pages`), single reads and the answers to writes whole
+(`ClusterApi._json`), and the sandbox server its request bodies. Building a model per object and
+then converting it cost about 1.4 ms and several kilobytes of short-lived objects per pod, which
+for 150,000 pods is minutes and gigabytes; decoding the JSON page and converting each dict at
+once keeps one page alive at a time. `encode` is the inverse.
 
-The rules are the same as `kubernetes_convert` (which still serves single reads and writes
-through the client's models); `tests/adapters/test_kubernetes_wire.py` decodes the JSON of the
-same objects both ways and requires equal results, so the two cannot drift apart.
-Missing fields take the API server's defaults, as the models' None does there.
-Pod lists arrive projected to the fields read here (`projection`): a field `pod` starts to read
-must be added there too (the wire tests run every case through the projection).
+Missing fields take the API server's defaults. Services, Ingresses and HPAs live in
+`wire_traffic` and are re-exported here. Pod lists arrive projected to the fields read here
+(`projection`): a field `pod` starts to read must be added there too (the wire tests run every
+case through the projection).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
-from typing import Any
 
 import msgspec
 
+from upgrader.adapters.kubernetes import wire_fields, wire_traffic
+from upgrader.adapters.kubernetes.wire_fields import EMPTY as _EMPTY
+from upgrader.adapters.kubernetes.wire_fields import Json
+from upgrader.adapters.kubernetes.wire_fields import items as _list
+from upgrader.adapters.kubernetes.wire_fields import mapping as _map
+from upgrader.adapters.kubernetes.wire_fields import strings as _strings
 from upgrader.core.kube import (
     MATCH_NOTHING,
     ConfigMap,
@@ -39,8 +42,6 @@ from upgrader.core.kube import (
     PodTemplate,
     Resources,
     SelectorRequirement,
-    Service,
-    ServicePort,
     Taint,
     TaintEffect,
     Toleration,
@@ -52,34 +53,14 @@ from upgrader.core.kube import (
     parse_memory,
 )
 
-Json = Mapping[str, Any]
-_EMPTY: Json = {}
+# `wire.X` names every decoder, and `wire.epoch` reads timestamps as they all do.
+epoch = wire_fields.epoch
+service = wire_traffic.service
+service_port = wire_traffic.service_port
+ingress = wire_traffic.ingress
+horizontal_pod_autoscaler = wire_traffic.horizontal_pod_autoscaler
+
 _DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
-
-
-def _map(value: Json | None, key: str) -> Json:
-    found = value.get(key) if value else None
-    return found if isinstance(found, Mapping) else _EMPTY
-
-
-def _list(value: Json | None, key: str) -> list[Any]:
-    found = value.get(key) if value else None
-    return found if isinstance(found, list) else []
-
-
-def epoch(stamp: str | None) -> float:
-    """RFC 3339 ("2026-01-01T00:00:00Z", fractions or not) as epoch seconds; 0 if absent."""
-    return _epoch(stamp) if stamp else 0.0
-
-
-@functools.lru_cache(maxsize=4096)
-def _epoch(stamp: str) -> float:
-    # Pods created by one rollout share their stamps to the second: parsed once each.
-    return datetime.fromisoformat(stamp).timestamp()
-
-
-def _strings(value: Any) -> dict[str, str]:
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 # selectors, taints, tolerations ----------------------------------------------------------------
@@ -119,7 +100,11 @@ def toleration(source: Json) -> Toleration:
 
 
 def node_affinity(spec: Json) -> NodeAffinity:
-    """Required node-selector terms only; matchFields is left out (see kubernetes_convert)."""
+    """The required node-selector terms (ORed), each the AND of its label expressions.
+
+    matchFields is left out: its only field is metadata.name, which the DaemonSet controller
+    sets to pin a pod to its node, and a drain never reschedules DaemonSet pods.
+    """
     required = _map(
         _map(_map(spec, "affinity"), "nodeAffinity"),
         "requiredDuringSchedulingIgnoredDuringExecution",
@@ -154,7 +139,12 @@ def _peak(a: Resources, b: Resources) -> Resources:
 
 
 def pod_requests(spec: Json) -> Resources:
-    """kube-scheduler's effective request; the rules are `kubernetes_convert.pod_requests`'."""
+    """What the scheduler reserves for the pod: kube-scheduler's effective request.
+
+    Restartable init containers (sidecars) run beside the app containers and add to them; each
+    other init container runs alone after the sidecars before it, so only the peak counts.
+    Pod-level requests, when set, replace the containers' sum; overhead always adds. One pod slot.
+    """
     sidecars = Resources()
     init_peak = Resources()
     for container in _list(spec, "initContainers"):
@@ -354,7 +344,7 @@ def node(source: Json) -> Node:
     )
 
 
-# disruption budgets and services ----------------------------------------------------------------
+# disruption budgets ----------------------------------------------------------------------
 
 
 def pod_disruption_budget(source: Json) -> PodDisruptionBudget:
@@ -372,33 +362,6 @@ def pod_disruption_budget(source: Json) -> PodDisruptionBudget:
         disruptions_allowed=status.get("disruptionsAllowed") or 0,
         expected_pods=status.get("expectedPods") or 0,
         created_at=epoch(meta.get("creationTimestamp")),
-    )
-
-
-def service_port(source: Json) -> ServicePort:
-    """One of spec.ports; targetPort defaults to the port (SetDefaults_ServicePort)."""
-    port = int(source.get("port") or 0)
-    target = source.get("targetPort")
-    return ServicePort(
-        port=port,
-        protocol=source.get("protocol") or "TCP",
-        target_port=str(target) if target not in (None, "", 0) else str(port),
-        name=source.get("name") or "",
-        node_port=int(source.get("nodePort") or 0),
-    )
-
-
-def service(source: Json) -> Service:
-    meta, spec = _map(source, "metadata"), _map(source, "spec")
-    return Service(
-        namespace=meta.get("namespace") or "",
-        name=meta.get("name") or "",
-        selector=_strings(spec.get("selector")),
-        type=spec.get("type") or "ClusterIP",
-        annotations=_strings(meta.get("annotations")),
-        created_at=epoch(meta.get("creationTimestamp")),
-        ports=tuple(service_port(p) for p in _list(spec, "ports")),
-        cluster_ip=spec.get("clusterIP") or "",
     )
 
 
@@ -505,12 +468,12 @@ WORKLOADS: Mapping[WorkloadKind, Callable[[Json], Workload]] = {
 # leases and config maps ------------------------------------------------------------------------
 
 
-def lease(body: Mapping[str, Any], namespace: str, name: str | None = None) -> Lease:
-    """A Lease from a request body; the namespace and name come from the URL when it has them."""
+def lease(body: Json, namespace: str | None = None, name: str | None = None) -> Lease:
+    """A Lease (a read, or a request body whose namespace and name the URL may give)."""
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     return Lease(
-        namespace=namespace,
+        namespace=namespace or str(meta.get("namespace") or ""),
         name=name or str(meta.get("name", "")),
         holder=str(spec.get("holderIdentity") or ""),
         acquired_at=epoch(spec.get("acquireTime")),
@@ -520,12 +483,18 @@ def lease(body: Mapping[str, Any], namespace: str, name: str | None = None) -> L
     )
 
 
-def config_map(body: Mapping[str, Any], namespace: str, name: str | None = None) -> ConfigMap:
-    """A ConfigMap from a request body; namespace and name come from the URL when it has them."""
+def config_map(body: Json, namespace: str | None = None, name: str | None = None) -> ConfigMap:
+    """A ConfigMap (a read, or a request body whose namespace and name the URL may give)."""
     meta = body.get("metadata") or {}
     return ConfigMap(
-        namespace=namespace,
+        namespace=namespace or str(meta.get("namespace") or ""),
         name=name or str(meta.get("name", "")),
         data={str(k): str(v) for k, v in (body.get("data") or {}).items()},
         resource_version=str(meta.get("resourceVersion") or ""),
+        created_at=epoch(meta.get("creationTimestamp")),
     )
+
+
+def secret_data(source: Json) -> dict[str, str]:
+    """A Secret's data, still base64 as the API serves it (Helm releases decode their own)."""
+    return {str(k): str(v) for k, v in _map(source, "data").items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from upgrader.adapters.kubernetes import convert, wire
+from upgrader.adapters.kubernetes import encode, wire
 from upgrader.adapters.kubernetes.base import RESTARTED_AT_ANNOTATION, ClusterApi
 from upgrader.core.errors import UserError
 from upgrader.core.kube import Workload, WorkloadKind
@@ -42,14 +42,14 @@ class WorkloadCalls(ClusterApi):
             if cached is not None:
                 return cast(Workload, cached)
         with self._errors("get", api.resource, f"{namespace}/{name}"):
-            return api.convert(api.read(name, namespace))
+            return api.decode(self._json(api.read, name, namespace))
 
     def _patch_workload(
         self, kind: WorkloadKind, namespace: str, name: str, body: dict[str, Any]
     ) -> Workload:
         api = self._workloads[kind]
         with self._errors("patch", api.resource, f"{namespace}/{name}"):
-            workload = api.convert(api.patch(name, namespace, body))
+            workload = api.decode(self._json(api.patch, name, namespace, body))
         if self.informers is not None:
             self.informers.wrote(api.resource, f"{namespace}/{name}", workload)
         return workload
@@ -71,7 +71,7 @@ class WorkloadCalls(ClusterApi):
             # A ReplicaSet or Job does not replace running pods when its template changes.
             raise UserError(f"{kind.value} {namespace}/{name} cannot be restarted by a rollout")
         # Microseconds, unlike kubectl's seconds: two restarts in one second still differ.
-        stamp = convert.from_epoch(self.clock.now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = encode.micro_timestamp(self.clock.now())
         body = {
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: stamp}}}}
         }

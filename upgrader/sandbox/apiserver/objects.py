@@ -1,5 +1,5 @@
 """eksup's `upgrader.core.kube` values as the Kubernetes API's JSON: the reverse of
-`upgrader.adapters.kubernetes.convert`.
+`upgrader.adapters.kubernetes.wire`.
 
 The sandbox API server answers the official Python client and kubectl with these documents, so
 every shape here is what those clients parse (see /work/shared/notes/kubectl_wire.md): every

@@ -1,10 +1,19 @@
-"""SDK-to-domain conversions, on real kubernetes-client model objects."""
+"""`wire`, the adapter's one decoder, on objects built with the kubernetes client's models.
+
+Each case builds its object with the client's typed models, as the API defines them, and
+decodes the JSON the API server would send for it (`ApiClient.sanitize_for_serialization`, the
+client's own serializer). Pods and pod specs are decoded twice, whole (single reads) and
+projected (`projection`, the bulk lists), and must agree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from kubernetes.client import (
+    ApiClient,
     V1Affinity,
     V1ConfigMap,
     V1ConfigMapVolumeSource,
@@ -60,14 +69,19 @@ from kubernetes.client import (
     V1Volume,
 )
 
-from upgrader.adapters.kubernetes import convert
+from upgrader.adapters.kubernetes import encode, projection, wire
+from upgrader.adapters.kubernetes.api_errors import pdb_names
 from upgrader.core.kube import (
     ConfigMap,
+    HorizontalPodAutoscaler,
+    IngressBackend,
     LabelSelector,
     Lease,
     NodeAffinity,
     OwnerRef,
+    Pod,
     PodPhase,
+    PodSpec,
     Resources,
     SelectorRequirement,
     ServicePort,
@@ -77,6 +91,47 @@ from upgrader.core.kube import (
     Volume,
     WorkloadKind,
 )
+
+_SERIALIZER = ApiClient()
+
+
+def served(model: Any) -> Any:
+    """The JSON the API server sends for `model`."""
+    return _SERIALIZER.sanitize_for_serialization(model)
+
+
+class _Wire:
+    """`wire`'s decoders, each given the served JSON of a model."""
+
+    def pod(self, model: V1Pod) -> Pod:
+        whole = wire.pod(served(model))
+        assert wire.pod(projection.pod(served(model))) == whole, "projected pod"
+        return whole
+
+    def pod_spec(self, model: V1PodSpec) -> PodSpec:
+        whole = wire.pod_spec(served(model))
+        assert wire.pod_spec(projection.pod({"spec": served(model)})["spec"]) == whole
+        return whole
+
+    def pod_requests(self, model: V1PodSpec) -> Resources:
+        whole = wire.pod_requests(served(model))
+        assert wire.pod_requests(projection.pod({"spec": served(model)})["spec"]) == whole
+        return whole
+
+    def __getattr__(self, name: str) -> Callable[[Any], Any]:
+        decode = wire.WORKLOADS[WORKLOAD_KINDS[name]] if name in WORKLOAD_KINDS else None
+        decode = decode or getattr(wire, name)
+        return lambda model: decode(served(model))
+
+
+WORKLOAD_KINDS = {
+    "deployment": WorkloadKind.DEPLOYMENT,
+    "stateful_set": WorkloadKind.STATEFUL_SET,
+    "replica_set": WorkloadKind.REPLICA_SET,
+    "daemon_set": WorkloadKind.DAEMON_SET,
+    "job": WorkloadKind.JOB,
+}
+decode = _Wire()
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 0, 0, 42, tzinfo=UTC)
@@ -138,7 +193,7 @@ def test_node() -> None:
         ),
     )
 
-    node = convert.node(source)
+    node = decode.node(source)
 
     assert node.name == "ip-10-0-1-5.ec2.internal"
     assert node.nodegroup == "blue"
@@ -156,7 +211,7 @@ def test_node() -> None:
 
 
 def test_node_without_status_is_not_ready() -> None:
-    node = convert.node(V1Node(metadata=V1ObjectMeta(name="new")))
+    node = decode.node(V1Node(metadata=V1ObjectMeta(name="new")))
     assert not node.ready
     assert not node.unschedulable
     assert node.kubelet_version == ""
@@ -166,20 +221,16 @@ def test_node_without_status_is_not_ready() -> None:
         metadata=V1ObjectMeta(name="gone"),
         status=V1NodeStatus(conditions=[V1NodeCondition(type="Ready", status="Unknown")]),
     )
-    assert not convert.node(unknown).ready
+    assert not decode.node(unknown).ready
 
 
-def test_taint_to_wire_keeps_time_added() -> None:
-    assert convert.taint_to_wire(V1Taint(key="k", effect="NoExecute", time_added=T1)) == {
-        "key": "k",
-        "effect": "NoExecute",
-        "timeAdded": "2026-01-01T00:00:42+00:00",
-    }
-    assert convert.taint_to_wire(V1Taint(key="k", value="v", effect="NoSchedule")) == {
+def test_taint_encodes_as_a_node_patch_carries_it() -> None:
+    assert encode.taint(Taint("k", TaintEffect.NO_SCHEDULE, "v")) == {
         "key": "k",
         "effect": "NoSchedule",
         "value": "v",
     }
+    assert encode.taint(Taint("k", TaintEffect.NO_EXECUTE)) == {"key": "k", "effect": "NoExecute"}
 
 
 # pods -------------------------------------------------------------------------------------------
@@ -226,7 +277,7 @@ def probe() -> V1Probe:
 
 
 def test_pod() -> None:
-    pod = convert.pod(web_pod())
+    pod = decode.pod(web_pod())
 
     assert pod.key == "default/web-7d4b9c-x1x1x"
     assert pod.uid == "u-1"
@@ -255,7 +306,7 @@ def test_pod_owners_and_phases() -> None:
     source.status.phase = "Unknown"
     source.status.conditions = None
 
-    pod = convert.pod(source)
+    pod = decode.pod(source)
 
     assert pod.owner == OwnerRef("ReplicaSet", "rs", controller=False)
     assert pod.is_terminating
@@ -265,7 +316,7 @@ def test_pod_owners_and_phases() -> None:
     assert pod.ready_since is None
 
     source.metadata.owner_references = None
-    assert convert.pod(source).owner is None
+    assert decode.pod(source).owner is None
 
 
 def test_pod_requests_follow_the_scheduler() -> None:
@@ -279,7 +330,7 @@ def test_pod_requests_follow_the_scheduler() -> None:
         overhead={"cpu": "10m", "memory": "1Mi"},
     )
 
-    requests = convert.pod_requests(spec)
+    requests = decode.pod_requests(spec)
 
     # CPU: the lone "migrate" init container (2000m) beats app + proxy + sidecar (650m).
     # Memory: "warm-cache" runs beside the sidecar started before it: 3Gi + 64Mi.
@@ -291,11 +342,11 @@ def test_pod_level_requests_replace_the_containers_sum() -> None:
         containers=[container("app", "500m", "1Gi")],
         resources=V1ResourceRequirements(requests={"cpu": "2"}),
     )
-    assert convert.pod_requests(spec) == Resources(2000, GIB, 1)
+    assert decode.pod_requests(spec) == Resources(2000, GIB, 1)
 
 
 def test_pod_spec_scheduling_facts() -> None:
-    spec = convert.pod_spec(
+    spec = decode.pod_spec(
         V1PodSpec(
             containers=[container("app")],
             tolerations=[
@@ -382,7 +433,7 @@ def test_pod_spec_scheduling_facts() -> None:
 
 
 def test_pdb() -> None:
-    pdb = convert.pod_disruption_budget(
+    pdb = decode.pod_disruption_budget(
         V1PodDisruptionBudget(
             metadata=V1ObjectMeta(namespace="default", name="web-pdb"),
             spec=V1PodDisruptionBudgetSpec(
@@ -413,13 +464,13 @@ def test_pdb() -> None:
 
 
 def test_pdb_selectors_null_and_empty() -> None:
-    null = convert.pod_disruption_budget(
+    null = decode.pod_disruption_budget(
         V1PodDisruptionBudget(
             metadata=V1ObjectMeta(namespace="a", name="none"),
             spec=V1PodDisruptionBudgetSpec(min_available=1),
         )
     )
-    empty = convert.pod_disruption_budget(
+    empty = decode.pod_disruption_budget(
         V1PodDisruptionBudget(
             metadata=V1ObjectMeta(namespace="a", name="all"),
             spec=V1PodDisruptionBudgetSpec(min_available=1, selector=V1LabelSelector()),
@@ -435,7 +486,7 @@ def test_pdb_selectors_null_and_empty() -> None:
 
 
 def test_pdb_names() -> None:
-    assert convert.pdb_names(
+    assert pdb_names(
         "Cannot evict pod as it would violate the pod's disruption budget.",
         "The disruption budget web-pdb needs 1 healthy pods and has 1 currently",
         "The disruption budget web-pdb needs 1 healthy pods and has 1 currently",
@@ -457,7 +508,7 @@ SELECTOR = V1LabelSelector(match_labels={"app": "web"})
 
 
 def test_deployment() -> None:
-    workload = convert.deployment(
+    workload = decode.deployment(
         V1Deployment(
             metadata=V1ObjectMeta(
                 namespace="default", name="web", generation=4, labels={"team": "x"}
@@ -481,7 +532,7 @@ def test_deployment() -> None:
 
 
 def test_workload_not_yet_observed() -> None:
-    workload = convert.deployment(
+    workload = decode.deployment(
         V1Deployment(
             metadata=V1ObjectMeta(namespace="default", name="web", generation=2),
             spec=V1DeploymentSpec(selector=SELECTOR, template=template()),
@@ -493,14 +544,14 @@ def test_workload_not_yet_observed() -> None:
 
 
 def test_stateful_set_replica_set_daemon_set_job() -> None:
-    stateful = convert.stateful_set(
+    stateful = decode.stateful_set(
         V1StatefulSet(
             metadata=V1ObjectMeta(namespace="db", name="pg"),
             spec=V1StatefulSetSpec(selector=SELECTOR, template=template(), replicas=3),
             status=V1StatefulSetStatus(replicas=3, ready_replicas=3, available_replicas=3),
         )
     )
-    replicas = convert.replica_set(
+    replicas = decode.replica_set(
         V1ReplicaSet(
             metadata=V1ObjectMeta(
                 namespace="default",
@@ -510,7 +561,7 @@ def test_stateful_set_replica_set_daemon_set_job() -> None:
             spec=V1ReplicaSetSpec(selector=SELECTOR, template=template(), replicas=2),
         )
     )
-    daemons = convert.daemon_set(
+    daemons = decode.daemon_set(
         V1DaemonSet(
             metadata=V1ObjectMeta(namespace="kube-system", name="node-agent"),
             spec=V1DaemonSetSpec(selector=SELECTOR, template=template()),
@@ -523,7 +574,7 @@ def test_stateful_set_replica_set_daemon_set_job() -> None:
             ),
         )
     )
-    job = convert.job(
+    job = decode.job(
         V1Job(
             metadata=V1ObjectMeta(
                 namespace="batch",
@@ -553,7 +604,7 @@ def test_stateful_set_replica_set_daemon_set_job() -> None:
 
 
 def test_service() -> None:
-    service = convert.service(
+    service = decode.service(
         V1Service(
             metadata=V1ObjectMeta(namespace="default", name="web", annotations={"a": "b"}),
             spec=V1ServiceSpec(selector={"app": "web", "track": "stable"}, type="LoadBalancer"),
@@ -562,12 +613,12 @@ def test_service() -> None:
     assert service.selector == {"app": "web", "track": "stable"}
     assert service.type == "LoadBalancer"
     assert service.annotations == {"a": "b"}
-    assert convert.service(V1Service(metadata=V1ObjectMeta(name="x"))).type == "ClusterIP"
+    assert decode.service(V1Service(metadata=V1ObjectMeta(name="x"))).type == "ClusterIP"
 
 
 def test_service_ports_and_cluster_ip() -> None:
     """targetPort defaults to the port (pkg/apis/core/v1/defaults.go SetDefaults_ServicePort)."""
-    service = convert.service(
+    service = decode.service(
         V1Service(
             metadata=V1ObjectMeta(namespace="shop", name="edge"),
             spec=V1ServiceSpec(
@@ -600,35 +651,32 @@ def test_lease_round_trip() -> None:
         resource_version="17",
     )
 
-    source = convert.lease_to_k8s(lease)
+    source = encode.lease(lease)
 
-    assert source.metadata is not None
-    assert source.spec is not None
-    assert source.metadata.resource_version == "17"
-    assert source.spec.renew_time == T1
-    assert convert.lease(source) == lease
-    unversioned = convert.lease_to_k8s(Lease("ns", "l", "me", 0.0, 0.0, 10))
-    assert unversioned.metadata is not None
-    assert unversioned.metadata.resource_version is None
+    assert source["metadata"]["resourceVersion"] == "17"
+    assert source["spec"]["renewTime"] == "2026-01-01T00:00:42.000000Z"
+    assert wire.lease(source) == lease
+    unversioned = encode.lease(Lease("ns", "l", "me", 0.0, 0.0, 10))
+    assert "resourceVersion" not in unversioned["metadata"]
 
 
 def test_lease_without_spec() -> None:
-    lease = convert.lease(V1Lease(metadata=V1ObjectMeta(namespace="ns", name="l")))
+    lease = decode.lease(V1Lease(metadata=V1ObjectMeta(namespace="ns", name="l")))
     assert (lease.holder, lease.renewed_at, lease.duration_seconds) == ("", 0.0, 0)
 
 
 def test_config_map() -> None:
-    value = convert.config_map(
+    value = decode.config_map(
         V1ConfigMap(
             metadata=V1ObjectMeta(namespace="kube-system", name="eksup", resource_version="5"),
             data={"state": "{}"},
         )
     )
     assert value == ConfigMap("kube-system", "eksup", {"state": "{}"}, "5")
-    back = convert.config_map_to_k8s(value)
-    assert back.data == {"state": "{}"}
-    assert back.metadata is not None
-    assert back.metadata.resource_version == "5"
+    back = encode.config_map(value)
+    assert back["data"] == {"state": "{}"}
+    assert back["metadata"]["resourceVersion"] == "5"
+    assert wire.config_map(back) == value
 
 
 def test_pod_spec_topology_spread_constraints() -> None:
@@ -636,7 +684,7 @@ def test_pod_spec_topology_spread_constraints() -> None:
 
     from upgrader.core.kube import TopologySpread
 
-    spec = convert.pod_spec(
+    spec = decode.pod_spec(
         V1PodSpec(
             containers=[container("app")],
             topology_spread_constraints=[
@@ -651,3 +699,90 @@ def test_pod_spec_topology_spread_constraints() -> None:
     assert spec.topology_spread == (
         TopologySpread("topology.kubernetes.io/zone", 1, "DoNotSchedule"),
     )
+
+
+def test_ingress_backends_in_rule_order() -> None:
+    from kubernetes.client import (
+        V1HTTPIngressPath,
+        V1HTTPIngressRuleValue,
+        V1Ingress,
+        V1IngressBackend,
+        V1IngressRule,
+        V1IngressServiceBackend,
+        V1IngressSpec,
+        V1ServiceBackendPort,
+        V1TypedLocalObjectReference,
+    )
+
+    def backend(name: str, port: V1ServiceBackendPort) -> V1IngressBackend:
+        return V1IngressBackend(service=V1IngressServiceBackend(name=name, port=port))
+
+    ingress = decode.ingress(
+        V1Ingress(
+            metadata=V1ObjectMeta(
+                namespace="shop", name="web", annotations={"a": "b"}, resource_version="4"
+            ),
+            spec=V1IngressSpec(
+                ingress_class_name="alb",
+                default_backend=backend("fallback", V1ServiceBackendPort(name="http")),
+                rules=[
+                    V1IngressRule(
+                        host="shop.example.com",
+                        http=V1HTTPIngressRuleValue(
+                            paths=[
+                                V1HTTPIngressPath(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=backend("web", V1ServiceBackendPort(number=80)),
+                                ),
+                                # A resource backend routes to no Service: left out.
+                                V1HTTPIngressPath(
+                                    path="/static",
+                                    path_type="Prefix",
+                                    backend=V1IngressBackend(
+                                        resource=V1TypedLocalObjectReference(
+                                            api_group="k8s.example.com", kind="Bucket", name="s"
+                                        )
+                                    ),
+                                ),
+                            ]
+                        ),
+                    ),
+                    V1IngressRule(host="empty.example.com"),
+                ],
+            ),
+        )
+    )
+
+    assert (ingress.key, ingress.annotations, ingress.ingress_class) == (
+        "shop/web",
+        {"a": "b"},
+        "alb",
+    )
+    assert ingress.resource_version == "4"
+    assert ingress.backends == (
+        IngressBackend("fallback", "http"),
+        IngressBackend("web", "80", "shop.example.com", "/"),
+    )
+    assert decode.ingress(V1Ingress(metadata=V1ObjectMeta(name="x"))).backends == ()
+
+
+def test_horizontal_pod_autoscaler() -> None:
+    from kubernetes.client import (
+        V2CrossVersionObjectReference,
+        V2HorizontalPodAutoscaler,
+        V2HorizontalPodAutoscalerSpec,
+        V2HorizontalPodAutoscalerStatus,
+    )
+
+    hpa = decode.horizontal_pod_autoscaler(
+        V2HorizontalPodAutoscaler(
+            metadata=V1ObjectMeta(namespace="shop", name="web"),
+            spec=V2HorizontalPodAutoscalerSpec(
+                scale_target_ref=V2CrossVersionObjectReference(kind="Deployment", name="web"),
+                max_replicas=20,
+            ),
+            status=V2HorizontalPodAutoscalerStatus(current_replicas=6, desired_replicas=7),
+        )
+    )
+    assert hpa == HorizontalPodAutoscaler("shop", "web", "Deployment", "web", 1, 20, 6, 7)
