@@ -195,6 +195,8 @@ class KubeServer:
                 time.sleep(tick_seconds)
                 now = time.monotonic()
                 self.clock.sleep((now - last) * rate)
+                # What changed reaches the watches before time moves on (`sync_watched`).
+                self.api.feed.sync_watched()
                 last = now
 
         self._ticker = threading.Thread(target=tick, name="sandbox-ticker", daemon=True)
