@@ -114,6 +114,10 @@ def test_a_whole_runs_waits_are_served_by_one_set_of_watches(
             reporter=reporter,
             force=True,
             delete_emptydir_data=True,
+            # A read that waits for the event of its own eviction waits up to 5 real seconds
+            # (informer.EXPECTATION_SECONDS), 50 virtual minutes at RATE: on a loaded machine
+            # one such wait must not time the drain out.
+            drain_timeout_seconds=4 * 3600.0,
         )
     finally:
         server.stop_ticker()
