@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import drain_makespan, drain_real_path, plan_at_scale, plan_real_path
+from benchmarks import (
+    drain_makespan,
+    drain_real_path,
+    execute_waits,
+    plan_at_scale,
+    plan_real_path,
+)
 
 
 def main() -> int:
@@ -24,6 +30,12 @@ def main() -> int:
         flush=True,
     )
     drain_real_path.main([])
+    print(
+        "\n== a whole execute run through the real adapters (HTTP to the sandbox server): "
+        "its waits' requests, re-listing vs one watch scope ==",
+        flush=True,
+    )
+    execute_waits.main([])
     return 0
 
 

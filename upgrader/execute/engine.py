@@ -193,7 +193,11 @@ def execute(
         if lock.notice is not None:
             reporter.warning(lock.notice)
     try:
-        return _run_steps(run, state, should_stop, checks, recorder)
+        # One watch scope for the whole run: every step's drain and waits read nodes, pods by
+        # node, budgets and workloads from the same informers (a second node group's drain
+        # reuses the node informer), instead of re-listing them every round.
+        with ports.cluster.watching():
+            return _run_steps(run, state, should_stop, checks, recorder)
     finally:
         if run.lock is not None:
             try:

@@ -297,3 +297,50 @@ def test_a_pod_that_leaves_a_followed_node_leaves_its_cache(served: Served) -> N
         _until(lambda: pod.key not in on("node-1") and pod.key in on("node-2"))
         assert pod.key not in on("node-1")
         assert pod.key in on("node-2")
+
+
+def test_pods_read_by_namespace_are_followed_per_namespace(served: Served) -> None:
+    """A wait on Fargate pods (each on a node of its own) reads them by namespace: one list
+    and watch with `metadata.namespace`, then memory; an eviction is seen at once by both the
+    namespace's and the node's informer."""
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
+    start = len(served.server.requests)
+    with kube.watching():
+        pods = kube.list_pods(namespace="default")
+        assert pods
+        assert {p.namespace for p in pods} == {"default"}
+        kube.list_pods(node_name="node-1")
+        for _ in range(3):
+            assert kube.list_pods(namespace="default") == pods
+        served.cluster.add_pod(Pod(namespace="default", name="late", uid="", node_name="node-2"))
+        _until(lambda: "late" in {p.name for p in kube.list_pods(namespace="default")})
+        web = next(p for p in pods if p.name.startswith("web") and p.node_name == "node-1")
+        kube.evict_pod(web.namespace, web.name)
+        # No sleep: both informers holding the pod wait for the eviction's events.
+        assert {p.key: p for p in kube.list_pods(namespace="default")}[web.key].is_terminating
+        assert {p.key: p for p in kube.list_pods(node_name="node-1")}[web.key].is_terminating
+    lists = _lists(served, start)
+    assert lists.count("/api/v1/pods?fieldSelector=metadata.namespace=default&limit=500") == 1
+    assert all("fieldSelector" in t for t in lists if t.startswith("/api/v1/pods")), lists
+
+
+def test_the_pod_watch_of_a_node_that_is_gone_is_closed(served: Served) -> None:
+    """One watch scope spans a whole `execute` run: the pod informers of drained nodes whose
+    instances are gone are closed when the next node's is opened, not held to the end."""
+    kube = KubernetesCluster.from_kubeconfig(str(served.kubeconfig))
+    with kube.watching():
+        kube.list_nodes()
+        kube.list_pods(node_name="node-1")
+        kube.list_pods(node_name="node-2")
+        informers = kube.informers
+        assert informers is not None
+        on = [informer.pods_on(n) for n in ("node-1", "node-2", "node-3")]
+        assert set(on[:2]) <= set(informers.followed)
+        served.cluster.remove_node("node-2")
+        _until(lambda: "node-2" not in {n.name for n in kube.list_nodes()})
+        kube.list_pods(node_name="node-3")
+        assert on[1] not in informers.followed
+        assert {on[0], on[2]} <= set(informers.followed)
+        requests = informers.requests
+        assert kube.list_pods(node_name="node-1")  # still followed, from memory
+        assert informers.requests == requests

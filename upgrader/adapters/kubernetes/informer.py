@@ -31,8 +31,10 @@ follows its own pods (k8s.io/kubernetes/pkg/kubelet/config/apiserver.go,
 NewSourceApiserver): a drain reads the pods of the nodes it drains, and following every pod of
 a 150,000-pod cluster to learn about 3,000 of them would cost a list of them all (minutes of
 CPU and hundreds of MiB, measured by `make bench`) and every event of every other node. The
-first read of a node's pods starts its reflector; reads of pods not by node (every pod, a
-namespace) go to the API server, as without `watching()`.
+first read of a node's pods starts its reflector. Pods read by namespace alone (a wait for
+Fargate pods, each on a node of its own) are followed per namespace the same way, with
+`metadata.namespace=<namespace>`; reads of every pod go to the API server, as without
+`watching()`.
 
 When a resource cannot be watched (RBAC allows list but not watch, the connection drops and
 does not come back), its reads go to the API server directly, as without `watching()`.
@@ -68,12 +70,23 @@ Errors = Callable[[str, str], AbstractContextManager[None]]
 ListAt = Callable[..., tuple[list[Any], str]]
 NODES, PODS, PDBS = "nodes", "pods", "poddisruptionbudgets.policy"
 _PODS_ON = "pods on node "  # + a node's name: the resource of that node's pod informer
+_PODS_IN = "pods in namespace "  # + a namespace: the resource of that namespace's pod informer
 Touches = dict[str, dict[str, int]]  # resource -> key -> events seen before a change
 
 
 def pods_on(node: str) -> str:
     """The informer resource of the pods bound to `node` ("": pods not bound to any)."""
     return _PODS_ON + node
+
+
+def pods_in(namespace: str) -> str:
+    """The informer resource of the pods of `namespace` (a wait on Fargate pods, each on a
+    node of its own, reads them by namespace)."""
+    return _PODS_IN + namespace
+
+
+def _follows_pods(resource: str) -> bool:
+    return resource.startswith((_PODS_ON, _PODS_IN))
 
 
 class _GoneError(Exception):
@@ -344,6 +357,11 @@ class Informers:
         """List pages and watches asked for so far: the cost of following the cluster."""
         return sum(r.requests for r in self._reflectors.values())
 
+    @property
+    def followed(self) -> list[str]:
+        """The resources followed now, by name (`pods_on`, `pods_in` for pods)."""
+        return sorted(self._reflectors)
+
     def close(self) -> None:
         for reflector in self._reflectors.values():
             reflector.close()
@@ -360,6 +378,8 @@ class Informers:
                 watch_seconds=self._watch_seconds,
             )
             self._reflectors[resource] = reflector
+            if resource.startswith(_PODS_ON):
+                self._forget_gone_nodes(keep=resource)
             if not reflector.wait_synced():
                 return None
         if not reflector.usable:
@@ -369,10 +389,29 @@ class Informers:
             reflector.store.wait_touched(expected, EXPECTATION_SECONDS)
         return reflector.store
 
+    def _forget_gone_nodes(self, keep: str) -> None:
+        """Close the pod informers of nodes the node informer no longer has. One `watching()`
+        spans a whole `execute` run: without this it would hold a watch (a thread and a
+        connection) for every node it ever drained, long after their instances are gone."""
+        nodes = self._reflectors.get(NODES)
+        if nodes is None or not nodes.usable:
+            return
+        for resource in [r for r in self._reflectors if r.startswith(_PODS_ON)]:
+            name = resource.removeprefix(_PODS_ON)
+            if resource != keep and name and nodes.store.get(name) is None:
+                self._reflectors.pop(resource).close()
+                self._expected.pop(resource, None)
+
     def _source(self, resource: str) -> Source:
-        if resource.startswith(_PODS_ON):
+        if _follows_pods(resource):
             pods = self._sources[PODS]
-            selector = f"spec.nodeName={resource.removeprefix(_PODS_ON)}"
+            selector = (
+                f"spec.nodeName={resource.removeprefix(_PODS_ON)}"
+                if resource.startswith(_PODS_ON)
+                # Every resource's objects can be selected by metadata.namespace
+                # (k8s.io/apiserver/pkg/registry/generic/matcher.go, ObjectMetaFieldsSet).
+                else f"metadata.namespace={resource.removeprefix(_PODS_IN)}"
+            )
             return dataclasses.replace(
                 pods, list_call=functools.partial(pods.list_call, field_selector=selector)
             )
@@ -385,11 +424,11 @@ class Informers:
         found: Touches = {}
         pod = None
         for resource, reflector in list(self._reflectors.items()):
-            if resource.startswith(_PODS_ON):
-                pod, touches = reflector.store.current(pod_key)
-                if pod is not None:
+            if _follows_pods(resource):  # its node's informer, its namespace's, or both
+                cached, touches = reflector.store.current(pod_key)
+                if cached is not None:
                     found[resource] = {pod_key: touches}
-                    break
+                    pod = pod or cached
         budgets = self._reflectors.get(PDBS)
         if (
             eviction

@@ -19,8 +19,12 @@ class PodCalls(ClusterApi):
         node_name: str | None = None,
         label_selector: str | None = None,
     ) -> list[Pod]:
-        if self.informers is not None and node_name is not None:
-            resource = informer.pods_on(node_name)
+        if self.informers is not None and (node_name is not None or namespace is not None):
+            resource = (
+                informer.pods_on(node_name)
+                if node_name is not None
+                else informer.pods_in(namespace or "")
+            )
             cached = self.informers.select(resource, label_selector=label_selector)
             if cached is not None:
                 return [p for p in cached if namespace is None or p.namespace == namespace]

@@ -194,7 +194,12 @@ class KubeServer:
             while self._ticking.is_set():
                 time.sleep(tick_seconds)
                 now = time.monotonic()
+                # Time never moves on past a state its watchers were not sent (`sync_watched`):
+                # a client's write since the last tick (an eviction and the budget it spent) is
+                # recorded before the advance can undo it, and the advance's changes after it.
+                self.api.feed.sync_watched()
                 self.clock.sleep((now - last) * rate)
+                self.api.feed.sync_watched()
                 last = now
 
         self._ticker = threading.Thread(target=tick, name="sandbox-ticker", daemon=True)

@@ -230,6 +230,15 @@ class ChangeFeed:
             self._nudged.wait(self._poll_seconds)
             self._nudged.clear()
 
+    def sync_watched(self) -> None:
+        """Snapshot every watched resource now (the server's ticker calls it after each step
+        of virtual time, before the next: time never runs on past a change its watchers have
+        not been sent, so a client waiting on a watch is no further behind than one tick)."""
+        with self._changed:
+            watched = [r for r, n in self._watching.items() if n > 0]
+        for resource in watched:
+            self.sync(resource)
+
     def nudge(self) -> None:
         """Something changed (a write was served): snapshot the watched resources now."""
         self._nudged.set()
