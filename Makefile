@@ -58,9 +58,11 @@ bench: $(VENV)/.installed
 
 # Refresh the lock: the newest versions pyproject.toml's ranges allow, for every platform and
 # Python >= 3.11 (uv's --universal), with hashes pip checks. Review the diff, run `make test`.
+# `make lock UPGRADE=` keeps every existing pin and only adds what pyproject.toml gained.
+UPGRADE ?= --upgrade
 lock: $(VENV)/.installed
 	UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile pyproject.toml --extra test --extra sandbox --universal \
-		--python-version 3.11 --generate-hashes --no-emit-package eksup --upgrade \
+		--python-version 3.11 --generate-hashes --no-emit-package eksup $(UPGRADE) \
 		--quiet --output-file $(LOCK)
 
 # Mutation testing of the safety core (config: [tool.mutmut] in pyproject.toml). Not in CI:
