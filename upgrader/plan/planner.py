@@ -22,7 +22,8 @@ traffic moved by weights) and say which needs fewer node replacements.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from pydantic import ValidationError
 
@@ -114,110 +115,88 @@ def make_plan(
     """The plan to take `snapshot`'s cluster to `target`. Raises UserError when there is no
     path (a downgrade, a version eksup does not know or EKS does not offer), or when a value
     read from the cluster cannot go into a plan file (a name that is not valid Unicode text)."""
-    try:
-        return _make_plan(
-            snapshot,
-            target,
-            findings=findings,
-            node_strategy=node_strategy,
-            runbook=runbook,
-            region=region,
-            now=now,
+    with _cluster_values_checked(snapshot):
+        catalog = catalog or default_catalog()
+        strategy = NodeStrategy(node_strategy)
+        runbook = runbook or get_runbook(RUNBOOK_FOR_STRATEGY[strategy])
+        shape = runbook_shape(runbook)
+        if shape.strategy is not strategy:
+            raise UserError(
+                f"runbook {runbook.id!r} replaces node groups {shape.strategy.value}, "
+                f"not {strategy.value}"
+            )
+        current = KubeVersion.parse(snapshot.cluster.version)
+        goal = KubeVersion.parse(target)
+        hops = (
+            [] if goal == current else [KubeVersion.parse(h) for h in catalog.hops(current, goal)]
+        )
+        ctx = PlanContext(
+            snapshot=snapshot,
+            catalog=catalog,
+            current=current,
+            target=goal,
+            values={
+                "cluster": snapshot.cluster.name,
+                "region": region or "<region>",
+                "from_version": str(current),
+                "target_version": str(goal),
+                "taint": taint,
+                "drain_timeout": f"{drain_timeout_seconds}s",
+            },
+            taint=taint,
             drain_timeout_seconds=drain_timeout_seconds,
             max_unavailable=max_unavailable,
-            taint=taint,
-            catalog=catalog,
             ami_family=ami_family,
         )
+        units = node_units(snapshot)
+        moves = {u: replacement_versions(u, current, goal, catalog) for u in units}
+        middle = _stages(ctx, shape.block, hops, units, moves)
+        steps: list[Step] = []
+        if any(s.mutating for s in middle):
+            conditions = _conditions(snapshot)
+            steps = [
+                *_once(ctx, shape.before, conditions),
+                *middle,
+                *_once(ctx, shape.after, conditions),
+            ]
+        replacements = sum(len(v) for v in moves.values())
+        return Plan(
+            eksup_version=__version__,
+            created_at=dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
+            cluster=snapshot.cluster.name,
+            region=region,
+            current_version=str(current),
+            target_version=str(goal),
+            node_strategy=strategy.value,
+            runbook=runbook.id,
+            fingerprint=fingerprint(snapshot),
+            fingerprint_facts=fingerprint_facts(snapshot),
+            version_facts=snapshot.version_facts_source,
+            verdict=verdict(findings) if steps else Verdict.NOTHING_TO_DO,
+            hops=[str(h) for h in hops],
+            node_replacements=replacements,
+            replacement_reasons=_reasons(snapshot, units, moves, goal, catalog),
+            alternatives=_alternatives(hops, units, replacements, goal),
+            findings=[_planned(f) for f in sorted(findings, key=sort_key)],
+            steps=steps,
+        )
+
+
+@contextmanager
+def _cluster_values_checked(snapshot: ClusterSnapshot) -> Iterator[None]:
+    """The step shapes check every value the cluster gave; one that fails is the cluster's
+    data, not a bug to show as a traceback (a JSON `\\ud800` escape decodes to a lone
+    surrogate, which no UTF-8 plan file can hold)."""
+    try:
+        yield
     except ValidationError as error:
-        # The step shapes check every value the cluster gave; one that fails is the cluster's
-        # data, not a bug to show as a traceback (a JSON `\\ud800` escape decodes to a lone
-        # surrogate, which no UTF-8 plan file can hold).
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or error.title
+        where = ".".join(str(part) for part in first["loc"])
+        field = f"{error.title}.{where}" if where else error.title
         raise UserError(
-            f"cluster {snapshot.cluster.name!r} cannot be planned: {error.title}.{where} "
+            f"cluster {snapshot.cluster.name!r} cannot be planned: {field} "
             f"{first['input']!r}: {first['msg']}; correct that value in the cluster"
         ) from None
-
-
-def _make_plan(
-    snapshot: ClusterSnapshot,
-    target: str,
-    *,
-    findings: Sequence[Finding],
-    node_strategy: NodeStrategy | str,
-    runbook: Runbook | None,
-    region: str,
-    now: float,
-    drain_timeout_seconds: int,
-    max_unavailable: str | None,
-    taint: str,
-    catalog: VersionCatalog | None,
-    ami_family: str | None,
-) -> Plan:
-    catalog = catalog or default_catalog()
-    strategy = NodeStrategy(node_strategy)
-    runbook = runbook or get_runbook(RUNBOOK_FOR_STRATEGY[strategy])
-    shape = runbook_shape(runbook)
-    if shape.strategy is not strategy:
-        raise UserError(
-            f"runbook {runbook.id!r} replaces node groups {shape.strategy.value}, "
-            f"not {strategy.value}"
-        )
-    current = KubeVersion.parse(snapshot.cluster.version)
-    goal = KubeVersion.parse(target)
-    hops = [] if goal == current else [KubeVersion.parse(h) for h in catalog.hops(current, goal)]
-    ctx = PlanContext(
-        snapshot=snapshot,
-        catalog=catalog,
-        current=current,
-        target=goal,
-        values={
-            "cluster": snapshot.cluster.name,
-            "region": region or "<region>",
-            "from_version": str(current),
-            "target_version": str(goal),
-            "taint": taint,
-            "drain_timeout": f"{drain_timeout_seconds}s",
-        },
-        taint=taint,
-        drain_timeout_seconds=drain_timeout_seconds,
-        max_unavailable=max_unavailable,
-        ami_family=ami_family,
-    )
-    units = node_units(snapshot)
-    moves = {u: replacement_versions(u, current, goal, catalog) for u in units}
-    middle = _stages(ctx, shape.block, hops, units, moves)
-    steps: list[Step] = []
-    if any(s.mutating for s in middle):
-        conditions = _conditions(snapshot)
-        steps = [
-            *_once(ctx, shape.before, conditions),
-            *middle,
-            *_once(ctx, shape.after, conditions),
-        ]
-    replacements = sum(len(v) for v in moves.values())
-    return Plan(
-        eksup_version=__version__,
-        created_at=dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
-        cluster=snapshot.cluster.name,
-        region=region,
-        current_version=str(current),
-        target_version=str(goal),
-        node_strategy=strategy.value,
-        runbook=runbook.id,
-        fingerprint=fingerprint(snapshot),
-        fingerprint_facts=fingerprint_facts(snapshot),
-        version_facts=snapshot.version_facts_source,
-        verdict=verdict(findings) if steps else Verdict.NOTHING_TO_DO,
-        hops=[str(h) for h in hops],
-        node_replacements=replacements,
-        replacement_reasons=_reasons(snapshot, units, moves, goal, catalog),
-        alternatives=_alternatives(hops, units, replacements, goal),
-        findings=[_planned(f) for f in sorted(findings, key=sort_key)],
-        steps=steps,
-    )
 
 
 def plan_cluster(
