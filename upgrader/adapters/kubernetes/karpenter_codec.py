@@ -1,4 +1,5 @@
-"""A Karpenter v1 NodePool's template, both ways: the JSON the API serves and eksup's values.
+"""Karpenter v1 objects as the API serves them and eksup's values: NodePools both ways (their
+template too), EC2NodeClasses and NodeClaims read.
 
 The adapter reads NodePools through CustomObjectsApi as plain dicts; the sandbox API server
 renders its FakeKarpenter's pools with `node_pool_json`, so the two cannot disagree on a field.
@@ -16,7 +17,12 @@ from dataclasses import replace
 from typing import Any
 
 from upgrader.core.kube import (
+    DRIFTED,
+    KARPENTER_NODEPOOL_LABEL,
+    AmiSelectorTerm,
     DisruptionBudget,
+    NodeClaim,
+    NodeClass,
     NodePool,
     PoolResources,
     SelectorRequirement,
@@ -129,6 +135,51 @@ def node_pool(raw: dict[str, Any]) -> NodePool:
         budgets=budgets or (DisruptionBudget(),),
     )
     return with_template(pool, raw)
+
+
+def node_class(raw: Any) -> NodeClass:
+    """An EC2NodeClass: its AMI selector terms, the AMIs and subnets' zones it resolved."""
+    terms = _dig(raw, "spec", "amiSelectorTerms") or ()
+    amis = _dig(raw, "status", "amis") or ()
+    return NodeClass(
+        name=str(_dig(raw, "metadata", "name") or ""),
+        ami_selector_terms=tuple(
+            AmiSelectorTerm.from_json(t) for t in terms if isinstance(t, dict)
+        ),
+        ami_family=str(_dig(raw, "spec", "amiFamily") or ""),
+        amis=tuple(str(a.get("id")) for a in amis if isinstance(a, dict) and a.get("id")),
+        zones=tuple(
+            sorted(
+                {
+                    str(s["zone"])
+                    for s in _dig(raw, "status", "subnets") or ()
+                    if isinstance(s, dict) and s.get("zone")
+                }
+            )
+        ),
+    )
+
+
+def _condition(raw: dict[str, Any], kind: str) -> bool:
+    conditions = _dig(raw, "status", "conditions") or ()
+    return any(
+        isinstance(c, dict) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions
+    )
+
+
+def node_claim(raw: dict[str, Any]) -> NodeClaim:
+    labels = _dig(raw, "metadata", "labels") or {}
+    return NodeClaim(
+        name=str(_dig(raw, "metadata", "name") or ""),
+        node_pool=str(labels.get(KARPENTER_NODEPOOL_LABEL) or ""),
+        node_class=str(_dig(raw, "spec", "nodeClassRef", "name") or ""),
+        node_name=str(_dig(raw, "status", "nodeName") or ""),
+        image_id=str(_dig(raw, "status", "imageID") or ""),
+        ready=_condition(raw, "Ready"),
+        drifted=_condition(raw, DRIFTED),
+        deleting=bool(_dig(raw, "metadata", "deletionTimestamp")),
+    )
 
 
 def _taint_json(taint: Taint) -> Json:
