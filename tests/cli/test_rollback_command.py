@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
+from upgrader.cli import targets as cli_targets
+from upgrader.demo import targets
 from upgrader.sandbox.eks.extension import settings
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases import targets
 
 CLUSTER = "prod"
 SUBNETS = ["subnet-0a", "subnet-0b"]
@@ -37,7 +38,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
         def open_target(cluster: str | None, **_: Any) -> Iterator[targets.Target]:
             yield replace(targets.sandbox_target(sandbox, CLUSTER), cluster_name=cluster or "")
 
-        monkeypatch.setattr(targets, "open_target", open_target)
+        monkeypatch.setattr(cli_targets, "open_target", open_target)
         yield sandbox
 
 

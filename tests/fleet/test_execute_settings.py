@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.builders import FLEET, make_run
+from tests.usecases.fleet.builders import FLEET, make_run
 from upgrader.core.errors import UserError
-from upgrader.fleet.leaf import execute_options
 from upgrader.fleet.render import execute_flags
 from upgrader.fleet.spec_file import load_fleet_spec
+from upgrader.usecases.fleet.leaf import execute_options
 
 GOOD = FLEET.replace("{allowed}", "1")
 DEV_B = '  - {name: dev-b, account: "222222222222", region: eu-west-1, labels: {env: dev}, '

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.builders import FLEET
+from tests.usecases.fleet.builders import FLEET
 from upgrader.core.errors import UserError
 from upgrader.fleet.spec import Window, allowance_of, concurrency_of
 from upgrader.fleet.spec_file import load_fleet_spec

@@ -38,11 +38,11 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 # only by `eksup demo`; without the extra, importing them is the one-line hint, nothing else.
 SANDBOX_WORLDS = frozenset(
     {
-        "upgrader.usecases.demo",
-        "upgrader.usecases.demo_canary",
-        "upgrader.fleet.demo",
-        "upgrader.fleet.sandbox_world",
-        "upgrader.fleet.served",
+        "upgrader.demo.tour",
+        "upgrader.demo.canary",
+        "upgrader.demo.fleet",
+        "upgrader.demo.fleet_world",
+        "upgrader.demo.served_fleet",
     }
 )
 

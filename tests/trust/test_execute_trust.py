@@ -22,10 +22,10 @@ from tests.plan_files import edit_plan
 from upgrader.cli import app
 from upgrader.core.errors import RefusedError
 from upgrader.core.run.journal import journal_path_for
+from upgrader.demo import targets
 from upgrader.plan.document import load_plan
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, DEMO_VERSION, build_demo_world
 from upgrader.sandbox.world import Sandbox
-from upgrader.usecases import targets
 from upgrader.usecases.admission import region_for
 from upgrader.versions import KubeVersion
 
@@ -95,7 +95,7 @@ def test_a_kube_context_on_another_cluster_is_refused_before_any_change(
     plan_file: Path, monkeypatch: pytest.MonkeyPatch, mode: tuple[str, ...]
 ) -> None:
     worlds = _Worlds()
-    monkeypatch.setattr(targets, "_sandbox_target", worlds.other_context)
+    monkeypatch.setattr(targets, "open_sandbox_target", worlds.other_context)
     code, stdout, stderr = run("execute", str(plan_file), "--sandbox", *mode)
     assert code == 3, stdout + stderr
     message = one_line(stderr)
@@ -111,7 +111,7 @@ def test_the_right_url_served_with_another_clusters_ca_is_refused(
     plan_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worlds = _Worlds(same_url=True)
-    monkeypatch.setattr(targets, "_sandbox_target", worlds.other_context)
+    monkeypatch.setattr(targets, "open_sandbox_target", worlds.other_context)
     code, stdout, stderr = run("execute", str(plan_file), "--sandbox", "--yes", *WIDE)
     assert code == 3, stdout + stderr
     assert "trusts another certificate authority" in one_line(stderr)

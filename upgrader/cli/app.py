@@ -15,13 +15,13 @@ import typer
 
 from upgrader import __version__
 from upgrader.cli import approve, demo, execute, iam_policy, plan, rollback, status
+from upgrader.cli.fleet import fleet_app  # its commands import lazily
 from upgrader.cli.help import hide_flag_types
 from upgrader.cli.output import stderr, stdout
 from upgrader.cli.rollout import rollout_app
 from upgrader.cli.runbook import runbook_app
 from upgrader.cli.sandbox import sandbox_app
 from upgrader.core.exit_codes import ExitCode
-from upgrader.fleet.cli import fleet_app  # its commands import lazily
 from upgrader.render.console import fit
 
 app = typer.Typer(

@@ -42,12 +42,12 @@ def approve(
     it). Runs nothing. Exit code 3: nothing waits for approval, or the journal is another
     plan's.
     """
+    from upgrader.cli.targets import open_target
     from upgrader.plan.checks.config import load_config
     from upgrader.plan.document import load_plan
     from upgrader.usecases.admission import admit, region_for, target_flags
     from upgrader.usecases.approve import approve as record_approval
     from upgrader.usecases.approve import approver, caller_arn
-    from upgrader.usecases.targets import open_target
 
     def warn(message: str) -> None:
         stderr.print(f"eksup: warning: {message}", markup=False, highlight=False)

@@ -19,10 +19,10 @@ def demo(
     """
     with reported_errors():
         if fleet:
-            from upgrader.fleet.demo import run_fleet_demo
+            from upgrader.demo.fleet import run_fleet_demo
 
             run_fleet_demo(stdout)
             return
-        from upgrader.usecases.demo import run_demo
+        from upgrader.demo.tour import run_demo
 
         run_demo(stdout)

@@ -110,12 +110,12 @@ def execute(
     3: refused before any change; 4: stopped part-way (re-run with --resume).
     """
     from upgrader.cli.drain_flags import drain_flags
+    from upgrader.cli.targets import open_target
     from upgrader.execute.steps.base import ExecuteOptions
     from upgrader.plan.checks.config import load_config
     from upgrader.plan.document import load_plan
     from upgrader.usecases.admission import region_for, target_flags
     from upgrader.usecases.execute import run_plan
-    from upgrader.usecases.targets import open_target
 
     with reported_errors():
         if replan and resume:

@@ -136,10 +136,10 @@ def make_plan_for(
             "--ami-type needs --node-strategy blue-green: EKS cannot change a node group's "
             "AMI type in place"
         )
+    from upgrader.cli.targets import open_target
     from upgrader.core.aws import UpdateConfig
     from upgrader.plan.checks.config import load_config
     from upgrader.usecases.plan import plan_target
-    from upgrader.usecases.targets import open_target
 
     if max_unavailable is not None:
         try:

@@ -50,9 +50,9 @@ def rollback(
     groups, self-managed and Fargate nodes, add-ons). Exit code 0: rolled back (or, with
     --dry-run, would be); 3: refused, nothing changed; 1: failed.
     """
+    from upgrader.cli.targets import open_target
     from upgrader.execute.reporter import PlainReporter
     from upgrader.usecases.rollback import RollbackOptions, run_rollback
-    from upgrader.usecases.targets import open_target
 
     with reported_errors():
         with open_target(

@@ -87,7 +87,7 @@ def sandbox_serve(
 
     with reported_errors():
         if fleet:
-            from upgrader.fleet.served import serve_fleet
+            from upgrader.demo.served_fleet import serve_fleet
 
             serve_fleet(directory, rate)
         else:

@@ -40,6 +40,7 @@ def status(
     """
     from rich.table import Table
 
+    from upgrader.cli.targets import open_target
     from upgrader.core.run.journal import journal_path_for
     from upgrader.plan.document import load_plan
     from upgrader.render.status import clock_text, mermaid_gantt, run_state, step_statuses
@@ -56,6 +57,7 @@ def status(
             profile=profile,
             context=context,
             sandbox=sandbox,
+            open_target=open_target,
         )
         if found.note:
             stderr.print(f"eksup: warning: {found.note}", markup=False, highlight=False)

@@ -33,7 +33,7 @@ from upgrader.core import shell
 from upgrader.core.errors import RefusedError, UserError
 
 DEFAULT_DIRECTORY = Path(".eksup/sandbox")
-# Written last by a served fleet (`sandbox up --fleet`, upgrader.fleet.served): its clusters.
+# Written last by a served fleet (`sandbox up --fleet`, upgrader.demo.served_fleet): its clusters.
 FLEET_MARK = "fleet"
 # Where `--sandbox` looks for a served sandbox (and `sandbox up|down|status` by default).
 DIRECTORY_VARIABLE = "EKSUP_SANDBOX_DIR"

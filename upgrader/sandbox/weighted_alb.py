@@ -1,6 +1,6 @@
 """An ALB listener rule that splits traffic by weight between two target groups, built in moto.
 
-The one builder of that world for the demo's canary (`upgrader.usecases.demo_canary`) and the
+The one builder of that world for the demo's canary (`upgrader.demo.canary`) and the
 rollout tests (`tests/strategies/world.py`): what a team has before its first canary, a rule
 forwarding everything to `stable` (weight 100) with `candidate` at weight 0, each group with
 healthy targets. (Ingress-managed ALBs are the fake Load Balancer Controller's:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from upgrader.core.errors import EksupError
 from upgrader.core.run.journal import JOURNAL_NAMESPACE, Record, load_records
+from upgrader.usecases.targets import OpenTarget
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,12 @@ def read_status_records(
     profile: str | None,
     context: str | None,
     sandbox: bool,
+    open_target: OpenTarget,
 ) -> StatusRecords:
     """The records `eksup status` shows. The cluster is asked when there is no local file, or
     when the command names a cluster, a context or the sandbox: asking it otherwise would make
     every status call wait on the network and the kubeconfig's credentials."""
     from upgrader.core.run.journal import ConfigMapMirror, mirror_name
-    from upgrader.usecases.targets import open_target
 
     name = mirror_name(cluster or plan_cluster)
     if path.exists() and not (cluster or context or sandbox):

@@ -36,6 +36,20 @@ def test_ids_are_kebab_case_and_unique() -> None:
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", i) for i in ids)
 
 
+def test_the_id_list_names_every_registered_check_and_no_other() -> None:
+    # The config validates suppressions against the list without loading the checks.
+    from upgrader.plan.checks.ids import CHECK_IDS
+
+    assert check_ids() == CHECK_IDS
+
+
+def test_a_check_id_not_in_the_list_is_refused_at_registration() -> None:
+    from upgrader.plan.checks.registry import check
+
+    with pytest.raises(ValueError, match="no-such-check.* is not in "):
+        check("no-such-check", severity=Severity.INFO, title="t", passes="p")(lambda *_: [])
+
+
 def test_every_check_is_documented_with_its_severity() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for item in all_checks():

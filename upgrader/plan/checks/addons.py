@@ -19,11 +19,10 @@ from upgrader.core.shell import command
 from upgrader.plan.checks._common import hops_of, no_path
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
+from upgrader.plan.checks.ids import ADDON_COMPATIBILITY
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, Read
 from upgrader.versions import KubeVersion
-
-ADDON_COMPATIBILITY = "addon-compatibility"
 
 _ADDON_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:.*?eksbuild\.(\d+))?")
 

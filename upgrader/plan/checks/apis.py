@@ -13,11 +13,10 @@ from collections import defaultdict
 from upgrader.plan.checks._common import hops_of, no_path, plural
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
+from upgrader.plan.checks.ids import REMOVED_APIS
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ApiUsage, ClusterSnapshot, Read, UsageSource
 from upgrader.versions import ApiRemoval
-
-REMOVED_APIS = "removed-apis"
 
 # The sources every plan must read; --manifests is the user's choice.
 _REQUIRED_SOURCES = {

@@ -13,14 +13,15 @@ from upgrader.core.shell import command
 from upgrader.plan.checks._common import hops_of, plural
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
+from upgrader.plan.checks.ids import (
+    ADDON_HEALTH,
+    CLUSTER_HEALTH,
+    CLUSTER_SUBNET_IPS,
+    EKS_INSIGHTS,
+    KUBE_CONTEXT,
+)
 from upgrader.plan.checks.registry import check
 from upgrader.plan.snapshot import ClusterSnapshot, Read, minor_of
-
-CLUSTER_HEALTH = "cluster-health"
-ADDON_HEALTH = "addon-health"
-CLUSTER_SUBNET_IPS = "cluster-subnet-ips"
-EKS_INSIGHTS = "eks-insights"
-KUBE_CONTEXT = "kube-context"
 
 
 @check(

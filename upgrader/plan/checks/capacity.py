@@ -38,11 +38,9 @@ from upgrader.core.placement import NodeShape, green_shapes, placement_problem
 from upgrader.plan.checks._common import plural
 from upgrader.plan.checks.context import CheckContext, NodeStrategy
 from upgrader.plan.checks.findings import Finding, Severity, fail, passed
+from upgrader.plan.checks.ids import CAPACITY, SURGE_CAPACITY
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read, is_daemon_pod
-
-CAPACITY = "capacity"
-SURGE_CAPACITY = "surge-capacity"
 
 
 class _Shape(NamedTuple):

@@ -30,6 +30,7 @@ from upgrader.core import loaders
 from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
 from upgrader.core.yaml_lines import validate_file
+from upgrader.plan.checks.ids import CHECK_IDS
 
 CONFIG_FILE = ".eksup.yaml"
 
@@ -91,10 +92,7 @@ class Suppression(_Model):
     @field_validator("id")
     @classmethod
     def _known_check(cls, value: str) -> str:
-        from upgrader.plan.checks.registry import check_ids
-
-        known = check_ids()
-        if value not in known:
+        if value not in CHECK_IDS:
             raise ValueError(f"unknown check id {value!r} (docs/checks.md lists them)")
         return value
 

@@ -15,17 +15,18 @@ from upgrader.core.kube import PodDisruptionBudget, WorkloadKind, resolve_int_or
 from upgrader.plan.checks._common import is_moved_by_drain, plural, unique_sorted
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail
+from upgrader.plan.checks.ids import (
+    BARE_PODS,
+    LOCAL_STORAGE,
+    PDB_NO_PODS,
+    PDB_OVERLAP,
+    PDB_ZERO_DISRUPTIONS,
+    READINESS_PROBE,
+    SINGLE_REPLICA,
+    TERMINATION_GRACE,
+)
 from upgrader.plan.checks.registry import check
 from upgrader.plan.snapshot import ClusterSnapshot, Read
-
-PDB_ZERO_DISRUPTIONS = "pdb-zero-disruptions"
-PDB_NO_PODS = "pdb-no-pods"
-PDB_OVERLAP = "pdb-overlap"
-SINGLE_REPLICA = "single-replica"
-BARE_PODS = "bare-pods"
-LOCAL_STORAGE = "local-storage"
-READINESS_PROBE = "readiness-probe"
-TERMINATION_GRACE = "termination-grace"
 
 
 def blocks_by_spec(pdb: PodDisruptionBudget, expected: int) -> bool:

@@ -29,11 +29,11 @@ from upgrader.core.nodepool_zones import drift_spread_problems, drift_volume_pro
 from upgrader.core.shell import command
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail, not_assessed
+from upgrader.plan.checks.ids import KARPENTER_PLACEMENT
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion
 
-KARPENTER_PLACEMENT = "karpenter-placement"
 _ACCEPT = (
     "; or, if those pods may stay Pending until someone acts, accept it by suppressing check "
     f"{KARPENTER_PLACEMENT} for them in .eksup.yaml"

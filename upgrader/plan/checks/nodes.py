@@ -16,16 +16,18 @@ from upgrader.plan.ami_move import CAVEATS
 from upgrader.plan.checks._common import hops_of, no_path, plural
 from upgrader.plan.checks.context import CheckContext, NodeStrategy
 from upgrader.plan.checks.findings import Finding, Severity, fail
+from upgrader.plan.checks.ids import (
+    AL2_AMI,
+    KUBELET_SKEW,
+    KUBELET_SKEW_HOPS,
+    NODEGROUP_HEALTH,
+    NODES_HELD_BY_HAND,
+    NODES_NOT_READY,
+)
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, NodeOwnerKind, Read
 from upgrader.versions import KubeVersion, NodeKind
 
-KUBELET_SKEW = "kubelet-skew"
-KUBELET_SKEW_HOPS = "kubelet-skew-hops"
-AL2_AMI = "al2-ami"
-NODES_NOT_READY = "nodes-not-ready"
-NODEGROUP_HEALTH = "nodegroup-health"
-NODES_HELD_BY_HAND = "nodes-held-by-hand"
 # Taints Kubernetes, EKS or Karpenter put on nodes themselves: not a person's decision.
 _SYSTEM_TAINT_PREFIXES = (
     "node.kubernetes.io/",

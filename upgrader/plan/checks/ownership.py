@@ -16,12 +16,9 @@ from upgrader.core.kube import Workload, WorkloadKind
 from upgrader.plan.checks._common import plural
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail
+from upgrader.plan.checks.ids import CLUSTER_AUTOSCALER, IAC_DRIFT, KARPENTER
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwnerKind, Read
-
-IAC_DRIFT = "iac-drift"
-CLUSTER_AUTOSCALER = "cluster-autoscaler"
-KARPENTER = "karpenter"
 
 _MANAGED_BY_KEYS = frozenset({"managedby", "managed-by", "managed_by", "provisioner", "createdby"})
 

@@ -21,6 +21,7 @@ from fnmatch import fnmatchcase
 from upgrader.plan.checks.config import Suppression
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import CheckStatus, Finding, Severity, not_assessed, passed
+from upgrader.plan.checks.ids import CHECK_IDS
 from upgrader.plan.snapshot import ClusterSnapshot, Read
 
 CheckFunction = Callable[[ClusterSnapshot, CheckContext], list[Finding]]
@@ -71,6 +72,8 @@ def check(
     """Register a check function under a stable id."""
 
     def register(function: CheckFunction) -> CheckFunction:
+        if check_id not in CHECK_IDS:
+            raise ValueError(f"check id {check_id!r} is not in upgrader.plan.checks.ids")
         if check_id in _REGISTRY and _REGISTRY[check_id].function is not function:
             raise ValueError(f"check id {check_id!r} registered twice")
         _REGISTRY[check_id] = Check(check_id, severity, title, tuple(reads), function, passes)

@@ -10,17 +10,18 @@ from upgrader.core.kube import FARGATE_COMPUTE_LABEL
 from upgrader.plan.checks._common import hops_of, no_path
 from upgrader.plan.checks.context import CheckContext
 from upgrader.plan.checks.findings import Finding, Severity, fail
+from upgrader.plan.checks.ids import (
+    CONTROL_PLANE_HOPS,
+    TARGET_SUPPORT,
+    TARGET_VERSION,
+    UPGRADE_NOTES,
+    VERSION_DATA,
+)
 from upgrader.plan.checks.registry import check
 from upgrader.plan.snapshot import ClusterSnapshot
 from upgrader.plan.version_facts import FROM_FILE
 from upgrader.versions import KubeVersion, SupportStatus
 from upgrader.versions import Severity as GotchaSeverity
-
-TARGET_VERSION = "target-version"
-TARGET_SUPPORT = "target-support"
-CONTROL_PLANE_HOPS = "control-plane-hops"
-UPGRADE_NOTES = "upgrade-notes"
-VERSION_DATA = "version-data"
 
 
 @check(

@@ -24,10 +24,10 @@ from upgrader.plan.checks._common import plural
 from upgrader.plan.checks.capacity import replaced_groups, subnet_zones
 from upgrader.plan.checks.context import CheckContext, NodeStrategy
 from upgrader.plan.checks.findings import Finding, Severity, fail, passed
+from upgrader.plan.checks.ids import ZONAL_PLACEMENT
 from upgrader.plan.checks.registry import check, denied_finding
 from upgrader.plan.snapshot import ClusterSnapshot, NodeOwner, Read, is_daemon_pod
 
-ZONAL_PLACEMENT = "zonal-placement"
 _ACCEPT = (
     "; or, if those pods may stay Pending until someone acts, accept it by suppressing check "
     f"{ZONAL_PLACEMENT} for them in .eksup.yaml"

@@ -14,20 +14,20 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.fleet.argo_double import ArgoDouble
-from tests.fleet.builders import FLEET, make_run
+from tests.usecases.fleet.argo_double import ArgoDouble
+from tests.usecases.fleet.builders import FLEET, make_run
 from upgrader.cli import app
-from upgrader.fleet.engines.argo import (
+from upgrader.fleet.run_doc import ClusterVerdict
+from upgrader.fleet.state import ClusterStatus
+from upgrader.plan.document import Plan, Verdict
+from upgrader.usecases.fleet.engines.argo import (
     WorkflowSchemaError,
     cluster_task,
     gate_task,
     render_workflow,
     validate_workflow,
 )
-from upgrader.fleet.engines.argo_status import workflow_state
-from upgrader.fleet.run_doc import ClusterVerdict
-from upgrader.fleet.state import ClusterStatus
-from upgrader.plan.document import Plan, Verdict
+from upgrader.usecases.fleet.engines.argo_status import workflow_state
 
 IMAGE = "registry.example/eksup:test"
 TEXT = (
@@ -301,7 +301,7 @@ def _argo_sequence(workflow: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_the_local_engine_walks_the_same_dag_as_the_workflow(tmp_path: Path) -> None:
-    from tests.fleet.builders import engine
+    from tests.usecases.fleet.builders import engine
     from upgrader.fleet.state import FleetJournal
     from upgrader.sandbox.clock import VirtualClock
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from upgrader import __version__
 from upgrader.core.errors import EksupError, UserError
 from upgrader.fleet.order import Stage, resolve_stages
-from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import (
     AddonChoice,
     AmiChoice,
@@ -29,9 +28,10 @@ from upgrader.fleet.run_doc import (
     RunStage,
 )
 from upgrader.fleet.spec import ClusterSpec, ExecuteSettings, FleetSpec
-from upgrader.fleet.targets import Address
 from upgrader.plan.document import Plan, StepKind
 from upgrader.plan.step_params import ManagedGroupParams, SelfManagedParams
+from upgrader.usecases.fleet.pool import Pool
+from upgrader.usecases.fleet.targets import Address
 from upgrader.usecases.targets import Target
 from upgrader.versions import default_catalog
 

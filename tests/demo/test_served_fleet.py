@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.fleet.sandbox_world import example_fleet_yaml
+from upgrader.demo.fleet_world import example_fleet_yaml
 from upgrader.sandbox.daemon import aws_env
 
 # What a user's shell might hold that would point eksup elsewhere than the sandbox.

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from upgrader.fleet.engines.local import LocalEngine
-from upgrader.fleet.planning import plan_fleet
-from upgrader.fleet.pool import TurnTakingPool
+from upgrader.demo.fleet_world import build_fleet_world, example_fleet_yaml, sandbox_fleet_opener
 from upgrader.fleet.render import plan_table, status_table
-from upgrader.fleet.sandbox_world import build_fleet_world, example_fleet_yaml, sandbox_fleet_opener
 from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.state import FleetJournal
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.fleet.engines.local import LocalEngine
+from upgrader.usecases.fleet.planning import plan_fleet
+from upgrader.usecases.fleet.pool import TurnTakingPool
 
 
 def run_fleet_demo(console: Console, number: int = 1) -> str:

@@ -21,9 +21,9 @@ from upgrader.sandbox.world import Sandbox
 
 
 def run_demo(console: Console) -> None:
+    from upgrader.demo.targets import sandbox_target
     from upgrader.render.terminal import plan_view
     from upgrader.usecases.plan import plan_target
-    from upgrader.usecases.targets import sandbox_target
 
     with Sandbox() as world:
         console.print("[bold]1. The demo cluster[/] (moto + a simulated cluster, virtual time)")
@@ -41,13 +41,13 @@ def run_demo(console: Console) -> None:
         execute_demo_plan(console, world, plan)
         console.print("\n[bold]4. A canary release of shop/web behind an ALB[/]")
         show_canary(console, world)
-    from upgrader.fleet.demo import run_fleet_demo
+    from upgrader.demo.fleet import run_fleet_demo
 
     run_fleet_demo(console, 5)
 
 
 def show_canary(console: Console, world: Sandbox) -> None:
-    from upgrader.usecases.demo_canary import run_demo_canary
+    from upgrader.demo.canary import run_demo_canary
 
     report = run_demo_canary(world)
     weights = Table(title="Traffic, as read back from ELBv2 after each step")

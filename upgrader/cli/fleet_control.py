@@ -1,5 +1,5 @@
 """`eksup fleet approve|stop|resume|skip|retry` and the hidden commands an Argo step runs:
-what acts on a fleet run once it exists. Registered on `fleet_app` by `upgrader.fleet.cli`."""
+what acts on a fleet run once it exists. Registered on `fleet_app` by `upgrader.cli.fleet`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from upgrader.core.errors import RefusedError, UserError
-from upgrader.core.exit_codes import ExitCode
-from upgrader.fleet.cli_common import (
+from upgrader.cli.fleet_options import (
     RunArgument,
     SandboxFlag,
     ServerOption,
@@ -28,6 +26,8 @@ from upgrader.fleet.cli_common import (
     _who,
     fleet_app,
 )
+from upgrader.core.errors import RefusedError, UserError
+from upgrader.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from upgrader.fleet.run_doc import FleetRun
@@ -54,8 +54,8 @@ def fleet_approve(
     sandbox: SandboxFlag = False,
 ) -> None:
     """Approve a gate the run waits at; `eksup fleet resume` then goes on (Argo: at once)."""
-    from upgrader.fleet.engines.argo import gate_task
     from upgrader.fleet.state import ClusterStatus, FleetJournal
+    from upgrader.usecases.fleet.engines.argo import gate_task
 
     cli = _cli()
     with cli.reported_errors():
@@ -100,9 +100,9 @@ def _approve_cluster(
 ) -> None:
     """The cluster plan's own gate, approved as `eksup approve` would: in its journal and in
     the cluster's copy of it."""
-    from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
     from upgrader.usecases.approve import approve, approver
+    from upgrader.usecases.fleet.leaf import cluster_plan_file
 
     cluster = run.cluster(name)
     assert cluster.plan is not None
@@ -194,7 +194,7 @@ def fleet_skip(
         record = _argo_record(run_file)
         state = journal.state()
         if record is not None:
-            from upgrader.fleet.engines.argo_status import workflow_state
+            from upgrader.usecases.fleet.engines.argo_status import workflow_state
 
             argo = _server(record, server, token)
             state = workflow_state(run, argo.get(record["namespace"], record["name"]))
@@ -246,7 +246,7 @@ def fleet_skip(
 
 def _mark_skipped(run: FleetRun, names: list[str], why: str, sandbox: bool) -> None:
     """Mark each cluster in its own cluster, where its Argo step looks before it starts."""
-    from upgrader.fleet.engines.argo_guard import write_skip_marker
+    from upgrader.usecases.fleet.engines.argo_guard import write_skip_marker
 
     with _members(sandbox) as opener:
         for name in names:
@@ -320,10 +320,10 @@ def fleet_execute_cluster(
     upstream) read from its own Workflow, then `eksup execute --resume --yes` plus the fleet's
     approval of the cluster gate and the control-plane soak boundary."""
     from upgrader.execute.steps.base import Ports
-    from upgrader.fleet.engines.argo_step import argo_step, step_ok
-    from upgrader.fleet.leaf import cluster_plan_file
     from upgrader.fleet.state import state_dir
-    from upgrader.fleet.targets import open_member
+    from upgrader.usecases.fleet.engines.argo_step import argo_step, step_ok
+    from upgrader.usecases.fleet.leaf import cluster_plan_file
+    from upgrader.usecases.fleet.targets import open_member
 
     cli = _cli()
     with cli.reported_errors():

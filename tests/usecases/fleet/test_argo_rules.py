@@ -18,19 +18,24 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.fleet.argo_double import ArgoDouble
-from tests.fleet.builders import FLEET, engine, make_run
-from tests.fleet.test_argo import IMAGE, _plan
+from tests.usecases.fleet.argo_double import ArgoDouble
+from tests.usecases.fleet.builders import FLEET, engine, make_run
+from tests.usecases.fleet.test_argo import IMAGE, _plan
 from upgrader.adapters.argo_workflow import offloaded, unpacked
 from upgrader.cli import app
-from upgrader.fleet.engines.argo import cluster_task, render_workflow, validate_workflow
-from upgrader.fleet.engines.argo_guard import GO, judge, read_skip_marker, write_skip_marker
-from upgrader.fleet.engines.argo_status import workflow_state
-from upgrader.fleet.engines.argo_step import argo_step
 from upgrader.fleet.policy import policy_failed
 from upgrader.fleet.state import ClusterStatus, FleetJournal
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
+from upgrader.usecases.fleet.engines.argo import cluster_task, render_workflow, validate_workflow
+from upgrader.usecases.fleet.engines.argo_guard import (
+    GO,
+    judge,
+    read_skip_marker,
+    write_skip_marker,
+)
+from upgrader.usecases.fleet.engines.argo_status import workflow_state
+from upgrader.usecases.fleet.engines.argo_step import argo_step
 
 # dev in two groups that each tolerate one failure; the stage tolerates one in all.
 TWO_GROUPS = (
@@ -220,7 +225,7 @@ def test_a_marked_cluster_is_skipped_by_its_step_before_anything_runs(tmp_path: 
 def test_fleet_skip_on_an_argo_run_marks_the_cluster_and_status_says_so(
     tmp_path: Path, argo: tuple[ArgoDouble, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from upgrader.fleet import cli_control
+    from upgrader.cli import fleet_control as cli_control
 
     double, url = argo
     run, run_file = _run(tmp_path)

@@ -57,18 +57,18 @@ def test_fleet_plan_cli_on_the_sandbox_writes_a_run_matching_its_schema(tmp_path
 def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
     tmp_path: Path,
 ) -> None:
-    from upgrader.execute.steps.base import Ports
-    from upgrader.fleet.leaf import run_cluster
-    from upgrader.fleet.planning import plan_fleet
-    from upgrader.fleet.pool import TurnTakingPool
-    from upgrader.fleet.sandbox_world import (
+    from upgrader.demo.fleet_world import (
         build_fleet_world,
         example_fleet_yaml,
         sandbox_fleet_opener,
     )
+    from upgrader.execute.steps.base import Ports
     from upgrader.fleet.spec_file import load_fleet_spec
     from upgrader.fleet.state import ClusterStatus
     from upgrader.sandbox.world import Sandbox
+    from upgrader.usecases.fleet.leaf import run_cluster
+    from upgrader.usecases.fleet.planning import plan_fleet
+    from upgrader.usecases.fleet.pool import TurnTakingPool
 
     spec_file = tmp_path / "fleet.yaml"
     dev_b = "    roleArn: arn:aws:iam::210987654321:role/eksup-fleet\n    labels: {env: dev}\n"

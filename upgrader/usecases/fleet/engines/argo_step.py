@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from upgrader.execute.steps.base import Ports
-from upgrader.fleet.engines.argo_guard import GO, Verdict, judge, read_skip_marker
-from upgrader.fleet.leaf import run_cluster
 from upgrader.fleet.run_doc import FleetRun, RunCluster
 from upgrader.fleet.state import ClusterStatus
+from upgrader.usecases.fleet.engines.argo_guard import GO, Verdict, judge, read_skip_marker
+from upgrader.usecases.fleet.leaf import run_cluster
 
 
 def argo_step(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from upgrader.fleet.engines.local import LocalEngine
-from upgrader.fleet.leaf import LeafResult
 from upgrader.fleet.order import resolve_stages
-from upgrader.fleet.planning import run_stages
-from upgrader.fleet.pool import TurnTakingPool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster
 from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
+from upgrader.usecases.fleet.engines.local import LocalEngine
+from upgrader.usecases.fleet.leaf import LeafResult
+from upgrader.usecases.fleet.planning import run_stages
+from upgrader.usecases.fleet.pool import TurnTakingPool
 
 
 def make_run(

@@ -1,5 +1,5 @@
 """Shared fixtures of the fleet tests."""
 
-from tests.fleet.argo_double import argo
+from tests.usecases.fleet.argo_double import argo
 
 __all__ = ["argo"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fleet.builders import FLEET, engine, make_run
+from tests.usecases.fleet.builders import FLEET, engine, make_run
 from upgrader.core.exit_codes import ExitCode
 from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus, FleetJournal

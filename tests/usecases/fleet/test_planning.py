@@ -4,8 +4,13 @@ node-image selection: the newest release every region has)."""
 
 from __future__ import annotations
 
-from upgrader.fleet.planning import _consistent_addons, _consistent_amis, _pin_amis, _Planned
 from upgrader.plan.document import AddonUpdate, Plan, Step, StepKind, Verdict
+from upgrader.usecases.fleet.planning import (
+    _consistent_addons,
+    _consistent_amis,
+    _pin_amis,
+    _Planned,
+)
 
 
 def _plan(name: str, addon_target: str) -> Plan:
@@ -80,8 +85,8 @@ def test_one_ami_release_the_oldest_recommended_and_it_is_pinned() -> None:
 
 
 def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:
-    from upgrader.fleet.planning import _behind_upstreams
     from upgrader.fleet.run_doc import ClusterVerdict, RunCluster
+    from upgrader.usecases.fleet.planning import _behind_upstreams
 
     def cluster(name: str, verdict: ClusterVerdict, upstream: str | None = None) -> RunCluster:
         return RunCluster(
@@ -104,9 +109,13 @@ def test_a_cluster_whose_upstream_is_blocked_says_it_will_not_start() -> None:
 def test_bottlerocket_and_amazon_linux_releases_are_read_beside_their_image_ids() -> None:
     from types import SimpleNamespace
 
-    from upgrader.fleet.planning import _launch_template_notes, _releases, release_parameter
     from upgrader.sandbox.aws_seed import public_parameters
     from upgrader.sandbox.eks import catalog
+    from upgrader.usecases.fleet.planning import (
+        _launch_template_notes,
+        _releases,
+        release_parameter,
+    )
 
     # AWS's public parameters (docs: retrieve-ami-id.html, retrieve-ami-id-bottlerocket.html).
     bottlerocket = "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_id"

@@ -9,9 +9,7 @@ from typing import Annotated
 
 import typer
 
-from upgrader.core.errors import RefusedError, UserError
-from upgrader.core.exit_codes import ExitCode
-from upgrader.fleet.cli_common import (
+from upgrader.cli.fleet_options import (
     Engine,
     NamespaceOption,
     PlanFormat,
@@ -31,6 +29,8 @@ from upgrader.fleet.cli_common import (
     _world,
     fleet_app,
 )
+from upgrader.core.errors import RefusedError, UserError
+from upgrader.core.exit_codes import ExitCode
 
 # `upgrader.cli.app` mounts fleet_app from here: importing this module registers the commands
 # (its own and cli_control's) on it.
@@ -52,9 +52,9 @@ def fleet_plan(
 
     Exit code 0: every cluster ready or at target; 2: a cluster is blocked or unreachable.
     """
-    from upgrader.fleet.planning import plan_fleet
     from upgrader.fleet.render import plan_markdown, plan_table
     from upgrader.fleet.spec_file import load_fleet_spec
+    from upgrader.usecases.fleet.planning import plan_fleet
 
     cli = _cli()
     with cli.reported_errors():
@@ -85,7 +85,7 @@ def fleet_schema() -> None:
 @fleet_app.command("example")
 def fleet_example() -> None:
     """Print the fleet.yaml of the sandbox fleet (a management and three workload clusters)."""
-    from upgrader.fleet.sandbox_world import example_fleet_yaml
+    from upgrader.demo.fleet_world import example_fleet_yaml
 
     sys.stdout.write(example_fleet_yaml())
 
@@ -129,7 +129,11 @@ def fleet_run(
     Exit code 0: every cluster upgraded or skipped; 1: a stage failed (or completed with
     tolerated failures); 3: refused; 4: stopped or waiting (approval, window): `fleet resume`.
     """
-    from upgrader.fleet.engines.argo import render_workflow, schema_available, validate_workflow
+    from upgrader.usecases.fleet.engines.argo import (
+        render_workflow,
+        schema_available,
+        validate_workflow,
+    )
 
     cli = _cli()
     with cli.reported_errors():
@@ -201,7 +205,10 @@ def fleet_status(
         run = _load(run_file)
         record = _argo_record(run_file)
         if record is not None:
-            from upgrader.fleet.engines.argo_status import with_requested_skips, workflow_state
+            from upgrader.usecases.fleet.engines.argo_status import (
+                with_requested_skips,
+                workflow_state,
+            )
 
             workflow = _server(record, server, token).get(record["namespace"], record["name"])
             state = with_requested_skips(
@@ -220,4 +227,4 @@ def fleet_status(
 
 
 # The commands that act on a run in flight live beside this module; importing it registers them.
-from upgrader.fleet import cli_control  # noqa: E402, F401
+from upgrader.cli import fleet_control as cli_control  # noqa: E402, F401

@@ -18,10 +18,10 @@ from upgrader.core.errors import NotFoundError
 from upgrader.core.kube import ConfigMap
 from upgrader.core.ports import Cluster
 from upgrader.core.run.journal import JOURNAL_NAMESPACE
-from upgrader.fleet.engines.argo_status import workflow_state
 from upgrader.fleet.policy import policy_failed, upstream_blocker
 from upgrader.fleet.run_doc import FleetRun
 from upgrader.fleet.state import ClusterStatus
+from upgrader.usecases.fleet.engines.argo_status import workflow_state
 
 
 @dataclass(frozen=True)

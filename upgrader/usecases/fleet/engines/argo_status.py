@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from upgrader.fleet.engines.argo import cluster_task, gate_task, k8s_name
 from upgrader.fleet.run_doc import FleetRun
 from upgrader.fleet.state import ClusterStatus, FleetState
+from upgrader.usecases.fleet.engines.argo import cluster_task, gate_task, k8s_name
 
 _PHASES = {
     "Succeeded": ClusterStatus.SUCCEEDED,

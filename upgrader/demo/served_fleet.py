@@ -18,12 +18,12 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from upgrader.core import shell
-from upgrader.fleet.sandbox_world import MEMBERS, build_fleet_world
-from upgrader.fleet.targets import Address
+from upgrader.demo.fleet_world import MEMBERS, build_fleet_world
 from upgrader.sandbox.apiserver.server import KubeServer
 from upgrader.sandbox.daemon import FLEET_MARK, ServedSandbox
 from upgrader.sandbox.servers import SandboxServers
 from upgrader.sandbox.world import Sandbox
+from upgrader.usecases.fleet.targets import Address
 from upgrader.usecases.targets import Target
 
 

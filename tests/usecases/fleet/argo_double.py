@@ -1,6 +1,6 @@
 """A test double of the Argo Server's REST API (argo-workflows api/openapi-spec/swagger.json,
 WorkflowService: POST /api/v1/workflows/{namespace}, GET .../{name}, PUT .../{name}/resume|
-suspend|stop|retry), served on loopback; the `argo` fixture (tests/fleet/conftest.py)."""
+suspend|stop|retry), served on loopback; the `argo` fixture (tests/usecases/fleet/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from upgrader.fleet.engines.argo import validate_workflow
+from upgrader.usecases.fleet.engines.argo import validate_workflow
 
 
 class ArgoDouble:

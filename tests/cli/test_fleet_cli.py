@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.fleet.builders import FLEET, make_run
+from tests.usecases.fleet.builders import FLEET, make_run
 from upgrader.cli import app
 
 

@@ -18,8 +18,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.adapters.aws.assume import assumed_session
 from upgrader.adapters.aws.retry import RetryPolicy
@@ -35,10 +33,10 @@ from upgrader.core.kube import (
     Workload,
     WorkloadKind,
 )
-from upgrader.fleet.targets import Address
 from upgrader.sandbox.aws_seed import seed_public_parameters
 from upgrader.sandbox.demo_world import DEMO_VERSION
 from upgrader.sandbox.world import SANDBOX_ACCOUNT, Sandbox, kubelet_version
+from upgrader.usecases.fleet.targets import Address
 from upgrader.usecases.targets import Target
 from upgrader.versions import KubeVersion
 
@@ -108,13 +106,14 @@ def example_fleet_yaml(target: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _base(region: str) -> boto3.Session:
+# Sessions are the AWS adapter's boto3 ones, typed Any: only adapters name the SDK's types.
+def _base(region: str) -> Any:
     return new_session(
         aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region
     )
 
 
-def _session(member_account: str, region: str) -> boto3.Session:
+def _session(member_account: str, region: str) -> Any:
     role = f"arn:aws:iam::{member_account}:role/{FLEET_ROLE}"
     return assumed_session(role, region, base=_base(region))
 
@@ -233,7 +232,6 @@ def sandbox_fleet_opener(world: Sandbox) -> Callable[[Address], AbstractContextM
             clock=world.clock,
             kube_context=f"sandbox-{cluster.name}",
             kube_endpoint=aws.describe_cluster(cluster.name).endpoint,
-            sandbox=world,
         )
 
     return open_member

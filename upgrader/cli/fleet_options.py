@@ -22,9 +22,9 @@ import typer
 from upgrader.core.errors import RefusedError, UserError
 
 if TYPE_CHECKING:
-    from upgrader.fleet.planning import Opener
-    from upgrader.fleet.pool import Pool
     from upgrader.fleet.run_doc import FleetRun
+    from upgrader.usecases.fleet.planning import Opener
+    from upgrader.usecases.fleet.pool import Pool
 
 
 fleet_app = typer.Typer(
@@ -85,17 +85,17 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     """The clusters and the pool: the sandbox fleet on virtual time, or AWS on threads."""
     if sandbox:
         from upgrader.adapters.clock import ServedSandboxClock
-        from upgrader.fleet.pool import ThreadPool, TurnTakingPool
         from upgrader.sandbox.daemon import running_sandbox, sandbox_directory, served_fleet
+        from upgrader.usecases.fleet.pool import ThreadPool, TurnTakingPool
 
         served = running_sandbox(sandbox_directory())
         if served is not None and served_fleet(served.directory):
-            from upgrader.fleet.served import served_fleet_opener
+            from upgrader.demo.served_fleet import served_fleet_opener
 
             # `eksup sandbox up --fleet`: one world that every command sees and changes.
             yield served_fleet_opener(served), ThreadPool(ServedSandboxClock(served.clock_url))
             return
-        from upgrader.fleet.sandbox_world import build_fleet_world, sandbox_fleet_opener
+        from upgrader.demo.fleet_world import build_fleet_world, sandbox_fleet_opener
         from upgrader.sandbox.world import Sandbox
 
         with Sandbox() as world:
@@ -103,8 +103,8 @@ def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
             yield sandbox_fleet_opener(world), TurnTakingPool(world.clock)
         return
     from upgrader.adapters.clock import clock_from_environment
-    from upgrader.fleet.pool import ThreadPool
-    from upgrader.fleet.targets import open_member
+    from upgrader.usecases.fleet.pool import ThreadPool
+    from upgrader.usecases.fleet.targets import open_member
 
     # A shell that sourced a served sandbox's aws.env lives on the sandbox's clock.
     yield open_member, ThreadPool(clock_from_environment())
@@ -142,8 +142,8 @@ def _server(record: dict[str, Any], server: str | None, token: str | None) -> An
 def _local(
     run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: bool, wait: bool
 ) -> None:
-    from upgrader.fleet.engines.local import LocalEngine
     from upgrader.fleet.state import FleetJournal
+    from upgrader.usecases.fleet.engines.local import LocalEngine
 
     cli = _cli()
     journal = FleetJournal(run_file)

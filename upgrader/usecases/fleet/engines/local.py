@@ -25,13 +25,13 @@ from pathlib import Path
 
 from upgrader.core.exit_codes import ExitCode
 from upgrader.execute.steps.base import Ports
-from upgrader.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
 from upgrader.fleet.policy import failures, policy_failed, upstream_blocker
-from upgrader.fleet.pool import Pool
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
 from upgrader.fleet.state import DONE, ClusterStatus, FleetJournal, FleetState
-from upgrader.fleet.targets import Address
 from upgrader.fleet.windows import is_open, next_open
+from upgrader.usecases.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
+from upgrader.usecases.fleet.pool import Pool
+from upgrader.usecases.fleet.targets import Address
 from upgrader.usecases.targets import Target
 
 POLL_SECONDS = 5.0  # how often the coordinator looks at its clusters and the journal
