@@ -34,8 +34,9 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-# Demo worlds: they build on the sandbox, live beside the use cases they drive, and are imported
-# only by `eksup demo`; without the extra, importing them is the one-line hint, nothing else.
+# Demo worlds: they build on the sandbox, live in the demo layer (upgrader.demo) below the CLI,
+# and are imported only by its sandbox commands; without the extra, importing them is the
+# one-line hint, nothing else. (`upgrader.demo.targets` imports the sandbox lazily.)
 SANDBOX_WORLDS = frozenset(
     {
         "upgrader.demo.tour",

@@ -1,7 +1,8 @@
 """The `eksup` command line: parse, wire, call, render.
 
 One module per command group (`plan`, `execute`, `status`, `approve`, `rollback`, `demo`,
-`iam_policy`, `runbook`, `rollout`, `sandbox`; the fleet's are in `upgrader.cli.fleet`),
+`iam_policy`, `runbook`, `rollout`, `sandbox`, and the fleet's: `fleet` and `fleet_control`,
+sharing `fleet_options`),
 put together in `app`. What they share: `output` (consoles, errors, asking, writing) and
 `options`. The names below are the package's surface: the entry point (`upgrader.cli:main`),
 the app tests invoke, and what the fleet's commands read through `from upgrader import cli`.

@@ -1,4 +1,5 @@
-"""`eksup fleet ...`: parse, wire, call, render. The logic lives in `upgrader.fleet`."""
+"""`eksup fleet ...`: parse, wire, call, render. The logic lives in `upgrader.fleet` (the
+domain) and `upgrader.usecases.fleet` (planning, the engines)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from upgrader.core.errors import RefusedError, UserError
 from upgrader.core.exit_codes import ExitCode
 
 # `upgrader.cli.app` mounts fleet_app from here: importing this module registers the commands
-# (its own and cli_control's) on it.
+# (its own and fleet_control's) on it.
 __all__ = ["fleet_app"]
 
 
@@ -227,4 +228,4 @@ def fleet_status(
 
 
 # The commands that act on a run in flight live beside this module; importing it registers them.
-from upgrader.cli import fleet_control as cli_control  # noqa: E402, F401
+from upgrader.cli import fleet_control  # noqa: E402, F401

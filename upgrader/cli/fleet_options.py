@@ -1,7 +1,7 @@
 """What the `eksup fleet` commands share: the `fleet_app` they register on, their options, the
 world they open (AWS or the sandbox fleet), and the helpers that load, journal and run a
-fleet run. `cli` (plan, run, status) and `cli_control` (what acts on a run in flight) both
-import it, so neither imports the other's module.
+fleet run. `fleet` (plan, run, status) and `fleet_control` (what acts on a run in flight)
+both import it, so neither imports the other's module.
 """
 
 from __future__ import annotations

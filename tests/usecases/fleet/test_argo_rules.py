@@ -225,7 +225,7 @@ def test_a_marked_cluster_is_skipped_by_its_step_before_anything_runs(tmp_path: 
 def test_fleet_skip_on_an_argo_run_marks_the_cluster_and_status_says_so(
     tmp_path: Path, argo: tuple[ArgoDouble, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from upgrader.cli import fleet_control as cli_control
+    from upgrader.cli import fleet_control
 
     double, url = argo
     run, run_file = _run(tmp_path)
@@ -239,7 +239,7 @@ def test_fleet_skip_on_an_argo_run_marks_the_cluster_and_status_says_so(
 
         yield opener
 
-    monkeypatch.setattr(cli_control, "_members", members)
+    monkeypatch.setattr(fleet_control, "_members", members)
     runner = CliRunner()
     submitted = runner.invoke(
         app,
