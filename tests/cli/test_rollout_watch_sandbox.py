@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from upgrader.cli import app
-from upgrader.sandbox import rollout_ports
+from upgrader.demo import rollout_ports
+from upgrader.demo.rollout_ports import served_rollout_ports
 from upgrader.sandbox.daemon import ServedSandbox
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
-from upgrader.sandbox.rollout_ports import served_rollout_ports
 from upgrader.sandbox.rollout_world import build_rollout_world
 from upgrader.sandbox.servers import SandboxServers
 from upgrader.sandbox.world import Sandbox

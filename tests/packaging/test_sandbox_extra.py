@@ -44,6 +44,7 @@ SANDBOX_WORLDS = frozenset(
         "upgrader.demo.fleet",
         "upgrader.demo.fleet_world",
         "upgrader.demo.served_fleet",
+        "upgrader.demo.rollout_ports",
     }
 )
 

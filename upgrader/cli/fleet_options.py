@@ -84,23 +84,10 @@ def _log(line: str) -> None:
 def _world(sandbox: bool) -> Iterator[tuple[Opener, Pool]]:
     """The clusters and the pool: the sandbox fleet on virtual time, or AWS on threads."""
     if sandbox:
-        from upgrader.adapters.clock import ServedSandboxClock
-        from upgrader.sandbox.daemon import running_sandbox, sandbox_directory, served_fleet
-        from upgrader.usecases.fleet.pool import ThreadPool, TurnTakingPool
+        from upgrader.demo.targets import open_sandbox_fleet
 
-        served = running_sandbox(sandbox_directory())
-        if served is not None and served_fleet(served.directory):
-            from upgrader.demo.served_fleet import served_fleet_opener
-
-            # `eksup sandbox up --fleet`: one world that every command sees and changes.
-            yield served_fleet_opener(served), ThreadPool(ServedSandboxClock(served.clock_url))
-            return
-        from upgrader.demo.fleet_world import build_fleet_world, sandbox_fleet_opener
-        from upgrader.sandbox.world import Sandbox
-
-        with Sandbox() as world:
-            build_fleet_world(world)
-            yield sandbox_fleet_opener(world), TurnTakingPool(world.clock)
+        with open_sandbox_fleet() as world:
+            yield world
         return
     from upgrader.adapters.clock import clock_from_environment
     from upgrader.usecases.fleet.pool import ThreadPool

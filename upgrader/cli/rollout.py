@@ -73,11 +73,11 @@ def _rollout_ports_for(
     served_only: bool = False,
 ) -> Iterator[RolloutPorts]:
     """`--sandbox`: the served sandbox, else (run only) the demo cluster with the example
-    specs' resources, embedded; see `upgrader.sandbox.rollout_ports`."""
+    specs' resources, embedded; see `upgrader.demo.rollout_ports`."""
     if not sandbox or (isinstance(ctx.obj, object) and ctx.obj is not None):
         yield _rollout_ports(ctx, region, profile, context)
         return
-    from upgrader.sandbox.rollout_ports import sandbox_rollout_ports
+    from upgrader.demo.rollout_ports import sandbox_rollout_ports
 
     with sandbox_rollout_ports(served_only=served_only) as ports:
         yield ports

@@ -1,4 +1,5 @@
-"""`--sandbox`: the demo cluster as a command's `Target`, served or embedded.
+"""`--sandbox`: the demo cluster as a command's `Target`, served or embedded; the sandbox fleet
+as `eksup fleet ... --sandbox`'s members and pool.
 
 Moved out of `upgrader.usecases.targets` so that no use case imports the sandbox: the CLI
 (`upgrader.cli.targets`) opens this target and hands it to the use cases, like a real one.
@@ -15,6 +16,8 @@ from upgrader.usecases.targets import Target
 if TYPE_CHECKING:
     from upgrader.sandbox.daemon import ServedSandbox
     from upgrader.sandbox.world import Sandbox
+    from upgrader.usecases.fleet.planning import Opener
+    from upgrader.usecases.fleet.pool import Pool
 
 
 @contextmanager
@@ -84,3 +87,26 @@ def _served_sandbox_target(served: ServedSandbox, cluster: str) -> Target:
         kube_endpoint=kube.server,
         kube_server_dry_run=kube.server_dry_run(),
     )
+
+
+@contextmanager
+def open_sandbox_fleet() -> Iterator[tuple[Opener, Pool]]:
+    """The sandbox fleet's members and pool: the one `eksup sandbox up --fleet` serves (one
+    world that every command sees and changes), else an embedded one on virtual time."""
+    from upgrader.adapters.clock import ServedSandboxClock
+    from upgrader.sandbox.daemon import running_sandbox, sandbox_directory, served_fleet
+    from upgrader.usecases.fleet.pool import ThreadPool, TurnTakingPool
+
+    served = running_sandbox(sandbox_directory())
+    if served is not None and served_fleet(served.directory):
+        from upgrader.demo.served_fleet import served_fleet_opener
+
+        # `eksup sandbox up --fleet`: one world that every command sees and changes.
+        yield served_fleet_opener(served), ThreadPool(ServedSandboxClock(served.clock_url))
+        return
+    from upgrader.demo.fleet_world import build_fleet_world, sandbox_fleet_opener
+    from upgrader.sandbox.world import Sandbox
+
+    with Sandbox() as world:
+        build_fleet_world(world)
+        yield sandbox_fleet_opener(world), TurnTakingPool(world.clock)

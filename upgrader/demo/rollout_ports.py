@@ -1,7 +1,8 @@
 """Where `eksup rollout ... --sandbox` gets its ports: the served sandbox, or an embedded world.
 
-Apart from `rollout_world` (which builds the examples' resources, and which `eksup sandbox
-serve` also runs) so that the daemon and the world builder do not import each other.
+Apart from the sandbox's `rollout_world` (which builds the examples' resources, and which
+`eksup sandbox serve` also runs) so that the daemon and the world builder do not import each
+other; in the demo layer with the other `--sandbox` targets, so the CLI needs no sandbox import.
 """
 
 from __future__ import annotations
