@@ -61,7 +61,7 @@ settings.load_profile("deterministic")
 @pytest.fixture(autouse=True, scope="session")
 def _no_disk_flushes() -> Iterator[None]:
     """The journal fsyncs every record; on a loaded CI disk each flush costs ~10 ms and tests
-    cannot observe durability anyway. tests/core/test_journal_durability.py checks the
+    cannot observe durability anyway. tests/core/run/test_journal_durability.py checks the
     flush happens, with the real call spied."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "fsync", lambda _fd: None)

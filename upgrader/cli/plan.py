@@ -19,6 +19,7 @@ from upgrader.cli.options import (
     SandboxOption,
 )
 from upgrader.cli.output import reported_errors, stdout, write_text
+from upgrader.core.defaults import DEFAULT_DRAIN_TIMEOUT_SECONDS
 from upgrader.core.errors import UserError
 from upgrader.core.exit_codes import ExitCode
 
@@ -65,8 +66,9 @@ def plan(
         int | None,
         typer.Option(
             "--drain-timeout",
-            help="Seconds a drain may take (default: config, 900); raised per node group to "
-            "twice its PDB budget bound.",
+            help="Seconds a drain may take (default: config, "
+            f"{DEFAULT_DRAIN_TIMEOUT_SECONDS}); raised per node group to twice its PDB budget "
+            "bound.",
             callback=within(0, above=True, high=WEEK, unit=SECONDS),
         ),
     ] = None,

@@ -3,7 +3,8 @@
 Around the steps (`upgrader.execute.steps`) the engine adds what makes an unattended upgrade safe:
 - refusals before any change (exit 3): an unsupported step kind or a bad parameter, a plan
   the checks called NOT READY, a stale plan (fingerprint), a journal left by an earlier run
-  without `--resume`, a cluster locked by another run, a person saying no;
+  without `--resume` (these in `upgrader.execute.admission`), a cluster locked by another run,
+  a person saying no;
 - the lock (`upgrader.core.run.lock`), held for the run and renewed during every wait;
 - the journal (`upgrader.core.run.journal`): each step's start and end, each change before it is
   made, and what a resumed run must know; `--resume` skips what the journal says is finished and
@@ -34,21 +35,18 @@ from upgrader.core.run.journal import (
     Journal,
     JournalState,
     Phase,
-    Record,
-    append_records,
-    load_records,
-    merge_approvals,
 )
 from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import holder_name
 from upgrader.core.run.status import RunStatus
+from upgrader.execute.admission import check_fingerprint, earlier_records, refuse_unrunnable
 from upgrader.execute.dry_run import (
     DryRunCluster,
     DryRunCompute,
     DryRunControlPlane,
     Recorder,
 )
-from upgrader.execute.integrity import check_approvals, check_mirror, check_run_digest
+from upgrader.execute.integrity import check_approvals, check_run_digest
 from upgrader.execute.reporter import Reporter
 from upgrader.execute.run_result import RunResult, StepOutcome, StepRecord
 from upgrader.execute.steps import HANDLERS
@@ -70,9 +68,7 @@ from upgrader.execute.steps.gates import (
     require_approval,
 )
 from upgrader.execute.steps.surge import pending_surges, restore_recorded
-from upgrader.plan.discovery import discover
 from upgrader.plan.document import Plan, Step, StepKind
-from upgrader.plan.fingerprint import diff_facts, fingerprint, fingerprint_facts
 
 __all__ = [
     "ExecuteOptions",
@@ -130,7 +126,7 @@ def execute(
     names for any other step that names some (called right before that step runs);
     `plan_file` is the plan's path as the person typed it, for the commands printed."""
     run_id = f"r-{uuid.uuid4().hex[:8]}"
-    _refuse_unrunnable(plan)
+    refuse_unrunnable(plan)
     recorder = Recorder(reporter) if options.dry_run else None
     if recorder is not None:
         ports = Ports(
@@ -140,7 +136,7 @@ def execute(
             clock=ports.clock,
         )
     mirror = ConfigMapMirror(ports.cluster, plan.cluster, reporter.warning)
-    earlier = _earlier_records(plan, journal_path, mirror, options, plan_file)
+    earlier = earlier_records(plan, journal_path, mirror, options, plan_file)
     state = JournalState(tuple(earlier))
     check_approvals(plan, earlier)  # the more telling of the two when both hold
     check_run_digest(plan, earlier, str(journal_path))
@@ -149,7 +145,7 @@ def execute(
         if reused:
             reporter.info(reused)
     if not (options.resume and earlier) and not options.skip_fingerprint:
-        _check_fingerprint(plan, ports)
+        check_fingerprint(plan, ports)
     journal = Journal(
         ports.clock,
         run_id,
@@ -204,101 +200,6 @@ def execute(
                 run.lock.release()
             except EksupError as error:
                 reporter.warning(f"could not release the lock: {error}")
-
-
-def _refuse_unrunnable(plan: Plan) -> None:
-    unsupported = sorted({s.kind.value for s in plan.steps if s.kind not in HANDLERS})
-    if unsupported:
-        raise RefusedError(
-            f"this eksup cannot execute step kinds {', '.join(unsupported)} (plan "
-            f"{plan.cluster} {plan.current_version} -> {plan.target_version}); nothing was changed"
-        )
-    if plan.blocking:
-        raise RefusedError("the plan's verdict is NOT READY: fix its blocking findings and re-plan")
-
-
-def _earlier_records(
-    plan: Plan, path: Path, mirror: ConfigMapMirror, options: ExecuteOptions, plan_file: str
-) -> list[Record]:
-    """The journal a run continues. Without --resume only a journal of runs that changed
-    nothing (refused, stopped at a gate) may be continued: anything else is refused. Approvals
-    given on another machine reach this one only through the ConfigMap: they are merged in
-    (and into the local file, which is the journal)."""
-    records, source = load_records(path, mirror)
-    if not records:
-        return []
-    state = JournalState(tuple(records))
-    identity = state.plan_identity
-    if identity is not None and identity != (plan.fingerprint, plan.created_at):
-        if source == str(path):
-            raise RefusedError(
-                f"{path} is the journal of another plan (made {identity[1]}); move it away or "
-                "execute the plan it belongs to"
-            )
-        return []  # a previous plan's journal in the ConfigMap: history, not ours
-    if not options.resume and state.changed_anything:
-        where = state.interrupted_step
-        raise RefusedError(
-            f"{source} shows this plan was already executed (runs {', '.join(state.runs)}"
-            + (f", stopped at {where}" if where else "")
-            + f"): continue with `{_resume(plan_file, options, records)}`, or remove the journal "
-            "to start over"
-        )
-    if source == str(path):
-        records += _remote_approvals(records, path, mirror, options)
-    return records
-
-
-def _mirrored(mirror: ConfigMapMirror) -> list[Record] | None:
-    try:
-        return mirror.read()
-    except EksupError as error:
-        mirror.on_error(
-            f"cannot read ConfigMap {mirror.name} for approvals given elsewhere: {error}"
-        )
-        return None
-
-
-def _resume(plan_file: str, options: ExecuteOptions, records: list[Record]) -> str:
-    return resume_command(plan_file, resumed(options, records)[0], options.target_flags)
-
-
-def _remote_approvals(
-    local: list[Record], path: Path, mirror: ConfigMapMirror, options: ExecuteOptions
-) -> list[Record]:
-    remote = _mirrored(mirror)
-    if remote is None:
-        return []
-    # A forged or edited local line (a step "done" that no run did) is refused here.
-    check_mirror(local, remote, str(path))
-    found = merge_approvals(local, remote)
-    if found and not options.dry_run:
-        append_records(path, found)
-    return found
-
-
-def _check_fingerprint(plan: Plan, ports: Ports) -> None:
-    """Refuse a plan made from a state the cluster is no longer in, naming every change from
-    the facts the plan recorded next to its hash."""
-    snapshot = discover(
-        plan.cluster,
-        ports.control_plane,
-        ports.compute,
-        ports.cluster,
-        ports.clock,
-        target_version=plan.target_version,
-        region=plan.region or None,
-    )
-    if fingerprint(snapshot) == plan.fingerprint:
-        return
-    facts = fingerprint_facts(snapshot)
-    # A hand-made plan (or one edited after the fact) may have a hash without facts.
-    changes = diff_facts(plan.fingerprint_facts or {}, facts) or ["the hash differs"]
-    raise RefusedError(
-        f"cluster {plan.cluster} changed since the plan was made (fingerprint differs; "
-        + "; ".join(changes)
-        + "): re-plan with `eksup plan`, or pass --replan"
-    )
 
 
 def _run_steps(

@@ -190,7 +190,7 @@ def test_a_journal_write_retries_when_another_writer_got_in_between(
 ) -> None:
     """The run records a step while a promote request lands: neither loses its record. (The
     fake does not compare resourceVersions; the reactor plays the API server's 409 Conflict,
-    tests/core/test_journal_merge.py the compare itself.)"""
+    tests/core/run/test_journal_merge.py the compare itself.)"""
     journal = RolloutJournal(cluster, clock, NAMESPACE, "web", run_id="r-local", who="me")
     journal.start(4, Actor("me", clock.now()))
     conflicts = [1]

@@ -8,7 +8,7 @@ skeleton below instead and skips every field the skeleton does not name without 
 (about 5x faster per page on production-shaped pods); `msgspec.to_builtins` then gives the
 same dicts `json.loads` would have, pruned, and `wire.pod` converts them by the one set of rules.
 
-Every field `wire.pod` reads must be named here; `tests/adapters/test_kubernetes_wire.py` runs
+Every field `wire.pod` reads must be named here; `tests/adapters/kubernetes/test_wire.py` runs
 each conversion case through this projection as well and requires the same pod. Leaves are typed
 `Any`, so whatever the server sends in them arrives as `json.loads` would give it; a field
 missing from the JSON stays missing (UNSET is left out by `to_builtins`), so defaults apply in

@@ -9,9 +9,9 @@ for 150,000 pods is minutes and gigabytes; decoding the JSON page and converting
 once keeps one page alive at a time. `encode` is the inverse.
 
 Missing fields take the API server's defaults. Services, Ingresses and HPAs live in
-`wire_traffic` and are re-exported here. Pod lists arrive projected to the fields read here
-(`projection`): a field `pod` starts to read must be added there too (the wire tests run every
-case through the projection).
+`wire_traffic`, Leases, ConfigMaps and Secrets in `wire_records`; both are re-exported here.
+Pod lists arrive projected to the fields read here (`projection`): a field `pod` starts to read
+must be added there too (the wire tests run every case through the projection).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
-from upgrader.adapters.kubernetes import wire_fields, wire_traffic
+from upgrader.adapters.kubernetes import wire_fields, wire_records, wire_traffic
 from upgrader.adapters.kubernetes.wire_fields import EMPTY as _EMPTY
 from upgrader.adapters.kubernetes.wire_fields import Json
 from upgrader.adapters.kubernetes.wire_fields import items as _list
@@ -28,9 +28,7 @@ from upgrader.adapters.kubernetes.wire_fields import mapping as _map
 from upgrader.adapters.kubernetes.wire_fields import strings as _strings
 from upgrader.core.kube import (
     MATCH_NOTHING,
-    ConfigMap,
     LabelSelector,
-    Lease,
     Node,
     NodeAffinity,
     OwnerRef,
@@ -59,6 +57,9 @@ service = wire_traffic.service
 service_port = wire_traffic.service_port
 ingress = wire_traffic.ingress
 horizontal_pod_autoscaler = wire_traffic.horizontal_pod_autoscaler
+lease = wire_records.lease
+config_map = wire_records.config_map
+secret_data = wire_records.secret_data
 
 _DEFAULT_GRACE_SECONDS = 30  # the API server's default terminationGracePeriodSeconds
 
@@ -463,38 +464,3 @@ WORKLOADS: Mapping[WorkloadKind, Callable[[Json], Workload]] = {
     WorkloadKind.DAEMON_SET: daemon_set,
     WorkloadKind.JOB: job,
 }
-
-
-# leases and config maps ------------------------------------------------------------------------
-
-
-def lease(body: Json, namespace: str | None = None, name: str | None = None) -> Lease:
-    """A Lease (a read, or a request body whose namespace and name the URL may give)."""
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    return Lease(
-        namespace=namespace or str(meta.get("namespace") or ""),
-        name=name or str(meta.get("name", "")),
-        holder=str(spec.get("holderIdentity") or ""),
-        acquired_at=epoch(spec.get("acquireTime")),
-        renewed_at=epoch(spec.get("renewTime")),
-        duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
-        resource_version=str(meta.get("resourceVersion") or ""),
-    )
-
-
-def config_map(body: Json, namespace: str | None = None, name: str | None = None) -> ConfigMap:
-    """A ConfigMap (a read, or a request body whose namespace and name the URL may give)."""
-    meta = body.get("metadata") or {}
-    return ConfigMap(
-        namespace=namespace or str(meta.get("namespace") or ""),
-        name=name or str(meta.get("name", "")),
-        data={str(k): str(v) for k, v in (body.get("data") or {}).items()},
-        resource_version=str(meta.get("resourceVersion") or ""),
-        created_at=epoch(meta.get("creationTimestamp")),
-    )
-
-
-def secret_data(source: Json) -> dict[str, str]:
-    """A Secret's data, still base64 as the API serves it (Helm releases decode their own)."""
-    return {str(k): str(v) for k, v in _map(source, "data").items()}

@@ -14,7 +14,8 @@ against the NodePools as read when it runs, before it changes anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import partial
 
 from upgrader.core.kube import Node, NodePool, Pod, Resources
 from upgrader.core.nodepool_room import (
@@ -87,18 +88,14 @@ def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> lis
             for pod in snapshot.pods_by_node.get(node.name, ())
             if moves_on_drift(pod)
         ]
-        problems = drift_problems(pool, snapshot.node_pools, nodes, moving, snapshot.workload_name)
-        for problem, workloads in sorted(problems.items()):
-            findings.append(
-                fail(
-                    KARPENTER_PLACEMENT,
-                    Severity.ERROR,
-                    f"pods on Karpenter NodePool {name}'s nodes cannot run on the nodes it "
-                    f"will create when they drift (nor on any other NodePool's): {problem}",
-                    (*sorted(workloads), f"nodepool/{name}"),
-                    remedy=placement_remedy(problem, pool, nodes_labels(nodes)),
-                )
-            )
+        live = nodes_labels(nodes)
+        findings += _blocked(
+            pool,
+            drift_problems(pool, snapshot.node_pools, nodes, moving, snapshot.workload_name),
+            f"{_PODS_ON}{name}'s nodes cannot run on the nodes it will create when they drift "
+            "(nor on any other NodePool's)",
+            partial(placement_remedy, pool=pool, live=live),
+        )
         findings.extend(zonal_findings(snapshot, pool, nodes, moving))
         findings.extend(room_findings(snapshot, pool, nodes, moving))
     denied = snapshot.denied(Read.PERSISTENT_VOLUMES)
@@ -108,7 +105,37 @@ def karpenter_placement(snapshot: ClusterSnapshot, context: CheckContext) -> lis
     return findings
 
 
-_ZONAL = "pods on Karpenter NodePool "
+_PODS_ON = "pods on Karpenter NodePool "
+
+
+def _blocked(
+    pool: NodePool,
+    problems: Mapping[str, Collection[str]],
+    lead: str,
+    remedy: str | Callable[[str], str],
+) -> list[Finding]:
+    """One blocking finding per problem (`lead: problem`), naming the workloads it leaves with
+    nowhere to go and the NodePool to change, with the remedy (the same for every problem, or
+    one per problem)."""
+    return [
+        _finding(
+            pool,
+            f"{lead}: {problem}",
+            workloads,
+            remedy if isinstance(remedy, str) else remedy(problem),
+        )
+        for problem, workloads in sorted(problems.items())
+    ]
+
+
+def _finding(pool: NodePool, message: str, workloads: Iterable[str], remedy: str) -> Finding:
+    return fail(
+        KARPENTER_PLACEMENT,
+        Severity.ERROR,
+        message,
+        (*sorted(workloads), f"nodepool/{pool.name}"),
+        remedy=remedy,
+    )
 
 
 def _volumes_matter(snapshot: ClusterSnapshot, owned: Sequence[tuple[str, Sequence[Node]]]) -> bool:
@@ -133,7 +160,6 @@ def zonal_findings(
     pools = snapshot.node_pools
     # Where each EC2NodeClass may launch (its subnets' zones), when read and reported.
     launchable = {c.name: c.zones for c in snapshot.node_classes if c.zones}
-    findings = []
     volumes = drift_volume_problems(
         pool,
         pools,
@@ -144,20 +170,12 @@ def zonal_findings(
         known=known,
         class_zones=launchable,
     )
-    for problem, workloads in sorted(volumes.items()):
-        findings.append(
-            fail(
-                KARPENTER_PLACEMENT,
-                Severity.ERROR,
-                f"{_ZONAL}{pool.name}'s nodes cannot follow their EBS volume when the nodes "
-                f"drift: {problem}",
-                (*sorted(workloads), f"nodepool/{pool.name}"),
-                remedy=f"allow the volume's zone in NodePool {pool.name} (its "
-                "topology.kubernetes.io/zone requirement, and a subnet there in its "
-                "EC2NodeClass's subnetSelectorTerms), or move the data to a zone the pool "
-                "allows (snapshot the EBS volume and restore it there)" + _ACCEPT,
-            )
-        )
+    volume_remedy = (
+        f"allow the volume's zone in NodePool {pool.name} (its "
+        "topology.kubernetes.io/zone requirement, and a subnet there in its "
+        "EC2NodeClass's subnetSelectorTerms), or move the data to a zone the pool "
+        "allows (snapshot the EBS volume and restore it there)" + _ACCEPT
+    )
     spread = drift_spread_problems(
         pool,
         pools,
@@ -167,21 +185,24 @@ def zonal_findings(
         name=name_of,
         class_zones=launchable,
     )
-    for problem, workloads in sorted(spread.items()):
-        findings.append(
-            fail(
-                KARPENTER_PLACEMENT,
-                Severity.ERROR,
-                f"{_ZONAL}{pool.name}'s nodes cannot all move to the nodes it creates when "
-                f"they drift (blue: its drifting nodes, which count until deleted): {problem}",
-                (*sorted(workloads), f"nodepool/{pool.name}"),
-                remedy=f"allow NodePool {pool.name} every zone the workload spreads over (its "
-                "topology.kubernetes.io/zone requirement), or, for the upgrade, raise "
-                "maxSkew, lower minDomains or set whenUnsatisfiable: ScheduleAnyway on the "
-                "workload" + _ACCEPT,
-            )
-        )
-    return findings
+    spread_remedy = (
+        f"allow NodePool {pool.name} every zone the workload spreads over (its "
+        "topology.kubernetes.io/zone requirement), or, for the upgrade, raise "
+        "maxSkew, lower minDomains or set whenUnsatisfiable: ScheduleAnyway on the "
+        "workload" + _ACCEPT
+    )
+    return _blocked(
+        pool,
+        volumes,
+        f"{_PODS_ON}{pool.name}'s nodes cannot follow their EBS volume when the nodes drift",
+        volume_remedy,
+    ) + _blocked(
+        pool,
+        spread,
+        f"{_PODS_ON}{pool.name}'s nodes cannot all move to the nodes it creates when they "
+        "drift (blue: its drifting nodes, which count until deleted)",
+        spread_remedy,
+    )
 
 
 def _replaced(nodes: Sequence[Node], target: KubeVersion | None) -> bool:
@@ -205,10 +226,6 @@ def nodes_labels(nodes: Sequence[Node]) -> dict[str, set[str]]:
 
 def placement_remedy(problem: str, pool: NodePool, live: dict[str, set[str]]) -> str:
     """What to change in the NodePool (or the workload) for `problem`, or how to accept it."""
-    accept = (
-        f"; or, if those pods may stay Pending until someone acts, accept it by suppressing "
-        f"check {KARPENTER_PLACEMENT} for them in .eksup.yaml"
-    )
     shape = nodepool_shape(pool)
     hand = sorted(
         (key, value)
@@ -226,18 +243,19 @@ def placement_remedy(problem: str, pool: NodePool, live: dict[str, set[str]]) ->
             f"{key}={value} is on NodePool {pool.name}'s live nodes but not in its "
             "spec.template.metadata.labels (added by hand?), so the nodes it creates will "
             f"not have it: add it to the NodePool ({kubectl}, or in the code that manages it; "
-            "the change itself drifts the pool's nodes), or change the workload's selector" + accept
+            "the change itself drifts the pool's nodes), or change the workload's selector"
+            + _ACCEPT
         )
     if "taint " in problem:
         return (
             f"NodePool {pool.name}'s spec.template.spec.taints has a taint those pods do not "
             "tolerate: add the toleration to the workloads, or remove the taint from the "
-            "NodePool (a taint only needed while a node starts belongs in startupTaints)" + accept
+            "NodePool (a taint only needed while a node starts belongs in startupTaints)" + _ACCEPT
         )
     return (
         f"let NodePool {pool.name} create nodes those pods accept (its "
         "spec.template.metadata.labels, or requirements with In/Exists on the label they "
-        "select), or change the workloads' constraints" + accept
+        "select), or change the workloads' constraints" + _ACCEPT
     )
 
 
@@ -252,32 +270,27 @@ def room_findings(
     }
     types = instance_sizes(snapshot.nodes, capacity)
     name_of = snapshot.workload_name
-    findings = []
-    big = too_big_problems(pool, snapshot.node_pools, moving, name_of, types)
-    for problem, workloads in sorted(big.items()):
-        findings.append(
-            fail(
-                KARPENTER_PLACEMENT,
-                Severity.ERROR,
-                f"{_ZONAL}{pool.name}'s nodes cannot run on the nodes it will create when they "
-                f"drift: {problem}",
-                (*sorted(workloads), f"nodepool/{pool.name}"),
-                remedy=f"allow NodePool {pool.name} an instance type large enough (its "
-                "karpenter.k8s.aws/instance-cpu, instance-memory or instance-type "
-                "requirements), or lower the workload's requests" + _ACCEPT,
-            )
-        )
+    big_remedy = (
+        f"allow NodePool {pool.name} an instance type large enough (its "
+        "karpenter.k8s.aws/instance-cpu, instance-memory or instance-type "
+        "requirements), or lower the workload's requests" + _ACCEPT
+    )
+    findings = _blocked(
+        pool,
+        too_big_problems(pool, snapshot.node_pools, moving, name_of, types),
+        f"{_PODS_ON}{pool.name}'s nodes cannot run on the nodes it will create when they drift",
+        big_remedy,
+    )
     spare = spare_outside(snapshot.nodes, snapshot.pods_by_node, (n.name for n in nodes))
     found = limits_problem(pool, snapshot.node_pools, nodes, moving, spare)
     if found is not None:
         problem, pods = found
         findings.append(
-            fail(
-                KARPENTER_PLACEMENT,
-                Severity.ERROR,
-                f"{_ZONAL}{pool.name}'s nodes cannot be replaced when they drift: {problem}",
-                (*sorted({name_of(p) for p in pods}), f"nodepool/{pool.name}"),
-                remedy=f"raise NodePool {pool.name}'s spec.limits for the upgrade by at least "
+            _finding(
+                pool,
+                f"{_PODS_ON}{pool.name}'s nodes cannot be replaced when they drift: {problem}",
+                {name_of(p) for p in pods},
+                f"raise NodePool {pool.name}'s spec.limits for the upgrade by at least "
                 "one replacement node (Karpenter launches each replacement before it deletes "
                 "the old node), or free room on other nodes" + _ACCEPT,
             )

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from tests.execute.approvals import approve_gate
-from tests.execute.worlds import Runner, control_plane, hand_plan, step
+from tests.execute.worlds import Runner, build_world, control_plane, hand_plan, step
 from upgrader.core.run.journal import parse_records
 from upgrader.plan.document import Plan, StepKind
 from upgrader.render.status import run_state, step_statuses
 from upgrader.sandbox.world import Sandbox
+
+
+@pytest.fixture
+def world() -> Iterator[Sandbox]:
+    """The engine tests' world (tests/execute/conftest.py): two groups at 1.28."""
+    with Sandbox() as sandbox:
+        build_world(sandbox)
+        yield sandbox
+
+
+@pytest.fixture
+def runner(world: Sandbox, tmp_path: Path) -> Runner:
+    return Runner(world, tmp_path)
 
 
 def _plan() -> Plan:
