@@ -27,6 +27,7 @@ from upgrader.cli.fleet_options import (
     _log,
     _now,
     _server,
+    _who,
     _world,
     fleet_app,
 )
@@ -170,15 +171,13 @@ def fleet_run(
             return
         assert server is not None
         from upgrader.adapters.argo_server import ArgoServer
-        from upgrader.fleet.state import FleetJournal
+        from upgrader.fleet.journal import FleetJournal
 
         if not yes and not cli._confirm(f"Submit run {run.run_id} to {server}?"):
             raise RefusedError("not confirmed; nothing was submitted")
         created = ArgoServer(server, token).create(namespace, workflow)
         name = created.get("metadata", {}).get("name", workflow["metadata"]["name"])
-        FleetJournal(run_file).append(
-            _now(), "argo-submitted", server=server, namespace=namespace, name=name
-        )
+        FleetJournal(run_file).submitted_to_argo(_now(), _who(), server, namespace, name)
         cli.stdout.print(
             f"submitted Workflow {namespace}/{name}; `eksup fleet status {_arg(run_file)}`",
             markup=False,
@@ -198,8 +197,8 @@ def fleet_status(
     """Where the run stands, per stage, with the reason for every pending, skipped or failed
     cluster: from the local journal, or the Workflow's status for a run submitted to Argo."""
     from upgrader.adapters.clock import SystemClock
+    from upgrader.fleet.journal import FleetJournal
     from upgrader.fleet.render import status_json, status_table
-    from upgrader.fleet.state import FleetJournal
 
     cli = _cli()
     with cli.reported_errors():

@@ -54,7 +54,9 @@ def fleet_approve(
     sandbox: SandboxFlag = False,
 ) -> None:
     """Approve a gate the run waits at; `eksup fleet resume` then goes on (Argo: at once)."""
-    from upgrader.fleet.state import ClusterStatus, FleetJournal
+    from upgrader.fleet.journal import FleetJournal
+    from upgrader.fleet.records import cluster_step, gate_step
+    from upgrader.fleet.state import ClusterStatus
     from upgrader.usecases.fleet.engines.argo import gate_task
 
     cli = _cli()
@@ -79,7 +81,7 @@ def fleet_approve(
                     f"gate {gate} is not waiting for approval (approving ahead of time would "
                     "make it a formality)"
                 )
-            journal.append(_now(), "gate-approved", gate=gate, by=who, comment=comment)
+            journal.approve(_now(), gate_step(gate), who, comment)
             cli.stdout.print(f"{gate} approved by {who}", markup=False, highlight=False)
             return
         assert cluster is not None
@@ -87,7 +89,7 @@ def fleet_approve(
         if journal.state().cluster(cluster).status is not ClusterStatus.WAITING:
             raise RefusedError(f"cluster {cluster} is not waiting at its approval gate")
         _approve_cluster(run, run_file, cluster, who, comment, sandbox)
-        journal.append(_now(), "cluster-approved", cluster=cluster, by=who)
+        journal.approve(_now(), cluster_step(cluster), who)
         cli.stdout.print(
             f"{cluster}'s gate approved by {who}; `eksup fleet resume {_arg(run_file)}`",
             markup=False,
@@ -126,7 +128,8 @@ def fleet_stop(
     cli = _cli()
     with cli.reported_errors():
         _load(run_file)
-        from upgrader.fleet.state import FleetJournal
+        from upgrader.fleet.journal import FleetJournal
+        from upgrader.fleet.records import Request
 
         record = _argo_record(run_file)
         journal = FleetJournal(run_file)
@@ -136,7 +139,7 @@ def fleet_stop(
                 argo.stop(record["namespace"], record["name"], f"eksup fleet stop by {_who()}")
             else:
                 argo.suspend(record["namespace"], record["name"])
-        journal.append(_now(), "stop-requested", by=_who())
+        journal.ask(_now(), Request.STOP, _who())
         cli.stdout.print(
             "stop requested: clusters in flight finish, nothing new starts", markup=False
         )
@@ -183,7 +186,9 @@ def fleet_skip(
 ) -> None:
     """Leave a cluster or a group out of the run, with a reason. On Argo the cluster is marked
     in its own cluster and its step skips it when it starts (a failed one: `fleet retry`)."""
-    from upgrader.fleet.state import ClusterStatus, FleetJournal
+    from upgrader.fleet.journal import FleetJournal
+    from upgrader.fleet.records import Request, cluster_step, group_step
+    from upgrader.fleet.state import ClusterStatus
 
     cli = _cli()
     with cli.reported_errors():
@@ -226,21 +231,15 @@ def fleet_skip(
         if record is not None:
             _mark_skipped(run, [n for n in names if n not in late], why, sandbox)
         if cluster is not None:
-            journal.append(_now(), "cluster-skipped", cluster=cluster, reason=why, by=who)
+            journal.ask(_now(), Request.SKIP, who, cluster_step(cluster), why)
             cli.stdout.print(f"{cluster} skipped: {reason}", markup=False)
             return
         assert group is not None
-        journal.append(
-            _now(),
-            "group-skipped",
-            stage=group.partition(".")[0],
-            group=group.partition(".")[2],
-            reason=why,
-        )
+        journal.ask(_now(), Request.SKIP, who, group_step(*group.split(".", 1)), why)
         if record is not None:
             for name in names:
                 if name not in late:
-                    journal.append(_now(), "cluster-skipped", cluster=name, reason=why, by=who)
+                    journal.ask(_now(), Request.SKIP, who, cluster_step(name), why)
         cli.stdout.print(f"group {group} skipped: {reason}", markup=False)
 
 
@@ -265,7 +264,9 @@ def fleet_retry(
 ) -> None:
     """Mark failed clusters to run again with the same plan (from their own journals); then
     `eksup fleet resume`. Argo: retries the Workflow's failed nodes."""
-    from upgrader.fleet.state import ClusterStatus, FleetJournal
+    from upgrader.fleet.journal import FleetJournal
+    from upgrader.fleet.records import Request, cluster_step
+    from upgrader.fleet.state import ClusterStatus
 
     cli = _cli()
     with cli.reported_errors():
@@ -290,9 +291,8 @@ def fleet_retry(
         if not chosen:
             raise RefusedError("no cluster of the run has failed")
         for name in chosen:
-            journal.append(
-                _now(), "cluster-retry", cluster=name, stage=run.cluster(name).stage, by=_who()
-            )
+            stage = run.cluster(name).stage
+            journal.ask(_now(), Request.RETRY, _who(), cluster_step(name), stage=stage)
         cli.stdout.print(
             f"will retry {', '.join(chosen)} with the same plan: "
             f"`eksup fleet resume {_arg(run_file)}`",

@@ -111,10 +111,9 @@ def _load(run_file: Path) -> FleetRun:
 
 
 def _argo_record(run_file: Path) -> dict[str, Any] | None:
-    from upgrader.fleet.state import FleetJournal
+    from upgrader.fleet.journal import FleetJournal
 
-    found = [r for r in FleetJournal(run_file).records() if r["kind"] == "argo-submitted"]
-    return found[-1] if found else None
+    return FleetJournal(run_file).argo_submission()
 
 
 def _server(record: dict[str, Any], server: str | None, token: str | None) -> Any:
@@ -129,13 +128,12 @@ def _server(record: dict[str, Any], server: str | None, token: str | None) -> An
 def _local(
     run: FleetRun, run_file: Path, sandbox: bool, yes: bool, *, resume: bool, wait: bool
 ) -> None:
-    from upgrader.fleet.state import FleetJournal
+    from upgrader.fleet.journal import FleetJournal
     from upgrader.usecases.fleet.engines.local import LocalEngine
 
     cli = _cli()
     journal = FleetJournal(run_file)
-    started = any(r["kind"] == "run-started" for r in journal.records())
-    if started and not resume:
+    if journal.started() and not resume:
         raise RefusedError(
             f"run {run.run_id} has started already ({journal.path}): "
             f"`eksup fleet resume {_arg(run_file)}` goes on from where it stopped"
@@ -170,7 +168,9 @@ def _ctrl_c_stops(journal: Any, clock: Any) -> Iterator[None]:
         if asked:
             raise KeyboardInterrupt
         asked.append(True)
-        journal.append(clock.now(), "stop-requested", by=f"{_who()} (Ctrl-C)")
+        from upgrader.fleet.records import Request
+
+        journal.ask(clock.now(), Request.STOP, f"{_who()} (Ctrl-C)")
         _log("eksup: stopping: clusters in flight finish, nothing new starts (Ctrl-C again: now)")
 
     if threading.current_thread() is not threading.main_thread():

@@ -13,9 +13,9 @@ from pathlib import Path
 from rich.console import Console
 
 from upgrader.demo.fleet_world import build_fleet_world, example_fleet_yaml, sandbox_fleet_opener
+from upgrader.fleet.journal import FleetJournal
 from upgrader.fleet.render import plan_table, status_table
 from upgrader.fleet.spec_file import load_fleet_spec
-from upgrader.fleet.state import FleetJournal
 from upgrader.sandbox.world import Sandbox
 from upgrader.usecases.fleet.engines.local import LocalEngine
 from upgrader.usecases.fleet.planning import plan_fleet

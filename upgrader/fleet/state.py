@@ -1,22 +1,30 @@
-"""The fleet run's journal: one JSON line per event, beside run.json, appended and never edited.
+"""Where a fleet run stands: its journal's records (`upgrader.fleet.records`) replayed.
 
 The coordinator (`eksup fleet run`/`resume`) appends what happens; `eksup fleet stop|approve|
-skip|retry` append requests from any terminal, which the coordinator reads on its next poll.
-The state of the run is a fold over the lines, so a run that died is resumed from exactly what
+skip|retry` append requests and approvals from any terminal (`upgrader.fleet.journal`). The
+state of the run is a fold over the records, so a run that died is resumed from exactly what
 was recorded: a cluster that finished is never run again, one that was in flight resumes from
 its own journal (`eksup execute --resume` semantics).
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-from upgrader.core.errors import UserError
+from upgrader.core.run.records import Phase, Record
+from upgrader.fleet.records import (
+    CLUSTER,
+    END_PHASES,
+    GATE,
+    GROUP,
+    SOAK_KEY,
+    STAGE,
+    Request,
+    soak_key,
+)
 
 
 class ClusterStatus(StrEnum):
@@ -55,6 +63,7 @@ class FleetState:
     status: str = "not-started"
     reason: str = ""
     last_seq: int = 0
+    coordinator: str = ""  # the run id of the last coordinator that started
 
     def cluster(self, name: str) -> ClusterState:
         return self.clusters.setdefault(name, ClusterState())
@@ -65,91 +74,82 @@ def state_dir(run_file: Path) -> Path:
     return run_file.with_name(run_file.stem + ".fleet")
 
 
-class FleetJournal:
-    def __init__(self, run_file: Path) -> None:
-        self.directory = state_dir(run_file)
-        self.path = self.directory / "journal.jsonl"
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        records = []
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise UserError(f"{self.path}: cannot read the fleet journal: {error}") from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number == len(lines):
-                    break  # a line cut short by a crash: the event did not happen
-                raise UserError(f"{self.path}:{number}: not valid JSON") from None
-        return records
-
-    def append(self, at: float, kind: str, **data: Any) -> None:
-        seq = (self.records()[-1]["seq"] + 1) if self.path.exists() and self.records() else 1
-        self.directory.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"seq": seq, "at": at, "kind": kind, **data}, sort_keys=True)
-        # One write of one line with O_APPEND: requests from other terminals interleave whole.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
-
-    def state(self) -> FleetState:
-        return fold(self.records())
-
-
-def fold(records: list[dict[str, Any]]) -> FleetState:
+def fold(records: Iterable[Record]) -> FleetState:
+    """The run's state: the journal's records (`upgrader.fleet.records`) replayed in order."""
     state = FleetState()
-    for r in records:
-        kind = r["kind"]
-        state.last_seq = r["seq"]
-        if kind == "cluster-started":
-            c = state.cluster(r["cluster"])
-            c.status, c.reason, c.started_at = ClusterStatus.RUNNING, "", r["at"]
-            c.attempts += 1
-        elif kind == "cluster-soaking":
-            c = state.cluster(r["cluster"])
-            c.status, c.soak_until = ClusterStatus.SOAKING, r["until"]
-            c.reason = r.get("reason", "")
-        elif kind == "cluster-finished":
-            c = state.cluster(r["cluster"])
-            c.status, c.reason, c.finished_at = ClusterStatus(r["outcome"]), r["detail"], r["at"]
-        elif kind == "cluster-approved":
-            c = state.cluster(r["cluster"])
-            c.status, c.reason = ClusterStatus.STOPPED, f"its gate approved by {r['by']}"
-        elif kind == "cluster-skipped":
-            c = state.cluster(r["cluster"])
-            c.status, c.reason = ClusterStatus.SKIPPED, r["reason"]
-        elif kind == "group-skipped":
-            state.skipped_groups[f"{r['stage']}.{r['group']}"] = r["reason"]
-        elif kind == "cluster-retry":
-            c = state.cluster(r["cluster"])
-            c.status, c.reason = ClusterStatus.PENDING, f"retry requested by {r['by']}"
-            state.stage_outcomes.pop(r["stage"], None)
-        elif kind == "gate-waiting":
-            if r["gate"] not in state.waiting_gates:
-                state.waiting_gates.append(r["gate"])
-        elif kind == "gate-approved":
-            state.approved[r["gate"]] = f"approved by {r['by']}" + (
-                f": {r['comment']}" if r.get("comment") else ""
-            )
-            if r["gate"] in state.waiting_gates:
-                state.waiting_gates.remove(r["gate"])
-        elif kind == "stage-soak":
-            state.stage_soak_until[r["stage"]] = r["until"]
-        elif kind == "stage-finished":
-            state.stage_outcomes[r["stage"]] = r["outcome"]
-        elif kind == "stop-requested":
-            state.stop_requested = r["by"]
-        elif kind == "run-started":
-            state.stop_requested = None
-            state.status, state.reason = "running", ""
-        elif kind == "run-finished":
-            state.status, state.reason = r["status"], r["reason"]
+    for record in records:
+        state.last_seq = max(state.last_seq, record.seq)
+        _apply(state, record)
     return state
+
+
+def _apply(state: FleetState, r: Record) -> None:
+    step = r.step or ""
+    if r.phase is Phase.RUN_STARTED:
+        if r.data.get("engine") != "argo":  # a run on Argo is read from its Workflow
+            _run_started(state, r)
+    elif r.phase is Phase.RUN_FINISHED:
+        state.status, state.reason = r.outcome, r.detail
+    elif r.phase is Phase.REQUESTED:
+        _requested(state, r, step)
+    elif step.startswith(CLUSTER):
+        _cluster(state.cluster(step.removeprefix(CLUSTER)), r)
+    elif step.startswith(GATE):
+        gate = step.removeprefix(GATE)
+        if r.phase is Phase.WAITING and gate not in state.waiting_gates:
+            state.waiting_gates.append(gate)
+        elif r.phase is Phase.APPROVED:
+            comment = r.data.get("comment", "")
+            state.approved[gate] = f"approved by {r.data.get('by', '')}" + (
+                f": {comment}" if comment else ""
+            )
+            if gate in state.waiting_gates:
+                state.waiting_gates.remove(gate)
+    elif step.startswith(STAGE):
+        stage = step.removeprefix(STAGE)
+        if r.phase is Phase.MEMO and r.data.get("key") == soak_key(step):
+            state.stage_soak_until[stage] = float(r.data["value"])
+        elif r.phase in (Phase.FINISHED, Phase.FAILED):
+            state.stage_outcomes[stage] = r.outcome
+
+
+def _run_started(state: FleetState, r: Record) -> None:
+    state.stop_requested = None
+    state.status, state.reason, state.coordinator = "running", "", r.run
+    # Only one coordinator runs at a time (its lock): a cluster an earlier one started and
+    # never saw end was cut short with it, and resumes from its own journal.
+    for cluster in state.clusters.values():
+        if cluster.status is ClusterStatus.RUNNING:
+            cluster.status = ClusterStatus.STOPPED
+            cluster.reason = "the coordinator ended while it ran; resumes from its own journal"
+
+
+def _cluster(c: ClusterState, r: Record) -> None:
+    if r.phase is Phase.STARTED:
+        c.status, c.reason, c.started_at = ClusterStatus.RUNNING, "", r.at
+        c.attempts += 1
+    elif r.phase is Phase.MEMO and r.data.get("key", "").endswith(SOAK_KEY):
+        c.soak_until = float(r.data["value"])
+    elif r.phase is Phase.APPROVED:
+        c.status, c.reason = ClusterStatus.STOPPED, f"its gate approved by {r.data.get('by', '')}"
+    elif r.phase in END_PHASES.values():
+        c.status, c.reason = ClusterStatus(r.outcome), r.detail
+        if c.status is not ClusterStatus.SOAKING:
+            c.finished_at = r.at
+
+
+def _requested(state: FleetState, r: Record, step: str) -> None:
+    # Skip and retry take effect when asked (a stopped run waits for them); the coordinator
+    # answers each when it takes it in.
+    by = r.data.get("by", "")
+    if r.outcome == Request.STOP:
+        state.stop_requested = by
+    elif r.outcome == Request.SKIP and step.startswith(GROUP):
+        state.skipped_groups[step.removeprefix(GROUP)] = r.detail
+    elif r.outcome == Request.SKIP and step.startswith(CLUSTER):
+        c = state.cluster(step.removeprefix(CLUSTER))
+        c.status, c.reason = ClusterStatus.SKIPPED, r.detail
+    elif r.outcome == Request.RETRY and step.startswith(CLUSTER):
+        c = state.cluster(step.removeprefix(CLUSTER))
+        c.status, c.reason = ClusterStatus.PENDING, f"retry requested by {by}"
+        state.stage_outcomes.pop(r.data.get("stage", ""), None)

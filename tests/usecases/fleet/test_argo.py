@@ -302,24 +302,27 @@ def _argo_sequence(workflow: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_the_local_engine_walks_the_same_dag_as_the_workflow(tmp_path: Path) -> None:
     from tests.usecases.fleet.builders import engine
-    from upgrader.fleet.state import FleetJournal
+    from upgrader.core.run.records import Phase
+    from upgrader.fleet.journal import FleetJournal
+    from upgrader.fleet.records import gate_step
     from upgrader.sandbox.clock import VirtualClock
 
     run, run_file = _run(tmp_path)
     clock = VirtualClock()
     eng, leaf = engine(run, run_file, clock)
     assert eng.execute().status == "stopped"  # at the change board's gate
-    FleetJournal(run_file).append(clock.now(), "gate-approved", gate="prod/before/cab", by="cab")
+    FleetJournal(run_file).approve(clock.now(), gate_step("prod/before/cab"), "cab")
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"
     local: list[tuple[str, str]] = []
     for record in FleetJournal(run_file).records():
-        if record["kind"] == "cluster-started":
-            step = ("stage", run.cluster(record["cluster"]).stage)
-        elif record["kind"] == "stage-soak":
-            step = ("soak", record["stage"])
-        elif record["kind"] == "gate-waiting":
-            step = ("gate", gate_task(record["gate"]))
+        kind, _, name = (record.step or "").partition("/")
+        if record.phase is Phase.STARTED and kind == "cluster":
+            step = ("stage", run.cluster(name).stage)
+        elif record.phase is Phase.MEMO and kind == "stage":
+            step = ("soak", name)
+        elif record.phase is Phase.WAITING and kind == "gate":
+            step = ("gate", gate_task(name))
         else:
             continue
         if step not in local:

@@ -24,7 +24,8 @@ from tests.usecases.fleet.test_argo import IMAGE, _plan
 from upgrader.adapters.argo_workflow import offloaded, unpacked
 from upgrader.cli import app
 from upgrader.fleet.policy import policy_failed
-from upgrader.fleet.state import ClusterStatus, FleetJournal
+from upgrader.fleet.journal import FleetJournal
+from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.usecases.fleet.engines.argo import cluster_task, render_workflow, validate_workflow

@@ -10,7 +10,9 @@ from pathlib import Path
 from tests.usecases.fleet.builders import FLEET, engine, make_run
 from upgrader.core.exit_codes import ExitCode
 from upgrader.fleet.run_doc import ClusterVerdict
-from upgrader.fleet.state import ClusterStatus, FleetJournal
+from upgrader.fleet.journal import FleetJournal
+from upgrader.fleet.records import Request, cluster_step, gate_step, group_step
+from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 
 
@@ -96,8 +98,8 @@ def test_stop_lets_in_flight_finish_and_resume_starts_with_the_first_unprocessed
     clock = VirtualClock()
     eng, leaf = engine(run, run_file, clock)
     # Someone runs `eksup fleet stop` while dev-a and dev-b are upgrading.
-    leaf.before_finish["dev-b"] = lambda: FleetJournal(run_file).append(
-        clock.now(), "stop-requested", by="oncall"
+    leaf.before_finish["dev-b"] = lambda: FleetJournal(run_file).ask(
+        clock.now(), Request.STOP, "oncall"
     )
     outcome = eng.execute()
     assert outcome.status == "stopped"
@@ -114,10 +116,8 @@ def test_stop_lets_in_flight_finish_and_resume_starts_with_the_first_unprocessed
 def test_skip_a_cluster_and_a_group_with_a_reason(tmp_path: Path) -> None:
     run, run_file = make_run(tmp_path, FLEET.replace("{allowed}", "0"))
     journal = FleetJournal(run_file)
-    journal.append(
-        0, "cluster-skipped", cluster="dev-b", reason="decommissioned (skipped by sre)", by="sre"
-    )
-    journal.append(0, "group-skipped", stage="prod", group="prod", reason="freeze (skipped by sre)")
+    journal.ask(0, Request.SKIP, "sre", cluster_step("dev-b"), "decommissioned (skipped by sre)")
+    journal.ask(0, Request.SKIP, "sre", group_step("prod", "prod"), "freeze (skipped by sre)")
     eng, leaf = engine(run, run_file, VirtualClock())
     assert eng.execute().status == "completed"
     assert [n for n, _, _ in leaf.started] == ["mgmt", "dev-a", "dev-c"]
@@ -134,7 +134,7 @@ def test_retry_runs_a_failed_cluster_again_with_the_same_plan(tmp_path: Path) ->
     assert eng.execute().status == "failed"
     journal = FleetJournal(run_file)
     assert eng.execute().status == "failed"  # resuming alone does not forgive a failure
-    journal.append(clock.now(), "cluster-retry", cluster="dev-a", stage="dev", by="sre")
+    journal.ask(clock.now(), Request.RETRY, "sre", cluster_step("dev-a"), stage="dev")
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"
     assert [n for n, _, _ in leaf2.started][:2] == ["dev-a", "dev-c"]
@@ -154,7 +154,7 @@ def test_approval_gate_stops_the_run_until_approved(tmp_path: Path) -> None:
     journal = FleetJournal(run_file)
     assert journal.state().waiting_gates == ["prod/before/cab"]
     assert "prod" not in [n for n, _, _ in leaf.started]
-    journal.append(clock.now(), "gate-approved", gate="prod/before/cab", by="cab-chair")
+    journal.approve(clock.now(), gate_step("prod/before/cab"), "cab-chair")
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"
     assert [n for n, _, _ in leaf2.started] == ["prod"]
@@ -171,7 +171,7 @@ def test_after_stage_soak_and_after_gate_run_together(tmp_path: Path) -> None:
     journal = FleetJournal(run_file)
     soak_until = journal.state().stage_soak_until["dev"]
     clock.sleep(3 * 3600)  # the approval comes after the soak is over: no further wait
-    journal.append(clock.now(), "gate-approved", gate="dev/after/qa", by="qa")
+    journal.approve(clock.now(), gate_step("dev/after/qa"), "qa")
     before = clock.now()
     eng2, leaf2 = engine(run, run_file, clock)
     assert eng2.execute().status == "completed"

@@ -24,10 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from upgrader.core.exit_codes import ExitCode
+from upgrader.core.run.status import RunStatus, exit_code
 from upgrader.execute.steps.base import Ports
+from upgrader.fleet import records
+from upgrader.fleet.journal import Coordinator, FleetJournal
 from upgrader.fleet.policy import failures, policy_failed, upstream_blocker
+from upgrader.fleet.records import Entry
 from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGroup, RunStage
-from upgrader.fleet.state import DONE, ClusterStatus, FleetJournal, FleetState
+from upgrader.fleet.state import DONE, ClusterStatus, FleetState
 from upgrader.fleet.windows import is_open, next_open
 from upgrader.usecases.fleet.leaf import LeafResult, cluster_plan_file, run_cluster
 from upgrader.usecases.fleet.pool import Pool
@@ -50,12 +54,14 @@ class FleetOutcome:
 
     @property
     def exit_code(self) -> ExitCode:
-        return {
-            "completed": ExitCode.OK,
-            "completed-with-failures": ExitCode.FAILED,
-            "failed": ExitCode.FAILED,
-            "stopped": ExitCode.STOPPED,
-        }[self.status]
+        return exit_code(
+            {
+                "completed": RunStatus.SUCCEEDED,
+                "completed-with-failures": RunStatus.FAILED,
+                "failed": RunStatus.FAILED,
+                "stopped": RunStatus.STOPPED,
+            }[self.status]
+        )
 
 
 class _StopError(Exception):
@@ -86,23 +92,23 @@ class LocalEngine:
         # opens, for a scheduler to resume. On: the run waits, as Azure's update runs do.
         self.wait_for_windows = wait_for_windows
         self.run, self.opener, self.pool, self.log, self.by = run, opener, pool, log, by
-        self.journal = FleetJournal(run_file)
+        self.journal = Coordinator(FleetJournal(run_file), pool.clock)
         self.run_arg = shlex.quote(str(run_file))  # in commands shown to a person
         self.poll = poll_seconds
         self.clock = pool.clock
 
-    def record(self, kind: str, **data: object) -> None:
-        self.journal.append(self.clock.now(), kind, **data)
+    def record(self, entry: Entry) -> None:
+        self.journal.write(entry)
 
     def execute(self) -> FleetOutcome:
-        with self.pool.member():
-            self.record("run-started", by=self.by, engine="local")
+        """The run; RefusedError (exit 3) while another coordinator runs it."""
+        with self.pool.member(), self.journal.coordinating(self.by, "local", self.run.run_id):
             tolerated = 0
             try:
                 for stage in self.run.stages:
                     tolerated += self._stage(stage)
             except _StopError as stop:
-                self.record("run-finished", status=stop.outcome.status, reason=stop.outcome.reason)
+                self.record(records.run_finished(stop.outcome.status, stop.outcome.reason))
                 return stop.outcome
             if tolerated:
                 outcome = FleetOutcome(
@@ -114,7 +120,7 @@ class LocalEngine:
                 outcome = FleetOutcome(
                     "completed", f"every cluster at {self.run.target_version} or skipped"
                 )
-            self.record("run-finished", status=outcome.status, reason=outcome.reason)
+            self.record(records.run_finished(outcome.status, outcome.reason))
             return outcome
 
     # one stage
@@ -146,7 +152,7 @@ class LocalEngine:
         failed, why = self._policy_failed(stage, state)
         left = self._unprocessed(stage, state)
         if failed:
-            self.record("stage-finished", stage=stage.name, outcome="failed", reason=why)
+            self.record(records.stage_finished(stage.name, "failed", why))
             raise _StopError(
                 FleetOutcome(
                     "failed",
@@ -168,7 +174,7 @@ class LocalEngine:
         self._after(stage, state)
         failures = _failures(stage.members, state)
         outcome = "completed-with-failures" if failures else "completed"
-        self.record("stage-finished", stage=stage.name, outcome=outcome, failures=failures)
+        self.record(records.stage_finished(stage.name, outcome, failures=failures))
         note = f" with {failures} failure(s), within maxAllowedFailures" if failures else ""
         self.log(f"stage {stage.name} completed{note}")
         return failures
@@ -178,7 +184,7 @@ class LocalEngine:
         waiting = [g for g in gates if g not in state.approved]
         for gate in waiting:
             if gate not in state.waiting_gates:
-                self.record("gate-waiting", gate=gate)
+                self.record(records.gate_waiting(gate))
         if waiting:
             raise _StopError(
                 FleetOutcome(
@@ -195,14 +201,10 @@ class LocalEngine:
             if current.status is not ClusterStatus.PENDING or current.attempts:
                 continue
             if cluster.verdict is ClusterVerdict.SKIPPED:
-                self.record("cluster-skipped", cluster=name, reason=cluster.reason, by="plan")
+                self.record(records.cluster_ended(name, "skipped", cluster.reason, by="plan"))
             elif cluster.verdict in (ClusterVerdict.BLOCKED, ClusterVerdict.UNREACHABLE):
-                self.record(
-                    "cluster-finished",
-                    cluster=name,
-                    outcome="failed",
-                    detail=f"{cluster.verdict.value} at plan time: {cluster.reason}",
-                )
+                why = f"{cluster.verdict.value} at plan time: {cluster.reason}"
+                self.record(records.cluster_ended(name, "failed", why))
 
     def _policy_failed(self, stage: RunStage, state: FleetState) -> tuple[bool, str]:
         return policy_failed(self.run, stage, state)
@@ -251,28 +253,24 @@ class LocalEngine:
         if key in state.skipped_groups:
             for name in group.members:
                 if state.cluster(name).status in (ClusterStatus.PENDING, ClusterStatus.STOPPED):
-                    self.record(
-                        "cluster-skipped",
-                        cluster=name,
-                        reason=f"group {key} skipped: {state.skipped_groups[key]}",
-                        by="skip",
-                    )
+                    why = f"group {key} skipped: {state.skipped_groups[key]}"
+                    self.record(records.cluster_ended(name, "skipped", why, by="skip"))
             return
         for gate in group.before_gates:
             if gate not in state.approved and gate not in state.waiting_gates:
-                self.record("gate-waiting", gate=gate)
+                self.record(records.gate_waiting(gate))
 
     def _upstream_ready(self, name: str, state: FleetState) -> bool:
         blocker = upstream_blocker(self.run, name, state)
         if blocker is None:
             return True
-        self.record("cluster-finished", cluster=name, outcome="failed", detail=blocker)
+        self.record(records.cluster_ended(name, "failed", blocker))
         return False
 
     def _start(self, name: str, state: FleetState) -> Future[LeafResult]:
         cluster = self.run.cluster(name)
         soak_done = state.cluster(name).status is ClusterStatus.SOAKING
-        self.record("cluster-started", cluster=name, stage=cluster.stage)
+        self.record(records.cluster_started(name, cluster.stage))
         self.log(f"{name}: {'nodes after the soak' if soak_done else 'started'}")
         plan_file = cluster_plan_file(self.journal.directory, name)
 
@@ -302,20 +300,15 @@ class LocalEngine:
                 result = LeafResult(ClusterStatus.FAILED, f"{type(error).__name__}: {error}")
             if result.status is ClusterStatus.SOAKING:
                 assert result.soak_until is not None
-                self.record(
-                    "cluster-soaking",
-                    cluster=name,
-                    until=result.soak_until,
-                    reason=f"{result.detail} until {_when(result.soak_until)}",
-                )
+                self.record(records.soak_until(records.cluster_step(name), result.soak_until))
+                why = f"{result.detail} until {_when(result.soak_until)}"
+                self.record(records.cluster_ended(name, "soaking", why))
                 self.log(f"{name}: soaking until {_when(result.soak_until)}")
                 continue
             detail = result.detail
             if result.status is ClusterStatus.WAITING:
                 detail += f": `eksup fleet approve {self.run_arg} --cluster {name}`"
-            self.record(
-                "cluster-finished", cluster=name, outcome=result.status.value, detail=detail
-            )
+            self.record(records.cluster_ended(name, result.status.value, detail))
             self.log(f"{name}: {result.status.value}: {result.detail}")
 
     def _sleep_until_soaked(self, stage: RunStage, state: FleetState) -> bool:
@@ -380,7 +373,7 @@ class LocalEngine:
         until = state.stage_soak_until.get(stage.name)
         if stage.after_wait_seconds and until is None:
             until = self.clock.now() + stage.after_wait_seconds
-            self.record("stage-soak", stage=stage.name, until=until)
+            self.record(records.soak_until(records.stage_step(stage.name), until))
             self.log(f"stage {stage.name}: soaking until {_when(until)}")
         # The soak and the after-gates run at the same time; both must be done.
         self._gates(gates, f"stage {stage.name} completes")
