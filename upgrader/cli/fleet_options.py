@@ -170,7 +170,10 @@ def _ctrl_c_stops(journal: Any, clock: Any) -> Iterator[None]:
         asked.append(True)
         from upgrader.fleet.records import Request
 
-        journal.ask(clock.now(), Request.STOP, f"{_who()} (Ctrl-C)")
+        # From another thread: the signal may have stopped this one inside a journal write,
+        # whose file lock the request must wait for.
+        why = (clock.now(), Request.STOP, f"{_who()} (Ctrl-C)")
+        threading.Thread(target=journal.ask, args=why, name="fleet-stop").start()
         _log("eksup: stopping: clusters in flight finish, nothing new starts (Ctrl-C again: now)")
 
     if threading.current_thread() is not threading.main_thread():

@@ -11,7 +11,9 @@ interleave. The coordinator takes in what others added by reading the file again
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +61,29 @@ def parse_fleet_records(text: str, source: str) -> list[Record]:
                 break
             raise UserError(f"{source}:{number}: not a fleet journal record ({error})") from None
     return found
+
+
+@contextmanager
+def appending(path: Path) -> Iterator[None]:
+    """While one writer appends: the other writers wait (for one record's write and fsync),
+    and a line a crashed writer left cut short at the end is removed first. Without that, the
+    next record would be glued to the fragment, and the line they make is neither."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # Only the tail after the last newline: one partial record (every whole record
+            # ends with its newline, written in the same write).
+            tail = os.pread(
+                fd, min(size, loaders.JOURNAL.max_bytes), max(0, size - loaders.JOURNAL.max_bytes)
+            )
+            os.ftruncate(fd, size - (len(tail) - (tail.rfind(b"\n") + 1)))
+            os.fsync(fd)
+        yield
+    finally:
+        os.close(fd)  # and the flock with it
 
 
 def _record(entry: Entry, run: str, seq: int, at: float) -> Record:
@@ -122,10 +147,10 @@ class FleetJournal:
         return self._append(entry, new_run_id("f"), at)
 
     def _append(self, entry: Entry, run: str, at: float) -> Record:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        seq = max((r.seq for r in self.records()), default=0) + 1
-        record = _record(entry, run, seq, at)
-        append_records(self.path, [record])  # one line, one write, O_APPEND, fsynced
+        with appending(self.path):
+            seq = max((r.seq for r in self.records()), default=0) + 1
+            record = _record(entry, run, seq, at)
+            append_records(self.path, [record])  # one line, one write, O_APPEND, fsynced
         return record
 
 
@@ -171,9 +196,10 @@ class Coordinator:
 
     def write(self, entry: Entry) -> Record:
         assert self._journal is not None, "write() outside coordinating()"
-        return self._journal.append(
-            entry.phase, entry.step, outcome=entry.outcome, detail=entry.detail, data=entry.data
-        )
+        with appending(self.files.path):
+            return self._journal.append(
+                entry.phase, entry.step, outcome=entry.outcome, detail=entry.detail, data=entry.data
+            )
 
     def state(self) -> FleetState:
         """The run's state, with what other terminals asked since taken in and answered."""

@@ -23,8 +23,8 @@ from tests.usecases.fleet.builders import FLEET, engine, make_run
 from tests.usecases.fleet.test_argo import IMAGE, _plan
 from upgrader.adapters.argo_workflow import offloaded, unpacked
 from upgrader.cli import app
-from upgrader.fleet.policy import policy_failed
 from upgrader.fleet.journal import FleetJournal
+from upgrader.fleet.policy import policy_failed
 from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tests.usecases.fleet.builders import FLEET, engine, make_run
 from upgrader.core.exit_codes import ExitCode
-from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.journal import FleetJournal
 from upgrader.fleet.records import Request, cluster_step, gate_step, group_step
+from upgrader.fleet.run_doc import ClusterVerdict
 from upgrader.fleet.state import ClusterStatus
 from upgrader.sandbox.clock import VirtualClock
 
