@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from socket import gethostname
 
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
@@ -46,21 +47,30 @@ def parse_fleet_records(text: str, source: str) -> list[Record]:
     legacy = 0
     for number, line in enumerate(lines, start=1):
         try:
-            if loaders.json_depth_error(line, loaders.JOURNAL.max_depth) is not None:
-                raise ValueError("nested too deeply")
-            raw = json.loads(line)
-            if not is_legacy(raw):
-                found.append(Record.from_json(line))
-                continue
-            at = float(raw["at"])
-            for entry in legacy_entries(raw):
-                legacy += 1
-                found.append(_record(entry, LEGACY_RUN, legacy, at))
-        except (ValueError, KeyError, TypeError, OverflowError) as error:
+            line_records = _parse_line(line, legacy)
+        except _BAD_LINE as error:
             if number == len(lines):
                 break
             raise UserError(f"{source}:{number}: not a fleet journal record ({error})") from None
+        legacy += sum(1 for r in line_records if r.run == LEGACY_RUN)
+        found.extend(line_records)
     return found
+
+
+_BAD_LINE = (ValueError, KeyError, TypeError, OverflowError)
+
+
+def _parse_line(line: str, legacy_before: int) -> list[Record]:
+    """One line's records: today's one, or an earlier eksup's event converted (numbered after
+    the `legacy_before` converted records before it)."""
+    if loaders.json_depth_error(line, loaders.JOURNAL.max_depth) is not None:
+        raise ValueError("nested too deeply")
+    raw = json.loads(line)
+    if not is_legacy(raw):
+        return [Record.from_json(line)]
+    at = float(raw["at"])
+    entries = legacy_entries(raw)
+    return [_record(e, LEGACY_RUN, legacy_before + n, at) for n, e in enumerate(entries, 1)]
 
 
 @contextmanager
@@ -74,16 +84,25 @@ def appending(path: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            # Only the tail after the last newline: one partial record (every whole record
-            # ends with its newline, written in the same write).
-            tail = os.pread(
-                fd, min(size, loaders.JOURNAL.max_bytes), max(0, size - loaders.JOURNAL.max_bytes)
-            )
-            os.ftruncate(fd, size - (len(tail) - (tail.rfind(b"\n") + 1)))
-            os.fsync(fd)
+            _end_the_last_line(fd, size)
         yield
     finally:
         os.close(fd)  # and the flock with it
+
+
+def _end_the_last_line(fd: int, size: int) -> None:
+    """The text after the last newline: a record cut short (every whole record is written
+    with its newline in one write) is removed; one that lacks only its newline keeps it."""
+    start = max(0, size - loaders.JOURNAL.max_bytes)
+    tail = os.pread(fd, size - start, start)
+    line = tail[tail.rfind(b"\n") + 1 :]
+    try:
+        _parse_line(line.decode(), 0)
+    except _BAD_LINE:  # UnicodeDecodeError is a ValueError
+        os.ftruncate(fd, size - len(line))
+    else:
+        os.pwrite(fd, b"\n", size)
+    os.fsync(fd)
 
 
 def _record(entry: Entry, run: str, seq: int, at: float) -> Record:
@@ -136,8 +155,6 @@ class FleetJournal:
         return self._append(entry, new_run_id("q"), at)
 
     def approve(self, at: float, step: str, by: str, comment: str = "") -> Record:
-        from socket import gethostname
-
         return self._append(records.approved(step, by, comment, gethostname()), new_run_id("a"), at)
 
     def submitted_to_argo(
@@ -203,8 +220,8 @@ class Coordinator:
 
     def state(self) -> FleetState:
         """The run's state, with what other terminals asked since taken in and answered."""
-        found = self.files.records()
         assert self._journal is not None, "state() outside coordinating()"
+        found = self.files.records()
         # Re-opened on the file, the engine journal's own records are there (each was fsynced
         # before `append` returned) and its next seq follows every writer's.
         self._journal = Journal(

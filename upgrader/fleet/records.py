@@ -133,6 +133,7 @@ def request(
     what: Request, by: str, step: str | None = None, detail: str = "", **data: str
 ) -> Entry:
     """A request from another terminal; the writer adds `for_run`."""
+    detail = detail or f"{what.value} requested by {by}"
     return Entry(Phase.REQUESTED, step, outcome=what.value, detail=detail, data={"by": by, **data})
 
 

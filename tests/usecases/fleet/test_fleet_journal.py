@@ -330,3 +330,15 @@ def test_a_second_coordinator_is_refused_and_writes_nothing(tmp_path: Path) -> N
     # Released with its holder: the next coordinator goes ahead.
     eng, _ = engine(run, run_file, VirtualClock())
     assert eng.execute().status == "completed"
+
+
+def test_a_whole_last_record_that_lacks_only_its_newline_is_kept(tmp_path: Path) -> None:
+    _, run_file = make_run(tmp_path, FLEET.replace("{allowed}", "0"))
+    journal = FleetJournal(run_file)
+    journal.directory.mkdir()
+    whole = Record("f-1", 1, 1767225600.0, Phase.RUN_STARTED, data={"engine": "local"})
+    journal.path.write_text(whole.to_json())  # the write ended just before its newline
+    asked = journal.ask(1767225700.0, Request.STOP, "oncall")
+    assert journal.records() == [whole, asked]
+    assert asked.seq == 2
+    assert asked.data["for_run"] == "f-1"
