@@ -98,3 +98,23 @@ def test_resume_is_refused_with_exit_3_while_another_coordinator_runs(tmp_path: 
     assert len([line for line in output.splitlines() if line.strip()]) == 1, output
     assert f"is being run by {holder}" in output
     assert journal.path.read_bytes() == before  # nothing written
+
+
+def test_the_first_ctrl_c_asks_the_coordinator_to_stop(tmp_path: Path) -> None:
+    # The handler writes from another thread: the signal may have stopped the coordinator's
+    # own thread inside a journal write, holding the file's lock.
+    import signal
+    import threading
+
+    from upgrader.fleet.cli_common import _ctrl_c_stops
+
+    _, run_file = make_run(tmp_path, GATE)
+    journal = FleetJournal(run_file)
+    with _ctrl_c_stops(journal, VirtualClock()):
+        signal.raise_signal(signal.SIGINT)
+        for thread in threading.enumerate():
+            if thread.name == "fleet-stop":
+                thread.join(timeout=10)
+    [stop] = journal.records()
+    assert (stop.phase, stop.outcome) == (Phase.REQUESTED, "stop")
+    assert stop.data["by"].endswith(" (Ctrl-C)")
