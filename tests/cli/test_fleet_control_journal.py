@@ -106,7 +106,7 @@ def test_the_first_ctrl_c_asks_the_coordinator_to_stop(tmp_path: Path) -> None:
     import signal
     import threading
 
-    from upgrader.fleet.cli_common import _ctrl_c_stops
+    from upgrader.cli.fleet_options import _ctrl_c_stops
 
     _, run_file = make_run(tmp_path, GATE)
     journal = FleetJournal(run_file)
