@@ -75,34 +75,16 @@ def _parse_line(line: str, legacy_before: int) -> list[Record]:
 
 @contextmanager
 def appending(path: Path) -> Iterator[None]:
-    """While one writer appends: the other writers wait (for one record's write and fsync),
-    and a line a crashed writer left cut short at the end is removed first. Without that, the
-    next record would be glued to the fragment, and the line they make is neither."""
+    """While one writer appends, the other writers wait (for one record's write and fsync).
+    The core's `append_records` ends a line a crashed writer left cut short; under this lock
+    no live writer's line is mistaken for one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            _end_the_last_line(fd, size)
         yield
     finally:
         os.close(fd)  # and the flock with it
-
-
-def _end_the_last_line(fd: int, size: int) -> None:
-    """The text after the last newline: a record cut short (every whole record is written
-    with its newline in one write) is removed; one that lacks only its newline keeps it."""
-    start = max(0, size - loaders.JOURNAL.max_bytes)
-    tail = os.pread(fd, size - start, start)
-    line = tail[tail.rfind(b"\n") + 1 :]
-    try:
-        _parse_line(line.decode(), 0)
-    except _BAD_LINE:  # UnicodeDecodeError is a ValueError
-        os.ftruncate(fd, size - len(line))
-    else:
-        os.pwrite(fd, b"\n", size)
-    os.fsync(fd)
 
 
 def _record(entry: Entry, run: str, seq: int, at: float) -> Record:

@@ -32,6 +32,7 @@ approvals it finds there into its own journal (`merge_approvals`).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -172,7 +173,8 @@ class Journal:
 
 
 def append_records(path: Path, records: Iterable[Record]) -> None:
-    """Append records to a journal file, fsynced."""
+    """Append records to a journal file, fsynced, after ending a line a crash left open."""
+    end_the_last_line(path)
     # Bytes, encoded here: a text handle's encoding would be one more setting to get right.
     with path.open("ab") as handle:
         for record in records:
@@ -180,6 +182,33 @@ def append_records(path: Path, records: Iterable[Record]) -> None:
         handle.flush()
         # The record must survive a SIGKILL or a power cut right after the action it names.
         os.fsync(handle.fileno())
+
+
+def end_the_last_line(path: Path) -> None:
+    """A process killed mid-write leaves the file's last line cut short. `parse_records` drops
+    it, but the next record appended would be glued to it, and the line they make (in the
+    middle of the file from then on) is neither: every later read would refuse the journal. So
+    the fragment is cut off first. A last line that lacks only its newline is a whole record
+    (a proper prefix of a JSON object is never valid JSON) and gets its newline instead."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        text = os.pread(fd, size, 0)  # rare (after a crash), and a journal is bounded
+        line = text[text.rfind(b"\n") + 1 :]
+        try:
+            json.loads(line)
+        except ValueError:  # UnicodeDecodeError is one too
+            os.ftruncate(fd, size - len(line))
+        else:
+            os.pwrite(fd, b"\n", size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def merge_approvals(local: list[Record], remote: list[Record]) -> list[Record]:
