@@ -34,6 +34,7 @@ from upgrader.sandbox.eks import extension as moto_eks
 from upgrader.sandbox.eks.backend import eks_backend
 from upgrader.sandbox.eks.state import NodegroupFacts, settings
 from upgrader.sandbox.inplace import start_in_place_update
+from upgrader.sandbox.rollout_aws import network
 
 SANDBOX_ACCOUNT = "123456789012"
 _EKS_EFFECTS = {
@@ -127,16 +128,7 @@ class Sandbox:
 
     def create_network(self, subnets: int = 3) -> list[str]:
         """A VPC with one subnet per zone; returns the subnet ids."""
-        ec2 = self.boto3_client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        return [
-            ec2.create_subnet(
-                VpcId=vpc,
-                CidrBlock=f"10.0.{index * 32}.0/19",
-                AvailabilityZone=f"{self.region}{_ZONES[index % 3]}",
-            )["Subnet"]["SubnetId"]
-            for index in range(subnets)
-        ]
+        return network(self.boto3_client("ec2"), self.region, subnets).subnets
 
     def create_cluster(self, name: str, version: str, subnets: list[str]) -> None:
         eks = self.boto3_client("eks")
