@@ -21,9 +21,9 @@ from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.cli import app
 from upgrader.core.aws import ForwardRule, TargetHealth
 from upgrader.core.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
+from upgrader.sandbox.aws_world import target_group, weighted_rule
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
-from upgrader.sandbox.rollout_aws import target_group, weighted_rule
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
 

@@ -1,6 +1,6 @@
 """A small AWS (moto: ALB, Route 53, CloudWatch) and a fake cluster for rollout tests.
 
-The AWS resources are the sandbox's own (`upgrader.sandbox.rollout_aws`, the builder the demo
+The AWS resources are the sandbox's own (`upgrader.sandbox.aws_world`, the builder the demo
 and the examples' world use); this module only shares them between a module's tests.
 
 Everything waits through one VirtualClock: the AWS back-off, Route 53 INSYNC polling, the
@@ -21,9 +21,7 @@ from strategies.spec import RolloutSpec
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.adapters.aws.retry import RetryPolicy
 from upgrader.core.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
-from upgrader.sandbox.clock import VirtualClock
-from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-from upgrader.sandbox.rollout_aws import (
+from upgrader.sandbox.aws_world import (
     RECORD,
     WeightedRule,
     error_alarm,
@@ -34,6 +32,8 @@ from upgrader.sandbox.rollout_aws import (
     weighted_rule,
     weighted_zone,
 )
+from upgrader.sandbox.clock import VirtualClock
+from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 REGION = "us-east-1"
 NAMESPACE = "shop"

@@ -48,8 +48,8 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.alb_controller import FakeAlbController, ProvisionedAlb
+from upgrader.sandbox.aws_world import weighted_zone
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
-from upgrader.sandbox.rollout_aws import weighted_zone
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
 

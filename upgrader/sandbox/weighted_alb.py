@@ -1,7 +1,7 @@
 """The demo shop's ALB: a listener rule that splits traffic by weight between two target groups.
 
 What the demo's canary (`upgrader.usecases.demo_canary`) and the examples' world
-(`rollout_world`) start from, built with the one builder of a rollout's AWS (`rollout_aws`): a
+(`rollout_world`) start from, built with the one builder of a rollout's AWS (`aws_world`): a
 rule forwarding everything to `web-stable` (weight 100) with `web-candidate` at weight 0, each
 group with two healthy targets, and the alarm the canary's gate reads.
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from upgrader.sandbox.demo_world import DEMO_CLUSTER
-from upgrader.sandbox.rollout_aws import (
+from upgrader.sandbox.aws_world import (
     error_alarm,
     instances,
     load_balancer,
@@ -19,6 +18,7 @@ from upgrader.sandbox.rollout_aws import (
     target_group,
     weighted_rule,
 )
+from upgrader.sandbox.demo_world import DEMO_CLUSTER
 
 if TYPE_CHECKING:
     from upgrader.sandbox.world import Sandbox

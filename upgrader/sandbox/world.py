@@ -24,6 +24,7 @@ from upgrader.adapters.aws.retry import RetryPolicy
 from upgrader.adapters.aws.sessions import new_session
 from upgrader.core.kube import NODEGROUP_LABEL, Taint, TaintEffect
 from upgrader.sandbox.aws_seed import seed_public_parameters
+from upgrader.sandbox.aws_world import network
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.asg_nodes import NODE_GONE_SECONDS, AsgNodes
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
@@ -34,7 +35,6 @@ from upgrader.sandbox.eks import extension as moto_eks
 from upgrader.sandbox.eks.backend import eks_backend
 from upgrader.sandbox.eks.state import NodegroupFacts, settings
 from upgrader.sandbox.inplace import start_in_place_update
-from upgrader.sandbox.rollout_aws import network
 
 SANDBOX_ACCOUNT = "123456789012"
 _EKS_EFFECTS = {

@@ -10,7 +10,7 @@ import pytest
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.core.aws import MetricQuery, TargetWeight, WeightedRecord
 from upgrader.core.errors import NotFoundError, UserError
-from upgrader.sandbox.rollout_aws import (
+from upgrader.sandbox.aws_world import (
     TARGET_PORT,
     instances,
     load_balancer,

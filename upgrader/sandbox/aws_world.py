@@ -1,6 +1,6 @@
-"""What a rollout stands on in AWS, built in moto: a VPC with subnets, an ALB with healthy
-targets, target groups, a listener rule splitting traffic by weight, a hosted zone with weighted
-records, and the CloudWatch alarm a gate reads.
+"""The AWS side of the sandbox's worlds, built in moto: a VPC with subnets (what a cluster
+stands in), and what a rollout stands on: an ALB with healthy targets, target groups, a listener
+rule splitting traffic by weight, a hosted zone with weighted records, the alarm a gate reads.
 
 The one builder of that world for the sandbox (`Sandbox.create_network`), the demo's canary and
 the examples' world (`weighted_alb`, `rollout_world`) and the tests (`tests/strategies/world.py`,
