@@ -5,8 +5,8 @@ rule splitting traffic by weight, a hosted zone with weighted records, the alarm
 The one builder of that world for the sandbox (`Sandbox.create_network`), the demo's canary and
 the examples' world (`weighted_alb`, `rollout_world`) and the tests (`tests/strategies/world.py`,
 the CLI and adapter tests): each takes boto3 clients, so it builds the same world inside a
-`Sandbox` or a bare `mock_aws`. (Ingress-managed ALBs are the fake Load Balancer Controller's:
-`alb_controller`.)
+`Sandbox` or a bare `mock_aws`. The fake Load Balancer Controller (`alb_controller`) makes
+its Ingress ALBs and target groups with it too; their listener and rules are its own.
 """
 
 from __future__ import annotations
