@@ -152,15 +152,19 @@ def build_upgrade_world(
 
 
 def step(kind: StepKind, step_id: str, hop: str | None = None, **params: Any) -> Step:
-    return Step(
-        id=step_id,
-        kind=kind,
-        target=f"cluster/{CLUSTER}",
-        title=step_id,
-        description=f"{kind.value} {step_id}",
-        hop=hop,
-        params=params,
-        mutating=kind not in (StepKind.PREFLIGHT, StepKind.APPROVAL, StepKind.VERIFY),
+    """A step of cluster `prod`; `params` are read as its kind's typed params, as a plan
+    file's are."""
+    return Step.model_validate(
+        {
+            "id": step_id,
+            "kind": kind,
+            "target": f"cluster/{CLUSTER}",
+            "title": step_id,
+            "description": f"{kind.value} {step_id}",
+            "hop": hop,
+            "params": params,
+            "mutating": kind not in (StepKind.PREFLIGHT, StepKind.APPROVAL, StepKind.VERIFY),
+        }
     )
 
 
