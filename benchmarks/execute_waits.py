@@ -1,8 +1,9 @@
 """A whole `eksup execute` run through the real Kubernetes adapter: API requests of its waits.
 
-A small cluster (two managed node groups, Deployments with budgets, a StatefulSet, a DaemonSet,
-Cluster Autoscaler) is served by the sandbox's Kubernetes API server with virtual time running
-at RATE virtual seconds per real second; the AWS side is the in-process moto sandbox. The plan
+The engine tests' small cluster (`upgrader.sandbox.upgrade_world`: two managed node groups,
+Deployments with budgets, a StatefulSet, a DaemonSet, Cluster Autoscaler) is served by the
+sandbox's Kubernetes API server with virtual time running at RATE virtual seconds per real
+second; the AWS side is the in-process moto sandbox. The plan
 pauses the autoscaler, updates the control plane to 1.29, replaces both node groups blue/green,
 restores the autoscaler and verifies. It runs twice on fresh worlds: re-listing what every wait
 round reads (no `watching()`, as before #13) and as `execute` runs it, in one watch scope.
@@ -26,123 +27,42 @@ from typing import Any, cast
 
 from upgrader.adapters.clock import ServedSandboxClock
 from upgrader.adapters.kubernetes.client import KubernetesCluster
-from upgrader.core.kube import (
-    LabelSelector,
-    PodDisruptionBudget,
-    PodSpec,
-    PodTemplate,
-    Resources,
-    Toleration,
-    Workload,
-    WorkloadKind,
-)
 from upgrader.core.ports import Cluster
 from upgrader.execute.engine import ExecuteOptions, Ports, RunStatus, execute
 from upgrader.execute.reporter import PlainReporter
-from upgrader.plan.document import Plan, Step, StepKind, Verdict
+from upgrader.plan.document import Plan, StepKind
 from upgrader.sandbox.apiserver.server import KubeServer
+from upgrader.sandbox.upgrade_world import (
+    CLUSTER,
+    blue_green,
+    build_upgrade_world,
+    control_plane,
+    hand_plan,
+    step,
+)
 from upgrader.sandbox.world import Sandbox
 
 RATE = 600.0
-CLUSTER = "bench"
-SUBNETS = ["subnet-0a", "subnet-0b", "subnet-0c"]
 MODES = ("poll", "watch")
 _FOLLOWED = re.compile(
     r"^/(api/v1/(nodes|pods)|apis/policy/v1/poddisruptionbudgets|apis/(apps|batch)/v1/\w+)"
 )
 
 
-def _app(kind: WorkloadKind, namespace: str, name: str, replicas: int | None) -> Workload:
-    labels = {"app": name}
-    tolerations = (Toleration(operator="Exists"),) if kind is WorkloadKind.DAEMON_SET else ()
-    spec = PodSpec(requests=Resources(250, 256 * 2**20, 1), tolerations=tolerations)
-    return Workload(
-        kind=kind,
-        namespace=namespace,
-        name=name,
-        selector=LabelSelector(labels),
-        template=PodTemplate(labels=labels, spec=spec),
-        replicas=replicas,
-        labels=labels,
-    )
-
-
-def build(world: Sandbox) -> None:
-    world.create_cluster(CLUSTER, "1.28", SUBNETS)
-    world.install_addons(CLUSTER, "1.28", ("vpc-cni", "coredns", "kube-proxy"))
-    for group in ("general", "batch"):
-        world.create_nodegroup(
-            CLUSTER, group, instance_type_name="m5.xlarge", size=3, subnets=SUBNETS
-        )
-    world.settle(300)
-    kube = world.kube(CLUSTER)
-    for workload, startup, budget in (
-        (_app(WorkloadKind.DAEMON_SET, "kube-system", "aws-node", None), 5, False),
-        (_app(WorkloadKind.DEPLOYMENT, "kube-system", "cluster-autoscaler", 1), 10, False),
-        (_app(WorkloadKind.DEPLOYMENT, "shop", "web", 6), 15, True),
-        (_app(WorkloadKind.DEPLOYMENT, "shop", "api", 4), 30, True),
-        (_app(WorkloadKind.STATEFUL_SET, "payments", "ledger", 3), 40, True),
-    ):
-        kube.add_workload(workload, startup_seconds=startup)
-        if budget:
-            kube.add_pdb(
-                PodDisruptionBudget(
-                    namespace=workload.namespace,
-                    name=workload.name,
-                    selector=workload.selector,
-                    max_unavailable=1,
-                )
-            )
-    world.settle(300)
-
-
-def _step(kind: StepKind, step_id: str, hop: str | None = None, **params: Any) -> Step:
-    return Step(
-        id=step_id,
-        kind=kind,
-        target=f"cluster/{CLUSTER}",
-        title=step_id,
-        description=step_id,
-        hop=hop,
-        params=params,
-        mutating=kind not in (StepKind.PREFLIGHT, StepKind.APPROVAL, StepKind.VERIFY),
-    )
-
-
 def plan() -> Plan:
-    steps = [
-        _step(StepKind.PAUSE_AUTOSCALER, "pause-autoscaler"),
-        _step(StepKind.CONTROL_PLANE, "control-plane", "1.29", version="1.29", from_version="1.28"),
-    ]
-    for group in ("general", "batch"):
-        steps.append(
-            _step(
-                StepKind.NODEGROUP_BLUE_GREEN,
-                f"nodegroup-{group}",
-                "1.29",
-                nodegroup=group,
-                green_nodegroup=f"{group}-1-29",
-                version="1.29",
-            )
-        )
-    steps += [
-        _step(StepKind.RESUME_AUTOSCALER, "resume-autoscaler"),
-        _step(StepKind.VERIFY, "verify", version="1.29"),
-    ]
-    return Plan(
-        eksup_version="bench",
-        created_at="2026-01-01T00:00:00Z",
-        cluster=CLUSTER,
-        region="us-east-1",
-        current_version="1.28",
-        target_version="1.29",
-        node_strategy="blue-green",
-        runbook="eks-upgrade-blue-green",
-        fingerprint="sha256:bench",
-        verdict=Verdict.READY,
-        hops=[],
-        node_replacements=0,
-        steps=steps,
+    """1.28 -> 1.29, the planner's shape: CA paused, the control plane, both node groups blue/
+    green, CA restored, verify."""
+    groups = [blue_green(group, f"{group}-1-29", "1.29") for group in ("general", "batch")]
+    return hand_plan(
+        [
+            step(StepKind.PAUSE_AUTOSCALER, "pause-autoscaler"),
+            control_plane("1.29", "1.28"),
+            *groups,
+            step(StepKind.RESUME_AUTOSCALER, "resume-autoscaler"),
+            step(StepKind.VERIFY, "verify", version="1.29"),
+        ],
+        "1.28",
+        "1.29",
     )
 
 
@@ -179,7 +99,7 @@ class _Rounds(PlainReporter):
 
 def measure(mode: str, rate: float, workdir: Path) -> dict[str, float]:
     with Sandbox() as world:
-        build(world)
+        build_upgrade_world(world)
         with KubeServer(world.kube(CLUSTER), world.clock) as server:
             clock = ServedSandboxClock(server.clock_url)
             kubeconfig = server.write_kubeconfig(workdir / f"kubeconfig-{mode}")

@@ -21,6 +21,7 @@ from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.cli import app
 from upgrader.core.aws import ForwardRule, TargetHealth
 from upgrader.core.kube import LabelSelector, Lease, PodTemplate, Workload, WorkloadKind
+from upgrader.sandbox.aws_world import target_group, weighted_rule
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 from upgrader.sandbox.demo_world import DEMO_CLUSTER
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
@@ -141,34 +142,10 @@ def _rule(shared: Shared) -> tuple[str, str, str]:
     elbv2 = shared.sandbox.boto3_client("elbv2")
     serial = next(shared.serial)
     stable, candidate = (
-        elbv2.create_target_group(
-            Name=f"{side}-{serial}", Protocol="HTTP", Port=80, VpcId=shared.vpc
-        )["TargetGroups"][0]["TargetGroupArn"]
-        for side in ("stable", "candidate")
+        target_group(elbv2, shared.vpc, f"{side}-{serial}", ()) for side in ("stable", "candidate")
     )
-    listener = elbv2.create_listener(
-        LoadBalancerArn=shared.lb,
-        Protocol="HTTP",
-        Port=8000 + serial,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": stable}],
-    )["Listeners"][0]["ListenerArn"]
-    rule = elbv2.create_rule(
-        ListenerArn=listener,
-        Priority=10,
-        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": stable, "Weight": 100},
-                        {"TargetGroupArn": candidate, "Weight": 0},
-                    ]
-                },
-            }
-        ],
-    )["Rules"][0]["RuleArn"]
-    return rule, stable, candidate
+    split = weighted_rule(elbv2, shared.lb, stable, candidate, port=8000 + serial)
+    return split.rule, stable, candidate
 
 
 def _world(shared: Shared, tmp_path: Path, strategy: str) -> World:

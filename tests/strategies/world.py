@@ -1,5 +1,8 @@
 """A small AWS (moto: ALB, Route 53, CloudWatch) and a fake cluster for rollout tests.
 
+The AWS resources are the sandbox's own (`upgrader.sandbox.aws_world`, the builder the demo
+and the examples' world use); this module only shares them between a module's tests.
+
 Everything waits through one VirtualClock: the AWS back-off, Route 53 INSYNC polling, the
 rollout's pauses and the cluster's pods, so a 20-minute canary takes milliseconds.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -19,22 +21,26 @@ from strategies.spec import RolloutSpec
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.adapters.aws.retry import RetryPolicy
 from upgrader.core.kube import LabelSelector, PodTemplate, Workload, WorkloadKind
+from upgrader.sandbox.aws_world import (
+    RECORD,
+    WeightedRule,
+    error_alarm,
+    instances,
+    load_balancer,
+    network,
+    target_group,
+    weighted_rule,
+    weighted_zone,
+)
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
-from upgrader.sandbox.weighted_alb import target_group, weighted_rule
 
 REGION = "us-east-1"
 NAMESPACE = "shop"
-ZONE_NAME = "example.com"
-RECORD = "web.example.com"
 
 
-@dataclass(frozen=True)
-class Alb:
-    listener: str
-    rule: str
-    stable: str
-    candidate: str
+# The weighted rule a test's rollout moves: the sandbox's shape, under the tests' name.
+Alb = WeightedRule
 
 
 @pytest.fixture
@@ -49,19 +55,10 @@ class Shared:
         self.aws = aws
         self.clock = VirtualClock()  # the running test's clock, swapped in by `aws`
         ec2, elbv2 = aws.clients.ec2, aws.clients.elbv2
-        self.vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=self.vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"][
-                "SubnetId"
-            ]
-            for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
-        ]
-        lb = elbv2.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]
-        self.lb = lb["LoadBalancerArn"]
-        self.instances = [
-            i["InstanceId"]
-            for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)["Instances"]
-        ]
+        net = network(ec2, REGION, subnets=2)
+        self.vpc = net.vpc
+        self.lb = load_balancer(elbv2, "web", net.subnets)
+        self.instances = instances(ec2, 2)
         self.serial = itertools.count(1)
 
     def target_group(self, prefix: str, targets: int = 2) -> str:
@@ -105,54 +102,22 @@ def alb(shared: Shared) -> Alb:
     """A fresh listener on the shared ALB: its default action and a rule forward everything to
     `stable`; `stable` and `candidate` have two healthy targets each."""
     stable, candidate = shared.target_group("stable"), shared.target_group("candidate")
-    split = weighted_rule(
+    return weighted_rule(
         shared.aws.clients.elbv2, shared.lb, stable, candidate, port=8000 + next(shared.serial)
     )
-    return Alb(split.listener, split.rule, stable, candidate)
 
 
 @pytest.fixture
 def zone(shared: Shared) -> str:
     """A fresh hosted zone with web.example.com weighted: blue 100 (stable), green 0."""
-    route53 = shared.aws.clients.route53
-    zone_id: str = route53.create_hosted_zone(
-        Name=ZONE_NAME, CallerReference=f"eksup-{next(shared.serial)}"
-    )["HostedZone"]["Id"].split("/")[-1]
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": RECORD,
-                        "Type": "A",
-                        "SetIdentifier": ident,
-                        "Weight": weight,
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": address}],
-                    },
-                }
-                for ident, weight, address in (("blue", 100, "10.0.0.1"), ("green", 0, "10.0.0.2"))
-            ]
-        },
-    )
-    return zone_id
+    return weighted_zone(shared.aws.clients.route53, f"eksup-{next(shared.serial)}")
 
 
 def put_alarm(aws: Boto3Aws, name: str, state: str = "OK") -> None:
-    cloudwatch = aws.clients.cloudwatch
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
+    error_alarm(aws.clients.cloudwatch, name, threshold=5)
+    aws.clients.cloudwatch.set_alarm_state(
+        AlarmName=name, StateValue=state, StateReason=f"test: {state}"
     )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test: {state}")
 
 
 def set_alarm(aws: Boto3Aws, name: str, state: str) -> None:

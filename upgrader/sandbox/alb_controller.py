@@ -41,6 +41,7 @@ from upgrader.core.kube import (
     Ingress,
 )
 from upgrader.core.ports import LoadBalancers
+from upgrader.sandbox.aws_world import load_balancer, target_group
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -119,17 +120,13 @@ class FakeAlbController:
         """Build the Ingress's ALB as the controller's first reconcile would, and bind it."""
         ingress = self._cluster.get_ingress(namespace, name)
         elbv2 = self._elbv2
-        lb = elbv2.create_load_balancer(Name=_alb_name(namespace, name), Subnets=subnets)
-        lb_arn = str(lb["LoadBalancers"][0]["LoadBalancerArn"])
+        lb_arn = load_balancer(elbv2, _alb_name(namespace, name), subnets)
         groups: dict[str, str] = {}
         for service, port in _services(ingress):
             if (namespace, service, port) in self._target_groups:
                 groups[service] = self._target_groups[(namespace, service, port)]
                 continue
-            created = elbv2.create_target_group(
-                Name=_alb_name(namespace, service), Protocol="HTTP", Port=80, VpcId=vpc
-            )
-            groups[service] = str(created["TargetGroups"][0]["TargetGroupArn"])
+            groups[service] = target_group(elbv2, vpc, _alb_name(namespace, service), ())
             self.bind_service(namespace, service, port, groups[service])
         listener = str(
             elbv2.create_listener(

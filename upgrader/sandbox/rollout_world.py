@@ -48,13 +48,12 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.alb_controller import FakeAlbController, ProvisionedAlb
+from upgrader.sandbox.aws_world import weighted_zone
 from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
 
 _SEED = 20261206  # any constant: it only has to stay the same
-ZONE_NAME = "example.com"
-RECORD = "web.example.com"
 NAMESPACE = "shop"
 INGRESS = "web"
 AB_ACTION = "web-ab"
@@ -165,30 +164,7 @@ def _ingress_alb(world: Sandbox) -> ProvisionedAlb:
 
 
 def _zone(world: Sandbox) -> str:
-    route53: Any = world.boto3_client("route53")
-    zone_id: str = route53.create_hosted_zone(Name=ZONE_NAME, CallerReference="eksup-examples")[
-        "HostedZone"
-    ]["Id"].split("/")[-1]
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": RECORD,
-                        "Type": "A",
-                        "SetIdentifier": ident,
-                        "Weight": weight,
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": address}],
-                    },
-                }
-                for ident, weight, address in (("blue", 100, "10.0.0.1"), ("green", 0, "10.0.0.2"))
-            ]
-        },
-    )
-    return zone_id
+    return weighted_zone(world.boto3_client("route53"), "eksup-examples")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from upgrader.adapters.aws.retry import RetryPolicy
 from upgrader.adapters.aws.sessions import new_session
 from upgrader.core.kube import NODEGROUP_LABEL, Taint, TaintEffect
 from upgrader.sandbox.aws_seed import seed_public_parameters
+from upgrader.sandbox.aws_world import network
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.cluster.asg_nodes import NODE_GONE_SECONDS, AsgNodes
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
@@ -127,16 +128,7 @@ class Sandbox:
 
     def create_network(self, subnets: int = 3) -> list[str]:
         """A VPC with one subnet per zone; returns the subnet ids."""
-        ec2 = self.boto3_client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        return [
-            ec2.create_subnet(
-                VpcId=vpc,
-                CidrBlock=f"10.0.{index * 32}.0/19",
-                AvailabilityZone=f"{self.region}{_ZONES[index % 3]}",
-            )["Subnet"]["SubnetId"]
-            for index in range(subnets)
-        ]
+        return network(self.boto3_client("ec2"), self.region, subnets).subnets
 
     def create_cluster(self, name: str, version: str, subnets: list[str]) -> None:
         eks = self.boto3_client("eks")

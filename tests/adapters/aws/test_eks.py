@@ -23,6 +23,7 @@ from upgrader.core.aws import (
     UpdateStatus,
 )
 from upgrader.core.errors import NotFoundError, UserError
+from upgrader.sandbox.aws_world import network
 from upgrader.sandbox.clock import VirtualClock
 from upgrader.sandbox.eks import extension as moto_eks
 from upgrader.sandbox.eks.extension import eks_backend, settings
@@ -48,14 +49,7 @@ def clock(aws: Boto3Aws) -> Iterator[VirtualClock]:
 
 @pytest.fixture
 def world(aws: Boto3Aws, clock: VirtualClock) -> World:
-    ec2 = aws.clients.ec2
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = tuple(
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"][
-            "SubnetId"
-        ]
-        for i, zone in ((1, "us-east-1a"), (2, "us-east-1b"))
-    )
+    subnets = network(aws.clients.ec2, "us-east-1", subnets=2).subnets
     role = aws.clients.session.client("iam").create_role(
         RoleName="eks", AssumeRolePolicyDocument="{}"
     )["Role"]["Arn"]

@@ -10,6 +10,14 @@ import pytest
 from upgrader.adapters.aws.adapter import Boto3Aws
 from upgrader.core.aws import MetricQuery, TargetWeight, WeightedRecord
 from upgrader.core.errors import NotFoundError, UserError
+from upgrader.sandbox.aws_world import (
+    TARGET_PORT,
+    instances,
+    load_balancer,
+    network,
+    register,
+    target_group,
+)
 
 
 @dataclass(frozen=True)
@@ -23,20 +31,11 @@ class Alb:
 @pytest.fixture
 def alb(aws: Boto3Aws) -> Alb:
     ec2, elbv2 = aws.clients.ec2, aws.clients.elbv2
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
-        for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
-    ]
-    lb = elbv2.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]
-    groups = tuple(
-        elbv2.create_target_group(Name=f"web-{i}", Protocol="HTTP", Port=80, VpcId=vpc)[
-            "TargetGroups"
-        ][0]["TargetGroupArn"]
-        for i in range(6)
-    )
+    net = network(ec2, "us-east-1", subnets=2)
+    lb = load_balancer(elbv2, "web", net.subnets)
+    groups = tuple(target_group(elbv2, net.vpc, f"web-{i}", ()) for i in range(6))
     listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
+        LoadBalancerArn=lb,
         Protocol="HTTP",
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
@@ -62,14 +61,9 @@ def alb(aws: Boto3Aws) -> Alb:
             }
         ],
     )["Rules"][0]["RuleArn"]
-    instances = tuple(
-        i["InstanceId"]
-        for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)["Instances"]
-    )
-    elbv2.register_targets(
-        TargetGroupArn=groups[0], Targets=[{"Id": i, "Port": 8080} for i in instances]
-    )
-    return Alb(listener, rule, groups, instances)
+    targets = tuple(instances(ec2, 2))
+    register(elbv2, groups[0], targets)
+    return Alb(listener, rule, groups, targets)
 
 
 def test_describe_forward_rules(aws: Boto3Aws, alb: Alb) -> None:
@@ -141,7 +135,7 @@ def test_target_health(aws: Boto3Aws, alb: Alb) -> None:
     targets = aws.target_health(alb.groups[0])
 
     assert sorted(t.target_id for t in targets) == sorted(alb.instances)
-    assert {t.port for t in targets} == {8080}
+    assert {t.port for t in targets} == {TARGET_PORT}
     assert {t.state for t in targets} == {"healthy"}
     assert aws.target_health(alb.groups[2]) == []
 

@@ -4,9 +4,10 @@
 I/O lets each route be tested with plain values. This module routes (the route table, dry runs,
 managed fields around every write, eksup's errors turned into the API server's Status bodies
 by http.py) and holds the state the routes share: the change feed behind lists and watches,
-list pages, the write lock, and the API-only state (namespaces, Secrets, Service addresses,
-managed fields). Each kind's routes live in a module of their own (nodes, pods, workloads,
-leases, configmaps, services, secrets, namespaces, networking, writes).
+list pages, the write lock, and the API-only state (`stores`: namespaces, Secrets, Service
+addresses; `managed_fields`). Each kind's routes live in a module of their own (nodes, pods,
+workloads, leases, configmaps, services, secrets, namespaces, networking, writes), and take
+that state as `state.ApiState`, the Protocol this class fulfils, so none imports this module.
 
 Read-modify-write routes (node patches, lease and config map replaces) hold one lock, so the
 resourceVersion they compare is the one they write over.
@@ -45,14 +46,12 @@ from upgrader.sandbox.apiserver.http import (
     json_response,
 )
 from upgrader.sandbox.apiserver.karpenter import KARPENTER_ROUTES
-from upgrader.sandbox.apiserver.namespaces import (
-    NAMESPACE_ROUTES,
-    Namespaces,
-    refuse_new_content,
-)
+from upgrader.sandbox.apiserver.managed_fields import ManagedFields
+from upgrader.sandbox.apiserver.namespaces import NAMESPACE_ROUTES, refuse_new_content
 from upgrader.sandbox.apiserver.networking import NETWORKING_ROUTES
-from upgrader.sandbox.apiserver.secrets import SECRET_ROUTES, Secrets
-from upgrader.sandbox.apiserver.services import SERVICE_ROUTES, Addresses
+from upgrader.sandbox.apiserver.secrets import SECRET_ROUTES
+from upgrader.sandbox.apiserver.services import SERVICE_ROUTES
+from upgrader.sandbox.apiserver.stores import Addresses, Namespaces, Secrets
 from upgrader.sandbox.apiserver.writes import WRITE_ROUTES
 from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
@@ -80,7 +79,7 @@ class KubeApi:
         self.now = now
         self.created_at = now()
         self.namespaces = Namespaces()
-        self.managed = apply.ManagedFields()
+        self.managed = ManagedFields()
         self.addresses = Addresses()  # Services' cluster IPs and node ports
         self.secrets = Secrets()  # the ones created through the API
         self.write_lock = threading.Lock()

@@ -23,22 +23,18 @@ or the PATCH/PUT route the fake has), so apply changes exactly what those routes
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
-from upgrader.adapters.kubernetes import encode
 from upgrader.core import loaders
 from upgrader.core.errors import UserError
 from upgrader.sandbox.apiserver import objects, protobuf
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
-
-if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+from upgrader.sandbox.apiserver.managed_fields import ConflictsError, Entry, Path, dotted
+from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
-Path = tuple[str, ...]  # FieldsV1 keys: "f:spec", "f:replicas", 'k:{"name":"main"}'
 APPLY_CONTENT_TYPE = "application/apply-patch"
 # Lists merged by key rather than replaced (their x-kubernetes-list-map-keys in k8s.io/api).
 _LIST_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -96,155 +92,6 @@ def leaves(value: Json) -> dict[Path, Any]:
     return out
 
 
-def fields_v1(paths: Iterator[Path] | Sequence[Path]) -> Json:
-    tree: Json = {}
-    for path in paths:
-        node = tree
-        for part in path:
-            node = node.setdefault(part, {})
-    return tree
-
-
-def _dotted(path: Path) -> str:
-    """A conflict's field as the API server names it: .spec.replicas, .spec...[name="main"]."""
-    text = ""
-    for part in path:
-        if part.startswith("f:"):
-            text += "." + part[2:]
-        elif part.startswith("k:"):
-            text += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(part[2:]).items())
-            text += "]"
-    return text
-
-
-@dataclass
-class _Entry:
-    manager: str
-    operation: str  # "Apply" or "Update"
-    api_version: str
-    time: float
-    subresource: str = ""
-    values: dict[Path, Any] = field(default_factory=dict)
-
-    def wire(self) -> Json:
-        entry: Json = {
-            "manager": self.manager,
-            "operation": self.operation,
-            "apiVersion": self.api_version,
-            "time": encode.timestamp(self.time),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": fields_v1(sorted(self.values)),
-        }
-        if self.subresource:
-            entry["subresource"] = self.subresource
-        return entry
-
-
-class ConflictsError(Exception):
-    def __init__(self, conflicts: Sequence[tuple[str, str, Path]]) -> None:
-        self.conflicts = conflicts
-        lines = [f'conflict with "{m}" using {v}: {_dotted(p)}' for m, v, p in conflicts]
-        count = len(lines)
-        head = f"Apply failed with {count} conflict{'s' if count != 1 else ''}: "
-        super().__init__(head + "\n".join(lines) if count > 1 else head + lines[0])
-
-
-class ManagedFields:
-    """Each object's managers (keyed by the object's URL path), in the order they first wrote."""
-
-    def __init__(self) -> None:
-        self._objects: dict[str, list[_Entry]] = {}
-        self._lock = threading.Lock()
-
-    def entries(self, key: str) -> list[Json]:
-        with self._lock:
-            return [e.wire() for e in self._objects.get(key, []) if e.values]
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._objects.pop(key, None)
-
-    def forget_namespace(self, namespace: str) -> None:
-        """Every object of a deleted namespace."""
-        with self._lock:
-            for key in [k for k in self._objects if f"/namespaces/{namespace}/" in k]:
-                del self._objects[key]
-
-    def update(self, key: str, entry: _Entry) -> None:
-        """An Update: the manager owns what it wrote, and no one else owns a field it changed."""
-        with self._lock:
-            entries = self._objects.setdefault(key, [])
-            for other in entries:
-                if (other.manager, other.operation, other.subresource) != (
-                    entry.manager,
-                    entry.operation,
-                    entry.subresource,
-                ):
-                    for path, value in entry.values.items():
-                        if path in other.values and other.values[path] != value:
-                            del other.values[path]
-            self._merge(entries, entry, replace_values=False)
-
-    def conflicts(self, key: str, entry: _Entry) -> list[tuple[str, str, Path]]:
-        """Fields of an Apply that another manager set to another value."""
-        with self._lock:
-            return self._conflicts(self._objects.get(key, []), entry)
-
-    @staticmethod
-    def _conflicts(entries: Sequence[_Entry], entry: _Entry) -> list[tuple[str, str, Path]]:
-        return [
-            (other.manager, other.api_version, path)
-            for other in entries
-            if other.manager != entry.manager or other.operation != "Apply"
-            for path, value in entry.values.items()
-            if path in other.values and other.values[path] != value
-        ]
-
-    def released(self, key: str, entry: _Entry) -> list[Path]:
-        """The fields this manager applied last time, leaves out now, and no other manager
-        owns: the ones the apply removes from the object ("Field management": "If the field
-        is not owned by any other field managers, it is either deleted from the live object
-        or reset to its default value")."""
-        with self._lock:
-            entries = self._objects.get(key, [])
-            mine = (entry.manager, "Apply", entry.subresource)
-            before = next(
-                (e for e in entries if (e.manager, e.operation, e.subresource) == mine), None
-            )
-            if before is None:
-                return []
-            others = [e for e in entries if e is not before]
-            return [
-                path
-                for path in before.values
-                if path not in entry.values and not any(path in o.values for o in others)
-            ]
-
-    def apply(self, key: str, entry: _Entry) -> None:
-        """An Apply that was allowed (no conflict, or forced): the manager takes the
-        conflicting fields and owns exactly the fields of this apply."""
-        with self._lock:
-            entries = self._objects.setdefault(key, [])
-            for manager, _, path in self._conflicts(entries, entry):
-                for other in entries:
-                    if other.manager == manager:
-                        other.values.pop(path, None)
-            self._merge(entries, entry, replace_values=True)
-
-    @staticmethod
-    def _merge(entries: list[_Entry], entry: _Entry, *, replace_values: bool) -> None:
-        for i, mine in enumerate(entries):
-            if (mine.manager, mine.operation, mine.subresource) == (
-                entry.manager,
-                entry.operation,
-                entry.subresource,
-            ):
-                values = entry.values if replace_values else {**mine.values, **entry.values}
-                entries[i] = replace(entry, values=values)
-                return
-        entries.append(entry)
-
-
 # -- the HTTP side --------------------------------------------------------------------------
 
 
@@ -279,7 +126,9 @@ def with_managed_fields(response: Response, entries: list[Json]) -> Response:
     return replace(response, body=json.dumps(body, separators=(",", ":")).encode())
 
 
-def record_update(api: KubeApi, request: Request, parts: Sequence[str], response: Response) -> None:
+def record_update(
+    api: ApiState, request: Request, parts: Sequence[str], response: Response
+) -> None:
     """After a successful create, patch or replace: the Update entry of its manager."""
     key, subresource = object_key(parts)
     if request.method == "POST":
@@ -300,7 +149,7 @@ def record_update(api: KubeApi, request: Request, parts: Sequence[str], response
     if not values:
         return
     manager = request.query.get("fieldManager") or default_manager(request.user_agent)
-    entry = _Entry(manager, "Update", _api_version(parts), api.now(), subresource, values)
+    entry = Entry(manager, "Update", _api_version(parts), api.now(), subresource, values)
     api.managed.update(key, entry)
 
 
@@ -316,7 +165,7 @@ def _body(request: Request) -> Json | None:
 
 
 def server_side_apply(
-    api: KubeApi,
+    api: ApiState,
     request: Request,
     parts: Sequence[str],
     call: Callable[[Request], Response],
@@ -346,7 +195,7 @@ def server_side_apply(
             f"the name of the object ({name}) does not match the name on the URL ({parts[-1]})"
         )
         return json_response(400, objects.status(400, "BadRequest", message))
-    entry = _Entry(manager, "Apply", _api_version(parts), api.now(), subresource, leaves(intent))
+    entry = Entry(manager, "Apply", _api_version(parts), api.now(), subresource, leaves(intent))
     force = request.query.get("force") == "true"
     headers = {"Content-Type": "application/json", "User-Agent": request.user_agent}
     current = call(Request.parse("GET", key, {"Accept": "application/json"}))
@@ -362,7 +211,7 @@ def server_side_apply(
                 {
                     "reason": "FieldManagerConflict",
                     "message": f'conflict with "{manager}"',
-                    "field": _dotted(path),
+                    "field": dotted(path),
                 }
                 for manager, _, path in conflicts
             ]
@@ -377,7 +226,7 @@ def server_side_apply(
 
 
 def _change(
-    api: KubeApi,
+    api: ApiState,
     key: str,
     intent: Json,
     headers: Mapping[str, str],

@@ -14,17 +14,17 @@ from upgrader.sandbox.apiserver import objects, tables
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 
 
-def get_config_map(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_config_map(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     config_map = api.cluster.get_config_map(args[0], args[1])
     return json_response(200, objects.config_map(config_map, api.created_at))
 
 
-def create_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_config_map(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     config_map = wire.config_map(request.json(), args[0])
     with api.write_lock:
         try:
@@ -35,7 +35,7 @@ def create_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Re
     raise ConflictError(f'configmaps "{config_map.name}" already exists')
 
 
-def replace_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def replace_config_map(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     config_map = wire.config_map(request.json(), args[0], args[1])
     with api.write_lock:
         current = api.cluster.get_config_map(args[0], args[1])
@@ -50,7 +50,7 @@ def replace_config_map(api: KubeApi, request: Request, args: Sequence[str]) -> R
     return json_response(200, objects.config_map(stored, api.created_at))
 
 
-def list_config_maps(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_config_maps(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     maps = api.cluster.list_config_maps(args[0] if args else None)
     if request.wants_table:
         return json_response(200, config_map_table(api, maps, ""))
@@ -58,12 +58,12 @@ def list_config_maps(api: KubeApi, request: Request, args: Sequence[str]) -> Res
     return json_response(200, objects.object_list("ConfigMapList", "v1", wire))
 
 
-def delete_config_map(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_config_map(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     api.cluster.delete_config_map(args[0], args[1])
     return json_response(200, objects.status(200, "Success", f'configmap "{args[1]}" deleted'))
 
 
-def config_map_table(api: KubeApi, maps: Sequence[ConfigMap], cont: str) -> Json:
+def config_map_table(api: ApiState, maps: Sequence[ConfigMap], cont: str) -> Json:
     now = api.now()
     rows = [
         (

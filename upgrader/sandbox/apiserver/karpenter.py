@@ -18,7 +18,7 @@ from upgrader.core.errors import NotFoundError
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 _PLURAL = "nodepools"
 
@@ -27,7 +27,7 @@ def _ok(value: dict[str, Any]) -> Response:
     return json_response(200, value)
 
 
-def list_node_pools(self: KubeApi, _: Request, __: Sequence[str]) -> Response:
+def list_node_pools(self: ApiState, _: Request, __: Sequence[str]) -> Response:
     created = encode.timestamp(self.created_at)
     items = [karpenter_codec.node_pool_json(p, created) for p in self.cluster.list_node_pools()]
     return _ok(
@@ -40,7 +40,7 @@ def list_node_pools(self: KubeApi, _: Request, __: Sequence[str]) -> Response:
     )
 
 
-def get_node_pool(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_node_pool(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     for pool in self.cluster.list_node_pools():
         if pool.name == args[0]:
             return _ok(karpenter_codec.node_pool_json(pool, encode.timestamp(self.created_at)))

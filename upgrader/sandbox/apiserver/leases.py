@@ -14,14 +14,14 @@ from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 
-def get_lease(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_lease(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     return json_response(200, objects.lease(api.cluster.get_lease(args[0], args[1])))
 
 
-def create_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_lease(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     lease = wire.lease(request.json(), args[0])
     with api.write_lock:
         try:
@@ -32,7 +32,7 @@ def create_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Respons
     raise ConflictError(f'leases.coordination.k8s.io "{lease.name}" already exists')
 
 
-def replace_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def replace_lease(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     lease = wire.lease(request.json(), args[0], args[1])
     with api.write_lock:
         if not lease.resource_version:  # an unconditional update: the latest version
@@ -41,6 +41,6 @@ def replace_lease(api: KubeApi, request: Request, args: Sequence[str]) -> Respon
         return json_response(200, objects.lease(api.cluster.update_lease(lease)))
 
 
-def delete_lease(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_lease(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     api.cluster.delete_lease(args[0], args[1])
     return json_response(200, objects.status(200, "", ""))

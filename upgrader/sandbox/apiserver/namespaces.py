@@ -27,7 +27,6 @@ stay behind, as objects the sandbox's kubectl routes cannot create either.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,64 +35,19 @@ from upgrader.adapters.kubernetes import encode
 from upgrader.core.errors import ConflictError, NotFoundError
 from upgrader.sandbox.apiserver import objects, tables, watch
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
+from upgrader.sandbox.apiserver.stores import BUILT_IN
 from upgrader.sandbox.apiserver.writes import BadRequestError
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 _POLL_SECONDS = 0.1  # a namespace watch looks for namespaces gone this often (real seconds)
-# A new EKS cluster's namespaces (kube-apiserver creates the last three; `default` is built in).
-BUILT_IN = ("default", "kube-node-lease", "kube-public", "kube-system")
 # NamespaceLifecycle admission's immortal namespaces: DELETE is refused (403).
 IMMORTAL = ("default", "kube-public", "kube-system")
 
 
-class Namespaces:
-    """Namespaces created through the API, with their creation times, and the ones being
-    deleted, with their deletion times."""
-
-    def __init__(self) -> None:
-        self._created: dict[str, float] = {}
-        self._terminating: dict[str, float] = {}
-        self._recreated: dict[str, float] = {}  # built-in ones deleted and made again
-        self._lock = threading.Lock()
-
-    def terminate(self, name: str, now: float) -> float:
-        """Mark the namespace Terminating (once): its deletion time."""
-        with self._lock:
-            return self._terminating.setdefault(name, now)
-
-    def terminating(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._terminating)
-
-    def gone(self, name: str, now: float) -> None:
-        with self._lock:
-            self._terminating.pop(name, None)
-            self._created.pop(name, None)
-            if name in BUILT_IN:
-                self._recreated[name] = now
-
-    def recreated(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._recreated)
-
-    def create(self, name: str, now: float) -> float:
-        with self._lock:
-            if name in self._terminating:
-                raise ConflictError(f'object is being deleted: namespaces "{name}" already exists')
-            if name in self._created:
-                raise ConflictError(f'namespaces "{name}" already exists')
-            self._created[name] = now
-            return now
-
-    def created(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._created)
-
-
-def _with_content(api: KubeApi) -> dict[str, float]:
+def _with_content(api: ApiState) -> dict[str, float]:
     """The namespaces objects name, each dated by its oldest object."""
     cluster = api.cluster
     born: dict[str, float] = {}
@@ -111,7 +65,7 @@ def _with_content(api: KubeApi) -> dict[str, float]:
     return born
 
 
-def _in_use(api: KubeApi) -> dict[str, float]:
+def _in_use(api: ApiState) -> dict[str, float]:
     """The namespaces objects name, and the built-in ones (dated by the oldest object of all:
     they came with the cluster)."""
     born = _with_content(api)
@@ -122,7 +76,7 @@ def _in_use(api: KubeApi) -> dict[str, float]:
     return born
 
 
-def _all(api: KubeApi) -> dict[str, float]:
+def _all(api: ApiState) -> dict[str, float]:
     _finish(api)
     created = api.namespaces.created()
     known = {n: t for n, t in _in_use(api).items() if n not in created}
@@ -149,15 +103,15 @@ def _wire(name: str, created_at: float, deleted_at: float | None = None) -> Json
     return wire
 
 
-def _phase(api: KubeApi, name: str) -> str:
+def _phase(api: ApiState, name: str) -> str:
     return "Terminating" if name in api.namespaces.terminating() else "Active"
 
 
-def _render(api: KubeApi, name: str, created_at: float) -> Json:
+def _render(api: ApiState, name: str, created_at: float) -> Json:
     return _wire(name, created_at, api.namespaces.terminating().get(name))
 
 
-def _table(api: KubeApi, items: dict[str, float]) -> Json:
+def _table(api: ApiState, items: dict[str, float]) -> Json:
     now = api.now()
     rows = [
         ([n, _phase(api, n), tables.age(now - t)], _render(api, n, t)) for n, t in items.items()
@@ -165,7 +119,7 @@ def _table(api: KubeApi, items: dict[str, float]) -> Json:
     return tables.table([("Name", 0), ("Status", 0), ("Age", 0)], rows)
 
 
-def list_namespaces(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
+def list_namespaces(api: ApiState, request: Request, _: Sequence[str]) -> Response:
     if request.query.get("watch", "") in ("true", "1"):
         return watch_namespaces(api, request)
 
@@ -176,7 +130,7 @@ def list_namespaces(api: KubeApi, request: Request, _: Sequence[str]) -> Respons
     return json_response(200, objects.object_list("NamespaceList", "v1", wire))
 
 
-def get_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_namespace(api: ApiState, request: Request, args: Sequence[str]) -> Response:
 
     name = args[0]
     items = _all(api)
@@ -187,13 +141,13 @@ def get_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Respon
     return json_response(200, _render(api, name, items[name]))
 
 
-def patch_namespace(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_namespace(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     """Accepted for an existing namespace (`kubectl apply` of a manifest that names one); the
     fake keeps no namespace labels or annotations, so nothing changes."""
     return get_namespace(api, request, args)
 
 
-def create_namespace(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
+def create_namespace(api: ApiState, request: Request, _: Sequence[str]) -> Response:
 
     name = str((request.json().get("metadata") or {}).get("name") or "")
     if not name:
@@ -204,7 +158,7 @@ def create_namespace(api: KubeApi, request: Request, _: Sequence[str]) -> Respon
     return json_response(201, _wire(name, api.namespaces.create(name, api.now())))
 
 
-def delete_namespace(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_namespace(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     """The namespace goes Terminating and its content is deleted; the answer is the
     Namespace as it now is (200), as the API server answers a delete that waits on a
     finalizer."""
@@ -221,7 +175,7 @@ def delete_namespace(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
     return json_response(200, _wire(name, items[name], deleted_at))
 
 
-def _delete_content(api: KubeApi, namespace: str) -> None:
+def _delete_content(api: ApiState, namespace: str) -> None:
     """What the namespace controller deletes, with the default (background) propagation."""
     cluster = api.cluster
     for workload in cluster.list_workloads(namespace=namespace):
@@ -244,7 +198,7 @@ def _delete_content(api: KubeApi, namespace: str) -> None:
     api.feed.nudge()
 
 
-def _finish(api: KubeApi) -> None:
+def _finish(api: ApiState) -> None:
     """A terminating namespace with nothing left in it is gone (the finalizer removed)."""
     doomed = api.namespaces.terminating()
     if not doomed:
@@ -255,7 +209,7 @@ def _finish(api: KubeApi) -> None:
             api.namespaces.gone(name, api.now())
 
 
-def refuse_new_content(api: KubeApi, request: Request, parts: Sequence[str]) -> Response | None:
+def refuse_new_content(api: ApiState, request: Request, parts: Sequence[str]) -> Response | None:
     """403 for a create (an eviction is one) into a terminating namespace."""
     if request.method != "POST" or "namespaces" not in parts[:-2]:
         return None
@@ -283,7 +237,7 @@ def refuse_new_content(api: KubeApi, request: Request, parts: Sequence[str]) -> 
     return json_response(403, objects.status(403, "Forbidden", message, details))
 
 
-def watch_namespaces(api: KubeApi, request: Request) -> Response:
+def watch_namespaces(api: ApiState, request: Request) -> Response:
     """A watch on namespaces (`kubectl delete ns` waits on one for its namespace to go): the
     current ones first when asked from no resourceVersion, then DELETED for each one that
     goes, until the timeout."""

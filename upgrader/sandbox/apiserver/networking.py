@@ -34,7 +34,7 @@ from upgrader.sandbox.apiserver import objects
 from upgrader.sandbox.apiserver.http import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 INGRESS_API = "networking.k8s.io/v1"
@@ -96,11 +96,11 @@ def _service_backend(backend: IngressBackend) -> Json:
     return {"service": {"name": backend.service, "port": port}}
 
 
-def get_ingress(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_ingress(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     return _ok(ingress_json(self.cluster.get_ingress(args[0], args[1]), self.created_at))
 
 
-def patch_ingress(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_ingress(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     body = request.json()
     meta = body.get("metadata") or {}
     extra = sorted(set(body) - {"metadata", "apiVersion", "kind"}) + sorted(
@@ -162,11 +162,11 @@ def _condition(kind: str, true: bool, parent: RouteParentStatus, reason_if_false
     }
 
 
-def get_http_route(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_http_route(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     return _ok(http_route_json(self.cluster.get_http_route(args[0], args[1]), self.created_at))
 
 
-def replace_http_route(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def replace_http_route(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     body = request.json()
     meta = body.get("metadata") or {}
     if meta.get("name", args[1]) != args[1]:

@@ -15,12 +15,12 @@ from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_r
 from upgrader.sandbox.apiserver.selectors import is_watch, list_response, listed, node_matcher
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 
 
-def list_nodes(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
+def list_nodes(api: ApiState, request: Request, _: Sequence[str]) -> Response:
     matches = node_matcher(request)
     if is_watch(request):
         table = functools.partial(node_table, api) if request.wants_table else None
@@ -36,14 +36,14 @@ def list_nodes(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
     return list_response("NodeList", "v1", revision, items, cont)
 
 
-def get_node(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_node(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     node = api.cluster.get_node(args[0])
     if request.wants_table:
         return json_response(200, node_table(api, [node], ""))
     return json_response(200, objects.node(node))
 
 
-def patch_node(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_node(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     if "json-patch" in request.content_type:
         raise HttpError(415, "UnsupportedMediaType", "JSON patches are not supported here")
     patch = request.json()
@@ -67,7 +67,7 @@ def patch_node(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return json_response(200, objects.node(node))
 
 
-def _set_taints(api: KubeApi, node: Node, taints: Sequence[Mapping[str, Any]]) -> Node:
+def _set_taints(api: ApiState, node: Node, taints: Sequence[Mapping[str, Any]]) -> Node:
     """A merge patch replaces the list; the fake changes taints one by one, so diff."""
     try:
         wanted = [wire.taint(dict(t)) for t in taints]
@@ -82,7 +82,7 @@ def _set_taints(api: KubeApi, node: Node, taints: Sequence[Mapping[str, Any]]) -
     return node
 
 
-def node_table(api: KubeApi, nodes: Sequence[Node], cont: str) -> Json:
+def node_table(api: ApiState, nodes: Sequence[Node], cont: str) -> Json:
     now = api.now()
     columns = [
         ("Name", 0),

@@ -21,12 +21,12 @@ from upgrader.sandbox.apiserver.selectors import (
 )
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 
 
-def list_pods(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_pods(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace = args[0] if args else None
     checks = field_selector(request.query.get("fieldSelector", ""), POD_FIELDS)
     labels = parse_label_selector(request.query.get("labelSelector") or "")
@@ -62,14 +62,14 @@ def list_pods(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return list_response("PodList", "v1", revision, items, cont)
 
 
-def get_pod(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_pod(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     pod = api.cluster.get_pod(args[0], args[1])
     if request.wants_table:
         return json_response(200, pod_table(api, [pod], ""))
     return json_response(200, objects.pod(pod))
 
 
-def delete_pod(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def delete_pod(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     grace = request.query.get("gracePeriodSeconds")
     if grace is None and request.body:
         grace = request.json().get("gracePeriodSeconds")
@@ -78,14 +78,14 @@ def delete_pod(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return json_response(200, objects.pod(pod))
 
 
-def evict_pod(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def evict_pod(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     options = request.json().get("deleteOptions") or {}
     grace = options.get("gracePeriodSeconds")
     api.cluster.evict_pod(args[0], args[1], int(grace) if grace is not None else None)
     return json_response(201, objects.status(201, "", ""))
 
 
-def pod_table(api: KubeApi, pods: Sequence[Pod], cont: str) -> Json:
+def pod_table(api: ApiState, pods: Sequence[Pod], cont: str) -> Json:
     now = api.now()
     columns = [
         ("Name", 0),

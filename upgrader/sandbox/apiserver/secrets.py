@@ -10,8 +10,9 @@ What the API server does and the sandbox follows (k8s.io/kubernetes pkg/apis/cor
 - Columns: printers.go secretColumnDefinitions (Name, Type, Data, Age).
 
 The FakeCluster keeps no Secrets (eksup reads only Helm's release Secrets, which it serves from
-its Helm releases), so the Secrets people create live here, beside the server's other
-API-only state (namespaces, managed fields). Helm's release Secrets are listed with them.
+its Helm releases), so the Secrets people create are kept by the server, beside its other
+API-only state (`stores`: namespaces, Service addresses). Helm's release Secrets are listed
+with them.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import binascii
 import gzip
 import json
 import re
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from upgrader.adapters.kubernetes import wire
@@ -33,59 +33,14 @@ from upgrader.core.label_selector import parse_label_selector
 from upgrader.sandbox.apiserver import objects, patches, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import field_matches, field_selector, page_of
+from upgrader.sandbox.apiserver.stores import Secret
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _MAX_BYTES = 1024 * 1024  # MaxSecretSize
-
-
-@dataclass(frozen=True)
-class Secret:
-    namespace: str
-    name: str
-    type: str = "Opaque"
-    data: Mapping[str, bytes] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    created_at: float = 0.0
-    version: int = 1
-
-
-class Secrets:
-    """The Secrets created through the API, by namespace and name."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str], Secret] = {}
-        self._lock = threading.Lock()
-        self._version = 0
-
-    def list(self, namespace: str | None = None) -> list[Secret]:
-        with self._lock:
-            return [s for k, s in sorted(self._items.items()) if namespace in (None, k[0])]
-
-    def get(self, namespace: str, name: str) -> Secret | None:
-        with self._lock:
-            return self._items.get((namespace, name))
-
-    def put(self, secret: Secret, *, create: bool) -> Secret:
-        with self._lock:
-            key = (secret.namespace, secret.name)
-            if create and key in self._items:
-                raise ConflictError(f'secrets "{secret.name}" already exists')
-            if not create and key not in self._items:
-                raise NotFoundError(f'secrets "{secret.name}" not found')
-            self._version += 1
-            stored = replace(secret, version=self._version)
-            self._items[key] = stored
-            return stored
-
-    def delete(self, namespace: str, name: str) -> None:
-        with self._lock:
-            if self._items.pop((namespace, name), None) is None:
-                raise NotFoundError(f'secrets "{name}" not found')
 
 
 def _invalid(name: str, field_name: str, detail: str) -> HttpError:
@@ -160,7 +115,7 @@ _FIELDS: dict[str, Any] = {
 }
 
 
-def _every(api: KubeApi, namespace: str | None) -> list[Json]:
+def _every(api: ApiState, namespace: str | None) -> list[Json]:
     """Helm's release Secrets (from the FakeCluster's releases) and the created ones."""
     helm = [
         helm_release_secret(r, api.created_at)
@@ -172,7 +127,7 @@ def _every(api: KubeApi, namespace: str | None) -> list[Json]:
     return sorted([*helm, *made], key=key)
 
 
-def _table(api: KubeApi, secrets: Sequence[Json], cont: str) -> Json:
+def _table(api: ApiState, secrets: Sequence[Json], cont: str) -> Json:
     now = api.now()
     columns = [("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
     rows = []
@@ -188,7 +143,7 @@ def _table(api: KubeApi, secrets: Sequence[Json], cont: str) -> Json:
     return tables.table(columns, rows, cont)
 
 
-def list_secrets(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_secrets(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     checks = field_selector(request.query.get("fieldSelector", ""), _FIELDS)
     labels = parse_label_selector(request.query.get("labelSelector") or "")
     secrets = [
@@ -203,28 +158,28 @@ def list_secrets(api: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return json_response(200, objects.object_list("SecretList", "v1", chosen, cont))
 
 
-def _find(api: KubeApi, namespace: str, name: str) -> Json:
+def _find(api: ApiState, namespace: str, name: str) -> Json:
     for secret in _every(api, namespace):
         if secret["metadata"]["name"] == name:
             return secret
     raise NotFoundError(f'secrets "{name}" not found')
 
 
-def get_secret(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_secret(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     secret = _find(api, args[0], args[1])
     if request.wants_table:
         return json_response(200, _table(api, [secret], ""))
     return json_response(200, secret)
 
 
-def create_secret(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_secret(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     secret = parse_secret(request.json(), args[0], api.now())
     if any(s["metadata"]["name"] == secret.name for s in _every(api, args[0])):
         raise ConflictError(f'secrets "{secret.name}" already exists')
     return json_response(201, secret_json(api.secrets.put(secret, create=True)))
 
 
-def patch_secret(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_secret(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     """A merge or strategic merge patch (a second `kubectl apply`, `kubectl patch`); the type
     cannot change (validation.go ValidateSecretUpdate: field is immutable)."""
     namespace, name = args
@@ -240,7 +195,7 @@ def patch_secret(api: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return json_response(200, secret_json(stored))
 
 
-def delete_secret(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_secret(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     api.secrets.delete(args[0], args[1])
     return json_response(200, objects.status(200, "Success", f'secret "{args[1]}" deleted'))
 

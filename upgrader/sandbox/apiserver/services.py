@@ -20,32 +20,26 @@ What the API server does and the sandbox follows:
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from upgrader.adapters.kubernetes import wire as codec
-from upgrader.core.errors import ConflictError, UserError
+from upgrader.core.errors import ConflictError
 from upgrader.core.kube import Service, ServicePort
 from upgrader.sandbox.apiserver import objects, patches, tables
 from upgrader.sandbox.apiserver.http import HttpError, Request, Response, json_response
 from upgrader.sandbox.apiserver.selectors import page_of
+from upgrader.sandbox.apiserver.stores import InvalidServiceError
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 # ExternalName Services route to no pods and carry no cluster IP; the Service model has no
 # externalName to keep, so the sandbox refuses them rather than drop the name.
 TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 _NODE_PORTS = range(30000, 32768)
-# 172.20.0.1 is the `kubernetes` Service and 172.20.0.10 kube-dns in an EKS cluster.
-_RESERVED_IPS = frozenset({"172.20.0.0", "172.20.0.1", "172.20.0.10", "172.20.255.255"})
-
-
-class InvalidServiceError(UserError):
-    """A Service the API server would refuse: "<field>: <what is wrong>"."""
 
 
 def _invalid(name: str, error: InvalidServiceError) -> HttpError:
@@ -58,42 +52,6 @@ def _invalid(name: str, error: InvalidServiceError) -> HttpError:
         "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
     }
     return HttpError(422, "Invalid", f'Service "{name}" is invalid: {error}', details)
-
-
-class Addresses:
-    """Cluster IPs and node ports, each given to one Service. A Service the world was built
-    with (no cluster IP of its own) gets one the first time it is shown, the same for as long
-    as it lives; the start of the search is a hash of its name, so a world reads the same on
-    every run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._given: dict[tuple[str, str, float], str] = {}
-
-    def cluster_ip(self, service: Service, taken: Sequence[Service]) -> str:
-        if service.cluster_ip:
-            return service.cluster_ip
-        key = (service.namespace, service.name, service.created_at)
-        with self._lock:
-            if key not in self._given:
-                used = {s.cluster_ip for s in taken} | set(self._given.values())
-                self._given[key] = _free_ip(f"{service.namespace}/{service.name}", used)
-            return self._given[key]
-
-    def new_cluster_ip(self, service: Service, taken: Sequence[Service]) -> str:
-        with self._lock:
-            used = {s.cluster_ip for s in taken} | set(self._given.values())
-            return _free_ip(f"{service.namespace}/{service.name}", used)
-
-
-def _free_ip(name: str, used: set[str]) -> str:
-    start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:2], "big")
-    for step in range(65536):
-        n = (start + step) % 65536
-        ip = f"172.20.{n >> 8}.{n & 255}"
-        if ip not in used and ip not in _RESERVED_IPS:
-            return ip
-    raise InvalidServiceError("spec.clusterIPs: Internal error: the service CIDR is full")
 
 
 def _free_node_port(name: str, used: set[int]) -> int:
@@ -195,7 +153,7 @@ def _port_wire(port: ServicePort) -> Json:
     return wire
 
 
-def service_json(api: KubeApi, service: Service) -> Json:
+def service_json(api: ApiState, service: Service) -> Json:
     spec: Json = {"type": service.type}
     if service.ports:
         spec["ports"] = [_port_wire(p) for p in service.ports]
@@ -234,7 +192,7 @@ def _ports_text(service: Service) -> str:
     )
 
 
-def service_table(api: KubeApi, services: Sequence[Service], cont: str) -> Json:
+def service_table(api: ApiState, services: Sequence[Service], cont: str) -> Json:
     now = api.now()
     columns = [
         ("Name", 0),
@@ -265,7 +223,7 @@ def service_table(api: KubeApi, services: Sequence[Service], cont: str) -> Json:
 # -- routes --------------------------------------------------------------------------------------
 
 
-def list_services(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_services(api: ApiState, request: Request, args: Sequence[str]) -> Response:
 
     services = api.cluster.list_services(args[0] if args else None)
     chosen, cont = page_of(services, request)
@@ -275,14 +233,14 @@ def list_services(api: KubeApi, request: Request, args: Sequence[str]) -> Respon
     return json_response(200, objects.object_list("ServiceList", "v1", wire, cont))
 
 
-def get_service(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_service(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     service = api.cluster.get_service(args[0], args[1])
     if request.wants_table:
         return json_response(200, service_table(api, [service], ""))
     return json_response(200, service_json(api, service))
 
 
-def create_service(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_service(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     body = request.json()
     name = str((body.get("metadata") or {}).get("name") or "")
     try:
@@ -302,7 +260,7 @@ def create_service(api: KubeApi, request: Request, args: Sequence[str]) -> Respo
     return json_response(201, service_json(api, stored))
 
 
-def _with_cluster_ip(api: KubeApi, service: Service, taken: Sequence[Service]) -> Service:
+def _with_cluster_ip(api: ApiState, service: Service, taken: Sequence[Service]) -> Service:
     if service.cluster_ip == "None":
         return service
     if service.cluster_ip:
@@ -318,7 +276,7 @@ def _with_cluster_ip(api: KubeApi, service: Service, taken: Sequence[Service]) -
     return replace(service, cluster_ip=api.addresses.new_cluster_ip(service, taken))
 
 
-def patch_service(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_service(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     """A merge or strategic merge patch of the whole object (`kubectl patch`, a second
     `kubectl apply`); the fields the sandbox keeps are read back from the result. The cluster
     IP cannot change (spec.clusterIPs is immutable). A change of the selector alone goes
@@ -345,7 +303,7 @@ def patch_service(api: KubeApi, request: Request, args: Sequence[str]) -> Respon
     return json_response(200, service_json(api, stored))
 
 
-def delete_service(api: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_service(api: ApiState, _: Request, args: Sequence[str]) -> Response:
     api.cluster.delete_service(args[0], args[1])
     return json_response(200, objects.status(200, "Success", f'service "{args[1]}" deleted'))
 

@@ -19,13 +19,13 @@ from upgrader.sandbox.apiserver.selectors import (
 )
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-def list_workloads(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_workloads(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     *namespace, resource = args
     kind = _workload_kind(resource)
     matches = workload_matcher(request, namespace[0] if namespace else None)
@@ -45,7 +45,7 @@ def list_workloads(api: KubeApi, request: Request, args: Sequence[str]) -> Respo
     return list_response(f"{kind.value}List", api_version, revision, items, cont)
 
 
-def get_workload(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_workload(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace, resource, name = args
     workload = api.cluster.get_workload(_workload_kind(resource), namespace, name)
     if request.wants_table:
@@ -53,7 +53,7 @@ def get_workload(api: KubeApi, request: Request, args: Sequence[str]) -> Respons
     return json_response(200, workload_json(api, workload))
 
 
-def workload_json(api: KubeApi, workload: Workload) -> Json:
+def workload_json(api: ApiState, workload: Workload) -> Json:
     """A workload's JSON; a Deployment's status counts its ReplicaSets' replicas, so
     `kubectl rollout status` sees a rollout's old replicas go and the new ones arrive."""
     wire = objects.workload(workload, api.created_at)
@@ -71,7 +71,7 @@ def workload_json(api: KubeApi, workload: Workload) -> Json:
     return wire
 
 
-def patch_workload(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_workload(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     """What the adapter patches: spec.replicas (or a Job's parallelism), and the template's
     restartedAt annotation (`kubectl rollout restart`)."""
     namespace, resource, name = args
@@ -92,7 +92,7 @@ def patch_workload(api: KubeApi, request: Request, args: Sequence[str]) -> Respo
     return json_response(200, workload_json(api, workload))
 
 
-def list_pdbs(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def list_pdbs(api: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace = args[0] if args else None
     if is_watch(request):
         return api.watch_response(
@@ -114,7 +114,7 @@ def list_pdbs(api: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return listed(document, revision)
 
 
-def list_persistent_volumes(api: KubeApi, request: Request, _: Sequence[str]) -> Response:
+def list_persistent_volumes(api: ApiState, request: Request, _: Sequence[str]) -> Response:
     volumes = api.cluster.list_persistent_volumes()
     page, cont = page_of(volumes, request)
     wire = (objects.persistent_volume(v, api.created_at) for v in page)
@@ -136,7 +136,7 @@ def _same_template(replica_set: Workload, deployment: Workload) -> bool:
 # -- printed columns ---------------------------------------------------------------------------
 
 
-def workload_table(api: KubeApi, workloads: Sequence[Workload], cont: str) -> Json:
+def workload_table(api: ApiState, workloads: Sequence[Workload], cont: str) -> Json:
     """kubectl's columns (pkg/printers/internalversion/printers.go: deploymentColumnDefinitions,
     statefulSetColumnDefinitions, daemonSetColumnDefinitions)."""
     now = api.now()
@@ -177,7 +177,7 @@ def selector_text(selector: LabelSelector) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.match_labels.items())) or "<none>"
 
 
-def pdb_table(api: KubeApi, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
+def pdb_table(api: ApiState, pdbs: Sequence[PodDisruptionBudget], cont: str) -> Json:
     now = api.now()
     columns = [
         ("Name", 0),

@@ -32,7 +32,7 @@ from upgrader.sandbox.apiserver.http import Request, Response, json_response
 from upgrader.sandbox.apiserver.workloads import pdb_table, selector_text, workload_json
 
 if TYPE_CHECKING:
-    from upgrader.sandbox.apiserver.api import KubeApi
+    from upgrader.sandbox.apiserver.state import ApiState
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -113,10 +113,10 @@ def parse_pdb(body: Mapping[str, Any], namespace: str) -> PodDisruptionBudget:
 # -- printed columns ---------------------------------------------------------------------------
 
 
-# -- handlers (called like KubeApi methods, routed by WRITE_ROUTES) -----------------------------
+# -- handlers (called like ApiState methods, routed by WRITE_ROUTES) -----------------------------
 
 
-def get_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def get_pdb(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace, name = args
     found = [b for b in self.cluster.list_pdbs(namespace) if b.name == name]
     if not found:
@@ -128,13 +128,13 @@ def get_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return _ok(objects.pod_disruption_budget(found[0], self.created_at))
 
 
-def create_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_pdb(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     pdb = parse_pdb(request.json(), args[0])
     self.cluster.add_pdb(pdb)
     return _ok(objects.pod_disruption_budget(pdb, self.created_at), 201)
 
 
-def patch_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_pdb(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     """A merge patch of the spec (policy/v1 PDB specs are mutable). The fake replaces the budget,
     keeping its creation time; what the Eviction API admitted but the disruption controller has
     not yet seen (`disruptedPods`) starts afresh."""
@@ -157,12 +157,12 @@ def patch_pdb(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
     return get_pdb(self, request, args)
 
 
-def delete_pdb(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_pdb(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     self.cluster.delete_pdb(args[0], args[1])
     return _ok(objects.status(200, "Success", f'poddisruptionbudget "{args[1]}" deleted'))
 
 
-def create_workload(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def create_workload(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace, resource = args
     kind = _writable(resource)
     workload = parse_workload(request.json(), kind, namespace)
@@ -171,18 +171,18 @@ def create_workload(self: KubeApi, request: Request, args: Sequence[str]) -> Res
     return _ok(workload_json(self, workload), 201)
 
 
-def delete_workload(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def delete_workload(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     namespace, resource, name = args
     self.cluster.delete_workload(_writable(resource), namespace, name)
     return _ok(objects.status(200, "Success", f"{resource} {name} deleted"))
 
 
-def get_scale(self: KubeApi, _: Request, args: Sequence[str]) -> Response:
+def get_scale(self: ApiState, _: Request, args: Sequence[str]) -> Response:
     namespace, resource, name = args
     return _ok(_scale(self.cluster.get_workload(_writable(resource), namespace, name)))
 
 
-def patch_scale(self: KubeApi, request: Request, args: Sequence[str]) -> Response:
+def patch_scale(self: ApiState, request: Request, args: Sequence[str]) -> Response:
     namespace, resource, name = args
     replicas = (request.json().get("spec") or {}).get("replicas")
     kind = _writable(resource)
@@ -238,7 +238,7 @@ def _group_path(group_version: str) -> str:
     return "api/v1" if group_version == "v1" else f"apis/{group_version}"
 
 
-def openapi_root(_: KubeApi, __: Request, ___: Sequence[str]) -> Response:
+def openapi_root(_: ApiState, __: Request, ___: Sequence[str]) -> Response:
     """`kubectl apply/create` first asks /openapi/v3 whether the server takes
     `fieldValidation` (k8s.io/cli-runtime pkg/resource/query_param_verifier_v3.go); without an
     answer it falls back to client-side validation, which needs every schema."""
@@ -252,7 +252,7 @@ def openapi_root(_: KubeApi, __: Request, ___: Sequence[str]) -> Response:
     return _ok({"paths": paths})
 
 
-def openapi_group(_: KubeApi, __: Request, args: Sequence[str]) -> Response:
+def openapi_group(_: ApiState, __: Request, args: Sequence[str]) -> Response:
     """One group version's document: each resource's PATCH names its kind and accepts
     `fieldValidation`, which is all the verifier reads."""
     from upgrader.sandbox.apiserver import discovery

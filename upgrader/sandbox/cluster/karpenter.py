@@ -38,7 +38,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from upgrader.core.errors import EvictionBlockedError, MultiplePdbsError, NotFoundError
 from upgrader.core.kube import (
@@ -61,9 +61,9 @@ from upgrader.drain.rules import DrainOptions, Verdict, decide_all
 from upgrader.sandbox.cluster.node_groups import M5_XLARGE_ALLOCATABLE
 
 if TYPE_CHECKING:
+    from upgrader.core.kube import PersistentVolume, Pod
     from upgrader.core.ports import Compute
     from upgrader.sandbox.clock import VirtualClock
-    from upgrader.sandbox.cluster.fake_cluster import FakeCluster
 
 ROUND_SECONDS = 5.0  # how often the disruption controller looks again
 DEFAULT_JOIN_DELAY_SECONDS = 60.0  # a NodeClaim's launch, boot and registration
@@ -72,6 +72,31 @@ _ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 # What Karpenter counts against a pool's limits per node: the instance's capacity (m5.xlarge:
 # 4 vCPUs, 16 GiB), not its allocatable.
 M5_XLARGE_CAPACITY = Resources(cpu_millis=4000, memory_bytes=16 * 2**30, pods=58)
+
+
+class KarpenterHost(Protocol):
+    """What the FakeKarpenter reads and does of the cluster it runs in (the FakeCluster, which
+    holds it in turn): named here so that the part does not import the whole (no import cycle)."""
+
+    def server_version(self) -> str: ...
+
+    def list_nodes(self) -> list[Node]: ...
+
+    def get_node(self, name: str) -> Node: ...
+
+    def add_node(self, node: Node) -> Node: ...
+
+    def remove_node(self, name: str) -> None: ...
+
+    def add_taint(self, name: str, taint: Taint) -> Node: ...
+
+    def list_pods(self, *, node_name: str | None = None) -> list[Pod]: ...
+
+    def evict_pod(self, namespace: str, name: str) -> None: ...
+
+    def list_persistent_volumes(self) -> list[PersistentVolume]: ...
+
+    def attach_karpenter(self, karpenter: FakeKarpenter) -> None: ...
 
 
 def kubelet_version(minor: str) -> str:
@@ -115,7 +140,7 @@ class FakeKarpenter:
 
     def __init__(
         self,
-        kube: FakeCluster,
+        kube: KarpenterHost,
         clock: VirtualClock,
         *,
         images: Mapping[str, str] | None = None,
@@ -419,7 +444,7 @@ class FakeKarpenter:
 
 
 def install_karpenter(
-    kube: FakeCluster,
+    kube: KarpenterHost,
     clock: VirtualClock,
     *,
     images: Mapping[str, str] | None = None,
@@ -434,6 +459,7 @@ def install_karpenter(
 __all__ = [
     "DRIFTED",
     "FakeKarpenter",
+    "KarpenterHost",
     "install_karpenter",
     "kubelet_version",
     "public_image_minors",

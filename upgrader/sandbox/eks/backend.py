@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.eks import models as moto_models
@@ -299,13 +300,16 @@ class SandboxEKSBackend(Nodegroups, AddonsAndInsights, moto_models.EKSBackend):
                 return
         raise not_found(f"No update found for ID: {update_id}", cluster_name)
 
+    # moto derives the URL table's module from the backend's (moto.eks.models -> .urls); ours
+    # is the response module, which serves the backend and so imports it: `extension.install`,
+    # which imports both, sets it here before moto builds the first backend (no import cycle).
+    url_module: ClassVar[ModuleType | None] = None
+
     @property
     def _url_module(self) -> Any:
-        # moto derives the URL table's module from the backend's (moto.eks.models -> .urls);
-        # ours lives beside the response class that serves it. Imported here: it imports us.
-        from upgrader.sandbox.eks import responses as moto_eks_responses
-
-        return moto_eks_responses
+        if self.url_module is None:
+            raise RuntimeError("the sandbox's EKS has no URL table: call moto_eks.install() first")
+        return self.url_module
 
 
 def eks_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> SandboxEKSBackend:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from moto.eks.models import eks_backends
 
+from upgrader.sandbox.eks import responses
 from upgrader.sandbox.eks.backend import SandboxEKSBackend, eks_backend
 from upgrader.sandbox.eks.models import CANCELLED, FAILED, IN_PROGRESS, SUCCESSFUL
 from upgrader.sandbox.eks.state import (
@@ -58,6 +59,7 @@ def install() -> None:
     first request to it, so install before the first EKS request reaches the server."""
     if installed():
         return
+    SandboxEKSBackend.url_module = responses  # the routes every backend serves
     eks_backends.backend = SandboxEKSBackend
     # Per-account backends already built hold moto's class: drop them (and their state, which
     # can only be moto's own, pre-install).
