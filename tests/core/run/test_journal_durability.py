@@ -90,7 +90,12 @@ def test_the_cut_is_flushed_before_the_record_after_it(
     append_records(path, [Record("r", 1, 0.0, Phase.MEMO)])
     path.write_bytes(path.read_bytes() + b'{"v": 1')
     seen: list[bytes] = []
-    monkeypatch.setattr(jmod.os, "fsync", lambda fd: seen.append(path.read_bytes()))
+
+    def spy(fd: int) -> None:
+        assert os.fstat(fd).st_ino == path.stat().st_ino  # the journal's own file is flushed
+        seen.append(path.read_bytes())
+
+    monkeypatch.setattr(jmod.os, "fsync", spy)
     append_records(path, [Record("s", 1, 0.0, Phase.MEMO)])
     assert len(seen) == 2
     assert seen[0].endswith(b"}\n")
