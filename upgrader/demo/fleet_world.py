@@ -34,6 +34,7 @@ from upgrader.core.kube import (
     WorkloadKind,
 )
 from upgrader.sandbox.aws_seed import seed_public_parameters
+from upgrader.sandbox.aws_world import network
 from upgrader.sandbox.demo_world import DEMO_VERSION
 from upgrader.sandbox.world import SANDBOX_ACCOUNT, Sandbox, kubelet_version
 from upgrader.usecases.fleet.targets import Address
@@ -121,13 +122,7 @@ def _session(member_account: str, region: str) -> Any:
 def _build_member(world: Sandbox, member: FleetMember, version: str) -> None:
     session: Any = _session(member.account, member.region)
     ec2, eks = session.client("ec2"), session.client("eks")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(
-            VpcId=vpc, CidrBlock=f"10.0.{i * 32}.0/19", AvailabilityZone=f"{member.region}{z}"
-        )["Subnet"]["SubnetId"]
-        for i, z in enumerate("abc")
-    ]
+    subnets = network(ec2, member.region).subnets
     eks.create_cluster(
         name=member.name,
         version=version,
