@@ -10,15 +10,7 @@ from __future__ import annotations
 from strategies.loop import build_runner
 from strategies.run.report import RolloutReport
 from strategies.spec import RolloutSpec
-from upgrader.core.kube import (
-    LabelSelector,
-    PodSpec,
-    PodTemplate,
-    Resources,
-    Workload,
-    WorkloadKind,
-)
-from upgrader.sandbox.demo_world import DEMO_CLUSTER
+from upgrader.sandbox.demo_world import DEMO_CLUSTER, add_shop_candidate
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
 
@@ -26,19 +18,7 @@ from upgrader.sandbox.world import Sandbox
 def run_demo_canary(world: Sandbox) -> RolloutReport:
     rule, stable, candidate = shop_alb(world)
     kube = world.kube(DEMO_CLUSTER)
-    labels = {"app": "web", "track": "candidate"}
-    kube.add_workload(
-        Workload(
-            WorkloadKind.DEPLOYMENT,
-            "shop",
-            "web-candidate",
-            LabelSelector(labels),
-            PodTemplate(labels=labels, spec=PodSpec(Resources(250, 256 * 2**20, 1))),
-            replicas=3,
-        ),
-        startup_seconds=15,
-    )
-    world.settle(120)
+    add_shop_candidate(world)
     spec = RolloutSpec.model_validate(
         {
             "app": {

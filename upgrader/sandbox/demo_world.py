@@ -168,3 +168,21 @@ def build_demo_world(world: Sandbox) -> None:
         )
     )
     world.settle(300)
+
+
+def add_shop_candidate(world: Sandbox) -> None:
+    """The shop's `web-candidate` Deployment (what a canary releases), Ready: the one copy for
+    the demo's canary and the examples' world."""
+    labels = {"app": "web", "track": "candidate"}
+    world.kube(DEMO_CLUSTER).add_workload(
+        Workload(
+            WorkloadKind.DEPLOYMENT,
+            "shop",
+            "web-candidate",
+            LabelSelector(labels),
+            PodTemplate(labels=labels, spec=PodSpec(Resources(250, 256 * MIB, 1))),
+            replicas=3,
+        ),
+        startup_seconds=15,
+    )
+    world.settle(120)

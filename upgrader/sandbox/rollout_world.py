@@ -39,17 +39,11 @@ from upgrader.core.kube import (
     HTTPRouteRule,
     Ingress,
     IngressBackend,
-    LabelSelector,
-    PodSpec,
-    PodTemplate,
-    Resources,
     Service,
-    Workload,
-    WorkloadKind,
 )
 from upgrader.sandbox.alb_controller import FakeAlbController, ProvisionedAlb
 from upgrader.sandbox.aws_world import weighted_zone
-from upgrader.sandbox.demo_world import DEMO_CLUSTER, build_demo_world
+from upgrader.sandbox.demo_world import DEMO_CLUSTER, add_shop_candidate, build_demo_world
 from upgrader.sandbox.weighted_alb import ALARM, shop_alb
 from upgrader.sandbox.world import Sandbox
 
@@ -77,7 +71,6 @@ class RolloutIds:
 
 def build_rollout_world(world: Sandbox) -> RolloutIds:
     """Add the examples' resources to a world that already holds the demo cluster."""
-    kube = world.kube(DEMO_CLUSTER)
     _services_ingress_and_route(world)
     saved = mock_random.getstate()
     mock_random.seed(_SEED)
@@ -87,19 +80,7 @@ def build_rollout_world(world: Sandbox) -> RolloutIds:
         ingress = _ingress_alb(world)
     finally:
         mock_random.setstate(saved)
-    labels = {"app": "web", "track": "candidate"}
-    kube.add_workload(
-        Workload(
-            WorkloadKind.DEPLOYMENT,
-            "shop",
-            "web-candidate",
-            LabelSelector(labels),
-            PodTemplate(labels=labels, spec=PodSpec(Resources(250, 256 * 2**20, 1))),
-            replicas=3,
-        ),
-        startup_seconds=15,
-    )
-    world.settle(120)
+    add_shop_candidate(world)
     return RolloutIds(
         rule,
         stable,
