@@ -3,7 +3,7 @@
 Around the steps (`upgrader.execute.steps`) the engine adds what makes an unattended upgrade safe:
 - refusals before any change (exit 3): an unsupported step kind or a bad parameter, a plan
   the checks called NOT READY, a stale plan (fingerprint), a journal left by an earlier run
-  without `--resume` (these in `upgrader.execute.admission`), a cluster locked by another run,
+  without `--resume` (these in `upgrader.execute.refusals`), a cluster locked by another run,
   a person saying no;
 - the lock (`upgrader.core.run.lock`), held for the run and renewed during every wait;
 - the journal (`upgrader.core.run.journal`): each step's start and end, each change before it is
@@ -39,7 +39,6 @@ from upgrader.core.run.journal import (
 from upgrader.core.run.lock import ClusterLock
 from upgrader.core.run.lock_holder import holder_name
 from upgrader.core.run.status import RunStatus
-from upgrader.execute.admission import check_fingerprint, earlier_records, refuse_unrunnable
 from upgrader.execute.dry_run import (
     DryRunCluster,
     DryRunCompute,
@@ -47,6 +46,7 @@ from upgrader.execute.dry_run import (
     Recorder,
 )
 from upgrader.execute.integrity import check_approvals, check_run_digest
+from upgrader.execute.refusals import check_fingerprint, earlier_records, refuse_unrunnable
 from upgrader.execute.reporter import Reporter
 from upgrader.execute.run_result import RunResult, StepOutcome, StepRecord
 from upgrader.execute.steps import HANDLERS
