@@ -32,7 +32,7 @@ from upgrader.fleet.run_doc import ClusterVerdict, FleetRun, RunCluster, RunGrou
 from upgrader.fleet.state import ClusterStatus, FleetState, state_dir
 from upgrader.fleet.windows import describe, is_open, next_open
 from upgrader.plan.checks.config import Config
-from upgrader.plan.document import Step
+from upgrader.plan.document import Step, StepKind
 from upgrader.usecases.fleet.leaf import LineReporter, cluster_plan_file, execute_options
 from upgrader.usecases.fleet.targets import Address
 from upgrader.usecases.targets import Target
@@ -221,6 +221,7 @@ class _Walk:
         plan_file = cluster_plan_file(state_dir(self.run_file), cluster.name)
         options = replace(execute_options(self.run, cluster), dry_run=True, resume=False)
         reporter = _DryRunLines(cluster.name, self.log)
+        reporter.fleet_approves = self.run.cluster_approval == "fleet"
         name = cluster.name
         with ExitStack() as stack:
             try:
@@ -267,9 +268,13 @@ class _DryRunLines(LineReporter):
     """The member's dry run on the shared terminal, each line prefixed with its cluster: the
     steps it went through, what would fail, the warnings and each change it would make."""
 
+    fleet_approves = True  # clusterApproval: fleet: the run approves the plan's own gate
+
     def step_finished(self, step: Step, detail: str, seconds: float) -> None:
         del seconds  # a dry run waits for nothing
         self.last = step.id
+        if step.kind is StepKind.APPROVAL and self.fleet_approves:
+            detail = "approved by the fleet run (clusterApproval: fleet)"
         self.log(f"{self.cluster}: {step.id}: {detail}")
 
     def step_failed(self, step: Step, error: str) -> None:
@@ -277,6 +282,8 @@ class _DryRunLines(LineReporter):
 
     def action(self, description: str, *, dry_run: bool) -> None:
         del dry_run  # always one here
+        if self.fleet_approves and description.startswith("wait for approval of "):
+            return  # the fleet run approves it, as its step's line says
         self.log(f"{self.cluster}: would {description}")
 
 
