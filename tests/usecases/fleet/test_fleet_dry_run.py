@@ -163,3 +163,63 @@ def test_an_unreachable_member_counts_as_blocked_and_the_others_still_run(
     assert (
         prod.detail == "cannot be reached: ConnectionRefusedError: [Errno 111] Connection refused"
     )
+
+
+def test_the_walk_honours_skips_plan_time_verdicts_windows_and_gates(tmp_path: Path) -> None:
+    """No world: plan-less clusters are never opened, and the coordinator's rules decide."""
+    from tests.usecases.fleet.builders import FLEET, make_run
+    from upgrader.fleet.journal import FleetJournal
+    from upgrader.fleet.records import Request, cluster_step
+    from upgrader.fleet.run_doc import ClusterVerdict
+    from upgrader.sandbox.clock import VirtualClock
+
+    text = (
+        FLEET.replace("{allowed}", "1")
+        .replace(
+            "selector: env=prod",
+            "selector: env=prod\n    beforeGates: [{name: cab}]\n    window: {days: [sat], "
+            "start: '02:00', end: '06:00', timezone: Europe/Paris}",
+        )
+        .replace("env=mgmt", "env=mgmt\n    afterGates: [{name: qa}]")
+    )
+    verdicts = {"mgmt": ClusterVerdict.SKIPPED, "dev-c": ClusterVerdict.UNREACHABLE}
+    run, run_file = make_run(tmp_path, text, verdicts)
+    journal = FleetJournal(run_file)
+    journal.ask(0, Request.SKIP, "sre", cluster_step("dev-a"), "decommissioned")
+    before = sorted(p.name for p in state_dir(run_file).iterdir())
+
+    def never(cluster: Address) -> AbstractContextManager[Target]:
+        raise AssertionError(f"{cluster.name} opened")
+
+    # The sandbox epoch: Thursday 2026-01-01 00:00 UTC, the window (Saturdays) closed.
+    result = dry_run_fleet(
+        run,
+        run_file,
+        never,
+        journal.state(),
+        config=Config(),
+        now=VirtualClock().now(),
+        log=lambda _line: None,
+    )
+    assert [m.name for m in result.members()] == ["mgmt", "dev-a", "dev-b", "dev-c", "prod"]
+    found = {m.name: m for m in result.members()}
+    assert found["mgmt"].finding is Finding.SKIPPED
+    assert found["dev-a"].finding is Finding.SKIPPED
+    assert found["dev-a"].detail == "skipped by a person (`eksup fleet skip`)"
+    assert found["dev-a"].notes == ()  # nothing to wait for: it is not run
+    # No plan (a READY verdict here only because the builder plans nothing): what the real
+    # run would count as failed, never opened.
+    assert found["dev-b"].finding is Finding.BLOCKED
+    assert found["dev-c"].finding is Finding.UNREACHABLE
+    assert found["dev-c"].detail == "unreachable at plan time: set by the test"
+    # mgmt was at the target: its downstream clusters may start.
+    assert not any("would not start" in n for n in found["dev-b"].notes)
+    assert any("closed now; opens 2026-01-03 01:00 UTC" in n for n in found["prod"].notes)
+    dev, prod = result.stages[1], result.stages[2]
+    assert dev.fails == "group dev has 2 failed cluster(s), more than its maxAllowedFailures 1"
+    assert prod.before[0].startswith("waits for approval prod/before/cab: `eksup fleet approve")
+    assert result.stages[0].after == ["waits for approval management/after/qa"]
+    assert result.exit_code is ExitCode.BLOCKED
+    # The journal was read, not written.
+    assert sorted(p.name for p in state_dir(run_file).iterdir()) == before
+    assert len(journal.records()) == 1

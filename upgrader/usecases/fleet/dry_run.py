@@ -2,11 +2,12 @@
 the coordinator would run them, and where the real run would stop.
 
 The walk is the local engine's: stages in order, their groups in order, a cluster after its
-upstream. Each member goes through the same use case as `execute --dry-run`
-(`upgrader.usecases.execute.run_plan`: admission, fresh checks, the engine on dry-run ports)
-with its own plan, its own target (opened as the local engine opens it) and the execute options
-fleet.yaml gave it. Nothing is written: no fleet journal, no fleet lock, no cluster journal,
-ConfigMap or Lease, so a later `eksup fleet run` starts as if this never happened.
+upstream (always in an earlier stage). Each member goes through the same use case as
+`execute --dry-run` (`upgrader.usecases.execute.run_plan`: admission, fresh checks, the engine
+on dry-run ports) with its own plan, its own target (opened as the local engine opens it) and
+the execute options fleet.yaml gave it. Nothing is written: no fleet journal, no fleet lock,
+no cluster journal, ConfigMap or Lease, so a later `eksup fleet run` starts as if this never
+happened.
 
 The coordinator's rules are asked, not copied (`upgrader.fleet.policy`): with every member's
 finding folded into a `FleetState` as the real run would record it (would run = succeeded,
@@ -127,7 +128,7 @@ def dry_run_fleet(
     result = FleetDryRun(run)
     for stage in run.stages:
         shown = StageDryRun(stage, before=_before(stage, walk.arg))
-        for group, name in _order(run, stage):
+        for group, name in _order(stage):
             log(f"{name}: dry run")
             member = walk.member(group, name)
             walk.state.cluster(name).status = _AS_STATUS[member.finding]
@@ -151,26 +152,11 @@ def _skips_of(state: FleetState) -> FleetState:
     )
 
 
-def _order(run: FleetRun, stage: RunStage) -> list[tuple[RunGroup, str]]:
+def _order(stage: RunStage) -> list[tuple[RunGroup, str]]:
     """The stage's members in the order the coordinator starts them: groups in order, members
-    in order, a cluster whose upstream is later in the same stage after that upstream."""
-    pending = [(group, name) for group in stage.groups for name in group.members]
-    in_stage = {name for _, name in pending}
-    ordered: list[tuple[RunGroup, str]] = []
-    placed: set[str] = set()
-
-    def ready(name: str) -> bool:
-        upstream = run.cluster(name).upstream
-        return upstream is None or upstream not in in_stage or upstream in placed
-
-    while pending:
-        # The first one ready; none ready is a cycle the spec's validation let through: the
-        # written order then.
-        index = next((i for i, (_, name) in enumerate(pending) if ready(name)), 0)
-        group, name = pending.pop(index)
-        ordered.append((group, name))
-        placed.add(name)
-    return ordered
+    in order. An upstream is always in an earlier stage (`upgrader.fleet.order` refuses
+    anything else), so it has been walked by then."""
+    return [(group, name) for group in stage.groups for name in group.members]
 
 
 @dataclass
@@ -193,7 +179,9 @@ class _Walk:
         key = f"{cluster.stage}.{group.name}"
 
         def found(finding: Finding, detail: str) -> MemberDryRun:
-            return MemberDryRun(name, group.name, finding, detail, notes=notes)
+            # A skipped cluster is not run: nothing to wait for.
+            kept = () if finding is Finding.SKIPPED else notes
+            return MemberDryRun(name, group.name, finding, detail, notes=kept)
 
         if key in self.state.skipped_groups:
             return found(Finding.SKIPPED, f"group {key} skipped: {self.state.skipped_groups[key]}")
@@ -248,6 +236,8 @@ class _Walk:
                 return MemberDryRun(
                     name, "", Finding.UNREACHABLE, f"cannot be reached: {_said(error)}"
                 )
+        if result.exit_code is ExitCode.STOPPED:  # Ctrl-C: the person wants it over
+            raise KeyboardInterrupt
         steps = f"{len(plan.steps)} steps, {len(result.intended_calls)} changes it would make"
         if result.exit_code is ExitCode.OK:
             return MemberDryRun(name, "", Finding.WOULD_RUN, steps)
