@@ -17,7 +17,7 @@ from upgrader.core.exit_codes import ExitCode
 from upgrader.core.run.lock import LOCK_NAME, LOCK_NAMESPACE
 from upgrader.core.run.mirror import JOURNAL_NAMESPACE, mirror_name
 from upgrader.demo.fleet_world import build_fleet_world, example_fleet_yaml, sandbox_fleet_opener
-from upgrader.fleet.run_doc import FleetRun
+from upgrader.fleet.run_doc import FleetRun, load_run
 from upgrader.fleet.spec_file import load_fleet_spec
 from upgrader.fleet.state import FleetState, state_dir
 from upgrader.plan.checks.config import Config
@@ -32,8 +32,13 @@ DEV_B = "    roleArn: arn:aws:iam::210987654321:role/eksup-fleet\n    labels: {e
 FORCED = example_fleet_yaml().replace(DEV_B, DEV_B + "    execute: {force: true}\n")
 
 
+_PLANNED: dict[str, str] = {}  # fleet.yaml -> its run (JSON): planned once per module
+
+
 @contextmanager
 def _fleet(tmp_path: Path, text: str) -> Iterator[tuple[Sandbox, FleetRun, Path]]:
+    """A fresh sandbox fleet and its run. The world is built the same every time (the CLI's
+    embedded sandbox relies on it), so a run planned in one world fits the next."""
     from upgrader.usecases.fleet.planning import plan_fleet
     from upgrader.usecases.fleet.pool import TurnTakingPool
 
@@ -41,11 +46,15 @@ def _fleet(tmp_path: Path, text: str) -> Iterator[tuple[Sandbox, FleetRun, Path]
     spec.write_text(text)
     with Sandbox() as world:
         build_fleet_world(world)
-        opener = sandbox_fleet_opener(world)
-        run = plan_fleet(load_fleet_spec(spec), "fleet.yaml", opener, TurnTakingPool(world.clock))
+        if text not in _PLANNED:
+            opener = sandbox_fleet_opener(world)
+            planned = plan_fleet(
+                load_fleet_spec(spec), "fleet.yaml", opener, TurnTakingPool(world.clock)
+            )
+            _PLANNED[text] = planned.to_json()
         run_file = tmp_path / "run.json"
-        run_file.write_text(run.to_json())
-        yield world, run, run_file
+        run_file.write_text(_PLANNED[text])
+        yield world, load_run(run_file), run_file
 
 
 def _dry_run(world: Sandbox, run: FleetRun, run_file: Path, opener: Any = None) -> FleetDryRun:
