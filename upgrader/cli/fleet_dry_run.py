@@ -7,7 +7,7 @@ given and prints the report (stdout) while each member's lines go to stderr.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from upgrader.fleet.run_doc import FleetRun
 
 
-def dry_run(run: FleetRun, run_file: Path, sandbox: bool) -> None:
+def dry_run(run: FleetRun, run_file: Path, sandbox: bool) -> NoReturn:
     from upgrader.fleet.journal import FleetJournal
     from upgrader.plan.checks.config import load_config
     from upgrader.usecases.fleet.dry_run import dry_run_fleet, started_refusal
