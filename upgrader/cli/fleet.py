@@ -124,12 +124,21 @@ def fleet_run(
             help="local: wait for closed maintenance windows instead of stopping (exit 4).",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="local: `eksup execute --dry-run` of every member, in the run's order; "
+            "nothing is changed or written.",
+        ),
+    ] = False,
     sandbox: SandboxFlag = False,
 ) -> None:
     """Execute a fleet run: stages in order, fail-fast unless maxAllowedFailures allows.
 
     Exit code 0: every cluster upgraded or skipped; 1: a stage failed (or completed with
     tolerated failures); 3: refused; 4: stopped or waiting (approval, window): `fleet resume`.
+    With --dry-run: 0 every member would run; 2 one is blocked or unreachable; 3 one refused.
     """
     from upgrader.usecases.fleet.engines.argo import (
         render_workflow,
@@ -140,6 +149,15 @@ def fleet_run(
     cli = _cli()
     with cli.reported_errors():
         run = _load(run_file)
+        if dry_run:
+            from upgrader.cli.fleet_dry_run import dry_run as fleet_dry_run
+
+            if engine is not Engine.LOCAL or out is not None or server is not None:
+                raise UserError(
+                    "--dry-run dry-runs each member from here, whichever engine runs it: drop "
+                    "--engine argo; `--engine argo --out FILE` renders the Workflow unsubmitted"
+                )
+            fleet_dry_run(run, run_file, sandbox)
         if engine is Engine.LOCAL:
             if out is not None or server is not None:
                 raise UserError("--out and --server are for --engine argo")

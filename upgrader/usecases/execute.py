@@ -51,10 +51,12 @@ def run_plan(
     confirm: Callable[[str], bool],
     log_format: str = "plain",
     config: Config | None = None,
+    reporter: Reporter | None = None,
 ) -> RunResult:
     """Prove the plan and the target (`upgrader.usecases.admission`), then run it with the
     checks re-read from the cluster (`upgrader.usecases.fresh_checks`), never trusting the
-    stored verdict."""
+    stored verdict. `reporter` replaces the terminal's (a fleet dry run prefixes each line with
+    its cluster)."""
     settings = config or Config()
     admit(plan, plan_file, target, settings)
     checks = fresh_checks(plan, target, settings)
@@ -66,8 +68,9 @@ def run_plan(
         server_dry_run=target.kube_server_dry_run,
     )
     live: RichReporter | None = None
-    reporter: Reporter
-    if log_format == "json":
+    if reporter is not None:
+        pass
+    elif log_format == "json":
         reporter = JsonReporter(sys.stderr, target.clock)
     elif sys.stderr.isatty():
         reporter = live = RichReporter(make_console(stderr=True), target.clock)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from upgrader import __version__
 from upgrader.core.errors import EksupError, UserError
+from upgrader.execute.integrity import seal
 from upgrader.fleet.order import Stage, resolve_stages
 from upgrader.fleet.run_doc import (
     AddonChoice,
@@ -214,7 +215,9 @@ def _run_cluster(
             {f.check_id for f in plan.findings if f.severity == "warning" and f.status != "pass"}
         )
         verdict, reason = ClusterVerdict.READY, ("warnings: " + ", ".join(warned)) if warned else ""
-        plan = _pin_amis(_pin_addons(plan, choices[0]), choices[1])
+        # Sealed again once pinned: the fleet wrote this content, and `eksup execute` (and
+        # its dry run) refuses a plan whose content does not match its digest.
+        plan = seal(_pin_amis(_pin_addons(plan, choices[0]), choices[1]))
     return RunCluster(
         name=spec.name,
         account=spec.account,
