@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from socket import gethostname
@@ -155,8 +155,17 @@ class FleetJournal:
 
 # How the coordinator answers a request: asked of it, or of a run that ended before it took
 # it (skip and retry were in effect from the start; a stop lapsed with its run).
-_ANSWERS = {Request.STOP: "stopping", Request.SKIP: "skipped", Request.RETRY: "will-retry"}
-_ANSWERS_LATE = {Request.STOP: "lapsed", Request.SKIP: "applied", Request.RETRY: "applied"}
+# Keyed by `Request`, a StrEnum: a record's outcome text finds its answer as it is.
+_ANSWERS: Mapping[str, str] = {
+    Request.STOP: "stopping",
+    Request.SKIP: "skipped",
+    Request.RETRY: "will-retry",
+}
+_ANSWERS_LATE: Mapping[str, str] = {
+    Request.STOP: "lapsed",
+    Request.SKIP: "applied",
+    Request.RETRY: "applied",
+}
 _UNKNOWN = "ignored"  # a request a later eksup knows and this one does not
 
 
@@ -213,7 +222,7 @@ class Coordinator:
             found = list(self._journal.records)
         return fold(found)
 
-    def _answer(self, found: list[Record], answers: dict[Request, str]) -> bool:
+    def _answer(self, found: list[Record], answers: Mapping[str, str]) -> bool:
         """Answer every request no record answers yet. At the start those were asked before
         this run began; later, while it runs (whichever run the asker saw last)."""
         answered = {r.data.get("request") for r in found if r.phase is Phase.ANSWERED}
@@ -221,20 +230,12 @@ class Coordinator:
             r for r in found if r.phase is Phase.REQUESTED and request_ref(r) not in answered
         ]
         for asked in pending:
-            outcome = (
-                answers.get(Request(asked.outcome), _UNKNOWN)
-                if asked.outcome in _KNOWN
-                else _UNKNOWN
-            )
             self.write(
                 Entry(
                     Phase.ANSWERED,
                     asked.step,
-                    outcome=outcome,
+                    outcome=answers.get(asked.outcome, _UNKNOWN),
                     data={"request": request_ref(asked)},
                 )
             )
         return bool(pending)
-
-
-_KNOWN = {r.value for r in Request}

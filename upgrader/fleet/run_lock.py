@@ -48,6 +48,7 @@ def coordinator_lock(directory: Path, holder: str, fleet_run: str) -> Iterator[N
 
 def _holder(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0]
+        # The holder wrote `holder.encode()`; bytes.decode is UTF-8 always, no codec to name.
+        return path.read_bytes().decode(errors="replace").strip().splitlines()[0]
     except (OSError, IndexError):
         return ""
