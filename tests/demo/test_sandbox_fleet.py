@@ -62,7 +62,6 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
         example_fleet_yaml,
         sandbox_fleet_opener,
     )
-    from upgrader.execute.steps.base import Ports
     from upgrader.fleet.spec_file import load_fleet_spec
     from upgrader.fleet.state import ClusterStatus
     from upgrader.sandbox.world import Sandbox
@@ -91,15 +90,29 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
         plan_file = tmp_path / "mgmt.plan.json"
         lines: list[str] = []
         with opener(mgmt) as target:
-            ports = Ports(target.kube, target.control_plane, target.compute, world.clock)
-            first = run_cluster(run, mgmt, plan_file, ports, soak_done=False, log=lines.append)
+            # A member reached is proved to be the cluster its plan is for, as `eksup execute`
+            # proves it (upgrader/usecases/identity.py): dev-a's plan on mgmt's target is
+            # refused before any change, and leaves no plan or journal behind.
+            wrong = tmp_path / "wrong.plan.json"
+            refused = run_cluster(
+                run, run.cluster("dev-a"), wrong, target, world.clock, soak_done=False, log=print
+            )
+            assert refused.status is ClusterStatus.FAILED
+            assert refused.detail.startswith("refused: ")
+            assert "dev-a" in refused.detail
+            assert list(tmp_path.glob("wrong*")) == []
+            first = run_cluster(
+                run, mgmt, plan_file, target, world.clock, soak_done=False, log=lines.append
+            )
             assert first.status is ClusterStatus.SOAKING
             assert first.soak_until == world.clock.now() + 7200
             # The control plane is at the target, the nodes one minor behind: rollback stays open.
             assert target.control_plane.describe_cluster("mgmt").version == run.target_version
             assert {n.minor_version for n in target.kube.list_nodes()} == {mgmt.current_version}
             world.clock.sleep(7200)
-            second = run_cluster(run, mgmt, plan_file, ports, soak_done=True, log=lines.append)
+            second = run_cluster(
+                run, mgmt, plan_file, target, world.clock, soak_done=True, log=lines.append
+            )
             assert second.status is ClusterStatus.SUCCEEDED, lines
             assert {n.minor_version for n in target.kube.list_nodes()} == {run.target_version}
             (release,) = {a.release_version for a in run.ami_choices}
@@ -116,12 +129,12 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
         } - {None}
         assert timeouts >= {2700}
         with opener(dev_b_run) as target:
-            ports = Ports(target.kube, target.control_plane, target.compute, world.clock)
             done = run_cluster(
                 run,
                 dev_b_run,
                 tmp_path / "dev-b.plan.json",
-                ports,
+                target,
+                world.clock,
                 soak_done=False,
                 log=lines.append,
             )

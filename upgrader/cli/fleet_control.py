@@ -319,7 +319,6 @@ def fleet_execute_cluster(
     """One cluster of a fleet run (an Argo step): the fleet's rules (skip, allowances,
     upstream) read from its own Workflow, then `eksup execute --resume --yes` plus the fleet's
     approval of the cluster gate and the control-plane soak boundary."""
-    from upgrader.execute.steps.base import Ports
     from upgrader.fleet.state import state_dir
     from upgrader.usecases.fleet.engines.argo_step import argo_step, step_ok
     from upgrader.usecases.fleet.leaf import cluster_plan_file
@@ -340,18 +339,11 @@ def fleet_execute_cluster(
             member = member.model_copy(update={"soak_after_control_plane_seconds": 0})
         plan_file = plan or cluster_plan_file(state_dir(run_file), cluster)
         with open_member(member) as target:
-            ports = Ports(
-                target.kube,
-                target.control_plane,
-                target.compute,
-                target.clock,
-                target.kube_server_dry_run,
-            )
             verdict = argo_step(
                 run,
                 member,
                 plan_file,
-                ports,
+                target,
                 soak_done=phase == "nodes",
                 read_workflow=read,
                 log=_log,

@@ -205,7 +205,7 @@ def test_a_marked_cluster_is_skipped_by_its_step_before_anything_runs(tmp_path: 
     write_skip_marker(kube, run, "dev-a", "decommissioned (skipped by sre)")
     other = run.model_copy(update={"run_id": "another-run"})
     assert read_skip_marker(kube, other, "dev-a") is None  # another run's mark is not ours
-    ports = SimpleNamespace(cluster=kube)
+    target = SimpleNamespace(kube=kube)
 
     def no_workflow() -> dict[str, Any]:
         raise AssertionError("a skipped cluster needs nothing else")
@@ -214,7 +214,7 @@ def test_a_marked_cluster_is_skipped_by_its_step_before_anything_runs(tmp_path: 
         run,
         run.cluster("dev-a"),
         tmp_path / "dev-a.plan.json",
-        ports,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
         soak_done=False,
         read_workflow=no_workflow,
         log=print,

@@ -18,12 +18,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from upgrader.core.errors import EksupError
+from upgrader.core.ports import Clock
 from upgrader.core.run.journal import journal_path_for
 from upgrader.execute.reporter import NullReporter
 from upgrader.execute.steps.base import ExecuteOptions, Ports
 from upgrader.fleet.run_doc import FleetRun, RunCluster
 from upgrader.fleet.state import ClusterStatus
 from upgrader.plan.document import Plan, Step, StepKind
+from upgrader.usecases.identity import prove
+from upgrader.usecases.targets import Target
 
 NODE_STEPS = frozenset(
     {
@@ -98,11 +101,23 @@ def cluster_plan_file(directory: Path, cluster: str) -> Path:
     return directory / f"{cluster}.plan.json"
 
 
+def member_ports(target: Target, clock: Clock) -> Ports:
+    """The engine's ports on one member, on the fleet's clock."""
+    return Ports(
+        cluster=target.kube,
+        control_plane=target.control_plane,
+        compute=target.compute,
+        clock=clock,
+        server_dry_run=target.kube_server_dry_run,
+    )
+
+
 def run_cluster(
     run: FleetRun,
     cluster: RunCluster,
     plan_file: Path,
-    ports: Ports,
+    target: Target,
+    clock: Clock,
     *,
     soak_done: bool,
     log: Callable[[str], None],
@@ -114,6 +129,13 @@ def run_cluster(
     plan = cluster.plan
     if plan is None:
         return LeafResult(ClusterStatus.FAILED, f"no plan: {cluster.reason}")
+    try:
+        # As `eksup execute` does: the member reached (its account, role, region, context) is
+        # the very cluster its plan was made for, or nothing is done to it.
+        prove(plan, target, plan_file=str(plan_file))
+    except EksupError as error:
+        return LeafResult(ClusterStatus.FAILED, f"refused: {error}")
+    ports = member_ports(target, clock)
     if not plan_file.exists():
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(plan.to_json(), encoding="utf-8")

@@ -8,18 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from upgrader.execute.steps.base import Ports
 from upgrader.fleet.run_doc import FleetRun, RunCluster
 from upgrader.fleet.state import ClusterStatus
 from upgrader.usecases.fleet.engines.argo_guard import GO, Verdict, judge, read_skip_marker
 from upgrader.usecases.fleet.leaf import run_cluster
+from upgrader.usecases.targets import Target
 
 
 def argo_step(
     run: FleetRun,
     member: RunCluster,
     plan_file: Path,
-    ports: Ports,
+    target: Target,
     *,
     soak_done: bool,
     read_workflow: Callable[[], dict[str, Any]] | None,
@@ -29,7 +29,7 @@ def argo_step(
     the step well (exit 0), the others fail it."""
     from upgrader.adapters.argo_workflow import offloaded
 
-    reason = read_skip_marker(ports.cluster, run, member.name)
+    reason = read_skip_marker(target.kube, run, member.name)
     if reason is not None:
         return Verdict(ClusterStatus.SKIPPED, reason)
     if read_workflow is not None:
@@ -43,7 +43,7 @@ def argo_step(
             verdict = judge(run, member.name, workflow)
             if verdict != GO:
                 return verdict
-    result = run_cluster(run, member, plan_file, ports, soak_done=soak_done, log=log)
+    result = run_cluster(run, member, plan_file, target, target.clock, soak_done=soak_done, log=log)
     return Verdict(result.status, result.detail)
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from upgrader.core.exit_codes import ExitCode
 from upgrader.core.run.status import RunStatus, exit_code
-from upgrader.execute.steps.base import Ports
 from upgrader.fleet import records
 from upgrader.fleet.journal import Coordinator, FleetJournal
 from upgrader.fleet.policy import failures, policy_failed, upstream_blocker
@@ -278,15 +277,8 @@ class LocalEngine:
 
     def _leaf(self, cluster: RunCluster, plan_file: Path, soak_done: bool) -> LeafResult:
         with self.opener(cluster) as target:
-            ports = Ports(
-                cluster=target.kube,
-                control_plane=target.control_plane,
-                compute=target.compute,
-                clock=self.clock,
-                server_dry_run=target.kube_server_dry_run,
-            )
             return run_cluster(
-                self.run, cluster, plan_file, ports, soak_done=soak_done, log=self.log
+                self.run, cluster, plan_file, target, self.clock, soak_done=soak_done, log=self.log
             )
 
     def _collect(self, running: dict[str, tuple[Future[LeafResult], RunGroup]]) -> None:
