@@ -101,6 +101,17 @@ def test_one_cluster_on_the_real_engine_soaks_between_control_plane_and_nodes(
             assert refused.detail.startswith("refused: ")
             assert "dev-a" in refused.detail
             assert list(tmp_path.glob("wrong*")) == []
+            # A member plan edited after `eksup fleet plan` sealed it is refused the same way.
+            assert mgmt.plan is not None
+            edited = mgmt.model_copy(
+                update={"plan": mgmt.plan.model_copy(update={"digest": "sha256:" + "0" * 64})}
+            )
+            refused = run_cluster(
+                run, edited, wrong, target, world.clock, soak_done=False, log=print
+            )
+            assert refused.status is ClusterStatus.FAILED
+            assert "was edited after `eksup plan` wrote it" in refused.detail
+            assert list(tmp_path.glob("wrong*")) == []
             first = run_cluster(
                 run, mgmt, plan_file, target, world.clock, soak_done=False, log=lines.append
             )

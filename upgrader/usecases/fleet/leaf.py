@@ -20,6 +20,7 @@ from pathlib import Path
 from upgrader.core.errors import EksupError
 from upgrader.core.ports import Clock
 from upgrader.core.run.journal import journal_path_for
+from upgrader.execute.integrity import verify_digest
 from upgrader.execute.reporter import NullReporter
 from upgrader.execute.steps.base import ExecuteOptions, Ports
 from upgrader.fleet.run_doc import FleetRun, RunCluster
@@ -130,8 +131,10 @@ def run_cluster(
     if plan is None:
         return LeafResult(ClusterStatus.FAILED, f"no plan: {cluster.reason}")
     try:
-        # As `eksup execute` does: the member reached (its account, role, region, context) is
-        # the very cluster its plan was made for, or nothing is done to it.
+        # As `eksup execute` does: the plan is the content `eksup fleet plan` sealed, and the
+        # member reached (its account, role, region, context) is the very cluster it was made
+        # for; or nothing is done to it.
+        verify_digest(plan, f"the fleet run's plan of {cluster.name}")
         prove(plan, target, plan_file=str(plan_file))
     except EksupError as error:
         return LeafResult(ClusterStatus.FAILED, f"refused: {error}")
