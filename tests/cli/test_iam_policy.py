@@ -5,6 +5,8 @@ the command's policy lacks fails the test, naming it."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import threading
 from collections.abc import Callable
@@ -16,10 +18,13 @@ from botocore.client import BaseClient
 from typer.testing import CliRunner
 
 from tests.cli.test_rollout_command import Shared, _world, shared  # noqa: F401 (a fixture)
+from upgrader.adapters.aws import assume
 from upgrader.adapters.aws.iam_policy import (
+    ASSUME,
     IAM_PREFIX,
     adapter_actions,
     command_actions,
+    fleet_policy,
     is_read,
     policy,
 )
@@ -171,3 +176,85 @@ def test_the_example_pull_request_workflow_names_the_read_only_policies() -> Non
     text = (workflow / "eksup-pull-request.yml").read_text()
     assert "eksup iam-policy plan" in text
     assert "eksup iam-policy dry-run" in text
+
+
+_FLEET = """\
+target: "1.30"
+clusters:
+  - {name: dev-a, account: "123456789012", region: eu-west-1, labels: {env: dev},
+     roleArn: "arn:aws:iam::123456789012:role/eksup-fleet"}
+  - {name: dev-b, account: "123456789012", region: eu-west-1, labels: {env: dev},
+     roleArn: "arn:aws:iam::123456789012:role/eksup-fleet"}
+  - {name: prod, account: "210987654321", region: us-east-1, labels: {env: prod},
+     roleArn: "arn:aws:iam::210987654321:role/eksup-prod"}
+stages:
+  - {name: dev, selector: env=dev}
+  - {name: prod, selector: env=prod}
+"""
+
+
+def test_the_fleet_policy_assumes_exactly_the_member_roles(tmp_path: Path) -> None:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(_FLEET, encoding="utf-8")
+    code, stdout, stderr = run("iam-policy", "fleet", "--fleet", str(spec))
+    assert code == 0, stderr
+    assert json.loads(stdout)["Statement"] == [
+        {
+            "Sid": "EksupAssumeMemberRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": [
+                "arn:aws:iam::123456789012:role/eksup-fleet",
+                "arn:aws:iam::210987654321:role/eksup-prod",
+            ],
+        }
+    ]
+    assert "each member role needs `eksup iam-policy execute`" in stderr
+
+
+def test_a_member_without_a_role_adds_executes_policy_to_the_fleets(tmp_path: Path) -> None:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(
+        _FLEET.replace(',\n     roleArn: "arn:aws:iam::210987654321:role/eksup-prod"}', "}"),
+        encoding="utf-8",
+    )
+    code, stdout, stderr = run("iam-policy", "fleet", "--fleet", str(spec))
+    assert code == 0, stderr
+    statements = json.loads(stdout)["Statement"]
+    assert statements[:-1] == policy("execute")["Statement"]
+    assert statements[-1]["Resource"] == ["arn:aws:iam::123456789012:role/eksup-fleet"]
+    assert "prod (no roleArn)" in stderr
+
+
+def test_the_fleets_assume_role_is_the_call_the_member_opener_makes() -> None:
+    # The one hand-kept fact of the fleet's policy, checked against the code that makes it.
+    tree = ast.parse(inspect.getsource(assume))
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert ASSUME[1] in called
+    assert fleet_policy(["arn:aws:iam::123456789012:role/r"], direct_members=False)["Statement"][0][
+        "Action"
+    ] == ["sts:AssumeRole"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("iam-policy", "fleet"), "pass --fleet fleet.yaml"),
+        (
+            ("iam-policy", "plan", "--fleet", "fleet.yaml"),
+            "--fleet is for `eksup iam-policy fleet`",
+        ),
+    ],
+)
+def test_the_fleet_option_goes_with_the_fleet_policy_only(
+    args: tuple[str, ...], message: str
+) -> None:
+    code, stdout, stderr = run(*args)
+    assert code != 0
+    assert stdout == ""
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1

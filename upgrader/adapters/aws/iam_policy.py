@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -234,6 +234,29 @@ def policy(command: str) -> dict[str, Any]:
 
 def policy_json(command: str) -> str:
     return json.dumps(policy(command), indent=2) + "\n"
+
+
+# The fleet's one AWS call of its own (`upgrader.adapters.aws.assume`, not an adapter class):
+# a member whose fleet.yaml entry names a roleArn is reached through STS AssumeRole into it.
+ASSUME = ("sts", "assume_role")
+
+
+def fleet_policy(role_arns: Sequence[str], *, direct_members: bool) -> dict[str, Any]:
+    """The policy of the identity a fleet runs as (`eksup fleet plan|run`, or the Argo steps'
+    ServiceAccount): AssumeRole on exactly the member roles; plus what `execute` needs when a
+    member has no roleArn and is reached with this identity's own credentials. The member roles
+    themselves need `execute`'s policy."""
+    statements: list[dict[str, Any]] = policy("execute")["Statement"] if direct_members else []
+    if role_arns:
+        statements.append(
+            {
+                "Sid": "EksupAssumeMemberRoles",
+                "Effect": "Allow",
+                "Action": [_action(*ASSUME)],
+                "Resource": sorted(set(role_arns)),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def all_actions(commands: Iterable[str] = tuple(COMMANDS)) -> frozenset[str]:
