@@ -12,7 +12,7 @@ evicted anyway, leave them Pending.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from upgrader.core.errors import PermissionDeniedError
 from upgrader.core.kube import KARPENTER_NODEPOOL_LABEL, Node, NodePool, Pod
@@ -55,8 +55,14 @@ def check_drift_placement(
     moving = [p for p in everything if p.node_name in names and moves_on_drift(p)]
     problems = drift_problems(pool, pools, nodes, moving, workload_label)
     if moving:
-        _zonal_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
-        _room_problems(ctx, pool, pools, nodes, moving, everything=everything, out=problems)
+        # The whole cluster as it is now, read and grouped once for the zone and room checks.
+        pods_on: dict[str, list[Pod]] = {}
+        for pod in everything:
+            if pod.node_name:
+                pods_on.setdefault(pod.node_name, []).append(pod)
+        now = (cluster.list_nodes(), pods_on)
+        _zonal_problems(ctx, pool, pools, nodes, moving, now=now, out=problems)
+        _room_problems(pool, pools, nodes, moving, now=now, out=problems)
     if problems:
         raise PreconditionError(
             f"refused before changing anything for NodePool {pool.name}: pods on its nodes "
@@ -86,21 +92,21 @@ def _zonal_problems(
     nodes: Sequence[Node],
     moving: Sequence[Pod],
     *,
-    everything: Sequence[Pod],
+    now: tuple[Sequence[Node], Mapping[str, Sequence[Pod]]],
     out: dict[str, set[str]],
 ) -> None:
     """EBS volumes and DoNotSchedule spread against the zones the NodePools may use now
-    (upgrader/core/nodepool_zones.py), with every node and pod of the cluster as they are."""
-    cluster = ctx.ports.cluster
+    (upgrader/core/nodepool_zones.py), with every node and pod of the cluster as they are
+    (`now`: the nodes, and the pods by node)."""
     needs_nodes = any(hard_spreads(p) for p in moving)
     claims = any(v.persistent_claim for p in moving for v in p.spec.volumes)
     if not (needs_nodes or claims):
         return  # the common case: nothing ties these pods to a zone
-    all_nodes = cluster.list_nodes()
+    all_nodes = now[0]
     launchable = _class_zones(ctx)
     if claims:
         try:
-            volumes = cluster.list_persistent_volumes()
+            volumes = ctx.ports.cluster.list_persistent_volumes()
         except PermissionDeniedError as error:
             ctx.reporter.warning(
                 f"volume zones not checked before drifting NodePool {pool.name}: {error} "
@@ -122,16 +128,12 @@ def _zonal_problems(
         for problem, workloads in found.items():
             out.setdefault(problem, set()).update(workloads)
     if needs_nodes:
-        pods_on: dict[str, list[Pod]] = {}
-        for pod in everything:
-            if pod.node_name:
-                pods_on.setdefault(pod.node_name, []).append(pod)
         found = drift_spread_problems(
             pool,
             pools,
             nodes,
             moving,
-            cluster=(all_nodes, pods_on),
+            cluster=now,
             name=workload_label,
             class_zones=launchable,
         )
@@ -140,28 +142,23 @@ def _zonal_problems(
 
 
 def _room_problems(
-    ctx: StepContext,
     pool: NodePool,
     pools: Sequence[NodePool],
     nodes: Sequence[Node],
     moving: Sequence[Pod],
     *,
-    everything: Sequence[Pod],
+    now: tuple[Sequence[Node], Mapping[str, Sequence[Pod]]],
     out: dict[str, set[str]],
 ) -> None:
     """Requests against the largest node the NodePools may launch (instance sizes from the
     live nodes), and `pool`'s spec.limits against a replacement (upgrader/core/nodepool_room.py).
     """
-    all_nodes = ctx.ports.cluster.list_nodes()
+    all_nodes, pods_on = now
     found = too_big_problems(pool, pools, moving, workload_label, instance_sizes(all_nodes))
     for problem, workloads in found.items():
         out.setdefault(problem, set()).update(workloads)
     if pool.limits.empty:
         return
-    pods_on: dict[str, list[Pod]] = {}
-    for pod in everything:
-        if pod.node_name:
-            pods_on.setdefault(pod.node_name, []).append(pod)
     spare = spare_outside(all_nodes, pods_on, (n.name for n in nodes))
     short = limits_problem(pool, pools, nodes, moving, spare)
     if short is not None:
