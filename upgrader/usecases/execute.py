@@ -17,13 +17,13 @@ from upgrader.execute.engine import RunResult, execute
 from upgrader.execute.reporter import PlainReporter, Reporter
 from upgrader.execute.reporter_json import JsonReporter
 from upgrader.execute.reporter_rich import RichReporter
-from upgrader.execute.steps.base import ExecuteOptions, Ports
+from upgrader.execute.steps.base import ExecuteOptions
 from upgrader.plan.checks.config import Config
 from upgrader.plan.document import Plan
 from upgrader.render.console import make_console
 from upgrader.usecases.admission import admit
 from upgrader.usecases.fresh_checks import fresh_checks
-from upgrader.usecases.targets import Target
+from upgrader.usecases.targets import Target, engine_ports
 
 
 class StopRequest:
@@ -60,22 +60,15 @@ def run_plan(
     settings = config or Config()
     admit(plan, plan_file, target, settings)
     checks = fresh_checks(plan, target, settings)
-    ports = Ports(
-        cluster=target.kube,
-        control_plane=target.control_plane,
-        compute=target.compute,
-        clock=target.clock,
-        server_dry_run=target.kube_server_dry_run,
-    )
+    ports = engine_ports(target)
     live: RichReporter | None = None
-    if reporter is not None:
-        pass
-    elif log_format == "json":
-        reporter = JsonReporter(sys.stderr, target.clock)
-    elif sys.stderr.isatty():
-        reporter = live = RichReporter(make_console(stderr=True), target.clock)
-    else:
-        reporter = PlainReporter(sys.stderr, target.clock)
+    if reporter is None:
+        if log_format == "json":
+            reporter = JsonReporter(sys.stderr, target.clock)
+        elif sys.stderr.isatty():
+            reporter = live = RichReporter(make_console(stderr=True), target.clock)
+        else:
+            reporter = PlainReporter(sys.stderr, target.clock)
 
     def ask(question: str) -> bool:
         if live is not None:

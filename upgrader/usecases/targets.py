@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from upgrader.core.ports import CallerIdentity, Clock, Cluster, Compute, ControlPlane
+
+if TYPE_CHECKING:
+    from upgrader.execute.steps.base import Ports
 
 
 @dataclass
@@ -30,6 +33,19 @@ class Target:
     kube_ca: str | None = None  # the CA (base64 PEM) the context trusts; None: none given
     kube_server_dry_run: Cluster | None = None  # writes validated, not kept (dryRun=All)
     caller: CallerIdentity | None = None  # who the AWS credentials are (STS)
+
+
+def engine_ports(target: Target, clock: Clock | None = None) -> Ports:
+    """The upgrade engine's ports on `target`, on its own clock or on `clock` (a fleet's)."""
+    from upgrader.execute.steps.base import Ports  # the engine, only once a command runs one
+
+    return Ports(
+        cluster=target.kube,
+        control_plane=target.control_plane,
+        compute=target.compute,
+        clock=clock or target.clock,
+        server_dry_run=target.kube_server_dry_run,
+    )
 
 
 class OpenTarget(Protocol):

@@ -22,12 +22,12 @@ from upgrader.core.ports import Clock
 from upgrader.core.run.journal import journal_path_for
 from upgrader.execute.integrity import verify_digest
 from upgrader.execute.reporter import NullReporter
-from upgrader.execute.steps.base import ExecuteOptions, Ports
+from upgrader.execute.steps.base import ExecuteOptions
 from upgrader.fleet.run_doc import FleetRun, RunCluster
 from upgrader.fleet.state import ClusterStatus
 from upgrader.plan.document import Plan, Step, StepKind
 from upgrader.usecases.identity import prove
-from upgrader.usecases.targets import Target
+from upgrader.usecases.targets import Target, engine_ports
 
 NODE_STEPS = frozenset(
     {
@@ -102,17 +102,6 @@ def cluster_plan_file(directory: Path, cluster: str) -> Path:
     return directory / f"{cluster}.plan.json"
 
 
-def member_ports(target: Target, clock: Clock) -> Ports:
-    """The engine's ports on one member, on the fleet's clock."""
-    return Ports(
-        cluster=target.kube,
-        control_plane=target.control_plane,
-        compute=target.compute,
-        clock=clock,
-        server_dry_run=target.kube_server_dry_run,
-    )
-
-
 def run_cluster(
     run: FleetRun,
     cluster: RunCluster,
@@ -138,7 +127,7 @@ def run_cluster(
         prove(plan, target, plan_file=str(plan_file))
     except EksupError as error:
         return LeafResult(ClusterStatus.FAILED, f"refused: {error}")
-    ports = member_ports(target, clock)
+    ports = engine_ports(target, clock)
     if not plan_file.exists():
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(plan.to_json(), encoding="utf-8")
