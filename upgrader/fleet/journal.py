@@ -189,8 +189,7 @@ class Coordinator:
         run started, and answer what was asked of earlier runs."""
         self.run_id = new_run_id("f")
         holder = holder_name(self.run_id)
-        with coordinator_lock(self.directory, holder, fleet_run):
-            self.directory.mkdir(parents=True, exist_ok=True)
+        with coordinator_lock(self.directory, holder, fleet_run):  # makes the directory
             earlier = self.files.records()
             self._journal = Journal(
                 self.clock, self.run_id, path=self.files.path, mirror=None, earlier=earlier
